@@ -1,0 +1,13 @@
+"""cxlib: customer-insight toolkit behind the cx notebook series.
+
+One module per question (:mod:`cxlib.audit`, :mod:`cxlib.segment`, :mod:`cxlib.churn`,
+:mod:`cxlib.uplift`, :mod:`cxlib.journey`) over shared ones (:mod:`cxlib.contract`,
+:mod:`cxlib.sources`, :mod:`cxlib.features`, :mod:`cxlib.privacy`, :mod:`cxlib.plots`,
+:mod:`cxlib.report`, :mod:`cxlib.synth`, :mod:`cxlib.runner`, :mod:`cxlib.cli`).
+"""
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

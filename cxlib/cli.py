@@ -1,0 +1,111 @@
+"""The ``cx`` command: ``cx run``, ``cx synth`` and ``cx check``.
+
+Exit codes: 0 success; 1 a notebook failed; 2 bad input or bad usage (one clear message, no
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from cxlib.config import load_config, parse_value
+from cxlib.contract import ContractError, load_source
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cx", description="Customer-insight notebook series.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run the notebook series into a report folder")
+    r.add_argument("--config", help="YAML config file (see docs/configuration.md)")
+    r.add_argument("--data", help="folder of <table>.csv / <table>.parquet files")
+    r.add_argument("--out", help="reports folder (a run goes to <out>/<run-id>/)")
+    r.add_argument("--as-of", dest="as_of_date", help="analysis date YYYY-MM-DD")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--only", help="comma-separated notebooks to run, e.g. 01,02")
+    r.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        default=[],
+        help="notebook parameter for every notebook, as typed YAML (e.g. -p horizon_days 60)",
+    )
+
+    s = sub.add_parser("synth", help="generate a synthetic dataset with ground truth")
+    s.add_argument("--customers", type=int, default=5000, help="number of people (default 5000)")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--out", required=True, help="folder to write the tables and truth/ into")
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+
+    c = sub.add_parser("check", help="check a data folder against the contract, run nothing")
+    c.add_argument("--config")
+    c.add_argument("--data")
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cxlib.runner import NOTEBOOKS, run
+
+    config = load_config(
+        args.config,
+        {
+            "data": args.data,
+            "out": args.out,
+            "as_of_date": args.as_of_date,
+            "seed": args.seed,
+            "only": args.only,
+        },
+    )
+    if args.param:
+        extra = {name: parse_value(value) for name, value in args.param}
+        config["notebooks"] = {
+            nb.name: {**extra, **(config.get("notebooks") or {}).get(nb.name, {})}
+            for nb in NOTEBOOKS
+        }
+    result = run(config, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if result.failed:
+        print(
+            f"{len(result.failed)} notebook(s) failed: {', '.join(result.failed)}", file=sys.stderr
+        )
+    return result.exit_code
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from cxlib.synth import generate
+
+    res = generate(args.customers, args.seed, args.out, fmt=args.format)
+    print(f"Wrote synthetic data for {res.n_people:,} people to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = load_config(args.config, {"data": args.data})
+    data = load_source(config["data"], config=config)
+    print(data.counts.to_string(index=False))
+    print(f"as_of_date: {data.as_of_date:%Y-%m-%d}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cx`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return {"run": _run, "synth": _synth, "check": _check}[args.command](args)
+    except ContractError as exc:
+        print(f"cx: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("cx: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

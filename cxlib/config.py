@@ -1,0 +1,85 @@
+"""Run configuration: defaults, ``cx.yml`` and command-line overrides, merged in that order."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cxlib.contract import ContractError
+
+#: Every key a config may set, with its default.
+DEFAULTS: dict[str, Any] = {
+    "data": "data/sample",  # a folder of <table>.csv / <table>.parquet files
+    "out": "reports",  # runs are written to <out>/<run-id>/
+    "as_of_date": None,  # default: date of the latest transaction or event
+    "seed": 42,
+    "min_group_size": 10,
+    "pseudonym_key": None,  # default: $CX_PSEUDONYM_KEY, else a random key per run
+    "prefix_ids_by_source_system": False,
+    "tables": {},  # per table: file, columns (rename map), date_format, row_id
+    "notebooks": {},  # per notebook stem: parameter overrides
+    "only": None,  # run only these notebooks (stems or numbers)
+    "cell_timeout_s": 1800,  # a cell running longer fails its notebook
+}
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Defaults, then the YAML file at ``path`` (when given), then ``overrides`` (non-None values).
+
+    Raises
+    ------
+    ContractError
+        When the file is missing, is not YAML, or sets an unknown key.
+    """
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ContractError(f"{p}: config file not found. Fix: pass --config with a YAML file.")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ContractError(f"{p}: not valid YAML ({exc}). Fix: correct the syntax.") from None
+        if not isinstance(loaded, Mapping):
+            raise ContractError(f"{p}: must be a YAML mapping of settings (key: value).")
+        unknown = sorted(set(loaded) - set(DEFAULTS))
+        if unknown:
+            raise ContractError(
+                f"{p}: unknown setting(s) {', '.join(unknown)}. Fix: use only "
+                f"{', '.join(DEFAULTS)}.",
+                file=str(p),
+            )
+        cfg = _merge(cfg, loaded)
+        base = p.parent
+        for key in ("data", "out"):
+            if cfg[key] is not None and key in loaded and not Path(str(cfg[key])).is_absolute():
+                cfg[key] = str((base / str(cfg[key])).resolve())
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            cfg = _merge(cfg, {key: value})
+    return cfg
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``-p name value`` command-line value as typed YAML (``3`` → 3, ``true`` → True)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text

@@ -1,0 +1,215 @@
+"""Business-readable reports: findings, skip notices, HTML without code, the index page."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+HEADLINES_DIR = "headlines"
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+@dataclass
+class Finding:
+    """One finding: a sentence with numbers, an impact used for ranking, a headline flag."""
+
+    text: str
+    headline: bool = False
+    impact: float = 0.0
+
+
+@dataclass
+class Findings:
+    """Collect a notebook's findings, show them, and save the headlines for the index page.
+
+    Parameters
+    ----------
+    output_dir : path
+        The run folder (``reports/<run-id>`` or a notebook's own output folder).
+    notebook : str
+        Notebook stem, e.g. ``"02_segmentation"``.
+    """
+
+    output_dir: str | os.PathLike
+    notebook: str
+    items: list[Finding] = field(default_factory=list)
+    status_note: str | None = None
+
+    def add(self, text: str, *, headline: bool = False, impact: float = 0.0) -> Finding:
+        """Add a finding sentence; ``headline=True`` puts it on the index card (2-4 per notebook)."""
+        item = Finding(str(text), headline, float(impact))
+        self.items.append(item)
+        return item
+
+    def extend(self, texts: Iterable[str], *, headline: bool = False) -> None:
+        """Add several findings."""
+        for t in texts:
+            self.add(t, headline=headline)
+
+    def headlines(self) -> list[str]:
+        """The headline sentences in the order they were added."""
+        return [f.text for f in self.items if f.headline]
+
+    def headline_text(self) -> str:
+        """Headlines as plain lines (for a cell whose output nbval checks)."""
+        return "\n".join(f"- {t}" for t in self.headlines())
+
+    def ranked(self) -> list[Finding]:
+        """Findings by descending impact (stable for ties)."""
+        return sorted(self.items, key=lambda f: -f.impact)
+
+    def to_markdown(self, *, ranked: bool = False) -> str:
+        items = self.ranked() if ranked else self.items
+        return "\n".join(f"- {'**' + f.text + '**' if f.headline else f.text}" for f in items)
+
+    def display(self, *, ranked: bool = False) -> Any:
+        """Return the findings as IPython Markdown (make it the last line of a cell)."""
+        return _markdown(self.to_markdown(ranked=ranked) or "_No findings._")
+
+    def save(self) -> Path:
+        """Write ``<output_dir>/headlines/<notebook>.json`` for the runner's index card."""
+        path = Path(self.output_dir) / HEADLINES_DIR / f"{self.notebook}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "notebook": self.notebook,
+            "headlines": self.headlines(),
+            "findings": [f.text for f in self.items],
+            "note": self.status_note,
+        }
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+
+def skip_notice(reason: str) -> Any:
+    """Markdown telling the reader that a section was skipped and why."""
+    return _markdown(f"> **Skipped because {reason.rstrip('.')}.**")
+
+
+def pct(part: float, whole: float, digits: int = 1) -> str:
+    """Format ``part / whole`` as a percentage string ("6.2%"); "n/a" when ``whole`` is 0."""
+    if not whole:
+        return "n/a"
+    return f"{100.0 * part / whole:.{digits}f}%"
+
+
+def fmt_int(n: float) -> str:
+    """Format a count with thousands separators ("12,345")."""
+    return f"{int(round(n)):,}"
+
+
+def table(df: Any, *, index: bool = False, floatfmt: str = "{:,.2f}") -> Any:
+    """Render a small DataFrame as an HTML table (no index, formatted numbers) for a report."""
+    from IPython.display import HTML
+
+    styled = df.style.format(precision=2, thousands=",").hide(axis="index") if not index else None
+    if styled is not None:
+        return HTML(styled.to_html())
+    return HTML(df.to_html(float_format=lambda v: floatfmt.format(v)))
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML conversion and index page (used by the runner)
+# ---------------------------------------------------------------------------------------------
+
+
+def notebook_to_html(ipynb_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:
+    """Convert an executed notebook to HTML with every code cell and prompt hidden."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(ipynb_path), as_version=4)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    html_path = Path(html_path)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+_STATUS_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "skipped": "#757575"}
+
+_INDEX_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} .meta{color:#666;margin-bottom:1.5rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:1rem}
+.card{border:1px solid #ddd;border-radius:10px;padding:1rem 1.2rem;box-shadow:0 1px 3px #0001}
+.card h2{font-size:1.1rem;margin:.2rem 0 .5rem} .status{color:#fff;border-radius:4px;padding:2px 8px;
+font-size:.8rem;text-transform:uppercase} .dur{color:#666;font-size:.85rem;margin-left:.5rem}
+.card ul{padding-left:1.1rem} .card li{margin:.3rem 0} .reason{color:#555;font-style:italic}
+table{border-collapse:collapse;margin-top:1rem} td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
+th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
+"""
+
+
+def render_index(manifest: Mapping[str, Any]) -> str:
+    """Render the run's ``index.html``: one card per notebook (status, duration, headlines, link)."""
+    cards = []
+    for nb in manifest.get("notebooks", []):
+        status = nb.get("status", "failed")
+        colour = _STATUS_COLOURS.get(status, "#c62828")
+        title = html.escape(nb.get("title") or nb["name"])
+        dur = nb.get("duration_s")
+        dur_txt = f"<span class='dur'>{dur:.0f} s</span>" if isinstance(dur, int | float) else ""
+        items = "".join(f"<li>{html.escape(h)}</li>" for h in nb.get("headlines", [])[:4])
+        reason = nb.get("reason") or nb.get("error")
+        reason_html = f"<p class='reason'>{html.escape(str(reason))}</p>" if reason else ""
+        link = (
+            f"<p><a href='{html.escape(nb['html'])}'>Open the report →</a></p>"
+            if nb.get("html")
+            else ""
+        )
+        cards.append(
+            f"<div class='card'><span class='status' style='background:{colour}'>{status}</span>"
+            f"{dur_txt}<h2>{title}</h2>{reason_html}<ul>{items}</ul>{link}</div>"
+        )
+    counts = manifest.get("inputs", {}).get("tables", [])
+    rows = "".join(
+        f"<tr><td>{html.escape(t['table'])}</td><td>{t.get('read_rows', '')}</td>"
+        f"<td>{t.get('accepted_rows', '')}</td><td>{t.get('quarantined_rows', '')}</td></tr>"
+        for t in counts
+    )
+    counts_html = (
+        "<h3>Input tables</h3><table><tr><th>table</th><th>rows read</th><th>accepted</th>"
+        f"<th>quarantined</th></tr>{rows}</table>"
+        if rows
+        else ""
+    )
+    title = "Customer insight report"
+    meta = (
+        f"Run {html.escape(str(manifest.get('run_id', '')))} · data as of "
+        f"{html.escape(str(manifest.get('parameters', {}).get('as_of_date', '')))} · "
+        f"{html.escape(str(manifest.get('status', '')))}"
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>{_INDEX_CSS}</style></head><body>"
+        f"<h1>{title}</h1><div class='meta'>{meta}</div>"
+        f"<div class='cards'>{''.join(cards)}</div>{counts_html}</body></html>"
+    )
+
+
+def read_headlines(run_dir: str | os.PathLike, notebook: str) -> list[str]:
+    """Headlines a notebook saved with :meth:`Findings.save` (empty when none)."""
+    path = Path(run_dir) / HEADLINES_DIR / f"{notebook}.json"
+    if not path.exists():
+        return []
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("headlines", []))
+    except (OSError, ValueError):
+        log.warning("could not read headlines from %s", path)
+        return []

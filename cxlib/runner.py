@@ -1,0 +1,317 @@
+"""Run the notebook series headlessly with papermill into a report folder.
+
+``run(config)`` writes ``<out>/<run-id>/`` with each executed ``.ipynb``, its ``.html`` (no
+code), ``index.html`` (a card per notebook), ``exports/``, ``quarantine/`` and
+``manifest.json``, and points ``<out>/latest`` at it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import cxlib
+from cxlib.contract import TABLE_NAMES, ContractError, SourceData, load_source
+from cxlib.privacy import resolve_pseudonym_key, write_export
+from cxlib.report import notebook_to_html, read_headlines, render_index
+from cxlib.sources import file_fingerprint
+
+log = logging.getLogger(__name__)
+
+PACKAGES = (
+    "cxlib",
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "statsmodels",
+    "ibis-framework",
+    "duckdb",
+    "pandera",
+    "splink",
+    "papermill",
+    "matplotlib",
+    "seaborn",
+)
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """A notebook of the series and the tables it needs.
+
+    ``needs``: every one of these tables must be present; ``needs_any``: at least one of these
+    must be present (an entry ``"customers:churned|churn_date"`` means the customers table with
+    one of those columns).
+    """
+
+    name: str
+    title: str
+    needs: tuple[str, ...] = ()
+    needs_any: tuple[str, ...] = ()
+
+    def missing_reason(self, data: SourceData) -> str | None:
+        """Why this notebook cannot run on ``data`` (None when it can)."""
+        absent = [t for t in self.needs if not data.has(t)]
+        if absent:
+            return f"the {' and '.join(absent)} table{'s are' if len(absent) > 1 else ' is'} absent"
+        if self.needs_any and not any(_satisfied(data, n) for n in self.needs_any):
+            options = " or ".join(_describe(n) for n in self.needs_any)
+            return f"it needs {options}, and none is present"
+        return None
+
+
+def _satisfied(data: SourceData, need: str) -> bool:
+    table, _, cols = need.partition(":")
+    if not data.has(table):
+        return False
+    return not cols or any(c in data.tables[table].columns for c in cols.split("|"))
+
+
+def _describe(need: str) -> str:
+    table, _, cols = need.partition(":")
+    if not cols:
+        return f"a {table} table"
+    return f"a {table} table with {' or '.join(cols.split('|'))}"
+
+
+NOTEBOOKS: tuple[NotebookSpec, ...] = (
+    NotebookSpec("01_data_audit", "Data audit and single customer view", needs_any=TABLE_NAMES),
+    NotebookSpec("02_segmentation", "Customer segments", needs=("transactions",)),
+    NotebookSpec(
+        "03_churn",
+        "Churn, lifetime value and value at risk",
+        needs_any=("transactions", "customers:churned|churn_date"),
+    ),
+    NotebookSpec("04_campaign_uplift", "Campaign uplift and targeting", needs=("campaign",)),
+    NotebookSpec(
+        "05_journey_prioritisation", "Customer journeys and what to fix first", needs=("events",)
+    ),
+)
+
+
+def notebooks_dir() -> Path:
+    """Folder holding the notebook series (``notebooks/`` next to the cxlib package)."""
+    env = os.environ.get("CX_NOTEBOOKS")
+    return Path(env) if env else Path(cxlib.__file__).resolve().parent.parent / "notebooks"
+
+
+def _select(only: Any) -> list[NotebookSpec]:
+    if not only:
+        return list(NOTEBOOKS)
+    wanted = [str(x).strip() for x in (only if isinstance(only, list | tuple) else [only])]
+    wanted = [w for part in wanted for w in part.split(",") if w]
+    chosen = [
+        nb
+        for nb in NOTEBOOKS
+        if any(nb.name == w or nb.name.startswith(w.zfill(2)) for w in wanted)
+    ]
+    if not chosen:
+        raise ContractError(
+            f"--only {','.join(wanted)} names no notebook. Fix: use one of "
+            f"{', '.join(nb.name for nb in NOTEBOOKS)} (or their numbers 1-5)."
+        )
+    return chosen
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _new_run_dir(out: Path) -> tuple[str, Path]:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_id, n = stamp, 1
+    while (out / run_id).exists():
+        n += 1
+        run_id = f"{stamp}-{n}"
+    path = out / run_id
+    path.mkdir(parents=True)
+    return run_id, path
+
+
+def _point_latest(out: Path, run_dir: Path) -> None:
+    latest = out / "latest"
+    if latest.is_symlink() or latest.is_file():
+        latest.unlink()
+    elif latest.is_dir():
+        shutil.rmtree(latest)
+    try:
+        latest.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:  # file systems without symlinks: copy the run
+        shutil.copytree(run_dir, latest)
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    run_id: str
+    run_dir: Path
+    manifest: dict[str, Any]
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        return [k for k, v in self.statuses.items() if v == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def notebook_parameters(
+    spec: NotebookSpec, config: Mapping[str, Any], run_dir: Path, data: SourceData, key: str
+) -> dict[str, Any]:
+    """The typed parameters papermill injects into one notebook."""
+    params: dict[str, Any] = {
+        "data_dir": str(Path(config["data"]).resolve()),
+        "output_dir": str(run_dir.resolve()),
+        "as_of_date": data.as_of_date.strftime("%Y-%m-%d"),
+        "seed": int(config["seed"]),
+        "min_group_size": int(config["min_group_size"]),
+        "pseudonym_key": key,
+        "config": {
+            "tables": config.get("tables") or {},
+            "prefix_ids_by_source_system": bool(config.get("prefix_ids_by_source_system")),
+        },
+    }
+    params.update((config.get("notebooks") or {}).get(spec.name, {}) or {})
+    return params
+
+
+def run(
+    config: Mapping[str, Any],
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Execute the series; never raises for a failing notebook (it is recorded instead).
+
+    Raises
+    ------
+    ContractError
+        When the input breaks the contract (checked once before any notebook runs).
+    """
+    import papermill as pm
+
+    say = progress or (lambda msg: log.info("%s", msg))
+    started = datetime.now(UTC)
+    out = Path(config["out"])
+    specs = _select(config.get("only"))
+    nb_dir = notebooks_dir()
+    data_path = Path(config["data"])
+    # Validate the input once, before any notebook runs: a contract error stops the run.
+    say(f"Checking input tables in {data_path} …")
+    data = load_source(data_path, config=config, as_of_date=config.get("as_of_date"))
+    before = {t: file_fingerprint(tf.path) for t, tf in data.source.files.items()}
+    run_id, run_dir = _new_run_dir(out)
+    for name, q in data.quarantine.items():
+        if len(q):
+            write_export(q, run_dir / "quarantine" / f"{name}.csv")
+    for row in data.counts.itertuples():
+        say(
+            f"  {row.table}: {row.read_rows:,} rows read, {row.accepted_rows:,} accepted, "
+            f"{row.quarantined_rows:,} quarantined"
+        )
+    key = resolve_pseudonym_key(config.get("pseudonym_key"))
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": None,
+        "status": "running",
+        "parameters": {
+            "data": str(data_path.resolve()),
+            "out": str(out.resolve()),
+            "as_of_date": data.as_of_date.strftime("%Y-%m-%d"),
+            "as_of_date_source": "parameter" if config.get("as_of_date") else "latest data",
+            "seed": int(config["seed"]),
+            "min_group_size": int(config["min_group_size"]),
+            "pseudonym_key": "from config/env" if config.get("pseudonym_key") else "random per run",
+            "tables": config.get("tables") or {},
+            "notebooks": config.get("notebooks") or {},
+        },
+        "inputs": {
+            "files": before,
+            "tables": data.counts.to_dict(orient="records"),
+        },
+        "packages": _versions(),
+        "notebooks": [],
+    }
+    statuses: dict[str, str] = {}
+    for i, spec in enumerate(specs, 1):
+        entry: dict[str, Any] = {"name": spec.name, "title": spec.title}
+        reason = spec.missing_reason(data)
+        src = nb_dir / f"{spec.name}.ipynb"
+        if reason is None and not src.exists():
+            reason = f"the notebook file {src} is missing"
+            entry.update(status="failed", error=reason, duration_s=0.0)
+        elif reason is not None:
+            entry.update(status="skipped", reason=f"Skipped because {reason}.", duration_s=0.0)
+        if reason is not None:
+            say(f"[{i}/{len(specs)}] {spec.name}: {entry['status']} ({reason})")
+            statuses[spec.name] = entry["status"]
+            manifest["notebooks"].append(entry)
+            continue
+        say(f"[{i}/{len(specs)}] {spec.name}: running …")
+        t0 = time.perf_counter()
+        out_nb = run_dir / f"{spec.name}.ipynb"
+        params = notebook_parameters(spec, config, run_dir, data, key)
+        try:
+            pm.execute_notebook(
+                str(src),
+                str(out_nb),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(run_dir),
+                execution_timeout=int(config.get("cell_timeout_s") or 1800),
+                progress_bar=False,
+                log_output=False,
+                report_mode=True,
+            )
+            entry["status"] = "ok"
+        except Exception as exc:  # papermill execution error, dead kernel, timeout
+            entry["status"] = "failed"
+            ename = getattr(exc, "ename", type(exc).__name__)
+            evalue = getattr(exc, "evalue", str(exc))
+            entry["error"] = f"{ename}: {str(evalue).strip().splitlines()[0] if evalue else ''}"
+        entry["duration_s"] = round(time.perf_counter() - t0, 1)
+        if out_nb.exists():
+            try:
+                html = notebook_to_html(out_nb, run_dir / f"{spec.name}.html")
+                entry["html"] = html.name
+            except Exception as exc:  # a broken notebook must not stop the run
+                log.warning("could not convert %s to HTML: %s", out_nb, exc)
+            entry["ipynb"] = out_nb.name
+        entry["headlines"] = read_headlines(run_dir, spec.name)
+        statuses[spec.name] = entry["status"]
+        say(
+            f"[{i}/{len(specs)}] {spec.name}: {entry['status']} in {entry['duration_s']:.0f} s"
+            + (f" ({entry['error']})" if entry.get("error") else "")
+        )
+        manifest["notebooks"].append(entry)
+
+    after = {t: file_fingerprint(tf.path) for t, tf in data.source.files.items()}
+    manifest["inputs"]["unchanged"] = after == before
+    exports = sorted(p.name for p in (run_dir / "exports").glob("*.csv"))
+    manifest["exports"] = exports
+    manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest["status"] = "failed" if any(s == "failed" for s in statuses.values()) else "ok"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    (run_dir / "index.html").write_text(render_index(manifest), encoding="utf-8")
+    _point_latest(out, run_dir)
+    say(f"Report: {out.resolve() / 'latest' / 'index.html'}")
+    return RunResult(run_id, run_dir, manifest, statuses)

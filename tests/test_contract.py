@@ -1,0 +1,232 @@
+"""The data contract: typing, quarantine accounting, clear errors, inputs never modified."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxlib.cli import main
+from cxlib.contract import TABLES, ContractError, load_source, schema, validate_table
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+TX = (
+    "Customer_ID,TIMESTAMP,amount,channel,transaction_id\n"
+    "A1,2024-01-02,12.50,web,t1\n"
+    "A2,31/02/2024,3,store,t2\n"  # unparseable date
+    ",2024-01-03,4,app,t3\n"  # missing key
+    "A3,2024-01-04 10:15:00,12,store,t4\n"
+    "A4,2024-01-05T09:00:00+02:00,abc,web,t5\n"  # non-numeric amount
+    "A5,2024-01-06,inf,web,t6\n"  # infinite amount
+    "A6,2024-01-07,-5,web,t7\n"  # negative amount is accepted (audit reports it)
+)
+
+
+def test_quarantine_accounting_is_exact(tmp_path):
+    src = tmp_path / "src"
+    f = write(src / "transactions.csv", TX)
+    before = sha(f)
+    data = load_source(src, quarantine_dir=tmp_path / "q")
+    c = data.counts.set_index("table").loc["transactions"]
+    assert c.read_rows == 7
+    assert c.accepted_rows + c.quarantined_rows == c.read_rows
+    assert c.quarantined_rows == 4
+    q = pd.read_csv(tmp_path / "q" / "transactions.csv")
+    assert list(q["row_number"]) == [2, 3, 5, 6]
+    reasons = dict(zip(q["row_number"], q["reason"], strict=True))
+    assert "unparseable date/time in timestamp" in reasons[2]
+    assert "missing customer_id" in reasons[3]
+    assert "not a finite number in amount" in reasons[5]
+    assert "not a finite number in amount" in reasons[6]
+    assert sha(f) == before  # input never modified
+
+
+def test_types_and_time_zones(tmp_path):
+    src = tmp_path / "src"
+    write(src / "transactions.csv", TX)
+    tx = load_source(src).tables["transactions"]
+    assert str(tx["timestamp"].dtype) == "datetime64[ns]"
+    assert tx["amount"].dtype == "float64"
+    assert pd.api.types.is_string_dtype(tx["customer_id"])
+    # +02:00 is converted to UTC and made naive; column names matched case-insensitively
+    assert set(tx.columns) >= {"customer_id", "timestamp", "amount", "channel"}
+    assert (tx["amount"] < 0).sum() == 1
+
+
+def test_missing_column_is_one_clear_error_with_exit_2(tmp_path, capsys):
+    src = tmp_path / "src"
+    write(src / "transactions.csv", "customer_id,timestmp,amount\nA,2024-01-01,1\n")
+    with pytest.raises(ContractError) as err:
+        load_source(src)
+    msg = str(err.value)
+    assert "transactions.csv" in msg and "'timestamp'" in msg and "Fix:" in msg
+    assert "timestmp" in msg  # suggests the misspelt column
+    assert err.value.column == "timestamp"
+    code = main(["check", "--data", str(src)])
+    out = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in out.err
+    assert len(out.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "name,content,expect",
+    [
+        ("transactions.csv", "", "file is empty"),
+        ("transactions.csv", None, "found a folder"),
+    ],
+)
+def test_unreadable_inputs(tmp_path, name, content, expect):
+    src = tmp_path / "src"
+    src.mkdir()
+    if content is None:
+        (src / name).mkdir()
+    else:
+        write(src / name, content)
+    with pytest.raises(ContractError, match=expect):
+        load_source(src)
+
+
+def test_latin1_semicolon_and_bom(tmp_path):
+    src = tmp_path / "a"
+    write(
+        src / "transactions.csv",
+        "customer_id;timestamp;amount\nrené;2024-01-01;1,5\nb;2024-01-02;2\n",
+        "latin-1",
+    )
+    data = load_source(src)
+    tx = data.tables["transactions"]
+    assert tx["customer_id"].tolist() == ["b"]
+    q = data.quarantine["transactions"]
+    assert q["customer_id"].tolist() == ["rené"]  # "1,5" is not a number in a ;-separated file
+    src2 = tmp_path / "b"
+    write(src2 / "transactions.csv", "\ufeffcustomer_id,timestamp,amount\nx,2024-01-01,1\n")
+    assert load_source(src2).counts.iloc[0].accepted_rows == 1
+
+
+def test_header_only_table_is_present_but_empty(tmp_path):
+    src = tmp_path / "src"
+    write(src / "events.csv", "customer_id,timestamp,touchpoint\n")
+    data = load_source(src)
+    assert not data.has("events")
+    assert data.counts.iloc[0].read_rows == 0
+
+
+def test_config_mapping_row_ids_and_booleans(tmp_path):
+    src = tmp_path / "src"
+    write(
+        src / "hill.csv",
+        "segment,conversion,visit,spend,recency\nNo E-Mail,0,1,0,3\nMens E-Mail,1,1,25.5,2\n",
+    )
+    cfg = {
+        "tables": {
+            "campaign": {
+                "file": "hill.csv",
+                "row_id": True,
+                "columns": {
+                    "segment": "group",
+                    "conversion": "converted",
+                    "visit": "visited",
+                    "spend": "revenue",
+                },
+            }
+        }
+    }
+    camp = load_source(src, config=cfg).tables["campaign"]
+    assert list(camp["customer_id"]) == ["row-1", "row-2"]
+    assert camp["converted"].tolist() == [0, 1]
+    assert camp["recency"].dtype == "float64"  # covariates typed from content
+
+
+def test_customers_duplicates_quarantined_and_booleans(tmp_path):
+    src = tmp_path / "src"
+    write(
+        src / "customers.csv",
+        "customer_id,marketing_consent,birth_year,Churned,plan\n"
+        "c1,yes,1980,No,gold\nc2,false,1990.0,Yes,silver\nc1,true,1970,no,gold\nc3,maybe,,no,x\n",
+    )
+    data = load_source(src)
+    cust = data.tables["customers"]
+    q = data.quarantine["customers"]
+    assert cust["customer_id"].tolist() == ["c1", "c2"]
+    assert cust["marketing_consent"].tolist() == [True, False]
+    assert cust["churned"].tolist() == [False, True]
+    assert str(cust["birth_year"].dtype) == "Int64"
+    assert set(q["reason"]) == {
+        "duplicate customer_id (first row kept)",
+        "not true/false in marketing_consent",
+    }
+
+
+def test_quarantine_files_hold_no_personal_data(tmp_path):
+    src = tmp_path / "src"
+    write(src / "customers.csv", "customer_id,email,first_name,birth_year\n,a@b.com,Ann,1980\n")
+    load_source(src, quarantine_dir=tmp_path / "q")
+    text = (tmp_path / "q" / "customers.csv").read_text()
+    assert "a@b.com" not in text and "Ann" not in text and "1980" not in text
+
+
+def test_schema_covers_every_contract_table():
+    for name in TABLES:
+        sch = schema(name)
+        assert {c.name for c in TABLES[name].columns} <= set(sch.columns)
+
+
+def test_validate_table_accepts_typed_parquet_like_input():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"]).tz_localize("UTC"),
+            "amount": [1.0, 2.0],
+        }
+    )
+    res = validate_table(raw, "transactions")
+    assert res.accepted_rows == 2 and res.quarantined_rows == 0
+    assert res.data["timestamp"].dt.tz is None
+
+
+def test_as_of_date_ignores_future_timestamps(tmp_path):
+    src = tmp_path / "src"
+    write(
+        src / "transactions.csv",
+        "customer_id,timestamp,amount\na,2024-03-01 10:00,1\nb,2199-01-01,1\n",
+    )
+    data = load_source(src)
+    assert data.as_of_date == pd.Timestamp("2024-03-01")
+    assert load_source(src, as_of_date="2024-02-01").as_of_date == pd.Timestamp("2024-02-01")
+
+
+def test_customers_derived_when_absent(tmp_path):
+    src = tmp_path / "src"
+    write(
+        src / "transactions.csv", "customer_id,timestamp,amount\nb,2024-01-01,1\na,2024-01-02,1\n"
+    )
+    assert load_source(src).customers()["customer_id"].tolist() == ["a", "b"]
+
+
+def test_ragged_lines_are_quarantined_not_fatal(tmp_path):
+    src = tmp_path / "src"
+    write(
+        src / "transactions.csv",
+        "customer_id,timestamp,amount,channel\na,2024-01-01,1,web\nb,2024-01-02,2\n"
+        "c,2024-01-03,3,web,extra\nd,bad,4,web\ne,2024-01-05,5,app\n",
+    )
+    data = load_source(src)
+    c = data.counts.iloc[0]
+    assert (c.read_rows, c.accepted_rows, c.quarantined_rows) == (5, 2, 3)
+    q = data.quarantine["transactions"]
+    assert q["row_number"].tolist() == [2, 3, 4]
+    assert q["reason"].str.startswith("malformed line").sum() == 2
+    assert data.tables["transactions"]["customer_id"].tolist() == ["a", "e"]
