@@ -1,0 +1,52 @@
+"""Findings, headlines and the index page."""
+
+from __future__ import annotations
+
+import json
+
+from cxlib.report import Findings, fmt_int, pct, read_headlines, render_index
+
+
+def test_findings_save_and_read_headlines(tmp_path):
+    f = Findings(tmp_path, "02_segmentation")
+    f.add("312 customers (6.2%) appear twice.", headline=True, impact=5)
+    f.add("A detail.", impact=9)
+    assert f.headline_text() == "- 312 customers (6.2%) appear twice."
+    assert [x.text for x in f.ranked()] == ["A detail.", "312 customers (6.2%) appear twice."]
+    f.save()
+    saved = json.loads((tmp_path / "headlines" / "02_segmentation.json").read_text())
+    assert saved["findings"] == ["312 customers (6.2%) appear twice.", "A detail."]
+    assert read_headlines(tmp_path, "02_segmentation") == ["312 customers (6.2%) appear twice."]
+    assert read_headlines(tmp_path, "03_churn") == []
+
+
+def test_index_escapes_and_shows_status():
+    manifest = {
+        "run_id": "r1",
+        "parameters": {"as_of_date": "2025-06-30"},
+        "notebooks": [
+            {
+                "name": "01",
+                "title": "Audit <b>",
+                "status": "ok",
+                "duration_s": 3.2,
+                "headlines": ["x < y"],
+                "html": "01.html",
+            },
+            {
+                "name": "04",
+                "title": "Uplift",
+                "status": "skipped",
+                "reason": "Skipped because the campaign table is absent.",
+            },
+        ],
+    }
+    page = render_index(manifest)
+    assert "Audit &lt;b&gt;" in page and "x &lt; y" in page
+    assert "Skipped because the campaign table is absent." in page
+    assert "href='01.html'" in page
+
+
+def test_formatting_helpers():
+    assert pct(312, 5000) == "6.2%" and pct(1, 0) == "n/a"
+    assert fmt_int(12345.4) == "12,345"

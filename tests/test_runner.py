@@ -1,0 +1,132 @@
+"""The runner: statuses, manifest, index page, HTML without code, skips, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cxlib import runner
+from cxlib.cli import main
+
+OK_SOURCE = """\
+from cxlib.report import Findings
+from cxlib.contract import load_source
+data = load_source(data_dir, as_of_date=as_of_date)
+f = Findings(output_dir, notebook=NAME)
+f.add(f"{len(data.tables['transactions'])} transactions read, typed {type(seed).__name__}", headline=True)
+f.save()
+print("SECRET_CODE_MARKER" if False else "done")
+"""
+
+
+def make_notebook(path: Path, body: str, name: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'data_dir = ""\noutput_dir = ""\nas_of_date = None\nseed = 0\nmin_group_size = 10\n'
+        'pseudonym_key = ""\nconfig = {}'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# {name}"),
+        params,
+        nbformat.v4.new_code_cell(f"NAME = {name!r}\n" + body),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture()
+def fake_series(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    make_notebook(nbdir / "01_data_audit.ipynb", OK_SOURCE, "01_data_audit")
+    make_notebook(
+        nbdir / "02_segmentation.ipynb", "raise ValueError('boom in 02')", "02_segmentation"
+    )
+    for spec in runner.NOTEBOOKS[2:]:
+        make_notebook(nbdir / f"{spec.name}.ipynb", OK_SOURCE, spec.name)
+    monkeypatch.setenv("CX_NOTEBOOKS", str(nbdir))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "transactions.csv").write_text(
+        "customer_id,timestamp,amount\na,2024-01-01 10:00,5\nb,2024-01-02,oops\n"
+    )
+    return data
+
+
+def test_run_records_ok_failed_skipped(fake_series, tmp_path, capsys):
+    out = tmp_path / "reports"
+    code = main(["run", "--data", str(fake_series), "--out", str(out), "-p", "seed", "7"])
+    assert code == 1  # one notebook failed
+    err = capsys.readouterr().err
+    assert "[1/5] 01_data_audit" in err and "Traceback" not in err
+    latest = out / "latest"
+    manifest = json.loads((latest / "manifest.json").read_text())
+    status = {nb["name"]: nb for nb in manifest["notebooks"]}
+    assert status["01_data_audit"]["status"] == "ok"
+    assert status["02_segmentation"]["status"] == "failed"
+    assert "boom in 02" in status["02_segmentation"]["error"]
+    # 03 runs on transactions; 04 and 05 need campaign / events
+    assert status["03_churn"]["status"] == "ok"
+    assert status["04_campaign_uplift"]["status"] == "skipped"
+    assert "campaign table is absent" in status["04_campaign_uplift"]["reason"]
+    assert status["05_journey_prioritisation"]["status"] == "skipped"
+    assert manifest["parameters"]["as_of_date"] == "2024-01-01"
+    assert manifest["inputs"]["unchanged"] is True
+    tx = manifest["inputs"]["tables"][0]
+    assert (tx["read_rows"], tx["accepted_rows"], tx["quarantined_rows"]) == (2, 1, 1)
+    assert len(manifest["inputs"]["files"]["transactions"]["sha256"]) == 64
+    assert manifest["packages"]["pandas"].startswith("3.")
+    for key in ("run_id", "started_at", "finished_at"):
+        assert manifest[key]
+    # typed parameters: -p seed 7 arrives as an int
+    assert status["01_data_audit"]["headlines"] == ["1 transactions read, typed int"]
+    index = (latest / "index.html").read_text()
+    assert index.count("class='card'") == 5
+    assert "1 transactions read" in index and "Skipped because" in index
+    html = (latest / "01_data_audit.html").read_text()
+    assert "load_source" not in html  # no code in the business report
+    assert (latest / "quarantine" / "transactions.csv").exists()
+
+
+def test_contract_error_exits_2_before_running(fake_series, tmp_path, capsys):
+    (fake_series / "transactions.csv").write_text("customer_id,amount\na,1\n")
+    code = main(["run", "--data", str(fake_series), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "required column 'timestamp'" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_only_and_bad_only(fake_series, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--data", str(fake_series), "--out", str(out), "--only", "1"]) == 0
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    assert [nb["name"] for nb in manifest["notebooks"]] == ["01_data_audit"]
+    assert main(["run", "--data", str(fake_series), "--out", str(out), "--only", "9"]) == 2
+
+
+def test_missing_data_folder_is_exit_2(tmp_path, capsys):
+    assert main(["run", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
+
+
+def test_config_file_and_unknown_key(tmp_path, capsys, fake_series):
+    cfg = tmp_path / "cx.yml"
+    cfg.write_text(f"data: {fake_series}\nout: {tmp_path / 'r'}\nonly: ['01']\nseed: 3\n")
+    assert main(["run", "--config", str(cfg)]) == 0
+    cfg.write_text("colour: blue\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "unknown setting" in capsys.readouterr().err
+
+
+def test_series_declares_its_needs():
+    names = [nb.name for nb in runner.NOTEBOOKS]
+    assert names == sorted(names) and len(names) == 5
