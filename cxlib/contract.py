@@ -458,6 +458,21 @@ class SourceData:
     counts: pd.DataFrame
     as_of_date: pd.Timestamp
     config: dict[str, Any] = field(default_factory=dict)
+    suppressed: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["reason", "customers", "rows_removed"])
+    )
+
+    def suppression_note(self) -> str | None:
+        """A sentence for reports: how many customers the suppression list excluded and why."""
+        if self.suppressed.empty:
+            return None
+        total = int(self.suppressed["customers"].sum())
+        rows = int(self.suppressed["rows_removed"].sum())
+        why = "; ".join(f"{r.reason}: {int(r.customers):,}" for r in self.suppressed.itertuples())
+        return (
+            f"{total:,} customers on the suppression list were excluded from every analysis "
+            f"and output ({why}); {rows:,} of their rows were removed."
+        )
 
     def has(self, table: str) -> bool:
         """True when ``table`` is present and has at least one accepted row."""
@@ -575,5 +590,64 @@ def load_source(
     counts = pd.DataFrame(
         rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
     )
+    suppressed = pd.DataFrame(columns=["reason", "customers", "rows_removed"])
+    if (Path(data_dir) / SUPPRESS_FILE).is_file():
+        out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
     as_of = resolve_as_of_date(out, as_of_date)
-    return SourceData(source, out, quarantine, counts, as_of, config)
+    return SourceData(source, out, quarantine, counts, as_of, config, suppressed)
+
+
+SUPPRESS_FILE = "suppress.csv"
+
+
+def read_suppression_list(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``suppress.csv``: ``customer_id`` and an optional ``reason`` (erasure, opt-out …)."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+    except Exception as exc:
+        raise ContractError(
+            f"{path}: cannot be read as CSV ({exc}). Fix: one customer_id per line with a header "
+            "row `customer_id,reason`.",
+            file=str(path),
+        ) from None
+    cols = {c.strip().lower(): c for c in raw.columns}
+    if "customer_id" not in cols:
+        raise ContractError(
+            f"{path}: required column 'customer_id' is missing (found: {', '.join(raw.columns)}). "
+            "Fix: add a header row `customer_id,reason`.",
+            file=str(path),
+            column="customer_id",
+        )
+    ids = raw[cols["customer_id"]].str.strip()
+    reason = raw[cols["reason"]].str.strip() if "reason" in cols else pd.Series("", index=raw.index)
+    out = pd.DataFrame({"customer_id": ids, "reason": reason.replace("", "not given")})
+    return out.loc[out["customer_id"] != ""].drop_duplicates("customer_id")
+
+
+def apply_suppression(
+    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Remove every customer on the suppression list from every table.
+
+    Returns the filtered tables and a summary per reason (``reason``, ``customers`` on the list,
+    ``rows_removed`` across tables).
+    """
+    lst = read_suppression_list(path)
+    ids = set(lst["customer_id"])
+    out: dict[str, pd.DataFrame] = {}
+    removed_by_id: dict[str, int] = {}
+    for name, df in tables.items():
+        hit = df["customer_id"].isin(ids)
+        if hit.any():
+            for cid, n in df.loc[hit, "customer_id"].value_counts().items():
+                removed_by_id[cid] = removed_by_id.get(cid, 0) + int(n)
+        out[name] = df.loc[~hit].reset_index(drop=True)
+    lst = lst.assign(rows_removed=lst["customer_id"].map(removed_by_id).fillna(0).astype("int64"))
+    summary = (
+        lst.groupby("reason", sort=True)
+        .agg(customers=("customer_id", "size"), rows_removed=("rows_removed", "sum"))
+        .reset_index()
+    )
+    log.info("suppression list: %d customers, %d rows removed", len(lst), lst["rows_removed"].sum())
+    return out, summary

@@ -227,6 +227,8 @@ def run(
             f"  {row.table}: {row.read_rows:,} rows read, {row.accepted_rows:,} accepted, "
             f"{row.quarantined_rows:,} quarantined"
         )
+    if data.suppression_note():
+        say("  " + data.suppression_note())
     key = resolve_pseudonym_key(config.get("pseudonym_key"))
     manifest: dict[str, Any] = {
         "run_id": run_id,
@@ -247,6 +249,7 @@ def run(
         "inputs": {
             "files": before,
             "tables": data.counts.to_dict(orient="records"),
+            "suppressed": data.suppressed.to_dict(orient="records"),
         },
         "packages": _versions(),
         "notebooks": [],
