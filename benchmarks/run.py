@@ -100,7 +100,8 @@ def bench(size: int, work: Path, only: str | None) -> dict:
     data = work / f"data_{size}"
     out = work / f"reports_{size}"
     synth_s, synth_rss, _, rc = timed(
-        [str(BIN / "cx"), "synth", "--customers", str(size), "--seed", "1", "--out", str(data)], REPO
+        [str(BIN / "cx"), "synth", "--customers", str(size), "--seed", "1", "--out", str(data)],
+        REPO,
     )
     if rc != 0:
         raise SystemExit(f"cx synth failed for {size}")
@@ -120,8 +121,12 @@ def bench(size: int, work: Path, only: str | None) -> dict:
     for nb in manifest["notebooks"]:
         rss = next(kernels, 0) if nb["status"] != "skipped" else 0
         notebooks.append(
-            {"name": nb["name"], "status": nb["status"], "wall_s": nb.get("duration_s", 0.0),
-             "peak_rss_gib": rss / 2**30}
+            {
+                "name": nb["name"],
+                "status": nb["status"],
+                "wall_s": nb.get("duration_s", 0.0),
+                "peak_rss_gib": rss / 2**30,
+            }
         )
     return {
         "size": size,

@@ -96,7 +96,9 @@ def _check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cx`` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
     try:
         return {"run": _run, "synth": _synth, "check": _check}[args.command](args)
     except ContractError as exc:

@@ -9,6 +9,7 @@ Input files are only ever opened for reading.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import os
@@ -172,19 +173,37 @@ class FolderSource:
             encoding = "latin-1"
         header = head.decode(encoding).lstrip("\ufeff")
         delim = max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
+        names = next(csv.reader([header.rstrip("\r\n")], delimiter=delim), [])
+        folded = [n.strip().lower() for n in names]
+        dupes = sorted({n for n in folded if n and folded.count(n) > 1})
+        if dupes:
+            raise SourceError(
+                f"{path}: column '{dupes[0]}' appears more than once in the header (names are "
+                "matched case-insensitively). Fix: rename or drop one of them."
+            )
 
         def quote(text: str) -> str:
             return "'" + text.replace("'", "''") + "'"
 
         def read(enc: str) -> pd.DataFrame:
-            raw.execute("DROP TABLE IF EXISTS cx_reject_errors")
-            raw.execute("DROP TABLE IF EXISTS cx_reject_scans")
-            sql = (
-                f"SELECT * FROM read_csv({quote(str(path))}, all_varchar=true, header=true, "
-                f"delim={quote(delim)}, encoding={quote(enc)}, store_rejects=true, "
-                "rejects_table='cx_reject_errors', rejects_scan='cx_reject_scans')"
-            )
-            return raw.sql(sql).df()
+            def attempt(strict: bool) -> pd.DataFrame:
+                raw.execute("DROP TABLE IF EXISTS cx_reject_errors")
+                raw.execute("DROP TABLE IF EXISTS cx_reject_scans")
+                sql = (
+                    f"SELECT * FROM read_csv({quote(str(path))}, all_varchar=true, header=true, "
+                    f"delim={quote(delim)}, encoding={quote(enc)}, store_rejects=true, "
+                    "rejects_table='cx_reject_errors', rejects_scan='cx_reject_scans', "
+                    f"strict_mode={str(strict).lower()})"
+                )
+                return raw.sql(sql).df()
+
+            try:
+                return attempt(strict=True)
+            except Exception as exc:  # mixed line endings and the like defeat the sniffer
+                if "sniff" not in str(exc).lower():
+                    raise
+                log.warning("%s: non-standard CSV (e.g. mixed line endings); lenient read", path)
+                return attempt(strict=False)
 
         def rejected() -> pd.DataFrame:
             return raw.sql(
@@ -194,7 +213,10 @@ class FolderSource:
 
         df = read(encoding)
         rej = rejected()
-        if encoding == "utf-8" and rej["error_type"].astype("str").str.contains("ENCODING|UNICODE").any():
+        if (
+            encoding == "utf-8"
+            and rej["error_type"].astype("str").str.contains("ENCODING|UNICODE").any()
+        ):
             encoding = "latin-1"
             df = read(encoding)
             rej = rejected()

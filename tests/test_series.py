@@ -1,0 +1,128 @@
+"""End to end: the whole series on the sample data, and on a transactions-only folder.
+
+One full run on ``data/sample`` serves several checks (module-scoped fixture): statuses in the
+manifest, every export with its documented columns, no personal data anywhere in the run folder,
+input files unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxlib.cli import main
+from cxlib.runner import NOTEBOOKS
+
+pytestmark = pytest.mark.slow
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
+
+
+def documented_exports() -> dict[str, list[str]]:
+    """``{file: [columns]}`` from the exports table of docs/outputs.md."""
+    out = {}
+    for line in DOCS.read_text().splitlines():
+        m = re.match(r"\| `([a-z_]+\.csv)` \| \d+ \| (.+) \|$", line)
+        if m:
+            out[m.group(1)] = re.findall(r"`([a-z_]+)`", m.group(2))
+    return out
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sample_run(sample_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    before = digests(sample_dir)
+    code = main(["run", "--data", str(sample_dir), "--out", str(out)])
+    return code, out / "latest", before
+
+
+def test_every_notebook_runs_ok_on_the_sample(sample_run):
+    code, latest, _ = sample_run
+    manifest = json.loads((latest / "manifest.json").read_text())
+    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
+    assert status == {nb.name: "ok" for nb in NOTEBOOKS}
+    assert code == 0
+    assert manifest["parameters"]["as_of_date"] == "2025-06-30"
+    for nb in manifest["notebooks"]:
+        assert (latest / nb["html"]).exists()
+        assert 2 <= len(nb["headlines"]) <= 4, nb["name"]
+    index = (latest / "index.html").read_text()
+    assert index.count("class='card'") == len(NOTEBOOKS)
+
+
+def test_exports_have_their_documented_columns(sample_run):
+    _, latest, _ = sample_run
+    documented = documented_exports()
+    assert len(documented) == 8
+    for name, cols in documented.items():
+        path = latest / "exports" / name
+        assert path.exists(), f"missing export {name}"
+        df = pd.read_csv(path, nrows=5)
+        assert list(df.columns) == cols, name
+
+
+def test_inputs_unchanged(sample_run, sample_dir):
+    _, latest, before = sample_run
+    assert digests(sample_dir) == before
+    assert json.loads((latest / "manifest.json").read_text())["inputs"]["unchanged"] is True
+
+
+def pii_values(sample_dir: Path) -> set[str]:
+    cust = pd.read_csv(sample_dir / "customers.csv", dtype="str")
+    values: set[str] = set()
+    for col in ("first_name", "last_name", "email", "phone", "postcode"):
+        values |= set(cust[col].dropna().str.strip())
+    # names are common words; full names and e-mails/phones/postcodes are what identify a person
+    full = (cust["first_name"].fillna("") + " " + cust["last_name"].fillna("")).str.strip()
+    values |= set(full[full.str.contains(" ")])
+    fb = pd.read_csv(sample_dir / "feedback.csv", dtype="str")
+    if "comment" in fb.columns:
+        values |= set(fb["comment"].dropna().str.strip())
+    return {v for v in values if len(v) >= 6}
+
+
+def test_no_personal_data_anywhere_in_the_run(sample_run, sample_dir):
+    _, latest, _ = sample_run
+    values = pii_values(sample_dir)
+    assert len(values) > 1000
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+    hits = []
+    for path in sorted(latest.resolve().rglob("*")):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            for m in pattern.finditer(text):
+                hits.append(f"{path.name}: {m.group(0)!r}")
+    assert hits == [], hits[:20]
+
+
+def test_transactions_only_folder(sample_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    tx = pd.read_csv(sample_dir / "transactions.csv", dtype="str")
+    keep = tx["customer_id"].drop_duplicates().sort_values().iloc[:600]
+    tx[tx["customer_id"].isin(keep)].to_csv(data / "transactions.csv", index=False)
+    out = tmp_path / "reports"
+    code = main(["run", "--data", str(data), "--out", str(out)])
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    status = {nb["name"]: nb for nb in manifest["notebooks"]}
+    for name in ("01_data_audit", "02_segmentation", "03_churn"):
+        assert status[name]["status"] == "ok", status[name].get("error")
+    assert status["04_campaign_uplift"]["status"] == "skipped"
+    assert "campaign table is absent" in status["04_campaign_uplift"]["reason"]
+    assert status["05_journey_prioritisation"]["status"] == "skipped"
+    assert code == 0
+    shutil.rmtree(out)
