@@ -1,0 +1,69 @@
+"""Benchmark the journey analysis (notebook 05 pipeline) on ~5,000,000 synthetic events.
+
+Run: .venv/bin/python benchmarks/bench_journey.py [n_people]   (default 1,000,000 -> ~5M events)
+Prints wall time per stage and the peak resident memory, with journey ids and as a plain
+clickstream (customer_id, timestamp, touchpoint only).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from cxlib import journey as jr
+from cxlib.synth.journeys import generate_journeys
+
+
+def main(n: int = 1_000_000) -> None:
+    rng = np.random.default_rng(0)
+    people = pd.DataFrame(
+        {
+            "master_id": np.char.add("P", np.arange(n).astype(str)),
+            "app_user": rng.random(n) < 0.4,
+            "preferred_channel": rng.choice(["store", "web", "app"], n, p=[0.45, 0.3, 0.25]),
+            "satisfaction": np.clip(rng.normal(3.6, 0.8, n), 1, 5),
+            "avg_basket": rng.lognormal(3.7, 0.6, n),
+        }
+    )
+    t = time.perf_counter()
+    events, feedback, _ = generate_journeys(people, None, rng)
+    print(f"generate_journeys: {len(events):,} events in {time.perf_counter() - t:.1f} s")
+    for label, ev, fb in [
+        ("journey ids + feedback", events, feedback),
+        ("plain clickstream", events[["customer_id", "timestamp", "touchpoint"]], None),
+    ]:
+        stages = {}
+        t0 = time.perf_counter()
+        jd = jr.build_journeys(ev)
+        stages["build"] = time.perf_counter()
+        fbl = jr.link_feedback(jd, fb) if fb is not None else None
+        stages["feedback"] = time.perf_counter()
+        jr.top_paths(jd, 15)
+        jr.transition_matrix(jd, min_share=0.01)
+        jr.flow_table(jd)
+        for t_ in jd.journeys["journey_type"].astype(str).value_counts().index[:3]:
+            jr.funnel(jd, t_)
+        jr.compare_outcomes(jd)
+        stages["map"] = time.perf_counter()
+        jr.attribution_table(jd, markov_order=1, n_boot=200, random_state=0)
+        stages["attribution (order 1, 200 bootstraps)"] = time.perf_counter()
+        jr.friction_by_type(jd, fbl)
+        jr.friction_by_touchpoint(jd, fbl)
+        jr.prioritise(jd, fbl)
+        stages["friction + priorities"] = time.perf_counter()
+        prev, parts = t0, []
+        for k, v in stages.items():
+            parts.append(f"{k} {v - prev:.1f} s")
+            prev = v
+        print(f"{label}: {jd.n_journeys:,} journeys; " + ", ".join(parts)
+              + f"; total {prev - t0:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
