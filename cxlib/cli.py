@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="folder to write the tables and truth/ into")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
 
+    n = sub.add_parser(
+        "refresh-notebooks",
+        help="(maintainers) re-run notebooks on the sample, keep the nbval-checked outputs",
+    )
+    n.add_argument("notebooks", nargs="*", help="notebook files (default: the whole series)")
+
     c = sub.add_parser("check", help="check a data folder against the contract, run nothing")
     c.add_argument("--config")
     c.add_argument("--data")
@@ -93,6 +99,16 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refresh(args: argparse.Namespace) -> int:
+    from cxlib.runner import NOTEBOOKS, notebooks_dir, refresh_checked_outputs
+
+    paths = args.notebooks or [str(notebooks_dir() / f"{nb.name}.ipynb") for nb in NOTEBOOKS]
+    for path in paths:
+        n = refresh_checked_outputs(path)
+        print(f"{path}: {n} checked cell(s) refreshed", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cx`` command; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -100,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
     )
     try:
-        return {"run": _run, "synth": _synth, "check": _check}[args.command](args)
+        return {"run": _run, "synth": _synth, "check": _check, "refresh-notebooks": _refresh}[
+            args.command
+        ](args)
     except ContractError as exc:
         print(f"cx: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -318,3 +318,46 @@ def run(
     _point_latest(out, run_dir)
     say(f"Report: {out.resolve() / 'latest' / 'index.html'}")
     return RunResult(run_id, run_dir, manifest, statuses)
+
+
+CHECKED_TAG = "nbval-check-output"
+
+
+def refresh_checked_outputs(path: str | os.PathLike, *, timeout_s: int = 1800) -> int:
+    """Re-execute a notebook of the series on its default parameters (the sample data) and keep
+    only the outputs of cells tagged ``nbval-check-output``; every other output is cleared.
+
+    This is how the committed notebooks get the outputs nbval compares. Returns the number of
+    checked cells.
+    """
+    import tempfile
+
+    import nbformat
+    import papermill as pm
+
+    path = Path(path).resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / path.name
+        pm.execute_notebook(
+            str(path),
+            str(executed),
+            kernel_name="python3",
+            cwd=str(path.parent),
+            execution_timeout=timeout_s,
+            progress_bar=False,
+        )
+        ran = nbformat.read(str(executed), as_version=4)
+    nb = nbformat.read(str(path), as_version=4)
+    checked = 0
+    ran_cells = [c for c in ran.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for cell, done in zip(nb.cells, ran_cells, strict=True):
+        if cell.cell_type != "code":
+            continue
+        if CHECKED_TAG in cell.metadata.get("tags", []):
+            cell.outputs = [o for o in done.outputs if o.get("output_type") == "stream"]
+            checked += 1
+        else:
+            cell.outputs = []
+        cell.execution_count = None
+    nbformat.write(nb, str(path))
+    return checked
