@@ -31,6 +31,22 @@ TIME_OF_DAY_BINS: dict[str, tuple[int, int]] = {
 
 NS_PER_DAY = 86_400 * 10**9
 
+#: Channel label keys mapped to the canonical channel (after :func:`label_key`).
+CHANNEL_SYNONYMS: dict[str, str] = {
+    "in_store": "store",
+    "instore": "store",
+    "shop": "store",
+    "retail": "store",
+    "online": "web",
+    "website": "web",
+    "webshop": "web",
+    "ecommerce": "web",
+    "e_commerce": "web",
+    "mobile_app": "app",
+    "mobile": "app",
+    "application": "app",
+}
+
 
 def label_key(value: Any) -> str:
     """Column-safe key for a channel/category label (``" In-Store "`` → ``"in_store"``)."""
@@ -45,6 +61,45 @@ def window_bounds(as_of_date: Any, lookback_days: int) -> tuple[pd.Timestamp, pd
     return end - pd.Timedelta(days=int(lookback_days)), end
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 for missing) and the distinct values, in order of first appearance.
+
+    Arrow-backed string columns are encoded with ``pyarrow.compute.dictionary_encode`` (much
+    faster than a hash table of Python strings); anything else with ``pd.factorize``.
+    """
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(
+            arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        )
+        codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
+        return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype("int64"), np.asarray(uniques, dtype=object)
+
+
+def _exact_duplicates(tx: pd.DataFrame) -> np.ndarray:
+    """Mask of rows identical in every column to an earlier row.
+
+    Only rows that share timestamp and amount with another row (found with an integer hash;
+    collisions just add candidates) are compared column by column, which keeps this fast.
+    """
+    n = len(tx)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    ts = tx["timestamp"].to_numpy().astype("datetime64[ns]").view("int64")
+    amt = tx["amount"].to_numpy(dtype="float64").view("int64")
+    key = ts ^ (amt * np.int64(-7046029254386353131))
+    cand = pd.Series(key).duplicated(keep=False).to_numpy()
+    out = np.zeros(n, dtype=bool)
+    if cand.any():
+        out[np.flatnonzero(cand)] = tx.loc[cand].duplicated().to_numpy()
+    return out
+
+
 def transactions_until(transactions: pd.DataFrame, as_of_date: Any) -> pd.DataFrame:
     """One row per transaction up to the end of ``as_of_date``.
 
@@ -53,18 +108,21 @@ def transactions_until(transactions: pd.DataFrame, as_of_date: Any) -> pd.DataFr
     """
     _, end = window_bounds(as_of_date, 1)
     tx = transactions.loc[transactions["timestamp"] < end]
-    tx = tx.loc[~tx.duplicated()]
-    if "transaction_id" not in tx.columns or tx["transaction_id"].isna().all():
+    tx = tx.loc[~_exact_duplicates(tx)]
+    if "transaction_id" not in tx.columns:
         return tx.assign(n_lines=1)
-    has_id = tx["transaction_id"].notna()
+    tid, _ = _codes(tx["transaction_id"])
+    has_id = tid >= 0
+    if not has_id.any() or not (np.bincount(tid[has_id]) > 1).any():
+        return tx.assign(n_lines=1)
     with_id = tx.loc[has_id]
-    if not with_id["transaction_id"].duplicated().any():
-        return tx.assign(n_lines=1)
-    agg: dict[str, Any] = {c: "first" for c in with_id.columns if c != "transaction_id"}
+    key = pd.Series(tid[has_id], index=with_id.index)
+    agg: dict[str, Any] = {c: "first" for c in with_id.columns}
     agg.update({"amount": "sum", "timestamp": "min"})
-    combined = with_id.groupby("transaction_id", sort=False, dropna=True).agg(agg)
-    combined["n_lines"] = with_id.groupby("transaction_id", sort=False).size()
-    combined = combined.reset_index()[[*tx.columns, "n_lines"]]
+    grouped = with_id.groupby(key, sort=False)
+    combined = grouped.agg(agg)
+    combined["n_lines"] = grouped.size()
+    combined = combined.reset_index(drop=True)[[*tx.columns, "n_lines"]]
     return pd.concat([combined, tx.loc[~has_id].assign(n_lines=1)], ignore_index=True)
 
 
@@ -74,17 +132,30 @@ def purchases_until(transactions: pd.DataFrame, as_of_date: Any) -> pd.DataFrame
     return tx.loc[tx["amount"] > 0]
 
 
-def _share_matrix(cust: np.ndarray, labels: pd.Series, n_cust: int, prefix: str) -> pd.DataFrame:
+def _share_matrix(
+    cust: np.ndarray,
+    labels: pd.Series,
+    n_cust: int,
+    prefix: str,
+    synonyms: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Rows = customers (codes 0..n_cust-1), columns ``<prefix>_<key>``: share of their rows."""
-    codes, uniques = pd.factorize(labels.fillna("unknown"), sort=False)
-    keys = pd.Index([label_key(u) for u in uniques])
+    codes, uniques = _codes(labels)
+    uniques = np.append(uniques, None)  # code -1 (missing) -> last slot -> "unknown"
+    syn = synonyms or {}
+    keys = pd.Index(
+        [syn.get(k, k) for k in (label_key(u) if u is not None else "unknown" for u in uniques)]
+    )
     key_codes, key_uniques = pd.factorize(keys, sort=True)
     k = len(key_uniques)
     mapped = key_codes[codes]
     counts = np.bincount(cust * k + mapped, minlength=n_cust * k).reshape(n_cust, k)
     tot = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, tot, out=np.zeros(counts.shape, dtype="float64"), where=tot > 0)
-    return pd.DataFrame(shares, columns=[f"{prefix}_{c}" for c in key_uniques])
+    used = counts.sum(axis=0) > 0  # only labels that occur (e.g. no "unknown" without gaps)
+    return pd.DataFrame(
+        shares[:, used], columns=[f"{prefix}_{c}" for c in np.asarray(key_uniques)[used]]
+    )
 
 
 def customer_features(
@@ -120,9 +191,17 @@ def customer_features(
 
     # customers = ids with at least one purchase; codes for all transactions (refunds of
     # customers without any purchase get -1 and are ignored)
-    cust_index = pd.Index(np.sort(pd.unique(pur["customer_id"].astype("str"))), name="customer_id")
+    raw_codes, uniques = _codes(tx["customer_id"])
+    buyer = np.zeros(len(uniques), dtype=bool)
+    buyer[raw_codes[pur_mask & (raw_codes >= 0)]] = True
+    keep = np.flatnonzero(buyer)
+    names = uniques[keep].astype(str)
+    order = np.argsort(names, kind="stable")
+    remap = np.full(len(uniques) + 1, -1, dtype="int64")  # last slot: missing id (-1)
+    remap[keep[order]] = np.arange(len(keep))
+    all_codes = remap[raw_codes]
+    cust_index = pd.Index(names[order], name="customer_id", dtype="str")
     n = len(cust_index)
-    all_codes = cust_index.get_indexer(tx["customer_id"].astype("str"))
     pc = all_codes[pur_mask]
     ts_all = tx["timestamp"].to_numpy().astype("datetime64[ns]").view("int64")
     ts = ts_all[pur_mask]
@@ -176,7 +255,9 @@ def customer_features(
     parts = [feats]
     for col, prefix in (("channel", "channel_share"), ("category", "category_share")):
         if col in pur.columns and pur[col].notna().any():
-            sh = _share_matrix(pc, pur[col].astype("object"), n, prefix)
+            sh = _share_matrix(
+                pc, pur[col], n, prefix, CHANNEL_SYNONYMS if col == "channel" else None
+            )
             sh.index = cust_index
             parts.append(sh)
     tod_ns = ts - day * NS_PER_DAY
