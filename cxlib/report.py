@@ -16,10 +16,16 @@ log = logging.getLogger(__name__)
 HEADLINES_DIR = "headlines"
 
 
+def escape_markdown(text: str) -> str:
+    """Escape ``$`` so that Jupyter's Markdown does not read money amounts as formulas
+    (idempotent: an already escaped ``\\$`` stays as it is)."""
+    return str(text).replace("\\$", "$").replace("$", "\\$")
+
+
 def _markdown(text: str) -> Any:
     from IPython.display import Markdown
 
-    return Markdown(text)
+    return Markdown(escape_markdown(text))
 
 
 @dataclass

@@ -1,0 +1,345 @@
+"""Unit tests of cxlib.uplift: checks, readout, Qini/AUUC/deciles, learners and targeting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
+
+from cxlib import uplift as U
+from cxlib.synth.campaign import generate_campaign, make_toy_inputs
+
+# --------------------------------------------------------------------------------------------
+# Qini, AUUC and deciles against hand-checked values and scikit-uplift
+# --------------------------------------------------------------------------------------------
+Y = np.array([1, 0, 1, 0, 1, 0])
+T = np.array([1, 1, 0, 0, 1, 0])
+S = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+
+
+def test_qini_curve_hand_checked():
+    # top n: Q(n) = Y_T - Y_C * N_T / N_C
+    # n=1: 1-0; n=2: 1-0; n=3: 1-1*2/1=-1; n=4: 1-1*2/2=0; n=5: 2-1*3/2=0.5; n=6: 2-1*3/3=1
+    x, q = U.qini_curve(Y, T, S)
+    assert x.tolist() == [0, 1, 2, 3, 4, 5, 6]
+    assert q == pytest.approx([0, 1, 1, -1, 0, 0.5, 1])
+
+
+def test_qini_coefficient_hand_checked():
+    # model area 2.0, random line area 6 * 1 / 2 = 3; perfect ordering (ties grouped):
+    # points (0,0) (2,2) (5,2) (6,1): area 2 + 6 + 1.5 = 9.5 -> (2 - 3) / (9.5 - 3) = -2/13
+    assert U.qini_coefficient(Y, T, S) == pytest.approx(-2 / 13)
+    # the perfect ordering scores 1, a constant score (everyone tied) scores 0
+    assert U.qini_coefficient(Y, T, Y * T - Y * (1 - T)) == pytest.approx(1.0)
+    assert U.qini_coefficient(Y, T, np.zeros(6)) == pytest.approx(0.0)
+
+
+def test_qini_binary_only():
+    with pytest.raises(ValueError, match="binary"):
+        U.qini_coefficient(np.array([0.0, 2.5, 1.0, 0.0]), np.array([1, 0, 1, 0]), np.arange(4))
+
+
+def test_uplift_by_decile_hand_checked():
+    n = 20
+    score = np.arange(n, 0, -1, dtype=float)  # row 0 has the highest score
+    t = np.tile([1, 0], 10)
+    y = np.zeros(n)
+    # bin 1 (rows 0-9): treated rows 0,2,4,6,8 -> y 1,1,1,0,0; control rows 1,3,5,7,9 -> 0,1,0,0,0
+    y[[0, 2, 4, 3]] = 1
+    # bin 2 (rows 10-19): treated 10..18 -> 0,0,0,0,1; control 11..19 -> 1,1,0,0,0
+    y[[18, 11, 13]] = 1
+    d = U.uplift_by_decile(y, t, score, n_bins=2)
+    assert d["decile"].tolist() == [1, 2]
+    assert d["customers"].tolist() == [10, 10]
+    assert d["treated_mean"].tolist() == pytest.approx([0.6, 0.2])
+    assert d["control_mean"].tolist() == pytest.approx([0.2, 0.4])
+    assert d["observed_uplift"].tolist() == pytest.approx([0.4, -0.2])
+    assert (d["ci_low"] < d["observed_uplift"]).all() and (
+        d["ci_high"] > d["observed_uplift"]
+    ).all()
+
+
+def _random_case(seed, n=3000, ties=False):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 0.1 + 0.05 * t * (x > 0) - 0.03 * t * (x < -1)).astype(int)
+    s = x + rng.normal(0, 0.5, n)
+    if ties:
+        s = np.round(s, 1)
+    return y, t, s
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("ties", [False, True])
+def test_agrees_with_scikit_uplift(ties):
+    metrics = pytest.importorskip("sklift.metrics")
+    for seed in range(3):
+        y, t, s = _random_case(seed, ties=ties)
+        assert U.qini_coefficient(y, t, s) == pytest.approx(
+            metrics.qini_auc_score(y, s, t, negative_effect=True), rel=1e-9
+        )
+        assert U.auuc_score(y, t, s) == pytest.approx(metrics.uplift_auc_score(y, s, t), rel=1e-9)
+        x_ours, q_ours = U.qini_curve(y, t, s)
+        x_ref, q_ref = metrics.qini_curve(y, s, t)
+        np.testing.assert_allclose(x_ours, x_ref)
+        np.testing.assert_allclose(q_ours, q_ref)
+
+
+def test_evaluate_uplift_ci_contains_point():
+    y, t, s = _random_case(1)
+    ev = U.evaluate_uplift(
+        y,
+        t,
+        {"good": s, "noise": np.random.default_rng(0).random(len(y))},
+        n_bootstrap=50,
+        random_state=0,
+    )
+    good = ev.set_index("model").loc["good"]
+    assert good["qini_ci_low"] <= good["qini"] <= good["qini_ci_high"]
+    assert good["qini"] > ev.set_index("model").loc["noise", "qini"]
+    again = U.evaluate_uplift(y, t, {"good": s}, n_bootstrap=50, random_state=0)
+    assert again.loc[0, "qini_ci_low"] == good["qini_ci_low"]  # deterministic for the seed
+
+
+# --------------------------------------------------------------------------------------------
+# Experiment checks and readout
+# --------------------------------------------------------------------------------------------
+def _campaign(sizes, rates, seed=0):
+    rng = np.random.default_rng(seed)
+    parts = []
+    for arm, n in sizes.items():
+        conv = (rng.random(n) < rates[arm]).astype(int)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group": arm,
+                    "converted": conv,
+                    "visited": np.maximum(conv, (rng.random(n) < 0.2).astype(int)),
+                    "revenue": np.where(conv == 1, rng.gamma(2.0, 20.0, n), 0.0),
+                    "age": rng.integers(18, 80, n).astype(float),
+                    "tier": rng.choice(["gold", "silver"], n),
+                }
+            )
+        )
+    df = pd.concat(parts, ignore_index=True)
+    df.insert(0, "customer_id", [f"C{i:05d}" for i in range(len(df))])
+    return df
+
+
+def test_describe_campaign_and_missing_control():
+    df = _campaign({"control": 50, "offer": 50}, {"control": 0.1, "offer": 0.2})
+    spec = U.describe_campaign(df)
+    assert spec.arms == ["offer"] and spec.outcomes == ["visited", "converted", "revenue"]
+    assert spec.covariates == ["age", "tier"]
+    with pytest.raises(ValueError, match="control arm 'No E-Mail' not found"):
+        U.describe_campaign(df, "No E-Mail")
+
+
+def test_srm_detects_mismatch_and_respects_allocation():
+    ok = _campaign(
+        {"control": 1000, "a": 1000, "b": 1010}, dict.fromkeys(["control", "a", "b"], 0.1)
+    )
+    assert not U.srm_test(ok).mismatch
+    bad = _campaign(
+        {"control": 1000, "a": 1000, "b": 1300}, dict.fromkeys(["control", "a", "b"], 0.1)
+    )
+    res = U.srm_test(bad)
+    assert res.mismatch and res.p_value < 1e-6
+    assert list(res.summary().columns[:5]) == ["test", "estimate", "ci_low", "ci_high", "p_value"]
+    planned = U.srm_test(bad, {"control": 10, "a": 10, "b": 13})
+    assert not planned.mismatch
+    with pytest.raises(ValueError, match="no share"):
+        U.srm_test(bad, {"control": 1, "a": 1})
+
+
+def test_covariate_balance_smd():
+    df = pd.DataFrame(
+        {
+            "customer_id": list("abcdefgh"),
+            "group": ["control"] * 4 + ["offer"] * 4,
+            "converted": [0] * 8,
+            "x": [0.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0],
+            "flag": ["y", "n", "y", "n", "y", "y", "y", "n"],
+        }
+    )
+    bal = U.covariate_balance(df).set_index("covariate")
+    # SMD = (2.5 - 1.5) / sqrt((var 1.667 + var 1.667) / 2)
+    assert bal.loc["x", "smd"] == pytest.approx(1.0 / np.sqrt(5 / 3))
+    assert bal.loc["flag=y", "mean_arm"] == pytest.approx(0.75)
+    assert not bal.loc["x", "balanced"]
+
+
+def test_readout_against_independent_computation():
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests
+
+    df = _campaign({"control": 4000, "a": 4000, "b": 4000}, {"control": 0.08, "a": 0.1, "b": 0.08})
+    ro = U.campaign_readout(df)
+    s = ro.summary()
+    assert len(s) == 6
+    c = df.loc[df["group"] == "control"]
+    for arm in ("a", "b"):
+        a = df.loc[df["group"] == arm]
+        for out in ("visited", "converted", "revenue"):
+            r = ro.row(arm, out)
+            diff = a[out].mean() - c[out].mean()
+            assert r["estimate"] == pytest.approx(diff)
+            if out == "revenue":
+                w = stats.ttest_ind(a[out], c[out], equal_var=False)
+                assert r["p_value"] == pytest.approx(w.pvalue)
+            else:
+                se = np.sqrt(a[out].var(ddof=0) / len(a) + c[out].var(ddof=0) / len(c))
+                assert r["ci_low"] == pytest.approx(diff - 1.959964 * se, abs=1e-6)
+            assert r["incremental"] == pytest.approx(diff * len(a))
+            assert r["mde"] > 0
+    assert s["p_value_holm"].tolist() == pytest.approx(
+        multipletests(s["p_value"], method="holm")[1].tolist()
+    )
+    exp = ro.export_table()
+    assert list(exp.columns) == list(U.READOUT_EXPORT_COLUMNS)
+
+
+def test_mde_matches_power():
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    df = _campaign({"control": 3000, "a": 3000}, {"control": 0.08, "a": 0.08})
+    r = U.campaign_readout(df).row("a", "converted")
+    p0 = r["control_mean"]
+    h = proportion_effectsize(p0 + r["mde"], p0)
+    power = NormalIndPower().power(h, nobs1=3000, alpha=0.05, ratio=1.0)
+    assert power == pytest.approx(0.8, abs=1e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Learners, cross-fitting, groups, targeting and the export
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(21)
+    people, customers, tx = make_toy_inputs(12_000, rng)
+    campaign, truth = generate_campaign(people, customers, tx, rng)
+    return campaign, truth, customers
+
+
+def test_learners_are_sklearn_style(toy):
+    campaign, _, _ = toy
+    spec = U.describe_campaign(campaign)
+    X = U.covariate_matrix(campaign, spec.covariates).to_numpy()
+    m = campaign["group"].isin(["control", "offer_b"]).to_numpy()
+    t = (campaign.loc[m, "group"] == "offer_b").astype(int).to_numpy()
+    y = campaign.loc[m, "converted"].to_numpy()
+    for model in U.default_models(random_state=0).values():
+        with threadpool_limits(1):
+            fitted = clone(model).fit(X[m], y, t)
+        assert fitted.get_params() == model.get_params()
+        assert fitted.n_features_in_ == X.shape[1]
+        assert any(k.endswith("_") and not k.startswith("_") for k in vars(fitted))
+        pred = fitted.predict(X[:50])
+        assert pred.shape == (50,) and np.isfinite(pred).all()
+
+
+def test_cross_fitted_models_recover_planted_uplift(toy):
+    campaign, truth, customers = toy
+    spec = U.describe_campaign(campaign)
+    X = U.covariate_matrix(campaign, spec.covariates)
+    res = U.fit_uplift_models(campaign, X, n_folds=3, n_bootstrap=20, random_state=0)
+    assert set(res.evaluation["model"]) == {"T-learner", "X-learner", "Class transformation"}
+    for arm in ("offer_a", "offer_b"):
+        f = res.arm_frame(arm)
+        assert f["uplift"].notna().all()
+        true = truth.set_index("customer_id").loc[f["customer_id"], f"true_uplift_{arm}"]
+        assert np.corrcoef(f["uplift"], true)[0, 1] > 0.3
+        best = res.evaluation.loc[res.evaluation["arm"] == arm, "qini"].max()
+        assert best > 0
+    # every customer of every arm is scored for every offer
+    assert res.scores[[f"T-learner|{a}" for a in ("offer_a", "offer_b")]].notna().all().all()
+    # groups, profit curve and export
+    f = res.arm_frame("offer_b")
+    groups = U.response_groups(f["uplift"], f["p_control"])
+    summ = U.group_summary(groups, f["y"], f["treatment"], f["uplift"])
+    assert summ["customers"].sum() == len(f)
+    assert summ.set_index("group").loc["sleeping_dog", "observed_uplift"] < 0
+    export = U.uplift_scores_export(
+        res, customers=customers, cost_per_contact=1.0, value_per_conversion=40.0
+    )
+    assert list(export.columns) == list(U.SCORES_EXPORT_COLUMNS)
+    assert len(export) == len(campaign)
+    consent = customers.set_index("customer_id")["marketing_consent"]
+    rec = export.loc[export["recommended"]]
+    assert consent.loc[rec["customer_id"]].all()
+    assert (rec["uplift"] * 40 - 1 > 0).all()
+    expected = (export["uplift"] * 40 - 1 > 0) & consent.reindex(export["customer_id"]).to_numpy()
+    assert (export["recommended"] == expected.to_numpy()).all()
+
+
+def test_export_without_consent_column_and_missing_consent(toy):
+    campaign, _, customers = toy
+    scores = pd.DataFrame(
+        {
+            "customer_id": campaign["customer_id"].head(4).to_numpy(),
+            "group": "control",
+            "_y": 0.0,
+            "M|offer_a": [0.1, 0.1, -0.1, 0.1],
+            "M|offer_b": [0.0, 0.2, 0.0, 0.0],
+        }
+    )
+    res = U.UpliftModelResult(
+        scores, pd.DataFrame(), "M", ["offer_a", "offer_b"], "control", "converted", []
+    )
+    no_consent = U.uplift_scores_export(res, customers=None)
+    assert no_consent["recommended"].tolist() == [True, True, False, True]
+    assert no_consent["arm"].tolist() == ["offer_a", "offer_b", "offer_b", "offer_a"]
+    cust = pd.DataFrame(
+        {
+            "customer_id": scores["customer_id"],
+            "marketing_consent": pd.array([True, pd.NA, True, False], dtype="boolean"),
+        }
+    )
+    with_consent = U.uplift_scores_export(res, customers=cust)
+    assert with_consent["recommended"].tolist() == [True, False, False, False]
+
+
+def test_profit_curve_full_share_equals_ate():
+    y, t, s = _random_case(4)
+    curve = U.profit_curve(
+        y, t, s, cost_per_contact=1.0, value_per_conversion=40.0, n_bootstrap=30, random_state=0
+    )
+    full = curve.iloc[-1]
+    ate = y[t == 1].mean() - y[t == 0].mean()
+    assert full["share"] == 1.0
+    assert full["incremental_conversions"] == pytest.approx(ate * len(y))
+    assert full["profit"] == pytest.approx(40 * ate * len(y) - len(y))
+    assert (curve["profit_ci_low"] <= curve["profit"] + 1e-9).all()
+    best = U.best_share(curve)
+    assert best["profit"] == curve["profit"].max() or best["share"] == 0
+
+
+def test_who_responds_names_significant_differences():
+    rng = np.random.default_rng(0)
+    n = 6000
+    seg = rng.choice(["m", "w"], n)
+    group = rng.choice(["control", "mail_m", "mail_w"], n)
+    p = (
+        0.1
+        + 0.08 * ((group == "mail_m") & (seg == "m"))
+        + 0.08 * ((group == "mail_w") & (seg == "w"))
+    )
+    df = pd.DataFrame(
+        {
+            "customer_id": np.arange(n).astype(str),
+            "group": group,
+            "seg": seg,
+            "noise": rng.choice(["x", "y"], n),
+            "converted": (rng.random(n) < p).astype(int),
+        }
+    )
+    cmp_ = U.compare_arms_by_subgroup(df, ["seg", "noise"])
+    sentences = U.who_responds_sentences(cmp_)
+    assert sentences[0].startswith("By seg:")
+    assert "Mail M works better for seg = m" in sentences[0]
+    assert "Mail W works better for seg = w" in sentences[0]
+    assert not any(s.startswith("By noise") for s in sentences)
