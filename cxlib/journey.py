@@ -1,0 +1,1581 @@
+"""Customer journeys: build them from events, map them, attribute conversions, find friction,
+and rank what to fix first.
+
+Definitions (see ``docs/journeys.md``):
+
+* **Journey**: the events sharing a ``journey_id`` when the events carry one; otherwise a
+  session of one customer's events with no gap longer than ``session_gap_minutes``. Either way a
+  journey ends at a conversion (an event whose touchpoint is ``conversion_touchpoint``): the next
+  non-conversion event starts a new journey.
+* **Step**: one event, or (``collapse_repeats=True``) a run of consecutive events at the same
+  touchpoint; ``repeats`` counts the events of the run.
+* **Journey type**: the journey's entry touchpoint (its first step), or, with ``type_map``, the
+  type of the first step whose touchpoint the map names. Works on a plain clickstream.
+* **Friction signals** at a step, judged by what the customer does right after it: a *retry*
+  (the same touchpoint again, back to back), a *loop* (going back to a touchpoint visited
+  earlier in the journey) or a *repeat contact* (an assisted-service contact - call centre,
+  chat - within ``contact_window_minutes``, after a digital step of the same journey). A
+  journey's *friction step* is its earliest step with a signal.
+* **Opportunity**: ``customers x (target - current conversion) x value per conversion``. The
+  default target of a journey type is its *smooth-step benchmark*: for each touchpoint, the
+  journeys whose first friction is there are assumed to convert like the journeys that reached
+  the same touchpoint without friction so far; the conversions so recovered, divided by the
+  type's journeys, are added to its current conversion rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ATTRIBUTION_EXPORT_COLUMNS",
+    "DEFAULT_CHANNEL_TYPES",
+    "PRIORITY_EXPORT_COLUMNS",
+    "attribution_export",
+    "priorities_export",
+    "outcome_summary",
+    "touchpoint_channel_types",
+    "JourneyData",
+    "MarkovAttribution",
+    "attribution_table",
+    "build_journeys",
+    "compare_outcomes",
+    "flow_table",
+    "friction_by_touchpoint",
+    "friction_by_type",
+    "funnel",
+    "funnel_steps",
+    "link_feedback",
+    "opportunity",
+    "prioritise",
+    "top_paths",
+    "transition_matrix",
+]
+
+#: Channel (or touchpoint prefix) -> channel type. Matched on the event's ``channel`` when
+#: present, else on the touchpoint, its prefix before ``_`` and then by substring.
+DEFAULT_CHANNEL_TYPES: dict[str, str] = {
+    "app": "digital",
+    "web": "digital",
+    "website": "digital",
+    "online": "digital",
+    "email": "digital",
+    "e-mail": "digital",
+    "sms": "digital",
+    "push": "digital",
+    "mobile": "digital",
+    "social": "digital",
+    "search": "digital",
+    "display": "digital",
+    "ads": "digital",
+    "store": "human",
+    "shop": "human",
+    "branch": "human",
+    "call_centre": "human",
+    "call_center": "human",
+    "call": "human",
+    "phone": "human",
+    "chat": "human",
+    "agent": "human",
+    "contact_centre": "human",
+    "contact_center": "human",
+}
+#: Human touchpoints matching this are in-person visits, not assisted-service contacts.
+_VISIT_PATTERN = re.compile(r"store|shop|branch|visit", re.IGNORECASE)
+
+START, CONV, NULL = "(start)", "(conversion)", "(null)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Building journeys
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JourneyData:
+    """Journeys built from events.
+
+    Attributes
+    ----------
+    steps : DataFrame
+        One row per step: journey, pos, touchpoint, timestamp, repeats, value, is_conversion.
+    runs : DataFrame
+        Like ``steps`` but always with consecutive repeats collapsed; friction flags per run:
+        is_retry, is_revisit, goes_back (the next step returns to a touchpoint visited before),
+        is_contact, repeat_contact, minutes_to_next.
+    journeys : DataFrame
+        One row per journey (index = journey number): journey_id, customer_id, journey_type,
+        entry_touchpoint, start, end, minutes, n_steps, converted, value, last_touchpoint,
+        has_retry, has_loop, n_revisits, n_contacts, n_repeat_contacts, has_friction,
+        friction_pos, friction_touchpoint, friction_kind.
+    touchpoint_types : Series
+        touchpoint -> "digital" / "human" / "conversion" / "unknown".
+    contact_touchpoints : list of str
+        Touchpoints counted as assisted-service contacts.
+    """
+
+    steps: pd.DataFrame
+    runs: pd.DataFrame
+    journeys: pd.DataFrame
+    touchpoint_types: pd.Series
+    contact_touchpoints: list[str]
+    conversion_touchpoint: str = "purchase"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_journeys(self) -> int:
+        return len(self.journeys)
+
+
+def _channel_type(name: str, mapping: Mapping[str, str]) -> str | None:
+    key = str(name).strip().lower()
+    if key in mapping:
+        return mapping[key]
+    prefix = re.split(r"[_\-\s.:/]", key, maxsplit=1)[0]
+    if prefix in mapping:
+        return mapping[prefix]
+    for k in sorted(mapping, key=len, reverse=True):
+        if len(k) >= 3 and k in key:
+            return mapping[k]
+    return None
+
+
+def touchpoint_channel_types(
+    touchpoints: Sequence[str],
+    channels: Mapping[str, str] | None = None,
+    mapping: Mapping[str, str] | None = None,
+    conversion_touchpoint: str = "purchase",
+) -> pd.Series:
+    """Channel type per touchpoint (``digital``, ``human``, ``conversion`` or ``unknown``).
+
+    ``mapping`` entries (touchpoint or channel -> type) take precedence over
+    :data:`DEFAULT_CHANNEL_TYPES`; ``channels`` gives each touchpoint's usual channel.
+    """
+    user = {str(k).lower(): str(v) for k, v in (mapping or {}).items()}
+    merged = {**DEFAULT_CHANNEL_TYPES, **user}
+    out = {}
+    for tp in touchpoints:
+        if tp == conversion_touchpoint:
+            out[tp] = "conversion"
+            continue
+        kind = user.get(str(tp).lower())
+        ch = (channels or {}).get(tp)
+        if kind is None and ch is not None and str(ch) not in ("", "nan"):
+            kind = _channel_type(ch, merged)
+        if kind is None:
+            kind = _channel_type(tp, merged)
+        out[tp] = kind or "unknown"
+    return pd.Series(out, name="channel_type", dtype="str")
+
+
+def build_journeys(
+    events: pd.DataFrame,
+    *,
+    conversion_touchpoint: str = "purchase",
+    session_gap_minutes: float = 30.0,
+    collapse_repeats: bool = True,
+    use_journey_id: bool = True,
+    channel_types: Mapping[str, str] | None = None,
+    contact_touchpoints: Sequence[str] | None = None,
+    contact_window_minutes: float = 60.0,
+    type_map: Mapping[str, str] | None = None,
+) -> JourneyData:
+    """Build journeys from an events table (vectorised; no loop over journeys).
+
+    Parameters
+    ----------
+    events : DataFrame
+        ``customer_id``, ``timestamp``, ``touchpoint``; optional ``journey_id``, ``channel``,
+        ``value``.
+    conversion_touchpoint : str
+        Touchpoint that counts as a conversion.
+    session_gap_minutes : float
+        Inactivity gap that starts a new journey when events have no ``journey_id``.
+    collapse_repeats : bool
+        Collapse consecutive events at the same touchpoint into one step.
+    use_journey_id : bool
+        Use ``journey_id`` when present (rows without one are sessionised).
+    channel_types : mapping, optional
+        Touchpoint or channel -> ``digital`` / ``human`` overrides.
+    contact_touchpoints : sequence of str, optional
+        Assisted-service contact touchpoints (default: human touchpoints that are not store or
+        branch visits).
+    contact_window_minutes : float
+        A contact within this many minutes of the previous step counts as a repeat contact.
+    type_map : mapping, optional
+        Touchpoint -> journey type; a journey's type is that of its first mapped step, else its
+        entry touchpoint.
+
+    Returns
+    -------
+    JourneyData
+
+    Raises
+    ------
+    ValueError
+        When ``events`` has no rows.
+    """
+    n = len(events)
+    if n == 0:
+        raise ValueError("build_journeys: the events table has no rows")
+    tp_codes, tp_names = pd.factorize(events["touchpoint"].astype("str").str.strip(), sort=True)
+    tp_names = [str(t) for t in tp_names]
+    cust_codes, cust_names = pd.factorize(events["customer_id"].astype("str"), sort=True)
+    ts_ns = pd.to_datetime(events["timestamp"]).to_numpy().astype("datetime64[ns]")
+    ts_ns = ts_ns.astype(np.int64)
+    t_min = ts_ns / 6e10  # minutes
+    has_jid = use_journey_id and "journey_id" in events.columns
+    if has_jid:
+        jid = events["journey_id"]
+        jkey, jid_names = pd.factorize(jid, sort=False)
+    else:
+        jkey, jid_names = np.full(n, -1, dtype=np.int64), pd.Index([])
+    order = np.lexsort((t_min, jkey, cust_codes))
+    tp = tp_codes[order].astype(np.int64)
+    cu = cust_codes[order]
+    jk = jkey[order]
+    tmin = t_min[order]
+    tns = ts_ns[order]
+    conv_code = tp_names.index(conversion_touchpoint) if conversion_touchpoint in tp_names else -1
+    is_conv = tp == conv_code
+    value = (
+        pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=float)[order]
+        if "value" in events.columns
+        else np.full(n, np.nan)
+    )
+
+    brk = np.ones(n, dtype=bool)
+    if n:
+        same = (cu[1:] == cu[:-1]) & (jk[1:] == jk[:-1])
+        gap = tmin[1:] - tmin[:-1]
+        sess_break = (jk[1:] < 0) & (gap > session_gap_minutes)
+        after_conv = is_conv[:-1] & ~is_conv[1:]
+        brk[1:] = ~same | sess_break | after_conv
+    journey = np.cumsum(brk) - 1
+    n_j = int(journey[-1] + 1) if n else 0
+
+    # runs of consecutive repeats
+    rbrk = brk.copy()
+    if n:
+        rbrk[1:] |= tp[1:] != tp[:-1]
+    run = np.cumsum(rbrk) - 1
+    run_start = np.flatnonzero(rbrk)
+    n_r = len(run_start)
+    run_size = np.diff(np.append(run_start, n))
+    run_end = run_start + run_size - 1
+    r_j = journey[run_start]
+    r_tp = tp[run_start]
+    r_t0 = tmin[run_start]
+    r_t1 = tmin[run_end] if n else np.zeros(0)
+    r_val = np.bincount(run, weights=np.nan_to_num(value), minlength=n_r) if n else np.zeros(0)
+    r_conv = r_tp == conv_code
+    j_first_run = np.flatnonzero(np.r_[True, r_j[1:] != r_j[:-1]]) if n_r else np.zeros(0, int)
+    r_pos = np.arange(n_r) - np.repeat(j_first_run, np.diff(np.append(j_first_run, n_r)))
+
+    # channel types per touchpoint
+    chan_of = None
+    if "channel" in events.columns:
+        ch = pd.DataFrame({"tp": tp_codes, "ch": events["channel"].astype("str").to_numpy()})
+        ch = ch[ch["ch"].notna() & (ch["ch"] != "")]
+        if len(ch):
+            mode = ch.groupby(["tp", "ch"]).size().reset_index(name="n")
+            mode = mode.sort_values(["tp", "n"], ascending=[True, False]).drop_duplicates("tp")
+            chan_of = {tp_names[int(t)]: c for t, c in zip(mode["tp"], mode["ch"], strict=True)}
+    tp_types = touchpoint_channel_types(tp_names, chan_of, channel_types, conversion_touchpoint)
+    if contact_touchpoints is None:
+        contacts = [t for t in tp_names if tp_types[t] == "human" and not _VISIT_PATTERN.search(t)]
+    else:
+        contacts = [t for t in contact_touchpoints if t in tp_names]
+    # self-service steps: digital, or of unknown type (treated as digital for contacts)
+    is_digital_tp = np.array([tp_types[t] in ("digital", "unknown") for t in tp_names] + [False])
+    is_contact_tp = np.isin(np.arange(len(tp_names) + 1), [tp_names.index(t) for t in contacts])
+
+    # friction flags per run
+    r_retry = (run_size > 1) & ~r_conv
+    key = r_j * (len(tp_names) + 1) + r_tp
+    first_pos = pd.Series(r_pos).groupby(key).transform("min").to_numpy() if n_r else r_pos
+    r_revisit = (r_pos > first_pos) & ~r_conv
+    r_contact = is_contact_tp[r_tp]
+    r_digital = is_digital_tp[r_tp]
+    prev_same_j = np.r_[False, r_j[1:] == r_j[:-1]] if n_r else np.zeros(0, bool)
+    prev_tp = np.r_[0, r_tp[:-1]] if n_r else r_tp
+    prev_t1 = np.r_[0.0, r_t1[:-1]] if n_r else r_t1
+    dig_pos = np.where(r_digital, r_pos, np.iinfo(np.int64).max)
+    first_dig = pd.Series(dig_pos).groupby(r_j).transform("min").to_numpy() if n_r else dig_pos
+    r_rep_contact = (
+        r_contact
+        & prev_same_j
+        & (r_pos > first_dig)
+        & ((r_t0 - prev_t1) <= contact_window_minutes)
+        & (is_digital_tp[prev_tp] | is_contact_tp[prev_tp])
+    )
+    big = np.iinfo(np.int64).max
+    cand_retry = np.where(r_retry, r_pos, big)
+    nxt_same_j = np.r_[r_j[1:] == r_j[:-1], False] if n_r else np.zeros(0, bool)
+    r_goes_back = np.r_[r_revisit[1:], False] & nxt_same_j  # next step returns to a visited one
+    cand_loop = np.where(r_goes_back, r_pos, big)
+    cand_contact = np.where(r_rep_contact & is_digital_tp[prev_tp], r_pos - 1, big)
+    next_t0 = np.r_[r_t0[1:], np.nan] if n_r else r_t0
+    nxt_same = np.r_[r_j[1:] == r_j[:-1], False] if n_r else np.zeros(0, bool)
+    r_to_next = np.where(nxt_same, next_t0 - r_t1, np.nan)
+
+    runs = pd.DataFrame(
+        {
+            "journey": r_j,
+            "pos": r_pos,
+            "tp": r_tp,
+            "t0": r_t0,
+            "t1": r_t1,
+            "repeats": run_size,
+            "value": r_val,
+            "is_conversion": r_conv,
+            "is_retry": r_retry,
+            "is_revisit": r_revisit,
+            "goes_back": r_goes_back,
+            "is_contact": r_contact,
+            "repeat_contact": r_rep_contact,
+            "minutes_to_next": r_to_next,
+        }
+    )
+
+    # journey table
+    jr = pd.DataFrame(
+        {"journey": r_j, "retry": cand_retry, "loop": cand_loop, "contact": cand_contact}
+    )
+    g = jr.groupby("journey", sort=True)
+    fr = g[["retry", "loop", "contact"]].min()
+    fpos = fr.min(axis=1).to_numpy().astype(np.int64)
+    kind = np.where(
+        fpos == big,
+        "",
+        np.where(
+            fr["contact"].to_numpy() == fpos,
+            "contact",
+            np.where(fr["retry"].to_numpy() == fpos, "retry", "loop"),
+        ),
+    )
+    nonconv = ~r_conv
+    first_step_tp = r_tp[j_first_run] if n_r else np.zeros(0, int)
+    # entry = first non-conversion step (a conversion-only journey keeps its conversion)
+    nc_first = pd.Series(np.where(nonconv, np.arange(n_r), big)).groupby(r_j).min().to_numpy()
+    entry_tp = np.where(nc_first < big, r_tp[np.minimum(nc_first, max(n_r - 1, 0))], first_step_tp)
+    nc_last = pd.Series(np.where(nonconv, np.arange(n_r), -1)).groupby(r_j).max().to_numpy()
+    last_tp = np.where(nc_last >= 0, r_tp[np.maximum(nc_last, 0)], first_step_tp)
+    tp_cat = pd.CategoricalDtype(tp_names)
+    fpos_safe = np.where(fpos == big, -1, fpos)
+    has_f = fpos_safe >= 0
+    fric_code = np.full(n_j, -1, dtype=np.int64)
+    fric_code[has_f] = r_tp[j_first_run[has_f] + fpos_safe[has_f]]
+    j_start_ev = np.flatnonzero(brk)
+    j_end_ev = np.append(j_start_ev[1:], n) - 1
+    if has_jid:
+        jcode = jk[j_start_ev]
+        missing = jcode < 0
+        jid_out = pd.Series(pd.Index(jid_names).take(np.maximum(jcode, 0)), dtype="str")
+        if missing.any():
+            jid_out[missing] = np.char.add("S", np.flatnonzero(missing).astype(str))
+        dup = jid_out.duplicated().to_numpy()
+        if dup.any():  # a journey id split at a conversion gets a suffix for its later parts
+            k = jid_out.groupby(jid_out.to_numpy()).cumcount().astype("str")
+            jid_out = jid_out.where(~dup, jid_out + "." + k)
+    else:
+        jid_out = pd.Series(np.char.add("S", np.arange(n_j).astype(str)), dtype="str")
+    conv_j = np.bincount(r_j, weights=r_conv, minlength=n_j) > 0
+    val_j = np.bincount(r_j, weights=np.where(r_conv, r_val, 0.0), minlength=n_j)
+    steps_nc = np.bincount(r_j, weights=nonconv, minlength=n_j).astype(int)
+    entry_cat = pd.Categorical.from_codes(entry_tp, dtype=tp_cat)
+    if type_map:
+        tmap = {str(k): str(v) for k, v in type_map.items()}
+        mapped = np.array([t in tmap for t in tp_names] + [False])
+        mpos = pd.Series(np.where(mapped[r_tp], np.arange(n_r), big)).groupby(r_j).min()
+        mpos = mpos.to_numpy()
+        type_names = sorted(set(tmap.values()) | set(tp_names))
+        code_of = np.array([type_names.index(t) for t in tp_names])
+        jcode_t = code_of[entry_tp]
+        ok = mpos < big
+        mapped_code = np.array([type_names.index(tmap.get(t, t)) for t in tp_names])
+        jcode_t[ok] = mapped_code[r_tp[mpos[ok]]]
+        used = np.unique(jcode_t)
+        remap = np.full(len(type_names), -1)
+        remap[used] = np.arange(len(used))
+        jtype = pd.Categorical.from_codes(remap[jcode_t], categories=[type_names[i] for i in used])
+    else:
+        used = np.unique(entry_tp)
+        remap = np.full(len(tp_names), -1)
+        remap[used] = np.arange(len(used))
+        jtype = pd.Categorical.from_codes(remap[entry_tp], categories=[tp_names[i] for i in used])
+    kinds = ["retry", "loop", "contact"]
+    kind_code = np.select([kind == k for k in kinds], [0, 1, 2], -1)
+    journeys = pd.DataFrame(
+        {
+            "journey_id": jid_out.array,
+            "customer_id": pd.Index(cust_names).take(cu[j_start_ev]),
+            "journey_type": jtype,
+            "entry_touchpoint": entry_cat,
+            "start": tns[j_start_ev].astype("datetime64[ns]"),
+            "end": tns[j_end_ev].astype("datetime64[ns]"),
+            "minutes": tmin[j_end_ev] - tmin[j_start_ev],
+            "n_steps": steps_nc,
+            "converted": conv_j,
+            "value": val_j,
+            "last_touchpoint": pd.Categorical.from_codes(last_tp, dtype=tp_cat),
+            "has_retry": np.bincount(r_j, weights=r_retry, minlength=n_j) > 0,
+            "has_loop": np.bincount(r_j, weights=r_revisit, minlength=n_j) > 0,
+            "n_revisits": np.bincount(r_j, weights=r_revisit, minlength=n_j).astype(int),
+            "n_contacts": np.bincount(r_j, weights=r_contact, minlength=n_j).astype(int),
+            "n_repeat_contacts": np.bincount(r_j, weights=r_rep_contact, minlength=n_j).astype(int),
+            "has_friction": has_f,
+            "friction_pos": fpos_safe,
+            "friction_touchpoint": pd.Categorical.from_codes(fric_code, dtype=tp_cat),
+            "friction_kind": pd.Categorical.from_codes(kind_code, categories=kinds),
+        }
+    )
+    journeys.index.name = "journey"
+
+    runs["timestamp"] = tns[run_start].astype("datetime64[ns]")
+    if collapse_repeats:
+        steps = runs[
+            ["journey", "pos", "tp", "t0", "repeats", "value", "is_conversion", "timestamp"]
+        ].copy()
+    else:
+        e_pos = np.arange(n) - np.repeat(j_start_ev, np.diff(np.append(j_start_ev, n)))
+        steps = pd.DataFrame(
+            {
+                "journey": journey,
+                "pos": e_pos,
+                "tp": tp,
+                "t0": tmin,
+                "repeats": np.ones(n, dtype=int),
+                "value": np.nan_to_num(value),
+                "is_conversion": is_conv,
+                "timestamp": tns.astype("datetime64[ns]"),
+            }
+        )
+    cat = pd.CategoricalDtype(tp_names)
+    for df in (steps, runs):
+        df["touchpoint"] = pd.Categorical.from_codes(df["tp"].to_numpy(), dtype=cat)
+    log.info(
+        "built %d journeys from %d events (%s)",
+        n_j,
+        n,
+        "journey ids" if has_jid else f"sessions, gap {session_gap_minutes} min",
+    )
+    return JourneyData(
+        steps=steps,
+        runs=runs,
+        journeys=journeys,
+        touchpoint_types=tp_types,
+        contact_touchpoints=contacts,
+        conversion_touchpoint=conversion_touchpoint,
+        params={
+            "session_gap_minutes": session_gap_minutes,
+            "collapse_repeats": collapse_repeats,
+            "used_journey_id": bool(has_jid),
+            "contact_window_minutes": contact_window_minutes,
+            "touchpoints": tp_names,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Map: paths, transitions, funnels, converted vs abandoned
+# ---------------------------------------------------------------------------------------------
+
+
+def _tp_names(jd: JourneyData) -> list[str]:
+    return list(jd.params["touchpoints"])
+
+
+def _path_ids(jd: JourneyData, max_steps: int = 30) -> tuple[np.ndarray, list[str]]:
+    """Path id per journey and the path strings (``a > b > c``; conversions included)."""
+    st = jd.steps
+    n_j = jd.n_journeys
+    if n_j == 0:
+        return np.zeros(0, dtype=np.int64), []
+    pos = st["pos"].to_numpy()
+    keep = pos < max_steps
+    width = int(min(pos.max() + 1, max_steps))
+    mat = np.full((n_j, width + 1), -1, dtype=np.int32)
+    mat[st["journey"].to_numpy()[keep], pos[keep]] = st["tp"].to_numpy()[keep]
+    mat[:, width] = np.bincount(st["journey"].to_numpy(), minlength=n_j) > max_steps
+    rows = np.ascontiguousarray(mat).view(np.dtype((np.void, mat.dtype.itemsize * mat.shape[1])))
+    uniq, inv = np.unique(rows.ravel(), return_inverse=True)
+    umat = uniq.view(np.int32).reshape(len(uniq), width + 1)
+    names = _tp_names(jd)
+    paths = []
+    for r in umat:
+        s = " > ".join(names[c] for c in r[:width] if c >= 0)
+        paths.append(s + (" > ..." if r[width] else ""))
+    return inv.ravel().astype(np.int64), paths
+
+
+def top_paths(jd: JourneyData, n: int = 15, *, journey_type: str | None = None) -> pd.DataFrame:
+    """Most common paths with journeys, customers, share, conversions and conversion rate."""
+    pid, paths = _path_ids(jd)
+    j = jd.journeys
+    df = pd.DataFrame(
+        {
+            "pid": pid,
+            "customer_id": j["customer_id"].to_numpy(),
+            "converted": j["converted"].to_numpy(),
+            "journey_type": j["journey_type"].to_numpy(),
+        }
+    )
+    if journey_type is not None:
+        df = df[df["journey_type"] == journey_type]
+    total = len(df)
+    agg = df.groupby("pid").agg(
+        journeys=("converted", "size"),
+        customers=("customer_id", "nunique"),
+        conversions=("converted", "sum"),
+    )
+    agg = agg.sort_values(["journeys", "conversions"], ascending=False).head(n)
+    out = pd.DataFrame(
+        {
+            "path": [paths[i] for i in agg.index],
+            "journeys": agg["journeys"].to_numpy(),
+            "customers": agg["customers"].to_numpy(),
+            "share": agg["journeys"].to_numpy() / max(total, 1),
+            "conversions": agg["conversions"].to_numpy().astype(int),
+        }
+    )
+    out["conversion_rate"] = out["conversions"] / out["journeys"]
+    return out.reset_index(drop=True)
+
+
+def transition_matrix(
+    jd: JourneyData, *, normalize: bool = True, min_share: float = 0.0
+) -> pd.DataFrame:
+    """Touchpoint-to-touchpoint transitions (rows: from, columns: to), with start and end states.
+
+    Rows include ``(start)``; columns include ``(end)`` (journey ended without conversion after
+    this step). ``normalize=True`` gives row shares; touchpoints reached by fewer than
+    ``min_share`` of journeys are dropped.
+    """
+    names = _tp_names(jd)
+    st = jd.steps
+    jn = st["journey"].to_numpy()
+    tp = st["tp"].to_numpy()
+    k = len(names)
+    same = np.r_[jn[1:] == jn[:-1], False]
+    frm = np.r_[np.full(jd.n_journeys, k), tp[same]]
+    first = np.r_[True, jn[1:] != jn[:-1]] if len(jn) else np.zeros(0, bool)
+    to = np.r_[tp[first], tp[np.r_[False, same[:-1]]] if len(tp) else tp]
+    last_nonconv = ~same & ~st["is_conversion"].to_numpy()
+    frm = np.r_[frm, tp[last_nonconv]]
+    to = np.r_[to, np.full(int(last_nonconv.sum()), k + 1)]
+    counts = np.zeros((k + 1, k + 2))
+    np.add.at(counts, (frm, to), 1)
+    labels_from = names + [START]
+    labels_to = names + ["(start)", "(end)"]
+    m = pd.DataFrame(counts, index=labels_from, columns=labels_to).drop(columns="(start)")
+    conv = jd.conversion_touchpoint
+    if conv in m.index:
+        m = m.drop(index=conv)
+    if min_share > 0:
+        reach = st.groupby("touchpoint", observed=True)["journey"].nunique() / max(jd.n_journeys, 1)
+        keep = [t for t in names if reach.get(t, 0) >= min_share]
+        m = m.loc[
+            [t for t in m.index if t in keep or t == START],
+            [c for c in m.columns if c in keep or c in ("(end)", conv)],
+        ]
+    order_rows = [START] + [r for r in m.index if r != START]
+    m = m.loc[order_rows]
+    if normalize:
+        m = m.div(m.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    return m
+
+
+def flow_table(
+    jd: JourneyData, *, max_steps: int = 4, top_n: int = 5, journey_type: str | None = None
+) -> pd.DataFrame:
+    """Flows between consecutive steps for a flow (Sankey) diagram of the main paths.
+
+    Node labels at each step are the ``top_n`` most common touchpoints there (others become
+    "other"); a journey that converts flows into "converted", one that ends without conversion
+    into "dropped out", one still going after ``max_steps`` into "continues". Columns: col
+    (0-based step), source, target, journeys.
+    """
+    st = jd.steps
+    names = np.array(_tp_names(jd) + ["other"], dtype=object)
+    jt = jd.journeys["journey_type"].to_numpy()
+    keep = np.ones(len(st), dtype=bool)
+    if journey_type is not None:
+        keep = jt[st["journey"].to_numpy()] == journey_type
+    jn = st["journey"].to_numpy()[keep]
+    pos = st["pos"].to_numpy()[keep]
+    tp = st["tp"].to_numpy()[keep].astype(np.int64)
+    conv = st["is_conversion"].to_numpy()[keep]
+    # a conversion step is the terminal "converted" node
+    other = len(names) - 1
+    lab = tp.copy()
+    for k in range(max_steps):
+        at = (pos == k) & ~conv
+        if at.any():
+            counts = np.bincount(tp[at], minlength=other)
+            top = np.argsort(-counts, kind="stable")[:top_n]
+            lab[at & ~np.isin(tp, top)] = other
+    labels = names[lab].astype(object)
+    labels[conv] = "converted"
+    nxt_same = np.r_[jn[1:] == jn[:-1], False]
+    nxt_label = np.append(labels[1:], np.array([""], dtype=object))
+    target = np.where(nxt_same, nxt_label, "dropped out").astype(object)
+    target = np.where(~nxt_same & conv, "", target)
+    target = np.where(
+        nxt_same & (pos == max_steps - 1),
+        np.where(nxt_label == "converted", "converted", "continues"),
+        target,
+    )
+    sel = (pos < max_steps) & ~conv & (target != "")
+    df = pd.DataFrame({"col": pos[sel], "source": labels[sel], "target": target[sel]})
+    out = df.groupby(["col", "source", "target"]).size().reset_index(name="journeys")
+    return out.sort_values(["col", "journeys"], ascending=[True, False]).reset_index(drop=True)
+
+
+def funnel_steps(jd: JourneyData, journey_type: str) -> list[str]:
+    """The main path of a journey type: its most common converting path (repeats and loops
+    removed), else the touchpoints reached by at least 20% of its journeys in order of first
+    position."""
+    j = jd.journeys
+    sel = np.flatnonzero(j["journey_type"].to_numpy() == journey_type)
+    if len(sel) == 0:
+        return []
+    st = jd.runs
+    r = st[np.isin(st["journey"].to_numpy(), sel) & ~st["is_revisit"].to_numpy()]
+    conv = j["converted"].to_numpy()
+    names = _tp_names(jd)
+    rc = r[conv[r["journey"].to_numpy()]]
+    if len(rc):
+        paths = rc.groupby("journey")["tp"].agg(tuple)
+        best = paths.value_counts().index[0]
+        return [names[c] for c in best]
+    reach = r.groupby("tp").agg(n=("journey", "nunique"), pos=("pos", "median"))
+    reach = reach[reach["n"] >= 0.2 * len(sel)].sort_values("pos")
+    return [names[c] for c in reach.index]
+
+
+def funnel(jd: JourneyData, journey_type: str, steps: Sequence[str] | None = None) -> pd.DataFrame:
+    """Funnel of a journey type along its main path.
+
+    A journey has *reached* step k when the deepest main-path step it visited is k or later
+    (so the funnel only narrows). Columns: step, touchpoint, journeys, customers,
+    step_conversion (share of the previous step's journeys that reached this one), drop_off
+    (journeys that stopped here: reached it but not the next step), overall (share of the
+    type's journeys) and median_minutes (from the previous step's first visit).
+    """
+    steps = list(steps) if steps is not None else funnel_steps(jd, journey_type)
+    j = jd.journeys
+    sel = np.flatnonzero(j["journey_type"].to_numpy() == journey_type)
+    cols = [
+        "step",
+        "touchpoint",
+        "journeys",
+        "customers",
+        "step_conversion",
+        "drop_off",
+        "overall",
+        "median_minutes",
+    ]
+    if not steps or len(sel) == 0:
+        return pd.DataFrame(columns=cols)
+    names = _tp_names(jd)
+    code = {names.index(t): i for i, t in enumerate(steps) if t in names}
+    r = jd.runs[np.isin(jd.runs["journey"].to_numpy(), sel)]
+    r = r[r["tp"].isin(list(code))]
+    r = r.assign(k=r["tp"].map(code).astype(int))
+    first = r.groupby(["journey", "k"])["t0"].min().unstack()
+    deepest = r.groupby("journey")["k"].max().reindex(sel, fill_value=-1).to_numpy()
+    cust = j["customer_id"].to_numpy()[sel]
+    rows = []
+    prev = len(sel)
+    for k, t in enumerate(steps):
+        reached = deepest >= k
+        nk = int(reached.sum())
+        mins = np.nan
+        if k > 0 and k in first.columns and (k - 1) in first.columns:
+            d = (first[k] - first[k - 1]).dropna()
+            d = d[d >= 0]
+            mins = float(d.median()) if len(d) else np.nan
+        rows.append(
+            {
+                "step": k + 1,
+                "touchpoint": t,
+                "journeys": nk,
+                "customers": int(pd.Series(cust[reached]).nunique()),
+                "step_conversion": nk / prev if prev else np.nan,
+                "drop_off": int((deepest == k).sum()) if k < len(steps) - 1 else 0,
+                "overall": nk / len(sel),
+                "median_minutes": mins,
+            }
+        )
+        prev = nk
+    return pd.DataFrame(rows, columns=cols)
+
+
+def compare_outcomes(jd: JourneyData, *, min_journeys: int = 1) -> pd.DataFrame:
+    """Touchpoints in converted vs abandoned journeys, side by side.
+
+    Columns: touchpoint, converted_share, abandoned_share (share of journeys of each outcome
+    that visit the touchpoint), difference (abandoned - converted, in points), ratio, and
+    last_step_share (share of abandoned journeys that ended there). Sorted by difference.
+    """
+    j = jd.journeys
+    conv = j["converted"].to_numpy()
+    n_c, n_a = int(conv.sum()), int((~conv).sum())
+    r = jd.runs[~jd.runs["is_conversion"].to_numpy()]
+    pres = r[["journey", "tp"]].drop_duplicates()
+    pres = pres.assign(converted=conv[pres["journey"].to_numpy()])
+    cnt = pres.groupby(["tp", "converted"]).size().unstack(fill_value=0)
+    cnt = cnt.reindex(columns=[False, True], fill_value=0)
+    names = _tp_names(jd)
+    last = j.loc[~conv, "last_touchpoint"].value_counts()
+    out = pd.DataFrame(
+        {
+            "touchpoint": [names[c] for c in cnt.index],
+            "converted_share": cnt[True].to_numpy() / max(n_c, 1),
+            "abandoned_share": cnt[False].to_numpy() / max(n_a, 1),
+            "journeys": (cnt[True] + cnt[False]).to_numpy(),
+        }
+    )
+    out["difference"] = out["abandoned_share"] - out["converted_share"]
+    out["ratio"] = out["abandoned_share"] / out["converted_share"].replace(0, np.nan)
+    out["last_step_share"] = out["touchpoint"].map(last).fillna(0).to_numpy() / max(n_a, 1)
+    out = out[out["journeys"] >= min_journeys]
+    return out.sort_values("difference", ascending=False).reset_index(drop=True)
+
+
+def outcome_summary(jd: JourneyData) -> pd.DataFrame:
+    """Converted vs abandoned journeys: count, steps, minutes, loops, retries, contacts."""
+    j = jd.journeys
+    g = j.groupby(j["converted"].map({True: "converted", False: "abandoned"}))
+    out = pd.DataFrame(
+        {
+            "journeys": g.size(),
+            "avg_steps": g["n_steps"].mean(),
+            "median_minutes": g["minutes"].median(),
+            "loop_share": g["has_loop"].mean(),
+            "retry_share": g["has_retry"].mean(),
+            "repeat_contact_share": g["n_repeat_contacts"].apply(lambda s: (s > 0).mean()),
+            "friction_share": g["has_friction"].mean(),
+        }
+    )
+    out.index.name = "outcome"
+    return out.reindex(["converted", "abandoned"]).reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribution
+# ---------------------------------------------------------------------------------------------
+
+
+def _attribution_paths(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Non-conversion steps (journey, tp) in order, plus per-journey converted and value."""
+    st = jd.steps
+    nc = ~st["is_conversion"].to_numpy()
+    j = jd.journeys
+    return (
+        st["journey"].to_numpy()[nc],
+        st["tp"].to_numpy()[nc],
+        j["converted"].to_numpy(),
+        j["value"].to_numpy(),
+    )
+
+
+class MarkovAttribution:
+    """Markov-chain attribution by removal effects (exact, by solving linear systems).
+
+    States are the last ``order`` touchpoints of a path (padded with a start marker), with
+    absorbing states *conversion* and *null*. The conversion probability from the start state
+    is the solution of ``(I - Q) x = r`` (Q: transient-to-transient transition probabilities,
+    r: one-step conversion probabilities). Removing a touchpoint sends every state containing it
+    to *null*; its removal effect is ``1 - p_removed / p``. Conversions (and conversion value)
+    are shared between touchpoints in proportion to their removal effects.
+
+    Parameters
+    ----------
+    order : int
+        Markov order (1 = first order).
+    n_boot : int
+        Bootstrap resamples of journeys for confidence intervals (0 = none).
+    random_state : int
+        Seed of the bootstrap.
+    """
+
+    def __init__(self, order: int = 1, n_boot: int = 0, random_state: int | None = 0):
+        self.order = order
+        self.n_boot = n_boot
+        self.random_state = random_state
+
+    # core solver on weighted transitions ---------------------------------------------------
+    @staticmethod
+    def _absorb(
+        frm: np.ndarray,
+        to: np.ndarray,
+        w: np.ndarray,
+        n_states: int,
+        removed: np.ndarray | None = None,
+    ) -> float:
+        """P(conversion | start) for transitions frm -> to with weights w.
+
+        States 0..n_states-1 are transient (0 = start); ``n_states`` = conversion,
+        ``n_states + 1`` = null. ``removed`` is a boolean mask of transient states sent to null.
+        """
+        out_w = np.bincount(frm, weights=w, minlength=n_states)
+        keep = out_w > 0
+        if removed is not None:
+            keep &= ~removed
+        if not keep[0]:
+            return 0.0
+        idx = np.full(n_states, -1)
+        idx[keep] = np.arange(int(keep.sum()))
+        m = int(keep.sum())
+        prob = w / np.where(out_w[frm] > 0, out_w[frm], 1.0)
+        src_ok = keep[frm]
+        to_t = to < n_states
+        tt = src_ok & to_t
+        tt &= np.where(to_t, keep[np.minimum(to, n_states - 1)], False)
+        q = sp.coo_matrix((prob[tt], (idx[frm[tt]], idx[to[tt]])), shape=(m, m)).tocsc()
+        rc = np.bincount(
+            idx[frm[src_ok & (to == n_states)]],
+            weights=prob[src_ok & (to == n_states)],
+            minlength=m,
+        )
+        a = sp.identity(m, format="csc") - q
+        x = spsolve(a, rc) if m > 1 else np.array([rc[0] / a.toarray()[0, 0]])
+        return float(np.atleast_1d(x)[0])
+
+    def _transitions(self, jn: np.ndarray, tp: np.ndarray, conv: np.ndarray, n_tp: int):
+        """State transitions (from, to, journey) and, per state, which touchpoints it holds."""
+        k = self.order
+        n = len(jn)
+        first = np.r_[True, jn[1:] != jn[:-1]] if n else np.zeros(0, bool)
+        starts = np.flatnonzero(first)
+        pos = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+        base = n_tp + 1
+        code = np.zeros(n, dtype=np.int64)
+        for lag in range(k):  # state = last k touchpoints (0 = padding)
+            src = np.arange(n) - lag
+            ok = pos >= lag
+            c = np.where(ok, tp[np.maximum(src, 0)] + 1, 0)
+            code = code * base + c
+        uniq, st_id = np.unique(code, return_inverse=True)
+        st_id = st_id + 1  # 0 = start
+        n_states = len(uniq) + 1
+        same_next = np.r_[jn[1:] == jn[:-1], False] if n else np.zeros(0, bool)
+        frm = np.r_[np.zeros(len(starts), dtype=np.int64), st_id[same_next]]
+        to = np.r_[st_id[starts], st_id[np.r_[False, same_next[:-1]]] if n else st_id]
+        jj = np.r_[jn[starts], jn[same_next]]
+        last = ~same_next
+        frm = np.r_[frm, st_id[last]]
+        to = np.r_[to, np.where(conv[jn[last]], n_states, n_states + 1)]
+        jj = np.r_[jj, jn[last]]
+        holds = np.zeros((n_states, n_tp), dtype=bool)
+        digits = uniq.copy()
+        for _ in range(k):
+            d = digits % base
+            ok = d > 0
+            holds[np.flatnonzero(ok) + 1, d[ok] - 1] = True
+            digits //= base
+        return frm, to, jj, n_states, holds
+
+    def fit(self, jd: JourneyData) -> MarkovAttribution:
+        """Fit on the journeys of ``jd``.
+
+        Paths are the journeys' non-conversion steps; journeys made of a conversion alone have
+        no touchpoint to credit and are left out.
+        """
+        jn, tp, conv, value = _attribution_paths(jd)
+        names = _tp_names(jd)
+        n_tp = len(names)
+        n_j = jd.n_journeys
+        frm, to, jj, n_states, holds = self._transitions(jn, tp, conv, n_tp)
+        # aggregate identical transitions; bootstrap re-weights them through journey weights
+        pair, pair_idx = np.unique(frm * (n_states + 2) + to, return_inverse=True)
+        p_frm, p_to = pair // (n_states + 2), pair % (n_states + 2)
+        self.touchpoints_ = [
+            t for i, t in enumerate(names) if t != jd.conversion_touchpoint and holds[:, i].any()
+        ]
+        cols = [names.index(t) for t in self.touchpoints_]
+
+        def effects(w: np.ndarray) -> tuple[float, np.ndarray]:
+            p = self._absorb(p_frm, p_to, w, n_states)
+            re_ = np.array(
+                [
+                    1.0 - self._absorb(p_frm, p_to, w, n_states, holds[:, c]) / p if p > 0 else 0.0
+                    for c in cols
+                ]
+            )
+            return p, np.clip(re_, 0.0, None)
+
+        w = np.bincount(pair_idx, minlength=len(pair)).astype(float)
+        self.conversion_probability_, self.removal_effects_ = effects(w)
+        self.n_states_ = n_states
+        has_steps = np.bincount(jn, minlength=n_j) > 0
+        credited = conv & has_steps
+        self.n_conversions_ = int(credited.sum())
+        self.conversion_value_ = float(value[credited].sum())
+        share = self.removal_effects_ / max(self.removal_effects_.sum(), 1e-300)
+        self.attributed_ = share * self.n_conversions_
+        self.attributed_value_ = share * self.conversion_value_
+        self.boot_ = None
+        if self.n_boot:
+            rng = np.random.default_rng(self.random_state)
+            boots = []
+            for _ in range(self.n_boot):
+                jw = rng.poisson(1.0, n_j).astype(float)
+                wb = np.bincount(pair_idx, weights=jw[jj], minlength=len(pair))
+                _, reb = effects(wb)
+                nconv_b = float(jw[credited].sum())
+                boots.append(reb / max(reb.sum(), 1e-300) * nconv_b)
+            self.boot_ = np.array(boots)
+        return self
+
+    def summary(self) -> pd.DataFrame:
+        """Per touchpoint: removal_effect, estimate (attributed conversions), ci_low, ci_high,
+        p_value (NaN: no test), attributed value."""
+        out = pd.DataFrame(
+            {
+                "touchpoint": self.touchpoints_,
+                "removal_effect": self.removal_effects_,
+                "estimate": self.attributed_,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "p_value": np.nan,
+                "value": self.attributed_value_,
+            }
+        )
+        if self.boot_ is not None:
+            out["ci_low"] = np.percentile(self.boot_, 2.5, axis=0)
+            out["ci_high"] = np.percentile(self.boot_, 97.5, axis=0)
+        return out
+
+
+def attribution_table(
+    jd: JourneyData, *, markov_order: int = 1, n_boot: int = 0, random_state: int | None = 0
+) -> pd.DataFrame:
+    """First-touch, last-touch, linear and Markov attribution of conversions and value.
+
+    Columns: touchpoint, first_touch, last_touch, linear, markov, removal_effect (conversions
+    attributed per model; each model's column sums to the number of converted journeys), then
+    the same four models for conversion value (``*_value``) and, with ``n_boot``, Markov
+    confidence bounds (markov_ci_low, markov_ci_high); ``customers`` = distinct customers whose
+    journeys visited the touchpoint.
+    """
+    jn, tp, conv, value = _attribution_paths(jd)
+    names = _tp_names(jd)
+    n_tp = len(names)
+    keep = conv[jn]
+    jn_c, tp_c = jn[keep], tp[keep]
+    n = len(jn_c)
+    first = np.r_[True, jn_c[1:] != jn_c[:-1]] if n else np.zeros(0, bool)
+    last = np.r_[jn_c[1:] != jn_c[:-1], True] if n else np.zeros(0, bool)
+    steps_per = np.bincount(jn_c, minlength=jd.n_journeys)
+    lin_w = 1.0 / np.maximum(steps_per[jn_c], 1)
+    v = value[jn_c]
+    models = {
+        "first_touch": np.bincount(tp_c[first], minlength=n_tp),
+        "last_touch": np.bincount(tp_c[last], minlength=n_tp),
+        "linear": np.bincount(tp_c, weights=lin_w, minlength=n_tp),
+    }
+    vals = {
+        "first_touch_value": np.bincount(tp_c[first], weights=v[first], minlength=n_tp),
+        "last_touch_value": np.bincount(tp_c[last], weights=v[last], minlength=n_tp),
+        "linear_value": np.bincount(tp_c, weights=lin_w * v, minlength=n_tp),
+    }
+    mk = MarkovAttribution(order=markov_order, n_boot=n_boot, random_state=random_state).fit(jd)
+    ms = mk.summary().set_index("touchpoint")
+    tps = [t for t in names if t != jd.conversion_touchpoint]
+    out = pd.DataFrame({"touchpoint": tps})
+    idx = [names.index(t) for t in tps]
+    for k_, arr in models.items():
+        out[k_] = np.asarray(arr, dtype=float)[idx]
+    out["markov"] = out["touchpoint"].map(ms["estimate"]).fillna(0.0)
+    out["removal_effect"] = out["touchpoint"].map(ms["removal_effect"]).fillna(0.0)
+    for k_, arr in vals.items():
+        out[k_] = np.asarray(arr, dtype=float)[idx]
+    out["markov_value"] = out["touchpoint"].map(ms["value"]).fillna(0.0)
+    if n_boot:
+        out["markov_ci_low"] = out["touchpoint"].map(ms["ci_low"])
+        out["markov_ci_high"] = out["touchpoint"].map(ms["ci_high"])
+    # distinct customers whose journeys visited each touchpoint (for small-group suppression)
+    cust = pd.factorize(jd.journeys["customer_id"])[0][jn]
+    visits = pd.DataFrame({"tp": tp, "c": cust}).drop_duplicates()
+    n_cust = np.bincount(visits["tp"].to_numpy(), minlength=n_tp)
+    out["customers"] = n_cust[[names.index(t) for t in out["touchpoint"]]]
+    out.attrs["conversion_probability"] = mk.conversion_probability_
+    out.attrs["markov_states"] = mk.n_states_
+    return out.sort_values("markov", ascending=False).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Feedback, friction, opportunity and priorities
+# ---------------------------------------------------------------------------------------------
+
+
+def link_feedback(
+    jd: JourneyData, feedback: pd.DataFrame, *, max_days: float = 7.0
+) -> pd.DataFrame:
+    """Attach feedback to journeys: by ``journey_id`` when both tables carry it, else to the
+    customer's latest journey that ended within ``max_days`` before the feedback.
+
+    Returns the feedback rows (score, complaint, touchpoint) with ``journey`` (journey number
+    or -1), ``journey_type`` and ``linked_by`` (journey_id / time / none). The feedback
+    ``touchpoint`` falls back to the journey's friction step, else its last step.
+    """
+    fb = feedback.copy()
+    j = jd.journeys
+    fb["journey"] = -1
+    fb["linked_by"] = "none"
+    if "journey_id" in fb.columns and jd.params.get("used_journey_id"):
+        base = j["journey_id"].astype("str").str.replace(r"\.\d+$", "", regex=True)
+        # a journey id split at a conversion: feedback goes to its last part
+        lookup = pd.Series(np.arange(len(j)), index=base.to_numpy())
+        lookup = lookup[~lookup.index.duplicated(keep="last")]
+        m = fb["journey_id"].astype("str").map(lookup)
+        ok = m.notna().to_numpy()
+        fb.loc[ok, "journey"] = m[ok].astype(int).to_numpy()
+        fb.loc[ok, "linked_by"] = "journey_id"
+    todo = fb["journey"].to_numpy() < 0
+    if todo.any() and len(j):
+        left = fb.loc[todo, ["customer_id", "timestamp"]].copy()
+        left["_row"] = np.flatnonzero(todo)
+        left["timestamp"] = pd.to_datetime(left["timestamp"]).astype("datetime64[ns]")
+        left["customer_id"] = left["customer_id"].astype("str")
+        right = pd.DataFrame(
+            {
+                "customer_id": j["customer_id"].astype("str").to_numpy(),
+                "timestamp": j["end"].astype("datetime64[ns]").to_numpy(),
+                "_j": np.arange(len(j)),
+            }
+        )
+        left = left.sort_values("timestamp", kind="stable")
+        right = right.sort_values("timestamp", kind="stable")
+        mm = pd.merge_asof(
+            left,
+            right,
+            on="timestamp",
+            by="customer_id",
+            direction="backward",
+            tolerance=pd.Timedelta(days=max_days),
+        )
+        ok = mm["_j"].notna().to_numpy()
+        rows = mm["_row"].to_numpy()[ok]
+        fb.iloc[rows, fb.columns.get_loc("journey")] = mm["_j"].to_numpy()[ok].astype(int)
+        fb.iloc[rows, fb.columns.get_loc("linked_by")] = "time"
+    jnum = fb["journey"].to_numpy()
+    linked = jnum >= 0
+    jt = np.full(len(fb), None, dtype=object)
+    jt[linked] = j["journey_type"].to_numpy()[jnum[linked]]
+    fb["journey_type"] = pd.array(jt, dtype="str")
+    fallback = np.full(len(fb), None, dtype=object)
+    ftp = j["friction_touchpoint"].to_numpy()[jnum[linked]]
+    ltp = j["last_touchpoint"].to_numpy()[jnum[linked]]
+    fallback[linked] = np.where(pd.notna(ftp), ftp, ltp)
+    if "touchpoint" in fb.columns:
+        tpv = fb["touchpoint"].astype("str").to_numpy(dtype=object)
+        fb["touchpoint"] = pd.array(np.where(pd.isna(tpv), fallback, tpv), dtype="str")
+    else:
+        fb["touchpoint"] = pd.array(fallback, dtype="str")
+    if "complaint" not in fb.columns:
+        fb["complaint"] = np.nan
+    return fb
+
+
+def friction_by_touchpoint(jd: JourneyData, feedback: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Friction per journey type and touchpoint.
+
+    Columns: journey_type, touchpoint, channel_type, journeys (reaching it), customers,
+    drop_off_rate (share of those journeys that ended there unconverted), retry_rate,
+    loop_rate (share going back to an earlier touchpoint from here), contact_after_rate (share
+    followed by a repeat contact), median_minutes_to_next (after the first visit),
+    friction_journeys (journeys with a counted friction signal here), lost_conversions
+    (see :func:`opportunity`), and with feedback avg_score, complaint_rate, feedback_n.
+    """
+    j = jd.journeys
+    r = jd.runs
+    jn_all = r["journey"].to_numpy()
+    nxt_same = np.r_[jn_all[1:] == jn_all[:-1], False]
+    nxt_contact = np.r_[r["repeat_contact"].to_numpy()[1:], False] & nxt_same
+    keep = ~r["is_conversion"].to_numpy()
+    jn = jn_all[keep]
+    tp = r["tp"].to_numpy()[keep]
+    n_tp = len(_tp_names(jd)) + 1
+    last_code = j["last_touchpoint"].cat.codes.to_numpy()
+    ended = (last_code[jn] == tp) & ~j["converted"].to_numpy()[jn]
+    # one row per (journey, touchpoint): any signal at any visit
+    key = jn.astype(np.int64) * n_tp + tp
+    df = pd.DataFrame(
+        {
+            "key": key,
+            "retry": r["is_retry"].to_numpy()[keep],
+            "goes_back": r["goes_back"].to_numpy()[keep],
+            "contact_after": (nxt_contact & ~r["is_contact"].to_numpy())[keep],
+            "ended": ended,
+            "to_next": r["minutes_to_next"].to_numpy()[keep],
+        }
+    )
+    per = df.groupby("key", sort=False).agg(
+        retry=("retry", "max"),
+        goes_back=("goes_back", "max"),
+        contact_after=("contact_after", "max"),
+        ended=("ended", "max"),
+        to_next=("to_next", "first"),
+    )
+    pk = per.index.to_numpy()
+    pj, ptp = pk // n_tp, pk % n_tp
+    type_codes = j["journey_type"].cat.codes.to_numpy()
+    per["type"] = type_codes[pj]
+    per["tp"] = ptp
+    per["cust"] = pd.factorize(j["customer_id"])[0][pj]
+    g = per.groupby(["type", "tp"])
+    out = pd.DataFrame(
+        {
+            "journeys": g.size(),
+            "customers": g["cust"].nunique(),
+            "drop_off_rate": g["ended"].mean(),
+            "retry_rate": g["retry"].mean(),
+            "loop_rate": g["goes_back"].mean(),
+            "contact_after_rate": g["contact_after"].mean(),
+            "median_minutes_to_next": g["to_next"].median(),
+        }
+    ).reset_index()
+    cats = j["journey_type"].cat.categories
+    out["journey_type"] = [str(cats[c]) for c in out["type"]]
+    out = out.drop(columns="type")
+    names = _tp_names(jd)
+    out["touchpoint"] = [names[c] for c in out["tp"]]
+    out["channel_type"] = out["touchpoint"].map(jd.touchpoint_types)
+    opp = _lost_by_touchpoint(jd)
+    out = out.merge(
+        opp[["journey_type", "touchpoint", "friction_journeys", "lost_conversions"]],
+        on=["journey_type", "touchpoint"],
+        how="left",
+    )
+    out[["friction_journeys", "lost_conversions"]] = out[
+        ["friction_journeys", "lost_conversions"]
+    ].fillna(0.0)
+    if feedback is not None and len(feedback):
+        fb = feedback[feedback["journey"] >= 0] if "journey" in feedback else feedback
+        fa = (
+            fb.groupby(["journey_type", "touchpoint"])
+            .agg(
+                avg_score=("score", "mean"),
+                complaint_rate=("complaint", "mean"),
+                feedback_n=("score", "size"),
+            )
+            .reset_index()
+        )
+        out = out.merge(fa, on=["journey_type", "touchpoint"], how="left")
+    cols = ["journey_type", "touchpoint", "channel_type"] + [
+        c for c in out.columns if c not in ("journey_type", "touchpoint", "channel_type", "tp")
+    ]
+    return (
+        out[cols]
+        .sort_values(["journey_type", "journeys"], ascending=[True, False])
+        .reset_index(drop=True)
+    )
+
+
+def _step_signals(jd: JourneyData) -> pd.DataFrame:
+    """Runs with the friction signals counted for the benchmark: sig_retry, sig_contact (a
+    digital step followed by a repeat contact) and sig_loop (the journey's first backtrack)."""
+    r = jd.runs
+    jn = r["journey"].to_numpy()
+    nxt_same = np.r_[jn[1:] == jn[:-1], False]
+    digital = (
+        r["touchpoint"]
+        .map(jd.touchpoint_types)
+        .astype("str")
+        .isin(["digital", "unknown"])
+        .to_numpy()
+    )
+    nxt_contact = np.r_[r["repeat_contact"].to_numpy()[1:], False] & nxt_same
+    gb = r["goes_back"].to_numpy()
+    cs = np.cumsum(gb)
+    starts = np.flatnonzero(np.r_[True, jn[1:] != jn[:-1]]) if len(jn) else np.zeros(0, int)
+    before = np.repeat(cs[starts] - gb[starts], np.diff(np.append(starts, len(jn))))
+    first_gb = gb & (cs - before == 1)
+    return pd.DataFrame(
+        {
+            "journey": jn,
+            "tp": r["tp"].to_numpy(),
+            "is_conversion": r["is_conversion"].to_numpy(),
+            "sig_retry": r["is_retry"].to_numpy(),
+            "sig_contact": nxt_contact & digital,
+            "sig_loop": first_gb,
+        }
+    )
+
+
+def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.05) -> pd.DataFrame:
+    """Smooth-step benchmark per (journey type, touchpoint).
+
+    Among the journeys that reached the touchpoint, those with a friction signal there
+    (``friction_journeys``; a journey's loop counts once, at its first backtrack) are compared
+    with those that passed it smoothly. ``lost_conversions = friction_journeys x (smooth rate - friction rate)`` when the
+    friction journeys convert worse with a one-sided two-proportion test p-value below
+    ``alpha`` and at least ``min_smooth`` smooth journeys exist; else 0 (a signal that does not
+    clearly cost conversions, such as comparing products, is not counted as a loss).
+    """
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    j = jd.journeys
+    sig = _step_signals(jd)
+    sig = sig[~sig["is_conversion"].to_numpy()]
+    per = sig.groupby(["journey", "tp"], sort=False).agg(
+        retry=("sig_retry", "any"), loop=("sig_loop", "any"), contact=("sig_contact", "any")
+    )
+    jn = per.index.get_level_values(0).to_numpy()
+    at = per[["retry", "loop", "contact"]].any(axis=1).to_numpy()
+    conv = j["converted"].to_numpy()[jn]
+    smooth = ~at
+    df = pd.DataFrame(
+        {
+            "journey_type": j["journey_type"].to_numpy()[jn],
+            "tp": per.index.get_level_values(1).to_numpy(),
+            "at": at,
+            "smooth": smooth,
+            "conv_at": at & conv,
+            "conv_smooth": smooth & conv,
+            "retry": per["retry"].to_numpy(),
+            "loop": per["loop"].to_numpy(),
+            "contact": per["contact"].to_numpy(),
+        }
+    )
+    g = df.groupby(["journey_type", "tp"]).sum().reset_index()
+    rate_s = g["conv_smooth"] / g["smooth"].replace(0, np.nan)
+    rate_f = g["conv_at"] / g["at"].replace(0, np.nan)
+    p = np.ones(len(g))
+    for i in np.flatnonzero((g["at"] > 0).to_numpy() & (g["smooth"] >= min_smooth).to_numpy()):
+        if rate_f.iloc[i] >= rate_s.iloc[i]:
+            continue
+        res = test_proportions_2indep(
+            int(g["conv_at"].iloc[i]),
+            int(g["at"].iloc[i]),
+            int(g["conv_smooth"].iloc[i]),
+            int(g["smooth"].iloc[i]),
+            alternative="smaller",
+            method="agresti-caffo",
+        )
+        p[i] = float(res.pvalue)
+    g["p_value"] = p
+    ok = (g["smooth"] >= min_smooth) & (g["p_value"] < alpha)
+    g["lost_conversions"] = np.where(ok, (g["at"] * (rate_s - rate_f)).fillna(0.0), 0.0)
+    g["friction_journeys"] = g["at"]
+    g["smooth_rate"] = rate_s
+    g["friction_rate"] = rate_f
+    kinds = g[["retry", "loop", "contact"]].to_numpy()
+    g["friction_kind"] = np.where(
+        kinds.sum(axis=1) > 0, np.array(["retry", "loop", "contact"])[kinds.argmax(axis=1)], ""
+    )
+    names = _tp_names(jd)
+    g["touchpoint"] = [names[c] for c in g["tp"]]
+    return g.drop(columns=["tp", "retry", "loop", "contact", "conv_at", "conv_smooth"])
+
+
+def opportunity(
+    jd: JourneyData,
+    *,
+    target_conversion: float | Mapping[str, float] | None = None,
+    value_per_conversion: float | Mapping[str, float] | None = None,
+    min_smooth: int = 20,
+    alpha: float = 0.05,
+    min_value_n: int = 10,
+) -> pd.DataFrame:
+    """Opportunity per journey type: customers x (target - current conversion) x value.
+
+    ``target_conversion`` None uses the smooth-step benchmark (current conversion plus the
+    conversions recovered if journeys converted after their friction step like journeys that
+    passed it smoothly - only where the friction clearly costs conversions, one-sided test at
+    ``alpha`` - per journey); a number or a mapping per type sets it instead (never
+    below the current rate). ``value_per_conversion`` None uses the type's mean conversion
+    value (the overall mean when the type has fewer than ``min_value_n`` valued conversions;
+    1.0, i.e. opportunity in conversions, when events carry no value).
+    """
+    j = jd.journeys
+    g = j.groupby("journey_type")
+    out = pd.DataFrame(
+        {
+            "customers": g["customer_id"].nunique(),
+            "journeys": g.size(),
+            "conversions": g["converted"].sum().astype(int),
+        }
+    )
+    out["conversion_rate"] = out["conversions"] / out["journeys"]
+    lost = _lost_by_touchpoint(jd, min_smooth=min_smooth, alpha=alpha)
+    lt = lost.groupby("journey_type")["lost_conversions"].sum().reindex(out.index).fillna(0.0)
+    worst = (
+        lost[lost["lost_conversions"] > 0]
+        .sort_values("lost_conversions", ascending=False)
+        .drop_duplicates("journey_type")
+        .set_index("journey_type")
+    )
+    out["main_friction_touchpoint"] = worst["touchpoint"].reindex(out.index)
+    out["main_friction_kind"] = worst["friction_kind"].reindex(out.index)
+    nonconv_fric = (j["has_friction"] & ~j["converted"]).groupby(j["journey_type"]).sum()
+    lt = np.minimum(lt.clip(lower=0.0), nonconv_fric.reindex(out.index).fillna(0))
+    bench = out["conversion_rate"] + lt / out["journeys"]
+    if target_conversion is None:
+        target = bench
+    elif isinstance(target_conversion, Mapping):
+        target = pd.Series(target_conversion, dtype=float).reindex(out.index).fillna(bench)
+    else:
+        target = pd.Series(float(target_conversion), index=out.index)
+    out["target_conversion"] = np.maximum(target, out["conversion_rate"])
+    conv_vals = j.loc[j["converted"], ["journey_type", "value"]]
+    has_value = conv_vals["value"].abs().sum() > 0
+    overall = float(conv_vals["value"].mean()) if has_value and len(conv_vals) else 1.0
+    if value_per_conversion is None:
+        if has_value:
+            vg = conv_vals.groupby("journey_type")["value"].agg(["mean", "size"])
+            v = vg["mean"].where(vg["size"] >= min_value_n, overall).reindex(out.index)
+            v = v.fillna(overall)
+        else:
+            v = pd.Series(1.0, index=out.index)
+    elif isinstance(value_per_conversion, Mapping):
+        v = pd.Series(value_per_conversion, dtype=float).reindex(out.index).fillna(overall)
+    else:
+        v = pd.Series(float(value_per_conversion), index=out.index)
+    out["value_per_conversion"] = v
+    out["conversion_gap"] = out["target_conversion"] - out["conversion_rate"]
+    out["extra_conversions"] = out["customers"] * out["conversion_gap"]
+    out["opportunity_value"] = out["extra_conversions"] * v
+    out.index = out.index.astype("str")
+    out.index.name = "journey"
+    out = out.reset_index()
+    # False when events carry no value and none was given: opportunity is in conversions
+    out.attrs["value_known"] = bool(has_value or value_per_conversion is not None)
+    return out
+
+
+def friction_by_type(jd: JourneyData, feedback: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Friction summary per journey type: journeys, customers, conversion, loops, retries,
+    repeat contacts, time to complete (median minutes of converted journeys), drop-off step
+    (where most abandoned journeys end), avg steps, and satisfaction / complaints from linked
+    feedback."""
+    j = jd.journeys
+    g = j.groupby("journey_type")
+    out = pd.DataFrame(
+        {
+            "customers": g["customer_id"].nunique(),
+            "journeys": g.size(),
+            "conversion_rate": g["converted"].mean(),
+            "loop_rate": g["has_loop"].mean(),
+            "retry_rate": g["has_retry"].mean(),
+            "repeat_contact_rate": g["n_repeat_contacts"].apply(lambda s: (s > 0).mean()),
+            "contacts_per_journey": g["n_contacts"].mean(),
+            "friction_rate": g["has_friction"].mean(),
+            "avg_steps": g["n_steps"].mean(),
+        }
+    )
+    done = j[j["converted"]]
+    out["minutes_to_complete"] = done.groupby("journey_type")["minutes"].median()
+    ab = j[~j["converted"]]
+    if len(ab):
+        mode = (
+            ab.groupby(["journey_type", "last_touchpoint"])
+            .size()
+            .reset_index(name="n")
+            .sort_values(["journey_type", "n", "last_touchpoint"], ascending=[True, False, True])
+            .drop_duplicates("journey_type")
+            .set_index("journey_type")
+        )
+        out["drop_off_step"] = mode["last_touchpoint"]
+        out["drop_off_share"] = mode["n"] / g.size()
+    else:
+        out["drop_off_step"] = ""
+        out["drop_off_share"] = 0.0
+    fr = j[j["has_friction"]]
+    if len(fr):
+        top = (
+            fr.groupby(["journey_type", "friction_touchpoint", "friction_kind"])
+            .size()
+            .reset_index(name="n")
+            .sort_values(["journey_type", "n"], ascending=[True, False])
+            .drop_duplicates("journey_type")
+            .set_index("journey_type")
+        )
+        out["common_friction_touchpoint"] = top["friction_touchpoint"].astype("str")
+        out["common_friction_kind"] = top["friction_kind"].astype("str")
+    if feedback is not None and len(feedback) and "journey_type" in feedback:
+        fb = feedback[feedback["journey_type"].notna()]
+        fg = fb.groupby("journey_type")
+        out["avg_satisfaction"] = fg["score"].mean()
+        out["complaint_rate"] = fg["complaint"].mean()
+        out["feedback_n"] = fg.size()
+    out.index = out.index.astype("str")
+    out.index.name = "journey"
+    return out.reset_index()
+
+
+_KIND_TEXT = {
+    "retry": "customers repeat the step (it fails or stalls)",
+    "loop": "customers go round in circles",
+    "contact": "customers give up and contact us",
+}
+
+
+def prioritise(
+    jd: JourneyData,
+    feedback: pd.DataFrame | None = None,
+    *,
+    target_conversion: float | Mapping[str, float] | None = None,
+    value_per_conversion: float | Mapping[str, float] | None = None,
+    min_group_size: int = 10,
+    fix_effort: Mapping[str, str] | None = None,
+    currency: str = "",
+) -> pd.DataFrame:
+    """Ranked "fix first" table, one row per journey type.
+
+    Columns: rank, journey, customers, journeys, conversion_rate (with Wilson 95% CI),
+    target_conversion, drop_off_step, avg_satisfaction, satisfaction_gap (overall mean score
+    minus the type's; positive = less satisfied than average), effort (customer effort: steps
+    plus assisted contacts per journey), fix_effort (from ``fix_effort`` when given),
+    extra_conversions (customers x conversion gap), opportunity_value, main friction and a plain-language recommendation.
+    Journey types under ``min_group_size`` customers are suppressed (count in
+    ``attrs["suppressed_groups"]``).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    from cxlib.privacy import suppress_small_groups
+
+    opp = opportunity(
+        jd, target_conversion=target_conversion, value_per_conversion=value_per_conversion
+    )
+    fr = friction_by_type(jd, feedback).set_index("journey")
+    out = opp.set_index("journey")
+    lo, hi = proportion_confint(out["conversions"], out["journeys"], method="wilson")
+    out["conversion_ci_low"], out["conversion_ci_high"] = lo, hi
+    for c in (
+        "drop_off_step",
+        "avg_steps",
+        "contacts_per_journey",
+        "avg_satisfaction",
+        "complaint_rate",
+        "friction_rate",
+        "repeat_contact_rate",
+        "loop_rate",
+        "retry_rate",
+    ):
+        out[c] = fr[c] if c in fr else np.nan
+    if "avg_satisfaction" in fr and feedback is not None and len(feedback):
+        overall = float(feedback.loc[feedback["journey_type"].notna(), "score"].mean())
+        out["satisfaction_gap"] = overall - out["avg_satisfaction"]
+    else:
+        out["satisfaction_gap"] = np.nan
+    out["effort"] = out["avg_steps"] + out["contacts_per_journey"]
+    out["fix_effort"] = [(fix_effort or {}).get(k, "not assessed") for k in out.index]
+    out = out.reset_index()
+    out = suppress_small_groups(out, "customers", min_group_size)
+    suppressed = out.attrs.get("suppressed_groups", 0)
+    out = out.sort_values(["opportunity_value", "journeys"], ascending=False, kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    value_known = opp.attrs.get("value_known", True)
+    out["recommendation"] = [
+        _recommend(row, currency, value_known) for row in out.itertuples(index=False)
+    ]
+    cols = [
+        "rank",
+        "journey",
+        "customers",
+        "journeys",
+        "conversion_rate",
+        "conversion_ci_low",
+        "conversion_ci_high",
+        "target_conversion",
+        "drop_off_step",
+        "avg_satisfaction",
+        "satisfaction_gap",
+        "complaint_rate",
+        "effort",
+        "fix_effort",
+        "extra_conversions",
+        "value_per_conversion",
+        "opportunity_value",
+        "main_friction_touchpoint",
+        "main_friction_kind",
+        "friction_rate",
+        "recommendation",
+    ]
+    out = out[cols].reset_index(drop=True)
+    out.attrs["suppressed_groups"] = suppressed
+    out.attrs["value_known"] = value_known
+    return out
+
+
+def _recommend(row: Any, currency: str = "", value_known: bool = True) -> str:
+    """One plain-language recommendation for a prioritised journey type."""
+    worth = f" worth {currency}{row.opportunity_value:,.0f}" if value_known else ""
+    conv = f"{row.conversion_rate:.1%}"
+    tgt = f"{row.target_conversion:.1%}"
+    if row.opportunity_value <= 0 or row.target_conversion - row.conversion_rate < 0.0005:
+        return (
+            f"Monitor: '{row.journey}' journeys convert at {conv} and show no friction that "
+            f"costs conversions; keep them as they are."
+        )
+    kind = row.main_friction_kind if isinstance(row.main_friction_kind, str) else ""
+    where = row.main_friction_touchpoint if isinstance(row.main_friction_touchpoint, str) else ""
+    what = _KIND_TEXT.get(kind, "customers drop out")
+    sat = ""
+    if pd.notna(row.satisfaction_gap) and row.satisfaction_gap > 0.3:
+        sat = f" Satisfaction is {row.satisfaction_gap:.1f} points below average."
+    step = f" at '{where}'" if where else f" at '{row.drop_off_step}'"
+    return (
+        f"Fix '{row.journey}' journeys{step}: {what}. Bringing conversion from {conv} to {tgt} "
+        f"would add about {row.extra_conversions:,.0f} converting customers{worth}.{sat}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports
+# ---------------------------------------------------------------------------------------------
+
+#: Columns of ``exports/attribution.csv`` (conversions credited per model; see docs/outputs.md).
+ATTRIBUTION_EXPORT_COLUMNS = [
+    "touchpoint",
+    "first_touch",
+    "last_touch",
+    "linear",
+    "markov",
+    "removal_effect",
+]
+#: Columns of ``exports/journey_priorities.csv`` (see docs/outputs.md).
+PRIORITY_EXPORT_COLUMNS = [
+    "journey",
+    "customers",
+    "journeys",
+    "conversion_rate",
+    "drop_off_step",
+    "avg_satisfaction",
+    "opportunity_value",
+    "rank",
+]
+
+
+def attribution_export(table: pd.DataFrame) -> pd.DataFrame:
+    """The attribution table in export form (:data:`ATTRIBUTION_EXPORT_COLUMNS`, rounded)."""
+    out = table[ATTRIBUTION_EXPORT_COLUMNS].copy()
+    out["removal_effect"] = out["removal_effect"].round(6)
+    for c in ("first_touch", "last_touch", "linear", "markov"):
+        out[c] = out[c].round(4)
+    return out.reset_index(drop=True)
+
+
+def priorities_export(priorities: pd.DataFrame) -> pd.DataFrame:
+    """The prioritisation table in export form (:data:`PRIORITY_EXPORT_COLUMNS`, rounded)."""
+    out = priorities[PRIORITY_EXPORT_COLUMNS].copy()
+    for c in ("conversion_rate", "avg_satisfaction"):
+        out[c] = out[c].astype(float).round(4)
+    out["opportunity_value"] = out["opportunity_value"].round(2)
+    return out.reset_index(drop=True)

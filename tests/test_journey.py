@@ -1,0 +1,417 @@
+"""Unit tests of cxlib.journey: journey building, map tables, attribution, friction, ranking."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxlib import journey as J
+
+T0 = pd.Timestamp("2025-03-01 10:00")
+
+
+def _events(
+    paths: list[list[str]],
+    *,
+    gap_min: float = 1.0,
+    customer_per_path: bool = True,
+    value: float = 10.0,
+) -> pd.DataFrame:
+    """Events for a list of paths, one customer (and day) per path."""
+    rows = []
+    for i, path in enumerate(paths):
+        t = T0 + pd.Timedelta(days=i)
+        for k, tp in enumerate(path):
+            rows.append(
+                {
+                    "customer_id": f"C{i if customer_per_path else 0:04d}",
+                    "timestamp": t + pd.Timedelta(minutes=gap_min * k),
+                    "touchpoint": tp,
+                    "value": value if tp == "purchase" else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- building journeys
+
+
+def test_sessionise_by_gap_and_conversion():
+    ev = pd.DataFrame(
+        {
+            "customer_id": ["A"] * 7 + ["B"] * 2,
+            "timestamp": pd.to_datetime(
+                [
+                    "2025-01-01 10:00",
+                    "2025-01-01 10:05",
+                    "2025-01-01 10:06",  # A: web, web, purchase
+                    "2025-01-01 10:07",  # after a purchase: new journey
+                    "2025-01-01 11:00",  # gap 53 min > 30: new journey
+                    "2025-01-01 11:10",
+                    "2025-01-01 11:20",
+                    "2025-01-01 10:00",
+                    "2025-01-01 10:01",
+                ]
+            ),
+            "touchpoint": [
+                "web_browse",
+                "web_browse",
+                "purchase",
+                "app_browse",
+                "web_browse",
+                "call_centre",
+                "web_browse",
+                "web_browse",
+                "purchase",
+            ],
+        }
+    )
+    jd = J.build_journeys(ev)
+    j = jd.journeys
+    assert len(j) == 4
+    assert j["converted"].tolist() == [True, False, False, True]
+    assert j["n_steps"].tolist() == [1, 1, 3, 1]  # repeats collapsed
+    assert j.loc[0, "has_retry"]
+    assert j.loc[2, "has_loop"]  # web_browse > call_centre > web_browse
+    assert j.loc[2, "n_repeat_contacts"] == 1  # call 10 min after a digital step
+    assert j["journey_type"].astype(str).tolist() == [
+        "web_browse",
+        "app_browse",
+        "web_browse",
+        "web_browse",
+    ]
+    # a longer gap keeps A's last three events together; a shorter one splits them
+    assert len(J.build_journeys(ev, session_gap_minutes=5).journeys) == 6
+    no_collapse = J.build_journeys(ev, collapse_repeats=False)
+    assert no_collapse.journeys["n_steps"].tolist()[0] == 1
+    assert len(no_collapse.steps) == len(ev)
+
+
+def test_journey_id_used_and_split_after_conversion():
+    ev = _events([["web_browse", "purchase", "web_tracking"]], gap_min=90)
+    ev["journey_id"] = "J1"
+    jd = J.build_journeys(ev)
+    assert len(jd.journeys) == 2  # split after the conversion, not by the 90-minute gaps
+    assert jd.journeys["journey_id"].tolist() == ["J1", "J1.1"]
+    assert jd.params["used_journey_id"]
+    plain = J.build_journeys(ev.drop(columns="journey_id"))
+    assert len(plain.journeys) == 3  # sessionised: 90-minute gaps split every event
+
+
+def test_channel_types_defaults_and_override():
+    tps = [
+        "app_checkout",
+        "web_browse",
+        "email_open",
+        "store_visit",
+        "call_centre",
+        "chat",
+        "purchase",
+        "kiosk",
+    ]
+    t = J.touchpoint_channel_types(tps)
+    assert t["app_checkout"] == t["web_browse"] == t["email_open"] == "digital"
+    assert t["store_visit"] == t["call_centre"] == t["chat"] == "human"
+    assert t["purchase"] == "conversion" and t["kiosk"] == "unknown"
+    t2 = J.touchpoint_channel_types(tps, mapping={"kiosk": "digital", "chat": "digital"})
+    assert t2["kiosk"] == "digital" and t2["chat"] == "digital"
+    # the channel column wins over the touchpoint name
+    t3 = J.touchpoint_channel_types(["help"], channels={"help": "phone"})
+    assert t3["help"] == "human"
+
+
+def test_contacts_exclude_store_visits():
+    ev = _events([["web_product", "store_visit", "purchase"], ["app_checkout", "call_centre"]])
+    jd = J.build_journeys(ev)
+    assert jd.contact_touchpoints == ["call_centre"]
+    assert jd.journeys["n_repeat_contacts"].tolist() == [0, 1]
+    assert jd.journeys["friction_touchpoint"].astype(str).tolist()[1] == "app_checkout"
+
+
+def test_type_map():
+    ev = _events([["email_open", "web_returns", "purchase"], ["web_browse", "purchase"]])
+    jd = J.build_journeys(ev, type_map={"web_returns": "returns"})
+    assert jd.journeys["journey_type"].astype(str).tolist() == ["returns", "web_browse"]
+
+
+# --------------------------------------------------------------------------------- map tables
+
+
+def test_paths_transitions_funnel_and_outcomes():
+    paths = (
+        [["a", "b", "c", "purchase"]] * 30
+        + [["a", "b"]] * 20
+        + [["a"]] * 10
+        + [["a", "b", "a", "b", "c"]] * 5
+    )
+    jd = J.build_journeys(_events(paths))
+    top = J.top_paths(jd, 3)
+    assert top.loc[0, "path"] == "a > b > c > purchase"
+    assert top.loc[0, "journeys"] == 30 and top.loc[0, "conversion_rate"] == 1.0
+    tm = J.transition_matrix(jd)
+    assert tm.loc["(start)", "a"] == 1.0
+    assert np.allclose(tm.sum(axis=1), 1.0)
+    assert tm.loc["c", "purchase"] == pytest.approx(30 / 35)
+    f = J.funnel(jd, "a")
+    assert f["touchpoint"].tolist() == ["a", "b", "c", "purchase"]
+    assert f["journeys"].tolist() == [65, 55, 35, 30]
+    assert f["drop_off"].tolist()[:3] == [10, 20, 5]
+    assert f["median_minutes"].iloc[1] == pytest.approx(1.0)
+    co = J.compare_outcomes(jd)
+    assert co.set_index("touchpoint").loc["c", "converted_share"] == 1.0
+    flow = J.flow_table(jd, max_steps=3)
+    assert flow["journeys"].sum() > 0
+    assert set(flow["target"]) >= {"converted", "dropped out"}
+    summ = J.outcome_summary(jd)
+    assert summ["journeys"].tolist() == [30, 35]
+
+
+# -------------------------------------------------------------------------------- attribution
+
+
+def test_markov_closed_form_two_paths():
+    """Paths a>b>conv, b>conv, a>null.
+
+    P(conv) = 2/3 * 1/2 + 1/3 = 2/3; without a: 1/3 (removal effect 1/2); without b: 0
+    (removal effect 1). Two conversions shared 1/2 : 1 -> a 2/3, b 4/3.
+    """
+    jd = J.build_journeys(_events([["a", "b", "purchase"], ["b", "purchase"], ["a"]]))
+    m = J.MarkovAttribution(order=1).fit(jd)
+    assert m.conversion_probability_ == pytest.approx(2 / 3, abs=1e-12)
+    s = m.summary().set_index("touchpoint")
+    assert s.loc["a", "removal_effect"] == pytest.approx(0.5, abs=1e-12)
+    assert s.loc["b", "removal_effect"] == pytest.approx(1.0, abs=1e-12)
+    assert s.loc["a", "estimate"] == pytest.approx(2 / 3, abs=1e-12)
+    assert s.loc["b", "estimate"] == pytest.approx(4 / 3, abs=1e-12)
+    t = J.attribution_table(jd).set_index("touchpoint")
+    assert t.loc["a", "first_touch"] == 1 and t.loc["b", "first_touch"] == 1
+    assert t.loc["b", "last_touch"] == 2
+    assert t.loc["a", "linear"] == pytest.approx(0.5) and t.loc["b", "linear"] == 1.5
+    assert t["markov_value"].sum() == pytest.approx(20.0)
+
+
+def _power_iteration_p(paths: list[list[str]], removed: str | None, order: int) -> float:
+    """Independent check: build the order-k chain with dictionaries and iterate
+    x <- r + Q x to convergence (no linear solve)."""
+    from collections import defaultdict
+
+    counts: dict = defaultdict(lambda: defaultdict(float))
+    for path, conv in paths:
+        states = [("<s>",)]
+        hist: list[str] = []
+        for tp in path:
+            hist.append(tp)
+            states.append(tuple(reversed(hist[-order:])) + ("",) * (order - len(hist[-order:])))
+        for s0, s1 in zip(states[:-1], states[1:], strict=False):
+            counts[s0][s1] += 1
+        counts[states[-1]]["CONV" if conv else "NULL"] += 1
+    x = defaultdict(float)
+    for _ in range(5000):
+        new = defaultdict(float)
+        for s, nxt in counts.items():
+            if removed is not None and removed in s:
+                continue
+            tot = sum(nxt.values())
+            new[s] = sum(
+                w / tot * (1.0 if t == "CONV" else 0.0 if t == "NULL" else x[t])
+                for t, w in nxt.items()
+            )
+        x = new
+    return x[("<s>",)]
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_markov_matches_independent_computation(order):
+    rng = np.random.default_rng(3)
+    tps = ["a", "b", "c", "d"]
+    paths = []
+    for _ in range(300):
+        n = rng.integers(1, 6)
+        p = list(rng.choice(tps, n))
+        p = [t for k, t in enumerate(p) if k == 0 or t != p[k - 1]]  # collapsed
+        conv = bool(rng.random() < 0.2 + 0.15 * ("c" in p) + 0.1 * len(p) / 5)
+        paths.append((p, conv))
+    ev = _events([p + (["purchase"] if c else []) for p, c in paths])
+    m = J.MarkovAttribution(order=order).fit(J.build_journeys(ev))
+    base = _power_iteration_p(paths, None, order)
+    assert m.conversion_probability_ == pytest.approx(base, abs=1e-8)
+    for tp, re_ in zip(m.touchpoints_, m.removal_effects_, strict=True):
+        expect = 1 - _power_iteration_p(paths, tp, order) / base
+        assert re_ == pytest.approx(expect, abs=1e-8)
+
+
+def test_markov_order1_stable_across_runs_and_row_order():
+    rng = np.random.default_rng(11)
+    paths = [
+        list(rng.choice(["x", "y", "z", "w"], rng.integers(1, 5)))
+        + (["purchase"] if rng.random() < 0.4 else [])
+        for _ in range(400)
+    ]
+    ev = _events(paths)
+    a = J.attribution_table(J.build_journeys(ev)).set_index("touchpoint")
+    b = J.attribution_table(J.build_journeys(ev.sample(frac=1.0, random_state=5))).set_index(
+        "touchpoint"
+    )
+    pd.testing.assert_series_equal(a["markov"].round(4), b.loc[a.index, "markov"].round(4))
+    n_conv = sum("purchase" in p for p in paths)
+    for col in ("first_touch", "last_touch", "linear", "markov"):
+        assert a[col].sum() == pytest.approx(n_conv)
+
+
+def test_markov_bootstrap_ci_brackets_estimate():
+    rng = np.random.default_rng(2)
+    paths = [
+        list(rng.choice(["x", "y", "z"], rng.integers(1, 4)))
+        + (["purchase"] if rng.random() < 0.5 else [])
+        for _ in range(300)
+    ]
+    s = J.MarkovAttribution(n_boot=50, random_state=0).fit(J.build_journeys(_events(paths)))
+    out = s.summary()
+    assert (out["ci_low"] <= out["estimate"] + 1e-9).all()
+    assert (out["ci_high"] >= out["estimate"] - 1e-9).all()
+    assert {"estimate", "ci_low", "ci_high", "p_value"} <= set(out.columns)
+
+
+# ------------------------------------------------------------------ friction and priorities
+
+
+def _friction_world(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two journey types: 'app_start' with a failing checkout that pushes to the call centre,
+    'web_start' smooth; feedback linked by journey id."""
+    rng = np.random.default_rng(seed)
+    paths, ids = [], []
+    for i in range(n):
+        if i % 2 == 0:
+            fail = rng.random() < 0.4
+            p = ["app_start", "app_checkout"] + (["app_checkout", "call_centre"] if fail else [])
+            p += ["purchase"] if rng.random() < (0.2 if fail else 0.9) else []
+        else:
+            p = ["web_start", "web_checkout"] + (["purchase"] if rng.random() < 0.8 else [])
+        paths.append(p)
+        ids.append(f"J{i}")
+    ev = _events(paths)
+    ev["journey_id"] = ev["customer_id"].str.replace("C", "J").str.lstrip("J0")
+    ev["journey_id"] = "J" + ev["journey_id"].replace("", "0")
+    fb = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:04d}" for i in range(n)],
+            "timestamp": [T0 + pd.Timedelta(days=i, hours=2) for i in range(n)],
+            "score": [3.0 if "call_centre" in p else 8.0 for p in paths],
+            "journey_id": [f"J{i}" for i in range(n)],
+            "complaint": ["call_centre" in p for p in paths],
+        }
+    )
+    return ev, fb
+
+
+def test_prioritise_ranks_failing_journey_first_and_exports():
+    ev, fb = _friction_world()
+    jd = J.build_journeys(ev)
+    fbl = J.link_feedback(jd, fb)
+    assert (fbl["linked_by"] == "journey_id").all()
+    pr = J.prioritise(jd, fbl, min_group_size=10)
+    assert pr.loc[0, "journey"] == "app_start" and pr.loc[0, "rank"] == 1
+    assert pr.loc[0, "main_friction_touchpoint"] == "app_checkout"
+    assert pr.loc[0, "opportunity_value"] > 0
+    assert pr.loc[0, "satisfaction_gap"] > 0
+    assert (
+        pr.loc[0, "conversion_ci_low"]
+        < pr.loc[0, "conversion_rate"]
+        < pr.loc[0, "conversion_ci_high"]
+    )
+    assert "Fix 'app_start'" in pr.loc[0, "recommendation"]
+    assert pr.loc[1, "opportunity_value"] == 0 and pr.loc[1, "recommendation"].startswith("Monitor")
+    exp = J.priorities_export(pr)
+    assert list(exp.columns) == J.PRIORITY_EXPORT_COLUMNS
+    att = J.attribution_export(J.attribution_table(jd))
+    assert list(att.columns) == J.ATTRIBUTION_EXPORT_COLUMNS
+    fr = J.friction_by_touchpoint(jd, fbl)
+    row = fr.set_index(["journey_type", "touchpoint"]).loc[("app_start", "app_checkout")]
+    assert row["retry_rate"] > 0.3 and row["contact_after_rate"] > 0.3
+    assert row["lost_conversions"] > 0
+    ft = J.friction_by_type(jd, fbl).set_index("journey")
+    assert ft.loc["app_start", "avg_satisfaction"] < ft.loc["web_start", "avg_satisfaction"]
+
+
+def test_small_groups_suppressed_and_targets():
+    ev, fb = _friction_world(n=400)
+    extra = _events([["z_rare", "purchase"]] * 3)
+    extra["customer_id"] = extra["customer_id"] + "Z"
+    extra["journey_id"] = ["JZ1", "JZ1", "JZ2", "JZ2", "JZ3", "JZ3"]
+    jd = J.build_journeys(pd.concat([ev, extra], ignore_index=True))
+    pr = J.prioritise(jd, None, min_group_size=10)
+    assert "z_rare" not in set(pr["journey"]) and pr.attrs["suppressed_groups"] == 1
+    fixed = J.opportunity(jd, target_conversion=0.95, value_per_conversion=2.0)
+    row = fixed.set_index("journey").loc["web_start"]
+    assert row["target_conversion"] == 0.95
+    assert row["opportunity_value"] == pytest.approx(
+        row["customers"] * (0.95 - row["conversion_rate"]) * 2.0
+    )
+
+
+def test_plain_clickstream_without_value_or_feedback():
+    ev, _ = _friction_world()
+    plain = ev[["customer_id", "timestamp", "touchpoint"]]
+    jd = J.build_journeys(plain)
+    assert not jd.params["used_journey_id"]
+    pr = J.prioritise(jd, None)
+    assert pr.loc[0, "journey"] == "app_start"
+    assert pr["value_per_conversion"].eq(1.0).all()  # no value: opportunity in conversions
+    assert "worth" not in pr.loc[0, "recommendation"]
+    assert pr["avg_satisfaction"].isna().all()
+    att = J.attribution_table(jd)
+    assert att["markov"].sum() == pytest.approx(jd.journeys["converted"].sum())
+
+
+def test_feedback_linked_by_time_without_journey_id():
+    ev, fb = _friction_world(n=40)
+    jd = J.build_journeys(ev.drop(columns="journey_id"))
+    fbl = J.link_feedback(jd, fb.drop(columns="journey_id"))
+    assert (fbl["linked_by"] == "time").all()
+    assert fbl["touchpoint"].notna().all()
+    late = fb.drop(columns="journey_id").assign(timestamp=fb["timestamp"] + pd.Timedelta(days=30))
+    assert (J.link_feedback(jd, late)["linked_by"] == "none").sum() > 0
+
+
+def test_empty_events():
+    ev = pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype="str"),
+            "timestamp": pd.Series(dtype="datetime64[ns]"),
+            "touchpoint": pd.Series(dtype="str"),
+        }
+    )
+    with pytest.raises(ValueError, match="no rows"):
+        J.build_journeys(ev)
+
+
+# -------------------------------------------------------------------------------------- plots
+
+
+def test_plots_return_axes():
+    from cxlib.plots import journey as P
+
+    ev, fb = _friction_world()
+    jd = J.build_journeys(ev)
+    fbl = J.link_feedback(jd, fb)
+    pr = J.prioritise(jd, fbl)
+    axes = [
+        P.plot_top_paths(J.top_paths(jd)),
+        P.plot_transition_heatmap(J.transition_matrix(jd)),
+        P.plot_journey_flow(J.flow_table(jd)),
+        P.plot_funnel(J.funnel(jd, "app_start")),
+        P.plot_outcome_comparison(J.compare_outcomes(jd)),
+        P.plot_attribution(J.attribution_table(jd, n_boot=10)),
+        P.plot_friction(J.friction_by_type(jd, fbl)),
+        P.plot_priorities(pr),
+    ]
+    import matplotlib.pyplot as plt
+
+    for ax in axes:
+        assert ax.get_title()
+    plt.close("all")
