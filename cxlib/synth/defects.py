@@ -1,0 +1,528 @@
+"""Plant realistic data-quality defects in clean synthetic tables and record the truth.
+
+:func:`inject_defects` takes the clean frames made by the generator and returns dirty copies plus
+a truth frame (``table``, ``row_key``, ``defect``) that ``truth/defects.csv`` stores. Notebook 01
+(the data audit) is tested against it: every defect class must be found with the right count.
+
+Row keys
+--------
+- ``transactions``: ``transaction_id`` (when the column exists);
+- ``customers``: ``customer_id``;
+- ``events``, ``feedback``, ``campaign`` (and transactions without ``transaction_id``): the
+  0-based row position in the dirty frame, i.e. in the written file (header not counted).
+  Quarantine files of the contract use 1-based ``row_number`` = position + 1.
+
+For an exact duplicate row the key is the key of the *added copy*; the copy is inserted right
+after its original (for transactions the copy keeps the original ``transaction_id``).
+
+Defect classes (``defect`` column) and what they look like
+-----------------------------------------------------------
+customers: ``invalid_email`` (missing/double @, space, no top-level domain), ``invalid_phone``
+(too few/many digits, letters), ``invalid_postcode`` (truncated, extra characters),
+``implausible_birth_year`` (1850/1890/1900 or years after the data end), ``missing_email``,
+``missing_phone``, ``missing_postcode`` (every missing value after injection is recorded, natural
+or planted).
+
+transactions / events / feedback / campaign: ``unparseable_timestamp`` ("31/02/2024", "n/a",
+"2024-13-45 10:00"; quarantined by the contract), ``non_numeric_amount`` ("12,50€"; quarantined),
+``null_customer_id`` (quarantined), ``future_timestamp`` (about six years ahead, after the data
+end), ``non_refund_negative_amount`` (negative amount with a positive quantity; legitimate refunds
+have both negative), ``orphan_customer_id`` (customer unknown to the customers table; every
+orphan row after injection is recorded), ``duplicate_row`` (exact copy of a row),
+``inconsistent_channel_label`` / ``inconsistent_category_label`` (case, whitespace and synonyms:
+"Web", " web ", "WEB", "online", "Store ", "in-store").
+
+Planted defects are disjoint within a table (a row carries at most one planted defect), so that a
+quarantined row never also counts as, say, a duplicate. Everything is vectorised and driven by the
+given :class:`numpy.random.Generator` only, so the result is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_RATES", "DEFECT_CLASSES", "LABEL_SYNONYMS", "inject_defects"]
+
+#: Share of rows of each table that receives each planted defect (applied in this order).
+DEFAULT_RATES: dict[str, dict[str, float]] = {
+    "customers": {
+        "invalid_email": 0.010,
+        "invalid_phone": 0.008,
+        "invalid_postcode": 0.006,
+        "implausible_birth_year": 0.004,
+        "missing_email": 0.010,
+        "missing_phone": 0.010,
+        "missing_postcode": 0.005,
+    },
+    "transactions": {
+        "unparseable_timestamp": 0.002,
+        "non_numeric_amount": 0.002,
+        "null_customer_id": 0.002,
+        "future_timestamp": 0.002,
+        "non_refund_negative_amount": 0.003,
+        "orphan_customer_id": 0.005,
+        "inconsistent_channel_label": 0.015,
+        "inconsistent_category_label": 0.010,
+        "duplicate_row": 0.010,
+    },
+    "events": {
+        "unparseable_timestamp": 0.001,
+        "future_timestamp": 0.001,
+        "orphan_customer_id": 0.003,
+        "inconsistent_channel_label": 0.010,
+        "duplicate_row": 0.005,
+    },
+    "feedback": {
+        "orphan_customer_id": 0.005,
+        "duplicate_row": 0.005,
+    },
+    "campaign": {
+        "duplicate_row": 0.002,
+    },
+}
+
+#: Every defect class this module can plant.
+DEFECT_CLASSES: tuple[str, ...] = tuple(
+    dict.fromkeys(d for rates in DEFAULT_RATES.values() for d in rates)
+)
+
+#: Synonyms planted for canonical channel labels (the audit's synonym map covers them).
+LABEL_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "web": ("online", "Online"),
+    "store": ("in-store", "In-Store"),
+    "app": ("mobile app",),
+}
+
+_KEY_COLUMN = {"transactions": "transaction_id", "customers": "customer_id"}
+_TABLE_ORDER = ("customers", "transactions", "events", "feedback", "campaign")
+
+
+# ---------------------------------------------------------------------------------------------
+# value generators: each takes the clean values of the chosen rows and returns dirty values
+# ---------------------------------------------------------------------------------------------
+
+
+def _variants(
+    values: pd.Series, rng: np.random.Generator, makers: list[Callable[[pd.Series], pd.Series]]
+) -> pd.Series:
+    """Apply one randomly chosen maker to each value."""
+    values = values.astype("str")
+    pick = rng.integers(0, len(makers), size=len(values))
+    out = values.copy()
+    for j, make in enumerate(makers):
+        m = pick == j
+        if m.any():
+            out[m] = make(values[m]).to_numpy()
+    return out
+
+
+_EMAIL_MAKERS: list[Callable[[pd.Series], pd.Series]] = [
+    lambda s: s.str.replace("@", "", n=1, regex=False),  # missing @
+    lambda s: s.str.replace("@", "@@", n=1, regex=False),  # double @
+    lambda s: s.str.replace("@", " @", n=1, regex=False),  # space
+    lambda s: s.str.replace(r"@([^.@]+)\..*$", r"@\1", regex=True),  # no top-level domain
+    lambda s: s.str.replace("@", "@.", n=1, regex=False),  # dot after @
+]
+_PHONE_MAKERS: list[Callable[[pd.Series], pd.Series]] = [
+    lambda s: s.str.slice(0, 4),  # truncated
+    lambda s: s + "9999999999",  # far too many digits
+    lambda s: s.str.slice(0, -1) + "x",  # letter
+]
+_POSTCODE_MAKERS: list[Callable[[pd.Series], pd.Series]] = [
+    lambda s: s.str.slice(0, 2),  # truncated
+    lambda s: s + "ZZ9",  # extra characters
+    lambda s: s.str.slice(0, -1) + "?",  # stray character
+]
+
+
+def _bad_timestamps(ts: pd.Series, rng: np.random.Generator) -> np.ndarray:
+    year = ts.dt.year.fillna(2024).astype(int).astype(str).to_numpy()
+    options = np.array(["n/a", "00/00/0000", "TBC"], dtype=object)
+    pick = rng.integers(0, 5, size=len(ts))
+    out = np.empty(len(ts), dtype=object)
+    out[pick == 0] = "31/02/" + year[pick == 0]
+    out[pick == 1] = year[pick == 1] + "-13-45 10:00"
+    rest = pick >= 2
+    out[rest] = options[pick[rest] - 2]
+    return out
+
+
+def _bad_amounts(amount: pd.Series, rng: np.random.Generator) -> np.ndarray:
+    a = np.abs(amount.astype("float64").to_numpy())
+    txt = np.array([f"{x:.2f}" for x in a], dtype=object)
+    pick = rng.integers(0, 3, size=len(a))
+    out = txt.copy()
+    m0, m1, m2 = pick == 0, pick == 1, pick == 2
+    out[m0] = np.array([t.replace(".", ",") + "€" for t in txt[m0]], dtype=object)
+    out[m1] = np.array(["EUR " + t for t in txt[m1]], dtype=object)
+    out[m2] = np.array([t + " EUR" for t in txt[m2]], dtype=object)
+    return out
+
+
+def _label_variants(values: pd.Series, rng: np.random.Generator, synonyms: bool) -> np.ndarray:
+    """Case/whitespace variants (and synonyms for channels) that differ from the clean label."""
+    vals = values.astype("str").to_numpy(dtype=object)
+    out = vals.copy()
+    for v in pd.unique(vals):
+        m = vals == v
+        cands = [v.title(), v.upper(), v.lower(), f" {v} ", f"{v} ", f" {v}"]
+        if synonyms:
+            cands += list(LABEL_SYNONYMS.get(v.strip().lower(), ()))
+        cands = list(dict.fromkeys(c for c in cands if c != v))
+        out[m] = np.asarray(cands, dtype=object)[rng.integers(0, len(cands), size=int(m.sum()))]
+    return out
+
+
+def _orphan_ids(
+    n: int, template: pd.Series, known: pa.Array, rng: np.random.Generator
+) -> np.ndarray:
+    """Ids shaped like the real ones (same prefix) that no customer record has: a small pool of
+    'deleted' customers shared by the orphan rows."""
+    if n == 0:
+        return np.empty(0, dtype=object)
+    pool_size = max(1, n // 4)
+    base = template.iloc[rng.integers(0, len(template), size=pool_size)].astype("str")
+    base = base.fillna("C").to_numpy(dtype=object)
+    prefix = pd.Series(base).str.replace(r"\d+$", "", regex=True).to_numpy(dtype=object)
+    width = int(pd.Series(base).str.extract(r"(\d+)$")[0].str.len().max() or 6) + 1
+    pool = np.empty(pool_size, dtype=object)
+    todo = np.ones(pool_size, dtype=bool)
+    for _ in range(20):
+        digits = rng.integers(10 ** (width - 1), 10**width, size=int(todo.sum()))
+        pool[todo] = prefix[todo] + np.char.mod("%d", digits).astype(object)
+        todo = _isin(pd.Series(pool), known) | pd.Series(pool).duplicated().to_numpy()
+        if not todo.any():
+            break
+    return pool[rng.integers(0, pool_size, size=n)]
+
+
+def _isin(values: pd.Series, value_set: pa.Array) -> np.ndarray:
+    """Fast membership test of string values in an Arrow value set (missing -> False)."""
+    arr = pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
+    return pc.is_in(arr, value_set=value_set).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _to_text_timestamps(ts: pd.Series) -> pd.Series:
+    """Datetimes as ISO text (fast, via Arrow), trailing zero fractions dropped."""
+    arr = pa.array(ts)
+    try:  # whole seconds: no fraction in the text
+        arr = arr.cast(pa.timestamp("s"), safe=True)
+    except pa.ArrowInvalid:
+        pass
+    arr = arr.cast(pa.string())
+    out = arr.to_pandas().astype("str")
+    out.index = ts.index
+    return out.rename(ts.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# choosing rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _eligible(df: pd.DataFrame, table: str, defect: str) -> np.ndarray | None:
+    """Rows that can carry ``defect``, or None when the table lacks what it needs."""
+    n = len(df)
+    cid = df["customer_id"].notna().to_numpy() if "customer_id" in df else np.ones(n, bool)
+    col = {
+        "invalid_email": "email",
+        "invalid_phone": "phone",
+        "invalid_postcode": "postcode",
+        "missing_email": "email",
+        "missing_phone": "phone",
+        "missing_postcode": "postcode",
+        "implausible_birth_year": "birth_year",
+        "unparseable_timestamp": "timestamp",
+        "future_timestamp": "timestamp",
+        "non_numeric_amount": "amount",
+        "non_refund_negative_amount": "amount",
+        "inconsistent_channel_label": "channel",
+        "inconsistent_category_label": "category",
+        "null_customer_id": "customer_id",
+        "orphan_customer_id": "customer_id",
+        "duplicate_row": None,
+    }[defect]
+    if col is None:
+        return cid.copy()
+    if col not in df.columns:
+        return None
+    ok = df[col].notna().to_numpy() & cid
+    if defect == "non_refund_negative_amount":
+        ok &= df["amount"].to_numpy(dtype="float64", na_value=np.nan) > 0
+        if "quantity" in df.columns:
+            ok &= df["quantity"].to_numpy(dtype="float64", na_value=np.nan) > 0
+    if defect in ("invalid_email", "invalid_phone", "invalid_postcode"):
+        ok &= (df[col].astype("str").str.len() > 4).to_numpy(dtype=bool, na_value=False)
+    if defect == "invalid_email":
+        ok &= df[col].astype("str").str.count("@").eq(1).to_numpy(dtype=bool, na_value=False)
+    return ok
+
+
+def _choose(
+    df: pd.DataFrame, table: str, rates: Mapping[str, float], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Disjoint sets of row positions per defect: the eligible free rows with the smallest random
+    priority, defect by defect (missing values last)."""
+    n = len(df)
+    priority = rng.random(n)
+    taken = np.zeros(n, dtype=bool)
+    chosen: dict[str, np.ndarray] = {}
+    ordered = [d for d in rates if not d.startswith("missing_")]
+    ordered += [d for d in rates if d.startswith("missing_")]
+    for defect in ordered:
+        rate = rates[defect]
+        if rate <= 0:
+            continue
+        ok = _eligible(df, table, defect)
+        if ok is None:
+            continue
+        cands = np.flatnonzero(ok & ~taken)
+        k = min(int(round(rate * n)), len(cands))
+        if k == 0:
+            continue
+        pr = priority[cands]
+        pick = cands[np.argpartition(pr, k - 1)[:k]] if k < len(cands) else cands
+        pick = np.sort(pick)
+        taken[pick] = True
+        chosen[defect] = pick
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# one table
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_text_column(df: pd.DataFrame, col: str) -> None:
+    """Make ``col`` able to hold malformed text (timestamps as ISO text, numbers as objects)."""
+    s = df[col]
+    if pd.api.types.is_datetime64_any_dtype(s):
+        df[col] = _to_text_timestamps(s)
+    elif not (pd.api.types.is_string_dtype(s) or s.dtype == object):
+        df[col] = s.astype(object)
+
+
+def _apply_edits(df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, object]]) -> None:
+    """Write all planted values of one column at once (``None`` values mean missing)."""
+    n = len(df)
+    pos = np.concatenate([p for p, _ in parts])
+    vals = np.empty(len(pos), dtype=object)
+    i = 0
+    for p, v in parts:
+        vals[i : i + len(p)] = None if v is None else np.asarray(v, dtype=object)
+        i += len(p)
+    order = np.argsort(pos, kind="stable")
+    pos, vals = pos[order], vals[order]
+    s = df[col]
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and n > 0:
+        arr = pa.array(s.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        mask = np.zeros(n, dtype=bool)
+        mask[pos] = True
+        vals = [None if (v is None or v is pd.NA) else str(v) for v in vals]
+        new = pc.replace_with_mask(arr, pa.array(mask), pa.array(vals, type=arr.type))
+        df[col] = pd.Series(pd.array(new, dtype=s.dtype), index=df.index, name=col)
+    else:
+        missing = np.array([v is None for v in vals], dtype=bool)
+        if (~missing).any():
+            df.loc[pos[~missing], col] = np.asarray(list(vals[~missing]))
+        if missing.any():
+            df.loc[pos[missing], col] = None
+    return None
+
+
+def _inject_table(
+    table: str,
+    clean: pd.DataFrame,
+    rates: Mapping[str, float],
+    rng: np.random.Generator,
+    known_ids: pa.Array | None,
+    data_end: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    clean = clean.reset_index(drop=True)
+    n = len(clean)
+    chosen = _choose(clean, table, rates, rng)
+    key_col = _KEY_COLUMN.get(table)
+    if key_col is not None and key_col not in clean.columns:
+        key_col = None
+
+    # duplicates: copy inserted right after the original, so positions shift
+    dup_src = chosen.pop("duplicate_row", np.empty(0, dtype=np.int64))
+    if len(dup_src):
+        take = np.repeat(np.arange(n), 1 + np.isin(np.arange(n), dup_src).astype(np.int64))
+        df = clean.take(take).reset_index(drop=True)
+    else:
+        df = clean.reset_index(drop=True)
+
+    def new_pos(old: np.ndarray) -> np.ndarray:
+        return old + np.searchsorted(dup_src, old, side="left")
+
+    def keys(pos: np.ndarray) -> np.ndarray:
+        if key_col is not None:
+            return df[key_col].iloc[pos].astype("str").to_numpy(dtype=object)
+        return pos.astype(str).astype(object)
+
+    truth: list[pd.DataFrame] = []
+
+    def record(defect: str, pos: np.ndarray) -> None:
+        if len(pos):
+            truth.append(pd.DataFrame({"table": table, "row_key": keys(pos), "defect": defect}))
+
+    # text conversions needed for malformed values
+    if len(chosen.get("unparseable_timestamp", ())):
+        _as_text_column(df, "timestamp")
+    if len(chosen.get("non_numeric_amount", ())):
+        _as_text_column(df, "amount")
+    is_text_ts = "timestamp" in df.columns and not pd.api.types.is_datetime64_any_dtype(
+        df["timestamp"]
+    )
+
+    edits: dict[str, list[tuple[np.ndarray, object]]] = {}
+
+    def edit(col: str, pos: np.ndarray, values: object) -> None:
+        edits.setdefault(col, []).append((pos, values))
+
+    for defect, old in chosen.items():
+        pos = new_pos(old)
+        if defect == "invalid_email":
+            edit("email", pos, _variants(clean["email"].iloc[old], rng, _EMAIL_MAKERS).to_numpy())
+        elif defect == "invalid_phone":
+            edit("phone", pos, _variants(clean["phone"].iloc[old], rng, _PHONE_MAKERS).to_numpy())
+        elif defect == "invalid_postcode":
+            vals = _variants(clean["postcode"].iloc[old], rng, _POSTCODE_MAKERS)
+            edit("postcode", pos, vals.to_numpy())
+        elif defect == "implausible_birth_year":
+            years = np.array([1850, 1890, 1900, data_end.year + 5, data_end.year + 10])
+            edit("birth_year", pos, years[rng.integers(0, len(years), size=len(pos))])
+        elif defect.startswith("missing_"):
+            edit(defect.removeprefix("missing_"), pos, None)
+            continue  # recorded below from the final frame
+        elif defect == "unparseable_timestamp":
+            edit("timestamp", pos, _bad_timestamps(clean["timestamp"].iloc[old], rng))
+        elif defect == "future_timestamp":
+            ts = pd.to_datetime(clean["timestamp"].iloc[old])
+            shift = pd.to_timedelta(rng.integers(5 * 365 + 30, 6 * 365 + 300, len(pos)), "D")
+            future = (ts + shift).where(
+                ts + shift > data_end + pd.Timedelta(days=400),
+                data_end + pd.Timedelta(days=6 * 365),
+            )
+            edit(
+                "timestamp",
+                pos,
+                _to_text_timestamps(future).to_numpy() if is_text_ts else future.to_numpy(),
+            )
+        elif defect == "non_numeric_amount":
+            edit("amount", pos, _bad_amounts(clean["amount"].iloc[old], rng))
+        elif defect == "non_refund_negative_amount":
+            edit("amount", pos, -clean["amount"].iloc[old].astype("float64").to_numpy())
+        elif defect == "null_customer_id":
+            edit("customer_id", pos, None)
+        elif defect == "orphan_customer_id":
+            if known_ids is None:
+                continue
+            edit("customer_id", pos, _orphan_ids(len(pos), clean["customer_id"], known_ids, rng))
+            continue  # recorded below from the final frame
+        elif defect in ("inconsistent_channel_label", "inconsistent_category_label"):
+            col = "channel" if "channel" in defect else "category"
+            edit(col, pos, _label_variants(clean[col].iloc[old], rng, col == "channel"))
+        else:  # pragma: no cover - guarded by DEFAULT_RATES keys
+            raise ValueError(f"unknown defect {defect!r} for {table}")
+        record(defect, pos)
+    for col, parts in edits.items():
+        _apply_edits(df, col, parts)
+
+    # duplicates: the copy sits one row after its original
+    if len(dup_src):
+        copies = new_pos(dup_src) + 1
+        if key_col is None:  # also record natural exact duplicates (no id to tell them apart)
+            copies = np.flatnonzero(df.duplicated(keep="first").to_numpy())
+        record("duplicate_row", copies)
+    # missing values and orphans: record every one in the final frame (natural or planted)
+    for defect in rates:
+        if defect.startswith("missing_") and defect.removeprefix("missing_") in df.columns:
+            record(defect, np.flatnonzero(df[defect.removeprefix("missing_")].isna().to_numpy()))
+    if "orphan_customer_id" in rates and known_ids is not None and "customer_id" in df.columns:
+        cid = df["customer_id"]
+        orphan = cid.notna().to_numpy() & ~_isin(cid, known_ids)
+        record("orphan_customer_id", np.flatnonzero(orphan))
+
+    out = pd.concat(truth, ignore_index=True) if truth else _empty_truth()
+    log.info("%s: planted %d defect rows (%d rows in, %d out)", table, len(out), n, len(df))
+    return df, out
+
+
+def _empty_truth() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "table": pd.Series(dtype="str"),
+            "row_key": pd.Series(dtype="str"),
+            "defect": pd.Series(dtype="str"),
+        }
+    )
+
+
+def _data_end(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    ends = [
+        pd.to_datetime(tables[t]["timestamp"]).max()
+        for t in ("transactions", "events")
+        if t in tables and "timestamp" in tables[t] and len(tables[t])
+    ]
+    ends = [e for e in ends if pd.notna(e)]
+    return max(ends).normalize() if ends else pd.Timestamp("2025-06-30")
+
+
+def inject_defects(
+    tables: dict[str, pd.DataFrame],
+    rng: np.random.Generator,
+    rates: Mapping[str, Mapping[str, float]] | None = None,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Plant data-quality defects in clean synthetic tables.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Clean, typed tables (any of customers, transactions, events, feedback, campaign;
+        other entries are passed through untouched). Inputs are not modified.
+    rng : numpy.random.Generator
+        Source of randomness; the same seed gives the same result.
+    rates : mapping, optional
+        ``{table: {defect: share of rows}}`` overriding :data:`DEFAULT_RATES` per table.
+
+    Returns
+    -------
+    dirty : dict of str to DataFrame
+        The tables with defects (columns holding malformed values become text).
+    truth : DataFrame
+        ``table``, ``row_key``, ``defect``; see the module docstring for row keys.
+    """
+    all_rates = {t: dict(r) for t, r in DEFAULT_RATES.items()}
+    for t, r in (rates or {}).items():
+        all_rates[t] = dict(r)
+    known = None
+    if "customers" in tables and "customer_id" in tables["customers"]:
+        known = pa.array(
+            pd.unique(tables["customers"]["customer_id"].dropna().astype("str")), type=pa.string()
+        )
+    data_end = _data_end(tables)
+    dirty = dict(tables)
+    truths = []
+    for name in _TABLE_ORDER:
+        if name not in tables or len(tables[name]) == 0:
+            continue
+        rates_t = dict(all_rates.get(name, {}))
+        if name == "customers":
+            rates_t.pop("orphan_customer_id", None)
+        dirty[name], t = _inject_table(name, tables[name], rates_t, rng, known, data_end)
+        truths.append(t)
+    truth = pd.concat(truths, ignore_index=True) if truths else _empty_truth()
+    truth = truth.astype({"table": "str", "row_key": "str", "defect": "str"})
+    return dirty, truth

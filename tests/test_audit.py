@@ -1,0 +1,419 @@
+"""Tests of the data audit (cxlib.audit): rules on hand-made frames, the single customer view and
+the planted truth of the sample data (data/sample/truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxlib import audit
+from cxlib.contract import load_source
+from cxlib.report import Findings
+
+AS_OF = pd.Timestamp("2025-06-30")
+
+#: Truth defect class -> audit rule id (quarantined values are reported per column).
+DEFECT_RULES = {
+    "unparseable_timestamp": "quarantine:timestamp",
+    "non_numeric_amount": "quarantine:amount",
+    "null_customer_id": "quarantine:customer_id",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# format checks and building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+def test_valid_email() -> None:
+    s = pd.Series(
+        [
+            "anna.smith@example.com",
+            "Anna.Smith@Example.CO.UK",
+            "a@@b.com",
+            "ab.com",
+            "a b@c.com",
+            "a@gmail",
+            "a@.gmail.com",
+            "x@y..com",
+            None,
+        ],
+        dtype="str",
+    )
+    got = audit.valid_email(s)
+    assert got.iloc[:8].tolist() == [True, True, False, False, False, False, False, False]
+    assert pd.isna(got.iloc[8])
+
+
+def test_valid_phone() -> None:
+    s = pd.Series(
+        [
+            "+44 7700 900123",
+            "07700900123",
+            "(0)20-7946 0958",
+            "+44 ",
+            "0770x",
+            "0770090012399999999",
+            None,
+        ],
+        dtype="str",
+    )
+    got = audit.valid_phone(s)
+    assert got.iloc[:6].tolist() == [True, True, True, False, False, False]
+    assert pd.isna(got.iloc[6])
+
+
+def test_valid_postcode_recognises_format() -> None:
+    uk = pd.Series(
+        ["SW1A 1AA", "nw66dz", "B29 7RE", "EH3 8TD", "SW", "SW1A 1AAZZ9", "CV4 8S?"], dtype="str"
+    )
+    assert audit.valid_postcode(uk).tolist() == [True, True, True, True, False, False, False]
+    de = pd.Series(["10115", "80331", "50667", "1011", "ABCDE"], dtype="str")
+    assert audit.postcode_pattern(de)[0] == "DE/FR/ES/IT"
+    assert audit.valid_postcode(de).tolist() == [True, True, True, False, False]
+    assert audit.valid_postcode(de, r"[0-9]{4}").tolist() == [False, False, False, True, False]
+
+
+def test_label_inconsistencies_case_space_synonym() -> None:
+    s = pd.Series(
+        ["web"] * 50
+        + ["store"] * 40
+        + ["Web", " web ", "WEB", "online", "Store ", "in-store", "app"],
+        dtype="str",
+    )
+    mask, spell = audit.label_inconsistencies(s, {"online": "web", "in_store": "store"})
+    assert mask.sum() == 6
+    assert set(spell["label"]) == {"Web", " web ", "WEB", "online", "Store ", "in-store"}
+    assert set(spell["usual"]) == {"web", "store"}
+    mask, _ = audit.label_inconsistencies(s)  # without synonyms 'online' is its own label
+    assert mask.sum() == 4
+
+
+def test_exact_duplicates_keeps_first() -> None:
+    df = pd.DataFrame({"a": ["x", "y", "x", "x"], "b": [1.0, 2.0, 1.0, 1.5]})
+    assert audit.exact_duplicates(df).tolist() == [False, False, True, False]
+    assert audit.exact_duplicates(df.iloc[:1]).tolist() == [False]
+
+
+def test_original_row_numbers() -> None:
+    q = pd.DataFrame({"row_number": [2, 5]})
+    assert audit.original_row_numbers(4, q).tolist() == [1, 3, 4, 6]
+    assert audit.original_row_numbers(3, None).tolist() == [1, 2, 3]
+
+
+# ---------------------------------------------------------------------------------------------
+# rules on hand-made tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _tables() -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i}" for i in range(6)], dtype="str"),
+            "email": pd.Series(
+                ["a@x.com", "b@x", None, "d@x.com", "e@x.com", "f@@x.com"], dtype="str"
+            ),
+            "phone": pd.Series(
+                ["07700900123", "123", None, "07700900124", "07700900125", "07700900126"],
+                dtype="str",
+            ),
+            "birth_year": pd.array([1980, 1890, 1975, 2030, None, 1990], dtype="Int64"),
+            "marketing_consent": pd.array([True, False, None, True, True, True], dtype="boolean"),
+            "consent_date": pd.to_datetime(
+                ["2025-01-01", "2024-01-01", None, "2020-01-01", "2025-03-01", None]
+            ),
+        }
+    )
+    ts = pd.to_datetime(
+        ["2025-01-01", "2025-02-01", "2025-02-01", "2031-01-01", "2025-03-01", "2025-04-01"]
+    )
+    transactions = pd.DataFrame(
+        {
+            "transaction_id": pd.Series(["T1", "T2", "T2", "T3", "T4", "T5"], dtype="str"),
+            "customer_id": pd.Series(["C0", "C1", "C1", "C2", "X9", "C3"], dtype="str"),
+            "timestamp": ts,
+            "amount": [10.0, -5.0, -5.0, 7.0, 3.0, -2.0],
+            "quantity": [1.0, 1.0, 1.0, 1.0, 1.0, -1.0],
+            "channel": pd.Series(["web", "web", "web", "Web", "online", "store"], dtype="str"),
+        }
+    )
+    quarantine = {
+        "transactions": pd.DataFrame(
+            {
+                "row_number": [3, 8],
+                "transaction_id": pd.Series(["T9", "T10"], dtype="str"),
+                "reason": [
+                    "unparseable date/time in timestamp",
+                    "missing customer_id; not a finite number in amount",
+                ],
+            }
+        )
+    }
+    return {"customers": customers, "transactions": transactions}, quarantine
+
+
+def _rule(checks: audit.RuleChecks, table: str, rule_id: str) -> pd.Series:
+    r = checks.results
+    hit = r[(r["table"] == table) & (r["rule_id"] == rule_id)]
+    assert len(hit) == 1, f"{table}/{rule_id} missing"
+    return hit.iloc[0]
+
+
+def test_check_rules_counts() -> None:
+    tables, quarantine = _tables()
+    checks = audit.check_rules(tables, as_of_date=AS_OF, quarantine=quarantine, pseudonym_key="k")
+    expect = {
+        ("customers", "invalid_email"): 2,
+        ("customers", "missing_email"): 1,
+        ("customers", "invalid_phone"): 1,
+        ("customers", "implausible_birth_year"): 2,
+        ("transactions", "duplicate_row"): 1,
+        ("transactions", "non_refund_negative_amount"): 2,  # the duplicate copy counts too
+        ("transactions", "future_timestamp"): 1,
+        ("transactions", "orphan_customer_id"): 1,
+        ("transactions", "inconsistent_channel_label"): 2,
+        ("transactions", "quarantine:timestamp"): 1,
+        ("transactions", "quarantine:customer_id"): 1,
+        ("transactions", "quarantine:amount"): 1,
+    }
+    for (table, rid), n in expect.items():
+        assert _rule(checks, table, rid)["failed_rows"] == n, rid
+    tq = _rule(checks, "transactions", "quarantine:timestamp")
+    assert tq["total_rows"] == 8 and tq["dimension"] == "validity" and tq["examples"] == "T9"
+    # examples never show personal data; customer ids are pseudonymised
+    ex = _rule(checks, "customers", "invalid_email")["examples"]
+    assert "@" not in ex and "C1" not in ex and ex.startswith("C-")
+    assert _rule(checks, "transactions", "orphan_customer_id")["examples"] == "T4"
+    exported = set(checks.results.columns)
+    assert {"table", "column", "rule", "dimension", "failed_rows", "total_rows"} <= exported
+
+
+def test_scorecard_bounds_and_lights() -> None:
+    tables, quarantine = _tables()
+    checks = audit.check_rules(tables, as_of_date=AS_OF, quarantine=quarantine)
+    sc = audit.scorecard(checks)
+    assert sc["score"].between(0, 100).all()
+    assert set(sc["light"]) <= {"green", "amber", "red"}
+    tx_validity = sc[(sc["table"] == "transactions") & (sc["dimension"] == "validity")]
+    assert tx_validity["score"].iloc[0] == pytest.approx(100 * (1 - 2 / 8))
+    assert (sc["table"] == "overall").sum() == 1
+
+
+def test_consent_summary() -> None:
+    tables, _ = _tables()
+    c = audit.consent_summary(tables["customers"], AS_OF, retention_months=24)
+    got = dict(zip(c["status"], c["customers"], strict=True))
+    # C0, C4 fresh; C3 (2020) and C5 (undated) stale; C1 refused; C2 no record
+    assert got == {
+        "consent given": 2,
+        "consent older than 24 months": 2,
+        "consent refused": 1,
+        "no consent record": 1,
+    }
+    assert c["share"].sum() == pytest.approx(1.0)
+
+
+def test_pii_inventory_by_name_and_content() -> None:
+    df = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["C1", "C2"], dtype="str"),
+            "contact": pd.Series(["a@x.com", "b@y.org"], dtype="str"),
+            "Surname": pd.Series(["Smith", "Jones"], dtype="str"),
+            "tier": pd.Series(["Gold", "Silver"], dtype="str"),
+        }
+    )
+    inv = audit.pii_inventory({"customers": df}).set_index("column")
+    assert inv.loc["contact", "kind"] == "email" and inv.loc["contact", "found_by"] == "content"
+    assert inv.loc["Surname", "found_by"] == "name"
+    assert "tier" not in inv.index and "customer_id" not in inv.index
+
+
+def test_unused_columns_lists_extra_attributes() -> None:
+    df = pd.DataFrame({"customer_id": ["C1"], "zz_never_used_attribute": [1], "email": ["a@x.com"]})
+    un = audit.unused_columns({"customers": df})
+    assert "zz_never_used_attribute" in set(un["column"])
+    assert "customer_id" not in set(un["column"])
+
+
+# ---------------------------------------------------------------------------------------------
+# single customer view on a small synthetic CRM
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_crm() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from cxlib.synth import core
+
+    rng = np.random.default_rng(3)
+    people = core.make_people(1500, rng)
+    customers, people = core.make_records(people, rng)
+    truth = people[["master_id", "customer_ids"]].explode("customer_ids")
+    return customers, truth.rename(columns={"customer_ids": "customer_id"})
+
+
+def _pairs(ids: pd.Series, groups: pd.Series) -> set[tuple[str, str]]:
+    frame = pd.DataFrame({"id": ids.to_numpy(), "g": groups.to_numpy()})
+    out: set[tuple[str, str]] = set()
+    for _, g in frame.groupby("g"):
+        members = sorted(g["id"])
+        out |= {(a, b) for i, a in enumerate(members) for b in members[i + 1 :]}
+    return out
+
+
+def test_single_customer_view_small(small_crm) -> None:
+    customers, truth = small_crm
+    scv = audit.SingleCustomerView(random_state=1).fit(customers, as_of_date=AS_OF)
+    mm = scv.master_map_
+    assert list(mm.columns) == ["customer_id", "source_system", "master_id", "match_probability"]
+    assert len(mm) == len(customers) and mm["customer_id"].is_unique
+    assert scv.n_people_ < scv.n_records_
+    single = mm.groupby("master_id")["customer_id"].transform("size") == 1
+    assert mm.loc[single, "match_probability"].isna().all()
+    assert (mm.loc[~single, "match_probability"] >= 0.99).all()
+    t = truth.set_index("customer_id")["master_id"].loc[mm["customer_id"]]
+    true_pairs = _pairs(mm["customer_id"], t)
+    found = _pairs(mm["customer_id"], mm["master_id"])
+    assert len(found & true_pairs) / len(found) >= 0.9
+    assert len(found & true_pairs) / len(true_pairs) >= 0.85
+    # deterministic for a seed
+    again = audit.SingleCustomerView(random_state=1).fit(customers, as_of_date=AS_OF)
+    pd.testing.assert_frame_equal(mm, again.master_map_)
+    assert scv.summary().loc[0, "records"] == len(customers)
+
+
+def test_single_customer_view_without_contact_fields() -> None:
+    df = pd.DataFrame({"customer_id": pd.Series(["B", "A", "C"], dtype="str")})
+    scv = audit.SingleCustomerView().fit(df)
+    assert scv.skipped_reason_ is not None
+    assert scv.master_map_["master_id"].tolist() == ["M0000002", "M0000001", "M0000003"]
+
+
+def test_merge_impact() -> None:
+    mm = pd.DataFrame({"customer_id": ["A", "B", "C"], "master_id": ["M1", "M1", "M2"]})
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["A", "B", "C", "Z"], dtype="str"),
+            "amount": [10.0, 20.0, 30.0, 5.0],
+        }
+    )
+    imp = audit.merge_impact(mm, tx).set_index("measure")
+    assert imp.loc["revenue per customer", "per_record"] == pytest.approx(20.0)
+    assert imp.loc["revenue per customer", "per_person"] == pytest.approx(30.0)
+    assert imp.loc["revenue per customer", "change"] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# any subset of tables
+# ---------------------------------------------------------------------------------------------
+
+
+def test_transactions_only_audit(tmp_path: Path) -> None:
+    pd.DataFrame(
+        {
+            "transaction_id": ["T1", "T2", "T2", "T3"],
+            "customer_id": ["A", "B", "B", "A"],
+            "timestamp": ["2025-01-01 10:00:00", "2025-01-02", "2025-01-02", "31/02/2024"],
+            "amount": ["10.5", "3", "3", "4"],
+            "channel": ["web", "Web", "Web", "store"],
+        }
+    ).to_csv(tmp_path / "transactions.csv", index=False)
+    data = load_source(tmp_path)
+    res = audit.run_audit(data, pseudonym_key="k")
+    assert set(res.rules["table"]) == {"transactions"}
+    assert res.scv is None and len(res.consent) == 0
+    assert sorted(res.master_map["customer_id"]) == ["A", "B"]
+    assert res.master_map["master_id"].is_unique
+    r = res.rules.set_index("rule_id")
+    assert r.loc["quarantine:timestamp", "failed_rows"] == 1
+    assert r.loc["duplicate_row", "failed_rows"] == 1
+    assert r.loc["inconsistent_channel_label", "failed_rows"] == 1  # "web" once vs "Web" twice
+    f = audit.add_findings(Findings(tmp_path, notebook="01_data_audit"), res)
+    assert 1 <= len(f.headlines()) <= 4
+    exp = res.data_quality_export()
+    assert list(exp.columns) == [
+        "table",
+        "column",
+        "rule",
+        "dimension",
+        "failed_rows",
+        "total_rows",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the sample data against its planted truth
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_audit(sample_dir: Path) -> audit.AuditResult:
+    data = load_source(sample_dir)
+    return audit.run_audit(data, pseudonym_key="test", seed=42)
+
+
+def test_sample_duplicate_detection_precision_recall(sample_audit, sample_dir: Path) -> None:
+    truth = pd.read_csv(sample_dir / "truth" / "customers.csv", dtype=str)
+    mm = sample_audit.master_map
+    t = truth.set_index("customer_id")["master_id"].reindex(mm["customer_id"])
+    assert t.notna().all()
+    true_pairs = _pairs(mm["customer_id"], t)
+    found = _pairs(mm["customer_id"], mm["master_id"])
+    tp = len(found & true_pairs)
+    precision, recall = tp / max(len(found), 1), tp / len(true_pairs)
+    assert precision >= 0.95, (precision, recall, len(found), len(true_pairs))
+    assert recall >= 0.90, (precision, recall, len(found), len(true_pairs))
+
+
+def test_sample_every_defect_class_reported(sample_audit, sample_dir: Path) -> None:
+    truth = pd.read_csv(sample_dir / "truth" / "defects.csv", dtype=str)
+    counts = truth.groupby(["table", "defect"]).size()
+    rules = sample_audit.rules
+    for (table, defect), n in counts.items():
+        rid = DEFECT_RULES.get(defect, defect)
+        hit = rules[(rules["table"] == table) & (rules["rule_id"] == rid)]
+        assert len(hit) == 1, f"{table}: defect {defect} not reported (rule {rid})"
+        got = int(hit["failed_rows"].iloc[0])
+        assert abs(got - n) <= 0.02 * n, f"{table}/{defect}: audit {got}, truth {n}"
+
+
+def test_sample_exports_have_no_personal_data(sample_audit) -> None:
+    dq = sample_audit.data_quality_export()
+    mm = sample_audit.master_map
+    assert set(mm.columns) == {"customer_id", "source_system", "master_id", "match_probability"}
+    text = " ".join(sample_audit.rules["examples"].astype(str))
+    assert "@" not in text
+    assert not dq.empty
+
+
+# ---------------------------------------------------------------------------------------------
+# charts
+# ---------------------------------------------------------------------------------------------
+
+
+def test_plots_are_titled_and_labelled(small_crm) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cxlib.plots import audit as ap
+
+    tables, quarantine = _tables()
+    checks = audit.check_rules(tables, as_of_date=AS_OF, quarantine=quarantine)
+    customers, _ = small_crm
+    scv = audit.SingleCustomerView(random_state=1).fit(customers, as_of_date=AS_OF)
+    axes = [
+        ap.plot_scorecard(data=audit.scorecard(checks)),
+        ap.plot_top_issues(data=checks.results),
+        ap.plot_completeness(data=audit.profile_tables(tables)),
+        ap.plot_freshness(data=audit.freshness(tables, AS_OF)),
+        ap.plot_consent(data=audit.consent_summary(tables["customers"], AS_OF)),
+        ap.plot_single_customer_view(data=scv.summary()),
+        ap.plot_match_probabilities(data=scv.pairs_, threshold=0.99),
+    ]
+    for ax in axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+    plt.close("all")
