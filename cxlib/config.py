@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "pseudonym_key": None,  # default: $CX_PSEUDONYM_KEY, else a random key per run
     "prefix_ids_by_source_system": False,
     "tables": {},  # per table: file, columns (rename map), date_format, row_id
+    "audit": {},  # audit rule options: postcode_regex, channel_synonyms (docs/audit.md)
     "notebooks": {},  # per notebook stem: parameter overrides
     "only": None,  # run only these notebooks (stems or numbers)
     "cell_timeout_s": 1800,  # a cell running longer fails its notebook

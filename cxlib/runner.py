@@ -188,6 +188,7 @@ def notebook_parameters(
         "config": {
             "tables": config.get("tables") or {},
             "prefix_ids_by_source_system": bool(config.get("prefix_ids_by_source_system")),
+            "audit": config.get("audit") or {},
         },
     }
     params.update((config.get("notebooks") or {}).get(spec.name, {}) or {})
