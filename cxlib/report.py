@@ -132,11 +132,19 @@ def table(df: Any, *, index: bool = False, floatfmt: str = "{:,.2f}") -> Any:
 
 
 def notebook_to_html(ipynb_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:
-    """Convert an executed notebook to HTML with every code cell and prompt hidden."""
+    """Convert an executed notebook to HTML for business readers: every code cell, prompt and
+    log message (stderr) hidden; the executed ``.ipynb`` keeps them for analysts."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb_path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )

@@ -18,7 +18,10 @@ data = load_source(data_dir, as_of_date=as_of_date)
 f = Findings(output_dir, notebook=NAME)
 f.add(f"{len(data.tables['transactions'])} transactions read, typed {type(seed).__name__}", headline=True)
 f.save()
-print("SECRET_CODE_MARKER" if False else "done")
+import logging, sys
+logging.getLogger("cxlib.test").warning("LOG_LINE_FOR_ANALYSTS")
+print("LOG_LINE_ON_STDERR", file=sys.stderr)
+print("done")
 """
 
 
@@ -93,6 +96,8 @@ def test_run_records_ok_failed_skipped(fake_series, tmp_path, capsys):
     assert "1 transactions read" in index and "Skipped because" in index
     html = (latest / "01_data_audit.html").read_text()
     assert "load_source" not in html  # no code in the business report
+    assert "LOG_LINE_ON_STDERR" not in html  # no log messages either
+    assert "LOG_LINE_ON_STDERR" in (latest / "01_data_audit.ipynb").read_text()
     assert (latest / "quarantine" / "transactions.csv").exists()
 
 
