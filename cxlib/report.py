@@ -85,8 +85,10 @@ class Findings:
         """Return the findings as IPython Markdown (make it the last line of a cell)."""
         return _markdown(self.to_markdown(ranked=ranked) or "_No findings._")
 
-    def save(self) -> Path:
-        """Write ``<output_dir>/headlines/<notebook>.json`` for the runner's index card."""
+    def save(self) -> None:
+        """Write ``<output_dir>/headlines/<notebook>.json`` for the runner's index card.
+
+        Returns nothing, so that a notebook cell ending with it displays nothing."""
         path = Path(self.output_dir) / HEADLINES_DIR / f"{self.notebook}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -96,7 +98,6 @@ class Findings:
             "note": self.status_note,
         }
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-        return path
 
 
 def skip_notice(reason: str) -> Any:
