@@ -126,3 +126,13 @@ def test_transactions_only_folder(sample_dir, tmp_path):
     assert status["05_journey_prioritisation"]["status"] == "skipped"
     assert code == 0
     shutil.rmtree(out)
+
+
+def test_same_inputs_and_seed_give_byte_identical_exports(sample_run, sample_dir, tmp_path):
+    _, latest, _ = sample_run
+    out = tmp_path / "again"
+    assert main(["run", "--data", str(sample_dir), "--out", str(out)]) == 0
+    first = digests(latest.resolve() / "exports")
+    second = digests((out / "latest").resolve() / "exports")
+    assert len(first) == 8
+    assert first == second
