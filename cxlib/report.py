@@ -204,6 +204,9 @@ def render_index(manifest: Mapping[str, Any]) -> str:
         if rows
         else ""
     )
+    notes = "".join(
+        f"<p class='meta'>{html.escape(n)}</p>" for n in manifest.get("inputs", {}).get("notes", [])
+    )
     title = "Customer insight report"
     meta = (
         f"Run {html.escape(str(manifest.get('run_id', '')))} · data as of "
@@ -213,7 +216,7 @@ def render_index(manifest: Mapping[str, Any]) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{title}</title><style>{_INDEX_CSS}</style></head><body>"
-        f"<h1>{title}</h1><div class='meta'>{meta}</div>"
+        f"<h1>{title}</h1><div class='meta'>{meta}</div>{notes}"
         f"<div class='cards'>{''.join(cards)}</div>{counts_html}</body></html>"
     )
 

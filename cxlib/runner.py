@@ -251,6 +251,7 @@ def run(
             "files": before,
             "tables": data.counts.to_dict(orient="records"),
             "suppressed": data.suppressed.to_dict(orient="records"),
+            "notes": [n for n in [data.suppression_note()] if n],
         },
         "packages": _versions(),
         "notebooks": [],

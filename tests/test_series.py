@@ -115,6 +115,10 @@ def test_transactions_only_folder(sample_dir, tmp_path):
     tx = pd.read_csv(sample_dir / "transactions.csv", dtype="str")
     keep = tx["customer_id"].drop_duplicates().sort_values().iloc[:600]
     tx[tx["customer_id"].isin(keep)].to_csv(data / "transactions.csv", index=False)
+    erased = keep.iloc[:3].tolist()
+    pd.DataFrame({"customer_id": erased, "reason": "erasure request"}).to_csv(
+        data / "suppress.csv", index=False
+    )
     out = tmp_path / "reports"
     code = main(["run", "--data", str(data), "--out", str(out)])
     manifest = json.loads((out / "latest" / "manifest.json").read_text())
@@ -125,6 +129,16 @@ def test_transactions_only_folder(sample_dir, tmp_path):
     assert "campaign table is absent" in status["04_campaign_uplift"]["reason"]
     assert status["05_journey_prioritisation"]["status"] == "skipped"
     assert code == 0
+    # customers on the suppression list appear nowhere in the run, and the report says so
+    run_dir = (out / "latest").resolve()
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not any(cid in text for cid in erased), path.name
+    assert manifest["inputs"]["suppressed"][0]["customers"] == 3
+    assert (
+        "3 customers on the suppression list were excluded" in (run_dir / "index.html").read_text()
+    )
     shutil.rmtree(out)
 
 
