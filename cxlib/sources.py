@@ -217,8 +217,11 @@ class FolderSource:
             encoding == "utf-8"
             and rej["error_type"].astype("str").str.contains("ENCODING|UNICODE").any()
         ):
-            encoding = "latin-1"
-            df = read(encoding)
+            try:  # Latin-1 bytes: read the whole file as Latin-1
+                df = read("latin-1")
+                encoding = "latin-1"
+            except Exception:  # not Latin-1 either: keep the UTF-8 read, bad lines quarantined
+                df = read("utf-8")
             rej = rejected()
         if encoding != "utf-8":
             log.warning("%s is not UTF-8; read it as Latin-1", path)
