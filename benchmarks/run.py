@@ -151,7 +151,9 @@ def to_markdown(results: list[dict], command: str) -> str:
     ]
     prev: dict[str, float] = {}
     for r in results:
-        steps = [("cx synth", "ok", r["synth_s"], r["synth_peak_gib"])]
+        steps = []
+        if r["synth_s"] == r["synth_s"]:  # not NaN: generated in this run
+            steps.append(("cx synth", "ok", r["synth_s"], r["synth_peak_gib"]))
         steps += [(n["name"], n["status"], n["wall_s"], n["peak_rss_gib"]) for n in r["notebooks"]]
         steps += [("cx run total", "exit " + str(r["exit_code"]), r["run_s"], float("nan"))]
         for name, status, wall, rss in steps:
@@ -172,13 +174,14 @@ def main() -> None:
     ap.add_argument("--keep", help="folder for data and reports (default: a temporary folder)")
     ap.add_argument("--only", help="run only these notebooks, e.g. 01,02")
     ap.add_argument("--no-write", action="store_true", help="print, do not append to RESULTS.md")
+    ap.add_argument("--reuse-data", action="store_true", help="keep data generated in --keep")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cxbench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.sizes:
         print(f"benchmarking {size:,} people in {work} …", file=sys.stderr, flush=True)
-        results.append(bench(size, work, args.only))
+        results.append(bench(size, work, args.only, args.reuse_data))
         print(json.dumps(results[-1], indent=1), file=sys.stderr)
     command = "python benchmarks/run.py --sizes " + " ".join(map(str, args.sizes))
     if args.only:

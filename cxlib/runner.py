@@ -20,6 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 import cxlib
 from cxlib.contract import TABLE_NAMES, ContractError, SourceData, load_source
 from cxlib.privacy import resolve_pseudonym_key, write_export
@@ -59,22 +61,32 @@ class NotebookSpec:
     needs: tuple[str, ...] = ()
     needs_any: tuple[str, ...] = ()
 
-    def missing_reason(self, data: SourceData) -> str | None:
-        """Why this notebook cannot run on ``data`` (None when it can)."""
-        absent = [t for t in self.needs if not data.has(t)]
+    def missing_reason(self, present: Mapping[str, Any]) -> str | None:
+        """Why this notebook cannot run (None when it can).
+
+        ``present`` maps each table with at least one accepted row to its column names (see
+        :func:`present_tables`).
+        """
+        absent = [t for t in self.needs if t not in present]
         if absent:
             return f"the {' and '.join(absent)} table{'s are' if len(absent) > 1 else ' is'} absent"
-        if self.needs_any and not any(_satisfied(data, n) for n in self.needs_any):
+        if self.needs_any and not any(_satisfied(present, n) for n in self.needs_any):
             options = " or ".join(_describe(n) for n in self.needs_any)
             return f"it needs {options}, and none is present"
         return None
 
 
-def _satisfied(data: SourceData, need: str) -> bool:
+def present_tables(data: SourceData) -> dict[str, list[str]]:
+    """Tables with at least one accepted row and their columns (all the runner keeps, so that
+    it does not hold the data in memory while the notebooks run)."""
+    return {name: list(df.columns) for name, df in data.tables.items() if data.has(name)}
+
+
+def _satisfied(present: Mapping[str, Any], need: str) -> bool:
     table, _, cols = need.partition(":")
-    if not data.has(table):
+    if table not in present:
         return False
-    return not cols or any(c in data.tables[table].columns for c in cols.split("|"))
+    return not cols or any(c in present[table] for c in cols.split("|"))
 
 
 def _describe(need: str) -> str:
@@ -175,13 +187,13 @@ class RunResult:
 
 
 def notebook_parameters(
-    spec: NotebookSpec, config: Mapping[str, Any], run_dir: Path, data: SourceData, key: str
+    spec: NotebookSpec, config: Mapping[str, Any], run_dir: Path, as_of: pd.Timestamp, key: str
 ) -> dict[str, Any]:
     """The typed parameters papermill injects into one notebook."""
     params: dict[str, Any] = {
         "data_dir": str(Path(config["data"]).resolve()),
         "output_dir": str(run_dir.resolve()),
-        "as_of_date": data.as_of_date.strftime("%Y-%m-%d"),
+        "as_of_date": as_of.strftime("%Y-%m-%d"),
         "seed": int(config["seed"]),
         "min_group_size": int(config["min_group_size"]),
         "pseudonym_key": key,
@@ -256,10 +268,14 @@ def run(
         "packages": _versions(),
         "notebooks": [],
     }
+    present = present_tables(data)
+    as_of = data.as_of_date
+    sources = {t: tf.path for t, tf in data.source.files.items()}
+    del data  # free the validated tables: each notebook loads what it needs
     statuses: dict[str, str] = {}
     for i, spec in enumerate(specs, 1):
         entry: dict[str, Any] = {"name": spec.name, "title": spec.title}
-        reason = spec.missing_reason(data)
+        reason = spec.missing_reason(present)
         src = nb_dir / f"{spec.name}.ipynb"
         if reason is None and not src.exists():
             reason = f"the notebook file {src} is missing"
@@ -274,7 +290,7 @@ def run(
         say(f"[{i}/{len(specs)}] {spec.name}: running …")
         t0 = time.perf_counter()
         out_nb = run_dir / f"{spec.name}.ipynb"
-        params = notebook_parameters(spec, config, run_dir, data, key)
+        params = notebook_parameters(spec, config, run_dir, as_of, key)
         try:
             pm.execute_notebook(
                 str(src),
@@ -309,7 +325,7 @@ def run(
         )
         manifest["notebooks"].append(entry)
 
-    after = {t: file_fingerprint(tf.path) for t, tf in data.source.files.items()}
+    after = {t: file_fingerprint(p) for t, p in sources.items()}
     manifest["inputs"]["unchanged"] = after == before
     exports = sorted(p.name for p in (run_dir / "exports").glob("*.csv"))
     manifest["exports"] = exports
