@@ -96,15 +96,18 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int, TreeSampler, int]:
     return time.perf_counter() - t0, peak, sampler, proc.returncode
 
 
-def bench(size: int, work: Path, only: str | None) -> dict:
+def bench(size: int, work: Path, only: str | None, reuse: bool = False) -> dict:
     data = work / f"data_{size}"
     out = work / f"reports_{size}"
-    synth_s, synth_rss, _, rc = timed(
-        [str(BIN / "cx"), "synth", "--customers", str(size), "--seed", "1", "--out", str(data)],
-        REPO,
-    )
-    if rc != 0:
-        raise SystemExit(f"cx synth failed for {size}")
+    if reuse and (data / "transactions.csv").exists():
+        synth_s, synth_rss = float("nan"), 0  # data kept from an earlier run
+    else:
+        synth_s, synth_rss, _, rc = timed(
+            [str(BIN / "cx"), "synth", "--customers", str(size), "--seed", "1", "--out", str(data)],
+            REPO,
+        )
+        if rc != 0:
+            raise SystemExit(f"cx synth failed for {size}")
     rows = {}
     for name in ("transactions", "events", "customers"):
         f = data / f"{name}.csv"
