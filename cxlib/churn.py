@@ -34,6 +34,7 @@ from scipy import special, stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from cxlib.btyd import BetaGeoModel, GammaGammaModel, summary_from_transactions
+from cxlib.privacy import PII_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -53,25 +54,16 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 #: Customer columns never used as model features (identity, personal data, outcome, consent).
-NON_FEATURE_COLUMNS: frozenset[str] = frozenset(
-    {
-        "customer_id",
-        "master_id",
-        "source_system",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "postcode",
-        "comment",
-        "marketing_consent",
-        "consent_date",
-        "churned",
-        "churn_date",
-        "signup_date",
-        "birth_year",
-    }
-)
+NON_FEATURE_COLUMNS: frozenset[str] = frozenset(PII_COLUMNS) | {
+    "customer_id",
+    "master_id",
+    "source_system",
+    "marketing_consent",
+    "consent_date",
+    "churned",
+    "churn_date",
+    "signup_date",
+}
 
 #: Features that describe the purchase pattern itself (symptoms of lapsing rather than drivers).
 PATTERN_FEATURES: frozenset[str] = frozenset(

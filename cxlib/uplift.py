@@ -57,6 +57,8 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from threadpoolctl import threadpool_limits
 
+from cxlib.privacy import PII_COLUMNS
+
 log = logging.getLogger(__name__)
 
 #: Outcome columns of the campaign contract, in report order.
@@ -67,10 +69,8 @@ BINARY_OUTCOMES: tuple[str, ...] = ("visited", "converted")
 NON_COVARIATES: frozenset[str] = frozenset(
     {"customer_id", "group", "campaign_id", "sent_at", *OUTCOME_COLUMNS}
 )
-#: Columns never used as model inputs (personal data).
-PERSONAL_COLUMNS: frozenset[str] = frozenset(
-    {"first_name", "last_name", "email", "phone", "postcode", "birth_date", "comment", "name"}
-)
+#: Columns never used as model inputs: the contract's personal data plus common other names.
+PERSONAL_COLUMNS: frozenset[str] = frozenset(PII_COLUMNS) | {"birth_date", "name"}
 #: Column order of ``exports/uplift_readout.csv``.
 READOUT_EXPORT_COLUMNS: tuple[str, ...] = (
     "arm",

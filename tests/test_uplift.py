@@ -343,3 +343,19 @@ def test_who_responds_names_significant_differences():
     assert "Mail M works better for seg = m" in sentences[0]
     assert "Mail W works better for seg = w" in sentences[0]
     assert not any(s.startswith("By noise") for s in sentences)
+
+
+def test_personal_data_is_never_a_covariate():
+    from cxlib.uplift import describe_campaign
+
+    camp = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "group": ["control", "offer", "control", "offer"],
+            "converted": [0, 1, 0, 1],
+            "birth_year": [1980, 1990, 1970, 1985],
+            "Email": ["a@x", "b@x", "c@x", "d@x"],
+            "recency": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    assert describe_campaign(camp).covariates == ["recency"]
