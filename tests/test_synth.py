@@ -8,12 +8,16 @@ generates the same dataset otherwise.
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import io
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, roc_auc_score, silhouette_score
@@ -159,6 +163,53 @@ def test_parquet_format(tmp_path: Path) -> None:
     tx = pd.read_parquet(tmp_path / "transactions.parquet")
     assert len(tx) == res.rows["transactions"]
     assert (tmp_path / "truth" / "customers.csv").exists()
+
+
+#: SHA-256 of every file for ``generate(300, 3, ...)`` (CSV), recorded with the generator as
+#: of 2026-12-02 before its memory work: the output must not change (the committed sample, the
+#: notebooks' checked outputs and the truth-recovery tests depend on it).
+STABLE_CSV_SHA256 = {
+    "campaign": "70816917cc0c460afa54547505e2fab0d5d6654e389e8e9df2c5c1c409c15c7d",
+    "customers": "44646367f7007934a5523cbaad926c4e2865f0c456600cdede827369e1b9d9e3",
+    "events": "10523ef92679bb16cef7381e4c86601e20d5a99a85b1705929490fdc50c366a9",
+    "feedback": "fffa8549f1ff94e0a77c3e9953ed1b09a4bbbffcb1592d41c9b7c793c1a78efe",
+    "transactions": "a73cc79d411ef19a937a1f72fcc3209c08a75b0525888b1c5085b75da702e321",
+    "truth/customers": "6e36a0fa5963fd36727f409026c7f6f78c705022b71d235f0a8d4140c027e680",
+    "truth/defects": "6fc08bbcf298ff65120ad30eb1a26395885d53b254055e5cb4331673ed045459",
+    "truth/drivers": "cdb8e174dd8e90a482c54de8453b792ea0245c06d8b6648f5d2d5ddb93983db5",
+    "truth/journeys": "faee441bfa10c46ed247c828e9896721a934bca17bf265092022e3854b8bd897",
+}
+#: SHA-256 of (Arrow schema without metadata + the table as Arrow CSV) of each Parquet table for
+#: ``generate(300, 3, ..., fmt="parquet")``: column types and values, independent of the
+#: writer's version string in the file footer.
+STABLE_PARQUET_SHA256 = {
+    "customers": "e76b1e4fa2262415e74b1c33e2057a7111cc08afb0e1e4d9dfe69e877782f6a2",
+    "transactions": "672471a195ec632ca5eadd36f723c7a92467284376b3cd28c95d1f4bea6694fd",
+    "campaign": "ac6eddf75d6a3e0f7c3a74dcde13a2af31ce88af4c76e8ca62ce296fd71e6d72",
+    "events": "5e8ea171255230dc806e43703756937a5e1f6415cc17df1098d3bbea831586b0",
+    "feedback": "fdcf8ea26cb3cc47affcb1bd9ddbab2ae47f03287a08b37bfaa61851fc58be22",
+}
+
+
+def test_output_stable_for_a_seed(tmp_path: Path) -> None:
+    res = generate(300, 3, tmp_path / "csv")
+    got = {k: hashlib.sha256(Path(p).read_bytes()).hexdigest() for k, p in res.files.items()}
+    assert got == STABLE_CSV_SHA256
+
+
+def test_parquet_output_stable_for_a_seed(tmp_path: Path) -> None:
+    res = generate(300, 3, tmp_path / "pq", fmt="parquet")
+    got = {}
+    for name in STABLE_PARQUET_SHA256:
+        table = pq.read_table(res.files[name])
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table, buf)
+        schema = str(table.schema.remove_metadata()).encode()
+        got[name] = hashlib.sha256(schema + buf.getvalue().to_pybytes()).hexdigest()
+    assert got == STABLE_PARQUET_SHA256
+    # the truth files are CSV in both formats
+    truth_digest = hashlib.sha256(res.files["truth/defects"].read_bytes()).hexdigest()
+    assert truth_digest == STABLE_CSV_SHA256["truth/defects"]
 
 
 def test_write_table_quotes_only_rows_that_need_it(tmp_path: Path) -> None:
