@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from cxlib.privacy import PII_COLUMNS, write_export
-from cxlib.sources import TABLE_NAMES, FolderSource, SourceError, open_source
+from cxlib.sources import (
+    TABLE_NAMES,
+    FolderSource,
+    RawBatches,
+    SourceError,
+    open_source,
+    read_batches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -448,6 +455,173 @@ def validate_table(
     return TableResult(table, file, accepted, quarantine.reset_index(drop=True), read)
 
 
+BATCH_ROWS = 1_000_000
+"""Rows typed at a time by :func:`load_source` (bounds the memory of text being typed)."""
+
+_WHAT = {
+    "datetime": "unparseable date/time",
+    "float": "not a finite number",
+    "int": "not a whole number",
+    "flag": "not 0/1",
+    "bool": "not true/false",
+}
+
+
+@dataclass
+class _ExtraKind:
+    """What the rows seen so far say about a non-contract text column (see :func:`_infer_extra`)."""
+
+    any_value: bool = False
+    numeric: bool = True
+    boolish: bool = True
+    zero_one: bool = True
+
+    def update(self, s: pd.Series) -> None:
+        blank = _blank(s)
+        if blank.all():
+            return
+        self.any_value = True
+        text = s.astype("str").str.strip()[~blank]
+        if self.numeric:
+            self.numeric = bool(pd.to_numeric(text, errors="coerce").notna().all())
+        low = text.str.lower()
+        if self.boolish:
+            self.boolish = bool(low.isin(_TRUE | _FALSE).all())
+        if self.zero_one:
+            self.zero_one = bool(low.isin({"0", "1"}).all())
+
+    def apply(self, s: pd.Series) -> pd.Series:
+        """Type a column (text) the way :func:`_infer_extra` types the whole column."""
+        if not self.any_value:
+            return s.astype("str")
+        blank = _blank(s)
+        text = s.astype("str").str.strip()
+        if self.numeric:
+            return pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
+        if self.boolish and not self.zero_one:
+            low = text.str.lower()
+            out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+            out[low.isin(_TRUE)] = True
+            out[low.isin(_FALSE)] = False
+            return out
+        return s.astype("str")
+
+
+def validate_batches(
+    batches: RawBatches,
+    table: str,
+    *,
+    file: str = "<frame>",
+    table_config: Mapping[str, Any] | None = None,
+    prefix_ids: bool = False,
+) -> TableResult:
+    """Apply the contract to a table read in batches; same result as :func:`validate_table` on
+    the whole table, while only one batch's text is in memory at a time.
+
+    Rules that need the whole table are carried across batches: the first-row-kept duplicate
+    ``customer_id`` rule of the customers table (a set of ids seen) and the type of a
+    non-contract column (numbers, booleans or text, decided from all its values; its text is
+    kept until the last batch).
+
+    Parameters
+    ----------
+    batches : RawBatches
+        From :func:`cxlib.sources.read_batches`.
+    table, file, table_config, prefix_ids
+        As for :func:`validate_table`.
+
+    Returns
+    -------
+    TableResult
+    """
+    spec = TABLES[table]
+    cfg = dict(table_config or {})
+    date_format = cfg.get("date_format")
+    accepted_parts: list[pd.DataFrame] = []
+    quarantine_parts: list[pd.DataFrame] = []
+    extras: dict[str, _ExtraKind] = {}
+    seen_ids: set[str] = set()
+    read = 0
+    for raw in batches:
+        df = _rename(raw, spec, cfg.get("columns", {}) or {}, file)
+        if cfg.get("row_id") and "customer_id" not in df.columns:
+            df.insert(0, "customer_id", [f"row-{i}" for i in df.index])
+        present = list(df.columns)
+        for col in spec.required:
+            if col not in df.columns:
+                raise _missing_column_error(spec, col, present, file)
+        read += len(df)
+        reasons = pd.Series("", index=df.index, dtype="str")
+        typed = pd.DataFrame(index=df.index)
+        for col in df.columns:
+            c = spec.by_name.get(col)
+            if c is None:
+                if not _is_text(df[col]):
+                    typed[col] = _infer_extra(df[col])  # typed input comes in one batch
+                    continue
+                extras.setdefault(col, _ExtraKind()).update(df[col])
+                typed[col] = df[col]
+                continue
+            values, bad = _parse(df[col], c.kind, date_format)
+            if c.required:
+                missing = values.isna() & ~bad
+                reasons = reasons.mask(missing, reasons + f"missing {col}; ")
+            reasons = reasons.mask(
+                bad, reasons + f"{_WHAT.get(c.kind, 'invalid value')} in {col}; "
+            )
+            typed[col] = values
+        if prefix_ids and "source_system" in typed.columns:
+            has_sys = typed["source_system"].notna() & typed["customer_id"].notna()
+            typed.loc[has_sys, "customer_id"] = (
+                typed.loc[has_sys, "source_system"] + "-" + typed.loc[has_sys, "customer_id"]
+            )
+        if table == "customers":
+            ids = typed["customer_id"]
+            known = ids.notna()
+            dup = known & (ids.duplicated(keep="first") | ids.isin(seen_ids))
+            seen_ids.update(ids[known].tolist())
+            reasons = reasons.mask(dup, reasons + "duplicate customer_id (first row kept); ")
+        bad_rows = reasons != ""
+        q = df.loc[bad_rows]
+        q = q.drop(columns=[c for c in PII_COLUMNS if c in q.columns])
+        q.insert(0, "row_number", q.index.astype("int64"))
+        q["reason"] = reasons[bad_rows].str.rstrip("; ")
+        if len(q) or not quarantine_parts:
+            quarantine_parts.append(q)
+        acc = typed.loc[~bad_rows]
+        for col in acc.columns:
+            c = spec.by_name.get(col)
+            if c is not None and c.kind == "flag":
+                acc[col] = acc[col].astype("int64")
+        contract_cols = [c for c in acc.columns if c not in extras]
+        schema(table, [c for c in contract_cols if c not in spec.by_name]).validate(
+            acc[contract_cols], lazy=True
+        )
+        accepted_parts.append(acc)
+        del df, typed, reasons, raw
+    rejects = batches.rejects
+    accepted = (
+        pd.concat(accepted_parts, ignore_index=True)
+        if len(accepted_parts) > 1
+        else (accepted_parts[0].reset_index(drop=True))
+    )
+    del accepted_parts
+    for col, kind in extras.items():
+        accepted[col] = kind.apply(accepted[col])
+    quarantine = pd.concat(quarantine_parts) if len(quarantine_parts) > 1 else quarantine_parts[0]
+    quarantine = quarantine.copy()
+    quarantine["row_number"] = batches.row_numbers(quarantine["row_number"].to_numpy())
+    if rejects is not None and len(rejects):
+        if any(c in PII_COLUMNS for c in present):  # a raw line would carry personal data
+            rejects = rejects.drop(columns=["raw_line"])
+        quarantine = pd.concat([quarantine, rejects], ignore_index=True)
+        quarantine = quarantine.sort_values("row_number", kind="stable")
+    if len(quarantine):
+        log.warning("%s: %d row(s) quarantined", file, len(quarantine))
+    read += 0 if rejects is None else len(rejects)
+    return TableResult(table, file, accepted, quarantine.reset_index(drop=True), read)
+
+
 @dataclass
 class SourceData:
     """The validated tables of a source, with quarantine, counts and the resolved as-of date."""
@@ -522,6 +696,7 @@ def load_source(
     config: Mapping[str, Any] | None = None,
     quarantine_dir: str | os.PathLike | None = None,
     as_of_date: Any = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> SourceData:
     """Read and validate the contract tables of a source.
 
@@ -538,6 +713,8 @@ def load_source(
         Where to write ``<table>.csv`` of quarantined rows (nothing written when None).
     as_of_date : date-like, optional
         See :func:`resolve_as_of_date`.
+    batch_rows : int
+        Rows typed at a time (:func:`validate_batches`); the result does not depend on it.
 
     Raises
     ------
@@ -563,17 +740,19 @@ def load_source(
             continue
         path = source.files[name].path
         try:
-            raw, rejects = source.read_raw(name)
+            batches = read_batches(source, name, batch_rows)
         except SourceError as exc:
             raise ContractError(str(exc), file=str(path)) from None
-        res = validate_table(
-            raw,
-            name,
-            file=str(path),
-            table_config=table_cfg.get(name, {}),
-            prefix_ids=bool(config.get("prefix_ids_by_source_system")),
-            rejects=rejects,
-        )
+        try:
+            res = validate_batches(
+                batches,
+                name,
+                file=str(path),
+                table_config=table_cfg.get(name, {}),
+                prefix_ids=bool(config.get("prefix_ids_by_source_system")),
+            )
+        finally:
+            batches.close()
         out[name] = res.data
         quarantine[name] = res.quarantine
         rows.append(
