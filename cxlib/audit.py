@@ -30,7 +30,12 @@ import numpy as np
 import pandas as pd
 
 from cxlib.features import CHANNEL_SYNONYMS, label_key
-from cxlib.privacy import PII_COLUMNS, pseudonymise, resolve_pseudonym_key
+from cxlib.privacy import (
+    PII_COLUMNS,
+    pseudonymise,
+    resolve_pseudonym_key,
+    suppress_small_groups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -1207,9 +1212,18 @@ class SingleCustomerView:
                     )
                     if set(b) <= set(fields)
                 ] or blocks[:1]
-                linker.training.estimate_probability_two_random_records_match(
-                    [block_on(*b) for b in det], recall=0.8
-                )
+                n_pairs = max(len(frame) * (len(frame) - 1) / 2, 1.0)
+                try:
+                    linker.training.estimate_probability_two_random_records_match(
+                        [block_on(*b) for b in det], recall=0.8
+                    )
+                    prior = linker._settings_obj._probability_two_random_records_match
+                except ValueError:  # tiny tables: more exact matches than recall 0.8 allows
+                    prior = 0.5
+                # no exact match at all gives a prior of 0, which Splink cannot score (log 0):
+                # assume at most one matching pair among all pairs instead
+                prior = float(np.clip(prior, 1.0 / (2.0 * n_pairs), 0.5))
+                linker._settings_obj._probability_two_random_records_match = prior
                 linker.training.estimate_u_using_random_sampling(
                     max_pairs=self.max_pairs, seed=int(self.random_state)
                 )
@@ -1494,10 +1508,39 @@ class AuditResult:
     pii: pd.DataFrame
     unused: pd.DataFrame
     revenue_at_risk: dict[str, float] = field(default_factory=dict)
+    min_group_size: int = 10
 
     @property
     def rules(self) -> pd.DataFrame:
         return self.checks.results
+
+    def duplicates_by_system(self) -> pd.DataFrame:
+        """Records, people and duplicates overall and per source system, as the report shows
+        them: groups of fewer than ``min_group_size`` people are suppressed (source systems with
+        complementary suppression, since their records add up to the ``all`` row).
+
+        Returns an empty frame when the single customer view was not built; the number of
+        hidden rows is in ``attrs["suppressed_groups"]`` (see :func:`cxlib.privacy.suppression_note`).
+        """
+        cols = [
+            "source_system",
+            "records",
+            "people",
+            "records_of_people_with_several",
+            "duplicate_records",
+        ]
+        if self.scv is None or self.scv.skipped_reason_ is not None:
+            return pd.DataFrame(columns=cols)
+        return _suppress_with_total(self.scv.summary(), "people", self.min_group_size)
+
+    def consent_table(self) -> pd.DataFrame:
+        """Consent status per person (per record without a single customer view), statuses of
+        fewer than ``min_group_size`` people suppressed with complementary suppression (the
+        statuses add up to all people). Columns ``status, customers, share``."""
+        cp = self.consent_people if len(self.consent_people) else self.consent
+        if not len(cp) or cp["customers"].sum() == 0:
+            return cp.iloc[0:0].copy()
+        return suppress_small_groups(cp, "customers", self.min_group_size, complement=True)
 
     def data_quality_export(self) -> pd.DataFrame:
         """``exports/data_quality.csv``: table, column, rule, dimension, failed_rows, total_rows."""
@@ -1514,6 +1557,24 @@ class AuditResult:
         ].reset_index(drop=True)
 
 
+def _suppress_with_total(df: pd.DataFrame, count_col: str, min_size: int) -> pd.DataFrame:
+    """Suppress small groups in a table whose first row (``source_system == "all"``) is the
+    total of the others: the total under ``min_size`` hides everything, and the other rows get
+    complementary suppression so that none can be worked out as total minus the rest."""
+    is_total = (df["source_system"] == "all").to_numpy()
+    total = suppress_small_groups(df.loc[is_total], count_col, min_size)
+    if len(total) == 0:
+        parts = df.iloc[0:0].copy()
+        parts.attrs["suppressed_groups"] = len(df)
+        parts.attrs["complementary"] = False
+        return parts
+    rest = suppress_small_groups(df.loc[~is_total], count_col, min_size, complement=True)
+    out = pd.concat([total, rest], ignore_index=True)
+    out.attrs["suppressed_groups"] = rest.attrs["suppressed_groups"]
+    out.attrs["complementary"] = rest.attrs["complementary"]
+    return out
+
+
 def _rows_removed_after_reading(data: Any) -> bool:
     sup = getattr(data, "suppressed", None)
     return sup is not None and len(sup) > 0 and float(sup["rows_removed"].sum()) > 0
@@ -1527,6 +1588,7 @@ def run_audit(
     match_threshold: float = 0.99,
     seed: int = 42,
     config: Mapping[str, Any] | None = None,
+    min_group_size: int = 10,
 ) -> AuditResult:
     """Run the whole audit on a loaded source (``cxlib.contract.load_source``).
 
@@ -1544,6 +1606,10 @@ def run_audit(
         Seed of the Splink u-estimation sample.
     config : mapping, optional
         ``audit.postcode_regex`` and ``audit.channel_synonyms`` are read when present.
+    min_group_size : int
+        Groups of fewer people (source systems, consent statuses) are not shown in the report
+        tables (:meth:`AuditResult.duplicates_by_system`, :meth:`AuditResult.consent_table`) nor
+        quoted in the findings.
     """
     cfg = dict((config or {}).get("audit", {}) or {})
     tables = dict(data.tables)
@@ -1613,6 +1679,7 @@ def run_audit(
         pii=pii_inventory(tables),
         unused=unused_columns(tables),
         revenue_at_risk=money,
+        min_group_size=int(min_group_size),
     )
 
 
@@ -1809,14 +1876,33 @@ def audit_findings(result: AuditResult, *, retention_months: int = 24) -> list[d
                 )
     cp = result.consent_people if len(result.consent_people) else result.consent
     if len(cp) and cp["customers"].sum() > 0:
-        s = cp.set_index("status")["share"]
-        c = cp.set_index("status")["customers"]
+        full = cp.set_index("status")["share"]
+        shown = result.consent_table().set_index("status")
+        s, c = shown["share"], shown["customers"]
         old = f"consent older than {retention_months} months"
+        min_size = result.min_group_size
+        few = f"fewer than {min_size}"
+        if "consent given" in s:
+            text = (
+                f"Only {_pct(s['consent given'])} of customers ({_n(c['consent given'])}) may "
+                "receive marketing"
+            )
+        elif int(cp.set_index("status")["customers"].get("consent given", 0)) < min_size:
+            text = f"{few.capitalize()} customers may receive marketing"
+        else:
+            text = (
+                "How many customers may receive marketing is not shown (it would reveal a "
+                f"group of {few} people)"
+            )
+        parts = []
+        if "no consent record" in s:
+            parts.append(f"{_pct(s['no consent record'])} have no consent record")
+        if old in s:
+            parts.append(f"{_pct(s[old])} gave consent more than {retention_months} months ago")
+        text += (": " + " and ".join(parts)) if parts else ""
         add(
-            f"Only {_pct(s['consent given'])} of customers ({_n(c['consent given'])}) may "
-            f"receive marketing: {_pct(s['no consent record'])} have no consent record and "
-            f"{_pct(s.get(old, 0.0))} gave consent more than {retention_months} months ago.",
-            float(s["no consent record"] + s.get(old, 0.0)),
+            text + ".",
+            float(full.get("no consent record", 0.0) + full.get(old, 0.0)),
             "consent",
         )
     fr = result.freshness

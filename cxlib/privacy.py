@@ -3,7 +3,8 @@
 Everything that leaves a run (reports, exports) goes through these helpers:
 
 - :func:`pseudonymise` replaces customer ids shown in reports by a keyed hash, stable within a run;
-- :func:`suppress_small_groups` removes groups of fewer than ``min_group_size`` customers;
+- :func:`suppress_small_groups` removes groups of fewer than ``min_group_size`` customers and
+  :func:`suppression_note` says so;
 - :func:`write_export` writes CSV exports atomically and neutralises spreadsheet formulas;
 - :data:`PII_COLUMNS` names the contract columns that hold personal data.
 """
@@ -17,6 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -80,21 +82,66 @@ def pseudonymise(ids: pd.Series | pd.Index, key: str, *, prefix: str = "C-") -> 
 
 
 def suppress_small_groups(
-    df: pd.DataFrame, count_col: str = "customers", min_size: int = 10
+    df: pd.DataFrame,
+    count_col: str = "customers",
+    min_size: int = 10,
+    *,
+    complement: bool = False,
 ) -> pd.DataFrame:
     """Drop rows describing fewer than ``min_size`` customers (``count_col`` holds the count).
 
-    The number of suppressed rows is stored in ``result.attrs["suppressed_groups"]`` so that a
-    report can say how many groups it does not show.
+    Parameters
+    ----------
+    df : DataFrame
+        One row per group with its customer count in ``count_col``.
+    count_col : str
+        Column holding the number of customers of each group.
+    min_size : int
+        Smallest group that may be shown (``min_group_size``).
+    complement : bool
+        Also hide the smallest shown group when the hidden groups together hold between 1 and
+        ``min_size - 1`` customers, so that a hidden group cannot be recovered by subtracting the
+        shown rows from a total the report states elsewhere (complementary suppression). Use it
+        for tables whose rows add up to a known total (statuses, source systems).
+
+    Returns
+    -------
+    DataFrame
+        The rows shown; ``result.attrs["suppressed_groups"]`` holds the number of rows hidden
+        and ``attrs["complementary"]`` whether one was hidden only to protect another, so that a
+        report can say so (see :func:`suppression_note`).
     """
     if count_col not in df.columns:
         raise KeyError(f"suppress_small_groups: no column {count_col!r} in {list(df.columns)}")
-    keep = df[count_col].fillna(0) >= min_size
+    counts = pd.to_numeric(df[count_col], errors="coerce").fillna(0).to_numpy(dtype=float)
+    keep = counts >= min_size
+    hidden = float(counts[~keep].sum())
+    extra = bool(complement and 0 < hidden < min_size and keep.any())
+    if extra:
+        keep[np.flatnonzero(keep)[np.argmin(counts[keep])]] = False
     out = df.loc[keep].copy()
     out.attrs["suppressed_groups"] = int((~keep).sum())
+    out.attrs["complementary"] = extra
     if (~keep).any():
         log.info("suppressed %d group(s) under %d customers", int((~keep).sum()), min_size)
     return out
+
+
+def suppression_note(
+    df: pd.DataFrame, min_size: int, *, what: str = "group", unit: str = "customers"
+) -> str:
+    """The sentence a report shows under a table that :func:`suppress_small_groups` filtered,
+    e.g. "2 groups are not shown: fewer than 10 customers (privacy rule)."; empty when
+    nothing was hidden."""
+    n = int(df.attrs.get("suppressed_groups", 0))
+    if not n:
+        return ""
+    noun = what if n == 1 else what + "s"
+    verb = "is" if n == 1 else "are"
+    text = f"{n} {noun} {verb} not shown: fewer than {min_size} {unit}"
+    if df.attrs.get("complementary"):
+        text += ", or hidden so that a smaller one cannot be worked out from the total"
+    return text + " (privacy rule)."
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:

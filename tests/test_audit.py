@@ -417,3 +417,103 @@ def test_plots_are_titled_and_labelled(small_crm) -> None:
     for ax in axes:
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------
+# small groups (source systems, consent statuses) are not shown
+# ---------------------------------------------------------------------------------------------
+
+
+def _small_group_audit(tmp_path: Path, min_group_size: int = 10) -> audit.AuditResult:
+    """40 customers in system crm_a, 3 in crm_b; consent: 30 given, 7 no record, 3 refused,
+    3 stale (given in 2019)."""
+    n_a, n_b = 40, 3
+    ids = [f"A{i:03d}" for i in range(n_a)] + [f"B{i:03d}" for i in range(n_b)]
+    consent = ["yes"] * 30 + [""] * 7 + ["no"] * 3 + ["yes"] * 3
+    dates = ["2025-03-01"] * 30 + [""] * 10 + ["2019-01-01"] * 3
+    pd.DataFrame(
+        {
+            "customer_id": ids,
+            "source_system": ["crm_a"] * n_a + ["crm_b"] * n_b,
+            "first_name": [f"Name{i}" for i in range(len(ids))],
+            "last_name": [f"Surname{i}" for i in range(len(ids))],
+            "email": [f"person{i}@example.com" for i in range(len(ids))],
+            "marketing_consent": consent,
+            "consent_date": dates,
+        }
+    ).to_csv(tmp_path / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ids, "timestamp": "2025-06-01", "amount": 10.0}).to_csv(
+        tmp_path / "transactions.csv", index=False
+    )
+    data = load_source(tmp_path)
+    return audit.run_audit(data, pseudonym_key="k", min_group_size=min_group_size)
+
+
+def test_duplicates_by_system_hides_small_systems(tmp_path: Path) -> None:
+    res = _small_group_audit(tmp_path)
+    full = res.scv.summary().set_index("source_system")
+    assert full.loc["crm_b", "people"] == 3  # the unsuppressed table has the small system
+    shown = res.duplicates_by_system()
+    # crm_b (3 people) is hidden and so is crm_a, else crm_b = all - crm_a
+    assert shown["source_system"].tolist() == ["all"]
+    assert shown.attrs["suppressed_groups"] == 2 and shown.attrs["complementary"]
+    assert (shown["people"] >= 10).all()
+    # with min_group_size 3 every row is shown
+    (tmp_path / "m3").mkdir()
+    res3 = _small_group_audit(tmp_path / "m3", 3)
+    assert res3.duplicates_by_system()["source_system"].tolist() == ["all", "crm_a", "crm_b"]
+
+
+def test_consent_table_and_finding_hide_small_statuses(tmp_path: Path) -> None:
+    res = _small_group_audit(tmp_path)
+    full = res.consent_people.set_index("status")["customers"]
+    assert full["consent refused"] == 3 and full["consent older than 24 months"] == 3
+    shown = res.consent_table()
+    # refused (3) and stale (3) together 6 < 10: the smallest other status (7, no record) goes too
+    assert shown["status"].tolist() == ["consent given"]
+    assert (shown["customers"] >= 10).all()
+    assert shown.attrs["suppressed_groups"] == 3
+    text = " ".join(f["text"] for f in audit.audit_findings(res) if f["kind"] == "consent")
+    assert "69.8%" in text  # 30 of 43 may receive marketing
+    assert "7.0%" not in text and "16.3%" not in text  # no record, stale: not quoted
+    # a table with no small group is unchanged
+    (tmp_path / "m1").mkdir()
+    res1 = _small_group_audit(tmp_path / "m1", 1)
+    assert res1.consent_table()["customers"].tolist() == [30, 3, 3, 7]
+
+
+def test_audit_with_fewer_customers_than_min_group_size(tmp_path: Path) -> None:
+    pd.DataFrame({"customer_id": ["c1", "c2"], "marketing_consent": ["yes", "no"]}).to_csv(
+        tmp_path / "customers.csv", index=False
+    )
+    res = audit.run_audit(load_source(tmp_path), pseudonym_key="k")
+    assert len(res.consent_table()) == 0 and res.consent_table().attrs["suppressed_groups"] == 4
+    assert len(res.duplicates_by_system()) == 0
+    text = " ".join(f["text"] for f in audit.audit_findings(res) if f["kind"] == "consent")
+    assert text.startswith("Fewer than 10 customers may receive marketing")
+    assert "50.0%" not in text
+
+
+@pytest.mark.parametrize(
+    "emails",
+    [
+        ["same@example.com", "same@example.com"],  # more exact matches than recall 0.8 allows
+        ["one@example.com", "two@example.com", "three@example.com"],  # no exact match at all
+    ],
+)
+def test_single_customer_view_on_tiny_tables(emails) -> None:
+    """Splink's prior was 0 (log of 0) or refused (recall) on tiny tables: both crashed."""
+    n = len(emails)
+    cust = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "first_name": ["Ann"] * n,
+            "last_name": ["Lee", "Lee", "Kim"][:n],
+            "email": emails,
+            "postcode": ["AB1 2CD"] * n,
+        }
+    )
+    scv = audit.SingleCustomerView(random_state=1).fit(cust)
+    assert scv.skipped_reason_ is None
+    assert len(scv.master_map_) == n and 1 <= scv.n_people_ <= n
+    assert scv.master_map_["master_id"].notna().all()

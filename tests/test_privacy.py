@@ -9,6 +9,7 @@ from cxlib.privacy import (
     neutralise_formulas,
     pseudonymise,
     suppress_small_groups,
+    suppression_note,
     write_export,
 )
 
@@ -56,3 +57,33 @@ def test_write_export_is_atomic(tmp_path, monkeypatch):
         write_export(pd.DataFrame({"a": [2]}), path)
     assert path.read_text() == "a\n1\n"  # old file intact
     assert [p.name for p in path.parent.iterdir()] == ["x.csv"]  # no temp file left
+
+
+def test_complementary_suppression_protects_the_hidden_group():
+    df = pd.DataFrame({"status": ["a", "b", "c", "d"], "customers": [50, 3, 12, 20]})
+    plain = suppress_small_groups(df, "customers", 10)
+    assert plain["status"].tolist() == ["a", "c", "d"]  # b = total - (a + c + d)
+    out = suppress_small_groups(df, "customers", 10, complement=True)
+    assert out["status"].tolist() == ["a", "d"]  # c (the smallest shown) hidden too
+    assert out.attrs["suppressed_groups"] == 2 and out.attrs["complementary"]
+    assert "cannot be worked out" in suppression_note(out, 10)
+    # hidden groups that together hold min_size or more need no complement
+    df2 = pd.DataFrame({"status": ["a", "b", "c", "d"], "customers": [50, 6, 5, 0]})
+    out2 = suppress_small_groups(df2, "customers", 10, complement=True)
+    assert out2["status"].tolist() == ["a"] and not out2.attrs["complementary"]
+    # only zeros hidden: nothing to protect
+    df3 = pd.DataFrame({"status": ["a", "b", "c"], "customers": [50, 40, 0]})
+    out3 = suppress_small_groups(df3, "customers", 10, complement=True)
+    assert out3["status"].tolist() == ["a", "b"] and not out3.attrs["complementary"]
+    # one shown group beside a hidden one of 6: showing it would reveal the 6
+    df4 = pd.DataFrame({"status": ["a", "b"], "customers": [50, 6]})
+    assert len(suppress_small_groups(df4, "customers", 10, complement=True)) == 0
+
+
+def test_suppression_note_wording():
+    df = pd.DataFrame({"g": ["x", "y", "z"], "customers": [9, 2, 250]})
+    out = suppress_small_groups(df, "customers", 10)
+    assert suppression_note(out, 10) == (
+        "2 groups are not shown: fewer than 10 customers (privacy rule)."
+    )
+    assert suppression_note(suppress_small_groups(df.iloc[2:], "customers", 10), 10) == ""
