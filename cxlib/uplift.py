@@ -529,9 +529,12 @@ def auuc_score(y, treatment, score) -> float:
 
 
 def qini_curves_frame(
-    y, treatment, scores: Mapping[str, Any], *, n_points: int = 101
+    y, treatment, scores: Mapping[str, Any], *, n_points: int = 101, min_group_size: int = 0
 ) -> pd.DataFrame:
     """Qini curves of several models plus the random and perfect curves, for plotting.
+
+    Points describing the top ``share`` of fewer than ``min_group_size`` customers are left
+    out (a curve starts at the first share that covers enough customers).
 
     Returns
     -------
@@ -553,7 +556,10 @@ def qini_curves_frame(
         )
     x, q = next(iter(curves.values()))
     frames.append(pd.DataFrame({"model": "Random", "share": grid, "incremental": grid * q[-1]}))
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if min_group_size > 0:
+        out = out.loc[out["share"] * len(y) >= min_group_size].reset_index(drop=True)
+    return out
 
 
 def _bootstrap_indices(t: np.ndarray, n_boot: int, rng: np.random.Generator):
@@ -628,12 +634,17 @@ def _diff_ci(yt: np.ndarray, yc: np.ndarray, alpha: float) -> tuple[float, float
     return float(d), float(d - z * se), float(d + z * se)
 
 
-def uplift_by_decile(y, treatment, score, *, n_bins: int = 10, alpha: float = 0.05) -> pd.DataFrame:
+def uplift_by_decile(
+    y, treatment, score, *, n_bins: int = 10, alpha: float = 0.05, min_group_size: int = 0
+) -> pd.DataFrame:
     """Observed uplift (treated − control mean) per bin of predicted uplift.
 
     Customers (treated and control together) are ranked by ``score`` (ties by position) and cut
     into ``n_bins`` equal-count bins; bin 1 holds the highest predicted uplift. Works for any
     outcome (rates for 0/1 outcomes). CIs are Wald intervals of the difference of means.
+    With ``min_group_size``, fewer bins are used when ``n_bins`` bins would hold fewer than
+    ``min_group_size`` treated or control customers each (``attrs["n_bins"]`` says how many);
+    bins that still fall short are hidden by :func:`deciles_shown`.
 
     Returns
     -------
@@ -641,8 +652,11 @@ def uplift_by_decile(y, treatment, score, *, n_bins: int = 10, alpha: float = 0.
     control_mean, observed_uplift, ci_low, ci_high``.
     """
     y, t, s = _as_arrays(y, treatment, score)
+    if min_group_size > 0:
+        smaller_arm = int(min((t == 1).sum(), (t == 0).sum()))
+        n_bins = int(np.clip(smaller_arm // min_group_size, 1, n_bins))
     rank = pd.Series(-s).rank(method="first").to_numpy()
-    b = np.ceil(rank * n_bins / len(s)).astype(int).clip(1, n_bins)
+    b = np.ceil(rank * n_bins / max(len(s), 1)).astype(int).clip(1, n_bins)
     rows = []
     for k in range(1, n_bins + 1):
         m = b == k
@@ -662,7 +676,9 @@ def uplift_by_decile(y, treatment, score, *, n_bins: int = 10, alpha: float = 0.
                 "ci_high": hi,
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["n_bins"] = n_bins
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1023,7 +1039,8 @@ def response_groups(
 
 
 def group_summary(groups, y, treatment, uplift, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Size, mean predicted uplift and observed uplift (treated − control, Wald CI) per group."""
+    """Size (all, treated, control), mean predicted uplift and observed uplift (treated −
+    control, Wald CI) per group."""
     groups = pd.Series(pd.Categorical(np.asarray(groups), categories=list(RESPONSE_GROUPS)))
     y = np.asarray(y, dtype=float)
     t = np.asarray(treatment, dtype=float)
@@ -1037,6 +1054,8 @@ def group_summary(groups, y, treatment, uplift, *, alpha: float = 0.05) -> pd.Da
                 "group": grp,
                 "label": GROUP_LABELS[grp],
                 "customers": int(m.sum()),
+                "n_treated": int((m & (t == 1)).sum()),
+                "n_control": int((m & (t == 0)).sum()),
                 "share": float(m.mean()) if len(m) else np.nan,
                 "mean_predicted_uplift": float(u[m].mean()) if m.any() else np.nan,
                 "observed_uplift": d,
@@ -1062,6 +1081,7 @@ def profit_curve(
     n_bootstrap: int = 200,
     alpha: float = 0.05,
     random_state: int | None = 0,
+    min_group_size: int = 0,
 ) -> pd.DataFrame:
     """Incremental profit of contacting the top share of customers by predicted uplift.
 
@@ -1069,7 +1089,9 @@ def profit_curve(
     :func:`uplift_curve`) times the number contacted gives incremental conversions; profit =
     ``value_per_conversion`` × incremental conversions − ``cost_per_contact`` × contacted,
     scaled to ``base_size`` customers (default: the rows given). Bootstrap percentile CIs
-    (stratified by arm). Share 0 (contact nobody) has profit 0.
+    (stratified by arm). Share 0 (contact nobody) has profit 0. Shares whose top customers
+    include fewer than ``min_group_size`` treated or control customers are left out (their
+    profit would describe a handful of people).
 
     Returns
     -------
@@ -1111,7 +1133,10 @@ def profit_curve(
     full = inc[-1] if len(inc) and shares[-1] == 1 else np.nan
     plo = value_per_conversion * lo * base - cost
     phi = value_per_conversion * hi * base - cost
-    return pd.DataFrame(
+    k = np.clip(np.round(shares * n).astype(int), 1, max(n, 1))
+    top_t = np.cumsum(t[order])[k - 1] if n else np.zeros(len(k))
+    enough = (top_t >= min_group_size) & (k - top_t >= min_group_size)
+    out = pd.DataFrame(
         {
             "share": shares,
             "contacted": contacted,
@@ -1125,11 +1150,14 @@ def profit_curve(
             "gain_share": inc / full if full else np.nan,
         }
     )
+    return out.loc[enough].reset_index(drop=True)
 
 
 def best_share(curve: pd.DataFrame) -> pd.Series:
     """The row of :func:`profit_curve` with the highest profit (ties: the smaller share); a
     row of zeros at share 0 when no share is profitable."""
+    if curve.empty:
+        return pd.Series({c: 0.0 for c in curve.columns})
     i = curve["profit"].to_numpy().argmax()
     if curve["profit"].iloc[i] <= 0:
         return pd.Series({c: 0.0 for c in curve.columns})
@@ -1488,6 +1516,7 @@ class UpliftAnalysis:
     value_per_conversion: float = 40.0
     min_group_size: int = 10
     duplicates_removed: int = 0
+    left_out_arms: list[str] = field(default_factory=list)
 
 
 def history_features(
@@ -1534,6 +1563,40 @@ def history_features(
     return out, note
 
 
+def _first_row_per_customer(campaign: pd.DataFrame) -> pd.DataFrame:
+    out = campaign.drop_duplicates("customer_id", keep="first").reset_index(drop=True)
+    return out.assign(group=out["group"].astype("str"))
+
+
+def campaign_problem(
+    campaign: pd.DataFrame, control_arm: str = "control", min_group_size: int = 10
+) -> str | None:
+    """Why the campaign cannot be analysed without failing or showing a handful of people
+    (None when it can): no control arm, a control arm of fewer than ``min_group_size``
+    customers, or no offer arm of at least ``min_group_size`` customers. Offer arms under
+    ``min_group_size`` are left out by :func:`run_uplift` (the others are analysed)."""
+    camp = _first_row_per_customer(campaign)
+    sizes = camp["group"].dropna().value_counts()
+    if control_arm not in sizes.index:
+        return (
+            f"the campaign has no control group {control_arm!r} in column 'group' (groups: "
+            f"{', '.join(sorted(map(str, sizes.index))) or 'none'}); set the parameter "
+            "control_arm to the name of the control group"
+        )
+    if sizes[control_arm] < min_group_size:
+        return (
+            f"the control group has fewer than {min_group_size} customers (min_group_size), too "
+            "few to measure an effect without showing the results of a handful of people"
+        )
+    offers = sizes.drop(control_arm)
+    if not (offers >= min_group_size).any():
+        return (
+            f"no offer group has {min_group_size} or more customers (min_group_size), too few to "
+            "measure an effect without showing the results of a handful of people"
+        )
+    return None
+
+
 def run_uplift(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -1550,16 +1613,30 @@ def run_uplift(
     """Run the whole campaign analysis of notebook 04 on contract tables.
 
     ``tables`` needs ``campaign``; ``transactions`` adds purchase-history features (cut the day
-    before the send) and ``customers`` adds marketing consent for the export.
+    before the send) and ``customers`` adds marketing consent for the export. The sample-ratio
+    test uses every arm; offer arms of fewer than ``min_group_size`` customers are left out of
+    everything else (``left_out_arms``).
+
+    Raises
+    ------
+    ValueError
+        With the reason of :func:`campaign_problem` when the campaign cannot be analysed.
     """
     raw = tables["campaign"]
-    campaign = raw.drop_duplicates("customer_id", keep="first").reset_index(drop=True)
+    problem = campaign_problem(raw, control_arm, min_group_size)
+    if problem:
+        raise ValueError(problem)
+    campaign = _first_row_per_customer(raw)
     duplicates = len(raw) - len(campaign)
     if duplicates:
         log.warning("campaign: %d repeated customer rows dropped (first kept)", duplicates)
-    campaign = campaign.assign(group=campaign["group"].astype("str"))
-    spec = describe_campaign(campaign, control_arm)
     srm = srm_test(campaign, expected_allocation)
+    sizes = campaign["group"].value_counts()
+    left_out = sorted(a for a in sizes.index if a != control_arm and sizes[a] < min_group_size)
+    if left_out:
+        log.warning("campaign arms under %d customers left out: %s", min_group_size, left_out)
+        campaign = campaign.loc[~campaign["group"].isin(left_out)].reset_index(drop=True)
+    spec = describe_campaign(campaign, control_arm)
     balance = covariate_balance(campaign, spec.covariates, control_arm)
     readout = campaign_readout(campaign, control_arm, spec.outcomes)
     feats, feature_note = history_features(campaign, tables.get("transactions"))
@@ -1584,6 +1661,7 @@ def run_uplift(
         value_per_conversion=value_per_conversion,
         min_group_size=min_group_size,
         duplicates_removed=duplicates,
+        left_out_arms=left_out,
     )
     for out in spec.binary_outcomes:
         cov = [c for c in spec.covariates if c in campaign.columns]
@@ -1623,8 +1701,11 @@ def run_uplift(
             f["y"],
             f["treatment"],
             {m: mres.scores.loc[f.index, f"{m}|{arm}"] for m in _model_names(mres)},
+            min_group_size=min_group_size,
         )
-        res.deciles[arm] = uplift_by_decile(f["y"], f["treatment"], f["uplift"])
+        res.deciles[arm] = uplift_by_decile(
+            f["y"], f["treatment"], f["uplift"], min_group_size=min_group_size
+        )
         grp = response_groups(f["uplift"], f["p_control"])
         res.groups[arm] = group_summary(grp, f["y"], f["treatment"], f["uplift"])
         res.profit[arm] = profit_curve(
@@ -1636,6 +1717,7 @@ def run_uplift(
             base_size=base,
             n_bootstrap=n_bootstrap,
             random_state=random_state,
+            min_group_size=min_group_size,
         )
         res.best[arm] = best_share(res.profit[arm])
     res.scores = uplift_scores_export(
@@ -1712,33 +1794,122 @@ def models_display(res: UpliftAnalysis) -> pd.DataFrame:
     )
 
 
-def groups_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
-    """The four groups for one arm, groups under ``min_group_size`` suppressed."""
+def srm_shown(res: UpliftAnalysis) -> pd.DataFrame:
+    """The sample-ratio table as the report shows it: the size and observed share of an arm of
+    fewer than ``min_group_size`` customers are blanked (NaN); the planned figures stay."""
+    t = res.srm.table.copy()
+    small = t["customers"] < res.min_group_size
+    t["customers"] = t["customers"].astype("float64").mask(small)
+    t["observed_share"] = t["observed_share"].mask(small)
+    t.attrs["suppressed_groups"] = int(small.sum())
+    return t
+
+
+def srm_display(res: UpliftAnalysis) -> pd.DataFrame:
+    """:func:`srm_shown` formatted for managers ("fewer than 10" for blanked sizes)."""
+    t = srm_shown(res)
+    few = f"fewer than {res.min_group_size}"
+    return pd.DataFrame(
+        {
+            "Group": t["arm"],
+            "Customers": [few if pd.isna(v) else f"{int(v):,}" for v in t["customers"]],
+            "Observed share": ["" if pd.isna(v) else f"{v:.1%}" for v in t["observed_share"]],
+            "Planned share": t["expected_share"].map("{:.1%}".format),
+            "Planned customers": t["expected_customers"].map("{:,.0f}".format),
+        }
+    )
+
+
+def _enough(row: Mapping[str, Any], min_size: int) -> bool:
+    """A group's figures may be shown: enough customers in all, treated and control."""
+    return bool(
+        row["customers"] >= min_size
+        and row.get("n_treated", min_size) >= min_size
+        and row.get("n_control", min_size) >= min_size
+    )
+
+
+def groups_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """The four groups of one arm that have at least ``min_group_size`` customers (the
+    number hidden in ``attrs["suppressed_groups"]``); the observed uplift and its CI are NaN
+    where a group has fewer than ``min_group_size`` treated or control customers."""
     from cxlib.privacy import suppress_small_groups
 
-    g = suppress_small_groups(res.groups[arm], count_col="customers", min_size=res.min_group_size)
-    return pd.DataFrame(
+    m = res.min_group_size
+    g = suppress_small_groups(res.groups[arm], count_col="customers", min_size=m)
+    thin = (g["n_treated"] < m) | (g["n_control"] < m)
+    for c in ("observed_uplift", "ci_low", "ci_high"):
+        g[c] = g[c].mask(thin)
+    return g
+
+
+def groups_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """The four groups for one arm, groups under ``min_group_size`` suppressed; the observed
+    uplift is not shown when the group has fewer than ``min_group_size`` treated or control
+    customers."""
+    g = groups_shown(res, arm)
+    m = res.min_group_size
+    out = pd.DataFrame(
         {
             "Group": g["label"],
             "Customers": g["customers"].map("{:,}".format),
             "Share": g["share"].map("{:.1%}".format),
             "Predicted uplift": g["mean_predicted_uplift"].map(lambda v: f"{v * 100:+.1f} pts"),
             "Observed uplift (95% CI)": [
-                f"{_pts(d)} pts ({_pts(lo)} to {_pts(hi)})" if np.isfinite(d) else "n/a"
-                for d, lo, hi in zip(g["observed_uplift"], g["ci_low"], g["ci_high"], strict=True)
+                (
+                    f"not shown (fewer than {m} contacted or control customers)"
+                    if not _enough(r, m)
+                    else f"{_pts(r['observed_uplift'])} pts ({_pts(r['ci_low'])} to "
+                    f"{_pts(r['ci_high'])})"
+                    if np.isfinite(r["observed_uplift"])
+                    else "n/a"
+                )
+                for _, r in g.iterrows()
             ],
         }
     )
+    out.attrs.update(g.attrs)
+    return out
+
+
+def deciles_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """The bins of :func:`uplift_by_decile` that the report shows (table and chart): bins with
+    fewer than ``min_group_size`` customers, treated customers or control customers are
+    hidden (their number in ``attrs["suppressed_groups"]``; ``attrs["n_bins"]`` kept)."""
+    d = res.deciles[arm]
+    m = res.min_group_size
+    keep = (d["customers"] >= m) & (d["n_treated"] >= m) & (d["n_control"] >= m)
+    out = d.loc[keep].reset_index(drop=True)
+    out.attrs["suppressed_groups"] = int((~keep).sum())
+    out.attrs["n_bins"] = d.attrs.get("n_bins", len(d))
+    return out
+
+
+def deciles_note(res: UpliftAnalysis, arm: str) -> str:
+    """What the decile table does not show and why (empty when it shows ten full deciles)."""
+    d = deciles_shown(res, arm)
+    m = res.min_group_size
+    parts = []
+    if d.attrs["n_bins"] < 10:
+        parts.append(
+            f"Ten deciles would hold fewer than {m} contacted or control customers each, so "
+            f"customers are cut into {d.attrs['n_bins']} equal groups instead."
+        )
+    k = d.attrs["suppressed_groups"]
+    if k:
+        parts.append(
+            f"{k} group{'s' if k > 1 else ''} with fewer than {m} customers, contacted "
+            f"customers or control customers {'are' if k > 1 else 'is'} not shown (privacy rule)."
+        )
+    return " ".join(parts)
 
 
 def deciles_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
-    """Uplift by decile of predicted uplift, deciles under ``min_group_size`` suppressed."""
-    from cxlib.privacy import suppress_small_groups
-
-    d = suppress_small_groups(res.deciles[arm], count_col="customers", min_size=res.min_group_size)
+    """Uplift by decile of predicted uplift as :func:`deciles_shown` (small bins suppressed)."""
+    d = deciles_shown(res, arm)
     return pd.DataFrame(
         {
-            "Decile": d["decile"],
+            ("Decile" if d.attrs["n_bins"] == 10 else "Group"): d["decile"],
             "Customers": d["customers"].map("{:,}".format),
             "Predicted uplift": d["mean_predicted"].map(lambda v: f"{v * 100:+.1f} pts"),
             "Treated rate": d["treated_mean"].map("{:.1%}".format),
@@ -1778,7 +1949,7 @@ def sleeping_dog_finding(res: UpliftAnalysis) -> tuple[str, bool]:
     cand = []
     for arm in res.spec.arms:
         gs = res.groups[arm].set_index("group").loc["sleeping_dog"]
-        if gs["customers"] >= res.min_group_size and np.isfinite(gs["observed_uplift"]):
+        if _enough(gs, res.min_group_size) and np.isfinite(gs["observed_uplift"]):
             cand.append((arm, gs))
     if not cand:
         return ("The models predict no group of customers whom an offer harms.", False)
@@ -1842,6 +2013,15 @@ def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
     out.append((" ".join(parts), True))
     for _, r in ro.loc[ro["outcome"] != "converted"].iterrows():
         out.append((readout_sentence(r), False))
+    if res.left_out_arms:
+        names = ", ".join(_arm_label(a) for a in res.left_out_arms)
+        out.append(
+            (
+                f"{names}: fewer than {res.min_group_size} customers, left out of the comparison "
+                "(too few to show results for).",
+                False,
+            )
+        )
     if res.duplicates_removed:
         out.append(
             (
@@ -1905,7 +2085,7 @@ def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
         for arm in spec.arms:
             gtab = res.groups[arm].set_index("group")
             p = gtab.loc["persuadable"]
-            if p["customers"] >= res.min_group_size:
+            if _enough(p, res.min_group_size) and np.isfinite(p["observed_uplift"]):
                 out.append(
                     (
                         f"{_arm_label(arm)}: {p['share']:.0%} of customers are persuadables "

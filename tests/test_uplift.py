@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -359,3 +361,119 @@ def test_personal_data_is_never_a_covariate():
         }
     )
     assert describe_campaign(camp).covariates == ["recency"]
+
+
+# --------------------------------------------------------------------------------------------
+# Small groups: nothing about fewer than min_group_size customers is shown
+# --------------------------------------------------------------------------------------------
+def test_arm_of_three_customers_is_left_out_but_counted_in_srm():
+    df = _campaign(
+        {"control": 300, "offer": 300, "tiny": 3},
+        {"control": 0.1, "offer": 0.3, "tiny": 1.0},
+        seed=3,
+    )
+    res = U.run_uplift(
+        {"campaign": df}, n_bootstrap=5, n_folds=2, random_state=0, min_group_size=10
+    )
+    assert res.left_out_arms == ["tiny"] and res.spec.arms == ["offer"]
+    assert set(res.readout.table["arm"]) == {"offer"}
+    assert set(res.readout.export_table()["arm"]) == {"offer"}
+    srm = U.srm_display(res).set_index("Group")
+    assert (
+        srm.loc["tiny", "Customers"] == "fewer than 10" and srm.loc["tiny", "Observed share"] == ""
+    )
+    assert srm.loc["offer", "Customers"] == "300"
+    assert np.isnan(U.srm_shown(res).set_index("arm").loc["tiny", "observed_share"])
+    assert res.srm.table.set_index("arm").loc["tiny", "customers"] == 3  # the test uses all arms
+    text = " ".join(t for t, _ in U.uplift_findings(res))
+    assert "Tiny: fewer than 10 customers, left out" in text
+    assert "100.0%" not in text  # the three converters' rate is nowhere
+    # the old readout showed the 3-customer arm: 100% conversion
+    old = U.campaign_readout(df.assign(group=df["group"].astype(str)))
+    assert old.row("tiny", "converted")["arm_mean"] == 1.0
+
+
+def test_campaign_problem_refuses_tiny_campaigns():
+    small_control = _campaign({"control": 3, "offer": 50}, {"control": 0.1, "offer": 0.2})
+    assert "control group has fewer than 10" in U.campaign_problem(small_control)
+    small_offers = _campaign({"control": 50, "a": 4, "b": 9}, {"control": 0.1, "a": 0.2, "b": 0.2})
+    assert "no offer group has 10 or more" in U.campaign_problem(small_offers)
+    no_control = _campaign({"x": 50, "y": 50}, {"x": 0.1, "y": 0.2})
+    assert "set the parameter control_arm" in U.campaign_problem(no_control)
+    assert U.campaign_problem(small_control, min_group_size=3) is None
+    with pytest.raises(ValueError, match="control group has fewer"):
+        U.run_uplift({"campaign": small_control})
+
+
+def test_deciles_merge_when_a_decile_would_be_too_small():
+    rng = np.random.default_rng(1)
+    n = 60  # 30 treated, 30 control: ten deciles of 6 customers, 3 per arm
+    t = np.tile([1, 0], n // 2)
+    y = (rng.random(n) < 0.3).astype(float)
+    s = rng.random(n)
+    ten = U.uplift_by_decile(y, t, s)
+    assert len(ten) == 10 and ten["customers"].max() == 6
+    merged = U.uplift_by_decile(y, t, s, min_group_size=10)
+    assert merged.attrs["n_bins"] == 3 and len(merged) == 3
+    assert merged["customers"].tolist() == [20, 20, 20]
+    res = SimpleNamespace(deciles={"offer": merged}, min_group_size=10)
+    shown = U.deciles_shown(res, "offer")
+    assert ((shown["n_treated"] >= 10) & (shown["n_control"] >= 10)).all()
+    assert "3 equal groups" in U.deciles_note(res, "offer")
+    assert "Group" in U.deciles_display(res, "offer").columns
+
+
+def test_deciles_with_few_control_customers_are_hidden():
+    d = pd.DataFrame(
+        {
+            "decile": [1, 2],
+            "customers": [40, 40],
+            "n_treated": [37, 20],
+            "n_control": [3, 20],
+            "mean_predicted": [0.1, 0.0],
+            "treated_mean": [0.5, 0.2],
+            "control_mean": [1.0, 0.1],
+            "observed_uplift": [-0.5, 0.1],
+            "ci_low": [-0.9, 0.0],
+            "ci_high": [-0.1, 0.2],
+        }
+    )
+    d.attrs["n_bins"] = 10
+    res = SimpleNamespace(deciles={"offer": d}, min_group_size=10)
+    table = U.deciles_display(res, "offer")
+    assert table["Decile"].tolist() == [2]
+    assert "100.0%" not in table.to_string()  # the 3 control customers' rate
+    assert "1 group with fewer than 10" in U.deciles_note(res, "offer")
+
+
+def test_response_groups_hide_small_and_thin_groups():
+    y = np.r_[np.ones(3), np.zeros(97)]
+    t = np.r_[np.ones(3), np.tile([1, 0], 48), [1]]
+    u = np.r_[np.full(3, -0.2), np.full(5, 0.2), np.zeros(92)]  # 3 sleeping dogs, 5 persuadables
+    p0 = np.r_[np.zeros(8), np.full(46, 0.5), np.full(46, 0.1)]
+    groups = U.response_groups(pd.Series(u), pd.Series(p0))
+    summ = U.group_summary(groups, y, t, u)
+    assert summ.set_index("group").loc["sleeping_dog", "customers"] == 3
+    res = SimpleNamespace(groups={"offer": summ}, min_group_size=10)
+    shown = U.groups_display(res, "offer")
+    assert "Sleeping dogs" not in set(shown["Group"]) and "Persuadables" not in set(shown["Group"])
+    assert U.groups_shown(res, "offer").attrs["suppressed_groups"] == 2
+    thin = summ.assign(n_control=np.where(summ["group"] == "lost_cause", 4, summ["n_control"]))
+    res2 = SimpleNamespace(groups={"offer": thin}, min_group_size=10)
+    row = U.groups_display(res2, "offer").set_index("Group").loc["Lost causes"]
+    assert row["Observed uplift (95% CI)"].startswith("not shown")
+    assert np.isnan(U.groups_shown(res2, "offer").set_index("group").loc["lost_cause", "ci_low"])
+
+
+def test_profit_and_qini_curves_skip_shares_of_few_customers():
+    y, t, s = _random_case(5, n=100)
+    curve = U.profit_curve(y, t, s, n_bootstrap=5, min_group_size=10)
+    full = U.profit_curve(y, t, s, n_bootstrap=5)
+    assert len(full) == 20 and 0 < len(curve) < 20
+    order = np.argsort(-s, kind="mergesort")
+    for share in curve["share"]:
+        k = int(round(share * len(y)))
+        assert t[order][:k].sum() >= 10 and (1 - t[order][:k]).sum() >= 10
+    assert curve["share"].iloc[-1] == 1.0
+    q = U.qini_curves_frame(y, t, {"m": s}, min_group_size=10)
+    assert (q["share"] * len(y) >= 10).all() and q["share"].max() == 1.0
