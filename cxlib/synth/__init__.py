@@ -106,13 +106,24 @@ def _arrow_column(s: pd.Series) -> pa.Array:
         return _mixed_to_text(s)
 
 
-def write_table(df: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
+def write_table(
+    df: pd.DataFrame, path: Path, fmt: str = "csv", *, string_columns: tuple[str, ...] = ()
+) -> Path:
     """Write ``df`` as CSV (fast, via pyarrow; values quoted only when they must be) or Parquet.
 
     Datetimes at midnight are written as dates, others to the second; booleans as
-    ``true``/``false``; missing values as empty fields.
+    ``true``/``false``; missing values as empty fields. Text columns named in
+    ``string_columns`` are stored as Arrow ``string`` rather than ``large_string`` (this
+    matters only for the Parquet schema).
     """
-    table = pa.table({str(c): _arrow_column(df[c]) for c in df.columns})
+    cols = {}
+    for c in df.columns:
+        arr = _arrow_column(df[c])
+        if c in string_columns and pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.string())
+        cols[str(c)] = arr
+    table = pa.table(cols)
+    del cols
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
@@ -326,14 +337,17 @@ def generate(
     }
     del customers, transactions, campaign, events, feedback
     pa.default_memory_pool().release_unused()
-    tables, defects_truth = defects_mod.inject_defects(tables, r_defects)
+    # consume: the clean tables are not kept next to the dirty ones (memory at 1M people)
+    tables, defects_truth = defects_mod.inject_defects(tables, r_defects, consume=True)
     logger.info("synth: %d planted defect rows", len(defects_truth))
 
     result = SynthResult(out_dir=out, n_people=n, n_records=n_records)
     ext = "parquet" if fmt == "parquet" else "csv"
     for name in TABLES:
         df = tables.pop(name)
-        path = write_table(df, out / f"{name}.{ext}", fmt)
+        # amounts holding planted text are Arrow ``string`` (as they always were written)
+        text_cols = ("amount",) if name == "transactions" else ()
+        path = write_table(df, out / f"{name}.{ext}", fmt, string_columns=text_cols)
         result.rows[name] = len(df)
         result.files[name] = path
         logger.info("synth: wrote %s (%d rows)", path, len(df))

@@ -182,14 +182,21 @@ def _label_variants(values: pd.Series, rng: np.random.Generator, synonyms: bool)
 
 
 def _orphan_ids(
-    n: int, template: pd.Series, known: pa.Array, rng: np.random.Generator
+    n: int,
+    n_template: int,
+    template: Callable[[np.ndarray], pd.Series],
+    known: pa.Array,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Ids shaped like the real ones (same prefix) that no customer record has: a small pool of
-    'deleted' customers shared by the orphan rows."""
+    'deleted' customers shared by the orphan rows.
+
+    ``template(rows)`` returns the clean ids of the given rows (of ``n_template``).
+    """
     if n == 0:
         return np.empty(0, dtype=object)
     pool_size = max(1, n // 4)
-    base = template.iloc[rng.integers(0, len(template), size=pool_size)].astype("str")
+    base = template(rng.integers(0, n_template, size=pool_size)).astype("str")
     base = base.fillna("C").to_numpy(dtype=object)
     prefix = pd.Series(base).str.replace(r"\d+$", "", regex=True).to_numpy(dtype=object)
     width = int(pd.Series(base).str.extract(r"(\d+)$")[0].str.len().max() or 6) + 1
@@ -206,8 +213,11 @@ def _orphan_ids(
 
 def _isin(values: pd.Series, value_set: pa.Array) -> np.ndarray:
     """Fast membership test of string values in an Arrow value set (missing -> False)."""
-    arr = pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
-    return pc.is_in(arr, value_set=value_set).to_numpy(zero_copy_only=False).astype(bool)
+    arr = pa.array(values.astype("str"), from_pandas=True)  # no copy for Arrow-backed text
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())
+    hit = pc.is_in(arr, value_set=value_set.cast(arr.type))
+    return hit.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _to_text_timestamps(ts: pd.Series) -> pd.Series:
@@ -217,9 +227,7 @@ def _to_text_timestamps(ts: pd.Series) -> pd.Series:
         arr = arr.cast(pa.timestamp("s"), safe=True)
     except pa.ArrowInvalid:
         pass
-    arr = arr.cast(pa.string())
-    out = arr.to_pandas().astype("str")
-    out.index = ts.index
+    out = pd.Series(pd.array(arr.cast(pa.large_string()), dtype="str"), index=ts.index)
     return out.rename(ts.name)
 
 
@@ -301,8 +309,14 @@ def _choose(
 # ---------------------------------------------------------------------------------------------
 
 
+#: dtype of a numeric column that must also hold malformed text ("12,50€"): pandas ``str``
+#: (Arrow-backed) holding each number as Arrow's shortest round-trip text (``12.5``, ``-3.99``).
+NUMBER_TEXT = "str"
+
+
 def _as_text_column(df: pd.DataFrame, col: str) -> None:
-    """Make ``col`` able to hold malformed text (timestamps as ISO text, numbers as objects)."""
+    """Make ``col`` able to hold malformed text (timestamps as ISO text, other values as
+    objects). Numeric columns are handled by :func:`_apply_number_text_edits` instead."""
     s = df[col]
     if pd.api.types.is_datetime64_any_dtype(s):
         df[col] = _to_text_timestamps(s)
@@ -310,9 +324,8 @@ def _as_text_column(df: pd.DataFrame, col: str) -> None:
         df[col] = s.astype(object)
 
 
-def _apply_edits(df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, object]]) -> None:
-    """Write all planted values of one column at once (``None`` values mean missing)."""
-    n = len(df)
+def _merge_edits(parts: list[tuple[np.ndarray, object]]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (sorted) and planted values (object; ``None`` = missing) of one column."""
     pos = np.concatenate([p for p, _ in parts])
     vals = np.empty(len(pos), dtype=object)
     i = 0
@@ -320,17 +333,24 @@ def _apply_edits(df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, objec
         vals[i : i + len(p)] = None if v is None else np.asarray(v, dtype=object)
         i += len(p)
     order = np.argsort(pos, kind="stable")
-    pos, vals = pos[order], vals[order]
+    return pos[order], vals[order]
+
+
+def _apply_edits(df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, object]]) -> None:
+    """Write all planted values of one column at once (``None`` values mean missing)."""
+    n = len(df)
+    pos, vals = _merge_edits(parts)
     s = df[col]
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and n > 0:
-        arr = pa.array(s.array)
+        arr = pa.array(s.array)  # no copy for a single chunk
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         mask = np.zeros(n, dtype=bool)
         mask[pos] = True
         vals = [None if (v is None or v is pd.NA) else str(v) for v in vals]
         new = pc.replace_with_mask(arr, pa.array(mask), pa.array(vals, type=arr.type))
-        df[col] = pd.Series(pd.array(new, dtype=s.dtype), index=df.index, name=col)
+        del arr, s
+        df[col] = pd.Series(pd.array(new, dtype=df[col].dtype), index=df.index, name=col)
     else:
         missing = np.array([v is None for v in vals], dtype=bool)
         if (~missing).any():
@@ -340,15 +360,59 @@ def _apply_edits(df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, objec
     return None
 
 
+def _apply_number_text_edits(
+    df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, object]]
+) -> None:
+    """Plant text and numbers in a numeric column, which becomes text (:data:`NUMBER_TEXT`).
+
+    Every number is written as Arrow's text for it (what the CSV writer writes for a float);
+    a planted value is first normalised as NumPy would store it next to text (a ``str``) and
+    read back with :func:`pandas.to_numeric`, so a planted number stays the same number and
+    everything that is not a number stays the planted text. No Python object per row.
+    """
+    pos, vals = _merge_edits(parts)
+    missing = np.array([v is None for v in vals], dtype=bool)
+    given = np.asarray(list(vals[~missing]))  # mixed numbers and text -> all str, as stored
+    as_num = pd.to_numeric(pd.Series(given, dtype=object), errors="coerce")
+    as_num = as_num.to_numpy(dtype="float64", na_value=np.nan)
+    num = df[col].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    num[pos[~missing]] = as_num
+    num[pos[missing]] = np.nan
+    arr = pa.array(num, from_pandas=True).cast(pa.large_string())
+    del num
+    is_text = np.isnan(as_num)
+    if is_text.any():
+        mask = np.zeros(len(df), dtype=bool)
+        mask[pos[~missing][is_text]] = True
+        text = pa.array([str(v) for v in given[is_text]], type=pa.large_string())
+        arr = pc.replace_with_mask(arr, pa.array(mask), text)
+    df[col] = pd.Series(pd.array(arr, dtype=NUMBER_TEXT), index=df.index, name=col)
+
+
+def _take_rows(df: pd.DataFrame, take: np.ndarray, consume: bool) -> pd.DataFrame:
+    """``df.take(take)`` with a fresh index, built column by column; with ``consume`` each
+    column is removed from ``df`` once copied, so only one column is held twice."""
+    cols: dict[str, pd.Series] = {}
+    for c in list(df.columns):
+        s = df.pop(c) if consume else df[c]
+        cols[c] = s.take(take).reset_index(drop=True)
+        del s
+    return pd.DataFrame(cols, copy=False)
+
+
 def _inject_table(
     table: str,
-    clean: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
     rates: Mapping[str, float],
     rng: np.random.Generator,
     known_ids: pa.Array | None,
     data_end: pd.Timestamp,
+    consume: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    clean = clean.reset_index(drop=True)
+    """Plant the defects of ``tables[table]``; with ``consume`` the clean frame is taken out of
+    ``tables`` and its memory reused (the clean values are read from the dirty frame before
+    any planted value is written)."""
+    clean = (tables.pop(table) if consume else tables[table]).reset_index(drop=True)
     n = len(clean)
     chosen = _choose(clean, table, rates, rng)
     key_col = _KEY_COLUMN.get(table)
@@ -359,12 +423,18 @@ def _inject_table(
     dup_src = chosen.pop("duplicate_row", np.empty(0, dtype=np.int64))
     if len(dup_src):
         take = np.repeat(np.arange(n), 1 + np.isin(np.arange(n), dup_src).astype(np.int64))
-        df = clean.take(take).reset_index(drop=True)
+        df = _take_rows(clean, take, consume)
+        del take
     else:
-        df = clean.reset_index(drop=True)
+        df = clean if consume else clean.reset_index(drop=True)
+    del clean
 
     def new_pos(old: np.ndarray) -> np.ndarray:
         return old + np.searchsorted(dup_src, old, side="left")
+
+    def at(col: str, old: np.ndarray) -> pd.Series:
+        """Clean values of column ``col`` at the clean row positions ``old``."""
+        return df[col].iloc[new_pos(old)]
 
     def keys(pos: np.ndarray) -> np.ndarray:
         if key_col is not None:
@@ -377,13 +447,11 @@ def _inject_table(
         if len(pos):
             truth.append(pd.DataFrame({"table": table, "row_key": keys(pos), "defect": defect}))
 
-    # text conversions needed for malformed values
-    if len(chosen.get("unparseable_timestamp", ())):
-        _as_text_column(df, "timestamp")
-    if len(chosen.get("non_numeric_amount", ())):
-        _as_text_column(df, "amount")
-    is_text_ts = "timestamp" in df.columns and not pd.api.types.is_datetime64_any_dtype(
-        df["timestamp"]
+    # columns that will hold malformed text (converted after the clean values are read)
+    text_ts = len(chosen.get("unparseable_timestamp", ())) > 0
+    text_amount = len(chosen.get("non_numeric_amount", ())) > 0
+    is_text_ts = "timestamp" in df.columns and (
+        text_ts or not pd.api.types.is_datetime64_any_dtype(df["timestamp"])
     )
 
     edits: dict[str, list[tuple[np.ndarray, object]]] = {}
@@ -394,11 +462,11 @@ def _inject_table(
     for defect, old in chosen.items():
         pos = new_pos(old)
         if defect == "invalid_email":
-            edit("email", pos, _variants(clean["email"].iloc[old], rng, _EMAIL_MAKERS).to_numpy())
+            edit("email", pos, _variants(at("email", old), rng, _EMAIL_MAKERS).to_numpy())
         elif defect == "invalid_phone":
-            edit("phone", pos, _variants(clean["phone"].iloc[old], rng, _PHONE_MAKERS).to_numpy())
+            edit("phone", pos, _variants(at("phone", old), rng, _PHONE_MAKERS).to_numpy())
         elif defect == "invalid_postcode":
-            vals = _variants(clean["postcode"].iloc[old], rng, _POSTCODE_MAKERS)
+            vals = _variants(at("postcode", old), rng, _POSTCODE_MAKERS)
             edit("postcode", pos, vals.to_numpy())
         elif defect == "implausible_birth_year":
             years = np.array([1850, 1890, 1900, data_end.year + 5, data_end.year + 10])
@@ -407,9 +475,9 @@ def _inject_table(
             edit(defect.removeprefix("missing_"), pos, None)
             continue  # recorded below from the final frame
         elif defect == "unparseable_timestamp":
-            edit("timestamp", pos, _bad_timestamps(clean["timestamp"].iloc[old], rng))
+            edit("timestamp", pos, _bad_timestamps(at("timestamp", old), rng))
         elif defect == "future_timestamp":
-            ts = pd.to_datetime(clean["timestamp"].iloc[old])
+            ts = pd.to_datetime(at("timestamp", old))
             shift = pd.to_timedelta(rng.integers(5 * 365 + 30, 6 * 365 + 300, len(pos)), "D")
             future = (ts + shift).where(
                 ts + shift > data_end + pd.Timedelta(days=400),
@@ -421,24 +489,38 @@ def _inject_table(
                 _to_text_timestamps(future).to_numpy() if is_text_ts else future.to_numpy(),
             )
         elif defect == "non_numeric_amount":
-            edit("amount", pos, _bad_amounts(clean["amount"].iloc[old], rng))
+            edit("amount", pos, _bad_amounts(at("amount", old), rng))
         elif defect == "non_refund_negative_amount":
-            edit("amount", pos, -clean["amount"].iloc[old].astype("float64").to_numpy())
+            edit("amount", pos, -at("amount", old).astype("float64").to_numpy())
         elif defect == "null_customer_id":
             edit("customer_id", pos, None)
         elif defect == "orphan_customer_id":
             if known_ids is None:
                 continue
-            edit("customer_id", pos, _orphan_ids(len(pos), clean["customer_id"], known_ids, rng))
+            ids = _orphan_ids(len(pos), n, lambda rows: at("customer_id", rows), known_ids, rng)
+            edit("customer_id", pos, ids)
             continue  # recorded below from the final frame
         elif defect in ("inconsistent_channel_label", "inconsistent_category_label"):
             col = "channel" if "channel" in defect else "category"
-            edit(col, pos, _label_variants(clean[col].iloc[old], rng, col == "channel"))
+            edit(col, pos, _label_variants(at(col, old), rng, col == "channel"))
         else:  # pragma: no cover - guarded by DEFAULT_RATES keys
             raise ValueError(f"unknown defect {defect!r} for {table}")
         record(defect, pos)
-    for col, parts in edits.items():
-        _apply_edits(df, col, parts)
+
+    # text conversions needed for malformed values, then all planted values
+    if text_ts:
+        _as_text_column(df, "timestamp")
+    number_text = text_amount and pd.api.types.is_numeric_dtype(df["amount"])
+    if text_amount and not number_text:
+        _as_text_column(df, "amount")
+    for col in list(edits):
+        parts = edits.pop(col)
+        if col == "amount" and number_text:
+            _apply_number_text_edits(df, col, parts)
+        else:
+            _apply_edits(df, col, parts)
+        del parts
+    pa.default_memory_pool().release_unused()
 
     # duplicates: the copy sits one row after its original
     if len(dup_src):
@@ -484,6 +566,8 @@ def inject_defects(
     tables: dict[str, pd.DataFrame],
     rng: np.random.Generator,
     rates: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    consume: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Plant data-quality defects in clean synthetic tables.
 
@@ -491,11 +575,15 @@ def inject_defects(
     ----------
     tables : dict of str to DataFrame
         Clean, typed tables (any of customers, transactions, events, feedback, campaign;
-        other entries are passed through untouched). Inputs are not modified.
+        other entries are passed through untouched). Not modified unless ``consume``.
     rng : numpy.random.Generator
         Source of randomness; the same seed gives the same result.
     rates : mapping, optional
         ``{table: {defect: share of rows}}`` overriding :data:`DEFAULT_RATES` per table.
+    consume : bool
+        If true, ``tables`` is emptied and the clean frames' memory is reused for the dirty
+        ones (the generator at 1,000,000 people cannot afford both); the result is the same.
+        Default false: inputs are not modified.
 
     Returns
     -------
@@ -513,6 +601,7 @@ def inject_defects(
             pd.unique(tables["customers"]["customer_id"].dropna().astype("str")), type=pa.string()
         )
     data_end = _data_end(tables)
+    names = list(tables)
     dirty = dict(tables)
     truths = []
     for name in _TABLE_ORDER:
@@ -521,8 +610,13 @@ def inject_defects(
         rates_t = dict(all_rates.get(name, {}))
         if name == "customers":
             rates_t.pop("orphan_customer_id", None)
-        dirty[name], t = _inject_table(name, tables[name], rates_t, rng, known, data_end)
+        if consume:
+            del dirty[name]  # the only other reference is in ``tables``, popped by the callee
+        dirty[name], t = _inject_table(name, tables, rates_t, rng, known, data_end, consume=consume)
         truths.append(t)
+    if consume:
+        tables.clear()
+    dirty = {k: dirty[k] for k in names}
     truth = pd.concat(truths, ignore_index=True) if truths else _empty_truth()
     truth = truth.astype({"table": "str", "row_key": "str", "defect": "str"})
     return dirty, truth
