@@ -8,9 +8,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from report_tables import small_counts
 
 from cxlib.cli import main
 from cxlib.contract import load_source
@@ -88,3 +90,116 @@ def test_loader_never_crashes_and_accounts_for_every_row(rows, tmp_path_factory)
     tx = data.tables["transactions"]
     assert tx["customer_id"].notna().all() and tx["timestamp"].notna().all()
     assert tx["amount"].map(lambda v: v == v and abs(v) != float("inf")).all()
+
+
+# --------------------------------------------------------------------------------------------
+# The same corpus through the whole `cx run` (validation, notebooks, manifest, quarantine)
+# --------------------------------------------------------------------------------------------
+#: Accepting cases run through the notebook series. Together they execute every notebook on
+#: tiny, malformed input: one_row_tables feeds 01, 02, 03 and 05 (one customer, one
+#: transaction, one event), bad_flags feeds 01 and 04 (a campaign whose flags are mostly
+#: unreadable, leaving one control and one offer customer).
+FULL_SERIES = ("one_row_tables", "bad_flags")
+#: Notebooks left out of the full-series runs because they fail on this input today (a bug,
+#: held by the strict xfail below, which turns red once it is fixed).
+KNOWN_FAILING = ("03_churn",)
+
+
+def _run_cli(folder: Path, out: Path, only: str | None, capsys) -> tuple[int, str]:
+    argv = ["run", "--data", str(folder), "--out", str(out)] + (["--only", only] if only else [])
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def _only_for(case: str) -> str | None:
+    """``--only`` for a case: the series minus known failures for FULL_SERIES cases, else the
+    campaign notebook, which every other accepting case lacks a table for (so it is skipped
+    and the run exercises validation, quarantine, manifest and fingerprints only)."""
+    from cxlib.runner import NOTEBOOKS
+
+    if case in FULL_SERIES:
+        return ",".join(nb.name for nb in NOTEBOOKS if nb.name not in KNOWN_FAILING)
+    return "04"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cx_run_on_bad_input(case, capsys, tmp_path):
+    """`cx run` (the real CLI entry) on every corpus case.
+
+    Refusing cases run the whole series: the contract check stops the run before any notebook,
+    with exit code 2, exactly one ``cx: error:`` line naming the file and the fix, no traceback
+    and no run folder. Accepting cases end with exit code 0, every selected notebook ``ok`` or
+    ``skipped`` in ``manifest.json``, the quarantine counts of ``expected.json`` in the manifest
+    (accepted + quarantined = read), one ``quarantine/<table>.csv`` per table with quarantined
+    rows, inputs byte-identical. Running all notebooks on all 26 accepting cases would take
+    about 10 minutes (each notebook costs 10-20 s of kernel start and imports even on tiny
+    input), so only FULL_SERIES cases run the notebooks; the others use ``--only 04`` (skipped
+    for lack of a campaign table). Rendered report tables of the full runs are scanned for
+    customer counts under ``min_group_size`` (every group in these inputs is smaller than 10,
+    so any count shown is a leak).
+    """
+    folder = CORPUS / case
+    expected = json.loads((folder / "expected.json").read_text())
+    before = digests(folder)
+    out = tmp_path / "reports"
+    if expected["exit"] == 2:
+        code, err = _run_cli(folder, out, None, capsys)
+        assert code == 2, err
+        assert "Traceback" not in err
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("cx: error:")]
+        assert len(lines) == 1, err
+        for part in expected["message"]:
+            assert part in lines[0], (part, lines[0])
+        assert "Fix:" in lines[0]
+        names = [p.name for p in folder.iterdir() if p.name != "expected.json"]
+        assert any(n in lines[0] for n in names), (names, lines[0])
+        assert not list(out.glob("*/manifest.json"))  # no half-made run
+        assert digests(folder) == before
+        return
+    only = _only_for(case)
+    code, err = _run_cli(folder, out, only, capsys)
+    assert "Traceback" not in err
+    run_dir = (out / "latest").resolve()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
+    assert code == 0, (status, err[-2000:])
+    assert all(s in ("ok", "skipped") for s in status.values()), status
+    if case in FULL_SERIES:
+        from cxlib.runner import NOTEBOOKS
+
+        assert set(status) | set(KNOWN_FAILING) == {nb.name for nb in NOTEBOOKS}
+        assert "ok" in status.values()
+        for nb in manifest["notebooks"]:
+            if nb["status"] == "ok":
+                assert small_counts(run_dir / nb["html"]) == [], nb["name"]
+    else:
+        assert status == {"04_campaign_uplift": "skipped"}
+    counts = {t["table"]: t for t in manifest["inputs"]["tables"]}
+    assert set(counts) == set(expected["tables"])
+    for table, (read, accepted, quarantined) in expected["tables"].items():
+        row = counts[table]
+        got = (row["read_rows"], row["accepted_rows"], row["quarantined_rows"])
+        assert got == (read, accepted, quarantined), table
+        assert row["accepted_rows"] + row["quarantined_rows"] == row["read_rows"]
+        qfile = run_dir / "quarantine" / f"{table}.csv"
+        assert qfile.exists() == (quarantined > 0), table
+        if quarantined:
+            q = pd.read_csv(qfile, dtype="str", keep_default_na=False)
+            assert len(q) == quarantined and "reason" in q.columns
+    assert manifest["inputs"]["unchanged"] is True
+    assert digests(folder) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="notebook 03 stops with ValueError 'not enough history for a labelled snapshot: need "
+    "at least 180 days of transactions before the as-of date' instead of a skip notice "
+    "(cxlib/churn.py build_training_set via _run_non_contractual)",
+)
+def test_churn_notebook_on_one_row_tables(capsys, tmp_path):
+    """The known failure left out of the full-series runs above: one transaction is too short a
+    history for churn, which the notebook should say (status ok with a skip notice)."""
+    code, err = _run_cli(CORPUS / "one_row_tables", tmp_path / "reports", "03", capsys)
+    manifest = json.loads((tmp_path / "reports" / "latest" / "manifest.json").read_text())
+    assert code == 0, err[-1000:]
+    assert [nb["status"] for nb in manifest["notebooks"]] == ["ok"]
