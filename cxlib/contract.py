@@ -14,6 +14,7 @@ See ``docs/data-contract.md`` for the user-facing description. In short:
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -697,6 +698,7 @@ def load_source(
     quarantine_dir: str | os.PathLike | None = None,
     as_of_date: Any = None,
     batch_rows: int = BATCH_ROWS,
+    save_validated: str | os.PathLike | None = None,
 ) -> SourceData:
     """Read and validate the contract tables of a source.
 
@@ -715,6 +717,12 @@ def load_source(
         See :func:`resolve_as_of_date`.
     batch_rows : int
         Rows typed at a time (:func:`validate_batches`); the result does not depend on it.
+    save_validated : path, optional
+        Folder where to keep each validated table (before the suppression list is applied)
+        with its quarantine and counts as Parquet/JSON, so that later loads of the same source
+        with the same config can skip parsing: pass the folder to them as the config's
+        ``validated_dir`` (the runner does this for the notebooks of a run, in a private
+        temporary folder it deletes at the end). It holds personal data: keep it private.
 
     Raises
     ------
@@ -735,8 +743,15 @@ def load_source(
     out: dict[str, pd.DataFrame] = {}
     quarantine: dict[str, pd.DataFrame] = {}
     rows = []
+    cached = _validated_dir(config)
     for name in wanted:
         if not source.has(name):
+            continue
+        if cached is not None and (cached / f"{name}.json").is_file():
+            out[name], quarantine[name], row = _read_validated(cached, name)
+            rows.append(row)
+            if quarantine_dir is not None and len(quarantine[name]):
+                write_export(quarantine[name], Path(quarantine_dir) / f"{name}.csv")
             continue
         path = source.files[name].path
         try:
@@ -764,6 +779,8 @@ def load_source(
                 "quarantined_rows": res.quarantined_rows,
             }
         )
+        if save_validated is not None:
+            _write_validated(Path(save_validated), name, res.data, res.quarantine, rows[-1])
         if quarantine_dir is not None and res.quarantined_rows:
             write_export(res.quarantine, Path(quarantine_dir) / f"{name}.csv")
     counts = pd.DataFrame(
@@ -774,6 +791,37 @@ def load_source(
         out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
     as_of = resolve_as_of_date(out, as_of_date)
     return SourceData(source, out, quarantine, counts, as_of, config, suppressed)
+
+
+VALIDATED_KEY = "validated_dir"
+"""Config key naming a folder written by ``load_source(save_validated=...)``."""
+
+
+def _validated_dir(config: Mapping[str, Any]) -> Path | None:
+    folder = config.get(VALIDATED_KEY)
+    if not folder:
+        return None
+    folder = Path(folder)
+    if not folder.is_dir():  # e.g. a notebook re-run after its run ended: parse the files
+        log.info("validated tables folder %s is gone; reading the source files", folder)
+        return None
+    return folder
+
+
+def _write_validated(
+    folder: Path, name: str, data: pd.DataFrame, quarantine: pd.DataFrame, row: Mapping[str, Any]
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data.to_parquet(folder / f"{name}.parquet", index=False)
+    quarantine.to_parquet(folder / f"{name}.quarantine.parquet", index=False)
+    (folder / f"{name}.json").write_text(json.dumps(dict(row)))  # written last: marks complete
+
+
+def _read_validated(folder: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    row = json.loads((folder / f"{name}.json").read_text())
+    data = pd.read_parquet(folder / f"{name}.parquet")
+    quarantine = pd.read_parquet(folder / f"{name}.quarantine.parquet")
+    return data, quarantine, row
 
 
 SUPPRESS_FILE = "suppress.csv"

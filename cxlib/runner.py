@@ -12,6 +12,7 @@ import logging
 import os
 import platform
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 import cxlib
-from cxlib.contract import TABLE_NAMES, ContractError, SourceData, load_source
+from cxlib.contract import TABLE_NAMES, VALIDATED_KEY, ContractError, SourceData, load_source
 from cxlib.privacy import resolve_pseudonym_key, write_export
 from cxlib.report import notebook_to_html, read_headlines, render_index
 from cxlib.sources import file_fingerprint
@@ -203,6 +204,8 @@ def notebook_parameters(
             "audit": config.get("audit") or {},
         },
     }
+    if config.get(VALIDATED_KEY):  # the run's validated tables (see run)
+        params["config"][VALIDATED_KEY] = str(config[VALIDATED_KEY])
     params.update((config.get("notebooks") or {}).get(spec.name, {}) or {})
     return params
 
@@ -214,11 +217,29 @@ def run(
 ) -> RunResult:
     """Execute the series; never raises for a failing notebook (it is recorded instead).
 
+    The input is validated once; the validated tables are kept as Parquet in a private
+    temporary folder outside the report folder (they hold personal data), which the notebooks
+    read instead of parsing the files again, and which is deleted when the run ends, also on
+    failure.
+
     Raises
     ------
     ContractError
         When the input breaks the contract (checked once before any notebook runs).
     """
+    validated = Path(tempfile.mkdtemp(prefix="cx-validated-"))  # mode 0700
+    try:
+        return _run(config, progress=progress, validated=validated)
+    finally:
+        shutil.rmtree(validated, ignore_errors=True)
+
+
+def _run(
+    config: Mapping[str, Any],
+    *,
+    progress: Callable[[str], None] | None,
+    validated: Path,
+) -> RunResult:
     import papermill as pm
 
     say = progress or (lambda msg: log.info("%s", msg))
@@ -229,7 +250,9 @@ def run(
     data_path = Path(config["data"])
     # Validate the input once, before any notebook runs: a contract error stops the run.
     say(f"Checking input tables in {data_path} …")
-    data = load_source(data_path, config=config, as_of_date=config.get("as_of_date"))
+    data = load_source(
+        data_path, config=config, as_of_date=config.get("as_of_date"), save_validated=validated
+    )
     before = {t: file_fingerprint(tf.path) for t, tf in data.source.files.items()}
     run_id, run_dir = _new_run_dir(out)
     for name, q in data.quarantine.items():
@@ -290,7 +313,9 @@ def run(
         say(f"[{i}/{len(specs)}] {spec.name}: running …")
         t0 = time.perf_counter()
         out_nb = run_dir / f"{spec.name}.ipynb"
-        params = notebook_parameters(spec, config, run_dir, as_of, key)
+        params = notebook_parameters(
+            spec, {**config, VALIDATED_KEY: str(validated)}, run_dir, as_of, key
+        )
         try:
             pm.execute_notebook(
                 str(src),

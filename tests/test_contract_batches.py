@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -205,3 +206,46 @@ def test_property_batched_equals_whole_table(rows, batch_rows, tmp_path_factory)
             new_path(folder, "customers", batch_rows)
         return
     assert_same(folder, "customers", batch_rows)
+
+
+@pytest.mark.parametrize("tables", [None, ("transactions", "customers"), ("events",)])
+def test_validated_tables_folder_gives_the_same_source_data(sample_dir, tmp_path, tables):
+    """What the runner's preflight keeps (``save_validated``) reads back identical to parsing,
+    suppression list included (applied after reading, to the tables asked for)."""
+    src = tmp_path / "src"
+    shutil.copytree(sample_dir, src, ignore=shutil.ignore_patterns("truth"))
+    ids = pd.read_csv(src / "customers.csv", dtype="str")["customer_id"].head(3)
+    pd.DataFrame({"customer_id": ids, "reason": "erasure"}).to_csv(
+        src / "suppress.csv", index=False
+    )
+    keep = tmp_path / "validated"
+    load_source(src, save_validated=keep, as_of_date="2025-06-30")
+    parsed = load_source(
+        src, tables=tables, as_of_date="2025-06-30", quarantine_dir=tmp_path / "q1"
+    )
+    cached = load_source(
+        src,
+        tables=tables,
+        config={"validated_dir": str(keep)},
+        as_of_date="2025-06-30",
+        quarantine_dir=tmp_path / "q2",
+    )
+    assert sorted(cached.tables) == sorted(parsed.tables)
+    for name in parsed.tables:
+        pd.testing.assert_frame_equal(cached.tables[name], parsed.tables[name])
+        pd.testing.assert_frame_equal(cached.quarantine[name], parsed.quarantine[name])
+    pd.testing.assert_frame_equal(cached.counts, parsed.counts)
+    pd.testing.assert_frame_equal(cached.suppressed, parsed.suppressed)
+    assert int(parsed.suppressed["rows_removed"].sum()) > 0
+    assert cached.as_of_date == parsed.as_of_date
+    q1 = sorted(p.name for p in (tmp_path / "q1").glob("*.csv"))
+    assert q1 == sorted(p.name for p in (tmp_path / "q2").glob("*.csv"))
+    for name in q1:
+        assert (tmp_path / "q1" / name).read_bytes() == (tmp_path / "q2" / name).read_bytes()
+
+
+def test_missing_validated_folder_falls_back_to_the_files(sample_dir, tmp_path):
+    data = load_source(
+        sample_dir, tables=("feedback",), config={"validated_dir": str(tmp_path / "gone")}
+    )
+    assert data.counts.iloc[0].read_rows > 0

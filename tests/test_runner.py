@@ -135,3 +135,55 @@ def test_config_file_and_unknown_key(tmp_path, capsys, fake_series):
 def test_series_declares_its_needs():
     names = [nb.name for nb in runner.NOTEBOOKS]
     assert names == sorted(names) and len(names) == 5
+
+
+CACHE_PROBE = """\
+from pathlib import Path
+from cxlib.contract import load_source
+vd = config.get("validated_dir")
+data = load_source(data_dir, config=config, as_of_date=as_of_date)
+files = sorted(p.name for p in Path(vd).iterdir()) if vd else []
+Path(output_dir, NAME + ".probe").write_text(
+    f"{vd}|{';'.join(files)}|{len(data.tables['transactions'])}|{len(data.quarantine['transactions'])}"
+)
+"""
+
+
+def test_notebooks_read_the_validated_tables_which_are_deleted_after_the_run(
+    fake_series, tmp_path, monkeypatch
+):
+    """The preflight's validated tables go to a private temporary folder outside the report
+    folder; notebooks get it through ``config`` and read it; it is gone after the run, also
+    when a notebook fails or the input breaks the contract."""
+    import tempfile
+
+    nbdir = Path(runner.notebooks_dir())
+    make_notebook(nbdir / "01_data_audit.ipynb", CACHE_PROBE, "01_data_audit")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    out = tmp_path / "reports"
+    assert main(["run", "--data", str(fake_series), "--out", str(out)]) == 1  # 02 fails
+    probe = (out / "latest" / "01_data_audit.probe").read_text().split("|")
+    folder = Path(probe[0])
+    assert folder.parent == tmp and folder.name.startswith("cx-validated-")
+    assert not str(folder).startswith(str(out))
+    assert probe[1] == "transactions.json;transactions.parquet;transactions.quarantine.parquet"
+    assert probe[2:] == ["1", "1"]  # same accepted and quarantined rows as parsing the CSV
+    assert not folder.exists() and list(tmp.iterdir()) == []
+    (fake_series / "transactions.csv").write_text("customer_id,amount\na,1\n")
+    assert main(["run", "--data", str(fake_series), "--out", str(out)]) == 2
+    assert list(tmp.iterdir()) == []
+
+
+def test_parameters_pass_the_validated_folder_only_when_there_is_one(tmp_path):
+    cfg = {"data": str(tmp_path), "seed": 1, "min_group_size": 10}
+    spec = runner.NOTEBOOKS[0]
+    as_of = runner.pd.Timestamp("2024-01-01")
+    assert (
+        "validated_dir" not in runner.notebook_parameters(spec, cfg, tmp_path, as_of, "k")["config"]
+    )
+    params = runner.notebook_parameters(
+        spec, {**cfg, "validated_dir": "/tmp/x"}, tmp_path, as_of, "k"
+    )
+    assert params["config"]["validated_dir"] == "/tmp/x"
