@@ -38,6 +38,8 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 logger = logging.getLogger(__name__)
 
@@ -97,34 +99,48 @@ def _primary_ids(people: pd.DataFrame) -> np.ndarray:
 def _history_before(
     people: pd.DataFrame, transactions: pd.DataFrame, sent_at: pd.Timestamp
 ) -> pd.DataFrame:
-    """Per person (row position) recency, frequency and spend from purchases before ``sent_at``."""
-    ts = pd.to_datetime(transactions["timestamp"])
+    """Per person (row position) recency, frequency and spend from purchases before ``sent_at``.
+
+    Lean on memory (25 M transactions at 1 M people): the ids are looked up in Arrow without
+    copying them, and only the kept rows' positions, times and amounts are materialised.
+    """
+    ts = transactions["timestamp"]
+    if not pd.api.types.is_datetime64_any_dtype(ts):
+        ts = pd.to_datetime(ts)
     keep = (ts < sent_at).to_numpy().copy()
     if "amount" in transactions.columns:
         keep &= (pd.to_numeric(transactions["amount"], errors="coerce") > 0).to_numpy()
-    tx = transactions.loc[keep, ["customer_id", "timestamp", "amount"]]
     pos_map = _person_index(people)
-    codes, uniques = pd.factorize(tx["customer_id"].astype("str"))
-    idx = pos_map.index.get_indexer(pd.Index(uniques, dtype="str"))
-    idx = np.where(codes >= 0, idx[np.maximum(codes, 0)], -1) if len(codes) else codes
-    ok = idx >= 0
+    cid = pa.array(transactions["customer_id"].astype("str"), from_pandas=True)
+    if not (pa.types.is_string(cid.type) or pa.types.is_large_string(cid.type)):
+        cid = cid.cast(pa.string())
+    known = pa.array(pos_map.index.to_numpy(dtype=object), type=cid.type)
+    idx = pc.fill_null(pc.index_in(cid, value_set=known), -1).to_numpy(zero_copy_only=False)
+    del cid
+    ok = keep & (idx >= 0)
+    del keep
     pos = pos_map.to_numpy()[idx[ok]]
-    t = pd.to_datetime(tx["timestamp"]).to_numpy()[ok]
-    amt = tx["amount"].to_numpy(dtype=float)[ok]
+    del idx
+    t = ts.to_numpy()[ok]
+    amt = transactions["amount"].to_numpy(dtype=float)[ok]
+    del ok
     n = len(people)
-    days_before = (sent_at - pd.DatetimeIndex(t)).total_seconds().to_numpy() / 86400.0
+    secs = (sent_at - pd.DatetimeIndex(t)).total_seconds().to_numpy()
+    del t
+    days_before = secs / 86400.0
+    del secs
     in_year = days_before <= 365
     n_all = np.bincount(pos, minlength=n)
     freq = np.bincount(pos[in_year], minlength=n)
     spend = np.bincount(pos[in_year], weights=amt[in_year], minlength=n)
     total_spend = np.bincount(pos, weights=amt, minlength=n)
-    # min / max days before sent_at per person (hash group-by on integer positions)
-    rec = np.full(n, np.nan)
-    ten = np.full(n, np.nan)
-    if len(pos):
-        mm = pd.Series(days_before).groupby(pos).agg(["min", "max"])
-        rec[mm.index.to_numpy()] = mm["min"].to_numpy()
-        ten[mm.index.to_numpy()] = mm["max"].to_numpy()
+    # min / max days before sent_at per person (unbuffered, on integer positions)
+    rec = np.full(n, np.inf)
+    ten = np.full(n, -np.inf)
+    np.minimum.at(rec, pos, days_before)
+    np.maximum.at(ten, pos, days_before)
+    rec[n_all == 0] = np.nan
+    ten[n_all == 0] = np.nan
     return pd.DataFrame(
         {
             "n_before": n_all,
