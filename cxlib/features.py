@@ -7,8 +7,11 @@ is a distinct ``transaction_id`` when that column is present (rows without one a
 each), else a row; its amount is the sum of its rows. A *purchase* is a transaction with a positive
 amount; transactions with a zero or negative amount (refunds) only reduce ``monetary``.
 
-The implementation works on integer codes (``pd.factorize``) and ``np.bincount`` so that it
-scales to tens of millions of rows.
+The pandas implementation works on integer codes (``pd.factorize``) and ``np.bincount`` so that
+it scales to tens of millions of rows. :func:`backend_customer_features` computes the same
+features for an Ibis table expression inside its backend (DuckDB, PostgreSQL, PySpark): the query
+is expressed once in Ibis and only the customer-level aggregates come back to pandas.
+:func:`customer_features` dispatches to it when given an Ibis table.
 """
 
 from __future__ import annotations
@@ -158,16 +161,26 @@ def _share_matrix(
     )
 
 
+def _is_ibis_table(obj: Any) -> bool:
+    """Whether ``obj`` is an Ibis table expression (without importing Ibis for pandas input)."""
+    if not type(obj).__module__.startswith("ibis."):
+        return False
+    import ibis.expr.types as ir
+
+    return isinstance(obj, ir.Table)
+
+
 def customer_features(
-    transactions: pd.DataFrame, as_of_date: Any, lookback_days: int = 365
+    transactions: pd.DataFrame | Any, as_of_date: Any, lookback_days: int = 365
 ) -> pd.DataFrame:
     """One row of behavioural features per customer with a purchase up to ``as_of_date``.
 
     Parameters
     ----------
-    transactions : DataFrame
+    transactions : DataFrame or ibis Table
         Contract ``transactions`` (``customer_id``, ``timestamp``, ``amount`` and optional
-        ``transaction_id``, ``channel``, ``category``).
+        ``transaction_id``, ``channel``, ``category``). An Ibis table expression is computed in
+        its backend by :func:`backend_customer_features` (same result).
     as_of_date : date-like
         Analysis date D; nothing after the end of D is used.
     lookback_days : int
@@ -181,6 +194,8 @@ def customer_features(
     ``tod_share_*`` (when timestamps carry a time of day) and ``weekend_share``.
     See ``docs/features.md`` for each definition.
     """
+    if not isinstance(transactions, pd.DataFrame) and _is_ibis_table(transactions):
+        return backend_customer_features(transactions, as_of_date, lookback_days)
     d = pd.Timestamp(as_of_date).normalize()
     start, end = window_bounds(d, lookback_days)
     tx = transactions_until(transactions, d)
@@ -221,7 +236,9 @@ def customer_features(
     in_win = ts >= start_ns
     feats["frequency"] = np.bincount(pc[in_win], minlength=n).astype("int64")
     win_all = (ts_all >= start_ns) & (all_codes >= 0)
-    feats["monetary"] = np.bincount(all_codes[win_all], weights=amt_all[win_all], minlength=n)
+    feats["monetary"] = np.bincount(  # float64 also when nothing is in the window
+        all_codes[win_all], weights=amt_all[win_all], minlength=n
+    ).astype("float64")
     feats["tenure_days"] = (d_day - first_day).astype("int64")
     n_pur = np.bincount(pc, minlength=n)
     spend = np.bincount(pc, weights=amt, minlength=n)
@@ -279,4 +296,238 @@ def customer_features(
     parts.append(pd.DataFrame({"weekend_share": feats_weekend}, index=cust_index))
     out = pd.concat(parts, axis=1)
     log.info("customer features: %d customers, %d columns", len(out), out.shape[1])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Backend path: the same features computed by an Ibis backend (DuckDB, PostgreSQL, PySpark)
+# --------------------------------------------------------------------------------------------
+
+_LABEL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("channel", "channel_share"),
+    ("category", "category_share"),
+)
+
+
+def _label_groups(values: Any, synonyms: dict[str, str] | None) -> dict[str, list[str]]:
+    """Raw label values grouped by their normalised key (``label_key`` then ``synonyms``)."""
+    syn = synonyms or {}
+    groups: dict[str, list[str]] = {}
+    for v in values if values is not None else ():
+        if v is None:
+            continue
+        key = label_key(v)
+        groups.setdefault(syn.get(key, key), []).append(str(v))
+    return groups
+
+
+def backend_transactions_until(table: Any, as_of_date: Any, row_order: str | None = None) -> Any:
+    """Ibis expression with one row per transaction up to the end of ``as_of_date``.
+
+    The backend counterpart of :func:`transactions_until`: rows identical in every column (other
+    than ``row_order``) count once; rows sharing a ``transaction_id`` are combined (amount summed,
+    earliest timestamp). Their ``customer_id``, ``channel`` and ``category`` are the first
+    non-missing value in the order of the ``row_order`` column when one is named (e.g. a row or
+    line number; this reproduces the pandas result exactly), else the smallest non-missing value
+    (a table in a backend has no row order). The two agree whenever a transaction's line items
+    agree on these columns. Returns the columns ``customer_id``, ``timestamp``, ``amount`` and
+    those of ``channel``/``category`` that the table has.
+    """
+    import ibis
+
+    _, end = window_bounds(as_of_date, 1)
+    cols = list(table.columns)
+    casts = {
+        c: table[c].cast("string")
+        for c in ("customer_id", "transaction_id", "channel", "category")
+        if c in cols and not table[c].type().is_string()
+    }
+    t = table.mutate(**casts) if casts else table
+    t = t.filter(t.timestamp < ibis.literal(end.to_pydatetime(), type="timestamp"))
+    if row_order is None:
+        t = t.distinct()
+    else:
+        others = [c for c in cols if c != row_order]
+        t = t.group_by(others).aggregate(**{row_order: t[row_order].min()})
+    labels = [c for c, _ in _LABEL_COLUMNS if c in cols]
+    keep = ["customer_id", "timestamp", "amount", *labels]
+    if "transaction_id" not in cols:
+        return t.select(*keep)
+    with_id = t.filter(t.transaction_id.notnull())
+
+    def first(col: str) -> Any:
+        v = with_id[col]
+        if row_order is None:
+            return v.min()
+        return v.argmin(with_id[row_order], where=v.notnull())
+
+    grouped = with_id.group_by("transaction_id").aggregate(
+        customer_id=first("customer_id"),
+        timestamp=with_id.timestamp.min(),
+        amount=with_id.amount.sum(),
+        **{c: first(c) for c in labels},
+    )
+    no_id = t.filter(t.transaction_id.isnull())
+    return grouped.select(*keep).union(no_id.select(*keep))
+
+
+def backend_customer_features(
+    table: Any, as_of_date: Any, lookback_days: int = 365, *, row_order: str | None = None
+) -> pd.DataFrame:
+    """:func:`customer_features` computed by an Ibis backend; same columns, dtypes and order.
+
+    The transactions are combined and aggregated per customer inside the backend (one query
+    with a window for the purchase-day gaps, plus one small query for the distinct channel and
+    category labels); only the customer-level aggregates come back, and the last arithmetic
+    (ratios, coefficient of variation) is done in pandas with the formulas of the pandas path.
+    The same expression runs on DuckDB, PostgreSQL and PySpark.
+
+    Parameters
+    ----------
+    table : ibis Table
+        Contract ``transactions`` in a backend (typed: ``timestamp`` a timestamp, ``amount`` a
+        float; ``customer_id``, ``transaction_id``, ``channel``, ``category`` are read as text).
+    as_of_date : date-like
+        Analysis date D; nothing after the end of D is used.
+    lookback_days : int
+        Window length L for ``frequency`` and ``monetary``.
+    row_order : str, optional
+        Column giving the rows' order, used only to pick the first non-missing customer, channel
+        and category of a multi-line transaction (see :func:`backend_transactions_until`).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (sorted), as :func:`customer_features`.
+    """
+    import ibis
+
+    d = pd.Timestamp(as_of_date).normalize()
+    start, end = window_bounds(d, lookback_days)
+
+    def ts_lit(value: pd.Timestamp) -> Any:
+        return ibis.literal(value.to_pydatetime(), type="timestamp")
+
+    cols = list(table.columns)
+    labels = [(c, p) for c, p in _LABEL_COLUMNS if c in cols]
+    raw: dict[str, Any] = {}
+    if labels:  # distinct raw labels up to D: few values, normalised in Python by label_key
+        lt = table.filter(table.timestamp < ts_lit(end))
+        got = lt.aggregate(
+            **{c: lt[c].cast("string").collect(distinct=True) for c, _ in labels}
+        ).to_pandas()
+        raw = {c: (list(got[c].iloc[0]) if got[c].iloc[0] is not None else []) for c, _ in labels}
+
+    tx = backend_transactions_until(table, d, row_order=row_order)
+    tx = tx.filter(tx.customer_id.notnull())
+    pos = tx.amount > 0
+    tx = tx.mutate(
+        _pos=pos,
+        _day=tx.timestamp.date().epoch_days(),
+    )
+    # gaps between a customer's consecutive purchases in day order; the positive ones are the
+    # gaps between distinct purchase days
+    w = ibis.window(group_by=[tx.customer_id, tx._pos], order_by=tx._day)
+    tx = tx.mutate(_gap=tx._day - tx._day.lag().over(w))
+    ts, pos, day = tx.timestamp, tx._pos, tx._day
+
+    def count(cond: Any) -> Any:
+        return ibis.ifelse(cond, 1, 0).sum()
+
+    gap_ok = pos & (tx._gap > 0)
+    aggs: dict[str, Any] = {
+        "n_pur": count(pos),
+        "first_day": day.min(where=pos),
+        "last_day": day.max(where=pos),
+        "frequency": count(pos & (ts >= ts_lit(start))),
+        "monetary": tx.amount.sum(where=ts >= ts_lit(start)),
+        "spend": tx.amount.sum(where=pos),
+        "g_n": count(gap_ok),
+        "g_sum": tx._gap.sum(where=gap_ok),
+        "g_sq": (tx._gap * tx._gap).sum(where=gap_ok),
+        "trend_a": count(pos & (ts >= ts_lit(end - pd.Timedelta(days=90)))),
+        "trend_b": count(
+            pos
+            & (ts >= ts_lit(end - pd.Timedelta(days=180)))
+            & (ts < ts_lit(end - pd.Timedelta(days=90)))
+        ),
+        "weekend": count(pos & (ts.day_of_week.index() >= 5)),
+        "has_time": count(pos & (ts != ts.truncate("D"))),
+    }
+    hour = ts.hour()
+    for j, (lo, hi) in enumerate(TIME_OF_DAY_BINS.values()):
+        in_bin = ((hour >= lo) & (hour < hi)) | ((hour + 24 >= lo) & (hour + 24 < hi))
+        aggs[f"tod_{j}"] = count(pos & in_bin)
+    label_keys: dict[str, list[str]] = {}
+    for c, _ in labels:
+        groups = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
+        groups.setdefault("unknown", [])
+        label_keys[c] = sorted(groups)
+        aggs[f"{c}_nonnull"] = count(pos & tx[c].notnull())
+        for j, key in enumerate(label_keys[c]):
+            cond = tx[c].isin(groups[key]) if groups[key] else ibis.literal(False)
+            if key == "unknown":
+                cond = tx[c].isnull() | cond
+            aggs[f"{c}_{j}"] = count(pos & cond)
+    agg = tx.group_by("customer_id").aggregate(**aggs)
+    res = agg.filter(agg.n_pur > 0).to_pandas()
+    if res.empty:
+        return pd.DataFrame(index=pd.Index([], name="customer_id", dtype="str"))
+
+    names = res["customer_id"].to_numpy().astype(str)
+    order = np.argsort(names, kind="stable")
+    res = res.iloc[order].reset_index(drop=True)
+    cust_index = pd.Index(names[order], name="customer_id", dtype="str")
+    n = len(cust_index)
+
+    def col(name: str, dtype: str = "float64", fill: float = 0.0) -> np.ndarray:
+        return pd.to_numeric(res[name]).fillna(fill).to_numpy(dtype=dtype)
+
+    d_day = (d - pd.Timestamp("1970-01-01")).days
+    n_pur = col("n_pur", "int64")
+    feats = pd.DataFrame(index=cust_index)
+    feats["recency_days"] = (d_day - col("last_day", "int64")).astype("int64")
+    feats["frequency"] = col("frequency", "int64")
+    feats["monetary"] = col("monetary")
+    feats["tenure_days"] = (d_day - col("first_day", "int64")).astype("int64")
+    feats["avg_basket"] = col("spend") / n_pur
+    span = np.maximum(feats["tenure_days"].to_numpy(), 30)
+    feats["purchase_rate"] = n_pur / span * 365.0
+    g_n, g_sum, g_sq = col("g_n"), col("g_sum"), col("g_sq")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g_mean = g_sum / g_n
+        g_var = (g_sq - g_n * g_mean**2) / (g_n - 1)
+        cv = np.sqrt(np.maximum(g_var, 0.0)) / g_mean
+    feats["interval_cv"] = np.where(g_n >= 2, cv, np.nan)
+    a, b = col("trend_a"), col("trend_b")
+    tot = a + b
+    feats["trend_90d"] = np.divide(a - b, tot, out=np.zeros(n), where=tot > 0)
+    feats["n_transactions_total"] = n_pur.astype("int64")
+
+    parts = [feats]
+    for c, prefix in labels:
+        if col(f"{c}_nonnull").sum() == 0:
+            continue  # no purchase has a label: no share columns (as the pandas path)
+        counts = np.column_stack([col(f"{c}_{j}") for j in range(len(label_keys[c]))])
+        tot = counts.sum(axis=1, keepdims=True)
+        shares = np.divide(counts, tot, out=np.zeros(counts.shape, dtype="float64"), where=tot > 0)
+        used = counts.sum(axis=0) > 0
+        parts.append(
+            pd.DataFrame(
+                shares[:, used],
+                index=cust_index,
+                columns=[f"{prefix}_{k}" for k in np.asarray(label_keys[c])[used]],
+            )
+        )
+    if col("has_time").sum() > 0:
+        counts = np.column_stack([col(f"tod_{j}") for j in range(len(TIME_OF_DAY_BINS))])
+        parts.append(
+            pd.DataFrame(
+                counts / n_pur[:, None],
+                index=cust_index,
+                columns=[f"tod_share_{t}" for t in TIME_OF_DAY_BINS],
+            )
+        )
+    parts.append(pd.DataFrame({"weekend_share": col("weekend") / n_pur}, index=cust_index))
+    out = pd.concat(parts, axis=1)
+    log.info("customer features (backend): %d customers, %d columns", len(out), out.shape[1])
     return out

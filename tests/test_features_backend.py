@@ -1,0 +1,297 @@
+"""cxlib.features on an Ibis backend: the same customer-level frame as the pandas path.
+
+DuckDB always; PySpark (``local[2]``) in the tests marked ``spark``, skipped with the reason
+when pyspark or Java is missing. Install it with ``.venv/bin/pip install -e '.[spark]'``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_features import AS_OF, _frame, row_strategy
+
+from cxlib.contract import load_source
+from cxlib.features import (
+    backend_customer_features,
+    backend_transactions_until,
+    customer_features,
+    transactions_until,
+)
+
+
+def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Same columns, dtypes, index and order; values equal to 1e-9 (relative)."""
+    assert list(got.columns) == list(want.columns)
+    assert got.index.equals(want.index)
+    assert got.index.name == want.index.name and got.index.dtype == want.index.dtype
+    assert (got.dtypes == want.dtypes).all(), (got.dtypes[got.dtypes != want.dtypes], want.dtypes)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def with_row_number(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(_row=np.arange(len(df), dtype="int64"))
+
+
+def table(con, name: str, df: pd.DataFrame):
+    """``df`` as a backend table; text columns typed as strings even when all missing."""
+    text = {c: "str" for c in df.columns if df[c].dtype == object}
+    return con.create_table(name, df.astype(text), overwrite=True)
+
+
+@pytest.fixture(scope="module")
+def sample_tx(sample_dir) -> tuple[pd.DataFrame, pd.Timestamp]:
+    src = load_source(sample_dir, tables=["transactions"])
+    return src.tables["transactions"], src.as_of_date
+
+
+@pytest.fixture()
+def duck():
+    con = ibis.duckdb.connect()
+    yield con
+    con.disconnect()
+
+
+def messy_transactions(seed: int = 3, n: int = 3000) -> pd.DataFrame:
+    """Deterministic transactions with every case the definitions cover: multi-line
+    transactions whose lines disagree on customer and channel, rows without an id, refunds,
+    exact duplicate rows, missing and unnormalised labels, rows after the as-of date."""
+    rng = np.random.default_rng(seed)
+    ts = AS_OF - pd.to_timedelta(rng.integers(-5, 900, n), unit="D")
+    ts = ts + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s")
+    tid = pd.Series([f"T{i}" for i in rng.integers(0, n // 2, n)], dtype="object")
+    tid[rng.random(n) < 0.2] = None
+    chan = pd.Series(
+        rng.choice(["store", "Store ", "web", "APP", "in-store", "Online", "mobile app", ""], n),
+        dtype="object",
+    )
+    chan[rng.random(n) < 0.1] = None
+    cat = pd.Series(rng.choice(["grocery", " Grocery", "toys", "HOME"], n), dtype="object")
+    cat[rng.random(n) < 0.1] = None
+    df = pd.DataFrame(
+        {
+            "transaction_id": tid.astype("str").where(tid.notna(), None),
+            "customer_id": pd.Series([f"C{i:03d}" for i in rng.integers(0, 300, n)], dtype="str"),
+            "timestamp": ts.astype("datetime64[ns]"),
+            "amount": np.round(rng.normal(40, 40, n), 2),
+            "channel": chan.astype("str").where(chan.notna(), None),
+            "category": cat.astype("str").where(cat.notna(), None),
+        }
+    )
+    return pd.concat([df, df.sample(n // 30, random_state=seed)], ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# DuckDB
+# --------------------------------------------------------------------------------------------
+
+
+def test_sample_features_equal_pandas(duck, sample_tx):
+    tx, as_of = sample_tx
+    want = customer_features(tx, as_of)
+    got = customer_features(table(duck, "tx", tx), as_of)  # dispatches on an Ibis table
+    assert len(got) > 5000 and got.shape[1] > 20
+    assert_same(got, want)
+    assert_same(
+        backend_customer_features(duck.table("tx"), as_of, lookback_days=90),
+        customer_features(tx, as_of, lookback_days=90),
+    )
+
+
+def test_sample_features_from_parquet_equal_pandas(duck, sample_tx, tmp_path):
+    """The benchmark's case: a typed Parquet file read by the backend, not a pandas frame."""
+    tx, as_of = sample_tx
+    path = tmp_path / "tx.parquet"
+    tx.to_parquet(path)
+    assert_same(customer_features(duck.read_parquet(path), as_of), customer_features(tx, as_of))
+
+
+def test_messy_transactions_equal_pandas_with_row_order(duck):
+    df = messy_transactions()
+    t = table(duck, "messy", with_row_number(df))
+    for lookback in (30, 365):
+        got = backend_customer_features(t, AS_OF, lookback, row_order="_row")
+        assert_same(got, customer_features(df, AS_OF, lookback))
+
+
+def test_without_row_order_lines_take_the_smallest_value(duck):
+    """A backend table has no row order: disagreeing line items of one transaction take the
+    smallest customer id and label (documented); the pandas path takes the first."""
+    df = pd.DataFrame(
+        {
+            "transaction_id": ["T1", "T1", "T1"],
+            "customer_id": ["b", "a", "b"],
+            "timestamp": pd.to_datetime(
+                ["2025-06-01 10:00", "2025-06-01 09:00", "2025-06-01 11:00"]
+            ),
+            "amount": [20.0, 30.0, 5.0],
+            "channel": [None, "web", "App"],
+        }
+    )
+    got = backend_customer_features(table(duck, "lines", df), AS_OF)
+    assert list(got.index) == ["a"]
+    assert got.loc["a", "monetary"] == pytest.approx(55.0)
+    assert got.loc["a", "channel_share_app"] == 1.0  # "App" < "web"
+    first = customer_features(df, AS_OF)
+    assert list(first.index) == ["b"] and first.loc["b", "channel_share_web"] == 1.0
+    one = backend_transactions_until(duck.table("lines"), AS_OF).to_pandas()
+    assert len(one) == 1 and one["timestamp"].iloc[0] == pd.Timestamp("2025-06-01 09:00")
+    # lines that agree give the pandas result with or without a row order
+    agree = df.assign(customer_id="a", channel="web")
+    assert_same(
+        backend_customer_features(table(duck, "agree", agree), AS_OF),
+        customer_features(agree, AS_OF),
+    )
+
+
+def test_transactions_until_matches_pandas(duck):
+    df = messy_transactions(seed=5, n=500)
+    t = table(duck, "m", with_row_number(df))
+    got = backend_transactions_until(t, AS_OF, row_order="_row").to_pandas()
+    want = transactions_until(df, AS_OF)
+    key = ["customer_id", "timestamp", "amount"]
+    got = got.sort_values(key).reset_index(drop=True)
+    want = want.sort_values(key).reset_index(drop=True)
+    assert len(got) == len(want)
+    for c in ("customer_id", "channel", "category"):
+        assert got[c].fillna("<NA>").tolist() == want[c].fillna("<NA>").tolist(), c
+    assert (got["timestamp"].to_numpy() == want["timestamp"].to_numpy()).all()
+    np.testing.assert_allclose(got["amount"], want["amount"], rtol=1e-12)
+
+
+def test_empty_and_date_only(duck):
+    empty = pd.DataFrame(
+        {
+            "customer_id": pd.Series([], dtype="str"),
+            "timestamp": pd.Series([], dtype="datetime64[ns]"),
+            "amount": pd.Series([], dtype="float64"),
+        }
+    )
+    got = backend_customer_features(table(duck, "e", empty), AS_OF)
+    assert_same(got, customer_features(empty, AS_OF))
+    only_refunds = pd.DataFrame(
+        {"customer_id": ["a"], "timestamp": pd.to_datetime(["2025-06-01"]), "amount": [-3.0]}
+    )
+    assert backend_customer_features(table(duck, "r", only_refunds), AS_OF).empty
+    dates = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "a"],
+            "timestamp": pd.to_datetime(["2025-06-01", "2025-06-02", "2025-06-20"]),
+            "amount": [1.0, 2.0, 3.0],
+            "channel": [None, None, None],
+        }
+    )
+    got = backend_customer_features(table(duck, "d", dates), AS_OF)
+    assert not [c for c in got.columns if c.startswith(("tod_share_", "channel_share_"))]
+    assert_same(got, customer_features(dates, AS_OF))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(row_strategy, min_size=0, max_size=40),
+    with_tid=st.booleans(),
+    lookback=st.sampled_from([1, 30, 90, 365, 500]),
+    dup=st.integers(min_value=0, max_value=3),
+)
+def test_generated_transactions_equal_pandas(rows, with_tid, lookback, dup):
+    df = _frame(rows, with_tid)
+    if dup and len(df):
+        df = pd.concat([df, df.iloc[:dup]], ignore_index=True)
+    want = customer_features(df, AS_OF, lookback_days=lookback)
+    con = ibis.duckdb.connect()
+    try:
+        t = table(con, "g", with_row_number(df))
+        got = backend_customer_features(t, AS_OF, lookback, row_order="_row")
+        if want.empty:
+            assert got.empty
+            return
+        assert_same(got, want)
+        if with_tid:  # without a row order: equal when a transaction's lines agree
+            agree = df.copy()
+            for _, idx in df.groupby("transaction_id", dropna=True).groups.items():
+                agree.loc[idx, ["customer_id", "channel"]] = df.loc[
+                    idx[0], ["customer_id", "channel"]
+                ].to_numpy()
+            got2 = backend_customer_features(table(con, "a", agree), AS_OF, lookback)
+            want2 = customer_features(agree, AS_OF, lookback)
+            if want2.empty:
+                assert got2.empty
+            else:
+                assert_same(got2, want2)
+    finally:
+        con.disconnect()
+
+
+# --------------------------------------------------------------------------------------------
+# PySpark (local[2]); compared with DuckDB
+# --------------------------------------------------------------------------------------------
+
+
+def _spark_missing() -> str | None:
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed (Spark needs a JVM, e.g. OpenJDK 17)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    reason = _spark_missing()
+    if reason:
+        pytest.skip(reason)
+    from pyspark.sql import SparkSession
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cxlib-tests")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        # pandas -> Spark through Arrow: keeps missing strings missing (not the text "NaN")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    con = ibis.pyspark.connect(session)
+    yield con
+    session.stop()
+
+
+def to_parquet(df: pd.DataFrame, path) -> str:
+    """``df`` as a Parquet file Spark can read (microsecond timestamps). Going through a file
+    also avoids PySpark 4.0's pandas conversion, which turns missing pandas-3 strings into the
+    text "NaN" when its Arrow path fails on chunked arrays."""
+    df.assign(timestamp=df["timestamp"].astype("datetime64[us]")).to_parquet(path)
+    return str(path)
+
+
+@pytest.mark.spark
+def test_spark_sample_features_equal_duckdb(spark, duck, sample_tx, tmp_path):
+    tx, as_of = sample_tx
+    path = to_parquet(tx, tmp_path / "tx.parquet")
+    got = customer_features(spark.read_parquet(path), as_of)
+    want = customer_features(duck.read_parquet(path), as_of)
+    assert len(got) > 5000
+    assert_same(got, want)
+
+
+@pytest.mark.spark
+def test_spark_messy_transactions_equal_duckdb_and_pandas(spark, duck, tmp_path):
+    df = with_row_number(messy_transactions())
+    path = to_parquet(df, tmp_path / "messy.parquet")
+    got = backend_customer_features(spark.read_parquet(path), AS_OF, row_order="_row")
+    want = backend_customer_features(table(duck, "messy", df), AS_OF, row_order="_row")
+    assert_same(got, want)
+    assert_same(got, customer_features(df.drop(columns="_row"), AS_OF))
