@@ -82,6 +82,7 @@ PATTERN_FEATURES: frozenset[str] = frozenset(
         "p_alive",
         "expected_purchases",
         "feedback_count",
+        "score_given",
     }
 )
 
@@ -112,6 +113,7 @@ FEATURE_LABELS: dict[str, str] = {
     "low_satisfaction": "average feedback score below {low}",
     "no_app_use": "never bought in the app",
     "feedback_count": "number of feedback answers",
+    "score_given": "gave a feedback score",
     "age": "age",
     "signup_tenure_days": "days since sign-up",
     "mean_score_missing": "no feedback given",
@@ -242,11 +244,17 @@ def feedback_features(
 ) -> pd.DataFrame:
     """Feedback-derived drivers per customer, from feedback up to the end of ``as_of_date``.
 
-    Returns a frame indexed by ``customer_id`` with ``feedback_count``,
-    ``mean_score``, ``last_score``, ``low_satisfaction`` (mean score below ``low_score``;
-    scores of answers flagged as complaints are left out of these three) and, when the table
-    has ``complaint``, ``complained`` (at least one complaint so far) and ``complaint_recent``
-    (a complaint in the last ``recent_days`` days).
+    Returns a frame indexed by ``customer_id`` with ``feedback_count``, ``score_given`` (at
+    least one score), ``mean_score``, ``last_score``, ``low_satisfaction`` (mean score below
+    ``low_score``; scores of answers flagged as complaints are left out of these four; every
+    answer up to the date counts, not only a recent window) and, when the table has
+    ``complaint``, ``complained`` (at least one complaint so far) and ``complaint_recent`` (a
+    complaint in the last ``recent_days`` days).
+
+    ``low_satisfaction`` is 0 both for satisfied customers and for customers who gave no score;
+    models that compare it should also hold ``score_given`` (the drivers model does), else
+    "low score" is compared with "no score", and customers who answer surveys are the frequent
+    buyers.
     """
     end = pd.Timestamp(as_of_date).normalize() + pd.Timedelta(days=1)
     fb = feedback.loc[feedback["timestamp"] < end]
@@ -267,6 +275,7 @@ def feedback_features(
     gs = survey.groupby("customer_id", sort=True)["score"]
     out["mean_score"] = gs.mean().reindex(out.index)
     out["last_score"] = gs.last().reindex(out.index)
+    out["score_given"] = out["mean_score"].notna().astype(float)
     out["low_satisfaction"] = (out["mean_score"] < threshold).astype(float)
     if "complaint" in fb.columns:
         out["complained"] = comp.groupby(fb["customer_id"]).any().reindex(out.index).astype(float)
@@ -1934,8 +1943,9 @@ def _run_non_contractual(
     driver_feats = [
         f for f in logit_feats if not is_pattern_feature(f) and f not in _DRIVER_MODEL_SKIP
     ]
-    if "tenure_days" in train.columns:
-        driver_feats.append("tenure_days")
+    # controls, not drivers: tenure, and whether a score was given at all (low satisfaction is
+    # then compared among customers who gave a score; answering surveys goes with buying often)
+    driver_feats += [c for c in ("tenure_days", "score_given") if c in train.columns]
     driver_model = LogitChurnModel(features=driver_feats).fit(
         train.iloc[sub][cols], y_all[sub], groups=groups_all[sub]
     )

@@ -201,6 +201,11 @@ def test_feedback_features():
     assert f.loc["a", "complained"] == 1 and f.loc["a", "complaint_recent"] == 0
     assert f.loc["a", "low_satisfaction"] == 1 and f.loc["b", "low_satisfaction"] == 0
     assert f.loc["b", "mean_score"] == 4.5 and f.loc["b", "last_score"] == 4.0
+    # a's only non-complaint score counts; a customer with only a complaint gave no score
+    assert f.loc["a", "score_given"] == 1 and f.loc["b", "score_given"] == 1
+    f3 = feedback_features(fb.iloc[[0, 2]], "2025-06-30")
+    assert f3.loc["a", "score_given"] == 0 and f3.loc["a", "low_satisfaction"] == 0
+    assert np.isnan(f3.loc["a", "mean_score"])
     f2 = feedback_features(fb, "2025-01-10", recent_days=90)
     assert f2.loc["a", "complaint_recent"] == 1
 
@@ -445,6 +450,10 @@ def test_run_churn_non_contractual(retail, retail_result):
     assert {"complained", "low_satisfaction"} <= set(top)
     assert top[0] == "complained"
     assert res.drivers.set_index("term").loc["complained", "estimate"] > 1.5
+    # whether a score was given is held as a control (low satisfaction is compared among
+    # customers who gave one), never reported as a driver
+    assert "score_given" in res.models["drivers"].terms_
+    assert "score_given" not in set(res.drivers["term"])
     rr = res.risk_ratios.set_index("feature")
     assert rr.loc["no_app_use", "risk_ratio"] > 1 and rr.loc["no_app_use", "p_value"] < 0.05
     # behavioural segments were learnt and name the customers
