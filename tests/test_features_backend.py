@@ -1,6 +1,6 @@
 """cxlib.features on an Ibis backend: the same customer-level frame as the pandas path.
 
-DuckDB always; PySpark (``local[2]``) in the tests marked ``spark``, skipped with the reason
+DuckDB always; PostgreSQL when ``$CX_PG_URL`` names a server; PySpark (``local[2]``) in the tests marked ``spark``, skipped with the reason
 when pyspark or Java is missing. Install it with ``.venv/bin/pip install -e '.[spark]'``.
 """
 
@@ -40,10 +40,14 @@ def with_row_number(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(_row=np.arange(len(df), dtype="int64"))
 
 
+def table_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns typed as strings even when all missing (backends refuse NULL-typed ones)."""
+    return df.astype({c: "str" for c in df.columns if df[c].dtype == object})
+
+
 def table(con, name: str, df: pd.DataFrame):
-    """``df`` as a backend table; text columns typed as strings even when all missing."""
-    text = {c: "str" for c in df.columns if df[c].dtype == object}
-    return con.create_table(name, df.astype(text), overwrite=True)
+    """``df`` as a table in the DuckDB connection ``con``."""
+    return con.create_table(name, table_frame(df), overwrite=True)
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +299,30 @@ def test_spark_messy_transactions_equal_duckdb_and_pandas(spark, duck, tmp_path)
     want = backend_customer_features(table(duck, "messy", df), AS_OF, row_order="_row")
     assert_same(got, want)
     assert_same(got, customer_features(df.drop(columns="_row"), AS_OF))
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL ($CX_PG_URL, started by .ci/postgres.sh); compared with pandas
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg():
+    url = os.environ.get("CX_PG_URL")
+    if not url:
+        pytest.skip("CX_PG_URL is not set (no PostgreSQL server; see .ci/postgres.sh)")
+    con = ibis.connect(url)
+    yield con
+    con.disconnect()
+
+
+def test_postgres_features_equal_pandas(pg, sample_tx):
+    tx, as_of = sample_tx
+    t = pg.create_table("cx_test_features_tx", tx, temp=True, overwrite=True)
+    assert_same(customer_features(t, as_of), customer_features(tx, as_of))
+    df = with_row_number(messy_transactions())
+    m = pg.create_table("cx_test_features_messy", table_frame(df), temp=True, overwrite=True)
+    assert_same(
+        backend_customer_features(m, AS_OF, 90, row_order="_row"),
+        customer_features(df.drop(columns="_row"), AS_OF, 90),
+    )
