@@ -1,7 +1,8 @@
 """cxlib.features on an Ibis backend: the same customer-level frame as the pandas path.
 
-DuckDB always; PostgreSQL when ``$CX_PG_URL`` names a server; PySpark (``local[2]``) in the tests marked ``spark``, skipped with the reason
-when pyspark or Java is missing. Install it with ``.venv/bin/pip install -e '.[spark]'``.
+DuckDB always; PostgreSQL when ``$CX_PG_URL`` names a server; PySpark (``local[2]``) in the
+tests marked ``spark``, skipped with the reason when pyspark or Java is missing. Install it with
+``.venv/bin/pip install -e '.[spark]'``.
 """
 
 from __future__ import annotations
