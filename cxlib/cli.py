@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cxlib.config import load_config, parse_value
 from cxlib.contract import ContractError, load_source
+from cxlib.sources import SourceError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -23,7 +24,11 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the notebook series into a report folder")
     r.add_argument("--config", help="YAML config file (see docs/configuration.md)")
-    r.add_argument("--data", help="folder of <table>.csv / <table>.parquet files")
+    r.add_argument(
+        "--data",
+        help="folder of <table>.csv / <table>.parquet files, or a PostgreSQL URL "
+        "postgresql://user@host:port/database/schema",
+    )
     r.add_argument("--out", help="reports folder (a run goes to <out>/<run-id>/)")
     r.add_argument("--as-of", dest="as_of_date", help="analysis date YYYY-MM-DD")
     r.add_argument("--seed", type=int)
@@ -52,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="check a data folder against the contract, run nothing")
     c.add_argument("--config")
-    c.add_argument("--data")
+    c.add_argument("--data", help="folder or PostgreSQL URL, as for cx run")
     return p
 
 
@@ -119,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"run": _run, "synth": _synth, "check": _check, "refresh-notebooks": _refresh}[
             args.command
         ](args)
-    except ContractError as exc:
+    except (ContractError, SourceError) as exc:
         print(f"cx: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

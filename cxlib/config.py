@@ -70,7 +70,12 @@ def load_config(
         cfg = _merge(cfg, loaded)
         base = p.parent
         for key in ("data", "out"):
-            if cfg[key] is not None and key in loaded and not Path(str(cfg[key])).is_absolute():
+            if (
+                cfg[key] is not None
+                and key in loaded
+                and "://" not in str(cfg[key])  # a database URL is not a path
+                and not Path(str(cfg[key])).is_absolute()
+            ):
                 cfg[key] = str((base / str(cfg[key])).resolve())
     for key, value in (overrides or {}).items():
         if value is not None:

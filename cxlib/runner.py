@@ -27,7 +27,7 @@ import cxlib
 from cxlib.contract import TABLE_NAMES, VALIDATED_KEY, ContractError, SourceData, load_source
 from cxlib.privacy import resolve_pseudonym_key, write_export
 from cxlib.report import notebook_to_html, read_headlines, render_index
-from cxlib.sources import file_fingerprint
+from cxlib.sources import export_password, notebook_location, source_label
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def notebook_parameters(
 ) -> dict[str, Any]:
     """The typed parameters papermill injects into one notebook."""
     params: dict[str, Any] = {
-        "data_dir": str(Path(config["data"]).resolve()),
+        "data_dir": notebook_location(config["data"]),  # a URL without its password
         "output_dir": str(run_dir.resolve()),
         "as_of_date": as_of.strftime("%Y-%m-%d"),
         "seed": int(config["seed"]),
@@ -247,13 +247,13 @@ def _run(
     out = Path(config["out"])
     specs = _select(config.get("only"))
     nb_dir = notebooks_dir()
-    data_path = Path(config["data"])
+    data_path = config["data"]  # a folder or a database URL
     # Validate the input once, before any notebook runs: a contract error stops the run.
-    say(f"Checking input tables in {data_path} …")
+    say(f"Checking input tables in {source_label(data_path)} …")
     data = load_source(
         data_path, config=config, as_of_date=config.get("as_of_date"), save_validated=validated
     )
-    before = {t: file_fingerprint(tf.path) for t, tf in data.source.files.items()}
+    before = data.source.fingerprints()
     run_id, run_dir = _new_run_dir(out)
     for name, q in data.quarantine.items():
         if len(q):
@@ -272,7 +272,7 @@ def _run(
         "finished_at": None,
         "status": "running",
         "parameters": {
-            "data": str(data_path.resolve()),
+            "data": source_label(data_path),  # a URL's password masked
             "out": str(out.resolve()),
             "as_of_date": data.as_of_date.strftime("%Y-%m-%d"),
             "as_of_date_source": "parameter" if config.get("as_of_date") else "latest data",
@@ -293,8 +293,9 @@ def _run(
     }
     present = present_tables(data)
     as_of = data.as_of_date
-    sources = {t: tf.path for t, tf in data.source.files.items()}
+    source = data.source  # to fingerprint the inputs again after the run
     del data  # free the validated tables: each notebook loads what it needs
+    restore_env = export_password(data_path)  # the kernels get a URL's password as PGPASSWORD
     statuses: dict[str, str] = {}
     for i, spec in enumerate(specs, 1):
         entry: dict[str, Any] = {"name": spec.name, "title": spec.title}
@@ -350,7 +351,8 @@ def _run(
         )
         manifest["notebooks"].append(entry)
 
-    after = {t: file_fingerprint(p) for t, p in sources.items()}
+    restore_env()
+    after = source.fingerprints()
     manifest["inputs"]["unchanged"] = after == before
     exports = sorted(p.name for p in (run_dir / "exports").glob("*.csv"))
     manifest["exports"] = exports
