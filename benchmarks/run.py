@@ -55,6 +55,7 @@ class TreeSampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak: dict[int, int] = {}
+        self.total_peak = 0  # largest sum of the RSS of the whole process tree
         self.first_seen: dict[int, float] = {}
         self.cmd: dict[int, str] = {}
         self.stop = threading.Event()
@@ -65,6 +66,7 @@ class TreeSampler(threading.Thread):
                 procs = [self.root, *self.root.children(recursive=True)]
             except psutil.Error:
                 break
+            total = 0
             for p in procs:
                 try:
                     rss = p.memory_info().rss
@@ -74,6 +76,8 @@ class TreeSampler(threading.Thread):
                 except psutil.Error:
                     continue
                 self.peak[p.pid] = max(self.peak.get(p.pid, 0), rss)
+                total += rss
+            self.total_peak = max(self.total_peak, total)
             time.sleep(self.interval)
 
     def kernels(self) -> list[int]:
@@ -96,10 +100,12 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int, TreeSampler, int]:
     return time.perf_counter() - t0, peak, sampler, proc.returncode
 
 
-def bench(size: int, work: Path, only: str | None, reuse: bool = False) -> dict:
-    data = work / f"data_{size}"
+def bench(
+    size: int, work: Path, only: str | None, reuse: bool = False, given: Path | None = None
+) -> dict:
+    data = given or work / f"data_{size}"
     out = work / f"reports_{size}"
-    if reuse and (data / "transactions.csv").exists():
+    if given is not None or (reuse and (data / "transactions.csv").exists()):
         synth_s, synth_rss = float("nan"), 0  # data kept from an earlier run
     else:
         synth_s, synth_rss, _, rc = timed(
@@ -137,6 +143,8 @@ def bench(size: int, work: Path, only: str | None, reuse: bool = False) -> dict:
         "synth_s": synth_s,
         "synth_peak_gib": synth_rss / 2**30,
         "run_s": run_s,
+        "runner_peak_gib": sampler.peak.get(sampler.root.pid, 0) / 2**30,
+        "tree_peak_gib": sampler.total_peak / 2**30,
         "exit_code": rc,
         "notebooks": notebooks,
     }
@@ -178,17 +186,21 @@ def main() -> None:
     ap.add_argument("--only", help="run only these notebooks, e.g. 01,02")
     ap.add_argument("--no-write", action="store_true", help="print, do not append to RESULTS.md")
     ap.add_argument("--reuse-data", action="store_true", help="keep data generated in --keep")
+    ap.add_argument("--data", help="run on this existing data folder (one size; nothing generated)")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cxbench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.sizes:
         print(f"benchmarking {size:,} people in {work} …", file=sys.stderr, flush=True)
-        results.append(bench(size, work, args.only, args.reuse_data))
+        given = Path(args.data) if args.data else None
+        results.append(bench(size, work, args.only, args.reuse_data, given))
         print(json.dumps(results[-1], indent=1), file=sys.stderr)
     command = "python benchmarks/run.py --sizes " + " ".join(map(str, args.sizes))
     if args.only:
         command += f" --only {args.only}"
+    if args.data:
+        command += f" --data {args.data}"
     md = to_markdown(results, command)
     print(md)
     if not args.no_write:

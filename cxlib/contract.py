@@ -552,7 +552,7 @@ def validate_batches(
             if col not in df.columns:
                 raise _missing_column_error(spec, col, present, file)
         read += len(df)
-        reasons = pd.Series("", index=df.index, dtype="str")
+        flags: list[tuple[np.ndarray, str]] = []  # (rows, reason) in the order reasons are listed
         typed = pd.DataFrame(index=df.index)
         for col in df.columns:
             c = spec.by_name.get(col)
@@ -565,10 +565,9 @@ def validate_batches(
                 continue
             values, bad = _parse(df[col], c.kind, date_format)
             if c.required:
-                missing = values.isna() & ~bad
-                reasons = reasons.mask(missing, reasons + f"missing {col}; ")
-            reasons = reasons.mask(
-                bad, reasons + f"{_WHAT.get(c.kind, 'invalid value')} in {col}; "
+                flags.append(((values.isna() & ~bad).to_numpy(dtype=bool), f"missing {col}; "))
+            flags.append(
+                (bad.to_numpy(dtype=bool), f"{_WHAT.get(c.kind, 'invalid value')} in {col}; ")
             )
             typed[col] = values
         if prefix_ids and "source_system" in typed.columns:
@@ -581,12 +580,20 @@ def validate_batches(
             known = ids.notna()
             dup = known & (ids.duplicated(keep="first") | ids.isin(seen_ids))
             seen_ids.update(ids[known].tolist())
-            reasons = reasons.mask(dup, reasons + "duplicate customer_id (first row kept); ")
-        bad_rows = reasons != ""
+            flags.append((dup.to_numpy(dtype=bool), "duplicate customer_id (first row kept); "))
+        bad_any = np.zeros(len(df), dtype=bool)
+        for rows_hit, _ in flags:
+            bad_any |= rows_hit
+        hit = np.flatnonzero(bad_any)
+        texts = [""] * len(hit)  # reasons are built for bad rows only
+        for rows_hit, text in flags:
+            for k in np.flatnonzero(rows_hit[hit]):
+                texts[k] += text
+        bad_rows = pd.Series(bad_any, index=df.index)
         q = df.loc[bad_rows]
         q = q.drop(columns=[c for c in PII_COLUMNS if c in q.columns])
         q.insert(0, "row_number", q.index.astype("int64"))
-        q["reason"] = reasons[bad_rows].str.rstrip("; ")
+        q["reason"] = pd.Series(texts, index=q.index, dtype="str").str.rstrip("; ")
         if len(q) or not quarantine_parts:
             quarantine_parts.append(q)
         acc = typed.loc[~bad_rows]
@@ -599,7 +606,7 @@ def validate_batches(
             acc[contract_cols], lazy=True
         )
         accepted_parts.append(acc)
-        del df, typed, reasons, raw
+        del df, typed, flags, raw
     rejects = batches.rejects
     accepted = (
         pd.concat(accepted_parts, ignore_index=True)
@@ -787,15 +794,7 @@ def load_source(
         rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
     )
     suppressed = pd.DataFrame(columns=["reason", "customers", "rows_removed"])
-    db_list = getattr(source, "suppression_list", None)  # database sources: a `suppress` table
-    if db_list is not None:
-        try:
-            lst = db_list()
-        except SourceError as exc:
-            raise ContractError(str(exc)) from None
-        if lst is not None:
-            out, suppressed = apply_suppression(out, lst)
-    elif (Path(data_dir) / SUPPRESS_FILE).is_file():
+    if (Path(data_dir) / SUPPRESS_FILE).is_file():
         out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
     as_of = resolve_as_of_date(out, as_of_date)
     return SourceData(source, out, quarantine, counts, as_of, config, suppressed)
@@ -835,24 +834,17 @@ def _read_validated(folder: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame
 SUPPRESS_FILE = "suppress.csv"
 
 
-def read_suppression_list(path: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
-    """Read ``suppress.csv``: ``customer_id`` and an optional ``reason`` (erasure, opt-out …).
-
-    ``path`` may also be a database source's ``suppress`` table already read as text
-    (``attrs["source"]`` names it in messages).
-    """
-    if isinstance(path, pd.DataFrame):
-        raw, path = path.fillna(""), path.attrs.get("source", "suppress table")
-    else:
-        path = Path(path)
-        try:
-            raw = pd.read_csv(path, dtype="str", keep_default_na=False)
-        except Exception as exc:
-            raise ContractError(
-                f"{path}: cannot be read as CSV ({exc}). Fix: one customer_id per line with a "
-                "header row `customer_id,reason`.",
-                file=str(path),
-            ) from None
+def read_suppression_list(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``suppress.csv``: ``customer_id`` and an optional ``reason`` (erasure, opt-out …)."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+    except Exception as exc:
+        raise ContractError(
+            f"{path}: cannot be read as CSV ({exc}). Fix: one customer_id per line with a header "
+            "row `customer_id,reason`.",
+            file=str(path),
+        ) from None
     cols = {c.strip().lower(): c for c in raw.columns}
     if "customer_id" not in cols:
         raise ContractError(
@@ -868,7 +860,7 @@ def read_suppression_list(path: str | os.PathLike | pd.DataFrame) -> pd.DataFram
 
 
 def apply_suppression(
-    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike | pd.DataFrame
+    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Remove every customer on the suppression list from every table.
 

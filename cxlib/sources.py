@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,6 +269,7 @@ class FolderSource:
             return RawBatches(iter([df]), rejects, len(df), batch_rows)
         if tf.path.stat().st_size == 0:
             self.read_raw(table)  # raises the empty-file error
+        self.con.con.execute("SET enable_progress_bar = false")
         tmp = Path(tempfile.mkdtemp(prefix="cx-raw-"))
         os.chmod(tmp, 0o700)
         target = tmp / f"{table}.parquet"
@@ -364,9 +365,11 @@ class RawBatches:
         """1-based data-row numbers in the file of 1-based ``positions``."""
         if self._numbers is not None:
             return self._numbers[np.asarray(positions, dtype="int64") - 1]
-        total = self.rows + len(self.rejects)
-        rows = np.setdiff1d(np.arange(1, total + 1), self.rejects["row_number"].to_numpy())
-        return rows[np.asarray(positions, dtype="int64") - 1]
+        pos = np.asarray(positions, dtype="int64")
+        rejected = np.unique(self.rejects["row_number"].to_numpy(dtype="int64"))
+        # good rows before the j-th rejected line: rejected[j] - 1 - j; a position p lies after
+        # every rejected line with rejected[j] - j <= p
+        return pos + np.searchsorted(rejected - np.arange(len(rejected)), pos, side="right")
 
 
 def read_batches(source: Any, table: str, batch_rows: int) -> RawBatches:
@@ -788,8 +791,6 @@ class PostgresSource:
     def _read_text(self, rel: TableRelation) -> tuple[pd.DataFrame, str | None]:
         """All columns of a relation as text, in load order (or sorted by every column);
         returns the frame and the name of the load-order column (None when absent)."""
-        import warnings
-
         where = rel.path
         try:
             t = self._con.table(where.relation, database=where.schema)
@@ -821,9 +822,7 @@ class PostgresSource:
         else:
             expr = t.select(*text).order_by(data_cols)
         try:
-            with warnings.catch_warnings():  # Ibis 12 asks pandas 3 a deprecated option
-                warnings.filterwarnings("ignore", message=".*future.infer_string")
-                df = expr.to_pandas()
+            df = expr.to_pandas()
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SourceError(
@@ -888,22 +887,3 @@ class PostgresSource:
                 "checksum": f"md5sum60:{int(total) % (1 << 64):016x}",
             }
         return out
-
-
-def export_password(location: Any) -> Callable[[], None]:
-    """Put a database URL's password into ``PGPASSWORD`` for the notebook kernels (which get the
-    URL without it, see :func:`notebook_location`); returns a function restoring the previous
-    environment. Does nothing for folders and for URLs without a password."""
-    password = strip_password(location)[1] if is_url(location) else None
-    if password is None:
-        return lambda: None
-    saved = os.environ.get("PGPASSWORD")
-    os.environ["PGPASSWORD"] = password
-
-    def restore() -> None:
-        if saved is None:
-            os.environ.pop("PGPASSWORD", None)
-        else:
-            os.environ["PGPASSWORD"] = saved
-
-    return restore
