@@ -794,7 +794,15 @@ def load_source(
         rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
     )
     suppressed = pd.DataFrame(columns=["reason", "customers", "rows_removed"])
-    if (Path(data_dir) / SUPPRESS_FILE).is_file():
+    db_list = getattr(source, "suppression_list", None)  # database sources: a `suppress` table
+    if db_list is not None:
+        try:
+            lst = db_list()
+        except SourceError as exc:
+            raise ContractError(str(exc)) from None
+        if lst is not None:
+            out, suppressed = apply_suppression(out, lst)
+    elif (Path(data_dir) / SUPPRESS_FILE).is_file():
         out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
     as_of = resolve_as_of_date(out, as_of_date)
     return SourceData(source, out, quarantine, counts, as_of, config, suppressed)
@@ -834,17 +842,24 @@ def _read_validated(folder: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame
 SUPPRESS_FILE = "suppress.csv"
 
 
-def read_suppression_list(path: str | os.PathLike) -> pd.DataFrame:
-    """Read ``suppress.csv``: ``customer_id`` and an optional ``reason`` (erasure, opt-out …)."""
-    path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype="str", keep_default_na=False)
-    except Exception as exc:
-        raise ContractError(
-            f"{path}: cannot be read as CSV ({exc}). Fix: one customer_id per line with a header "
-            "row `customer_id,reason`.",
-            file=str(path),
-        ) from None
+def read_suppression_list(path: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """Read ``suppress.csv``: ``customer_id`` and an optional ``reason`` (erasure, opt-out …).
+
+    ``path`` may also be a database source's ``suppress`` table already read as text
+    (``attrs["source"]`` names it in messages).
+    """
+    if isinstance(path, pd.DataFrame):
+        raw, path = path.fillna(""), path.attrs.get("source", "suppress table")
+    else:
+        path = Path(path)
+        try:
+            raw = pd.read_csv(path, dtype="str", keep_default_na=False)
+        except Exception as exc:
+            raise ContractError(
+                f"{path}: cannot be read as CSV ({exc}). Fix: one customer_id per line with a "
+                "header row `customer_id,reason`.",
+                file=str(path),
+            ) from None
     cols = {c.strip().lower(): c for c in raw.columns}
     if "customer_id" not in cols:
         raise ContractError(
@@ -860,7 +875,7 @@ def read_suppression_list(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def apply_suppression(
-    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike
+    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike | pd.DataFrame
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Remove every customer on the suppression list from every table.
 

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -791,6 +791,8 @@ class PostgresSource:
     def _read_text(self, rel: TableRelation) -> tuple[pd.DataFrame, str | None]:
         """All columns of a relation as text, in load order (or sorted by every column);
         returns the frame and the name of the load-order column (None when absent)."""
+        import warnings
+
         where = rel.path
         try:
             t = self._con.table(where.relation, database=where.schema)
@@ -822,7 +824,9 @@ class PostgresSource:
         else:
             expr = t.select(*text).order_by(data_cols)
         try:
-            df = expr.to_pandas()
+            with warnings.catch_warnings():  # Ibis 12 asks pandas 3 a deprecated option
+                warnings.filterwarnings("ignore", message=".*future.infer_string")
+                df = expr.to_pandas()
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SourceError(
@@ -887,3 +891,22 @@ class PostgresSource:
                 "checksum": f"md5sum60:{int(total) % (1 << 64):016x}",
             }
         return out
+
+
+def export_password(location: Any) -> Callable[[], None]:
+    """Put a database URL's password into ``PGPASSWORD`` for the notebook kernels (which get the
+    URL without it, see :func:`notebook_location`); returns a function restoring the previous
+    environment. Does nothing for folders and for URLs without a password."""
+    password = strip_password(location)[1] if is_url(location) else None
+    if password is None:
+        return lambda: None
+    saved = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = password
+
+    def restore() -> None:
+        if saved is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = saved
+
+    return restore
