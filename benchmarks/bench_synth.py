@@ -9,6 +9,11 @@ Usage::
 
     .venv/bin/python benchmarks/bench_synth.py                      # 10k, 100k, 1M
     .venv/bin/python benchmarks/bench_synth.py --sizes 10000 100000 --no-write
+    .venv/bin/python benchmarks/bench_synth.py --save-json r.json --note "Before: ..."
+    .venv/bin/python benchmarks/bench_synth.py --from-json r.json --note "..."  # rewrite only
+
+At 1,000,000 people run it under the shared memory lock
+(``flock /tmp/cx-bigmem.lock .venv/bin/python benchmarks/bench_synth.py``).
 """
 
 from __future__ import annotations
@@ -146,7 +151,13 @@ def _machine() -> dict[str, str]:
     return info
 
 
-def _section(results: list[dict], machine: dict[str, str], seed: int, fmt: str) -> str:
+def _section(
+    results: list[dict],
+    machine: dict[str, str],
+    seed: int,
+    fmt: str,
+    notes: list[str] | None = None,
+) -> str:
     lines = [
         HEADING,
         "",
@@ -189,6 +200,8 @@ def _section(results: list[dict], machine: dict[str, str], seed: int, fmt: str) 
         if st:
             lines.append(f"| {label} | {st['seconds']:.1f} | {st['peak_rss_gb']:.2f} |")
     lines.append("")
+    for note in notes or []:
+        lines += [note, ""]
     return "\n".join(lines)
 
 
@@ -214,12 +227,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     ap.add_argument("--keep", action="store_true", help="keep the generated data")
     ap.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
+    ap.add_argument(
+        "--note", action="append", default=[], help="paragraph added after the tables (repeatable)"
+    )
+    ap.add_argument(
+        "--from-json",
+        type=Path,
+        help="write the section from results saved with --save-json (no new measurement)",
+    )
+    ap.add_argument("--save-json", type=Path, help="also save the raw results as JSON")
     ap.add_argument("--child", nargs=2, metavar=("N", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _child(int(args.child[0]), args.seed, Path(args.child[1]), args.fmt)
         return 0
 
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        seed, fmt = saved.get("seed", args.seed), saved.get("fmt", args.fmt)
+        text = _section(saved["results"], saved["machine"], seed, fmt, args.note)
+        _write_results(text, args.results)
+        print(f"updated {args.results}")
+        return 0
     machine = _machine()
     results = []
     for n in args.sizes:
@@ -248,7 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
-    text = _section(results, machine, args.seed, args.fmt)
+    if args.save_json:
+        args.save_json.write_text(
+            json.dumps(
+                {"machine": machine, "seed": args.seed, "fmt": args.fmt, "results": results},
+                indent=1,
+            )
+        )
+    text = _section(results, machine, args.seed, args.fmt, args.note)
     if args.no_write:
         print(text)
     else:
