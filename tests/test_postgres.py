@@ -459,3 +459,12 @@ def test_password_appears_nowhere(two_runs):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     shutil.rmtree(run_dir.parent)
+
+
+def test_config_file_keeps_a_url(tmp_path):
+    from cxlib.config import load_config
+
+    (tmp_path / "cx.yml").write_text("data: postgresql://ana@db:5432/shop/cx\nout: reports\n")
+    cfg = load_config(tmp_path / "cx.yml")
+    assert cfg["data"] == "postgresql://ana@db:5432/shop/cx"
+    assert cfg["out"] == str((tmp_path / "reports").resolve())
