@@ -102,7 +102,8 @@ def _child(n: int, seed: int, out: Path, fmt: str) -> None:
     t0 = time.perf_counter()
     res = generate(n, seed, out, fmt=fmt)
     wall = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kb = usage.ru_maxrss  # kilobytes on Linux
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(
         json.dumps(
@@ -111,6 +112,8 @@ def _child(n: int, seed: int, out: Path, fmt: str) -> None:
                 "n_records": res.n_records,
                 "rows": res.rows,
                 "wall_s": wall,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "load_average_at_end": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
                 "peak_rss_gb": peak_kb / 1024**2,
                 "bytes": size,
                 "steps": stats,
@@ -164,16 +167,18 @@ def _section(
         f'`cxlib.synth.generate(n, seed={seed}, out_dir, fmt="{fmt}")`: people, CRM records, '
         "purchases, service feedback, campaign, journeys, defect injection and writing of all "
         "files (five tables + `truth/`). Each size in a fresh process; peak RSS from "
-        "`resource.getrusage(RUSAGE_SELF).ru_maxrss`. Reproduce with "
-        "`.venv/bin/python benchmarks/bench_synth.py`.",
+        "`resource.getrusage(RUSAGE_SELF).ru_maxrss`; CPU time = user + system time of that "
+        "process (most of the work runs on one thread, so on an otherwise idle machine "
+        "the wall time is about the CPU time plus disk waits; on a loaded one it is "
+        "longer). Reproduce with `.venv/bin/python benchmarks/bench_synth.py`.",
         "",
         f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on: "
         + "; ".join(f"{k} = {v}" for k, v in machine.items())
         + ".",
         "",
         "| people | records | transactions | per person | events | wall time (s) | "
-        "peak RSS (GiB) | files (MB) | limit |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "CPU time (s) | peak RSS (GiB) | files (MB) | limit |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         tx = r["rows"].get("transactions", 0)
@@ -181,10 +186,11 @@ def _section(
         if r["n_people"] >= 1_000_000:
             ok = r["wall_s"] <= 300 and r["peak_rss_gb"] * 1.073741824 <= 8  # 8 GB = 7.45 GiB
             limit = ("within" if ok else "OVER") + " 5 min / 8 GB"
+        cpu = f"{r['cpu_s']:.1f}" if "cpu_s" in r else ""
         lines.append(
             f"| {r['n_people']:,} | {r['n_records']:,} | {tx:,} | {tx / r['n_people']:.1f} | "
-            f"{r['rows'].get('events', 0):,} | {r['wall_s']:.1f} | {r['peak_rss_gb']:.2f} | "
-            f"{r['bytes'] / 1e6:.0f} | {limit} |"
+            f"{r['rows'].get('events', 0):,} | {r['wall_s']:.1f} | {cpu} | "
+            f"{r['peak_rss_gb']:.2f} | {r['bytes'] / 1e6:.0f} | {limit} |"
         )
     big = results[-1]
     lines += [
