@@ -59,7 +59,9 @@ def test_auc_at_least_95_percent_of_the_truths(sample_run):
 
 @pytest.mark.xfail(
     strict=False,
-    reason="measured Brier ratio 1.104 on data/sample (issue target 1.10); see docs/churn.md",
+    reason="measured Brier ratio 1.104 on data/sample (bootstrap 95% interval 1.074-1.134; 1.098 "
+    "on records that are not duplicated); other seeds meet 1.10 (seed 1: 1.088, 7: 1.066, "
+    "123: 1.079); see docs/churn.md",
 )
 def test_brier_within_10_percent_of_the_truths(sample_run):
     _, _, _, joined, _ = sample_run
@@ -103,12 +105,26 @@ def test_planted_drivers_among_top_drivers(sample_run):
 @pytest.mark.xfail(
     strict=False,
     reason="low satisfaction (planted +0.7 on the dropout log-odds) is not detectable in the "
-    "sparse, noisy survey scores of the 5,000-person sample: few active customers have a low "
-    "latent satisfaction and surveys follow only 3% of purchases",
+    "5,000-person sample: at the as-of date 248 of 3,929 active customers have a low latent "
+    "satisfaction, 98 of them gave a score, and the flag 'average score below 5' marks 152 "
+    "customers without a complaint of whom 28% are truly low; expected lapse 33% vs 27% (odds "
+    "ratio 1.32), power of even the raw 5% test 0.33; measured adjusted odds ratio 1.01 "
+    "(0.68-1.49); see docs/churn.md",
 )
 def test_planted_low_satisfaction_among_drivers(sample_run):
     _, res, _, _, _ = sample_run
     assert "low_satisfaction" in set(res.drivers["term"].head(8))
+
+
+def test_low_satisfaction_is_not_reported_as_protective(sample_run):
+    """Low satisfaction is compared among customers who gave a score (``score_given`` is a
+    control of the drivers model); compared with customers who gave none (frequent buyers
+    answer more surveys) it came out as lowering the risk (odds ratio 0.74)."""
+    _, res, _, _, _ = sample_run
+    assert "score_given" in res.models["drivers"].terms_
+    assert "score_given" not in set(res.drivers["term"])
+    o = res.odds_ratios.set_index("term").loc["low_satisfaction"]
+    assert o["estimate"] > 0.9 and o["ci_high"] > 1, o
 
 
 def test_findings_and_headlines(sample_run):
