@@ -1,6 +1,6 @@
 """Benchmark of the contract load alone: ``cxlib.contract.load_source`` on a data folder.
 
-Reports wall time and the peak resident memory (RSS, sampled every 50 ms, and the kernel's
+Reports wall time, CPU time (all threads, DuckDB's included) and the peak resident memory (RSS, sampled every 50 ms, and the kernel's
 ``ru_maxrss``) of this process, and the memory of the typed tables it returns. ``--whole``
 measures the former whole-table path instead (``read_raw`` then ``validate_table``: all text in
 pandas, then typed) for comparison.
@@ -75,6 +75,11 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "peak_rss_gib": round(sampler.peak / 2**30, 2),
         "ru_maxrss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "cpu_s": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
+            1,
+        ),
         "rss_before_gib": round(base / 2**30, 2),
         "typed_tables_gib": {k: round(v, 2) for k, v in typed.items()},
     }
