@@ -13,8 +13,8 @@ from pathlib import Path
 
 #: Column headers that hold numbers of customers or people.
 COUNT_HEADER = re.compile(r"\b(customers|people)\b", re.IGNORECASE)
-#: Column headers that hold planned sizes or shares, not observed groups.
-NOT_A_COUNT = re.compile(r"planned|share|%|per customer|rate|value", re.IGNORECASE)
+#: Column headers that hold planned sizes, shares or record counts (data quality), not groups.
+NOT_A_COUNT = re.compile(r"planned|share|%|per customer|rate|value|records", re.IGNORECASE)
 
 
 class _Tables(HTMLParser):
@@ -46,6 +46,14 @@ def html_tables(path: str | Path) -> list[list[list[str]]]:
     parser = _Tables()
     parser.feed(Path(path).read_text(encoding="utf-8", errors="replace"))
     return [t for t in parser.tables if t]
+
+
+def count_columns(path: str | Path) -> int:
+    """Number of customer/people count columns over the tables of an HTML file."""
+    n = 0
+    for rows in html_tables(path):
+        n += sum(1 for h in rows[0] if COUNT_HEADER.search(h) and not NOT_A_COUNT.search(h))
+    return n
 
 
 def small_counts(path: str | Path, min_group_size: int = 10) -> list[str]:

@@ -109,6 +109,18 @@ def test_no_personal_data_anywhere_in_the_run(sample_run, sample_dir):
     assert hits == [], hits[:20]
 
 
+def test_no_small_group_in_rendered_report_tables(sample_run):
+    """Every table of every report shows counts of customers or people of 0 or at least
+    min_group_size (10): small groups are suppressed (tests/report_tables.py reads the HTML)."""
+    from report_tables import count_columns, small_counts
+
+    _, latest, _ = sample_run
+    pages = sorted(latest.resolve().glob("*.html"))
+    assert sum(count_columns(p) for p in pages) >= 15  # the scan sees the count columns
+    hits = [h for p in pages for h in small_counts(p)]
+    assert hits == [], hits[:20]
+
+
 def test_transactions_only_folder(sample_dir, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
