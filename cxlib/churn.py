@@ -1703,6 +1703,60 @@ def people_tables(
     return out, records
 
 
+def too_little_data(
+    tables: Mapping[str, pd.DataFrame],
+    as_of_date: Any,
+    *,
+    mode: str | None = None,
+    horizon_days: int = 90,
+    n_snapshots: int = 4,
+    min_group_size: int = 10,
+) -> str | None:
+    """Why the churn analysis cannot run on these tables, or None when it can.
+
+    Non-contractual mode needs at least one labelled snapshot (``horizon_days`` + 90 days of
+    transactions before the as-of date) and, at the latest snapshot, at least
+    ``min_group_size`` active customers who lapsed and as many who stayed; contractual mode needs
+    at least ``min_group_size`` churned and as many retained customers. The reason is a clause
+    for a skip notice ("only 1 day of transactions ...").
+    """
+    mode = mode or detect_mode(tables, strict=False)
+    if mode is None:
+        return "the data has neither transactions nor a customers table with a churn flag"
+    as_of = pd.Timestamp(as_of_date).normalize()
+    if mode == MODE_CONTRACTUAL:
+        labels = contractual_labels(tables["customers"], as_of).dropna().astype(bool)
+        churned, kept = int(labels.sum()), int((~labels).sum())
+        if min(churned, kept) < min_group_size:
+            return (
+                f"{churned:,} churned and {kept:,} retained customers are known; the models need "
+                f"at least {min_group_size} of each (min_group_size)"
+            )
+        return None
+    tx = _purchases(tables["transactions"])
+    tx = tx.loc[tx["timestamp"] < as_of + pd.Timedelta(days=1)]
+    earliest = tx["timestamp"].min()
+    dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, earliest)
+    if not dates:
+        span = int((as_of - earliest.normalize()).days) + 1 if len(tx) else 0
+        return (
+            f"only {span:,} day{'s' if span != 1 else ''} of purchases up to {as_of.date()}; "
+            f"churn needs at least {horizon_days + 90} days ({horizon_days}-day outcome window "
+            "plus 90 days of history before it)"
+        )
+    latest = dates[-1]
+    active = tx.loc[tx["timestamp"] < latest + pd.Timedelta(days=1), "customer_id"].unique()
+    lapsed = lapse_labels(tx, latest, horizon_days, active)
+    n_lapsed, n_kept = int(lapsed.sum()), int((~lapsed).sum())
+    if min(n_lapsed, n_kept) < min_group_size:
+        return (
+            f"at the latest labelled snapshot ({latest.date()}) {n_lapsed:,} customers lapsed and "
+            f"{n_kept:,} bought again; the models need at least {min_group_size} of each "
+            "(min_group_size)"
+        )
+    return None
+
+
 def run_churn(
     tables: Mapping[str, pd.DataFrame],
     as_of_date: Any,

@@ -563,3 +563,31 @@ def test_contractual_scores_are_out_of_fold():
         )
     )
     assert not churned_pseudo
+
+
+def test_too_little_data_names_the_reason():
+    """Short history, one-sided labels and small contractual groups give a reason; enough data
+    gives None (the notebook then runs the analysis instead of a skip notice)."""
+    one = pd.DataFrame(
+        {"customer_id": ["a"], "timestamp": [pd.Timestamp("2025-06-01")], "amount": [10.0]}
+    )
+    reason = churn.too_little_data({"transactions": one}, AS_OF)
+    assert reason.startswith("only 30 days of purchases") and "180 days" in reason
+
+    # long enough history, but every customer bought again after the latest snapshot
+    ids = [f"c{i}" for i in range(30)]
+    old = pd.DataFrame({"customer_id": ids, "timestamp": START, "amount": 5.0})
+    recent = old.assign(timestamp=AS_OF - pd.Timedelta(days=10))
+    reason = churn.too_little_data({"transactions": pd.concat([old, recent])}, AS_OF)
+    assert "0 customers lapsed and 30 bought again" in reason
+
+    tables = simulate_retail(n=400, seed=3)
+    assert churn.too_little_data(tables, AS_OF) is None
+
+    customers = pd.DataFrame(
+        {"customer_id": [f"k{i}" for i in range(40)], "churned": [True] * 4 + [False] * 36}
+    )
+    reason = churn.too_little_data({"customers": customers}, AS_OF)
+    assert reason.startswith("4 churned and 36 retained")
+    customers["churned"] = [True] * 12 + [False] * 28
+    assert churn.too_little_data({"customers": customers}, AS_OF) is None
