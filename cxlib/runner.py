@@ -136,6 +136,22 @@ def _select(only: Any) -> list[NotebookSpec]:
     return chosen
 
 
+def release_memory() -> None:
+    """Give freed memory back to the operating system (Arrow's pool and the C allocator keep
+    it otherwise), so that the runner holds little while the notebook kernels run."""
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to trim
+        pass
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in PACKAGES:
@@ -295,6 +311,7 @@ def _run(
     as_of = data.as_of_date
     source = data.source  # to fingerprint the inputs again after the run
     del data  # free the validated tables: each notebook loads what it needs
+    release_memory()
     restore_env = export_password(data_path)  # the kernels get a URL's password as PGPASSWORD
     statuses: dict[str, str] = {}
     for i, spec in enumerate(specs, 1):

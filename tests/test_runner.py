@@ -187,3 +187,15 @@ def test_parameters_pass_the_validated_folder_only_when_there_is_one(tmp_path):
         spec, {**cfg, "validated_dir": "/tmp/x"}, tmp_path, as_of, "k"
     )
     assert params["config"]["validated_dir"] == "/tmp/x"
+
+
+def test_release_memory_returns_freed_arrow_memory():
+    import pandas as pd
+    import psutil
+
+    proc = psutil.Process()
+    big = pd.Series([f"customer-{i:09d}" for i in range(2_000_000)], dtype="str")
+    held = proc.memory_info().rss
+    del big
+    runner.release_memory()
+    assert proc.memory_info().rss < held - 20 * 2**20  # at least 20 MiB of ~50 MiB given back
