@@ -15,6 +15,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from backend_skip import skip_or_fail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_features import AS_OF, _frame, row_strategy
@@ -251,7 +252,7 @@ def _spark_missing() -> str | None:
 def spark(tmp_path_factory):
     reason = _spark_missing()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail("spark", reason)
     from pyspark.sql import SparkSession
 
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
@@ -311,7 +312,7 @@ def test_spark_messy_transactions_equal_duckdb_and_pandas(spark, duck, tmp_path)
 def pg():
     url = os.environ.get("CX_PG_URL")
     if not url:
-        pytest.skip("CX_PG_URL is not set (no PostgreSQL server; see .ci/postgres.sh)")
+        skip_or_fail("postgres", "CX_PG_URL is not set (no PostgreSQL server; see .ci/postgres.sh)")
     con = ibis.connect(url)
     yield con
     con.disconnect()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from backend_skip import skip_or_fail
 
 from cxlib.cli import main
 from cxlib.contract import ContractError, load_source
@@ -176,9 +177,10 @@ def pg_url() -> str:
     """``$CX_PG_URL`` of a reachable server where we may create schemas (skip otherwise)."""
     url = os.environ.get("CX_PG_URL")
     if not url:
-        pytest.skip(
+        skip_or_fail(
+            "postgres",
             "CX_PG_URL is not set: no PostgreSQL server for the integration test (.ci/run "
-            "starts one; locally: source .ci/postgres.sh && cx_pg_start)"
+            "starts one; locally: source .ci/postgres.sh && cx_pg_start)",
         )
     import psycopg
 
@@ -187,7 +189,9 @@ def pg_url() -> str:
             con.execute("SELECT 1")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL server at CX_PG_URL={mask_url(url)} cannot be reached: {first}")
+        skip_or_fail(
+            "postgres", f"PostgreSQL server at CX_PG_URL={mask_url(url)} cannot be reached: {first}"
+        )
     return url
 
 
