@@ -269,7 +269,6 @@ class FolderSource:
             return RawBatches(iter([df]), rejects, len(df), batch_rows)
         if tf.path.stat().st_size == 0:
             self.read_raw(table)  # raises the empty-file error
-        self.con.con.execute("SET enable_progress_bar = false")
         tmp = Path(tempfile.mkdtemp(prefix="cx-raw-"))
         os.chmod(tmp, 0o700)
         target = tmp / f"{table}.parquet"
