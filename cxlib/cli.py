@@ -1,14 +1,16 @@
 """The ``cx`` command: ``cx run``, ``cx synth`` and ``cx check``.
 
 Exit codes: 0 success; 1 a notebook failed; 2 bad input or bad usage (one clear message, no
-traceback).
+traceback); 143 stopped by SIGTERM (clean-up still runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from cxlib.config import load_config, parse_value
@@ -120,16 +122,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
     )
+    previous = _exit_on_sigterm()
     try:
         return {"run": _run, "synth": _synth, "check": _check, "refresh-notebooks": _refresh}[
             args.command
         ](args)
+    except SystemExit as exc:
+        if exc.code == EXIT_TERMINATED:
+            print("cx: terminated", file=sys.stderr)
+            return EXIT_TERMINATED
+        raise
     except (ContractError, SourceError) as exc:
         print(f"cx: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("cx: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
+
+
+def _exit_on_sigterm():
+    """Turn SIGTERM (a scheduler's or ``kill``'s stop) into ``SystemExit(143)`` so that clean-up
+    runs: the run's private folder of validated tables, which holds personal data, is deleted.
+    Returns the previous handler (None when not on the main thread, where no handler is set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise SystemExit(EXIT_TERMINATED)
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":  # pragma: no cover

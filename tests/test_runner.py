@@ -199,3 +199,43 @@ def test_release_memory_returns_freed_arrow_memory():
     del big
     runner.release_memory()
     assert proc.memory_info().rss < held - 20 * 2**20  # at least 20 MiB of ~50 MiB given back
+
+
+def test_sigterm_during_a_run_deletes_the_validated_tables(sample_dir, tmp_path):
+    """A scheduler's stop (SIGTERM) mid-run still deletes the private folder of validated tables
+    (it holds personal data) and ends `cx run` with exit code 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cxlib.cli",
+            "run",
+            "--data",
+            str(sample_dir),
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(tmp.glob("cx-validated-*/*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no validated tables seen"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "cx: terminated" in err and "Traceback" not in err
+    assert list(tmp.glob("cx-validated-*")) == []
