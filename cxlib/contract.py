@@ -213,6 +213,15 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.isna()
 
 
+def _text_bool(low: pd.Series) -> pd.Series:
+    """Nullable booleans from lower-cased text: true/yes/1 ... → True, false/no/0 ... → False,
+    anything else missing."""
+    out = pd.Series(pd.NA, index=low.index, dtype="boolean")
+    out[low.isin(_TRUE)] = True
+    out[low.isin(_FALSE)] = False
+    return out
+
+
 def _parse(s: pd.Series, kind: str, date_format: str | None) -> tuple[pd.Series, pd.Series]:
     blank = _blank(s)
     if kind in ("id", "str"):
@@ -257,10 +266,7 @@ def _parse(s: pd.Series, kind: str, date_format: str | None) -> tuple[pd.Series,
     if kind == "bool":
         if pd.api.types.is_bool_dtype(s):
             return s.astype("boolean"), pd.Series(False, index=s.index)
-        low = s.astype("str").str.strip().str.lower()
-        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-        out[low.isin(_TRUE)] = True
-        out[low.isin(_FALSE)] = False
+        out = _text_bool(s.astype("str").str.strip().str.lower())
         bad = out.isna() & ~blank
         return out, bad
     raise ValueError(f"unknown column kind {kind!r}")
@@ -279,10 +285,7 @@ def _infer_extra(s: pd.Series) -> pd.Series:
         return num.astype("float64")
     low = text.str.lower()
     if low[~blank].isin(_TRUE | _FALSE).all() and not low[~blank].isin({"0", "1"}).all():
-        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-        out[low.isin(_TRUE)] = True
-        out[low.isin(_FALSE)] = False
-        return out
+        return _text_bool(low)
     return s.astype("str")
 
 
@@ -500,11 +503,7 @@ class _ExtraKind:
         if self.numeric:
             return pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
         if self.boolish and not self.zero_one:
-            low = text.str.lower()
-            out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-            out[low.isin(_TRUE)] = True
-            out[low.isin(_FALSE)] = False
-            return out
+            return _text_bool(text.str.lower())
         return s.astype("str")
 
 

@@ -34,6 +34,12 @@ class SourceError(Exception):
     """A source or one of its files cannot be read; the message says which and how to fix it."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class TableFile:
     """One table's file in a source."""
@@ -159,7 +165,7 @@ class FolderSource:
         except SourceError:
             raise
         except Exception as exc:  # duckdb/arrow parse errors: say which file and how to fix
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise SourceError(
                 f"{tf.path}: cannot be read as {tf.kind.upper()} ({first}). Fix: save it as "
                 "UTF-8 or Latin-1 CSV with a header row and one record per line, or as Parquet."
@@ -278,7 +284,7 @@ class FolderSource:
             except SourceError:
                 raise
             except Exception as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc)
                 raise SourceError(
                     f"{tf.path}: cannot be read as CSV ({first}). Fix: save it as UTF-8 or "
                     "Latin-1 CSV with a header row and one record per line, or as Parquet."
@@ -713,7 +719,7 @@ class PostgresSource:
                 cur.execute(query, params or None)
                 return cur.fetchall()
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise SourceError(
                 f"{self.location}: query failed ({first}). Fix: check that the user in the URL "
                 "may read the schema and its tables."
@@ -797,7 +803,7 @@ class PostgresSource:
             t = self._con.table(where.relation, database=where.schema)
             schema = t.schema()
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise SourceError(
                 f"{where}: cannot be read ({first}). Fix: grant the user in the URL SELECT on it."
             ) from None
@@ -827,7 +833,7 @@ class PostgresSource:
                 warnings.filterwarnings("ignore", message=".*future.infer_string")
                 df = expr.to_pandas()
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise SourceError(
                 f"{where}: cannot be read ({first}). Fix: grant the user in the URL SELECT on it."
             ) from None
