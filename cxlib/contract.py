@@ -213,6 +213,17 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.isna()
 
 
+def _prefix_ids(typed: pd.DataFrame) -> None:
+    """Prefix ``customer_id`` by ``source_system`` (``CRM-A`` + ``-`` + id) where both are
+    known, in place; a frame without ``source_system`` is left as it is."""
+    if "source_system" not in typed.columns:
+        return
+    has_sys = typed["source_system"].notna() & typed["customer_id"].notna()
+    typed.loc[has_sys, "customer_id"] = (
+        typed.loc[has_sys, "source_system"] + "-" + typed.loc[has_sys, "customer_id"]
+    )
+
+
 def _text_bool(low: pd.Series) -> pd.Series:
     """Nullable booleans from lower-cased text: true/yes/1 ... → True, false/no/0 ... → False,
     anything else missing."""
@@ -427,11 +438,8 @@ def validate_table(
         }.get(c.kind, "invalid value")
         reasons = reasons.mask(bad, reasons + f"{what} in {col}; ")
         typed[col] = values
-    if prefix_ids and "source_system" in typed.columns:
-        has_sys = typed["source_system"].notna() & typed["customer_id"].notna()
-        typed.loc[has_sys, "customer_id"] = (
-            typed.loc[has_sys, "source_system"] + "-" + typed.loc[has_sys, "customer_id"]
-        )
+    if prefix_ids:
+        _prefix_ids(typed)
     if table == "customers":
         dup = typed["customer_id"].notna() & typed["customer_id"].duplicated(keep="first")
         reasons = reasons.mask(dup, reasons + "duplicate customer_id (first row kept); ")
@@ -569,11 +577,8 @@ def validate_batches(
                 (bad.to_numpy(dtype=bool), f"{_WHAT.get(c.kind, 'invalid value')} in {col}; ")
             )
             typed[col] = values
-        if prefix_ids and "source_system" in typed.columns:
-            has_sys = typed["source_system"].notna() & typed["customer_id"].notna()
-            typed.loc[has_sys, "customer_id"] = (
-                typed.loc[has_sys, "source_system"] + "-" + typed.loc[has_sys, "customer_id"]
-            )
+        if prefix_ids:
+            _prefix_ids(typed)
         if table == "customers":
             ids = typed["customer_id"]
             known = ids.notna()

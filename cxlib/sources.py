@@ -34,6 +34,13 @@ class SourceError(Exception):
     """A source or one of its files cannot be read; the message says which and how to fix it."""
 
 
+def _unreadable(where: Any, exc: BaseException) -> SourceError:
+    """The error for a database relation that cannot be read, with the fix."""
+    return SourceError(
+        f"{where}: cannot be read ({first_line(exc)}). Fix: grant the user in the URL SELECT on it."
+    )
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty)."""
     text = str(exc).strip()
@@ -803,10 +810,7 @@ class PostgresSource:
             t = self._con.table(where.relation, database=where.schema)
             schema = t.schema()
         except Exception as exc:
-            first = first_line(exc)
-            raise SourceError(
-                f"{where}: cannot be read ({first}). Fix: grant the user in the URL SELECT on it."
-            ) from None
+            raise _unreadable(where, exc) from None
         cols = list(schema.names)
         folded = [c.strip().lower() for c in cols]
         dupes = sorted({c for c in folded if folded.count(c) > 1})
@@ -833,10 +837,7 @@ class PostgresSource:
                 warnings.filterwarnings("ignore", message=".*future.infer_string")
                 df = expr.to_pandas()
         except Exception as exc:
-            first = first_line(exc)
-            raise SourceError(
-                f"{where}: cannot be read ({first}). Fix: grant the user in the URL SELECT on it."
-            ) from None
+            raise _unreadable(where, exc) from None
         for c in data_cols:
             df[c] = df[c].astype("str")
         return df, order

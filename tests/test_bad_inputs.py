@@ -4,12 +4,12 @@ message (exit code 2, no traceback) or is read with its bad rows quarantined and
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from file_digests import digests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from report_tables import small_counts
@@ -19,14 +19,6 @@ from cxlib.contract import load_source
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").exists())
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_corpus_is_large_enough():

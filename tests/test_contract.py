@@ -259,3 +259,13 @@ def test_bad_suppression_list_is_a_clear_error(tmp_path):
     write(src / "suppress.csv", "id\na\n")
     with pytest.raises(ContractError, match="suppress.csv: required column 'customer_id'"):
         load_source(src)
+
+
+def test_prefix_ids_by_source_system():
+    """Ids are prefixed by their system where both are known; rows without a system keep theirs."""
+    from cxlib.contract import validate_table
+
+    raw = pd.DataFrame({"customer_id": ["1", "1", "2"], "source_system": ["CRM-A", "CRM-B", None]})
+    res = validate_table(raw, "customers", prefix_ids=True)
+    assert list(res.data["customer_id"]) == ["CRM-A-1", "CRM-B-1", "2"]
+    assert res.quarantined_rows == 0

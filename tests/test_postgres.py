@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
+from file_digests import digests
 
 from cxlib.cli import main
 from cxlib.contract import ContractError, load_source
@@ -407,14 +407,6 @@ def test_bad_load_order_column(pg_url, scratch_schema):
     _sql(pg_url, f'ALTER TABLE "{schema}".events ALTER cx_row_number TYPE text')
     code, err = run_cli(["check", "--data", url])
     assert code == 2 and "must be a whole-number column" in err
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ input files unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from file_digests import digests
 
 from cxlib.cli import main
 from cxlib.runner import NOTEBOOKS
@@ -32,14 +32,6 @@ def documented_exports() -> dict[str, list[str]]:
         if m:
             out[m.group(1)] = re.findall(r"`([a-z_]+)`", m.group(2))
     return out
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,16 @@
+"""SHA-256 of every file below a folder: the tests' check that inputs are never modified and
+that two runs write the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """``{relative path: SHA-256}`` of every file below ``folder``."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
