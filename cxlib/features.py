@@ -335,8 +335,12 @@ def backend_transactions_until(table: Any, as_of_date: Any, row_order: str | Non
     """
     import ibis
 
+    from cxlib.sources import ROW_ORDER
+
     _, end = window_bounds(as_of_date, 1)
     cols = list(table.columns)
+    if row_order is None and ROW_ORDER in cols:
+        row_order = ROW_ORDER  # a table from load_source(lazy=...) / backend_table
     casts = {
         c: table[c].cast("string")
         for c in ("customer_id", "transaction_id", "channel", "category")

@@ -106,6 +106,7 @@ class FolderSource:
             import ibis
 
             self._con = ibis.duckdb.connect()
+            self._con.raw_sql("SET enable_progress_bar = false")
         return self._con
 
     def _discover(self) -> dict[str, TableFile]:
@@ -916,3 +917,77 @@ def export_password(location: Any) -> Callable[[], None]:
             os.environ["PGPASSWORD"] = saved
 
     return restore
+
+
+# --- Backend (Ibis) tables for the big event-level tables -------------------------------------
+
+ROW_ORDER = LOAD_ORDER_COLUMN
+"""Column of a backend table (:func:`backend_table`, ``load_source(lazy=...)``) holding each
+row's 0-based position among the accepted rows, i.e. the index the pandas frame of the same
+table would have. It only orders rows (a backend table has no row order of its own), so that
+"first row" rules give the pandas result exactly; analyses never report it."""
+
+DUCKDB_THREADS = 2
+DUCKDB_MEMORY_LIMIT = "6GB"
+"""DuckDB's own memory cap for the notebooks' backend tables; beyond it DuckDB spills to its
+temporary folder instead of growing (the scale issue's 10 GB budget includes pandas)."""
+
+
+def is_backend_table(obj: Any) -> bool:
+    """Whether ``obj`` is an Ibis table expression (checked without importing Ibis for pandas)."""
+    if isinstance(obj, pd.DataFrame) or not type(obj).__module__.startswith("ibis."):
+        return False
+    import ibis.expr.types as ir
+
+    return isinstance(obj, ir.Table)
+
+
+def duckdb_connection(temp_directory: str | os.PathLike | None = None) -> Any:
+    """A new embedded DuckDB connection through Ibis, with the library's thread and memory caps.
+
+    ``temp_directory`` is where DuckDB spills when a query needs more than its memory cap.
+    """
+    import ibis
+
+    con = ibis.duckdb.connect(threads=DUCKDB_THREADS, memory_limit=DUCKDB_MEMORY_LIMIT)
+    if temp_directory is not None:
+        con.raw_sql(f"SET temp_directory = '{Path(temp_directory).as_posix()}'")
+    con.raw_sql("SET preserve_insertion_order = true")
+    con.raw_sql("SET enable_progress_bar = false")  # no progress bars in notebooks or logs
+    return con
+
+
+def backend_table(
+    frame: pd.DataFrame | str | os.PathLike, *, con: Any = None, name: str | None = None
+) -> Any:
+    """An Ibis table on DuckDB holding ``frame`` (or a Parquet file of accepted rows) with the
+    :data:`ROW_ORDER` column added.
+
+    Parameters
+    ----------
+    frame : DataFrame or path
+        A typed contract table as :func:`cxlib.contract.load_source` returns it (its row
+        positions become :data:`ROW_ORDER`), or the path of a Parquet file of such a table
+        (rows numbered in file order; the file is read lazily, never into pandas).
+    con : Ibis DuckDB connection, optional
+        Default: a new :func:`duckdb_connection`.
+    name : str, optional
+        Name of the view/table in the connection.
+
+    Returns
+    -------
+    ibis Table
+    """
+    con = duckdb_connection() if con is None else con
+    if isinstance(frame, pd.DataFrame):
+        df = frame.reset_index(drop=True)
+        df.insert(len(df.columns), ROW_ORDER, np.arange(len(df), dtype="int64"))
+        return con.create_table(name or f"cx_{id(df)}", df, temp=True)
+    path = Path(frame).as_posix()
+    view = name or f"cx_{abs(hash(path))}"
+    con.raw_sql(
+        f"CREATE OR REPLACE TEMP VIEW \"{view}\" AS SELECT * EXCLUDE (file_row_number), "
+        f"file_row_number::BIGINT AS {ROW_ORDER} FROM read_parquet('{path}', "
+        f"file_row_number = true)"
+    )
+    return con.table(view)
