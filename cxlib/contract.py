@@ -31,6 +31,9 @@ from cxlib.sources import (
     FolderSource,
     RawBatches,
     SourceError,
+    backend_table,
+    duckdb_connection,
+    is_backend_table,
     open_source,
     read_batches,
 )
@@ -647,6 +650,23 @@ class SourceData:
     suppressed: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["reason", "customers", "rows_removed"])
     )
+    backend: Any = None
+    """The Ibis DuckDB connection holding the backend tables (``load_source(lazy=...)``)."""
+    _n_rows: dict[str, int] = field(default_factory=dict, repr=False)
+    _lazy_store: Any = field(default=None, repr=False)
+
+    def is_lazy(self, table: str) -> bool:
+        """True when ``table`` is an Ibis backend table rather than a pandas frame."""
+        return is_backend_table(self.tables.get(table))
+
+    def n_rows(self, table: str) -> int:
+        """Accepted rows of ``table`` after the suppression list (0 when absent)."""
+        if table not in self.tables:
+            return 0
+        if table not in self._n_rows:
+            t = self.tables[table]
+            self._n_rows[table] = int(t.count().execute()) if is_backend_table(t) else len(t)
+        return self._n_rows[table]
 
     def suppression_note(self) -> str | None:
         """A sentence for reports: how many customers the suppression list excluded and why."""
@@ -662,7 +682,7 @@ class SourceData:
 
     def has(self, table: str) -> bool:
         """True when ``table`` is present and has at least one accepted row."""
-        return table in self.tables and len(self.tables[table]) > 0
+        return self.n_rows(table) > 0
 
     def missing(self, tables: Iterable[str]) -> list[str]:
         """Which of ``tables`` are absent or empty."""
@@ -675,6 +695,11 @@ class SourceData:
         frames = []
         for df in self.tables.values():
             cols = ["customer_id"] + (["source_system"] if "source_system" in df.columns else [])
+            if is_backend_table(df):  # each id once, with its first row's source system
+                from cxlib.sources import ROW_ORDER
+
+                aggs = {c: df[c].argmin(df[ROW_ORDER]) for c in cols[1:]}
+                df = df.group_by("customer_id").aggregate(**aggs).to_pandas()
             frames.append(df[cols])
         if not frames:
             return pd.DataFrame({"customer_id": pd.Series(dtype="str")})
@@ -693,8 +718,19 @@ def resolve_as_of_date(
     now = pd.Timestamp(today) if today is not None else pd.Timestamp.now()
     latest = []
     for name in ("transactions", "events"):
-        if name in tables and len(tables[name]):
-            ts = tables[name]["timestamp"]
+        t = tables.get(name)
+        if t is None:
+            continue
+        if is_backend_table(t):
+            import ibis
+
+            got = t.filter(t.timestamp <= ibis.literal(now.to_pydatetime())).timestamp.max()
+            value = got.execute()
+            if value is not None and not pd.isna(value):
+                latest.append(pd.Timestamp(value))
+            continue
+        if len(t):
+            ts = t["timestamp"]
             ts = ts[ts <= now]
             if len(ts):
                 latest.append(ts.max())
@@ -710,6 +746,7 @@ def load_source(
     as_of_date: Any = None,
     batch_rows: int = BATCH_ROWS,
     save_validated: str | os.PathLike | None = None,
+    lazy: Iterable[str] = (),
 ) -> SourceData:
     """Read and validate the contract tables of a source.
 
@@ -734,6 +771,14 @@ def load_source(
         with the same config can skip parsing: pass the folder to them as the config's
         ``validated_dir`` (the runner does this for the notebooks of a run, in a private
         temporary folder it deletes at the end). It holds personal data: keep it private.
+    lazy : iterable of str
+        Tables to return as Ibis tables on an embedded DuckDB connection (``SourceData.backend``)
+        instead of pandas frames, for the big event-level tables (``transactions``,
+        ``events``): the analyses then aggregate them in the backend and only customer-level
+        results come into memory. They are typed like the pandas frames and carry the extra
+        row-order column :data:`cxlib.sources.ROW_ORDER`. They read the run's validated Parquet
+        files when the config names them (``validated_dir``), else a private temporary
+        Parquet copy written after validation.
 
     Raises
     ------
@@ -755,11 +800,17 @@ def load_source(
     quarantine: dict[str, pd.DataFrame] = {}
     rows = []
     cached = _validated_dir(config)
+    lazy = [t for t in lazy if t in wanted]
+    backend = _LazyTables(cached) if lazy else None
     for name in wanted:
         if not source.has(name):
             continue
         if cached is not None and (cached / f"{name}.json").is_file():
-            out[name], quarantine[name], row = _read_validated(cached, name)
+            if name in lazy:
+                out[name], quarantine[name], row = _read_validated(cached, name, lazy=True)
+                out[name] = backend.table(cached / f"{name}.parquet", name)
+            else:
+                out[name], quarantine[name], row = _read_validated(cached, name)
             rows.append(row)
             if quarantine_dir is not None and len(quarantine[name]):
                 write_export(quarantine[name], Path(quarantine_dir) / f"{name}.csv")
@@ -779,7 +830,7 @@ def load_source(
             )
         finally:
             batches.close()
-        out[name] = res.data
+        out[name] = res.data if name not in lazy else backend.from_frame(res.data, name)
         quarantine[name] = res.quarantine
         rows.append(
             {
@@ -794,6 +845,7 @@ def load_source(
             _write_validated(Path(save_validated), name, res.data, res.quarantine, rows[-1])
         if quarantine_dir is not None and res.quarantined_rows:
             write_export(res.quarantine, Path(quarantine_dir) / f"{name}.csv")
+        del res
     counts = pd.DataFrame(
         rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
     )
@@ -809,7 +861,39 @@ def load_source(
     elif (Path(data_dir) / SUPPRESS_FILE).is_file():
         out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
     as_of = resolve_as_of_date(out, as_of_date)
-    return SourceData(source, out, quarantine, counts, as_of, config, suppressed)
+    data = SourceData(source, out, quarantine, counts, as_of, config, suppressed)
+    if backend is not None:
+        data.backend = backend.con
+        data._lazy_store = backend  # keeps the private Parquet copies until data is dropped
+    return data
+
+
+class _LazyTables:
+    """The DuckDB connection and private temporary folder behind ``load_source(lazy=...)``.
+
+    The folder (DuckDB's spill space and, when no validated folder is given, the Parquet copies
+    of the lazy tables; personal data) is deleted when this object is garbage-collected or the
+    process exits.
+    """
+
+    def __init__(self, cached: Path | None):
+        import shutil
+        import tempfile
+        import weakref
+
+        self.dir = Path(tempfile.mkdtemp(prefix="cx-backend-"))
+        os.chmod(self.dir, 0o700)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
+        self.con = duckdb_connection(temp_directory=self.dir / "spill")
+        self.cached = cached
+
+    def table(self, path: Path, name: str) -> Any:
+        return backend_table(path, con=self.con, name=name)
+
+    def from_frame(self, frame: pd.DataFrame, name: str) -> Any:
+        path = self.dir / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        return self.table(path, name)
 
 
 VALIDATED_KEY = "validated_dir"
@@ -836,9 +920,11 @@ def _write_validated(
     (folder / f"{name}.json").write_text(json.dumps(dict(row)))  # written last: marks complete
 
 
-def _read_validated(folder: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _read_validated(
+    folder: Path, name: str, *, lazy: bool = False
+) -> tuple[pd.DataFrame | None, pd.DataFrame, dict]:
     row = json.loads((folder / f"{name}.json").read_text())
-    data = pd.read_parquet(folder / f"{name}.parquet")
+    data = None if lazy else pd.read_parquet(folder / f"{name}.parquet")
     quarantine = pd.read_parquet(folder / f"{name}.quarantine.parquet")
     return data, quarantine, row
 
@@ -891,6 +977,15 @@ def apply_suppression(
     out: dict[str, pd.DataFrame] = {}
     removed_by_id: dict[str, int] = {}
     for name, df in tables.items():
+        if is_backend_table(df):  # counted and filtered in the backend
+            import ibis
+
+            listed = ibis.memtable(lst[["customer_id"]])
+            gone = df.semi_join(listed, "customer_id").customer_id.value_counts().to_pandas()
+            for cid, n in zip(gone.iloc[:, 0], gone.iloc[:, 1], strict=True):
+                removed_by_id[cid] = removed_by_id.get(cid, 0) + int(n)
+            out[name] = df.anti_join(listed, "customer_id") if len(gone) else df
+            continue
         hit = df["customer_id"].isin(ids)
         if hit.any():
             for cid, n in df.loc[hit, "customer_id"].value_counts().items():
