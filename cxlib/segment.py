@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -893,8 +894,34 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _is_backend_column(obj: Any) -> bool:
+    """Whether ``obj`` is an Ibis column expression (checked without importing Ibis for pandas)."""
+    if isinstance(obj, pd.Series) or not type(obj).__module__.startswith("ibis."):
+        return False
+    import ibis.expr.types as ir
+
+    return isinstance(obj, ir.Column)
+
+
+def _id_coverage(ids: pd.Series | Any, mapped: pd.Series) -> float:
+    """Share of the distinct non-missing ``ids`` (a pandas Series or an Ibis column) that are in
+    ``mapped``; 0 when there are none. An Ibis column is counted in its backend (one query)."""
+    if _is_backend_column(ids):
+        import ibis
+
+        col = ids.cast("string").name("_cx_id")
+        known = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(mapped.astype("str"))}))
+        distinct = col.as_table().filter(col.notnull()).distinct()
+        hit = distinct.left_join(known, distinct["_cx_id"] == known["_cx_known"])
+        got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
+        n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)
+        return covered / n if n else 0.0
+    distinct = pd.Index(pd.unique(ids.dropna().astype("str")))
+    return float(distinct.isin(mapped).mean()) if len(distinct) else 0.0
+
+
 def load_master_map(
-    output_dir: str | Path, ids: pd.Series | None = None, min_coverage: float = 0.5
+    output_dir: str | Path, ids: pd.Series | Any | None = None, min_coverage: float = 0.5
 ) -> pd.DataFrame | None:
     """Read ``output_dir/exports/customer_master_map.csv`` (from notebook 01) if present.
 
@@ -902,10 +929,12 @@ def load_master_map(
     ----------
     output_dir : path
         The run folder.
-    ids : pd.Series, optional
-        Customer ids of the data being segmented. A map that covers fewer than ``min_coverage``
-        of the distinct ids was made from other data (e.g. a stale file from an earlier run) and
-        is ignored.
+    ids : pd.Series or ibis Column, optional
+        Customer ids of the data being segmented, e.g. ``transactions["customer_id"]`` of a
+        pandas frame or of a backend table (then the distinct ids are counted in the backend;
+        they never come into memory). A map that covers fewer than ``min_coverage`` of the
+        distinct ids was made from other data (e.g. a stale file from an earlier run) and is
+        ignored.
     min_coverage : float
         See ``ids``.
 
@@ -924,8 +953,7 @@ def load_master_map(
         return None
     mm = mm.dropna(subset=["customer_id", "master_id"]).drop_duplicates("customer_id")
     if ids is not None:
-        distinct = pd.Index(pd.unique(ids.dropna().astype("str")))
-        coverage = float(distinct.isin(mm["customer_id"]).mean()) if len(distinct) else 0.0
+        coverage = _id_coverage(ids, mm["customer_id"])
         if coverage < min_coverage:
             logger.warning(
                 "%s covers %.0f%% of the customer ids; it belongs to other data and is ignored",
@@ -937,12 +965,40 @@ def load_master_map(
     return mm[["customer_id", "master_id"]].reset_index(drop=True)
 
 
-def to_people(transactions: pd.DataFrame, master_map: pd.DataFrame) -> pd.DataFrame:
+def to_people(transactions: pd.DataFrame | Any, master_map: pd.DataFrame) -> pd.DataFrame | Any:
     """Replace each transaction's ``customer_id`` by its person's ``master_id``.
 
     Records absent from the map are their own person (their id is kept). The original id is kept
-    in ``source_customer_id``.
+    in ``source_customer_id``. An Ibis table (e.g. ``load_source(..., lazy=("transactions",))``)
+    gives an Ibis table: a left join in its backend with the map as an in-memory table (the
+    first ``master_id`` of each ``customer_id``, as the pandas path after
+    :func:`load_master_map`), with the same columns (the row-order column of
+    :func:`cxlib.sources.backend_table` is kept, last).
     """
+    from cxlib.sources import ROW_ORDER, is_backend_table
+
+    if is_backend_table(transactions):
+        import ibis
+
+        mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
+        mm = mm.drop_duplicates("customer_id").astype("str")
+        m = ibis.memtable(
+            pd.DataFrame(
+                {
+                    "_cx_record": mm["customer_id"].to_numpy(),
+                    "_cx_master": mm["master_id"].to_numpy(),
+                }
+            )
+        )
+        t = transactions
+        rid = t["customer_id"].cast("string")
+        j = t.left_join(m, rid == m["_cx_record"])
+        cols = {c: j[c] for c in t.columns if c != ROW_ORDER}
+        cols["customer_id"] = ibis.coalesce(j["_cx_master"], j["customer_id"].cast("string"))
+        cols["source_customer_id"] = j["customer_id"]
+        if ROW_ORDER in t.columns:
+            cols[ROW_ORDER] = j[ROW_ORDER]
+        return j.select(**cols)
     m = master_map.set_index("customer_id")["master_id"]
     out = transactions.copy()
     out["source_customer_id"] = out["customer_id"]
