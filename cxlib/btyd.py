@@ -543,8 +543,9 @@ def summary_from_transactions(
 
     Parameters
     ----------
-    transactions : DataFrame
-        At least ``customer_id``, ``timestamp`` (and ``amount`` for ``monetary_value``).
+    transactions : DataFrame or ibis Table
+        At least ``customer_id``, ``timestamp`` (and ``amount`` for ``monetary_value``). An Ibis
+        table is summarised in its backend (:func:`backend_summary_from_transactions`).
     calibration_end : date-like
         Last day of the calibration period (inclusive). Only customers whose first purchase is on or
         before it are returned.
@@ -559,6 +560,16 @@ def summary_from_transactions(
     DataFrame indexed by ``customer_id`` with ``frequency``, ``recency``, ``T``,
     ``monetary_value`` (mean spend per repeat purchase day, 0 without repeats) and ``first_purchase``.
     """
+    if _is_backend_table(transactions):
+        return backend_summary_from_transactions(
+            transactions,
+            calibration_end,
+            observation_end,
+            freq,
+            customer_col=customer_col,
+            time_col=time_col,
+            amount_col=amount_col,
+        )
     unit = float(FREQ_DAYS[freq]) if isinstance(freq, str) else float(freq)
     cal_end = pd.Timestamp(calibration_end).normalize()
     cols = [customer_col, time_col] + ([amount_col] if amount_col else [])
@@ -600,4 +611,96 @@ def summary_from_transactions(
             )
         out["duration_holdout"] = (obs_end - cal_end).days / unit
     out.index.name = customer_col
+    return out
+
+
+def _is_backend_table(obj: object) -> bool:
+    """Whether ``obj`` is an Ibis table expression (without importing Ibis for pandas input)."""
+    if isinstance(obj, pd.DataFrame) or not type(obj).__module__.startswith("ibis."):
+        return False
+    import ibis.expr.types as ir
+
+    return isinstance(obj, ir.Table)
+
+
+def backend_summary_from_transactions(
+    table,
+    calibration_end,
+    observation_end=None,
+    freq: str | float = "W",
+    *,
+    customer_col: str = "customer_id",
+    time_col: str = "timestamp",
+    amount_col: str | None = "amount",
+) -> pd.DataFrame:
+    """:func:`summary_from_transactions` computed by an Ibis backend (DuckDB, PostgreSQL, PySpark).
+
+    The daily totals and the per-customer summary are aggregated in the backend; only one row per
+    customer comes back. Same columns, dtypes, index and order as the pandas function.
+    """
+    import ibis
+
+    unit = float(FREQ_DAYS[freq]) if isinstance(freq, str) else float(freq)
+    cal_end = pd.Timestamp(calibration_end).normalize()
+    epoch = pd.Timestamp("1970-01-01")
+    cal_day = (cal_end - epoch).days
+    t = table.filter(table[customer_col].notnull() & table[time_col].notnull())
+    cid = t[customer_col]
+    if not cid.type().is_string():
+        cid = cid.cast("string")
+    amount = (
+        ibis.literal(0.0) if amount_col is None else t[amount_col].cast("float64").fill_null(0.0)
+    )
+    t = t.select(_c=cid, _d=t[time_col].date().epoch_days(), _a=amount)
+    obs_day = None
+    if observation_end is not None:
+        obs_day = (pd.Timestamp(observation_end).normalize() - epoch).days
+        t = t.filter(t._d <= obs_day)
+    else:
+        t = t.filter(t._d <= cal_day)
+    daily = t.group_by(["_c", "_d"]).aggregate(_a=t._a.sum())
+    cal = daily._d <= cal_day
+    aggs = {
+        "n_days": ibis.ifelse(cal, 1, 0).sum(),
+        "first_day": daily._d.min(where=cal),
+        "last_day": daily._d.max(where=cal),
+        "total": daily._a.sum(where=cal),
+        "first_amount": daily._a.argmin(daily._d, where=cal),
+    }
+    if obs_day is not None:
+        hold = daily._d > cal_day
+        aggs["n_hold"] = ibis.ifelse(hold, 1, 0).sum()
+        aggs["hold_total"] = daily._a.sum(where=hold)
+    agg = daily.group_by("_c").aggregate(**aggs)
+    res = agg.filter(agg.n_days > 0).to_pandas()
+    names = res["_c"].to_numpy().astype(str)
+    order = np.argsort(names, kind="stable")
+    res = res.iloc[order].reset_index(drop=True)
+    index = pd.Index(names[order], name=customer_col, dtype="str")
+
+    def col(name: str) -> np.ndarray:
+        return pd.to_numeric(res[name]).fillna(0).to_numpy(dtype="float64")
+
+    first, last, n_days = col("first_day"), col("last_day"), col("n_days")
+    out = pd.DataFrame(
+        {
+            "frequency": n_days - 1.0,
+            "recency": (last - first) / unit,
+            "T": (cal_day - first) / unit,
+        },
+        index=index,
+    )
+    repeats = out["frequency"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["monetary_value"] = np.where(
+            repeats > 0, (col("total") - col("first_amount")) / repeats, 0.0
+        )
+    out["first_purchase"] = pd.to_datetime(first.astype("int64"), unit="D").astype("datetime64[ns]")
+    if obs_day is not None:
+        out["frequency_holdout"] = col("n_hold")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["monetary_value_holdout"] = np.where(
+                out["frequency_holdout"] > 0, col("hold_total") / out["frequency_holdout"], 0.0
+            )
+        out["duration_holdout"] = (obs_day - cal_day) / unit
     return out

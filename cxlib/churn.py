@@ -35,6 +35,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from cxlib.btyd import BetaGeoModel, GammaGammaModel, summary_from_transactions
 from cxlib.privacy import PII_COLUMNS
+from cxlib.sources import is_backend_table
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +156,7 @@ def detect_mode(tables: Mapping[str, pd.DataFrame], *, strict: bool = True) -> s
         for col in ("churned", "churn_date"):
             if col in customers.columns and customers[col].notna().any():
                 return MODE_CONTRACTUAL
-    tx = tables.get("transactions")
-    if tx is not None and len(tx) and (tx["amount"] > 0).any():
+    if _has_purchase(tables.get("transactions")):
         return MODE_NON_CONTRACTUAL
     if not strict:
         return None
@@ -193,24 +193,81 @@ def snapshot_dates(
     return sorted(dates)
 
 
-def _purchases(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Purchases (positive amounts) with ``customer_id``, ``timestamp``, ``amount`` (+ channel)."""
-    cols = [c for c in ("customer_id", "timestamp", "amount", "channel") if c in transactions]
+def _ts(value: Any) -> Any:
+    """A timestamp literal for backend filters."""
+    import ibis
+
+    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+
+
+def _is_empty(table: Any) -> bool:
+    """True for None or a table (pandas or backend) without rows."""
+    if table is None:
+        return True
+    if is_backend_table(table):
+        return int(table.limit(1).count().execute()) == 0
+    return not len(table)
+
+
+def _has_purchase(transactions: Any) -> bool:
+    """True when the transactions (pandas or backend) hold at least one positive amount."""
+    if transactions is None:
+        return False
+    if is_backend_table(transactions):
+        top = transactions.amount.max().execute()
+        return top is not None and not pd.isna(top) and float(top) > 0
+    return bool(len(transactions) and (transactions["amount"] > 0).any())
+
+
+def _min_timestamp(transactions: Any) -> pd.Timestamp:
+    """Earliest timestamp of a transactions table (NaT when it has none)."""
+    if is_backend_table(transactions):
+        v = transactions.timestamp.min().execute()
+        return pd.NaT if v is None or pd.isna(v) else pd.Timestamp(v)
+    return transactions["timestamp"].min()
+
+
+def _text_ids(table: Any) -> Any:
+    """A backend table whose ``customer_id`` is text (as the pandas path compares them)."""
+    if table.customer_id.type().is_string():
+        return table
+    return table.mutate(customer_id=table.customer_id.cast("string"))
+
+
+def _purchases(transactions: pd.DataFrame | Any) -> pd.DataFrame | Any:
+    """Purchases (positive amounts) with ``customer_id``, ``timestamp``, ``amount`` (+ channel).
+
+    A backend table gives a backend expression (rows filtered in the backend).
+    """
+    cols = [
+        c for c in ("customer_id", "timestamp", "amount", "channel") if c in transactions.columns
+    ]
+    if is_backend_table(transactions):
+        return transactions.filter(transactions.amount > 0).select(*cols)
     tx = transactions.loc[transactions["amount"] > 0, cols]
     return tx
 
 
+def _buyers(transactions: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.Index:
+    """Distinct ids with a purchase in ``[start, end)`` (computed in the backend for a table)."""
+    tx = _purchases(transactions)
+    if is_backend_table(tx):
+        got = tx.filter((tx.timestamp >= _ts(start)) & (tx.timestamp < _ts(end)))
+        return pd.Index(got.select("customer_id").distinct().to_pandas()["customer_id"])
+    return pd.Index(tx.loc[(tx["timestamp"] >= start) & (tx["timestamp"] < end), "customer_id"])
+
+
 def lapse_labels(
-    transactions: pd.DataFrame, snapshot_date: Any, horizon_days: int, customer_ids
+    transactions: pd.DataFrame | Any, snapshot_date: Any, horizon_days: int, customer_ids
 ) -> pd.Series:
     """True when a customer makes no purchase in the ``horizon_days`` days after ``snapshot_date``.
 
     The window runs from the day after the snapshot through the end of ``snapshot + horizon``.
+    ``transactions`` may be a backend (Ibis) table: only the ids of the buyers come back.
     """
     s = pd.Timestamp(snapshot_date).normalize() + pd.Timedelta(days=1)
     e = s + pd.Timedelta(days=int(horizon_days))
-    tx = _purchases(transactions)
-    buyers = pd.Index(tx.loc[(tx["timestamp"] >= s) & (tx["timestamp"] < e), "customer_id"])
+    buyers = _buyers(transactions, s, e)
     ids = pd.Index(customer_ids)
     return pd.Series(~ids.isin(buyers.unique()), index=ids, name="lapsed")
 
@@ -391,7 +448,7 @@ def _fit_bgnbd(
 
 
 def fit_btyd(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | Any,
     as_of_date: Any,
     horizon_days: int = 90,
     value_horizon_days: int = 365,
@@ -413,7 +470,8 @@ def fit_btyd(
     buy and drop out at different rates, which one population-wide model blurs. ``covariates``
     (customer_id-indexed 0/1 columns such as ``complained``) shift each customer's dropout
     (:class:`cxlib.btyd.BetaGeoModel` with covariates); a covariate is used in a stratum when at
-    least 10 customers there have each value.
+    least 10 customers there have each value. ``transactions`` may be a backend (Ibis) table:
+    the purchase summary per customer is then aggregated in the backend.
     """
     from cxlib.btyd import FREQ_DAYS
 
@@ -467,7 +525,11 @@ def fit_btyd(
         avg_value = gg.expected_average_value(x, rfm["monetary_value"])
     except ValueError as exc:
         log.warning("Gamma-Gamma not fitted (%s); using each customer's mean spend", exc)
-        first_day_mean = tx.groupby("customer_id")["amount"].mean().reindex(rfm.index)
+        if is_backend_table(tx):
+            means = tx.group_by("customer_id").aggregate(_m=tx.amount.mean()).to_pandas()
+            first_day_mean = means.set_index("customer_id")["_m"].reindex(rfm.index)
+        else:
+            first_day_mean = tx.groupby("customer_id")["amount"].mean().reindex(rfm.index)
         avg_value = np.where(x > 0, rfm["monetary_value"], first_day_mean)
     pred["expected_value"] = pred.pop("_purchases_value_horizon") * np.asarray(avg_value)
     return BTYDFit(bg, gg, rfm, pred, models, st)
@@ -497,21 +559,28 @@ class BehaviourSegments:
 
 
 def fit_behaviour_segments(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | Any,
     as_of_date: Any,
     *,
     lookback_days: int = 365,
     random_state: int | None = None,
     k_range=range(3, 9),
+    features: pd.DataFrame | None = None,
 ) -> BehaviourSegments | None:
     """Learn behavioural segments from customers active at ``as_of_date`` (data up to that day).
 
-    Returns None when there are too few customers or no behavioural features.
+    ``features`` may hold :func:`cxlib.features.customer_features` at ``as_of_date`` already
+    computed (it is then not computed again). Returns None when there are too few customers or
+    no behavioural features.
     """
     from cxlib.features import customer_features
     from cxlib.segment import BehaviouralSegmenter, behaviour_columns, profile_clusters
 
-    f = customer_features(transactions, as_of_date, lookback_days=lookback_days)
+    f = (
+        customer_features(transactions, as_of_date, lookback_days=lookback_days)
+        if features is None
+        else features
+    )
     f = f.loc[f["recency_days"] < lookback_days] if len(f) else f
     ks = [k for k in k_range if k < len(f)]
     if len(f) < 50 or not ks or not behaviour_columns(f):
@@ -535,6 +604,7 @@ def snapshot_features(
     btyd_fit: BTYDFit | None = None,
     value_horizon_days: int | None = None,
     btyd_segments: BehaviourSegments | None = None,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features at ``snapshot_date`` for customers with a purchase in the look-back window.
 
@@ -545,13 +615,19 @@ def snapshot_features(
     ``no_app_use`` as dropout covariates. ``segment_code`` (the behavioural segment) is added when
     ``segments`` is given; it is
     a label, not a model feature. With ``value_horizon_days``, the result's ``attrs["btyd"]``
-    holds the :class:`BTYDFit` (with Gamma-Gamma values) used.
+    holds the :class:`BTYDFit` (with Gamma-Gamma values) used. ``tables["transactions"]`` may be
+    a backend (Ibis) table; ``features`` may hold its ``customer_features`` at the snapshot
+    already computed (not modified).
     """
     from cxlib.features import customer_features
 
     d = pd.Timestamp(snapshot_date).normalize()
     tx = tables["transactions"]
-    feats_all = customer_features(tx, d, lookback_days=lookback_days)
+    feats_all = (
+        customer_features(tx, d, lookback_days=lookback_days)
+        if features is None
+        else features.copy()
+    )
     if "channel_share_app" in feats_all.columns:
         feats_all["no_app_use"] = (feats_all["channel_share_app"] <= 0).astype(float)
     fb = tables.get("feedback")
@@ -609,14 +685,16 @@ def build_training_set(
     include_btyd: bool = True,
     low_score: float | None = None,
     segments: BehaviourSegments | None = None,
+    features: Mapping[pd.Timestamp, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Stack labelled snapshots: one row per (snapshot, active customer).
 
     Columns: ``snapshot_date``, ``customer_id``, the features of :func:`snapshot_features` and
-    ``lapsed`` (no purchase in the ``horizon_days`` after the snapshot).
+    ``lapsed`` (no purchase in the ``horizon_days`` after the snapshot). ``features`` maps
+    snapshot dates to ``customer_features`` already computed at them.
     """
     tx = tables["transactions"]
-    earliest = tx["timestamp"].min()
+    earliest = _min_timestamp(tx)
     dates = snapshot_dates(as_of_date, horizon_days, n_snapshots, spacing_days, earliest)
     if not dates:
         raise ValueError(
@@ -634,6 +712,7 @@ def build_training_set(
             include_btyd=include_btyd,
             low_score=low_score,
             segments=segments,
+            features=(features or {}).get(s),
         )
         f.attrs = {}
         f["lapsed"] = lapse_labels(tx, s, horizon_days, f.index).to_numpy()
@@ -1368,7 +1447,7 @@ def choose_model(metrics: Mapping[str, pd.DataFrame], tolerance: float = 0.01) -
 
 
 def retention_durations(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | Any,
     start_date: Any,
     end_date: Any,
     horizon_days: int = 90,
@@ -1382,12 +1461,16 @@ def retention_durations(
     ``end_date - horizon_days`` (else the customer is censored there).
 
     Returns ``customer_id``-indexed ``duration_days`` and ``lapsed`` (1 = event observed).
+    ``transactions`` may be a backend (Ibis) table: the purchase days and gaps are then computed
+    in the backend and one row per customer comes back.
     """
     s = pd.Timestamp(start_date).normalize()
     e = pd.Timestamp(end_date).normalize()
     last_obs = e - pd.Timedelta(days=int(horizon_days))
     if last_obs <= s:
         raise ValueError("end_date must be more than horizon_days after start_date")
+    if is_backend_table(transactions):
+        return _backend_retention_durations(transactions, s, e, horizon_days, lookback_days)
     tx = _purchases(transactions)
     day = tx["timestamp"].dt.normalize()
     before = tx.loc[(day <= s) & (day > s - pd.Timedelta(days=int(lookback_days))), "customer_id"]
@@ -1411,6 +1494,44 @@ def retention_durations(
         float
     )
     out["lapsed"] = observed.astype(int).to_numpy()
+    return out
+
+
+def _backend_retention_durations(
+    transactions: Any, s: pd.Timestamp, e: pd.Timestamp, horizon_days: int, lookback_days: int
+) -> pd.DataFrame:
+    """:func:`retention_durations` in the backend (same result)."""
+    import ibis
+
+    epoch = pd.Timestamp("1970-01-01")
+    s_day, e_day = (s - epoch).days, (e - epoch).days
+    last_obs_day = s_day + ((e - pd.Timedelta(days=int(horizon_days))) - s).days
+    tx = _purchases(transactions)
+    tx = tx.filter(tx.customer_id.notnull())
+    days = tx.select("customer_id", _d=tx.timestamp.date().epoch_days())
+    days = days.filter((days._d > s_day - int(lookback_days)) & (days._d <= e_day)).distinct()
+    active = days.filter(days._d <= s_day).select("customer_id").distinct()
+    after = days.filter(days._d > s_day).semi_join(active, "customer_id")
+    seq = active.mutate(_d=ibis.literal(s_day, type="int64")).union(
+        after.mutate(_d=after._d.cast("int64")), distinct=True
+    )
+    w = ibis.window(group_by=seq.customer_id, order_by=seq._d)
+    seq = seq.mutate(_next=seq._d.lead().over(w))
+    gap = ibis.coalesce(
+        (seq._next - seq._d).cast("float64"), (e_day - seq._d).cast("float64") + 0.5
+    )
+    seq = seq.mutate(_lapse=gap > float(horizon_days))
+    res = (
+        seq.group_by("customer_id")
+        .aggregate(_first=seq._d.min(where=seq._lapse))
+        .to_pandas()
+        .set_index("customer_id")
+    )
+    out = pd.DataFrame(index=pd.Index(res.index.astype("str"), name="customer_id").sort_values())
+    lapse_day = pd.to_numeric(res["_first"]).reindex(out.index).to_numpy(dtype="float64")
+    observed = ~np.isnan(lapse_day) & (lapse_day <= last_obs_day)
+    out["duration_days"] = np.where(observed, lapse_day - s_day, last_obs_day - s_day).astype(float)
+    out["lapsed"] = observed.astype(int)
     return out
 
 
@@ -1647,6 +1768,20 @@ def _consent(customers: pd.DataFrame | None, ids: pd.Index) -> pd.Series:
     return c.reindex(ids).astype("boolean").rename("marketing_consent")
 
 
+def _rekey_backend(table: Any, m: pd.Series) -> Any:
+    """A backend table with ``customer_id`` replaced by ``m[customer_id]`` where ``m`` has it
+    (a join with the map in the backend; columns and their order kept)."""
+    import ibis
+
+    t = _text_ids(table)
+    mt = ibis.memtable(
+        pd.DataFrame({"_mm_record": m.index.astype("str"), "_mm_person": m.to_numpy(dtype=str)})
+    )
+    j = t.left_join(mt, t.customer_id == mt._mm_record)
+    person = ibis.coalesce(j._mm_person, j.customer_id).name("customer_id")
+    return j.select(*[person if c == "customer_id" else j[c] for c in t.columns])
+
+
 def people_tables(
     tables: Mapping[str, pd.DataFrame], master_map: pd.DataFrame
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -1659,20 +1794,27 @@ def people_tables(
     only when some record consents and none refuses.
 
     Returns the re-keyed tables and ``records``: ``customer_id`` (record), ``unit`` (person) and
-    the record's own ``marketing_consent`` (for per-record exports).
+    the record's own ``marketing_consent`` (for per-record exports). Backend (Ibis) tables are
+    re-keyed by a join in their backend and stay backend tables.
     """
     mm = master_map.dropna(subset=["customer_id", "master_id"]).drop_duplicates("customer_id")
     m = mm.set_index(mm["customer_id"].astype("str"))["master_id"].astype("str")
     out = dict(tables)
     for name in ("transactions", "feedback"):
         df = tables.get(name)
-        if df is not None and len(df):
+        if is_backend_table(df):
+            out[name] = _rekey_backend(df, m)
+        elif df is not None and len(df):
             df = df.copy()
             df["customer_id"] = df["customer_id"].map(m).fillna(df["customer_id"]).astype("str")
             out[name] = df
-    ids: list[pd.Series] = [
-        tables[t]["customer_id"] for t in ("transactions", "feedback") if tables.get(t) is not None
-    ]
+    ids: list[pd.Series] = []
+    for t in ("transactions", "feedback"):
+        df = tables.get(t)
+        if is_backend_table(df):  # each id once, from the backend
+            ids.append(_text_ids(df).select("customer_id").distinct().to_pandas()["customer_id"])
+        elif df is not None:
+            ids.append(df["customer_id"])
     customers = tables.get("customers")
     if customers is not None and len(customers):
         ids.append(customers["customer_id"])
@@ -1686,9 +1828,8 @@ def people_tables(
         c = c.sort_values(["_unit", "customer_id"], kind="stable")
         if "marketing_consent" in c.columns:
             mc = c["marketing_consent"].astype("boolean")
-            g = mc.groupby(c["_unit"])
-            any_true = g.apply(lambda v: bool((v == True).any()))  # noqa: E712
-            any_false = g.apply(lambda v: bool((v == False).any()))  # noqa: E712
+            any_true = mc.eq(True).fillna(False).astype(bool).groupby(c["_unit"]).any()
+            any_false = mc.eq(False).fillna(False).astype(bool).groupby(c["_unit"]).any()
             consent = pd.Series(pd.NA, index=any_true.index, dtype="boolean")
             consent[any_true & ~any_false] = True
             consent[any_false] = False
@@ -1734,18 +1875,25 @@ def too_little_data(
             )
         return None
     tx = _purchases(tables["transactions"])
-    tx = tx.loc[tx["timestamp"] < as_of + pd.Timedelta(days=1)]
-    earliest = tx["timestamp"].min()
+    if is_backend_table(tx):
+        tx = tx.filter(tx.timestamp < _ts(as_of + pd.Timedelta(days=1)))
+    else:
+        tx = tx.loc[tx["timestamp"] < as_of + pd.Timedelta(days=1)]
+    earliest = _min_timestamp(tx)
     dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, earliest)
     if not dates:
-        span = int((as_of - earliest.normalize()).days) + 1 if len(tx) else 0
+        span = int((as_of - earliest.normalize()).days) + 1 if pd.notna(earliest) else 0
         return (
             f"only {span:,} day{'s' if span != 1 else ''} of purchases up to {as_of.date()}; "
             f"churn needs at least {horizon_days + 90} days ({horizon_days}-day outcome window "
             "plus 90 days of history before it)"
         )
     latest = dates[-1]
-    active = tx.loc[tx["timestamp"] < latest + pd.Timedelta(days=1), "customer_id"].unique()
+    if is_backend_table(tx):
+        got = tx.filter(tx.timestamp < _ts(latest + pd.Timedelta(days=1)))
+        active = got.select("customer_id").distinct().to_pandas()["customer_id"].to_numpy()
+    else:
+        active = tx.loc[tx["timestamp"] < latest + pd.Timedelta(days=1), "customer_id"].unique()
     lapsed = lapse_labels(tx, latest, horizon_days, active)
     n_lapsed, n_kept = int(lapsed.sum()), int((~lapsed).sum())
     if min(n_lapsed, n_kept) < min_group_size:
@@ -1861,8 +2009,29 @@ def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
     if customers is None or not len(customers):
         return out
     known = set(customers["customer_id"].astype("str"))
+    known_t = None
     for name in ("transactions", "feedback"):
         df = tables.get(name)
+        if is_backend_table(df):  # counted and filtered in the backend
+            import ibis
+
+            if known_t is None:
+                known_t = ibis.memtable(
+                    pd.DataFrame({"customer_id": pd.Series(sorted(known), dtype="str")})
+                )
+            t = _text_ids(df)
+            orphans = t.anti_join(known_t, "customer_id")
+            got = orphans.aggregate(
+                n=orphans.count(), ids=orphans.customer_id.nunique()
+            ).to_pandas()
+            n_rows, n_ids = int(got["n"].iloc[0]), int(got["ids"].fillna(0).iloc[0])
+            if n_rows:
+                notes.append(
+                    f"{n_rows:,} {name} rows of {n_ids:,} ids that are not in the customer "
+                    "table are left out (they cannot be contacted; the data audit lists them)."
+                )
+                out[name] = t.semi_join(known_t, "customer_id")
+            continue
         if df is None or not len(df):
             continue
         keep = df["customer_id"].astype("str").isin(known)
@@ -1907,12 +2076,21 @@ def _run_non_contractual(
     tx = tables["transactions"]
     fb = tables.get("feedback")
     low = low_score_threshold(fb["score"]) if fb is not None and len(fb) else 2.5
-    dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, tx["timestamp"].min())
+    dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, _min_timestamp(tx))
     segments = None
+    known_features: dict[pd.Timestamp, pd.DataFrame] = {}
     if dates:
-        # behavioural segments learnt once, from data up to the latest labelled snapshot
+        from cxlib.features import customer_features
+
+        # behavioural segments learnt once, from data up to the latest labelled snapshot (whose
+        # customer features the training set reuses)
+        known_features[dates[-1]] = customer_features(tx, dates[-1], lookback_days=lookback_days)
         segments = fit_behaviour_segments(
-            tx, dates[-1], lookback_days=lookback_days, random_state=random_state
+            tx,
+            dates[-1],
+            lookback_days=lookback_days,
+            random_state=random_state,
+            features=known_features[dates[-1]],
         )
     train = build_training_set(
         tables,
@@ -1923,7 +2101,9 @@ def _run_non_contractual(
         recent_days=recent_days,
         low_score=low,
         segments=segments,
+        features=known_features,
     )
+    known_features.clear()
     feats = feature_columns(train)
     if segments is not None:
         train["segment"] = segments.name(train["segment_code"]).to_numpy()
@@ -2053,9 +2233,13 @@ def _run_non_contractual(
     scores["marketing_consent"] = _consent(customers, now.index)
     for c in _flags_of(now[feats]):
         scores[c] = now[c]
-    all_buyers = tx.loc[
-        (tx["amount"] > 0) & (tx["timestamp"] < as_of + pd.Timedelta(days=1)), "customer_id"
-    ].nunique()
+    if is_backend_table(tx):
+        bought = tx.filter((tx.amount > 0) & (tx.timestamp < _ts(as_of + pd.Timedelta(days=1))))
+        all_buyers = int(bought.customer_id.nunique().execute())
+    else:
+        all_buyers = tx.loc[
+            (tx["amount"] > 0) & (tx["timestamp"] < as_of + pd.Timedelta(days=1)), "customer_id"
+        ].nunique()
     n_not_scored = int(all_buyers - len(scores))
 
     # survival: customers active at the earliest snapshot, by their segment at that time
@@ -2167,7 +2351,8 @@ def _run_contractual(
             "left could flatter the model."
         )
     tx = tables.get("transactions")
-    if tx is not None and len(tx):
+    has_tx = not _is_empty(tx)
+    if has_tx:
         notes.append(
             "Transaction history is not used as a churn feature in contractual mode "
             "(a leaver's purchases stop because they left, which would leak the answer); "
@@ -2221,7 +2406,7 @@ def _run_contractual(
     bt = None
     for c in ("p_alive", "expected_purchases", "expected_value"):
         scores[c] = np.nan
-    if tx is not None and len(tx) and (tx["amount"] > 0).any():
+    if has_tx and _has_purchase(tx):
         bt = fit_btyd(tx, as_of, horizon_days=horizon_days, value_horizon_days=value_horizon_days)
         for c in ("p_alive", "expected_purchases", "expected_value"):
             scores[c] = bt.predictions[c].reindex(scores.index).to_numpy()
