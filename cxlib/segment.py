@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 logger = logging.getLogger(__name__)
 
@@ -366,6 +367,11 @@ class BehaviouralSegmenter:
         Bootstrap resamples per k for the stability criterion.
     n_init : int
         K-means restarts.
+    n_threads : int or None
+        Threads for the k-means loops (OpenMP/BLAS). 1, the default, is the fastest on a busy
+        two-core machine: there, busy-waiting threads made each k-means fit 20-40x slower than
+        one thread (measured: 2.3-3.7 s instead of 0.1 s for 5,000 customers). None = the
+        libraries' default.
 
     Attributes
     ----------
@@ -397,6 +403,7 @@ class BehaviouralSegmenter:
         sample_size: int = 5_000,
         n_stability: int = 10,
         n_init: int = 5,
+        n_threads: int | None = 1,
     ) -> None:
         self.k_range = k_range
         self.features = features
@@ -406,6 +413,7 @@ class BehaviouralSegmenter:
         self.sample_size = sample_size
         self.n_stability = n_stability
         self.n_init = n_init
+        self.n_threads = n_threads
 
     # -- preprocessing -----------------------------------------------------------------------
     def _prepare(self, X: pd.DataFrame) -> np.ndarray:
@@ -439,6 +447,10 @@ class BehaviouralSegmenter:
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None) -> BehaviouralSegmenter:
         """Choose k and fit the final model on the customer feature table ``X``."""
+        with threadpool_limits(self.n_threads):
+            return self._fit(X)
+
+    def _fit(self, X: pd.DataFrame) -> BehaviouralSegmenter:
         cols = list(self.features) if self.features is not None else behaviour_columns(X)
         if not cols:
             raise ValueError("BehaviouralSegmenter: no behavioural feature columns found")
@@ -508,7 +520,8 @@ class BehaviouralSegmenter:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Cluster (1..k_) of each row of ``X``."""
-        return self._label_map[self.model_.predict(self.transform(X))]
+        with threadpool_limits(getattr(self, "n_threads", 1)):
+            return self._label_map[self.model_.predict(self.transform(X))]
 
     def fit_predict(self, X: pd.DataFrame, y=None) -> np.ndarray:
         """Fit and return ``labels_``."""
@@ -569,7 +582,19 @@ def bootstrap_stability(
     Each resample draws customers with replacement, refits k-means with the chosen k on it,
     assigns every (sampled) customer to the refitted clusters and compares with the reported
     clusters by the adjusted Rand index (1 = identical partition, 0 = chance agreement).
+    The k-means loops run on the segmenter's ``n_threads``.
     """
+    with threadpool_limits(getattr(segmenter, "n_threads", 1)):
+        return _bootstrap_stability(segmenter, X, n_bootstrap, random_state, max_samples)
+
+
+def _bootstrap_stability(
+    segmenter: BehaviouralSegmenter,
+    X: pd.DataFrame,
+    n_bootstrap: int,
+    random_state: int | None,
+    max_samples: int,
+) -> StabilityResult:
     Z = segmenter.transform(X)
     ref = segmenter.labels_
     n = Z.shape[0]
