@@ -36,6 +36,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
+from cxlib.sources import is_backend_table
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -132,6 +134,9 @@ class JourneyData:
     contact_touchpoints: list[str]
     conversion_touchpoint: str = "purchase"
     params: dict[str, Any] = field(default_factory=dict)
+    backend: Any = field(default=None, repr=False)
+    """Set when built from a backend (Ibis) events table: ``steps`` and ``runs`` are then
+    backend tables and every analysis aggregates them there."""
 
     @property
     def n_journeys(self) -> int:
@@ -177,6 +182,32 @@ def touchpoint_channel_types(
             kind = _channel_type(tp, merged)
         out[tp] = kind or "unknown"
     return pd.Series(out, name="channel_type", dtype="str")
+
+
+def _journey_type_codes(
+    entry_tp: np.ndarray,
+    mapped_tp: np.ndarray,
+    tp_names: list[str],
+    type_map: Mapping[str, str] | None,
+) -> pd.Categorical:
+    """Journey type per journey: the type of its first mapped step (``mapped_tp``, -1 when
+    none), else its entry touchpoint; categories are the types that occur, sorted."""
+    if type_map:
+        tmap = {str(k): str(v) for k, v in type_map.items()}
+        type_names = sorted(set(tmap.values()) | set(tp_names))
+        code_of = np.array([type_names.index(t) for t in tp_names])
+        jcode_t = code_of[entry_tp]
+        ok = mapped_tp >= 0
+        mapped_code = np.array([type_names.index(tmap.get(t, t)) for t in tp_names])
+        jcode_t[ok] = mapped_code[mapped_tp[ok]]
+        used = np.unique(jcode_t)
+        remap = np.full(len(type_names), -1)
+        remap[used] = np.arange(len(used))
+        return pd.Categorical.from_codes(remap[jcode_t], categories=[type_names[i] for i in used])
+    used = np.unique(entry_tp)
+    remap = np.full(len(tp_names), -1)
+    remap[used] = np.arange(len(used))
+    return pd.Categorical.from_codes(remap[entry_tp], categories=[tp_names[i] for i in used])
 
 
 def build_journeys(
@@ -225,7 +256,26 @@ def build_journeys(
     ------
     ValueError
         When ``events`` has no rows.
+
+    Notes
+    -----
+    ``events`` may be an Ibis backend table (:func:`cxlib.sources.backend_table`,
+    ``load_source(lazy=("events",))``): the journeys are then built in the backend and only the
+    journey table comes back; ``steps`` and ``runs`` stay backend tables, and every function of
+    this module aggregates them there, with the same results as on the pandas frame.
     """
+    if is_backend_table(events):
+        return _build_journeys_backend(
+            events,
+            conversion_touchpoint=conversion_touchpoint,
+            session_gap_minutes=session_gap_minutes,
+            collapse_repeats=collapse_repeats,
+            use_journey_id=use_journey_id,
+            channel_types=channel_types,
+            contact_touchpoints=contact_touchpoints,
+            contact_window_minutes=contact_window_minutes,
+            type_map=type_map,
+        )
     n = len(events)
     if n == 0:
         raise ValueError("build_journeys: the events table has no rows")
@@ -395,26 +445,15 @@ def build_journeys(
     val_j = np.bincount(r_j, weights=np.where(r_conv, r_val, 0.0), minlength=n_j)
     steps_nc = np.bincount(r_j, weights=nonconv, minlength=n_j).astype(int)
     entry_cat = pd.Categorical.from_codes(entry_tp, dtype=tp_cat)
+    mapped_tp = np.full(n_j, -1, dtype=np.int64)
     if type_map:
         tmap = {str(k): str(v) for k, v in type_map.items()}
         mapped = np.array([t in tmap for t in tp_names] + [False])
         mpos = pd.Series(np.where(mapped[r_tp], np.arange(n_r), big)).groupby(r_j).min()
         mpos = mpos.to_numpy()
-        type_names = sorted(set(tmap.values()) | set(tp_names))
-        code_of = np.array([type_names.index(t) for t in tp_names])
-        jcode_t = code_of[entry_tp]
         ok = mpos < big
-        mapped_code = np.array([type_names.index(tmap.get(t, t)) for t in tp_names])
-        jcode_t[ok] = mapped_code[r_tp[mpos[ok]]]
-        used = np.unique(jcode_t)
-        remap = np.full(len(type_names), -1)
-        remap[used] = np.arange(len(used))
-        jtype = pd.Categorical.from_codes(remap[jcode_t], categories=[type_names[i] for i in used])
-    else:
-        used = np.unique(entry_tp)
-        remap = np.full(len(tp_names), -1)
-        remap[used] = np.arange(len(used))
-        jtype = pd.Categorical.from_codes(remap[entry_tp], categories=[tp_names[i] for i in used])
+        mapped_tp[ok] = r_tp[mpos[ok]]
+    jtype = _journey_type_codes(entry_tp, mapped_tp, tp_names, type_map)
     kinds = ["retry", "loop", "contact"]
     kind_code = np.select([kind == k for k in kinds], [0, 1, 2], -1)
     journeys = pd.DataFrame(
@@ -522,6 +561,8 @@ def _path_ids(jd: JourneyData, max_steps: int = 30) -> tuple[np.ndarray, list[st
 
 def top_paths(jd: JourneyData, n: int = 15, *, journey_type: str | None = None) -> pd.DataFrame:
     """Most common paths with journeys, customers, share, conversions and conversion rate."""
+    if _is_backend(jd):
+        return _top_paths_backend(jd, n, journey_type)
     pid, paths = _path_ids(jd)
     j = jd.journeys
     df = pd.DataFrame(
@@ -565,18 +606,21 @@ def transition_matrix(
     """
     names = _tp_names(jd)
     st = jd.steps
-    jn = st["journey"].to_numpy()
-    tp = st["tp"].to_numpy()
     k = len(names)
-    same = np.r_[jn[1:] == jn[:-1], False]
-    frm = np.r_[np.full(jd.n_journeys, k), tp[same]]
-    first = np.r_[True, jn[1:] != jn[:-1]] if len(jn) else np.zeros(0, bool)
-    to = np.r_[tp[first], tp[np.r_[False, same[:-1]]] if len(tp) else tp]
-    last_nonconv = ~same & ~st["is_conversion"].to_numpy()
-    frm = np.r_[frm, tp[last_nonconv]]
-    to = np.r_[to, np.full(int(last_nonconv.sum()), k + 1)]
-    counts = np.zeros((k + 1, k + 2))
-    np.add.at(counts, (frm, to), 1)
+    if _is_backend(jd):
+        counts = _transition_counts_backend(jd)
+    else:
+        jn = st["journey"].to_numpy()
+        tp = st["tp"].to_numpy()
+        same = np.r_[jn[1:] == jn[:-1], False]
+        frm = np.r_[np.full(jd.n_journeys, k), tp[same]]
+        first = np.r_[True, jn[1:] != jn[:-1]] if len(jn) else np.zeros(0, bool)
+        to = np.r_[tp[first], tp[np.r_[False, same[:-1]]] if len(tp) else tp]
+        last_nonconv = ~same & ~st["is_conversion"].to_numpy()
+        frm = np.r_[frm, tp[last_nonconv]]
+        to = np.r_[to, np.full(int(last_nonconv.sum()), k + 1)]
+        counts = np.zeros((k + 1, k + 2))
+        np.add.at(counts, (frm, to), 1)
     labels_from = names + [START]
     labels_to = names + ["(start)", "(end)"]
     m = pd.DataFrame(counts, index=labels_from, columns=labels_to).drop(columns="(start)")
@@ -584,7 +628,12 @@ def transition_matrix(
     if conv in m.index:
         m = m.drop(index=conv)
     if min_share > 0:
-        reach = st.groupby("touchpoint", observed=True)["journey"].nunique() / max(jd.n_journeys, 1)
+        if _is_backend(jd):
+            rt = st.group_by("tp").aggregate(n=st["journey"].nunique()).to_pandas()
+            nj = pd.Series(rt["n"].to_numpy(), index=[names[int(c)] for c in rt["tp"]])
+        else:
+            nj = st.groupby("touchpoint", observed=True)["journey"].nunique()
+        reach = nj / max(jd.n_journeys, 1)
         keep = [t for t in names if reach.get(t, 0) >= min_share]
         m = m.loc[
             [t for t in m.index if t in keep or t == START],
@@ -607,6 +656,11 @@ def flow_table(
     into "dropped out", one still going after ``max_steps`` into "continues". Columns: col
     (0-based step), source, target, journeys.
     """
+    if _is_backend(jd):
+        df = _flow_frame_backend(jd, max_steps, top_n, journey_type)
+        out = df.groupby(["col", "source", "target"])["w"].sum().reset_index(name="journeys")
+        out = out.sort_values(["col", "journeys"], ascending=[True, False])
+        return out.reset_index(drop=True)
     st = jd.steps
     names = np.array(_tp_names(jd) + ["other"], dtype=object)
     jt = jd.journeys["journey_type"].to_numpy()
@@ -651,6 +705,8 @@ def funnel_steps(jd: JourneyData, journey_type: str) -> list[str]:
     sel = np.flatnonzero(j["journey_type"].to_numpy() == journey_type)
     if len(sel) == 0:
         return []
+    if _is_backend(jd):
+        return _funnel_steps_backend(jd, journey_type)
     st = jd.runs
     r = st[np.isin(st["journey"].to_numpy(), sel) & ~st["is_revisit"].to_numpy()]
     conv = j["converted"].to_numpy()
@@ -691,11 +747,17 @@ def funnel(jd: JourneyData, journey_type: str, steps: Sequence[str] | None = Non
         return pd.DataFrame(columns=cols)
     names = _tp_names(jd)
     code = {names.index(t): i for i, t in enumerate(steps) if t in names}
-    r = jd.runs[np.isin(jd.runs["journey"].to_numpy(), sel)]
-    r = r[r["tp"].isin(list(code))]
-    r = r.assign(k=r["tp"].map(code).astype(int))
-    first = r.groupby(["journey", "k"])["t0"].min().unstack()
-    deepest = r.groupby("journey")["k"].max().reindex(sel, fill_value=-1).to_numpy()
+    if _is_backend(jd):
+        deepest, first = np.full(len(sel), -1), pd.DataFrame()
+        if code:
+            deep, first = _funnel_first_backend(jd, _type_code(jd, journey_type), code)
+            deepest = deep.reindex(sel, fill_value=-1).to_numpy()
+    else:
+        r = jd.runs[np.isin(jd.runs["journey"].to_numpy(), sel)]
+        r = r[r["tp"].isin(list(code))]
+        r = r.assign(k=r["tp"].map(code).astype(int))
+        first = r.groupby(["journey", "k"])["t0"].min().unstack()
+        deepest = r.groupby("journey")["k"].max().reindex(sel, fill_value=-1).to_numpy()
     cust = j["customer_id"].to_numpy()[sel]
     rows = []
     prev = len(sel)
@@ -733,10 +795,19 @@ def compare_outcomes(jd: JourneyData, *, min_journeys: int = 1) -> pd.DataFrame:
     j = jd.journeys
     conv = j["converted"].to_numpy()
     n_c, n_a = int(conv.sum()), int((~conv).sum())
-    r = jd.runs[~jd.runs["is_conversion"].to_numpy()]
-    pres = r[["journey", "tp"]].drop_duplicates()
-    pres = pres.assign(converted=conv[pres["journey"].to_numpy()])
-    cnt = pres.groupby(["tp", "converted"]).size().unstack(fill_value=0)
+    if _is_backend(jd):
+        r = jd.backend.runs
+        r = r.filter(~r["is_conversion"])
+        pres = r.select("journey", "tp", converted=r["jconv"]).distinct()
+        pres = pres.group_by(["tp", "converted"]).aggregate(n=pres.count()).to_pandas()
+        cnt = pres.pivot_table(index="tp", columns="converted", values="n", fill_value=0)
+        cnt = cnt.sort_index().astype(np.int64)
+        cnt.columns = [bool(c) for c in cnt.columns]
+    else:
+        r = jd.runs[~jd.runs["is_conversion"].to_numpy()]
+        pres = r[["journey", "tp"]].drop_duplicates()
+        pres = pres.assign(converted=conv[pres["journey"].to_numpy()])
+        cnt = pres.groupby(["tp", "converted"]).size().unstack(fill_value=0)
     cnt = cnt.reindex(columns=[False, True], fill_value=0)
     names = _tp_names(jd)
     last = j.loc[~conv, "last_touchpoint"].value_counts()
@@ -790,6 +861,35 @@ def _attribution_paths(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndar
         j["converted"].to_numpy(),
         j["value"].to_numpy(),
     )
+
+
+def _markov_units(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Attribution paths as *units* (identical paths of the same outcome count once):
+    non-conversion steps (unit, tp) in order, converted per unit, and each journey's unit (-1:
+    no non-conversion step). On pandas data every journey is its own unit; on backend data the
+    units are the distinct paths, so only those and the journey-to-unit map come back."""
+    if not _is_backend(jd):
+        jn, tp, conv, _ = _attribution_paths(jd)
+        return jn, tp, conv, np.arange(jd.n_journeys)
+    import ibis
+
+    st = jd.backend.steps
+    st = st.filter(~st["is_conversion"])
+    keyed = st.group_by("journey").aggregate(
+        key=st["tp"].cast("string").group_concat(",", order_by=st["pos"]),
+        conv=st["jconv"].max(),
+    )
+    keyed = keyed.mutate(unit=ibis.dense_rank().over(order_by=["key", "conv"]))
+    keyed = _temp_table(jd.backend.con, keyed, jd.backend.tables, "units")
+    units = keyed.group_by(["unit", "key", "conv"]).aggregate().order_by("unit").to_pandas()
+    jmap = keyed.select("journey", "unit").to_pandas()
+    unit_of = np.full(jd.n_journeys, -1, dtype=np.int64)
+    unit_of[jmap["journey"].to_numpy()] = jmap["unit"].to_numpy()
+    codes = [np.array(k.split(","), dtype=np.int64) for k in units["key"]]
+    lens = np.array([len(c) for c in codes], dtype=np.int64)
+    jn = np.repeat(np.arange(len(codes), dtype=np.int64), lens)
+    tp = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+    return jn, tp, units["conv"].to_numpy(dtype=bool), unit_of
 
 
 class MarkovAttribution:
@@ -895,11 +995,14 @@ class MarkovAttribution:
         Paths are the journeys' non-conversion steps; journeys made of a conversion alone have
         no touchpoint to credit and are left out.
         """
-        jn, tp, conv, value = _attribution_paths(jd)
+        jn, tp, conv_u, unit_of = _markov_units(jd)
+        conv = jd.journeys["converted"].to_numpy(dtype=bool)
+        value = jd.journeys["value"].to_numpy(dtype=float)
         names = _tp_names(jd)
         n_tp = len(names)
         n_j = jd.n_journeys
-        frm, to, jj, n_states, holds = self._transitions(jn, tp, conv, n_tp)
+        n_u = len(conv_u)
+        frm, to, jj, n_states, holds = self._transitions(jn, tp, conv_u, n_tp)
         # aggregate identical transitions; bootstrap re-weights them through journey weights
         pair, pair_idx = np.unique(frm * (n_states + 2) + to, return_inverse=True)
         p_frm, p_to = pair // (n_states + 2), pair % (n_states + 2)
@@ -918,10 +1021,12 @@ class MarkovAttribution:
             )
             return p, np.clip(re_, 0.0, None)
 
-        w = np.bincount(pair_idx, minlength=len(pair)).astype(float)
+        has_unit = unit_of >= 0
+        unit_n = np.bincount(unit_of[has_unit], minlength=n_u).astype(float)
+        w = np.bincount(pair_idx, weights=unit_n[jj], minlength=len(pair))
         self.conversion_probability_, self.removal_effects_ = effects(w)
         self.n_states_ = n_states
-        has_steps = np.bincount(jn, minlength=n_j) > 0
+        has_steps = has_unit & (np.bincount(jn, minlength=n_u) > 0)[np.maximum(unit_of, 0)]
         credited = conv & has_steps
         self.n_conversions_ = int(credited.sum())
         self.conversion_value_ = float(value[credited].sum())
@@ -934,7 +1039,8 @@ class MarkovAttribution:
             boots = []
             for _ in range(self.n_boot):
                 jw = rng.poisson(1.0, n_j).astype(float)
-                wb = np.bincount(pair_idx, weights=jw[jj], minlength=len(pair))
+                uw = np.bincount(unit_of[has_unit], weights=jw[has_unit], minlength=n_u)
+                wb = np.bincount(pair_idx, weights=uw[jj], minlength=len(pair))
                 _, reb = effects(wb)
                 nconv_b = float(jw[credited].sum())
                 boots.append(reb / max(reb.sum(), 1e-300) * nconv_b)
@@ -972,9 +1078,39 @@ def attribution_table(
     confidence bounds (markov_ci_low, markov_ci_high); ``customers`` = distinct customers whose
     journeys visited the touchpoint.
     """
-    jn, tp, conv, value = _attribution_paths(jd)
     names = _tp_names(jd)
-    n_tp = len(names)
+    if _is_backend(jd):
+        models, vals, n_cust = _attribution_counts_backend(jd)
+    else:
+        models, vals, n_cust = _attribution_counts(jd)
+    mk = MarkovAttribution(order=markov_order, n_boot=n_boot, random_state=random_state).fit(jd)
+    ms = mk.summary().set_index("touchpoint")
+    tps = [t for t in names if t != jd.conversion_touchpoint]
+    out = pd.DataFrame({"touchpoint": tps})
+    idx = [names.index(t) for t in tps]
+    for k_, arr in models.items():
+        out[k_] = np.asarray(arr, dtype=float)[idx]
+    out["markov"] = out["touchpoint"].map(ms["estimate"]).fillna(0.0)
+    out["removal_effect"] = out["touchpoint"].map(ms["removal_effect"]).fillna(0.0)
+    for k_, arr in vals.items():
+        out[k_] = np.asarray(arr, dtype=float)[idx]
+    out["markov_value"] = out["touchpoint"].map(ms["value"]).fillna(0.0)
+    if n_boot:
+        out["markov_ci_low"] = out["touchpoint"].map(ms["ci_low"])
+        out["markov_ci_high"] = out["touchpoint"].map(ms["ci_high"])
+    out["customers"] = n_cust[[names.index(t) for t in out["touchpoint"]]]
+    out.attrs["conversion_probability"] = mk.conversion_probability_
+    out.attrs["markov_states"] = mk.n_states_
+    return out.sort_values("markov", ascending=False).reset_index(drop=True)
+
+
+def _attribution_counts(
+    jd: JourneyData,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """First-touch, last-touch and linear credit (conversions, value) per touchpoint code, and
+    the distinct customers whose journeys visited each touchpoint."""
+    jn, tp, conv, value = _attribution_paths(jd)
+    n_tp = len(_tp_names(jd))
     keep = conv[jn]
     jn_c, tp_c = jn[keep], tp[keep]
     n = len(jn_c)
@@ -993,29 +1129,53 @@ def attribution_table(
         "last_touch_value": np.bincount(tp_c[last], weights=v[last], minlength=n_tp),
         "linear_value": np.bincount(tp_c, weights=lin_w * v, minlength=n_tp),
     }
-    mk = MarkovAttribution(order=markov_order, n_boot=n_boot, random_state=random_state).fit(jd)
-    ms = mk.summary().set_index("touchpoint")
-    tps = [t for t in names if t != jd.conversion_touchpoint]
-    out = pd.DataFrame({"touchpoint": tps})
-    idx = [names.index(t) for t in tps]
-    for k_, arr in models.items():
-        out[k_] = np.asarray(arr, dtype=float)[idx]
-    out["markov"] = out["touchpoint"].map(ms["estimate"]).fillna(0.0)
-    out["removal_effect"] = out["touchpoint"].map(ms["removal_effect"]).fillna(0.0)
-    for k_, arr in vals.items():
-        out[k_] = np.asarray(arr, dtype=float)[idx]
-    out["markov_value"] = out["touchpoint"].map(ms["value"]).fillna(0.0)
-    if n_boot:
-        out["markov_ci_low"] = out["touchpoint"].map(ms["ci_low"])
-        out["markov_ci_high"] = out["touchpoint"].map(ms["ci_high"])
     # distinct customers whose journeys visited each touchpoint (for small-group suppression)
     cust = pd.factorize(jd.journeys["customer_id"])[0][jn]
     visits = pd.DataFrame({"tp": tp, "c": cust}).drop_duplicates()
     n_cust = np.bincount(visits["tp"].to_numpy(), minlength=n_tp)
-    out["customers"] = n_cust[[names.index(t) for t in out["touchpoint"]]]
-    out.attrs["conversion_probability"] = mk.conversion_probability_
-    out.attrs["markov_states"] = mk.n_states_
-    return out.sort_values("markov", ascending=False).reset_index(drop=True)
+    return models, vals, n_cust
+
+
+def _attribution_counts_backend(
+    jd: JourneyData,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """:func:`_attribution_counts` aggregated in the backend."""
+    import ibis
+
+    n_tp = len(_tp_names(jd))
+    st = jd.backend.steps
+    st = st.filter(~st["is_conversion"])
+    values = pd.DataFrame(
+        {"journey": np.arange(jd.n_journeys), "jvalue": jd.journeys["value"].to_numpy(float)}
+    )
+    c = st.filter(st["jconv"])
+    w = ibis.window(group_by="journey")
+    c = c.mutate(n=c.count().over(w), p0=c["pos"].min().over(w), p1=c["pos"].max().over(w))
+    c = c.join(ibis.memtable(values), "journey")
+    is_f, is_l = c["pos"] == c["p0"], c["pos"] == c["p1"]
+    lin = 1.0 / c["n"].cast("float64")
+    agg = (
+        c.group_by("tp")
+        .aggregate(
+            first_touch=is_f.cast("int64").sum(),
+            last_touch=is_l.cast("int64").sum(),
+            linear=lin.sum(),
+            first_touch_value=c["jvalue"].sum(where=is_f),
+            last_touch_value=c["jvalue"].sum(where=is_l),
+            linear_value=(lin * c["jvalue"]).sum(),
+        )
+        .to_pandas()
+    )
+    cust = st.group_by("tp").aggregate(n=st["customer_id"].nunique()).to_pandas()
+
+    def dense(df: pd.DataFrame, col: str) -> np.ndarray:
+        arr = np.zeros(n_tp)
+        arr[df["tp"].to_numpy(dtype=np.int64)] = df[col].fillna(0.0).to_numpy(dtype=float)
+        return arr
+
+    models = {k: dense(agg, k) for k in ("first_touch", "last_touch", "linear")}
+    vals = {f"{k}_value": dense(agg, f"{k}_value") for k in ("first_touch", "last_touch", "linear")}
+    return models, vals, dense(cust, "n").astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1103,6 +1263,9 @@ def friction_by_touchpoint(jd: JourneyData, feedback: pd.DataFrame | None = None
     (see :func:`opportunity`), and with feedback avg_score, complaint_rate, feedback_n.
     """
     j = jd.journeys
+    if _is_backend(jd):
+        out = _touchpoint_friction_backend(jd)
+        return _friction_by_touchpoint_tail(jd, out, feedback)
     r = jd.runs
     jn_all = r["journey"].to_numpy()
     nxt_same = np.r_[jn_all[1:] == jn_all[:-1], False]
@@ -1150,7 +1313,14 @@ def friction_by_touchpoint(jd: JourneyData, feedback: pd.DataFrame | None = None
             "median_minutes_to_next": g["to_next"].median(),
         }
     ).reset_index()
-    cats = j["journey_type"].cat.categories
+    return _friction_by_touchpoint_tail(jd, out, feedback)
+
+
+def _friction_by_touchpoint_tail(
+    jd: JourneyData, out: pd.DataFrame, feedback: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Names, channel types, lost conversions and feedback for :func:`friction_by_touchpoint`."""
+    cats = jd.journeys["journey_type"].cat.categories
     out["journey_type"] = [str(cats[c]) for c in out["type"]]
     out = out.drop(columns="type")
     names = _tp_names(jd)
@@ -1231,29 +1401,32 @@ def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.
     from statsmodels.stats.proportion import test_proportions_2indep
 
     j = jd.journeys
-    sig = _step_signals(jd)
-    sig = sig[~sig["is_conversion"].to_numpy()]
-    per = sig.groupby(["journey", "tp"], sort=False).agg(
-        retry=("sig_retry", "any"), loop=("sig_loop", "any"), contact=("sig_contact", "any")
-    )
-    jn = per.index.get_level_values(0).to_numpy()
-    at = per[["retry", "loop", "contact"]].any(axis=1).to_numpy()
-    conv = j["converted"].to_numpy()[jn]
-    smooth = ~at
-    df = pd.DataFrame(
-        {
-            "journey_type": j["journey_type"].to_numpy()[jn],
-            "tp": per.index.get_level_values(1).to_numpy(),
-            "at": at,
-            "smooth": smooth,
-            "conv_at": at & conv,
-            "conv_smooth": smooth & conv,
-            "retry": per["retry"].to_numpy(),
-            "loop": per["loop"].to_numpy(),
-            "contact": per["contact"].to_numpy(),
-        }
-    )
-    g = df.groupby(["journey_type", "tp"]).sum().reset_index()
+    if _is_backend(jd):
+        g = _signal_counts_backend(jd)
+    else:
+        sig = _step_signals(jd)
+        sig = sig[~sig["is_conversion"].to_numpy()]
+        per = sig.groupby(["journey", "tp"], sort=False).agg(
+            retry=("sig_retry", "any"), loop=("sig_loop", "any"), contact=("sig_contact", "any")
+        )
+        jn = per.index.get_level_values(0).to_numpy()
+        at = per[["retry", "loop", "contact"]].any(axis=1).to_numpy()
+        conv = j["converted"].to_numpy()[jn]
+        smooth = ~at
+        df = pd.DataFrame(
+            {
+                "journey_type": j["journey_type"].to_numpy()[jn],
+                "tp": per.index.get_level_values(1).to_numpy(),
+                "at": at,
+                "smooth": smooth,
+                "conv_at": at & conv,
+                "conv_smooth": smooth & conv,
+                "retry": per["retry"].to_numpy(),
+                "loop": per["loop"].to_numpy(),
+                "contact": per["contact"].to_numpy(),
+            }
+        )
+        g = df.groupby(["journey_type", "tp"]).sum().reset_index()
     rate_s = g["conv_smooth"] / g["smooth"].replace(0, np.nan)
     rate_f = g["conv_at"] / g["at"].replace(0, np.nan)
     p = np.ones(len(g))
@@ -1579,3 +1752,612 @@ def priorities_export(priorities: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].astype(float).round(4)
     out["opportunity_value"] = out["opportunity_value"].round(2)
     return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backend (Ibis) journeys: built and aggregated in the backend, only journey-level data back
+# ---------------------------------------------------------------------------------------------
+
+_EPOCH = "1970-01-01 00:00:00"
+
+
+@dataclass
+class _Backend:
+    """The backend side of a :class:`JourneyData` built from an Ibis events table.
+
+    ``runs`` / ``steps`` (also ``JourneyData.runs`` / ``.steps``) are backend tables joined with
+    the journey attributes ``jtype`` (journey type code), ``jconv`` (converted), ``jlast`` (last
+    touchpoint code), ``jloop`` (first backtrack position, NULL when none) and ``customer_id``.
+    """
+
+    con: Any
+    runs: Any
+    steps: Any
+    max_step_pos: int
+    tables: list[str] = field(default_factory=list)
+
+
+def _is_backend(jd: JourneyData) -> bool:
+    return jd.backend is not None
+
+
+def _temp_table(con: Any, expr: Any, tables: list[str], stem: str) -> Any:
+    """Materialise ``expr`` as a temporary table of ``con`` (its name kept in ``tables``)."""
+    import uuid
+
+    name = f"cx_journey_{stem}_{uuid.uuid4().hex[:12]}"
+    tables.append(name)
+    return con.create_table(name, expr, temp=True)
+
+
+def _build_journeys_backend(
+    events: Any,
+    *,
+    conversion_touchpoint: str,
+    session_gap_minutes: float,
+    collapse_repeats: bool,
+    use_journey_id: bool,
+    channel_types: Mapping[str, str] | None,
+    contact_touchpoints: Sequence[str] | None,
+    contact_window_minutes: float,
+    type_map: Mapping[str, str] | None,
+) -> JourneyData:
+    """:func:`build_journeys` on an Ibis events table: sessions, runs, friction flags and the
+    journey table computed in the backend; only the journey table comes back to pandas."""
+    import ibis
+
+    from cxlib.sources import ROW_ORDER
+
+    con = events.get_backend()
+    cols = list(events.columns)
+    has_jid = use_journey_id and "journey_id" in cols
+    base = events.mutate(cx_tp=events["touchpoint"].cast("string").strip())
+    names_df = base.select("cx_tp").distinct().to_pandas()
+    tp_names = sorted(str(t) for t in names_df["cx_tp"].dropna())
+    if not tp_names:
+        raise ValueError("build_journeys: the events table has no rows")
+    k = len(tp_names)
+    chan_of = None
+    if "channel" in cols:
+        ch = base.filter(base["channel"].notnull() & (base["channel"].cast("string") != ""))
+        mode = ch.group_by(["cx_tp", "channel"]).aggregate(n=ch.count()).to_pandas()
+        if len(mode):
+            mode["tp"] = mode["cx_tp"].map({t: i for i, t in enumerate(tp_names)})
+            mode = mode.sort_values(["tp", "n", "channel"], ascending=[True, False, True])
+            mode = mode.drop_duplicates("tp")
+            chan_of = {str(t): str(c) for t, c in zip(mode["cx_tp"], mode["channel"], strict=True)}
+    tp_types = touchpoint_channel_types(tp_names, chan_of, channel_types, conversion_touchpoint)
+    if contact_touchpoints is None:
+        contacts = [t for t in tp_names if tp_types[t] == "human" and not _VISIT_PATTERN.search(t)]
+    else:
+        contacts = [t for t in contact_touchpoints if t in tp_names]
+    tmap = {str(a): str(b) for a, b in (type_map or {}).items()}
+    tpt = ibis.memtable(
+        pd.DataFrame(
+            {
+                "cx_tp": tp_names,
+                "tp": np.arange(k, dtype=np.int64),
+                "is_conv": [t == conversion_touchpoint for t in tp_names],
+                "is_dig": [tp_types[t] in ("digital", "unknown") for t in tp_names],
+                "is_contact": [t in contacts for t in tp_names],
+                "is_mapped": [t in tmap for t in tp_names],
+            }
+        )
+    )
+    ev = base.join(tpt, "cx_tp")
+    us = ev["timestamp"].delta(ibis.timestamp(_EPOCH), unit="microsecond")
+    row = ev[ROW_ORDER] if ROW_ORDER in cols else ibis.row_number()
+    if ROW_ORDER not in cols:
+        log.warning(
+            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
+        )
+    if has_jid:
+        jk = ibis.ifelse(ev["journey_id"].isnull(), -1, row.min().over(group_by=ev["journey_id"]))
+        jid = ev["journey_id"].cast("string")
+    else:
+        jk, jid = ibis.literal(-1, "int64"), ibis.null("string")
+    value = ev["value"].cast("float64").fill_null(0.0) if "value" in cols else ibis.literal(0.0)
+    ev = ev.select(
+        customer_id=ev["customer_id"].cast("string"),
+        timestamp=ev["timestamp"],
+        tp=ev["tp"],
+        is_conv=ev["is_conv"],
+        t=(us * 1000).cast("float64") / 6e10,
+        jk=jk.cast("int64"),
+        jid=jid,
+        value=value,
+        row=row,
+    )
+    w = ibis.window(group_by="customer_id", order_by=["jk", "t", "row"])
+    ev = ev.mutate(
+        p_jk=ev["jk"].lag().over(w),
+        p_t=ev["t"].lag().over(w),
+        p_conv=ev["is_conv"].lag().over(w),
+        p_tp=ev["tp"].lag().over(w),
+    )
+    brk = (
+        ev["p_jk"].isnull()
+        | (ev["jk"] != ev["p_jk"])
+        | ((ev["jk"] < 0) & ((ev["t"] - ev["p_t"]) > float(session_gap_minutes)))
+        | (ev["p_conv"] & ~ev["is_conv"])
+    )
+    ev = ev.mutate(brk=brk.cast("int64"), rbrk=(brk | (ev["tp"] != ev["p_tp"])).cast("int64"))
+    cw = ibis.cumulative_window(group_by="customer_id", order_by=["jk", "t", "row"])
+    ev = ev.mutate(lj=ev["brk"].sum().over(cw), lr=ev["rbrk"].sum().over(cw))
+    ev = ev.drop("p_jk", "p_t", "p_conv", "p_tp", "brk", "rbrk")
+    tables: list[str] = []
+    ev = _temp_table(con, ev, tables, "events")
+    j0 = ev.group_by(["customer_id", "lj"]).aggregate(
+        start=ev["timestamp"].min(),
+        end=ev["timestamp"].max(),
+        t_start=ev["t"].min(),
+        t_end=ev["t"].max(),
+        lr0=ev["lr"].min(),
+        e0=ev["row"].count(),
+        jid=ev["jid"].max(),
+        jk=ev["jk"].max(),
+    )
+    j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
+    j0 = _temp_table(con, j0, tables, "j0")
+    r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
+        tp=ev["tp"].max(),
+        t0=ev["t"].min(),
+        t1=ev["t"].max(),
+        repeats=ev.count(),
+        value=ev["value"].sum(),
+        timestamp=ev["timestamp"].min(),
+    )
+    r = r.join(j0.select("customer_id", "lj", "journey", "lr0"), ["customer_id", "lj"])
+    r = r.join(tpt.drop("cx_tp"), "tp")
+    r = r.select(
+        "journey",
+        "customer_id",
+        "tp",
+        "t0",
+        "t1",
+        "repeats",
+        "value",
+        "timestamp",
+        "is_dig",
+        "is_mapped",
+        is_conversion=r["is_conv"],
+        is_contact=r["is_contact"],
+        pos=r["lr"] - r["lr0"],
+    )
+    wr = ibis.window(group_by="journey", order_by="pos")
+    r = r.mutate(
+        first_pos=r["pos"].min().over(group_by=["journey", "tp"]),
+        first_dig=ibis.ifelse(r["is_dig"], r["pos"], None).min().over(group_by="journey"),
+        p_tp=r["tp"].lag().over(wr),
+        p_t1=r["t1"].lag().over(wr),
+        p_dig=r["is_dig"].lag().over(wr),
+        p_contact=r["is_contact"].lag().over(wr),
+        n_t0=r["t0"].lead().over(wr),
+    )
+    rep = (
+        r["is_contact"]
+        & r["p_tp"].notnull()
+        & (r["pos"] > r["first_dig"])
+        & ((r["t0"] - r["p_t1"]) <= float(contact_window_minutes))
+        & (r["p_dig"] | r["p_contact"])
+    ).fill_null(False)
+    r = r.mutate(
+        is_retry=(r["repeats"] > 1) & ~r["is_conversion"],
+        is_revisit=(r["pos"] > r["first_pos"]) & ~r["is_conversion"],
+        repeat_contact=rep,
+        contact_cand=rep & r["p_dig"].fill_null(False),
+        minutes_to_next=r["n_t0"] - r["t1"],
+    )
+    r = r.mutate(
+        goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
+        next_repeat_contact=r["repeat_contact"].lead().over(wr).fill_null(False),
+    )
+    r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0")
+    runs = _temp_table(con, r, tables, "runs")
+    nc = ~runs["is_conversion"]
+    ja = runs.group_by("journey").aggregate(
+        retry_pos=runs["pos"].min(where=runs["is_retry"]),
+        loop_pos=runs["pos"].min(where=runs["goes_back"]),
+        contact_pos=(runs["pos"] - 1).min(where=runs["contact_cand"]),
+        n_steps=nc.cast("int64").sum(),
+        converted=runs["is_conversion"].any(),
+        value=runs["value"].sum(where=runs["is_conversion"]),
+        has_retry=runs["is_retry"].any(),
+        n_revisits=runs["is_revisit"].cast("int64").sum(),
+        n_contacts=runs["is_contact"].cast("int64").sum(),
+        n_repeat_contacts=runs["repeat_contact"].cast("int64").sum(),
+        first_tp=runs["tp"].argmin(runs["pos"]),
+        entry_nc=runs["tp"].argmin(runs["pos"], where=nc),
+        last_nc=runs["tp"].argmax(runs["pos"], where=nc),
+        mapped_tp=runs["tp"].argmin(runs["pos"], where=runs["is_mapped"]),
+        max_pos=runs["pos"].max(),
+    )
+    ja = ja.join(j0.drop("lj", "lr0", "jk"), "journey").order_by("journey")
+    jf = ja.to_pandas()
+    big = np.iinfo(np.int64).max
+    cand = {
+        c: jf[f"{c}_pos"].astype("Int64").fillna(big).to_numpy(dtype=np.int64)
+        for c in ("retry", "loop", "contact")
+    }
+    n_j = len(jf)
+    fpos = np.minimum(np.minimum(cand["retry"], cand["loop"]), cand["contact"])
+    kind = np.where(
+        fpos == big,
+        "",
+        np.where(
+            cand["contact"] == fpos, "contact", np.where(cand["retry"] == fpos, "retry", "loop")
+        ),
+    )
+    first_tp = jf["first_tp"].to_numpy().astype(np.int64)
+    entry_tp = jf["entry_nc"].fillna(-1).to_numpy().astype(np.int64)
+    entry_tp = np.where(entry_tp >= 0, entry_tp, first_tp)
+    last_tp = jf["last_nc"].fillna(-1).to_numpy().astype(np.int64)
+    last_tp = np.where(last_tp >= 0, last_tp, first_tp)
+    fpos_safe = np.where(fpos == big, -1, fpos)
+    has_f = fpos_safe >= 0
+    # journey ids
+    jid_out = pd.Series(jf["jid"].to_numpy(dtype=object), dtype="object")
+    if has_jid:
+        missing = jid_out.isna().to_numpy()
+        jid_out = jid_out.astype("str")
+        if missing.any():
+            jid_out[missing] = np.char.add("S", np.flatnonzero(missing).astype(str))
+        dup = jid_out.duplicated().to_numpy()
+        if dup.any():
+            kk = jid_out.groupby(jid_out.to_numpy()).cumcount().astype("str")
+            jid_out = jid_out.where(~dup, jid_out + "." + kk)
+    else:
+        jid_out = pd.Series(np.char.add("S", np.arange(n_j).astype(str)), dtype="str")
+    mapped_tp = jf["mapped_tp"].fillna(-1).to_numpy().astype(np.int64)
+    jtype = _journey_type_codes(entry_tp, mapped_tp, tp_names, type_map)
+    tp_cat = pd.CategoricalDtype(tp_names)
+    kinds = ["retry", "loop", "contact"]
+    kind_code = np.select([kind == x for x in kinds], [0, 1, 2], -1)
+    # the friction step's touchpoint, per journey with friction
+    attr = pd.DataFrame(
+        {
+            "journey": np.arange(n_j, dtype=np.int64),
+            "jtype": np.asarray(jtype.codes, dtype=np.int64),
+            "jconv": jf["converted"].to_numpy(dtype=bool),
+            "jlast": last_tp,
+            "jloop": jf["loop_pos"].astype("Int64"),
+            "jfpos": fpos_safe,
+        }
+    )
+    attr_t = _temp_table(con, ibis.memtable(attr), tables, "attr")
+    fric = runs.join(attr_t.select("journey", "jfpos"), "journey")
+    fric = fric.filter(fric["pos"] == fric["jfpos"]).select("journey", "tp").to_pandas()
+    fric_code = np.full(n_j, -1, dtype=np.int64)
+    fric_code[fric["journey"].to_numpy()] = fric["tp"].to_numpy()
+    fric_code[~has_f] = -1
+    journeys = pd.DataFrame(
+        {
+            "journey_id": jid_out.array,
+            "customer_id": pd.array(jf["customer_id"].to_numpy(dtype=object), dtype="str"),
+            "journey_type": jtype,
+            "entry_touchpoint": pd.Categorical.from_codes(entry_tp, dtype=tp_cat),
+            "start": pd.to_datetime(jf["start"]).to_numpy().astype("datetime64[ns]"),
+            "end": pd.to_datetime(jf["end"]).to_numpy().astype("datetime64[ns]"),
+            "minutes": jf["t_end"].to_numpy(dtype=float) - jf["t_start"].to_numpy(dtype=float),
+            "n_steps": jf["n_steps"].to_numpy().astype(int),
+            "converted": jf["converted"].to_numpy(dtype=bool),
+            "value": jf["value"].fillna(0.0).to_numpy(dtype=float),
+            "last_touchpoint": pd.Categorical.from_codes(last_tp, dtype=tp_cat),
+            "has_retry": jf["has_retry"].to_numpy(dtype=bool),
+            "has_loop": jf["n_revisits"].to_numpy() > 0,
+            "n_revisits": jf["n_revisits"].to_numpy().astype(int),
+            "n_contacts": jf["n_contacts"].to_numpy().astype(int),
+            "n_repeat_contacts": jf["n_repeat_contacts"].to_numpy().astype(int),
+            "has_friction": has_f,
+            "friction_pos": fpos_safe,
+            "friction_touchpoint": pd.Categorical.from_codes(fric_code, dtype=tp_cat),
+            "friction_kind": pd.Categorical.from_codes(kind_code, categories=kinds),
+        }
+    )
+    journeys.index.name = "journey"
+    jattr = attr_t.drop("jfpos")
+    runs_x = runs.join(jattr, "journey")
+    if collapse_repeats:
+        steps_x = runs_x
+        max_step_pos = int(jf["max_pos"].max())
+    else:
+        e = ev.join(j0.select("customer_id", "lj", "journey"), ["customer_id", "lj"])
+        e = e.select(
+            "journey",
+            "customer_id",
+            "tp",
+            "timestamp",
+            "value",
+            t0=e["t"],
+            repeats=ibis.literal(1, "int64"),
+            is_conversion=e["is_conv"],
+            pos=ibis.row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
+        )
+        steps = _temp_table(con, e, tables, "steps")
+        steps_x = steps.join(jattr, "journey")
+        max_step_pos = int((jf["e0"] - 1).max())
+    con.drop_table(tables.pop(0))  # the event-level table is no longer needed
+    log.info(
+        "built %d journeys in the backend (%s)",
+        n_j,
+        "journey ids" if has_jid else f"sessions, gap {session_gap_minutes} min",
+    )
+    return JourneyData(
+        steps=steps_x,
+        runs=runs_x,
+        journeys=journeys,
+        touchpoint_types=tp_types,
+        contact_touchpoints=contacts,
+        conversion_touchpoint=conversion_touchpoint,
+        params={
+            "session_gap_minutes": session_gap_minutes,
+            "collapse_repeats": collapse_repeats,
+            "used_journey_id": bool(has_jid),
+            "contact_window_minutes": contact_window_minutes,
+            "touchpoints": tp_names,
+        },
+        backend=_Backend(con, runs_x, steps_x, max_step_pos, tables),
+    )
+
+
+def _type_code(jd: JourneyData, journey_type: str) -> int:
+    """The backend's code of a journey type (-1 when no journey has it)."""
+    cats = [str(c) for c in jd.journeys["journey_type"].cat.categories]
+    return cats.index(journey_type) if journey_type in cats else -1
+
+
+def _next_step(st: Any) -> Any:
+    """Steps with the next step of the journey (``n_tp``, ``n_conv``; NULL after the last)."""
+    import ibis
+
+    w = ibis.window(group_by="journey", order_by="pos")
+    return st.mutate(n_tp=st["tp"].lead().over(w), n_conv=st["is_conversion"].lead().over(w))
+
+
+def _top_paths_backend(jd: JourneyData, n: int, journey_type: str | None) -> pd.DataFrame:
+    max_steps = 30
+    st = jd.backend.steps
+    if journey_type is not None:
+        st = st.filter(st["jtype"] == _type_code(jd, journey_type))
+    per = st.group_by("journey").aggregate(
+        key=st["tp"]
+        .cast("string")
+        .group_concat(",", where=st["pos"] < max_steps, order_by=st["pos"]),
+        over=st["pos"].max() >= max_steps,
+        customer_id=st["customer_id"].max(),
+        converted=st["jconv"].max(),
+    )
+    agg = (
+        per.group_by(["key", "over"])
+        .aggregate(
+            journeys=per.count(),
+            customers=per["customer_id"].nunique(),
+            conversions=per["converted"].cast("int64").sum(),
+        )
+        .to_pandas()
+    )
+    cols = ["path", "journeys", "customers", "share", "conversions", "conversion_rate"]
+    if not len(agg):
+        return pd.DataFrame(columns=cols)
+    width = int(min(jd.backend.max_step_pos + 1, max_steps))
+    mat = np.full((len(agg), width + 1), -1, dtype=np.int32)
+    for i, key in enumerate(agg["key"]):
+        c = np.array(key.split(","), dtype=np.int32)
+        mat[i, : len(c)] = c
+    mat[:, width] = agg["over"].to_numpy(dtype=bool)
+    rows = np.ascontiguousarray(mat).view(np.dtype((np.void, mat.dtype.itemsize * mat.shape[1])))
+    _, inv = np.unique(rows.ravel(), return_inverse=True)  # the pandas path's path order
+    agg = agg.iloc[np.argsort(inv.ravel(), kind="stable")]
+    total = int(agg["journeys"].sum())
+    agg = agg.sort_values(["journeys", "conversions"], ascending=False).head(n)
+    names = _tp_names(jd)
+    paths = [
+        " > ".join(names[int(c)] for c in key.split(",")) + (" > ..." if over else "")
+        for key, over in zip(agg["key"], agg["over"], strict=True)
+    ]
+    out = pd.DataFrame(
+        {
+            "path": paths,
+            "journeys": agg["journeys"].to_numpy().astype(np.int64),
+            "customers": agg["customers"].to_numpy().astype(np.int64),
+            "share": agg["journeys"].to_numpy() / max(total, 1),
+            "conversions": agg["conversions"].to_numpy().astype(int),
+        }
+    )
+    out["conversion_rate"] = out["conversions"] / out["journeys"]
+    return out.reset_index(drop=True)
+
+
+def _transition_counts_backend(jd: JourneyData) -> np.ndarray:
+    """Transition counts (from: touchpoints + start; to: touchpoints + start + end)."""
+    k = len(_tp_names(jd))
+    st = _next_step(jd.backend.steps)
+    agg = (
+        st.group_by(tp="tp", n_tp="n_tp", is_conversion="is_conversion", first=st["pos"] == 0)
+        .aggregate(n=st.count())
+        .to_pandas()
+    )
+    counts = np.zeros((k + 1, k + 2))
+    tp = agg["tp"].to_numpy(dtype=np.int64)
+    nxt = agg["n_tp"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+    cnt = agg["n"].to_numpy(dtype=float)
+    first = agg["first"].to_numpy(dtype=bool)
+    np.add.at(counts, (np.full(int(first.sum()), k), tp[first]), cnt[first])
+    has = nxt >= 0
+    np.add.at(counts, (tp[has], nxt[has]), cnt[has])
+    end = ~has & ~agg["is_conversion"].to_numpy(dtype=bool)
+    np.add.at(counts, (tp[end], np.full(int(end.sum()), k + 1)), cnt[end])
+    return counts
+
+
+def _flow_frame_backend(
+    jd: JourneyData, max_steps: int, top_n: int, journey_type: str | None
+) -> pd.DataFrame:
+    """Flow rows (col, source, target, w: journeys) aggregated in the backend."""
+    st = jd.backend.steps
+    if journey_type is not None:
+        st = st.filter(st["jtype"] == _type_code(jd, journey_type))
+    st = _next_step(st)
+    st = st.filter((st["pos"] < max_steps) & ~st["is_conversion"])
+    agg = st.group_by(["pos", "tp", "n_tp", "n_conv"]).aggregate(w=st.count()).to_pandas()
+    names = np.array(_tp_names(jd) + ["other"], dtype=object)
+    other = len(names) - 1
+    pos = agg["pos"].to_numpy(dtype=np.int64)
+    tp = agg["tp"].to_numpy(dtype=np.int64)
+    w = agg["w"].to_numpy(dtype=np.int64)
+    has_next = agg["n_tp"].notna().to_numpy()
+    ntp = agg["n_tp"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+    nconv = agg["n_conv"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    top = {}
+    for k in range(max_steps):
+        at = pos == k
+        counts = np.bincount(tp[at], weights=w[at], minlength=other)
+        top[k] = np.argsort(-counts, kind="stable")[:top_n] if at.any() else None
+    lab = tp.copy()
+    nlab = ntp.copy()
+    for k, t in top.items():
+        if t is None:
+            continue
+        lab[(pos == k) & ~np.isin(tp, t)] = other
+        nlab[(pos + 1 == k) & ~np.isin(ntp, t)] = other
+    labels = names[lab].astype(object)
+    nxt_label = np.where(nconv, "converted", names[nlab]).astype(object)
+    target = np.where(has_next, nxt_label, "dropped out").astype(object)
+    target = np.where(
+        has_next & (pos == max_steps - 1),
+        np.where(nxt_label == "converted", "converted", "continues"),
+        target,
+    )
+    return pd.DataFrame({"col": pos, "source": labels, "target": target, "w": w})
+
+
+def _funnel_steps_backend(jd: JourneyData, journey_type: str) -> list[str]:
+    code = _type_code(jd, journey_type)
+    if code < 0:
+        return []
+    names = _tp_names(jd)
+    r = jd.backend.runs
+    r = r.filter((r["jtype"] == code) & ~r["is_revisit"])
+    rc = r.filter(r["jconv"])
+    per = rc.group_by("journey").aggregate(
+        key=rc["tp"].cast("string").group_concat(",", order_by=rc["pos"])
+    )
+    paths = per.group_by("key").aggregate(n=per.count(), first=per["journey"].min()).to_pandas()
+    if len(paths):  # the most common; ties: the first to occur (as value_counts)
+        paths = paths.sort_values("first")
+        best = pd.Series(paths["n"].to_numpy(), index=paths["key"].to_numpy())
+        best = best.sort_values(ascending=False, kind="stable").index[0]
+        return [names[int(c)] for c in best.split(",")]
+    n_sel = int((jd.journeys["journey_type"] == journey_type).sum())
+    reach = (
+        r.group_by("tp")
+        .aggregate(n=r["journey"].nunique(), pos=r["pos"].median())
+        .order_by("tp")
+        .to_pandas()
+        .set_index("tp")
+    )
+    reach = reach[reach["n"] >= 0.2 * n_sel].sort_values("pos")
+    return [names[c] for c in reach.index]
+
+
+def _funnel_first_backend(
+    jd: JourneyData, code: int, step_codes: Mapping[int, int]
+) -> pd.DataFrame:
+    """Per journey of type ``code`` that visits a funnel step: the deepest step ``k`` and the
+    first visit time of each step (columns 0..n-1)."""
+    import ibis
+
+    r = jd.backend.runs
+    r = r.filter((r["jtype"] == code) & r["tp"].isin(list(step_codes)))
+    k = r["tp"].cases(*[(t, i) for t, i in step_codes.items()], else_=-1)
+    r = r.mutate(k=k)
+    n = max(step_codes.values()) + 1
+    aggs = {"deepest": r["k"].max()}
+    for i in range(n):
+        aggs[f"f{i}"] = ibis.ifelse(r["k"] == i, r["t0"], None).min()
+    out = r.group_by("journey").aggregate(**aggs).to_pandas().set_index("journey")
+    first = out[[f"f{i}" for i in range(n)]].astype(float)
+    first.columns = range(n)
+    return out["deepest"], first.dropna(axis=1, how="all")
+
+
+def _signal_counts_backend(jd: JourneyData) -> pd.DataFrame:
+    """Per (journey type, touchpoint code): journeys with / without a counted friction signal
+    there, their conversions, and the journeys with each signal (see :func:`_step_signals`)."""
+    r = jd.backend.runs
+    r = r.filter(~r["is_conversion"])
+    loop = (r["goes_back"] & (r["pos"] == r["jloop"])).fill_null(False)
+    per = r.group_by(["journey", "tp"]).aggregate(
+        jtype=r["jtype"].max(),
+        conv=r["jconv"].max(),
+        retry=r["is_retry"].any(),
+        loop=loop.any(),
+        contact=(r["next_repeat_contact"] & r["is_dig"]).any(),
+    )
+    at = per["retry"] | per["loop"] | per["contact"]
+    i64 = "int64"
+    g = (
+        per.group_by(["jtype", "tp"])
+        .aggregate(
+            at=at.cast(i64).sum(),
+            smooth=(~at).cast(i64).sum(),
+            conv_at=(at & per["conv"]).cast(i64).sum(),
+            conv_smooth=(~at & per["conv"]).cast(i64).sum(),
+            retry=per["retry"].cast(i64).sum(),
+            loop=per["loop"].cast(i64).sum(),
+            contact=per["contact"].cast(i64).sum(),
+        )
+        .to_pandas()
+    )
+    cats = jd.journeys["journey_type"].cat.categories
+    g.insert(0, "journey_type", [str(cats[c]) for c in g.pop("jtype")])
+    cols = ["at", "smooth", "conv_at", "conv_smooth", "retry", "loop", "contact"]
+    g[cols] = g[cols].astype(np.int64)
+    g["tp"] = g["tp"].astype(np.int64)
+    return g.groupby(["journey_type", "tp"])[cols].sum().reset_index()
+
+
+def _touchpoint_friction_backend(jd: JourneyData) -> pd.DataFrame:
+    """The per (journey type code, touchpoint code) rates of :func:`friction_by_touchpoint`."""
+    r = jd.backend.runs
+    r = r.filter(~r["is_conversion"])
+    per = r.group_by(["journey", "tp"]).aggregate(
+        type=r["jtype"].max(),
+        cust=r["customer_id"].max(),
+        retry=r["is_retry"].any(),
+        goes_back=r["goes_back"].any(),
+        contact_after=(r["next_repeat_contact"] & ~r["is_contact"]).any(),
+        ended=((r["jlast"] == r["tp"]) & ~r["jconv"]).any(),
+        to_next=r["minutes_to_next"].argmin(
+            r["pos"], where=r["minutes_to_next"].notnull() & ~r["minutes_to_next"].isnan()
+        ),
+    )
+    i64 = "int64"
+    g = (
+        per.group_by(["type", "tp"])
+        .aggregate(
+            journeys=per.count(),
+            customers=per["cust"].nunique(),
+            ended=per["ended"].cast(i64).sum(),
+            retry=per["retry"].cast(i64).sum(),
+            goes_back=per["goes_back"].cast(i64).sum(),
+            contact_after=per["contact_after"].cast(i64).sum(),
+            median_minutes_to_next=per["to_next"].median(),
+        )
+        .order_by(["type", "tp"])
+        .to_pandas()
+    )
+    n = g["journeys"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "type": g["type"].to_numpy(dtype=np.int64),
+            "tp": g["tp"].to_numpy(dtype=np.int64),
+            "journeys": n,
+            "customers": g["customers"].to_numpy(dtype=np.int64),
+            "drop_off_rate": g["ended"].to_numpy() / n,
+            "retry_rate": g["retry"].to_numpy() / n,
+            "loop_rate": g["goes_back"].to_numpy() / n,
+            "contact_after_rate": g["contact_after"].to_numpy() / n,
+            "median_minutes_to_next": g["median_minutes_to_next"].astype(float).to_numpy(),
+        }
+    )
