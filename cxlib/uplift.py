@@ -1519,8 +1519,36 @@ class UpliftAnalysis:
     left_out_arms: list[str] = field(default_factory=list)
 
 
+def _no_rows(transactions: pd.DataFrame | Any | None) -> bool:
+    """True when there is no transactions table or it has no row (a backend table is asked for
+    one row, not counted)."""
+    from cxlib.sources import is_backend_table
+
+    if transactions is None:
+        return True
+    if is_backend_table(transactions):
+        return int(transactions.limit(1).count().execute()) == 0
+    return len(transactions) == 0
+
+
+def _campaign_transactions(transactions: pd.DataFrame | Any, ids: Iterable[str]) -> Any:
+    """The transactions of the customers ``ids``: a pandas filter, or for an Ibis table a
+    semi-join in its backend with the ids as an in-memory table (its columns and row order
+    column are kept)."""
+    from cxlib.sources import is_backend_table
+
+    ids = pd.unique(pd.Series(list(ids), dtype="str"))
+    if is_backend_table(transactions):
+        import ibis
+
+        known = ibis.memtable(pd.DataFrame({"_cx_id": ids}))
+        t = transactions
+        return t.semi_join(known, t["customer_id"].cast("string") == known["_cx_id"])
+    return transactions.loc[transactions["customer_id"].astype("str").isin(set(ids))]
+
+
 def history_features(
-    campaign: pd.DataFrame, transactions: pd.DataFrame | None, sent_at: Any = None
+    campaign: pd.DataFrame, transactions: pd.DataFrame | Any | None, sent_at: Any = None
 ) -> tuple[pd.DataFrame, str]:
     """Purchase-history features (and RFM segment) of the campaign customers before the send.
 
@@ -1528,9 +1556,14 @@ def history_features(
     ``sent_at`` (default: the earliest ``sent_at`` of the campaign), so nothing the campaign
     could have caused leaks in. Columns are prefixed ``hist_``; rows align with ``campaign``.
     Returns an empty frame and the reason when there are no transactions or no send date.
+
+    ``transactions`` may be a pandas frame or an Ibis table (``load_source(...,
+    lazy=("transactions",))``): then the campaign customers' transactions are selected and
+    aggregated in the backend (a semi-join with the campaign's ids) and only their
+    customer-level features come into memory; the result is the same.
     """
     empty = pd.DataFrame(index=campaign.index)
-    if transactions is None or len(transactions) == 0:
+    if _no_rows(transactions):
         return empty, "no transactions: models use the campaign's own covariates only"
     if sent_at is None and "sent_at" in campaign.columns and campaign["sent_at"].notna().any():
         sent_at = campaign["sent_at"].min()
@@ -1542,8 +1575,7 @@ def history_features(
     from cxlib.features import customer_features
 
     cutoff = pd.Timestamp(sent_at).normalize() - pd.Timedelta(days=1)
-    ids = set(campaign["customer_id"].astype("str"))
-    tx = transactions.loc[transactions["customer_id"].astype("str").isin(ids)]
+    tx = _campaign_transactions(transactions, campaign["customer_id"].dropna().astype("str"))
     feats = customer_features(tx, cutoff)
     if feats.empty:
         return empty, "no purchase before the send for the campaign customers"
