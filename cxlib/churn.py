@@ -178,7 +178,7 @@ def snapshot_dates(
 
     Snapshots are ``spacing_days`` apart (default and minimum: ``horizon_days``, so label windows
     never overlap). Snapshots with less than ``min_history_days`` of data after ``earliest`` (the
-    first transaction) are dropped.
+    first transaction; NaT: none, no snapshot) are dropped.
     """
     if n_snapshots < 1:
         raise ValueError("n_snapshots must be at least 1")
@@ -188,6 +188,8 @@ def snapshot_dates(
     d = pd.Timestamp(as_of_date).normalize()
     dates = [d - pd.Timedelta(days=int(horizon_days) + k * spacing) for k in range(n_snapshots)]
     if earliest is not None:
+        if pd.isna(earliest):  # no transactions at all: no history for any snapshot
+            return []
         floor = pd.Timestamp(earliest).normalize() + pd.Timedelta(days=int(min_history_days))
         dates = [s for s in dates if s >= floor]
     return sorted(dates)
