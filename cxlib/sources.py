@@ -1087,14 +1087,17 @@ class SparkPath:
         return mask_url(self.uri)
 
 
-def _spark_rejects(lines: list[tuple[int, str]]) -> pd.DataFrame:
-    """Rejects (``row_number``, ``raw_line``, ``reason``) from ``(data-row number, line)``."""
+def _spark_rejects(lines: list[tuple[int, str]], delim: str, width: int) -> pd.DataFrame:
+    """Rejects (``row_number``, ``raw_line``, ``reason``) from ``(data-row number, line)``,
+    with the folder source's (DuckDB's) wording."""
+    raw = [r[1].rstrip("\r\n") for r in lines]
+    found = [len(next(csv.reader([line], delimiter=delim), [])) for line in raw]
     return pd.DataFrame(
         {
             "row_number": np.array([r[0] for r in lines], dtype="int64"),
-            "raw_line": pd.Series([r[1].rstrip("\r\n") for r in lines], dtype="str"),
+            "raw_line": pd.Series(raw, dtype="str"),
             "reason": pd.Series(
-                ["malformed line: the number of fields differs from the header"] * len(lines),
+                [f"malformed line: Expected Number of Columns: {width} Found: {n}" for n in found],
                 dtype="str",
             ),
         }
@@ -1149,6 +1152,7 @@ class SparkSource:
         self.path = None if self.remote else Path(text[len("file://") :] if is_url(text) else text)
         self.location = SPARK_PREFIX + (mask_url(text) if self.remote else str(self.path))
         self._con = None
+        self._delims: dict[str, str] = {}
         self._overrides = dict(table_files or {})
         self.files = self._discover()
         self._suppress = self._entry(SPARK_SUPPRESS_FILE)
@@ -1340,6 +1344,7 @@ class SparkSource:
                 f"{tf.path}: column '{dupes[0]}' appears more than once in the header (names are "
                 "matched case-insensitively). Fix: rename or drop one of them."
             )
+        self._delims[table] = delim
         fields = [StructField(f"_c{i}", StringType()) for i in range(len(names))]
         schema = StructType([*fields, StructField(_CORRUPT, StringType())])
         t = self.con.read_csv(
@@ -1405,7 +1410,7 @@ class SparkSource:
             if not chunk:
                 break
         if out is not None:
-            out.rejects = _spark_rejects(rejects)
+            out.rejects = _spark_rejects(rejects, self._delims.get(table, ","), width)
             out.rows = line - len(rejects)
 
     def _staged(self, table: str, batch_rows: int) -> RawBatches:
@@ -1447,7 +1452,7 @@ class SparkSource:
                     f"SELECT _cx_line, {_CORRUPT} FROM ({numbered}) WHERE {_CORRUPT} IS NOT NULL "
                     "ORDER BY _cx_line"
                 ).fetchall()
-                rejects = _spark_rejects(rej)
+                rejects = _spark_rejects(rej, self._delims[table], len(names))
                 good = f"SELECT {cols} FROM {files} WHERE {_CORRUPT} IS NULL ORDER BY _cx_order"
             n = int(con.sql(f"SELECT count(*) FROM ({good})").fetchone()[0])
             rel = con.sql(good)
