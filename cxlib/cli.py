@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="YAML config file (see docs/configuration.md)")
     r.add_argument(
         "--data",
-        help="folder of <table>.csv / <table>.parquet files, or a PostgreSQL URL "
-        "postgresql://user@host:port/database/schema",
+        help="folder of <table>.csv / <table>.parquet files, a PostgreSQL URL "
+        "postgresql://user@host:port/database/schema, or spark:<folder or URI> (read by Spark)",
     )
     r.add_argument("--out", help="reports folder (a run goes to <out>/<run-id>/)")
     r.add_argument("--as-of", dest="as_of_date", help="analysis date YYYY-MM-DD")
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="check a data folder against the contract, run nothing")
     c.add_argument("--config")
-    c.add_argument("--data", help="folder or PostgreSQL URL, as for cx run")
+    c.add_argument("--data", help="folder, PostgreSQL URL or spark:<path>, as for cx run")
     return p
 
 

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "notebooks": {},  # per notebook stem: parameter overrides
     "only": None,  # run only these notebooks (stems or numbers)
     "cell_timeout_s": 1800,  # a cell running longer fails its notebook
+    "spark_master": None,  # data: spark:<path>: Spark master (default $CX_SPARK_MASTER, local[2])
 }
 
 
@@ -69,7 +70,14 @@ def load_config(
             )
         cfg = _merge(cfg, loaded)
         base = p.parent
+        data = str(cfg["data"]) if "data" in loaded and cfg["data"] is not None else ""
+        if data.lower().startswith("spark:"):  # a Spark source: resolve its local folder
+            rest = data[len("spark:") :]
+            if rest and "://" not in rest and not Path(rest).is_absolute():
+                cfg["data"] = "spark:" + str((base / rest).resolve())
         for key in ("data", "out"):
+            if key == "data" and str(cfg[key]).lower().startswith("spark:"):
+                continue
             if (
                 cfg[key] is not None
                 and key in loaded

@@ -1460,12 +1460,10 @@ class SparkSource:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-        def frames() -> Iterator[pd.DataFrame]:
+        def frames() -> Iterator[pd.DataFrame]:  # as FolderSource.read_batches yields them
             for chunk in _chunks(rel, batch_rows):
                 chunk = chunk.copy(deep=False)
                 chunk.columns = names
-                for c in names:
-                    chunk[c] = chunk[c].astype("str")
                 yield chunk
 
         return RawBatches(frames(), rejects, n, batch_rows, cleanup=tmp)

@@ -1,0 +1,251 @@
+"""Spark sources (``--data spark:<folder>``): the same tables, quarantine and counts as the folder
+source, and a ``cx run`` whose exports are byte-identical to the folder's.
+
+One local Spark session (``local[2]`` on 127.0.0.1, UI off) serves the whole module; skipped
+with the reason when pyspark or Java is missing, a failure where ``CX_REQUIRE_BACKENDS``
+names ``spark`` (CI). Locally: ``.venv/bin/pip install -e '.[spark]'`` and a Java 17 runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from backend_skip import skip_or_fail
+from file_digests import digests
+
+from cxlib.cli import main
+from cxlib.contract import ContractError, load_source
+from cxlib.sources import (
+    FolderSource,
+    SparkPath,
+    SparkSource,
+    is_spark,
+    notebook_location,
+    open_source,
+    source_label,
+    spark_location,
+    spark_session,
+)
+
+pytestmark = pytest.mark.spark
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+def _spark_missing() -> str | None:
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed (Spark needs a JVM, e.g. OpenJDK 17)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """The module's Spark session, as SparkSource starts it (local[2] unless CX_SPARK_MASTER)."""
+    reason = _spark_missing()
+    if reason:
+        skip_or_fail("spark", reason)
+    session = spark_session()
+    yield session
+    session.stop()
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+def as_text(q: pd.DataFrame) -> pd.DataFrame:
+    """A quarantine's rows, reasons and text columns (a Parquet table's numbers and times are
+    quarantined as Spark writes them as text, e.g. 1.0E-7)."""
+    return q[["row_number", "transaction_id", "customer_id", "channel", "reason"]]
+
+
+def assert_same_data(got, want, parquet: tuple[str, ...] = ()) -> None:
+    """Two SourceData equal in tables, quarantine, counts, as-of date and suppression summary.
+
+    A Parquet table's quarantine is compared without its number and time columns: the folder
+    source keeps their typed raw values, a Spark source (like a database source) reads every
+    column as text."""
+    assert sorted(got.tables) == sorted(want.tables)
+    for name in want.tables:
+        pd.testing.assert_frame_equal(got.tables[name], want.tables[name], obj=name)
+        g, w = got.quarantine[name], want.quarantine[name]
+        if name in parquet:
+            g, w = as_text(g), as_text(w)
+        pd.testing.assert_frame_equal(g, w, obj=f"quarantine {name}")
+    pd.testing.assert_frame_equal(got.counts, want.counts)
+    assert got.as_of_date == want.as_of_date
+    pd.testing.assert_frame_equal(
+        got.suppressed.reset_index(drop=True), want.suppressed.reset_index(drop=True)
+    )
+
+
+# --- no Spark needed -------------------------------------------------------------------------
+
+
+def test_locations_keep_the_prefix(tmp_path):
+    assert is_spark("spark:data/sample") and is_spark("SPARK:/x") and not is_spark("data/sample")
+    assert source_label("spark:data/sample") == f"spark:{Path('data/sample').resolve()}"
+    assert notebook_location("spark:data/sample") == f"spark:{Path('data/sample').resolve()}"
+    assert spark_location("spark:s3a://u:pw@bucket/cx") == "spark:s3a://u:***@bucket/cx"
+    p = SparkPath("hdfs://nn:8020/cx/data/transactions.CSV")
+    assert (p.name, p.suffix) == ("transactions.CSV", ".CSV")
+
+
+def test_discovery_without_a_session(tmp_path):
+    """Files are found like a folder's, without starting Spark (notebooks reading a run's
+    validated tables never start a session)."""
+    src = open_source(f"spark:{SAMPLE}")
+    assert isinstance(src, SparkSource) and src._con is None
+    assert {t: tf.path for t, tf in src.files.items()} == {
+        t: tf.path for t, tf in FolderSource(SAMPLE).files.items()
+    }
+    assert src.fingerprints() == FolderSource(SAMPLE).fingerprints()
+    assert src.suppression_list() is None and src._con is None
+    with pytest.raises(ContractError, match="data folder not found"):
+        load_source(f"spark:{tmp_path / 'nope'}")
+    (tmp_path / "f.csv").write_text("a\n")
+    with pytest.raises(ContractError, match="must be a folder"):
+        load_source(f"spark:{tmp_path / 'f.csv'}")
+    with pytest.raises(ContractError, match="names no folder"):
+        load_source("spark:")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "events.csv").mkdir()
+    with pytest.raises(ContractError, match="expected a file"):
+        load_source(f"spark:{tmp_path / 'd'}")
+    src = SparkSource(f"spark:{tmp_path}", master="local[1]")
+    assert src.master == "local[1]"
+
+
+# --- with Spark --------------------------------------------------------------------------------
+
+
+def test_sample_equals_the_folder(spark):
+    want = load_source(SAMPLE)
+    got = load_source(f"spark:{SAMPLE}")
+    assert isinstance(got.source, SparkSource)
+    assert got.source.session.sparkContext.master == spark.sparkContext.master
+    assert_same_data(got, want)
+    assert got.counts["quarantined_rows"].sum() > 0  # the sample's planted defects
+    assert len(got.tables["transactions"]) == 126450
+
+
+def test_raw_reads_equal_the_folder(spark):
+    folder, sp = FolderSource(SAMPLE), SparkSource(f"spark:{SAMPLE}")
+    for table in ("customers", "events"):
+        got, got_rej = sp.read_raw(table)
+        want, want_rej = folder.read_raw(table)
+        assert list(got.index) == list(want.index)
+        pd.testing.assert_frame_equal(got.astype("str"), want.astype("str"), check_dtype=False)
+        assert len(got_rej) == len(want_rej) == 0
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory) -> Path:
+    """A folder with malformed lines, a semicolon-delimited Latin-1 file, a duplicate id, a bad
+    date, a typed Parquet table with missing values, a header-only file and a suppression
+    list."""
+    d = tmp_path_factory.mktemp("spark-defects")
+    (d / "customers.csv").write_bytes(
+        b"customer_id;name;email;signup_date\n"
+        b"C1;Zo\xe9;z@x.com;2024-01-01\n"
+        b"C2;Bob;b@x.com;2024-01-02;extra\n"  # too many fields
+        b"C3;Al\n"  # too few
+        b"C2;Bo;b2@x.com;2024-02-01\n"
+        b'C4;"Q;uoted";q@x.com;not-a-date\n'
+        b"C5;;;2024-03-01\n"
+        b"C1;Dup;d@x.com;2024-04-01\n"
+    )
+    tx = pd.DataFrame(
+        {
+            "transaction_id": ["T1", "T2", "T3", "T4", "T5"],
+            "customer_id": ["C1", "C2", None, "C5", "C1"],
+            "timestamp": pd.to_datetime(
+                [
+                    "2025-01-01 10:00:00",
+                    "2025-01-02 11:30:15",
+                    "2025-01-03 00:00:00",
+                    None,
+                    "2025-02-01 00:00:00",
+                ]
+            ).astype("datetime64[us]"),
+            "amount": [10.5, np.nan, 3.0, 1e-7, 123456789.25],
+            "channel": ["web", "store", "web", "app", None],
+        }
+    )
+    tx.to_parquet(d / "transactions.parquet", index=False)
+    (d / "events.csv").write_text("customer_id,timestamp,touchpoint,channel,journey_id,value\n")
+    (d / "suppress.csv").write_text("customer_id,reason\nC5,erasure\n")
+    return d
+
+
+def test_defects_equal_the_folder(spark, defects):
+    want = load_source(defects)
+    got = load_source(f"spark:{defects}")
+    assert_same_data(got, want, parquet=("transactions",))
+    assert len(got.quarantine["transactions"]) == 3  # no customer, no timestamp, no amount
+    q = got.quarantine["customers"]
+    assert q["row_number"].tolist() == [2, 3, 5, 7]
+    assert q["reason"].iloc[0] == "malformed line: Expected Number of Columns: 4 Found: 5"
+    assert got.tables["customers"]["name"].tolist() == ["Zoé", "Bo"]
+    assert got.suppressed["rows_removed"].tolist() == want.suppressed["rows_removed"].tolist()
+    assert not got.has("events") and "events" in got.source.files
+
+
+def test_batches_equal_the_folder_batches(spark, defects):
+    want = load_source(SAMPLE, tables=["events"], batch_rows=4096)
+    got = load_source(f"spark:{SAMPLE}", tables=["events"], batch_rows=4096)
+    assert_same_data(got, want)
+    whole = load_source(f"spark:{SAMPLE}", tables=["events"])
+    pd.testing.assert_frame_equal(got.tables["events"], whole.tables["events"])
+
+
+def test_empty_file_says_so(spark, tmp_path):
+    (tmp_path / "customers.csv").write_text("")
+    with pytest.raises(ContractError, match="file is empty"):
+        load_source(f"spark:{tmp_path}")
+
+
+@pytest.fixture(scope="module")
+def two_runs(spark, tmp_path_factory):
+    """Notebooks 01 and 02 on the folder and on spark:<folder>, same pseudonym key."""
+    out = tmp_path_factory.mktemp("spark-runs")
+    runs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CX_PSEUDONYM_KEY", "fixed-key-for-comparison")
+        for name, data in (("folder", str(SAMPLE)), ("spark", f"spark:{SAMPLE}")):
+            code, err = run_cli(
+                ["run", "--data", data, "--out", str(out / name), "--only", "01,02"]
+            )
+            runs[name] = (code, (out / name / "latest").resolve(), err)
+    return runs
+
+
+def test_cx_run_on_spark_equals_the_folder(two_runs):
+    for name, (code, run_dir, err) in two_runs.items():
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
+        assert set(status.values()) == {"ok"} and len(status) == 2, (name, status, err[-2000:])
+        assert code == 0 and manifest["inputs"]["unchanged"] is True
+    (_, folder, _), (_, sp, _) = two_runs["folder"], two_runs["spark"]
+    exports = digests(folder / "exports")
+    assert len(exports) >= 2
+    assert digests(sp / "exports") == exports
+    assert digests(sp / "quarantine") == digests(folder / "quarantine")
+    m_sp, m_f = (json.loads((d / "manifest.json").read_text()) for d in (sp, folder))
+    assert m_sp["inputs"]["tables"] == m_f["inputs"]["tables"]
+    assert m_sp["inputs"]["files"] == m_f["inputs"]["files"]
+    assert m_sp["parameters"]["data"] == f"spark:{SAMPLE}"
