@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -82,12 +83,22 @@ def _run(args: argparse.Namespace) -> int:
             nb.name: {**extra, **(config.get("notebooks") or {}).get(nb.name, {})}
             for nb in NOTEBOOKS
         }
+    _export_spark_master(config)
     result = run(config, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     if result.failed:
         print(
             f"{len(result.failed)} notebook(s) failed: {', '.join(result.failed)}", file=sys.stderr
         )
     return result.exit_code
+
+
+def _export_spark_master(config: dict) -> None:
+    """The config's ``spark_master`` as ``$CX_SPARK_MASTER`` (which a ``spark:`` source and the
+    notebook kernels read); the config wins over the environment."""
+    from cxlib.sources import SPARK_MASTER_ENV
+
+    if config.get("spark_master"):
+        os.environ[SPARK_MASTER_ENV] = str(config["spark_master"])
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -100,6 +111,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config, {"data": args.data})
+    _export_spark_master(config)
     data = load_source(config["data"], config=config)
     print(data.counts.to_string(index=False))
     print(f"as_of_date: {data.as_of_date:%Y-%m-%d}")

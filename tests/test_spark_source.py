@@ -249,3 +249,20 @@ def test_cx_run_on_spark_equals_the_folder(two_runs):
     assert m_sp["inputs"]["tables"] == m_f["inputs"]["tables"]
     assert m_sp["inputs"]["files"] == m_f["inputs"]["files"]
     assert m_sp["parameters"]["data"] == f"spark:{SAMPLE}"
+
+
+def test_config_file_names_a_spark_folder_and_master(spark, defects, monkeypatch):
+    """``data: spark:<relative folder>`` is taken from the config file's folder, and
+    ``spark_master`` reaches the source as ``$CX_SPARK_MASTER`` (cx check / cx run)."""
+    from cxlib.config import load_config
+    from cxlib.sources import SPARK_MASTER_ENV
+
+    monkeypatch.setenv(SPARK_MASTER_ENV, "local[3]")  # the config wins; restored afterwards
+    cfg = defects.parent / "cx.yml"
+    cfg.write_text(f"data: spark:{defects.name}\nspark_master: {spark.sparkContext.master}\n")
+    assert load_config(cfg)["data"] == f"spark:{defects.resolve()}"
+    code, err = run_cli(["check", "--config", str(cfg)])
+    assert code == 0, err
+    assert os.environ[SPARK_MASTER_ENV] == spark.sparkContext.master
+    cfg.write_text("data: spark:hdfs://nn:8020/cx\n")
+    assert load_config(cfg)["data"] == "spark:hdfs://nn:8020/cx"
