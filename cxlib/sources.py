@@ -1254,8 +1254,9 @@ class SparkSource:
                 continue
             hits = [by_lower[table + s][0] for s in SUFFIXES if table + s in by_lower]
             if len(hits) > 1:
+                where = mask_url(self.uri) if self.remote else self.path
                 raise SourceError(
-                    f"{self.location}: both {hits[0].name} and {hits[1].name} found for table "
+                    f"{where}: both {hits[0].name} and {hits[1].name} found for table "
                     f"'{table}'. Fix: keep only one of them."
                 )
             if hits:
@@ -1269,7 +1270,7 @@ class SparkSource:
             if folder and tf.kind == "csv":
                 raise SourceError(
                     f"{tf.path}: expected a file for table '{tf.table}' but found a folder. "
-                    "Fix: replace it with a CSV file (a Parquet table may be a folder)."
+                    "Fix: replace it with a CSV or Parquet file."
                 )
         return found
 
@@ -1353,6 +1354,8 @@ class SparkSource:
             inferSchema=False,
             schema=schema,
             sep=delim,
+            quote='"',
+            escape='"',  # RFC 4180 (and DuckDB): "" inside quotes is a quote, \ is literal
             encoding=encoding,
             mode="PERMISSIVE",
             columnNameOfCorruptRecord=_CORRUPT,
