@@ -3,6 +3,11 @@
 Run: .venv/bin/python benchmarks/bench_journey.py [n_people]   (default 1,000,000 -> ~5M events)
 Prints wall time per stage and the peak resident memory, with journey ids and as a plain
 clickstream (customer_id, timestamp, touchpoint only).
+
+Backend mode: .venv/bin/python benchmarks/bench_journey.py --backend /tmp/cx1m_valid
+runs the notebook-05 pipeline on ``backend_table(<folder>/events.parquet)`` (DuckDB; the events
+never come into pandas) with the feedback table from pandas, as notebook 05 does with
+``load_source(..., lazy=("events",))``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,56 @@ import pandas as pd
 
 from cxlib import journey as jr
 from cxlib.synth.journeys import generate_journeys
+
+
+def pipeline(ev, fb) -> dict[str, float]:
+    """The notebook-05 calls on events ``ev`` (pandas or backend) and feedback ``fb``."""
+    stages = {}
+    t0 = time.perf_counter()
+    jd = jr.build_journeys(ev)
+    stages["build"] = time.perf_counter()
+    fbl = jr.link_feedback(jd, fb) if fb is not None else None
+    stages["feedback"] = time.perf_counter()
+    jr.top_paths(jd, 15)
+    jr.transition_matrix(jd, min_share=0.01)
+    jr.flow_table(jd, max_steps=4, top_n=5)
+    for t_ in jd.journeys["journey_type"].astype(str).value_counts().index[:3]:
+        jr.funnel(jd, t_)
+    jr.outcome_summary(jd)
+    jr.compare_outcomes(jd, min_journeys=10)
+    stages["map"] = time.perf_counter()
+    att = jr.attribution_table(jd, markov_order=1, n_boot=200, random_state=0)
+    jr.attribution_export(att)
+    stages["attribution (order 1, 200 bootstraps)"] = time.perf_counter()
+    jr.friction_by_type(jd, fbl)
+    jr.friction_by_touchpoint(jd, fbl)
+    jr.priorities_export(jr.prioritise(jd, fbl))
+    stages["friction + priorities"] = time.perf_counter()
+    prev, parts = t0, []
+    for k, v in stages.items():
+        parts.append(f"{k} {v - prev:.1f} s")
+        prev = v
+    print(f"{jd.n_journeys:,} journeys; " + ", ".join(parts) + f"; total {prev - t0:.1f} s")
+    return stages
+
+
+def main_backend(folder: str) -> None:
+    from pathlib import Path
+
+    from cxlib.sources import backend_table
+
+    t = time.perf_counter()
+    ev = backend_table(Path(folder) / "events.parquet")
+    fb = pd.read_parquet(Path(folder) / "feedback.parquet")
+    print(
+        f"backend events {int(ev.count().execute()):,} rows, feedback {len(fb):,} rows "
+        f"(pandas) in {time.perf_counter() - t:.1f} s"
+    )
+    t = time.perf_counter()
+    pipeline(ev, fb)
+    print(f"wall {time.perf_counter() - t:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:,.0f} MB")
 
 
 def main(n: int = 1_000_000) -> None:
@@ -59,11 +114,17 @@ def main(n: int = 1_000_000) -> None:
         for k, v in stages.items():
             parts.append(f"{k} {v - prev:.1f} s")
             prev = v
-        print(f"{label}: {jd.n_journeys:,} journeys; " + ", ".join(parts)
-              + f"; total {prev - t0:.1f} s")
+        print(
+            f"{label}: {jd.n_journeys:,} journeys; "
+            + ", ".join(parts)
+            + f"; total {prev - t0:.1f} s"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    if len(sys.argv) > 2 and sys.argv[1] == "--backend":
+        main_backend(sys.argv[2])
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -1037,12 +1037,14 @@ class MarkovAttribution:
         if self.n_boot:
             rng = np.random.default_rng(self.random_state)
             boots = []
+            unit_bin = np.where(has_unit, unit_of, n_u)  # journeys without a path: a spare bin
+            cred = credited.astype(float)
             for _ in range(self.n_boot):
                 jw = rng.poisson(1.0, n_j).astype(float)
-                uw = np.bincount(unit_of[has_unit], weights=jw[has_unit], minlength=n_u)
+                uw = np.bincount(unit_bin, weights=jw, minlength=n_u + 1)[:n_u]
                 wb = np.bincount(pair_idx, weights=uw[jj], minlength=len(pair))
                 _, reb = effects(wb)
-                nconv_b = float(jw[credited].sum())
+                nconv_b = float(jw @ cred)
                 boots.append(reb / max(reb.sum(), 1e-300) * nconv_b)
             self.boot_ = np.array(boots)
         return self
@@ -1402,7 +1404,9 @@ def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.
 
     j = jd.journeys
     if _is_backend(jd):
-        g = _signal_counts_backend(jd)
+        if "signals" not in jd.backend.cache:
+            jd.backend.cache["signals"] = _signal_counts_backend(jd)
+        g = jd.backend.cache["signals"].copy()
     else:
         sig = _step_signals(jd)
         sig = sig[~sig["is_conversion"].to_numpy()]
@@ -1775,6 +1779,14 @@ class _Backend:
     steps: Any
     max_step_pos: int
     tables: list[str] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+def _drop(con: Any, tables: list[str], table: Any) -> None:
+    """Drop a temporary table made by :func:`_temp_table`."""
+    name = table.get_name().split(".")[-1]
+    con.drop_table(name)
+    tables.remove(name)
 
 
 def _is_backend(jd: JourneyData) -> bool:
@@ -1951,6 +1963,8 @@ def _build_journeys_backend(
     r = r.mutate(
         goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
         next_repeat_contact=r["repeat_contact"].lead().over(wr).fill_null(False),
+        n_tp=r["tp"].lead().over(wr),
+        n_conv=r["is_conversion"].lead().over(wr),
     )
     r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0")
     runs = _temp_table(con, r, tables, "runs")
@@ -2056,7 +2070,10 @@ def _build_journeys_backend(
     )
     journeys.index.name = "journey"
     jattr = attr_t.drop("jfpos")
-    runs_x = runs.join(jattr, "journey")
+    runs_x = _temp_table(con, runs.join(jattr, "journey"), tables, "runs_x")
+    for t in (runs, j0 if collapse_repeats else None, attr_t):
+        if t is not None:
+            _drop(con, tables, t)
     if collapse_repeats:
         steps_x = runs_x
         max_step_pos = int(jf["max_pos"].max())
@@ -2073,10 +2090,15 @@ def _build_journeys_backend(
             is_conversion=e["is_conv"],
             pos=ibis.row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
         )
-        steps = _temp_table(con, e, tables, "steps")
-        steps_x = steps.join(jattr, "journey")
+        we = ibis.window(group_by="journey", order_by="pos")
+        e = e.mutate(n_tp=e["tp"].lead().over(we), n_conv=e["is_conversion"].lead().over(we))
+        e = e.join(
+            runs_x.select("journey", "jtype", "jconv", "jlast", "jloop").distinct(), "journey"
+        )
+        steps_x = _temp_table(con, e, tables, "steps")
+        _drop(con, tables, j0)
         max_step_pos = int((jf["e0"] - 1).max())
-    con.drop_table(tables.pop(0))  # the event-level table is no longer needed
+    _drop(con, tables, ev)  # the event-level table is no longer needed
     log.info(
         "built %d journeys in the backend (%s)",
         n_j,
@@ -2104,14 +2126,6 @@ def _type_code(jd: JourneyData, journey_type: str) -> int:
     """The backend's code of a journey type (-1 when no journey has it)."""
     cats = [str(c) for c in jd.journeys["journey_type"].cat.categories]
     return cats.index(journey_type) if journey_type in cats else -1
-
-
-def _next_step(st: Any) -> Any:
-    """Steps with the next step of the journey (``n_tp``, ``n_conv``; NULL after the last)."""
-    import ibis
-
-    w = ibis.window(group_by="journey", order_by="pos")
-    return st.mutate(n_tp=st["tp"].lead().over(w), n_conv=st["is_conversion"].lead().over(w))
 
 
 def _top_paths_backend(jd: JourneyData, n: int, journey_type: str | None) -> pd.DataFrame:
@@ -2171,7 +2185,7 @@ def _top_paths_backend(jd: JourneyData, n: int, journey_type: str | None) -> pd.
 def _transition_counts_backend(jd: JourneyData) -> np.ndarray:
     """Transition counts (from: touchpoints + start; to: touchpoints + start + end)."""
     k = len(_tp_names(jd))
-    st = _next_step(jd.backend.steps)
+    st = jd.backend.steps
     agg = (
         st.group_by(tp="tp", n_tp="n_tp", is_conversion="is_conversion", first=st["pos"] == 0)
         .aggregate(n=st.count())
@@ -2197,7 +2211,6 @@ def _flow_frame_backend(
     st = jd.backend.steps
     if journey_type is not None:
         st = st.filter(st["jtype"] == _type_code(jd, journey_type))
-    st = _next_step(st)
     st = st.filter((st["pos"] < max_steps) & ~st["is_conversion"])
     agg = st.group_by(["pos", "tp", "n_tp", "n_conv"]).aggregate(w=st.count()).to_pandas()
     names = np.array(_tp_names(jd) + ["other"], dtype=object)
