@@ -74,6 +74,9 @@ def main() -> None:
         help="'truth' (customer_id -> master_id of <data>/truth/customers.csv) or a CSV file",
     )
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--duckdb-memory", default=None, help="memory_limit of the DuckDB connection, e.g. 3GB"
+    )
     ap.add_argument("--log", action="store_true", help="INFO logs of cxlib")
     args = ap.parse_args()
     logging.basicConfig(
@@ -132,6 +135,8 @@ def main() -> None:
         config=config,
         lazy=("transactions",),
     )
+    if args.duckdb_memory:
+        data.backend.raw_sql(f"SET memory_limit = '{args.duckdb_memory}'")
     step("load_source(lazy=transactions)", t0)
     master_map = None
     if args.master_map:
@@ -184,6 +189,7 @@ def main() -> None:
         },
         "load_average_end": os.getloadavg(),
         "nproc": os.cpu_count(),
+        "duckdb_memory_limit": args.duckdb_memory or "library default",
     }
     print(json.dumps(out, indent=1, default=str))
     if args.json:

@@ -134,6 +134,18 @@ def _collapse(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [uniq[:, j] for j in range(uniq.shape[1])], counts.astype(float)
 
 
+def _special_keys(x: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows with the same ``x`` and covariates (so the same ``b``): a representative row of each
+    group and each row's group, or None when grouping would not save work."""
+    if len(x) < 1000:
+        return None
+    stacked = np.column_stack([x, Z]) if Z.shape[1] else x[:, None]
+    _, first, inv = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    if len(first) > len(x) // 4:
+        return None
+    return first, np.asarray(inv).ravel()
+
+
 class BetaGeoModel:
     """BG/NBD model of repeat purchasing with dropout (Fader, Hardie & Lee 2005).
 
@@ -179,18 +191,35 @@ class BetaGeoModel:
 
     # -- likelihood --------------------------------------------------------------------------
     @staticmethod
-    def _loglik_grad(params, x, tx, T) -> tuple[np.ndarray, np.ndarray]:
+    def _loglik_grad(params, x, tx, T, keys=None) -> tuple[np.ndarray, np.ndarray]:
         """Per-customer log-likelihood and its gradient in (r, alpha, a, b); ``b`` may be a
-        per-customer array."""
+        per-customer array.
+
+        ``keys`` (from :func:`_special_keys`) groups rows with the same ``x`` and ``b``: the
+        gamma and digamma functions are then evaluated once per group (same values).
+        """
         r, alpha, a, b = params
-        dg = special.digamma
-        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = (
-            special.gammaln(a + b)
-            + special.gammaln(b + x)
-            - special.gammaln(b)
-            - special.gammaln(a + b + x)
-        )
+        gl, dg = special.gammaln, special.digamma
+        if keys is None:
+            xk, bk = x, b
+
+            def full(v):
+                return v
+        else:
+            first, inv = keys
+            xk = x[first]
+            bk = b[first] if np.ndim(b) else b
+
+            def full(v):
+                return v[inv] if np.ndim(v) else v
+
+        gl_rx, dg_rx = full(gl(r + xk)), full(dg(r + xk))
+        gl_bx, dg_bx = full(gl(bk + xk)), full(dg(bk + xk))
+        gl_abx, dg_abx = full(gl(a + bk + xk)), full(dg(a + bk + xk))
+        gl_ab, dg_ab = full(gl(a + bk)), full(dg(a + bk))
+        gl_b, dg_b = full(gl(bk)), full(dg(bk))
+        a1 = gl_rx - gl(r) + r * np.log(alpha)
+        a2 = gl_ab + gl_bx - gl_b - gl_abx
         la_T = np.log(alpha + T)
         la_tx = np.log(alpha + tx)
         a3 = -(r + x) * la_T
@@ -201,21 +230,23 @@ class BetaGeoModel:
         w3 = np.exp(a3 - l34)
         w4 = np.where(pos, np.exp(a4 - l34), 0.0)
         ll = a1 + a2 + l34
-        g_r = dg(r + x) - dg(r) + np.log(alpha) - w3 * la_T - w4 * la_tx
+        g_r = dg_rx - dg(r) + np.log(alpha) - w3 * la_T - w4 * la_tx
         g_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + tx))
-        d_ab = dg(a + b) - dg(a + b + x)
+        d_ab = dg_ab - dg_abx
         g_a = d_ab + w4 / a
-        g_b = d_ab + dg(b + x) - dg(b) - w4 / bx1
+        g_b = d_ab + dg_bx - dg_b - w4 / bx1
         return ll, np.vstack(np.broadcast_arrays(g_r, g_alpha, g_a, g_b))
 
-    def _objective(self, theta: np.ndarray, x, tx, T, w, Z=None) -> tuple[float, np.ndarray]:
+    def _objective(
+        self, theta: np.ndarray, x, tx, T, w, Z=None, keys=None
+    ) -> tuple[float, np.ndarray]:
         """Mean negative log-likelihood and its gradient in (log r, log alpha, log a, log b,
         delta)."""
         lp = np.clip(theta[:4], -30.0, 30.0)
         delta = np.asarray(theta[4:], dtype=float)
         params = np.exp(lp)
         b_i = params[3] if Z is None or Z.shape[1] == 0 else params[3] * np.exp(-(Z @ delta))
-        ll, g = self._loglik_grad((params[0], params[1], params[2], b_i), x, tx, T)
+        ll, g = self._loglik_grad((params[0], params[1], params[2], b_i), x, tx, T, keys)
         n = w.sum()
         value = -np.dot(w, ll) / n + self.penalizer * np.sum(theta**2)
         wb = w * g[3] * b_i
@@ -254,9 +285,10 @@ class BetaGeoModel:
         Z = np.column_stack(zc) if zc else np.empty((len(x), 0))
         w = w2 * counts
         n = float(w.sum())
+        keys = _special_keys(x, Z)
 
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return self._objective(theta, x, tx, T, w, Z)
+            return self._objective(theta, x, tx, T, w, Z, keys)
 
         mean_rate = max(np.sum(w * x) / max(np.sum(w * T), 1e-9), 1e-6)
         x0 = np.r_[np.log([1.0, 1.0 / mean_rate, 1.0, 3.0]), np.zeros(Z.shape[1])]

@@ -410,7 +410,7 @@ class BTYDFit:
     predictions come from the customer's stratum model (else from the pooled one).
     """
 
-    bgnbd: BetaGeoModel
+    bgnbd: BetaGeoModel | None
     gamma_gamma: GammaGammaModel | None
     rfm: pd.DataFrame
     predictions: pd.DataFrame
@@ -459,6 +459,7 @@ def fit_btyd(
     strata: pd.Series | None = None,
     covariates: pd.DataFrame | None = None,
     min_stratum_size: int = 200,
+    pooled: bool = True,
 ) -> BTYDFit:
     """Fit BG/NBD and Gamma-Gamma on purchases up to ``as_of_date`` and predict per customer.
 
@@ -472,7 +473,10 @@ def fit_btyd(
     buy and drop out at different rates, which one population-wide model blurs. ``covariates``
     (customer_id-indexed 0/1 columns such as ``complained``) shift each customer's dropout
     (:class:`cxlib.btyd.BetaGeoModel` with covariates); a covariate is used in a stratum when at
-    least 10 customers there have each value. ``transactions`` may be a backend (Ibis) table:
+    least 10 customers there have each value. ``pooled=False`` skips the model of all customers
+    when every customer has a stratum model (``bgnbd`` is then None; for throw-away fits such as
+    the training snapshots', whose predictions it would not change). ``transactions`` may be a
+    backend (Ibis) table:
     the purchase summary per customer is then aggregated in the backend.
     """
     from cxlib.btyd import FREQ_DAYS
@@ -486,7 +490,6 @@ def fit_btyd(
     Z = None
     if covariates is not None and covariates.shape[1]:
         Z = covariates.reindex(rfm.index).astype(float).fillna(0.0)
-    bg = _fit_bgnbd(rfm, Z)
     h = horizon_days / unit
     models: dict[str, BetaGeoModel] = {}
     model_of = pd.Series("", index=rfm.index)
@@ -503,6 +506,9 @@ def fit_btyd(
                 log.info("BG/NBD for stratum %s not fitted: %s", key, exc)
                 continue
             model_of.loc[idx] = str(key)
+    # the model of all customers: reported, and used for customers without a stratum model
+    # (fitting it is skipped when neither is needed; it does not change the stratum models)
+    bg = _fit_bgnbd(rfm, Z) if pooled or (model_of == "").any() else None
     pred = pd.DataFrame(
         index=rfm.index, columns=["p_alive", "bgnbd_p_lapse", "expected_purchases"], dtype=float
     )
@@ -657,6 +663,7 @@ def snapshot_features(
                 with_value=value_horizon_days is not None,
                 strata=strata,
                 covariates=flags,
+                pooled=value_horizon_days is not None,
             )
         feats["bgnbd_p_lapse"] = bt.predictions["bgnbd_p_lapse"].reindex(feats.index)
     if segments is not None and len(feats):
@@ -2139,8 +2146,9 @@ def _run_non_contractual(
         models = _fit_pair(
             train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw
         )
-        preds = {k: m.predict_proba(train.iloc[test_idx][cols])[:, 1] for k, m in models.items()}
-        imp_models, imp_X, imp_y = models, train.iloc[test_idx][cols], y_all[test_idx]
+        X_test = train.iloc[test_idx][cols]  # one copy of the held-out rows (large data)
+        preds = {k: m.predict_proba(X_test)[:, 1] for k, m in models.items()}
+        imp_models, imp_X, imp_y = models, X_test, y_all[test_idx]
     else:
         from sklearn.model_selection import GroupKFold
 
