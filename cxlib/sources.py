@@ -1147,9 +1147,9 @@ class SparkSource:
                 "spark:data/sample or spark:hdfs://namenode/cx/data."
             )
         self.master = master
-        self.remote = is_url(text) and not text.lower().startswith("file://")
+        self.remote = is_url(text)  # file:// too: then read through Hadoop's file system API
         self.uri = text.rstrip("/") if self.remote else None
-        self.path = None if self.remote else Path(text[len("file://") :] if is_url(text) else text)
+        self.path = None if self.remote else Path(text)
         self.location = SPARK_PREFIX + (mask_url(text) if self.remote else str(self.path))
         self._con = None
         self._delims: dict[str, str] = {}
@@ -1233,13 +1233,13 @@ class SparkSource:
         for table, name in self._overrides.items():
             if self.remote:
                 p = SparkPath(name if is_url(name) else f"{self.uri}/{name}")
-                hit = by_lower.get(p.name.lower()) if not is_url(name) else (p, False)
-                if hit is None:
+                jvm, fs = self._hadoop_fs()
+                if not fs.exists(jvm.org.apache.hadoop.fs.Path(p.uri)):
                     raise SourceError(
                         f"{p}: file named for table '{table}' in the config does not exist. "
                         f"Fix: correct tables.{table}.file in the config."
                     )
-                found[table] = TableFile(table, hit[0])
+                found[table] = TableFile(table, p)
                 continue
             q = Path(name)
             q = q if q.is_absolute() else self.path / q
@@ -1301,15 +1301,23 @@ class SparkSource:
         )
 
     def _encoding(self, tf: TableFile, head: bytes) -> str:
-        """UTF-8 when the file (a remote file: its header) decodes as UTF-8, else Latin-1."""
+        """UTF-8 when the file decodes as UTF-8, else Latin-1 (as the folder source decides).
+
+        A URI is checked by Spark (``is_valid_utf8`` on every line, one scan)."""
         import codecs
 
         if self.remote:
+            from pyspark.sql import functions as F
+
             try:
                 head.decode("utf-8")
-                return "UTF-8"
             except UnicodeDecodeError:
                 return "ISO-8859-1"
+            lines = self.session.read.text(tf.path.uri)
+            if lines.filter(~F.is_valid_utf8("value")).limit(1).count():
+                log.warning("%s is not UTF-8; read it as Latin-1", tf.path)
+                return "ISO-8859-1"
+            return "UTF-8"
         decoder = codecs.getincrementaldecoder("utf-8")()
         with tf.path.open("rb") as fh:
             try:

@@ -295,3 +295,23 @@ def test_bad_inputs_corpus_equals_the_folder(spark, case):
     got = load_source(f"spark:{case}")
     parquet = tuple(t for t, tf in want.source.files.items() if tf.kind != "csv")
     assert_same_data(got, want, parquet=parquet)
+
+
+def test_uri_goes_through_hadoop_file_system(spark, defects):
+    """A URI (here file://) is listed, read, fingerprinted and its suppress.csv read through
+    Spark's Hadoop file system API, as hdfs:// or s3a:// would be."""
+    uri = f"file://{defects.resolve()}"
+    want = load_source(defects)
+    got = load_source(f"spark:{uri}")
+    assert got.source.remote and isinstance(got.source.files["customers"].path, SparkPath)
+    assert_same_data(got, want, parquet=("transactions",))
+    fp = got.source.fingerprints()
+    assert sorted(fp) == sorted(want.source.files)
+    assert fp["customers"]["bytes"] == (defects / "customers.csv").stat().st_size
+    assert fp == got.source.fingerprints()
+    events = load_source(f"spark:file://{SAMPLE}", tables=["events"])
+    assert_same_data(events, load_source(SAMPLE, tables=["events"]))
+    with pytest.raises(ContractError, match="cannot be listed"):
+        load_source(f"spark:{uri}/nope")
+    with pytest.raises(ContractError, match="does not exist"):
+        load_source(f"spark:{uri}", config={"tables": {"events": {"file": "gone.csv"}}})
