@@ -1936,37 +1936,48 @@ def _build_journeys_backend(
         is_contact=r["is_contact"],
         pos=r["lr"] - r["lr0"],
     )
+    # one window pass over each journey's runs (the neighbours' flags are built from the
+    # neighbours' columns, not from a second window over the first)
+    fp = r.group_by(["journey", "tp"]).aggregate(first_pos=r["pos"].min())
+    r = r.join(fp, ["journey", "tp"])
+    r = r.mutate(is_revisit=(r["pos"] > r["first_pos"]) & ~r["is_conversion"])
     wr = ibis.window(group_by="journey", order_by="pos")
+    whole = ibis.window(group_by="journey", order_by="pos", preceding=None, following=None)
     r = r.mutate(
-        first_pos=r["pos"].min().over(group_by=["journey", "tp"]),
-        first_dig=ibis.ifelse(r["is_dig"], r["pos"], None).min().over(group_by="journey"),
+        first_dig=ibis.ifelse(r["is_dig"], r["pos"], None).min().over(whole),
         p_tp=r["tp"].lag().over(wr),
         p_t1=r["t1"].lag().over(wr),
         p_dig=r["is_dig"].lag().over(wr),
         p_contact=r["is_contact"].lag().over(wr),
         n_t0=r["t0"].lead().over(wr),
+        n_tp=r["tp"].lead().over(wr),
+        n_conv=r["is_conversion"].lead().over(wr),
+        n_contact=r["is_contact"].lead().over(wr),
+        goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
     )
+    window = float(contact_window_minutes)
     rep = (
         r["is_contact"]
         & r["p_tp"].notnull()
         & (r["pos"] > r["first_dig"])
-        & ((r["t0"] - r["p_t1"]) <= float(contact_window_minutes))
+        & ((r["t0"] - r["p_t1"]) <= window)
         & (r["p_dig"] | r["p_contact"])
+    ).fill_null(False)
+    next_rep = (  # the next run's repeat_contact
+        r["n_contact"]
+        & r["n_tp"].notnull()
+        & ((r["pos"] + 1) > r["first_dig"])
+        & ((r["n_t0"] - r["t1"]) <= window)
+        & (r["is_dig"] | r["is_contact"])
     ).fill_null(False)
     r = r.mutate(
         is_retry=(r["repeats"] > 1) & ~r["is_conversion"],
-        is_revisit=(r["pos"] > r["first_pos"]) & ~r["is_conversion"],
         repeat_contact=rep,
         contact_cand=rep & r["p_dig"].fill_null(False),
+        next_repeat_contact=next_rep,
         minutes_to_next=r["n_t0"] - r["t1"],
     )
-    r = r.mutate(
-        goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
-        next_repeat_contact=r["repeat_contact"].lead().over(wr).fill_null(False),
-        n_tp=r["tp"].lead().over(wr),
-        n_conv=r["is_conversion"].lead().over(wr),
-    )
-    r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0")
+    r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
     runs = _temp_table(con, r, tables, "runs")
     nc = ~runs["is_conversion"]
     ja = runs.group_by("journey").aggregate(
