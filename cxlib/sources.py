@@ -1415,8 +1415,9 @@ class SparkSource:
             line += len(chunk)
             df = pd.DataFrame.from_records(good, columns=[f"_c{i}" for i in range(width)])
             df.columns = names
-            for c in names:
-                df[c] = df[c].astype("str")
+            if len(df):  # text columns as DuckDB gives them (an empty frame stays object)
+                for c in names:
+                    df[c] = df[c].astype("str")
             yield df
             if not chunk:
                 break
@@ -1479,6 +1480,10 @@ class SparkSource:
 
         return RawBatches(frames(), rejects, n, batch_rows, cleanup=tmp)
 
+    def _local_master(self) -> bool:
+        """Whether Spark runs on this machine (its temporary files are then readable here)."""
+        return str(self.session.sparkContext.master).startswith("local")
+
     def read_batches(self, table: str, batch_rows: int) -> RawBatches:
         """Read a table like :meth:`FolderSource.read_batches`: frames of at most
         ``batch_rows`` text rows in file order.
@@ -1488,7 +1493,7 @@ class SparkSource:
         partition (``toLocalIterator``) and ``rejects`` (lines that do not split into the
         header's columns) are known once the batches are exhausted.
         """
-        if self.session.sparkContext.master.startswith("local"):
+        if self._local_master():
             return self._staged(table, batch_rows)
         out = RawBatches(iter(()), _no_rejects(), 0, batch_rows)
         out._frames = self._stream(table, batch_rows, out)
