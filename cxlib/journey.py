@@ -1785,8 +1785,11 @@ class _Backend:
 def _drop(con: Any, tables: list[str], table: Any) -> None:
     """Drop a temporary table made by :func:`_temp_table`."""
     name = table.get_name().split(".")[-1]
-    con.drop_table(name)
-    tables.remove(name)
+    if name in tables:
+        con.drop_table(name)
+        tables.remove(name)
+    else:  # a cached table (see _temp_table)
+        table.release()
 
 
 def _is_backend(jd: JourneyData) -> bool:
@@ -1794,12 +1797,17 @@ def _is_backend(jd: JourneyData) -> bool:
 
 
 def _temp_table(con: Any, expr: Any, tables: list[str], stem: str) -> Any:
-    """Materialise ``expr`` as a temporary table of ``con`` (its name kept in ``tables``)."""
+    """Materialise ``expr`` as a temporary table of ``con`` (its name kept in ``tables``);
+    on a backend without temporary tables (PySpark) as a cached (persisted) table."""
     import uuid
 
     name = f"cx_journey_{stem}_{uuid.uuid4().hex[:12]}"
+    try:
+        out = con.create_table(name, expr, temp=True)
+    except NotImplementedError:
+        return expr.cache()
     tables.append(name)
-    return con.create_table(name, expr, temp=True)
+    return out
 
 
 def _build_journeys_backend(
