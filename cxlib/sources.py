@@ -1448,25 +1448,34 @@ class SparkSource:
                     f"({first_line(exc)}). Fix: save it as UTF-8 or Latin-1 CSV with a header "
                     "row and one record per line, or as Parquet."
                 ) from None
-            con = duckdb.connect(config={"threads": DUCKDB_THREADS})
+            con = duckdb.connect(
+                config={"threads": DUCKDB_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT}
+            )
+            con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
             con.execute("SET preserve_insertion_order = true")
             files = f"read_parquet('{(tmp / 't').as_posix()}/*.parquet')"
             cols = ", ".join(f'"_c{i}" AS "{i}"' for i in range(len(names)))
             if tf.kind != "csv":
                 cols = ", ".join(f'"{n}" AS "{i}"' for i, n in enumerate(names))
                 good = f"SELECT {cols} FROM {files} ORDER BY _cx_order"
+                n = int(con.sql(f"SELECT count(*) FROM {files}").fetchone()[0])
                 rejects = _no_rejects()
             else:
-                numbered = (
-                    f"SELECT *, row_number() OVER (ORDER BY _cx_order) AS _cx_line FROM {files}"
-                )
+                # a line's data-row number: rows of the earlier partitions plus its place in
+                # its own (monotonically_increasing_id = partition << 33 | row in partition)
                 rej = con.sql(
-                    f"SELECT _cx_line, {_CORRUPT} FROM ({numbered}) WHERE {_CORRUPT} IS NOT NULL "
-                    "ORDER BY _cx_line"
+                    f"WITH parts AS (SELECT _cx_order >> 33 AS part, count(*) AS rows "
+                    f"FROM {files} GROUP BY part), offsets AS (SELECT part, coalesce(sum(rows) "
+                    "OVER (ORDER BY part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
+                    f"AS before FROM parts) SELECT o.before + (f._cx_order & 8589934591) + 1, "
+                    f"f.{_CORRUPT} FROM {files} f JOIN offsets o ON o.part = f._cx_order >> 33 "
+                    f"WHERE f.{_CORRUPT} IS NOT NULL ORDER BY 1"
                 ).fetchall()
                 rejects = _spark_rejects(rej, self._delims[table], len(names))
                 good = f"SELECT {cols} FROM {files} WHERE {_CORRUPT} IS NULL ORDER BY _cx_order"
-            n = int(con.sql(f"SELECT count(*) FROM ({good})").fetchone()[0])
+                n = int(
+                    con.sql(f"SELECT count(*) FROM {files} WHERE {_CORRUPT} IS NULL").fetchone()[0]
+                )
             rel = con.sql(good)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -329,3 +329,30 @@ def test_cluster_path_streams_the_same_rows(spark, defects, monkeypatch):
     assert_same_data(got, want)
     raw, rejects = SparkSource(f"spark:{defects}").read_raw("customers")
     assert list(raw.index) == [1, 4, 5, 6, 7] and rejects["row_number"].tolist() == [2, 3]
+
+
+def test_many_partitions_keep_file_order_and_row_numbers(spark, tmp_path, monkeypatch):
+    """A file split into many partitions: rows in file order, malformed lines numbered as in
+    the file (staged and cluster paths)."""
+    lines = ["customer_id,timestamp,touchpoint,channel,journey_id,value"]
+    for i in range(3000):
+        lines.append(
+            f"C{i % 97},2025-01-{1 + i % 28:02d} 10:{i % 60:02d}:00,view,web,J{i}"
+            + (",1,extra" if i % 401 == 7 else f",{i}")
+        )
+    (tmp_path / "events.csv").write_text("\n".join(lines) + "\n")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "8192")
+    try:
+        src = SparkSource(f"spark:{tmp_path}")
+        frame, _ = src._frame("events")
+        assert frame.rdd.getNumPartitions() >= 10
+        want = load_source(tmp_path)
+        got = load_source(f"spark:{tmp_path}")
+        assert_same_data(got, want)
+        assert got.quarantine["events"]["row_number"].tolist() == [
+            i + 1 for i in range(3000) if i % 401 == 7
+        ]
+        monkeypatch.setattr(SparkSource, "_local_master", lambda self: False)
+        assert_same_data(load_source(f"spark:{tmp_path}", batch_rows=500), want)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
