@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
+import weakref
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -321,23 +324,26 @@ def _label_groups(values: Any, synonyms: dict[str, str] | None) -> dict[str, lis
     return groups
 
 
-def backend_transactions_until(table: Any, as_of_date: Any, row_order: str | None = None) -> Any:
+def backend_transactions_until(
+    table: Any, as_of_date: Any, row_order: str | None = None, *, with_end_time: bool = False
+) -> Any:
     """Ibis expression with one row per transaction up to the end of ``as_of_date``.
 
     The backend counterpart of :func:`transactions_until`: rows identical in every column (other
     than ``row_order``) count once; rows sharing a ``transaction_id`` are combined (amount summed,
     earliest timestamp). Their ``customer_id``, ``channel`` and ``category`` are the first
     non-missing value in the order of the ``row_order`` column when one is named (e.g. a row or
-    line number; this reproduces the pandas result exactly), else the smallest non-missing value
-    (a table in a backend has no row order). The two agree whenever a transaction's line items
-    agree on these columns. Returns the columns ``customer_id``, ``timestamp``, ``amount`` and
-    those of ``channel``/``category`` that the table has.
+    line number; this reproduces the pandas result exactly; the :data:`cxlib.sources.ROW_ORDER`
+    column is used when the table has one), else the smallest non-missing value (a table in a
+    backend has no row order). The two agree whenever a transaction's line items agree on these
+    columns. Returns the columns ``customer_id``, ``timestamp``, ``amount`` and those of
+    ``channel``/``category`` that the table has. ``as_of_date=None`` keeps every row;
+    ``with_end_time`` adds ``end_time``, the latest timestamp of the transaction's rows.
     """
     import ibis
 
     from cxlib.sources import ROW_ORDER
 
-    _, end = window_bounds(as_of_date, 1)
     cols = list(table.columns)
     if row_order is None and ROW_ORDER in cols:
         row_order = ROW_ORDER  # a table from load_source(lazy=...) / backend_table
@@ -347,7 +353,9 @@ def backend_transactions_until(table: Any, as_of_date: Any, row_order: str | Non
         if c in cols and not table[c].type().is_string()
     }
     t = table.mutate(**casts) if casts else table
-    t = t.filter(t.timestamp < ibis.literal(end.to_pydatetime(), type="timestamp"))
+    if as_of_date is not None:
+        _, end = window_bounds(as_of_date, 1)
+        t = t.filter(t.timestamp < ibis.literal(end.to_pydatetime(), type="timestamp"))
     if row_order is None:
         t = t.distinct()
     else:
@@ -356,7 +364,8 @@ def backend_transactions_until(table: Any, as_of_date: Any, row_order: str | Non
     labels = [c for c, _ in _LABEL_COLUMNS if c in cols]
     keep = ["customer_id", "timestamp", "amount", *labels]
     if "transaction_id" not in cols:
-        return t.select(*keep)
+        t = t.mutate(end_time=t.timestamp) if with_end_time else t
+        return t.select(*keep, *(["end_time"] if with_end_time else []))
     with_id = t.filter(t.transaction_id.notnull())
 
     def first(col: str) -> Any:
@@ -365,14 +374,134 @@ def backend_transactions_until(table: Any, as_of_date: Any, row_order: str | Non
             return v.min()
         return v.argmin(with_id[row_order], where=v.notnull())
 
+    extra = {"end_time": with_id.timestamp.max()} if with_end_time else {}
     grouped = with_id.group_by("transaction_id").aggregate(
         customer_id=first("customer_id"),
         timestamp=with_id.timestamp.min(),
         amount=with_id.amount.sum(),
         **{c: first(c) for c in labels},
+        **extra,
     )
     no_id = t.filter(t.transaction_id.isnull())
+    if with_end_time:
+        no_id = no_id.mutate(end_time=no_id.timestamp)
+        keep = [*keep, "end_time"]
     return grouped.select(*keep).union(no_id.select(*keep))
+
+
+class _PreparedPurchases:
+    """The transactions of one backend table, combined once and kept in the backend.
+
+    ``table`` (an Ibis ``cache()``: a temporary table in the same backend) has one row per
+    transaction with a customer (deduplicated and combined over all dates, see
+    :func:`backend_transactions_until`) and the per-row values every feature needs: ``_day``,
+    ``_pos`` (a purchase), ``_gap`` (days since the customer's previous purchase day; a gap only
+    looks back, so it is the same for any later cut-off), ``_hour``, ``_weekend``, ``_has_time``
+    and the normalised label keys ``_key_<label>``. ``keys`` lists each label's keys (sorted,
+    with ``unknown``), ``raw_labels`` whether a label column exists, and ``straddles`` the time
+    spans of transactions whose rows carry different timestamps: a cut-off inside one of them
+    combines only the rows before it, which the cached table cannot do, so such a date is
+    computed from the table directly.
+    """
+
+    def __init__(self, table: Any):
+        self.source = table
+        base = backend_transactions_until(table, None, with_end_time=True)
+        self.straddles = (
+            base.filter(base.end_time > base.timestamp).select("timestamp", "end_time").to_pandas()
+        )
+        self.labels = [(c, p) for c, p in _LABEL_COLUMNS if c in table.columns]
+        raw = {}
+        if self.labels:
+            got = base.aggregate(
+                **{c: base[c].collect(distinct=True) for c, _ in self.labels}
+            ).to_pandas()
+            raw = {
+                c: list(got[c].iloc[0]) if got[c].iloc[0] is not None else []
+                for c, _ in self.labels
+            }
+        self.keys: dict[str, list[str]] = {}
+        self.groups: dict[str, dict[str, list[str]]] = {}
+        for c, _ in self.labels:
+            groups = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
+            groups.setdefault("unknown", [])
+            self.groups[c] = groups
+            self.keys[c] = sorted(groups)
+        expr = _purchase_columns(base.drop("end_time"), self.groups)
+        con = expr._find_backend()
+        name = f"cx_purchases_{uuid.uuid4().hex[:12]}"
+        try:
+            self.table = con.create_table(name, expr, temp=True)
+            self._drop = weakref.finalize(self, _drop_quietly, con, name)
+        except Exception:  # pragma: no cover - a backend without temporary tables (Spark)
+            self.table = expr.cache()
+
+    def cuts_a_transaction(self, end: pd.Timestamp) -> bool:
+        """Whether a cut-off at ``end`` falls inside a multi-timestamp transaction."""
+        if self.straddles.empty:
+            return False
+        lo = pd.to_datetime(self.straddles["timestamp"])
+        hi = pd.to_datetime(self.straddles["end_time"])
+        return bool(((lo < end) & (hi >= end)).any())
+
+
+def _drop_quietly(con: Any, name: str) -> None:
+    """Drop a temporary table unless its connection is already closed (e.g. at exit)."""
+    try:
+        con.drop_table(name, force=True)
+    except Exception:  # noqa: BLE001 - the connection (and its temporary tables) is gone
+        pass
+
+
+def _purchase_columns(tx: Any, groups: Mapping[str, Mapping[str, list[str]]]) -> Any:
+    """The per-row values of the feature aggregation (see :class:`_PreparedPurchases`)."""
+    import ibis
+
+    tx = tx.filter(tx.customer_id.notnull())
+    tx = tx.mutate(_pos=tx.amount > 0, _day=tx.timestamp.date().epoch_days())
+    # gaps between a customer's consecutive purchases in day order; the positive ones are the
+    # gaps between distinct purchase days
+    w = ibis.window(group_by=[tx.customer_id, tx._pos], order_by=tx._day)
+    ts = tx.timestamp
+    keys = {}
+    for c, by_key in groups.items():
+        mapping = {raw: key for key, raws in by_key.items() for raw in raws}
+        keys[f"_key_{c}"] = (
+            tx[c].substitute(mapping, else_=ibis.literal("unknown"))
+            if mapping
+            else ibis.literal("unknown")
+        ).fill_null("unknown")
+        keys[f"_has_{c}"] = tx[c].notnull()
+    return tx.mutate(
+        _gap=tx._day - tx._day.lag().over(w),
+        _hour=ts.hour(),
+        _weekend=ts.day_of_week.index() >= 5,
+        _has_time=ts != ts.truncate("D"),
+        **keys,
+    ).drop(*[c for c in groups])
+
+
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Prepared purchases per backend table expression, alive as long as the caller holds the table
+(a cache of intermediate results: it changes no result)."""
+
+
+def prepared_purchases(table: Any) -> _PreparedPurchases:
+    """The :class:`_PreparedPurchases` of a backend table, computed on first use and kept while
+    the table expression is alive, so that features at several dates (segment migration, churn
+    snapshots, campaign history) combine the transactions once."""
+    try:
+        prep = _PREPARED[table]
+        if prep.source is table:  # an equal expression may belong to another connection
+            return prep
+    except (KeyError, TypeError):
+        pass
+    prep = _PreparedPurchases(table)
+    try:
+        _PREPARED[table] = prep
+    except TypeError:  # pragma: no cover - an expression that cannot be weakly referenced
+        pass
+    return prep
 
 
 def backend_customer_features(
@@ -380,11 +509,11 @@ def backend_customer_features(
 ) -> pd.DataFrame:
     """:func:`customer_features` computed by an Ibis backend; same columns, dtypes and order.
 
-    The transactions are combined and aggregated per customer inside the backend (one query
-    with a window for the purchase-day gaps, plus one small query for the distinct channel and
-    category labels); only the customer-level aggregates come back, and the last arithmetic
-    (ratios, coefficient of variation) is done in pandas with the formulas of the pandas path.
-    The same expression runs on DuckDB, PostgreSQL and PySpark.
+    The transactions are deduplicated and combined once per table (:func:`prepared_purchases`,
+    kept as a temporary table in the backend) and aggregated per customer in one query for each
+    date; only the customer-level aggregates come back, and the last arithmetic (ratios,
+    coefficient of variation) is done in pandas with the formulas of the pandas path. The same
+    expression runs on DuckDB, PostgreSQL and PySpark.
 
     Parameters
     ----------
@@ -397,7 +526,8 @@ def backend_customer_features(
         Window length L for ``frequency`` and ``monetary``.
     row_order : str, optional
         Column giving the rows' order, used only to pick the first non-missing customer, channel
-        and category of a multi-line transaction (see :func:`backend_transactions_until`).
+        and category of a multi-line transaction (see :func:`backend_transactions_until`). When
+        given, the transactions are combined for this date only (not cached).
 
     Returns
     -------
@@ -411,28 +541,30 @@ def backend_customer_features(
     def ts_lit(value: pd.Timestamp) -> Any:
         return ibis.literal(value.to_pydatetime(), type="timestamp")
 
-    cols = list(table.columns)
-    labels = [(c, p) for c, p in _LABEL_COLUMNS if c in cols]
-    raw: dict[str, Any] = {}
-    if labels:  # distinct raw labels up to D: few values, normalised in Python by label_key
-        lt = table.filter(table.timestamp < ts_lit(end))
-        got = lt.aggregate(
-            **{c: lt[c].cast("string").collect(distinct=True) for c, _ in labels}
-        ).to_pandas()
-        raw = {c: (list(got[c].iloc[0]) if got[c].iloc[0] is not None else []) for c, _ in labels}
-
-    tx = backend_transactions_until(table, d, row_order=row_order)
-    tx = tx.filter(tx.customer_id.notnull())
-    pos = tx.amount > 0
-    tx = tx.mutate(
-        _pos=pos,
-        _day=tx.timestamp.date().epoch_days(),
-    )
-    # gaps between a customer's consecutive purchases in day order; the positive ones are the
-    # gaps between distinct purchase days
-    w = ibis.window(group_by=[tx.customer_id, tx._pos], order_by=tx._day)
-    tx = tx.mutate(_gap=tx._day - tx._day.lag().over(w))
-    ts, pos, day = tx.timestamp, tx._pos, tx._day
+    prep = prepared_purchases(table) if row_order is None else None
+    if prep is not None and not prep.cuts_a_transaction(end):
+        tx = prep.table.filter(prep.table.timestamp < ts_lit(end))
+        labels, label_keys = prep.labels, prep.keys
+    else:  # combine the rows before the cut-off only (pandas' order of operations)
+        cols = list(table.columns)
+        labels = [(c, p) for c, p in _LABEL_COLUMNS if c in cols]
+        raw: dict[str, Any] = {}
+        if labels:  # distinct raw labels up to D: few values, normalised by label_key
+            lt = table.filter(table.timestamp < ts_lit(end))
+            got = lt.aggregate(
+                **{c: lt[c].cast("string").collect(distinct=True) for c, _ in labels}
+            ).to_pandas()
+            raw = {
+                c: (list(got[c].iloc[0]) if got[c].iloc[0] is not None else []) for c, _ in labels
+            }
+        groups = {}
+        for c, _ in labels:
+            g = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
+            g.setdefault("unknown", [])
+            groups[c] = g
+        label_keys = {c: sorted(g) for c, g in groups.items()}
+        tx = _purchase_columns(backend_transactions_until(table, d, row_order=row_order), groups)
+    pos, day, ts = tx._pos, tx._day, tx.timestamp
 
     def count(cond: Any) -> Any:
         return ibis.ifelse(cond, 1, 0).sum()
@@ -454,24 +586,17 @@ def backend_customer_features(
             & (ts >= ts_lit(end - pd.Timedelta(days=180)))
             & (ts < ts_lit(end - pd.Timedelta(days=90)))
         ),
-        "weekend": count(pos & (ts.day_of_week.index() >= 5)),
-        "has_time": count(pos & (ts != ts.truncate("D"))),
+        "weekend": count(pos & tx._weekend),
+        "has_time": count(pos & tx._has_time),
     }
-    hour = ts.hour()
+    hour = tx._hour
     for j, (lo, hi) in enumerate(TIME_OF_DAY_BINS.values()):
         in_bin = ((hour >= lo) & (hour < hi)) | ((hour + 24 >= lo) & (hour + 24 < hi))
         aggs[f"tod_{j}"] = count(pos & in_bin)
-    label_keys: dict[str, list[str]] = {}
     for c, _ in labels:
-        groups = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
-        groups.setdefault("unknown", [])
-        label_keys[c] = sorted(groups)
-        aggs[f"{c}_nonnull"] = count(pos & tx[c].notnull())
+        aggs[f"{c}_nonnull"] = count(pos & tx[f"_has_{c}"])
         for j, key in enumerate(label_keys[c]):
-            cond = tx[c].isin(groups[key]) if groups[key] else ibis.literal(False)
-            if key == "unknown":
-                cond = tx[c].isnull() | cond
-            aggs[f"{c}_{j}"] = count(pos & cond)
+            aggs[f"{c}_{j}"] = count(pos & (tx[f"_key_{c}"] == key))
     agg = tx.group_by("customer_id").aggregate(**aggs)
     res = agg.filter(agg.n_pur > 0).to_pandas()
     if res.empty:
