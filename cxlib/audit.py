@@ -36,6 +36,7 @@ from cxlib.privacy import (
     resolve_pseudonym_key,
     suppress_small_groups,
 )
+from cxlib.sources import ROW_ORDER, is_backend_table
 
 log = logging.getLogger(__name__)
 
@@ -304,16 +305,595 @@ class _KeyMaker:
         idx = np.flatnonzero(mask)[:limit]
         if len(idx) == 0:
             return ""
-        if table == "transactions" and "transaction_id" in df.columns:
-            vals = df["transaction_id"].iloc[idx]
-            if vals.notna().all():
-                return "; ".join(vals.astype("str"))
         if table == "customers":
             return "; ".join(pseudonymise(df["customer_id"].iloc[idx], self.pseudonym_key))
+        tids = None
+        if table == "transactions" and "transaction_id" in df.columns:
+            tids = df["transaction_id"].iloc[idx]
+        return self.keys_at(table, len(df), idx, tids)
+
+    def keys_at(
+        self, table: str, n_rows: int, positions: np.ndarray, tids: pd.Series | None = None
+    ) -> str:
+        """Keys of the rows at ``positions`` (0-based among the accepted rows; for a backend
+        table its :data:`~cxlib.sources.ROW_ORDER`), with their transaction ids when known."""
+        if len(positions) == 0:
+            return ""
+        if tids is not None and tids.notna().all():
+            return "; ".join(tids.astype("str"))
         rows = self.row_numbers.get(table)
-        if rows is None or len(rows) != len(df):
+        if rows is None or len(rows) != n_rows:
             return ""  # row numbers unknown (rows removed after reading)
-        return "; ".join(f"row {int(r)}" for r in rows[idx])
+        return "; ".join(f"row {int(r)}" for r in rows[np.asarray(positions, dtype="int64")])
+
+
+# ---------------------------------------------------------------------------------------------
+# backend (Ibis) tables: the same measures computed in the backend, only aggregates come back
+# ---------------------------------------------------------------------------------------------
+
+
+def _columns(df: Any) -> list[str]:
+    """The data columns of a pandas frame or backend table (without :data:`ROW_ORDER`)."""
+    return [c for c in df.columns if c != ROW_ORDER]
+
+
+def _n_rows(df: Any) -> int:
+    return int(df.count().execute()) if is_backend_table(df) else len(df)
+
+
+def _ts_literal(value: pd.Timestamp) -> Any:
+    import ibis
+
+    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+
+
+def _flag(expr: Any) -> Any:
+    """A boolean backend expression with missing (NULL) read as False, as pandas masks do."""
+    return expr.fill_null(False)
+
+
+def _count_true(expr: Any) -> Any:
+    import ibis
+
+    return ibis.ifelse(_flag(expr), 1, 0).sum()
+
+
+def _no_row(t: Any) -> Any:
+    """A boolean column of a backend table that is False on every row."""
+    return t[ROW_ORDER].isnull()
+
+
+def _present(t: Any, col: str) -> Any:
+    """Non-missing values of a backend column (NULL, and NaN in float columns, are missing)."""
+    c = t[col]
+    ok = c.notnull()
+    if t.schema()[col].is_floating():
+        ok = ok & ~c.isnan().fill_null(True)
+    return ok
+
+
+def _int(v: Any) -> int:
+    return 0 if v is None or pd.isna(v) else int(v)
+
+
+def _float(v: Any) -> float:
+    return 0.0 if v is None or pd.isna(v) else float(v)
+
+
+def _timestamp(v: Any) -> pd.Timestamp:
+    """A backend timestamp as pandas gives it for the contract's ``datetime64[ns]`` columns."""
+    return pd.NaT if v is None or pd.isna(v) else pd.Timestamp(v).as_unit("ns")
+
+
+def _backend_kind(dtype: Any) -> str:
+    if dtype.is_boolean():
+        return "yes/no"
+    if dtype.is_timestamp() or dtype.is_date():
+        return "date/time"
+    if dtype.is_integer():
+        return "whole number"
+    if dtype.is_numeric():
+        return "number"
+    return "text"
+
+
+def _backend_scalar(dtype: Any, v: Any) -> Any:
+    """A backend min/max as the pandas ``Series.min()`` of the same column."""
+    if v is None or pd.isna(v):
+        return v
+    if dtype.is_timestamp() or dtype.is_date():
+        return pd.Timestamp(v)
+    if dtype.is_integer():
+        return np.int64(v)
+    if dtype.is_floating():
+        return np.float64(v)
+    return v
+
+
+def linear_percentile(stat: Any, n: int, q: float) -> float:
+    """The ``q`` quantile (0-1) of ``n`` values as ``numpy.percentile`` computes it (method
+    ``linear``, the same floating-point steps), from ``stat(k)``: the k-th smallest value
+    (0-based). Lets a backend give the pandas path's quartiles exactly from two order
+    statistics."""
+    vi = np.float64(n - 1) * np.float64(q)
+    if vi >= n - 1:
+        return float(np.float64(stat(n - 1)))
+    lo = int(np.floor(vi))
+    a, b = np.float64(stat(lo)), np.float64(stat(lo + 1))
+    g = vi - np.float64(lo)
+    diff = b - a
+    return float(b - diff * (1 - g) if g >= 0.5 else a + diff * g)
+
+
+def _order_statistics(t: Any, col: str, ks: Iterable[int]) -> dict[int, float]:
+    """The k-th smallest non-missing values (0-based) of a backend column, in one query over
+    its value counts (a cumulative count over the distinct values: no sort of the rows)."""
+    import ibis
+
+    ks = sorted(set(int(k) for k in ks))
+    vals = t.filter(_present(t, col)).group_by(col).aggregate(_cx_n=ibis._.count())
+    vals = vals.mutate(_cx_cum=vals._cx_n.sum().over(ibis.cumulative_window(order_by=vals[col])))
+    got = vals.aggregate(
+        **{f"k{i}": vals[col].min(where=vals._cx_cum > k) for i, k in enumerate(ks)}
+    ).to_pandas()
+    return {k: float(got[f"k{i}"].iloc[0]) for i, k in enumerate(ks)}
+
+
+def _backend_profile(
+    table: str,
+    t: Any,
+    pii: set[str],
+    outlier_k: float,
+    repeated: Mapping[tuple[str, str], int] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`profile_tables` rows of one backend table (two or three aggregate queries)."""
+    cols = _columns(t)
+    sch = t.schema()
+    aggs: dict[str, Any] = {"_cx_rows": t.count()}
+    ranged: list[str] = []
+    for i, col in enumerate(cols):
+        ok = _present(t, col)
+        # plain COUNT / COUNT(DISTINCT) (a FILTER makes DuckDB's distinct counts much slower);
+        # NaN (a float value, one distinct value) is then taken out
+        aggs[f"nn{i}"] = t[col].count()
+        if sch[col].is_floating():
+            aggs[f"nan{i}"] = _count_true(t[col].isnan())
+        if (table, col) not in (repeated or {}):
+            aggs[f"d{i}"] = t[col].nunique()
+        dt = sch[col]
+        hide = col in pii or col.endswith("_id") or col in ("comment",)
+        if not hide and (dt.is_boolean() or dt.is_numeric() or dt.is_temporal()):
+            c = t[col].cast("int8") if dt.is_boolean() else t[col]
+            where = ok if dt.is_floating() else None  # NaN sorts above every number
+            aggs[f"lo{i}"], aggs[f"hi{i}"] = c.min(where=where), c.max(where=where)
+            ranged.append(col)
+    got = t.aggregate(**aggs).to_pandas().iloc[0]
+    n = _int(got["_cx_rows"])
+    rows, fences = [], {}
+    for i, col in enumerate(cols):
+        dt = sch[col]
+        nan = _int(got[f"nan{i}"]) if f"nan{i}" in got.index else 0
+        non_missing = _int(got[f"nn{i}"]) - nan
+        rec: dict[str, Any] = {
+            "table": table,
+            "column": col,
+            "type": _backend_kind(dt),
+            "rows": n,
+            "non_missing": non_missing,
+            "completeness": non_missing / n if n else np.nan,
+            "distinct": (
+                non_missing - int(repeated[table, col])
+                if (table, col) in (repeated or {})
+                else _int(got[f"d{i}"]) - (nan > 0)
+            ),
+            "min": None,
+            "max": None,
+            "outliers": np.nan,
+        }
+        if non_missing and col in ranged:
+            lo, hi = got[f"lo{i}"], got[f"hi{i}"]
+            if dt.is_boolean():
+                rec["min"], rec["max"] = str(bool(lo)), str(bool(hi))
+            else:
+                rec["min"] = _fmt(_backend_scalar(dt, lo))
+                rec["max"] = _fmt(_backend_scalar(dt, hi))
+            if dt.is_numeric():
+                ks = {
+                    k
+                    for q in (0.25, 0.75)
+                    for k in (int(np.floor((non_missing - 1) * q)),)
+                    for k in (k, min(k + 1, non_missing - 1))
+                }
+                stats = _order_statistics(t, col, ks)
+                q1 = linear_percentile(stats.__getitem__, non_missing, 0.25)
+                q3 = linear_percentile(stats.__getitem__, non_missing, 0.75)
+                iqr = q3 - q1
+                if iqr > 0:
+                    fences[i] = (q1 - outlier_k * iqr, q3 + outlier_k * iqr)
+                else:
+                    rec["outliers"] = 0
+        rows.append(rec)
+    if fences:
+        out = t.aggregate(
+            **{
+                f"o{i}": _count_true(_present(t, cols[i]) & ((t[cols[i]] < lo) | (t[cols[i]] > hi)))
+                for i, (lo, hi) in fences.items()
+            }
+        ).to_pandas()
+        for i in fences:
+            rows[i]["outliers"] = _int(out[f"o{i}"].iloc[0])
+    return rows
+
+
+def _backend_freshness(
+    table: str, t: Any, col: str, end: pd.Timestamp, d: pd.Timestamp
+) -> list[dict[str, Any]]:
+    """:func:`freshness` rows of one backend table."""
+    end_lit = _ts_literal(end)
+
+    def stats(tt: Any) -> dict[str, Any]:
+        ts = tt[col]
+        return {
+            "rows": tt.count(),
+            "earliest": ts.min(where=ts < end_lit),
+            "latest": ts.max(where=ts < end_lit),
+            "future_rows": _count_true(ts >= end_lit),
+        }
+
+    frames = [t.aggregate(**stats(t)).to_pandas().assign(source_system="all")]
+    if "source_system" in t.columns and _int(t.source_system.nunique().execute()) > 1:
+        g = t.filter(t.source_system.notnull())
+        by = g.group_by("source_system").aggregate(**stats(g)).to_pandas()
+        by["source_system"] = by["source_system"].astype("str")
+        frames.append(by.sort_values("source_system", kind="stable"))
+    out = []
+    for frame in frames:
+        for r in frame.itertuples(index=False):
+            latest = _timestamp(r.latest)
+            out.append(
+                {
+                    "table": table,
+                    "source_system": str(r.source_system),
+                    "rows": _int(r.rows),
+                    "earliest": _timestamp(r.earliest),
+                    "latest": latest,
+                    "days_behind": (d - latest.normalize()).days if pd.notna(latest) else np.nan,
+                    "future_rows": _int(r.future_rows),
+                }
+            )
+    return out
+
+
+def _backend_duplicates(table: str, t: Any) -> Any:
+    """Backend table (cached) of the rows that :func:`exact_duplicates` flags (``exact``: a copy
+    of an earlier row) or that reuse an earlier row's transaction id (``reused``), by
+    :data:`ROW_ORDER`; "earlier" is row order, as in pandas."""
+    import ibis
+
+    cols = _columns(t)
+    has_id = table == "transactions" and "transaction_id" in cols
+    cand = t
+    if has_id:  # identical rows share their id: only ids seen twice (or missing) can repeat
+        rep = (
+            t.group_by("transaction_id")
+            .aggregate(_cx_n=ibis._.count())
+            .filter(ibis._._cx_n > 1)
+            .select("transaction_id")
+        )
+        cand = t.filter(
+            t.transaction_id.isnull() | _flag(t.transaction_id.isin(rep.transaction_id))
+        )
+    whole = ibis.window(group_by=[cand[c] for c in cols], order_by=cand[ROW_ORDER])
+    exact = ibis.row_number().over(whole) > 0
+    if has_id:
+        same_id = ibis.window(group_by=cand.transaction_id, order_by=cand[ROW_ORDER])
+        id_repeat = cand.transaction_id.notnull() & (ibis.row_number().over(same_id) > 0)
+        reused = id_repeat & ~exact
+    else:
+        id_repeat = reused = ibis.literal(False)
+    flags = cand.select(ROW_ORDER, _cx_exact=exact, _cx_reused=reused, _cx_id_repeat=id_repeat)
+    return flags.filter(flags._cx_exact | flags._cx_reused).cache()
+
+
+def _repeated_ids(checks: RuleChecks) -> dict[tuple[str, str], int]:
+    """Transaction ids equal to an earlier row's (non-missing), from the duplicate flags of a
+    backend transactions table: the profile's distinct ids are the filled ones minus these, so
+    the biggest distinct count need not be computed twice."""
+    dups = checks.backend_duplicates.get("transactions")
+    if dups is None or "_cx_id_repeat" not in dups.columns:
+        return {}
+    n = _int(_count_true(dups._cx_id_repeat).execute())
+    return {("transactions", "transaction_id"): n}
+
+
+def _label_spellings(vc: pd.Series, synonyms: Mapping[str, str] | None) -> pd.DataFrame:
+    """``label, usual, rows`` of the inconsistent spellings among label counts ``vc``."""
+    syn = dict(synonyms or {})
+    if len(vc) == 0:
+        return pd.DataFrame(columns=["label", "usual", "rows"])
+    labels = pd.Series(vc.index.astype("str"), dtype=object)
+    keys = labels.map(label_key).map(lambda k: syn.get(k, k))
+    tab = pd.DataFrame({"label": labels, "key": keys, "rows": vc.to_numpy()})
+    tab = tab.sort_values(["key", "rows", "label"], ascending=[True, False, True])
+    usual = tab.groupby("key", sort=False)["label"].first()
+    tab["usual"] = tab["key"].map(usual)
+    return tab.loc[tab["label"] != tab["usual"], ["label", "usual", "rows"]].reset_index(drop=True)
+
+
+def _backend_checks(
+    table: str,
+    t: Any,
+    *,
+    q: pd.DataFrame | None,
+    keys: _KeyMaker,
+    syn: Mapping[str, str],
+    end: pd.Timestamp,
+    known: Any,
+) -> tuple[list[dict], dict[tuple[str, str], int], list[pd.DataFrame], Any]:
+    """:func:`check_rules` for one backend table: every rule is a backend expression; one query
+    counts them (and the rows failing any rule of each dimension), one small query per failing
+    rule gives its first examples in row order.
+
+    Returns the rule rows (in the pandas path's order), failing rows per dimension, label
+    spellings and the cached duplicate flags (:func:`_backend_duplicates`).
+    """
+    import ibis
+
+    cols = _columns(t)
+    sch = t.schema()
+    n = _n_rows(t)
+    total = n + (0 if q is None else len(q))
+    entries: list[Any] = []  # dicts (rows set aside) or (col, rule_id, rule, dim, expr)
+
+    def add(col: str, rule_id: str, rule: str, dim: str, expr: Any) -> None:
+        entries.append((col, rule_id, rule, dim, _flag(expr)))
+
+    for col in COMPLETENESS_COLUMNS.get(table, ()):
+        if col in cols:
+            add(
+                col,
+                f"missing_{col}",
+                f"Missing {col.replace('_', ' ')}",
+                "completeness",
+                ~_present(t, col),
+            )
+    entries.extend(_quarantine_rules(table, q, total, keys))
+    if table == "feedback" and "score" in cols:
+        add("score", "negative_score", "Score is negative", "validity", t.score < 0)
+
+    dups = _backend_duplicates(table, t)
+    exact_rows = dups.filter(dups._cx_exact)[ROW_ORDER]
+    add(
+        "(all)", "duplicate_row", "Exact duplicate row", "uniqueness", t[ROW_ORDER].isin(exact_rows)
+    )
+    if table == "transactions" and "transaction_id" in cols:
+        add(
+            "transaction_id",
+            "reused_transaction_id",
+            "Transaction id reused on a different row",
+            "uniqueness",
+            t[ROW_ORDER].isin(dups.filter(dups._cx_reused)[ROW_ORDER]),
+        )
+
+    spellings = []
+    label_cols = [c for c in LABEL_COLUMNS.get(table, ()) if c in cols and sch[c].is_string()]
+    if label_cols:
+        distinct = t.aggregate(**{c: t[c].nunique() for c in label_cols}).to_pandas().iloc[0]
+        for col in label_cols:
+            if _int(distinct[col]) > max(50, 0.01 * n):
+                continue  # not a label column
+            vc = t.filter(t[col].notnull()).group_by(col).aggregate(rows=ibis._.count()).to_pandas()
+            vc = pd.Series(vc["rows"].to_numpy(), index=vc[col].astype("str").to_numpy())
+            bad = _label_spellings(vc, syn if col == "channel" else None)
+            expr = t[col].isin(bad["label"].tolist()) if len(bad) else _no_row(t)
+            add(
+                col,
+                f"inconsistent_{col}_label",
+                f"{col.replace('_', ' ').capitalize()} label spelled inconsistently",
+                "consistency",
+                expr,
+            )
+            if len(bad):
+                spellings.append(bad.assign(table=table, column=col))
+    if table == "transactions" and "amount" in cols:
+        neg = _flag(t.amount < 0)
+        if "quantity" in cols:
+            add(
+                "amount",
+                "non_refund_negative_amount",
+                "Negative amount that is not a refund (quantity not negative)",
+                "consistency",
+                neg & ~_flag(t.quantity < 0),
+            )
+        else:
+            add(
+                "amount",
+                "negative_amount",
+                "Negative amount (no quantity column to tell refunds apart)",
+                "consistency",
+                neg,
+            )
+    for col in TIME_COLUMNS.get(table, ()):
+        if col in cols and sch[col].is_timestamp():
+            add(
+                col,
+                f"future_{col}",
+                f"{col.replace('_', ' ').capitalize()} after the as-of date (in the future)",
+                "timeliness",
+                t[col] >= _ts_literal(end),
+            )
+    if known is not None and "customer_id" in cols:
+        add(
+            "customer_id",
+            "orphan_customer_id",
+            "Customer id not in the customers table",
+            "integrity",
+            t.customer_id.notnull() & ~_flag(t.customer_id.isin(known.customer_id)),
+        )
+
+    rules = [e for e in entries if isinstance(e, tuple)]
+    dims = list(dict.fromkeys(r[3] for r in rules))
+    aggs = {f"r{i}": _count_true(r[4]) for i, r in enumerate(rules)}
+    for j, dim in enumerate(dims):
+        union = None
+        for r in rules:
+            if r[3] == dim:
+                union = r[4] if union is None else union | r[4]
+        aggs[f"d{j}"] = _count_true(union)
+    got = t.aggregate(**aggs).to_pandas().iloc[0] if aggs else pd.Series(dtype=object)
+    key_cols = [ROW_ORDER] + (
+        ["transaction_id"] if table == "transactions" and "transaction_id" in cols else []
+    )
+    out, i = [], 0
+    for e in entries:
+        if isinstance(e, dict):
+            out.append(e)
+            continue
+        col, rule_id, rule, dim, expr = e
+        failed = _int(got[f"r{i}"])
+        i += 1
+        examples = ""
+        if failed:
+            first = t.filter(expr).order_by(ROW_ORDER).limit(3).select(key_cols).to_pandas()
+            examples = keys.keys_at(
+                table, n, first[ROW_ORDER].to_numpy(dtype="int64"), first.get("transaction_id")
+            )
+        out.append(
+            {
+                "table": table,
+                "column": col,
+                "rule_id": rule_id,
+                "rule": rule,
+                "dimension": dim,
+                "failed_rows": failed,
+                "total_rows": total,
+                "examples": examples,
+            }
+        )
+    failing = {(table, dim): _int(got[f"d{j}"]) for j, dim in enumerate(dims)}
+    return out, failing, spellings, dups
+
+
+def _known_ids_table(ids: pd.Index) -> Any:
+    import ibis
+
+    return ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+
+
+def _backend_customer_totals(t: Any) -> pd.DataFrame:
+    """Transactions per customer id, aggregated in the backend (a customer-level frame):
+    ``customer_id`` (missing ids as one row), ``n`` rows, ``amount`` (sum of the non-missing
+    amounts), ``positive`` (sum of the positive amounts)."""
+    import ibis
+
+    ok = _present(t, "amount")
+    got = (
+        t.group_by("customer_id")
+        .aggregate(
+            n=ibis._.count(),
+            amount=t.amount.sum(where=ok),
+            positive=t.amount.sum(where=ok & _flag(t.amount > 0)),
+        )
+        .to_pandas()
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(got["customer_id"].to_numpy(dtype=object), dtype="str"),
+            "n": got["n"].to_numpy(dtype="int64"),
+            "amount": got["amount"].astype("float64").fillna(0.0).to_numpy(),
+            "positive": got["positive"].astype("float64").fillna(0.0).to_numpy(),
+        }
+    )
+
+
+def _backend_merge_impact(
+    master_map: pd.DataFrame, totals: pd.DataFrame
+) -> tuple[int, int, float, int]:
+    """Active records, active people, revenue and transactions of :func:`merge_impact` from
+    :func:`_backend_customer_totals`."""
+    sel = totals.loc[isin(totals["customer_id"], master_map["customer_id"])]
+    people = master_map.loc[isin(master_map["customer_id"], sel["customer_id"]), "master_id"]
+    return len(sel), int(people.nunique()), float(sel["amount"].sum()), int(sel["n"].sum())
+
+
+@dataclass
+class _CustomerTotals:
+    """:func:`_backend_customer_totals` of a backend transactions table, computed once for
+    :func:`merge_impact` and the revenue figures."""
+
+    frame: pd.DataFrame
+
+
+def _backend_money(
+    t: Any, customers: pd.DataFrame | None, dups: Any, totals: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """The transactions' revenue figures of :func:`run_audit` (``revenue_at_risk``)."""
+    cols = _columns(t)
+    amount = t.amount
+    ok = _present(t, "amount")
+    totals = _backend_customer_totals(t) if totals is None else totals
+    fixed = {"revenue": float(totals["positive"].sum())}
+    if customers is not None:
+        orphan = ~isin(totals["customer_id"], customers["customer_id"])
+        fixed["orphan_revenue"] = float(totals.loc[orphan, "positive"].sum())
+    aggs: dict[str, Any] = {}
+    if "quantity" in cols:
+        bad = _flag(amount < 0) & ~_flag(t.quantity < 0)
+        aggs["non_refund_negative"] = amount.sum(where=ok & bad)
+    if dups is None:
+        dups = _backend_duplicates("transactions", t)
+    exact = _flag(t[ROW_ORDER].isin(dups.filter(dups._cx_exact)[ROW_ORDER]))
+    aggs["duplicate_revenue"] = amount.sum(where=ok & exact)
+    got = t.aggregate(**aggs).to_pandas().iloc[0]
+    money = {**fixed, **{k: _float(got[k]) for k in aggs}}
+    if "non_refund_negative" in money:
+        money["non_refund_negative"] = -money["non_refund_negative"]
+    return {
+        k: money[k]
+        for k in ("revenue", "orphan_revenue", "non_refund_negative", "duplicate_revenue")
+        if k in money
+    }
+
+
+def _backend_text_sample(t: Any, col: str, non_missing: int, rows: int, span: tuple) -> pd.Series:
+    """Every k-th non-missing value of a backend text column in row order (k =
+    ``max(1, non_missing // 2000)``), the sample :func:`_content_kind` takes in pandas."""
+    import ibis
+
+    if non_missing == 0:
+        return pd.Series([], dtype="str")
+    k = max(1, non_missing // 2000)
+    lo, hi = span
+    if non_missing == rows and hi - lo + 1 == rows:  # no gaps: the rank is the row position
+        s = t.filter(((t[ROW_ORDER] - lo) % k) == 0)
+    else:
+        f = t.filter(t[col].notnull())
+        f = f.mutate(_cx_rank=ibis.row_number().over(order_by=f[ROW_ORDER]))
+        s = f.filter((f._cx_rank % k) == 0)
+    got = s.order_by(ROW_ORDER).select(col).to_pandas()[col]
+    return pd.Series(got.to_numpy(dtype=object), dtype="str")
+
+
+def _backend_content_kinds(t: Any) -> dict[str, str | None]:
+    """:func:`_content_kind` of every text column of a backend table."""
+    text = [c for c in _columns(t) if t.schema()[c].is_string()]
+    if not text:
+        return {}
+    got = (
+        t.aggregate(
+            _cx_rows=t.count(),
+            _cx_lo=t[ROW_ORDER].min(),
+            _cx_hi=t[ROW_ORDER].max(),
+            **{f"nn{i}": t[c].count() for i, c in enumerate(text)},
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    rows, span = _int(got["_cx_rows"]), (_int(got["_cx_lo"]), _int(got["_cx_hi"]))
+    return {
+        c: _sample_kind(_backend_text_sample(t, c, _int(got[f"nn{i}"]), rows, span))
+        for i, c in enumerate(text)
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,18 +906,25 @@ def profile_tables(
     *,
     outlier_k: float = 3.0,
     pii_columns: Iterable[str] = PII_COLUMNS,
+    repeated_values: Mapping[tuple[str, str], int] | None = None,
 ) -> pd.DataFrame:
     """One row per table column: type, completeness, distinct values, range and outliers.
 
     Parameters
     ----------
-    tables : mapping of str to DataFrame
-        Validated tables.
+    tables : mapping of str to DataFrame or backend table
+        Validated tables; backend (Ibis) tables are profiled in the backend, with the same
+        results (quartiles from exact order statistics, as ``numpy.percentile``).
     outlier_k : float
         Numeric values outside ``[Q1 - k·IQR, Q3 + k·IQR]`` count as outliers (Tukey's far-out
         fences with the default 3).
     pii_columns : iterable of str
         Columns whose range is never shown (personal data), nor that of id or free-text columns.
+    repeated_values : mapping, optional
+        ``{(table, column): n}`` for backend tables: the column's non-missing values equal to an
+        earlier row's, known already (the duplicate check counts them for transaction ids);
+        its distinct count is then the filled values minus ``n`` instead of a second distinct
+        count over every id.
 
     Returns
     -------
@@ -347,6 +934,9 @@ def profile_tables(
     pii = set(pii_columns)
     rows = []
     for table, df in tables.items():
+        if is_backend_table(df):
+            rows.extend(_backend_profile(table, df, pii, outlier_k, repeated_values))
+            continue
         n = len(df)
         for col in df.columns:
             s = df[col]
@@ -415,6 +1005,9 @@ def freshness(tables: Mapping[str, pd.DataFrame], as_of_date: Any) -> pd.DataFra
         col = cols[0]
         if col not in df.columns:
             continue
+        if is_backend_table(df):
+            out.extend(_backend_freshness(table, df, col, end, d))
+            continue
         groups: list[tuple[str, pd.DataFrame]] = [("all", df)]
         if "source_system" in df.columns and df["source_system"].nunique() > 1:
             groups += [(str(k), g) for k, g in df.groupby("source_system", sort=True)]
@@ -469,19 +1062,11 @@ def label_inconsistencies(
     spellings : DataFrame
         ``label, usual, rows`` for every inconsistent spelling.
     """
-    syn = dict(synonyms or {})
-    vc = values.value_counts(dropna=True)
-    if len(vc) == 0:
-        return np.zeros(len(values), dtype=bool), pd.DataFrame(columns=["label", "usual", "rows"])
-    labels = pd.Series(vc.index.astype("str"), dtype=object)
-    keys = labels.map(label_key).map(lambda k: syn.get(k, k))
-    tab = pd.DataFrame({"label": labels, "key": keys, "rows": vc.to_numpy()})
-    tab = tab.sort_values(["key", "rows", "label"], ascending=[True, False, True])
-    usual = tab.groupby("key", sort=False)["label"].first()
-    tab["usual"] = tab["key"].map(usual)
-    bad = tab.loc[tab["label"] != tab["usual"], ["label", "usual", "rows"]]
+    bad = _label_spellings(values.value_counts(dropna=True), synonyms)
+    if len(bad) == 0:
+        return np.zeros(len(values), dtype=bool), bad
     mask = values.isin(bad["label"]).to_numpy(dtype=bool, na_value=False)
-    return mask, bad.reset_index(drop=True)
+    return mask, bad
 
 
 @dataclass
@@ -495,13 +1080,20 @@ class RuleChecks:
         share, examples``.
     failing : dict
         ``{(table, dimension): bool array over the accepted rows}`` (rows failing any rule of the
-        dimension), used by :func:`scorecard`.
+        dimension) of the pandas tables.
     totals : dict
         ``{table: (accepted_rows, quarantined_rows)}``.
     label_spellings : DataFrame
         Inconsistent label spellings found (``table, column, label, usual, rows``).
     duplicate_masks : dict
-        ``{table: bool array}`` of exact duplicate rows (copies after the first).
+        ``{table: bool array}`` of exact duplicate rows (copies after the first), pandas tables.
+    failing_rows : dict
+        ``{(table, dimension): int}``: number of rows failing any rule of the dimension, for
+        every table (the count of ``failing``; backend tables have only this), used by
+        :func:`scorecard`.
+    backend_duplicates : dict
+        ``{table: backend table}`` of the duplicate flags of backend tables (by
+        :data:`~cxlib.sources.ROW_ORDER`; used for the duplicated revenue).
     """
 
     results: pd.DataFrame
@@ -509,6 +1101,16 @@ class RuleChecks:
     totals: dict[str, tuple[int, int]]
     label_spellings: pd.DataFrame
     duplicate_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    failing_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    backend_duplicates: dict[str, Any] = field(default_factory=dict)
+
+    def failed(self, table: str, dimension: str) -> int:
+        """Rows of ``table`` (accepted ones) failing any rule of ``dimension``."""
+        key = (table, dimension)
+        if key in self.failing_rows:
+            return int(self.failing_rows[key])
+        mask = self.failing.get(key)
+        return int(mask.sum()) if mask is not None else 0
 
 
 _QUARANTINE_WHAT = [
@@ -575,8 +1177,10 @@ def check_rules(
 
     Parameters
     ----------
-    tables : mapping of str to DataFrame
-        Validated tables (``SourceData.tables``).
+    tables : mapping of str to DataFrame or backend table
+        Validated tables (``SourceData.tables``). Tables other than customers may be backend
+        (Ibis) tables (``load_source(lazy=...)``): their rules run in the backend with the same
+        results, examples in :data:`~cxlib.sources.ROW_ORDER` order.
     as_of_date : date-like
         Dates after the end of this day are in the future.
     quarantine : mapping, optional
@@ -609,13 +1213,18 @@ def check_rules(
     failing: dict[tuple[str, str], np.ndarray] = {}
     totals: dict[str, tuple[int, int]] = {}
     duplicate_masks: dict[str, np.ndarray] = {}
+    failing_rows: dict[tuple[str, str], int] = {}
+    backend_dups: dict[str, Any] = {}
     spellings = []
-    known_ids = None
+    known_ids = known_table = None
     if "customers" in tables:
+        if is_backend_table(tables["customers"]):
+            raise TypeError("check_rules: the customers table must be a pandas frame")
         known_ids = pd.Index(tables["customers"]["customer_id"].dropna().unique())
 
     for table, df in tables.items():
-        n = len(df)
+        backend = is_backend_table(df)
+        n = _n_rows(df)
         q = quarantine.get(table)
         nq = 0 if q is None else len(q)
         total = n + nq
@@ -624,6 +1233,23 @@ def check_rules(
             keys.row_numbers[table] = original_row_numbers(n, q)
         else:
             keys.row_numbers[table] = np.array([], dtype=np.int64)
+        if backend:
+            if known_ids is not None and known_table is None:
+                known_table = _known_ids_table(known_ids)
+            rows, fails, sp, dups = _backend_checks(
+                table,
+                df,
+                q=q,
+                keys=keys,
+                syn=syn,
+                end=end,
+                known=known_table if known_ids is not None else None,
+            )
+            results.extend(rows)
+            failing_rows.update(fails)
+            spellings.extend(sp)
+            backend_dups[table] = dups
+            continue
 
         def add(
             col: str,
@@ -832,7 +1458,9 @@ def check_rules(
         if spellings
         else pd.DataFrame(columns=["table", "column", "label", "usual", "rows"])
     )
-    return RuleChecks(res, failing, totals, sp, duplicate_masks)
+    for key, mask in failing.items():
+        failing_rows[key] = int(mask.sum())
+    return RuleChecks(res, failing, totals, sp, duplicate_masks, failing_rows, backend_dups)
 
 
 def scorecard(checks: RuleChecks, *, green: float = 99.0, amber: float = 95.0) -> pd.DataFrame:
@@ -856,8 +1484,7 @@ def scorecard(checks: RuleChecks, *, green: float = 99.0, amber: float = 95.0) -
         for dim in DIMENSIONS:
             if dim not in dims and not (dim == "validity" and nq):
                 continue
-            mask = checks.failing.get((table, dim))
-            failed = int(mask.sum()) if mask is not None else 0
+            failed = checks.failed(table, dim)
             if dim == "validity":
                 failed += nq
             extra = res.loc[
@@ -1286,14 +1913,25 @@ def merge_impact(master_map: pd.DataFrame, transactions: pd.DataFrame) -> pd.Dat
     """Revenue and transactions per customer before (per record) and after (per person) merging.
 
     Only transactions of known customer records count. Returns one row per measure with
-    ``per_record``, ``per_person`` and ``change`` (relative).
+    ``per_record``, ``per_person`` and ``change`` (relative). ``transactions`` may be a backend
+    table (aggregated in the backend).
     """
-    tx = transactions.loc[isin(transactions["customer_id"], master_map["customer_id"])]
-    active = pd.Series(pd.unique(tx["customer_id"]), dtype="str")
-    active_records = len(active)
-    active_people = master_map.loc[isin(master_map["customer_id"], active), "master_id"].nunique()
-    revenue = float(tx["amount"].sum())
-    n_tx = len(tx)
+    if is_backend_table(transactions) or isinstance(transactions, _CustomerTotals):
+        totals = (
+            transactions.frame
+            if isinstance(transactions, _CustomerTotals)
+            else _backend_customer_totals(transactions)
+        )
+        active_records, active_people, revenue, n_tx = _backend_merge_impact(master_map, totals)
+    else:
+        tx = transactions.loc[isin(transactions["customer_id"], master_map["customer_id"])]
+        active = pd.Series(pd.unique(tx["customer_id"]), dtype="str")
+        active_records = len(active)
+        active_people = master_map.loc[
+            isin(master_map["customer_id"], active), "master_id"
+        ].nunique()
+        revenue = float(tx["amount"].sum())
+        n_tx = len(tx)
     rows = []
     for name, value in (("revenue", revenue), ("transactions", float(n_tx))):
         before = value / active_records if active_records else np.nan
@@ -1388,11 +2026,18 @@ def consent_summary(
 
 
 def _content_kind(s: pd.Series) -> str | None:
-    """What personal data the values of a text column hold, judged on a sample."""
+    """What personal data the values of a text column hold, judged on a sample: every k-th
+    non-missing value in row order, k = ``max(1, non-missing // 2000)``."""
     v = s.dropna()
     if len(v) == 0 or not _is_text(v):
         return None
-    v = v.iloc[:: max(1, len(v) // 2000)].astype("str")
+    return _sample_kind(v.iloc[:: max(1, len(v) // 2000)].astype("str"))
+
+
+def _sample_kind(v: pd.Series) -> str | None:
+    """:func:`_content_kind` of the sampled values ``v`` (text, no missing values)."""
+    if len(v) == 0:
+        return None
     if valid_email(v).mean() >= 0.5:
         return "email"
     if (
@@ -1415,16 +2060,22 @@ def _content_kind(s: pd.Series) -> str | None:
 def pii_inventory(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Columns that hold personal data, found by name and by content (values are never shown).
 
+    Backend tables are sampled in the backend (the same values, in row order).
+
     Returns
     -------
     DataFrame ``table, column, kind, found_by`` (``name``, ``content`` or ``name and content``).
     """
     rows = []
     for table, df in tables.items():
-        for col in df.columns:
+        kinds = _backend_content_kinds(df) if is_backend_table(df) else None
+        for col in _columns(df):
             low = col.lower()
             by_name = next((k for k, rx in PII_NAME_PATTERNS.items() if re.search(rx, low)), None)
-            by_content = _content_kind(df[col]) if _is_text(df[col]) else None
+            if kinds is not None:
+                by_content = kinds.get(col)
+            else:
+                by_content = _content_kind(df[col]) if _is_text(df[col]) else None
             if by_name or by_content:
                 rows.append(
                     {
@@ -1474,7 +2125,7 @@ def unused_columns(
     blob = "\n".join(texts)
     rows = []
     for table, df in tables.items():
-        for col in df.columns:
+        for col in _columns(df):
             if col == "customer_id":
                 continue
             used = re.search(r"""["'\\]""" + re.escape(col) + r"""["'\\]""", blob) is not None
@@ -1595,7 +2246,11 @@ def run_audit(
     Parameters
     ----------
     data : SourceData
-        With ``tables``, ``quarantine``, ``counts``, ``as_of_date`` and ``customers()``.
+        With ``tables``, ``quarantine``, ``counts``, ``as_of_date`` and ``customers()``. The
+        event-level tables (transactions, events; any table but customers) may be backend
+        (Ibis) tables, e.g. from ``load_source(..., lazy=("transactions", "events"))``: every
+        measure on them is computed in the backend and the result equals the pandas one (up to
+        floating-point summation order in revenue sums).
     pseudonym_key : str, optional
         Key for pseudonymised ids in examples.
     consent_retention_months : int
@@ -1613,6 +2268,8 @@ def run_audit(
     """
     cfg = dict((config or {}).get("audit", {}) or {})
     tables = dict(data.tables)
+    if is_backend_table(tables.get("customers")):
+        raise TypeError("run_audit: the customers table must be a pandas frame, not lazy")
     as_of = pd.Timestamp(data.as_of_date).normalize()
     key = resolve_pseudonym_key(pseudonym_key)
     scv = None
@@ -1642,8 +2299,12 @@ def run_audit(
         file_row_numbers=not _rows_removed_after_reading(data),
     )
     impact = None
-    if scv is not None and "transactions" in tables:
-        impact = merge_impact(master_map, tables["transactions"])
+    tx_table = tables.get("transactions")
+    totals = None
+    if is_backend_table(tx_table):  # one per-customer aggregate for impact and revenue figures
+        totals = _CustomerTotals(_backend_customer_totals(tx_table))
+    if scv is not None and tx_table is not None:
+        impact = merge_impact(master_map, totals if totals is not None else tx_table)
     customers = tables.get("customers")
     if customers is not None:
         consent = consent_summary(customers, as_of, consent_retention_months)
@@ -1651,7 +2312,11 @@ def run_audit(
     else:
         consent = consent_people = pd.DataFrame(columns=["status", "customers", "share"])
     money: dict[str, float] = {}
-    if "transactions" in tables:
+    if "transactions" in tables and is_backend_table(tables["transactions"]):
+        money = _backend_money(
+            tx_table, customers, checks.backend_duplicates.get("transactions"), totals.frame
+        )
+    elif "transactions" in tables:
         tx = tables["transactions"]
         money["revenue"] = float(tx.loc[tx["amount"] > 0, "amount"].sum())
         if customers is not None:
@@ -1667,7 +2332,7 @@ def run_audit(
     return AuditResult(
         as_of_date=as_of,
         counts=data.counts,
-        profile=profile_tables(tables),
+        profile=profile_tables(tables, repeated_values=_repeated_ids(checks)),
         freshness=freshness(tables, as_of),
         checks=checks,
         scores=scorecard(checks),

@@ -1,0 +1,332 @@
+"""The audit on backend (Ibis/DuckDB) tables equals the audit on pandas frames.
+
+Every frame of :class:`cxlib.audit.AuditResult`, the findings text, the data-quality export and
+the master map are compared between the pandas path and the same source with transactions and
+events as backend tables: ``load_source(lazy=...)`` (Parquet-backed) and ``backend_table(frame)``
+(in-memory), on the sample, the bad-input corpus and small edge cases (empty tables, one row,
+missing optional columns, duplicates, missing values, a suppression list).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxlib import audit
+from cxlib.contract import load_source
+from cxlib.sources import ROW_ORDER, backend_table, duckdb_connection, is_backend_table
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+CORPUS = Path(__file__).resolve().parent / "bad_inputs"
+READABLE = sorted(
+    p.name
+    for p in CORPUS.iterdir()
+    if (p / "expected.json").exists() and json.loads((p / "expected.json").read_text())["exit"] == 0
+)
+LAZY = ("transactions", "events")
+AS_OF = pd.Timestamp("2025-06-30")
+FRAMES = ("counts", "profile", "freshness", "scores", "master_map", "consent", "consent_people")
+FRAMES += ("pii", "unused")
+
+
+def with_backend(data, names=LAZY):
+    """``data`` with the tables ``names`` replaced by in-memory backend tables."""
+    con = duckdb_connection()
+    tables = {k: backend_table(v, con=con) if k in names else v for k, v in data.tables.items()}
+    return dataclasses.replace(data, tables=tables)
+
+
+def assert_same_audit(a: audit.AuditResult, b: audit.AuditResult) -> None:
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+    pd.testing.assert_frame_equal(a.rules, b.rules, obj="rules")
+    pd.testing.assert_frame_equal(
+        a.checks.label_spellings, b.checks.label_spellings, obj="label_spellings"
+    )
+    pd.testing.assert_frame_equal(a.data_quality_export(), b.data_quality_export())
+    pd.testing.assert_frame_equal(a.top_issues(15), b.top_issues(15))
+    pd.testing.assert_frame_equal(a.duplicates_by_system(), b.duplicates_by_system())
+    pd.testing.assert_frame_equal(a.consent_table(), b.consent_table())
+    assert a.checks.totals == b.checks.totals
+    assert a.checks.failing_rows == b.checks.failing_rows
+    assert (a.impact is None) == (b.impact is None)
+    if a.impact is not None:  # revenue sums: only the summation order differs
+        pd.testing.assert_frame_equal(a.impact, b.impact, rtol=1e-12)
+    assert a.revenue_at_risk.keys() == b.revenue_at_risk.keys()
+    for k, v in a.revenue_at_risk.items():
+        assert b.revenue_at_risk[k] == pytest.approx(v, rel=1e-12, abs=1e-9), k
+    assert audit.audit_findings(a) == audit.audit_findings(b)
+
+
+@pytest.fixture(scope="module")
+def sample_pandas() -> tuple:
+    data = load_source(SAMPLE)
+    return data, audit.run_audit(data, pseudonym_key="test", seed=42)
+
+
+def test_sample_lazy_source_equals_pandas(sample_pandas) -> None:
+    data, expected = sample_pandas
+    lazy = load_source(SAMPLE, lazy=LAZY)
+    assert lazy.is_lazy("transactions") and lazy.is_lazy("events")
+    got = audit.run_audit(lazy, pseudonym_key="test", seed=42)
+    assert_same_audit(expected, got)
+    # the sample has every kind of problem, so the comparison is not between empty results
+    r = got.rules.set_index(["table", "rule_id"])["failed_rows"]
+    for key in (
+        ("transactions", "duplicate_row"),
+        ("transactions", "orphan_customer_id"),
+        ("transactions", "inconsistent_channel_label"),
+        ("transactions", "future_timestamp"),
+        ("transactions", "non_refund_negative_amount"),
+        ("transactions", "inconsistent_category_label"),
+        ("events", "orphan_customer_id"),
+        ("events", "duplicate_row"),
+    ):
+        assert r[key] > 0, key
+    ex = got.rules.set_index(["table", "rule_id"])["examples"]
+    assert ex["transactions", "duplicate_row"] != ""
+    assert ex["events", "orphan_customer_id"].startswith("row ")
+    assert got.revenue_at_risk["duplicate_revenue"] > 0
+    prof = got.profile
+    assert (prof["outliers"].fillna(0) > 0).any()
+    assert not prof["column"].eq(ROW_ORDER).any() and not got.unused["column"].eq(ROW_ORDER).any()
+
+
+def test_sample_in_memory_backend_equals_pandas(sample_pandas) -> None:
+    data, expected = sample_pandas
+    got = audit.run_audit(with_backend(data), pseudonym_key="test", seed=42)
+    assert_same_audit(expected, got)
+
+
+def test_sample_every_table_but_customers_in_backend(sample_pandas) -> None:
+    data, expected = sample_pandas
+    got = audit.run_audit(
+        with_backend(data, ("transactions", "events", "feedback", "campaign")),
+        pseudonym_key="test",
+        seed=42,
+    )
+    assert_same_audit(expected, got)
+
+
+@pytest.mark.parametrize("case", READABLE)
+def test_corpus_backend_equals_pandas(case: str) -> None:
+    folder = CORPUS / case
+    cfg_file = folder / "config.json"
+    config = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
+    a = load_source(folder, config=config)
+    b = load_source(folder, config=config, lazy=LAZY)
+    assert_same_audit(
+        audit.run_audit(a, pseudonym_key="k", config=config),
+        audit.run_audit(b, pseudonym_key="k", config=config),
+    )
+
+
+def test_suppression_list_backend_equals_pandas(tmp_path: Path) -> None:
+    """Rows removed by a suppression list leave gaps in the backend row order: the examples
+    (no file row numbers then), samples and counts still agree."""
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("truth"))
+    ev = pd.read_csv(folder / "events.csv", dtype="str")
+    ids = ev["customer_id"].dropna().drop_duplicates().head(40).tolist()
+    pd.DataFrame({"customer_id": ids, "reason": "erasure"}).to_csv(
+        folder / "suppress.csv", index=False
+    )
+    a = load_source(folder)
+    b = load_source(folder, lazy=LAZY)
+    assert a.suppressed["rows_removed"].sum() > 0
+    assert_same_audit(audit.run_audit(a, pseudonym_key="k"), audit.run_audit(b, pseudonym_key="k"))
+
+
+# ---------------------------------------------------------------------------------------------
+# small hand-made tables (edge cases), function by function
+# ---------------------------------------------------------------------------------------------
+
+
+def _tx(rows: list[tuple]) -> pd.DataFrame:
+    cols = ["transaction_id", "customer_id", "timestamp", "amount", "quantity", "channel"]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("transaction_id", "customer_id", "channel"):
+        df[c] = df[c].astype("str")
+    df["timestamp"] = pd.to_datetime(df["timestamp"]).astype("datetime64[ns]")
+    df["amount"] = df["amount"].astype("float64")
+    df["quantity"] = df["quantity"].astype("float64")
+    return df
+
+
+EDGE_TX = {
+    "empty": _tx([]),
+    "one_row": _tx([("T1", "C0", "2025-01-01", 10.0, 1.0, "web")]),
+    "duplicates_and_missing": _tx(
+        [
+            ("T1", "C0", "2025-01-01", 10.0, 1.0, "web"),
+            ("T1", "C0", "2025-01-01", 10.0, 1.0, "web"),  # exact copy
+            ("T1", "C1", "2025-01-02", 5.0, 1.0, "Web"),  # id reused
+            (None, "C1", "2025-01-03", -4.0, None, None),  # no id: missing values compare equal
+            (None, "C1", "2025-01-03", -4.0, None, None),
+            ("T2", "X9", "2031-01-01", 1e6, 2.0, "online"),  # future, orphan, outlier
+            ("T3", "C2", None, 3.0, -1.0, "store"),
+            ("T4", "C2", "2025-02-01", -2.0, -1.0, "store"),
+            ("T5", "C3", "2025-03-01", 7.5, 3.0, "web"),
+        ]
+    ),
+}
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i}" for i in range(4)], dtype="str"),
+            "email": pd.Series(["a@x.com", "b@x.com", None, "d@x.com"], dtype="str"),
+        }
+    )
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_TX))
+@pytest.mark.parametrize("with_customers", [True, False])
+def test_edge_cases_rules_profile_freshness(case: str, with_customers: bool) -> None:
+    tx = EDGE_TX[case]
+    q = {
+        "transactions": pd.DataFrame(
+            {
+                "row_number": [min(2, len(tx) + 1)],
+                "transaction_id": pd.Series(["T9"], dtype="str"),
+                "reason": ["unparseable date/time in timestamp"],
+            }
+        )
+    }
+    a_tables = {"transactions": tx}
+    if with_customers:
+        a_tables = {"customers": _customers(), **a_tables}
+    b_tables = {**a_tables, "transactions": backend_table(tx)}
+    kw = {"as_of_date": AS_OF, "quarantine": q, "pseudonym_key": "k"}
+    ca, cb = audit.check_rules(a_tables, **kw), audit.check_rules(b_tables, **kw)
+    pd.testing.assert_frame_equal(ca.results, cb.results)
+    pd.testing.assert_frame_equal(ca.label_spellings, cb.label_spellings)
+    assert ca.failing_rows == cb.failing_rows and ca.totals == cb.totals
+    pd.testing.assert_frame_equal(audit.scorecard(ca), audit.scorecard(cb))
+    pd.testing.assert_frame_equal(audit.profile_tables(a_tables), audit.profile_tables(b_tables))
+    pd.testing.assert_frame_equal(
+        audit.freshness(a_tables, AS_OF), audit.freshness(b_tables, AS_OF)
+    )
+    pd.testing.assert_frame_equal(audit.pii_inventory(a_tables), audit.pii_inventory(b_tables))
+    pd.testing.assert_frame_equal(audit.unused_columns(a_tables), audit.unused_columns(b_tables))
+    mm = audit.SingleCustomerView().fit(_customers()[["customer_id"]]).master_map_
+    pd.testing.assert_frame_equal(
+        audit.merge_impact(mm, tx), audit.merge_impact(mm, b_tables["transactions"])
+    )
+    if case == "duplicates_and_missing":
+        r = cb.results[cb.results["table"] == "transactions"].set_index("rule_id")
+        assert r.loc["duplicate_row", "failed_rows"] == 2
+        assert r.loc["reused_transaction_id", "failed_rows"] == 1
+        assert r.loc["reused_transaction_id", "examples"] == "T1"
+        # an example without a transaction id: file row numbers (row 2 was set aside)
+        assert r.loc["duplicate_row", "examples"] == "row 3; row 6"
+        assert r.loc["missing_channel", "failed_rows"] == 2
+        assert r.loc["future_timestamp", "failed_rows"] == 1
+        assert r.loc["inconsistent_channel_label", "failed_rows"] == 2
+        if with_customers:
+            assert r.loc["orphan_customer_id", "examples"] == "T2"
+        prof = audit.profile_tables(b_tables).set_index("column")
+        assert prof.loc["amount", "outliers"] == 1
+        assert prof.loc["timestamp", "non_missing"] == 8
+        assert prof.loc["quantity", "non_missing"] == 7
+
+
+def test_missing_optional_columns() -> None:
+    """Transactions with only the required columns: no quantity, id, channel."""
+    tx = EDGE_TX["duplicates_and_missing"][["customer_id", "timestamp", "amount"]]
+    a_tables = {"customers": _customers(), "transactions": tx}
+    b_tables = {**a_tables, "transactions": backend_table(tx)}
+    ca = audit.check_rules(a_tables, as_of_date=AS_OF, pseudonym_key="k")
+    cb = audit.check_rules(b_tables, as_of_date=AS_OF, pseudonym_key="k")
+    pd.testing.assert_frame_equal(ca.results, cb.results)
+    r = cb.results[cb.results["table"] == "transactions"].set_index("rule_id")
+    assert "negative_amount" in r.index and "reused_transaction_id" not in r.index
+    assert r.loc["duplicate_row", "failed_rows"] == 2
+    assert r.loc["duplicate_row", "examples"] == "row 2; row 5"
+    pd.testing.assert_frame_equal(audit.profile_tables(a_tables), audit.profile_tables(b_tables))
+
+
+def test_freshness_per_source_system() -> None:
+    ev = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["C0", "C1", "C2", "C3", "C0"], dtype="str"),
+            "timestamp": pd.to_datetime(
+                ["2025-06-01", "2025-05-01", "2026-01-01", "2025-06-20", None]
+            ).astype("datetime64[ns]"),
+            "source_system": pd.Series(["b", "a", "a", None, "b"], dtype="str"),
+        }
+    )
+    a = audit.freshness({"events": ev}, AS_OF)
+    b = audit.freshness({"events": backend_table(ev)}, AS_OF)
+    pd.testing.assert_frame_equal(a, b)
+    assert b["source_system"].tolist() == ["all", "a", "b"]
+    assert b.set_index("source_system").loc["a", "future_rows"] == 1
+
+
+def test_pii_content_sample_is_the_pandas_sample() -> None:
+    """Content sniffing samples every k-th non-missing value in row order in both paths: a
+    column that is e-mail addresses on exactly the sampled rows only is found by both."""
+    n = 6000
+    k = (n - 2) // 2000  # two missing values; k-th non-missing values sampled
+    vals = np.array([f"code{i}" for i in range(n)], dtype=object)
+    nonmissing = np.r_[np.arange(1, 3000), np.arange(3001, 4000), np.arange(4001, n)]
+    vals[[0, 3000]] = None
+    vals[nonmissing[::k]] = [f"u{i}@example.com" for i in range(len(nonmissing[::k]))]
+    vals[4000] = "z@example.com"
+    ev = pd.DataFrame({"customer_id": pd.Series(["C"] * n, dtype="str")})
+    ev["ref"] = pd.Series(vals, dtype="str")
+    a = audit.pii_inventory({"events": ev})
+    b = audit.pii_inventory({"events": backend_table(ev)})
+    pd.testing.assert_frame_equal(a, b)
+    assert b.set_index("column").loc["ref", "kind"] == "email"
+
+
+def test_nan_in_a_backend_float_column_is_missing() -> None:
+    """A backend may hold NaN (not NULL) in a float column, e.g. a Parquet file written by
+    another tool: it counts as missing, as in pandas, in the profile and the rules."""
+    import pyarrow as pa
+
+    tx = EDGE_TX["duplicates_and_missing"].copy()
+    tx.loc[[1, 5], "amount"] = np.nan
+    arrow = pa.Table.from_pandas(tx, preserve_index=False)
+    col = arrow.schema.get_field_index("amount")
+    arrow = arrow.set_column(  # from_pandas turned NaN into NULL: put NaN back
+        col, "amount", pa.array(tx["amount"].to_numpy(), from_pandas=False)
+    )
+    arrow = arrow.append_column(ROW_ORDER, pa.array(np.arange(len(tx), dtype="int64")))
+    con = duckdb_connection()
+    t = con.create_table("nan_tx", arrow, temp=True)
+    assert int(t.amount.isnan().fill_null(False).cast("int64").sum().execute()) == 2
+    a_tables = {"customers": _customers(), "transactions": tx}
+    b_tables = {**a_tables, "transactions": t}
+    pd.testing.assert_frame_equal(audit.profile_tables(a_tables), audit.profile_tables(b_tables))
+    ca = audit.check_rules(a_tables, as_of_date=AS_OF, pseudonym_key="k")
+    cb = audit.check_rules(b_tables, as_of_date=AS_OF, pseudonym_key="k")
+    pd.testing.assert_frame_equal(ca.results, cb.results)
+    prof = audit.profile_tables(b_tables).set_index("column")
+    assert prof.loc["amount", "non_missing"] == 7
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 10, 101, 1000, 4097])
+def test_linear_percentile_matches_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for x in (rng.normal(size=n) * 1e3, rng.integers(-5, 5, size=n).astype(float)):
+        s = np.sort(x)
+        for q in (0.25, 0.5, 0.75, 0.9):
+            assert audit.linear_percentile(s.__getitem__, n, q) == np.percentile(x, 100 * q)
+
+
+def test_customers_must_stay_pandas() -> None:
+    data = load_source(SAMPLE, tables=("customers",))
+    bad = with_backend(data, ("customers",))
+    assert is_backend_table(bad.tables["customers"])
+    with pytest.raises(TypeError, match="customers"):
+        audit.run_audit(bad)
