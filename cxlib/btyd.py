@@ -127,10 +127,25 @@ def _summary_table(
     return table, cov
 
 
+def _sorted_groups(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``stacked`` sorted lexicographically (first column first; stable) and a mask of
+    the sorted rows that start a new distinct row: ``np.unique(axis=0)``'s order without its
+    slow sort of a structured view."""
+    order = np.lexsort(stacked.T[::-1]) if len(stacked) else np.arange(0)
+    s = stacked[order]
+    start = np.ones(len(s), dtype=bool)
+    if len(s) > 1:
+        start[1:] = np.any(s[1:] != s[:-1], axis=1)
+    return order, start
+
+
 def _collapse(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Unique rows of the given columns and their counts (weights for the likelihood)."""
+    """Unique rows of the given columns (sorted as ``np.unique(axis=0)`` sorts them) and their
+    counts (weights for the likelihood)."""
     stacked = np.column_stack(columns)
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
+    order, start = _sorted_groups(stacked)
+    uniq = stacked[order[start]]
+    counts = np.diff(np.r_[np.flatnonzero(start), len(stacked)])
     return [uniq[:, j] for j in range(uniq.shape[1])], counts.astype(float)
 
 
@@ -140,10 +155,12 @@ def _special_keys(x: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if len(x) < 1000:
         return None
     stacked = np.column_stack([x, Z]) if Z.shape[1] else x[:, None]
-    _, first, inv = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    if len(first) > len(x) // 4:
+    order, start = _sorted_groups(stacked)
+    if start.sum() > len(x) // 4:
         return None
-    return first, np.asarray(inv).ravel()
+    inv = np.empty(len(x), dtype=np.intp)
+    inv[order] = np.cumsum(start) - 1
+    return order[start], inv
 
 
 class BetaGeoModel:

@@ -337,3 +337,18 @@ def test_bgnbd_likelihood_by_groups_is_the_same():
             grouped = m._objective(theta, x, tx, T, w, z, keys)
             assert plain[0] == grouped[0] and np.array_equal(plain[1], grouped[1])
     assert _special_keys(x[:10], Z[:10]) is None  # small data: row by row
+
+
+def test_collapse_matches_numpy_unique():
+    """The BG/NBD's distinct rows (lexsort) are np.unique(axis=0)'s rows, order and counts."""
+    from cxlib.btyd import _collapse
+
+    rng = np.random.default_rng(3)
+    cols = [rng.integers(0, 4, 5000).astype(float), rng.integers(0, 3, 5000) / 7.0]
+    cols.append(rng.choice([0.0, 1.0, 2.5], 5000))
+    got, counts = _collapse(*cols)
+    uniq, want_counts = np.unique(np.column_stack(cols), axis=0, return_counts=True)
+    assert np.array_equal(np.column_stack(got), uniq)
+    assert np.array_equal(counts, want_counts.astype(float))
+    one, c1 = _collapse(np.array([2.0]), np.array([1.0]))
+    assert [v.tolist() for v in one] == [[2.0], [1.0]] and c1.tolist() == [1.0]
