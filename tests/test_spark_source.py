@@ -240,6 +240,9 @@ def two_runs(spark, tmp_path_factory):
 
 
 def test_cx_run_on_spark_equals_the_folder(two_runs):
+    """Exports equal to 1e-12 relative (DuckDB's parallel sums in the notebooks' backend tables
+    may round differently from run to run, also between two folder runs), quarantine files
+    byte-identical, the same counts and input fingerprints."""
     for name, (code, run_dir, err) in two_runs.items():
         manifest = json.loads((run_dir / "manifest.json").read_text())
         status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
@@ -247,8 +250,15 @@ def test_cx_run_on_spark_equals_the_folder(two_runs):
         assert code == 0 and manifest["inputs"]["unchanged"] is True
     (_, folder, _), (_, sp, _) = two_runs["folder"], two_runs["spark"]
     exports = digests(folder / "exports")
-    assert len(exports) >= 2
-    assert digests(sp / "exports") == exports
+    assert len(exports) >= 2 and sorted(digests(sp / "exports")) == sorted(exports)
+    for name in exports:  # same rows and values; sums may differ in the last bit (see below)
+        pd.testing.assert_frame_equal(
+            pd.read_csv(sp / "exports" / name),
+            pd.read_csv(folder / "exports" / name),
+            check_exact=False,
+            rtol=1e-12,
+            obj=name,
+        )
     assert digests(sp / "quarantine") == digests(folder / "quarantine")
     m_sp, m_f = (json.loads((d / "manifest.json").read_text()) for d in (sp, folder))
     assert m_sp["inputs"]["tables"] == m_f["inputs"]["tables"]
