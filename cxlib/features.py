@@ -378,7 +378,7 @@ def backend_transactions_until(
     grouped = with_id.group_by("transaction_id").aggregate(
         customer_id=first("customer_id"),
         timestamp=with_id.timestamp.min(),
-        amount=with_id.amount.sum(),
+        amount=exact_sum(with_id.amount),
         **{c: first(c) for c in labels},
         **extra,
     )
@@ -387,6 +387,19 @@ def backend_transactions_until(
         no_id = no_id.mutate(end_time=no_id.timestamp)
         keep = [*keep, "end_time"]
     return grouped.select(*keep).union(no_id.select(*keep))
+
+
+SUM_DECIMALS = 10
+"""Money is summed in the backend as DECIMAL(38, 10): a parallel float sum depends on the order
+in which threads meet the rows, so two runs could differ in the last bit; an exact decimal sum
+does not (values are rounded to 1e-10 first, far below a cent)."""
+
+
+def exact_sum(value: Any, where: Any = None) -> Any:
+    """Sum of a float column in the backend, independent of row order (see :data:`SUM_DECIMALS`)."""
+    import ibis.expr.datatypes as dt
+
+    return value.cast(dt.Decimal(38, SUM_DECIMALS)).sum(where=where).cast("float64")
 
 
 class _PreparedPurchases:
@@ -575,8 +588,8 @@ def backend_customer_features(
         "first_day": day.min(where=pos),
         "last_day": day.max(where=pos),
         "frequency": count(pos & (ts >= ts_lit(start))),
-        "monetary": tx.amount.sum(where=ts >= ts_lit(start)),
-        "spend": tx.amount.sum(where=pos),
+        "monetary": exact_sum(tx.amount, where=ts >= ts_lit(start)),
+        "spend": exact_sum(tx.amount, where=pos),
         "g_n": count(gap_ok),
         "g_sum": tx._gap.sum(where=gap_ok),
         "g_sq": (tx._gap * tx._gap).sum(where=gap_ok),

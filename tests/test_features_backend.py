@@ -328,3 +328,22 @@ def test_postgres_features_equal_pandas(pg, sample_tx):
         backend_customer_features(m, AS_OF, 90, row_order="_row"),
         customer_features(df.drop(columns="_row"), AS_OF, 90),
     )
+
+
+def test_backend_features_are_bitwise_repeatable(sample_tx):
+    """Money sums do not depend on DuckDB's thread scheduling: two runs, two connections, the
+    same bits (a parallel float sum differed in the last bit between runs before)."""
+    from cxlib.sources import backend_table, duckdb_connection
+
+    tx, as_of = sample_tx
+    big = pd.concat([tx] * 4, ignore_index=True)  # several row groups, so threads share rows
+    big["transaction_id"] = big["transaction_id"] + "-" + (big.index // len(tx)).astype(str)
+    runs = []
+    for _ in range(3):
+        con = duckdb_connection()
+        runs.append(customer_features(backend_table(big, con=con), as_of))
+        con.disconnect()
+    for got in runs[1:]:
+        pd.testing.assert_frame_equal(got, runs[0], check_exact=True)
+    want = customer_features(big, as_of)
+    assert_same(runs[0], want)
