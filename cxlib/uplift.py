@@ -902,6 +902,10 @@ class UpliftModelResult:
         )
 
 
+MAX_TRAIN_ROWS = 100_000
+"""Default cap on the rows one fold's uplift model is fitted on (see :func:`fit_uplift_models`)."""
+
+
 def fit_uplift_models(
     campaign: pd.DataFrame,
     X: pd.DataFrame,
@@ -913,6 +917,7 @@ def fit_uplift_models(
     n_bootstrap: int = 200,
     random_state: int | None = 0,
     n_threads: int | None = 1,
+    max_train_rows: int | None = MAX_TRAIN_ROWS,
 ) -> UpliftModelResult:
     """Cross-fitted uplift predictions for every offer arm against control, and their Qini.
 
@@ -931,6 +936,11 @@ def fit_uplift_models(
     n_threads : int or None
         Threads for the estimators' native loops (1 = deterministic and fastest on a busy
         two-core machine; None = library default).
+    max_train_rows : int or None
+        Largest training set of one fold's model (arm + control customers of the other folds):
+        a bigger one is a seeded random sample of it, stratified by arm and outcome. Every
+        customer is still scored by a model that did not see them; only large campaigns
+        (hundreds of thousands of customers) are affected. None = no cap.
     """
     with threadpool_limits(n_threads):
         return _fit_uplift_models(
@@ -942,11 +952,36 @@ def fit_uplift_models(
             n_folds=n_folds,
             n_bootstrap=n_bootstrap,
             random_state=random_state,
+            max_train_rows=max_train_rows,
         )
 
 
+def _capped(rows: np.ndarray, strata: np.ndarray, cap: int | None, rng) -> np.ndarray:
+    """``rows`` (a boolean mask) thinned to at most ``cap`` rows, in proportion per stratum."""
+    idx = np.flatnonzero(rows)
+    if cap is None or len(idx) <= cap:
+        return rows
+    keep = []
+    for s in np.unique(strata[idx]):
+        part = idx[strata[idx] == s]
+        k = max(1, int(round(cap * len(part) / len(idx))))
+        keep.append(rng.choice(part, min(k, len(part)), replace=False))
+    out = np.zeros(len(rows), dtype=bool)
+    out[np.concatenate(keep)] = True
+    return out
+
+
 def _fit_uplift_models(
-    campaign, X, *, outcome, control_arm, models, n_folds, n_bootstrap, random_state
+    campaign,
+    X,
+    *,
+    outcome,
+    control_arm,
+    models,
+    n_folds,
+    n_bootstrap,
+    random_state,
+    max_train_rows=MAX_TRAIN_ROWS,
 ) -> UpliftModelResult:
     spec = describe_campaign(campaign, control_arm)
     models = dict(models) if models is not None else default_models(random_state)
@@ -969,8 +1004,9 @@ def _fit_uplift_models(
         in_pair = np.isin(g, [arm, control_arm])
         preds = {name: np.full(n, np.nan) for name in models}
         p_ctrl = np.full(n, np.nan)
+        cap_rng = np.random.default_rng(random_state)
         for f in range(k):
-            train = in_pair & (folds != f)
+            train = _capped(in_pair & (folds != f), strat.to_numpy(), max_train_rows, cap_rng)
             test = folds == f
             t_train = (g[train] == arm).astype(int)
             for name, model in models.items():

@@ -477,3 +477,38 @@ def test_profit_and_qini_curves_skip_shares_of_few_customers():
     assert curve["share"].iloc[-1] == 1.0
     q = U.qini_curves_frame(y, t, {"m": s}, min_group_size=10)
     assert (q["share"] * len(y) >= 10).all() and q["share"].max() == 1.0
+
+
+def test_training_cap_keeps_strata_and_scores_everyone():
+    """A fold's training rows above ``max_train_rows`` are a seeded sample in proportion per
+    arm × outcome; every customer is still scored out of fold."""
+    from cxlib.uplift import _capped, fit_uplift_models
+
+    rng = np.random.default_rng(0)
+    strata = np.repeat(np.array(["a|0", "a|1", "b|0", "b|1"]), [600, 60, 300, 40])
+    rows = np.ones(len(strata), dtype=bool)
+    rows[::7] = False
+    got = _capped(rows, strata, 250, rng)
+    assert got.sum() == pytest.approx(250, abs=4) and not (got & ~rows).any()
+    for s in np.unique(strata):
+        share_before = (rows & (strata == s)).sum() / rows.sum()
+        share_after = (got & (strata == s)).sum() / got.sum()
+        assert share_after == pytest.approx(share_before, abs=0.01)
+    assert _capped(rows, strata, None, rng) is rows
+    assert (_capped(rows, strata, 10_000, rng) == rows).all()
+
+    n = 1200
+    campaign = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)],
+        "group": np.where(rng.random(n) < 0.5, "offer", "control"),
+    })
+    x = rng.normal(size=n)
+    campaign["converted"] = (rng.random(n) < 0.2 + 0.1 * (x > 0) * (campaign["group"] == "offer"))
+    X = pd.DataFrame({"x": x})
+    capped = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=300)
+    full = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=None)
+    score_cols = [c for c in capped.scores.columns if "|" in c]
+    assert capped.scores[score_cols].notna().all().all()
+    assert not np.allclose(capped.scores[score_cols], full.scores[score_cols])
+    again = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=300)
+    pd.testing.assert_frame_equal(capped.scores, again.scores)
