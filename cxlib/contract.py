@@ -789,7 +789,7 @@ def load_source(
     table_cfg = config.get("tables", {}) or {}
     files = {t: c["file"] for t, c in table_cfg.items() if isinstance(c, Mapping) and c.get("file")}
     try:
-        source = open_source(data_dir, files)
+        source = open_source(data_dir, files, spark_master=config.get("spark_master"))
     except SourceError as exc:
         raise ContractError(str(exc)) from None
     wanted = list(tables) if tables is not None else list(TABLE_NAMES)

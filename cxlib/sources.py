@@ -999,7 +999,7 @@ def backend_table(
     path = Path(frame).as_posix()
     view = name or f"cx_{abs(hash(path))}"
     con.raw_sql(
-        f"CREATE OR REPLACE TEMP VIEW \"{view}\" AS SELECT * EXCLUDE (file_row_number), "
+        f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * EXCLUDE (file_row_number), '
         f"file_row_number::BIGINT AS {ROW_ORDER} FROM read_parquet('{path}', "
         f"file_row_number = true)"
     )
