@@ -399,7 +399,9 @@ def exact_sum(value: Any, where: Any = None) -> Any:
     """Sum of a float column in the backend, independent of row order (see :data:`SUM_DECIMALS`)."""
     import ibis.expr.datatypes as dt
 
-    return value.cast(dt.Decimal(38, SUM_DECIMALS)).sum(where=where).cast("float64")
+    if not value.type().is_decimal():
+        value = value.cast(dt.Decimal(38, SUM_DECIMALS))
+    return value.sum(where=where).cast("float64")
 
 
 class _PreparedPurchases:
@@ -485,7 +487,10 @@ def _purchase_columns(tx: Any, groups: Mapping[str, Mapping[str, list[str]]]) ->
             else ibis.literal("unknown")
         ).fill_null("unknown")
         keys[f"_has_{c}"] = tx[c].notnull()
+    import ibis.expr.datatypes as dt
+
     return tx.mutate(
+        _amount=tx.amount.cast(dt.Decimal(38, SUM_DECIMALS)),  # cast once, summed per date
         _gap=tx._day - tx._day.lag().over(w),
         _hour=ts.hour(),
         _weekend=ts.day_of_week.index() >= 5,
@@ -588,8 +593,8 @@ def backend_customer_features(
         "first_day": day.min(where=pos),
         "last_day": day.max(where=pos),
         "frequency": count(pos & (ts >= ts_lit(start))),
-        "monetary": exact_sum(tx.amount, where=ts >= ts_lit(start)),
-        "spend": exact_sum(tx.amount, where=pos),
+        "monetary": exact_sum(tx._amount, where=ts >= ts_lit(start)),
+        "spend": exact_sum(tx._amount, where=pos),
         "g_n": count(gap_ok),
         "g_sum": tx._gap.sum(where=gap_ok),
         "g_sq": (tx._gap * tx._gap).sum(where=gap_ok),
