@@ -936,7 +936,8 @@ def _id_coverage(ids: pd.Series | Any, mapped: pd.Series) -> float:
 
         col = ids.cast("string").name("_cx_id")
         known = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(mapped.astype("str"))}))
-        distinct = col.as_table().filter(col.notnull()).distinct()
+        ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
+        distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
         hit = distinct.left_join(known, distinct["_cx_id"] == known["_cx_known"])
         got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
         n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)

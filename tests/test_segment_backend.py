@@ -221,3 +221,16 @@ def test_spark_people_features_and_coverage_equal_pandas(spark, tmp_path):  # no
     assert S._id_coverage(t["customer_id"], mm["customer_id"]) == pytest.approx(
         S._id_coverage(plain["customer_id"], mm["customer_id"])
     )
+
+
+def test_master_map_coverage_of_a_joined_table():
+    """Coverage of ids from a table that is itself a join (a suppression list's anti-join)."""
+    import ibis
+
+    tx = backend_table(pd.DataFrame({"customer_id": ["a", "b", "c", "c", "d"], "amount": 1.0}))
+    kept = tx.anti_join(ibis.memtable(pd.DataFrame({"customer_id": ["d"]})), "customer_id")
+    mapped = pd.Series(["a", "b", "x"])
+    assert S._id_coverage(kept["customer_id"], mapped) == pytest.approx(2 / 3)
+    assert S._id_coverage(kept["customer_id"], mapped) == S._id_coverage(
+        pd.Series(["a", "b", "c", "c"]), mapped
+    )
