@@ -873,7 +873,7 @@ class _LazyTables:
 
     The folder (DuckDB's spill space and, when no validated folder is given, the Parquet copies
     of the lazy tables; personal data) is deleted when this object is garbage-collected or the
-    process exits.
+    process exits; with a validated folder it lies inside it, which the runner deletes too.
     """
 
     def __init__(self, cached: Path | None):
@@ -881,7 +881,9 @@ class _LazyTables:
         import tempfile
         import weakref
 
-        self.dir = Path(tempfile.mkdtemp(prefix="cx-backend-"))
+        # inside the run's validated folder when there is one, so that the runner's clean-up
+        # also removes it if a kernel is killed before its own clean-up runs
+        self.dir = Path(tempfile.mkdtemp(prefix="cx-backend-", dir=cached))
         os.chmod(self.dir, 0o700)
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
         self.con = duckdb_connection(temp_directory=self.dir / "spill")

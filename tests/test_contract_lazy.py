@@ -124,3 +124,14 @@ def test_private_copy_is_deleted_with_the_data():
 def test_lazy_ignores_tables_not_loaded():
     b = load_source(SAMPLE, tables=("customers",), lazy=LAZY)
     assert list(b.tables) == ["customers"] and b.backend is None
+
+
+def test_backend_folder_lies_inside_the_validated_folder(tmp_path):
+    """A killed kernel cannot leave DuckDB's spill files behind: the runner deletes the
+    validated folder, and the backend folder lies inside it."""
+    saved = tmp_path / "validated"
+    load_source(SAMPLE, tables=("transactions",), save_validated=saved)
+    b = load_source(SAMPLE, tables=("transactions",), config={"validated_dir": str(saved)},
+                    lazy=LAZY)
+    assert b._lazy_store.dir.parent == saved
+    assert b.n_rows("transactions") > 0
