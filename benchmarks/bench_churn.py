@@ -20,30 +20,12 @@ import functools
 import json
 import logging
 import os
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
-import psutil
-
-
-class Peak(threading.Thread):
-    """Peak RSS of this process, sampled every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.05):
-        super().__init__(daemon=True)
-        self.proc = psutil.Process()
-        self.interval = interval
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(self.interval)
-
+from bench_load import Peak  # same folder: the sampler of the load benchmark
 
 GIB = 2**30
 SPENT: dict[str, list[float]] = defaultdict(list)

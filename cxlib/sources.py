@@ -41,6 +41,13 @@ def _unreadable(where: Any, exc: BaseException) -> SourceError:
     )
 
 
+def _folder_instead_of_file(tf: TableFile) -> SourceError:
+    return SourceError(
+        f"{tf.path}: expected a file for table '{tf.table}' but found a folder. "
+        "Fix: replace it with a CSV or Parquet file."
+    )
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty)."""
     text = str(exc).strip()
@@ -133,10 +140,7 @@ class FolderSource:
                 found[table] = TableFile(table, hits[0])
         for tf in found.values():
             if tf.path.is_dir():
-                raise SourceError(
-                    f"{tf.path}: expected a file for table '{tf.table}' but found a folder. "
-                    "Fix: replace it with a CSV or Parquet file."
-                )
+                raise _folder_instead_of_file(tf)
         return found
 
     def has(self, table: str) -> bool:
@@ -1268,10 +1272,7 @@ class SparkSource:
                 else by_lower.get(tf.path.name.lower(), (0, 0))[1]
             )
             if folder and tf.kind == "csv":
-                raise SourceError(
-                    f"{tf.path}: expected a file for table '{tf.table}' but found a folder. "
-                    "Fix: replace it with a CSV or Parquet file."
-                )
+                raise _folder_instead_of_file(tf)
         return found
 
     def has(self, table: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from corpus import CORPUS, READABLE
 
 from cxlib import audit
 from cxlib.contract import load_source
@@ -24,12 +25,6 @@ from cxlib.sources import ROW_ORDER, backend_table, duckdb_connection, is_backen
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
-CORPUS = Path(__file__).resolve().parent / "bad_inputs"
-READABLE = sorted(
-    p.name
-    for p in CORPUS.iterdir()
-    if (p / "expected.json").exists() and json.loads((p / "expected.json").read_text())["exit"] == 0
-)
 LAZY = ("transactions", "events")
 AS_OF = pd.Timestamp("2025-06-30")
 FRAMES = ("counts", "profile", "freshness", "scores", "master_map", "consent", "consent_people")

@@ -11,18 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from corpus import CORPUS, READABLE
 
 from cxlib.contract import load_source
 from cxlib.sources import ROW_ORDER, is_backend_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
-CORPUS = Path(__file__).resolve().parent / "bad_inputs"
-READABLE = sorted(
-    p.name
-    for p in CORPUS.iterdir()
-    if (p / "expected.json").exists() and json.loads((p / "expected.json").read_text())["exit"] == 0
-)
 LAZY = ("transactions", "events")
 
 
@@ -131,7 +126,8 @@ def test_backend_folder_lies_inside_the_validated_folder(tmp_path):
     validated folder, and the backend folder lies inside it."""
     saved = tmp_path / "validated"
     load_source(SAMPLE, tables=("transactions",), save_validated=saved)
-    b = load_source(SAMPLE, tables=("transactions",), config={"validated_dir": str(saved)},
-                    lazy=LAZY)
+    b = load_source(
+        SAMPLE, tables=("transactions",), config={"validated_dir": str(saved)}, lazy=LAZY
+    )
     assert b._lazy_store.dir.parent == saved
     assert b.n_rows("transactions") > 0
