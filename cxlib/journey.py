@@ -210,6 +210,23 @@ def _journey_type_codes(
     return pd.Categorical.from_codes(remap[entry_tp], categories=[tp_names[i] for i in used])
 
 
+def _build_params(
+    session_gap_minutes: float,
+    collapse_repeats: bool,
+    has_jid: Any,
+    contact_window_minutes: float,
+    tp_names: list[str],
+) -> dict[str, Any]:
+    """The ``JourneyData.params`` of a build (both the pandas and the backend path)."""
+    return {
+        "session_gap_minutes": session_gap_minutes,
+        "collapse_repeats": collapse_repeats,
+        "used_journey_id": bool(has_jid),
+        "contact_window_minutes": contact_window_minutes,
+        "touchpoints": tp_names,
+    }
+
+
 def build_journeys(
     events: pd.DataFrame,
     *,
@@ -517,13 +534,9 @@ def build_journeys(
         touchpoint_types=tp_types,
         contact_touchpoints=contacts,
         conversion_touchpoint=conversion_touchpoint,
-        params={
-            "session_gap_minutes": session_gap_minutes,
-            "collapse_repeats": collapse_repeats,
-            "used_journey_id": bool(has_jid),
-            "contact_window_minutes": contact_window_minutes,
-            "touchpoints": tp_names,
-        },
+        params=_build_params(
+            session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
+        ),
     )
 
 
@@ -2130,13 +2143,9 @@ def _build_journeys_backend(
         touchpoint_types=tp_types,
         contact_touchpoints=contacts,
         conversion_touchpoint=conversion_touchpoint,
-        params={
-            "session_gap_minutes": session_gap_minutes,
-            "collapse_repeats": collapse_repeats,
-            "used_journey_id": bool(has_jid),
-            "contact_window_minutes": contact_window_minutes,
-            "touchpoints": tp_names,
-        },
+        params=_build_params(
+            session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
+        ),
         backend=_Backend(con, runs_x, steps_x, max_step_pos, tables),
     )
 
