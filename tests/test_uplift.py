@@ -498,12 +498,14 @@ def test_training_cap_keeps_strata_and_scores_everyone():
     assert (_capped(rows, strata, 10_000, rng) == rows).all()
 
     n = 1200
-    campaign = pd.DataFrame({
-        "customer_id": [f"c{i}" for i in range(n)],
-        "group": np.where(rng.random(n) < 0.5, "offer", "control"),
-    })
+    campaign = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "group": np.where(rng.random(n) < 0.5, "offer", "control"),
+        }
+    )
     x = rng.normal(size=n)
-    campaign["converted"] = (rng.random(n) < 0.2 + 0.1 * (x > 0) * (campaign["group"] == "offer"))
+    campaign["converted"] = rng.random(n) < 0.2 + 0.1 * (x > 0) * (campaign["group"] == "offer")
     X = pd.DataFrame({"x": x})
     capped = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=300)
     full = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=None)
@@ -512,3 +514,56 @@ def test_training_cap_keeps_strata_and_scores_everyone():
     assert not np.allclose(capped.scores[score_cols], full.scores[score_cols])
     again = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=300)
     pd.testing.assert_frame_equal(capped.scores, again.scores)
+
+
+# --------------------------------------------------------------------------------------------
+# Bootstrap resamples as row counts over one sort equal re-sorting the resampled rows
+# --------------------------------------------------------------------------------------------
+def _resorted_statistics(y, t, s, n_boot, seed):
+    """The straightforward bootstrap: resample the rows, then sort them again."""
+    out = []
+    for idx in U._bootstrap_indices(t, n_boot, np.random.default_rng(seed)):
+        out.append(
+            (U.qini_coefficient(y[idx], t[idx], s[idx]), U.auuc_score(y[idx], t[idx], s[idx]))
+        )
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("rounded", [False, True])  # True: many tied scores
+def test_weighted_bootstrap_equals_resorted_resamples(rounded):
+    y, t, s = _random_case(11)
+    s = np.round(s, 1) if rounded else s
+    scorer = U._UpliftScorer(y.astype(float), t.astype(float))
+    order = U._ScoreOrder(y.astype(float), t.astype(float), s.astype(float))
+    got = np.asarray(
+        [scorer.scores(order, w) for w in U._bootstrap_weights(t, 25, np.random.default_rng(5))]
+    )
+    np.testing.assert_allclose(got, _resorted_statistics(y, t, s, 25, 5), rtol=1e-12, atol=1e-12)
+    assert scorer.scores(order) == pytest.approx(
+        (U.qini_coefficient(y, t, s), U.auuc_score(y, t, s)), rel=1e-12
+    )
+    ev = U.evaluate_uplift(y, t, {"m": s}, n_bootstrap=25, random_state=5).iloc[0]
+    lo, hi = np.nanquantile(_resorted_statistics(y, t, s, 25, 5), [0.025, 0.975], axis=0)
+    assert (ev["qini_ci_low"], ev["qini_ci_high"]) == pytest.approx((lo[0], hi[0]), rel=1e-9)
+    assert (ev["auuc_ci_low"], ev["auuc_ci_high"]) == pytest.approx((lo[1], hi[1]), rel=1e-9)
+
+
+def test_profit_bootstrap_equals_resorted_resamples():
+    """With distinct scores, the profit CIs from row counts equal those of re-sorted
+    resamples (with ties, rows of one score are taken in row order instead of draw order)."""
+    y, t, s = _random_case(12)
+    shares = np.round(np.arange(0.05, 1.0001, 0.05), 2)
+    boots = []
+    for idx in U._bootstrap_indices(t, 30, np.random.default_rng(2)):
+        yy, tt = y[idx].astype(float), t[idx].astype(float)
+        o = np.argsort(-s[idx], kind="mergesort")
+        yo, to = yy[o], tt[o]
+        k = np.clip(np.round(shares * len(yo)).astype(int), 1, len(yo)) - 1
+        rt = np.cumsum(yo * to)[k] / np.cumsum(to)[k]
+        rc = np.cumsum(yo * (1 - to))[k] / np.cumsum(1 - to)[k]
+        boots.append((rt - rc) * shares * len(y))
+    lo, hi = np.nanquantile(np.asarray(boots), [0.025, 0.975], axis=0)
+    curve = U.profit_curve(y, t, s, n_bootstrap=30, random_state=2)
+    keep = np.isin(shares, curve["share"].to_numpy())
+    np.testing.assert_allclose(curve["incremental_ci_low"], lo[keep], rtol=1e-9)
+    np.testing.assert_allclose(curve["incremental_ci_high"], hi[keep], rtol=1e-9)
