@@ -721,7 +721,7 @@ def backend_summary_from_transactions(
         aggs["n_hold"] = ibis.ifelse(hold, 1, 0).sum()
         aggs["hold_total"] = daily._a.sum(where=hold)
     agg = daily.group_by("_c").aggregate(**aggs)
-    res = agg.filter(agg.n_days > 0).to_pandas()
+    res = agg.filter(agg.n_days > 0).to_pyarrow().to_pandas()  # Arrow: fast with nulls
     names = res["_c"].to_numpy().astype(str)
     order = np.argsort(names, kind="stable")
     res = res.iloc[order].reset_index(drop=True)

@@ -420,10 +420,17 @@ class _PreparedPurchases:
     """
 
     def __init__(self, table: Any):
+        from cxlib.sources import fetch_frame
+
         self.source = table
-        base = backend_transactions_until(table, None, with_end_time=True)
-        self.straddles = (
-            base.filter(base.end_time > base.timestamp).select("timestamp", "end_time").to_pandas()
+        base_expr = backend_transactions_until(table, None, with_end_time=True)
+        con = base_expr._find_backend()
+        tag = uuid.uuid4().hex[:12]
+        # the combined transactions are computed once (deduplicating and combining 25 M rows is
+        # the expensive part); the time spans, the labels and the per-row values read them
+        base, base_name = self._keep(con, f"cx_combined_{tag}", base_expr)
+        self.straddles = fetch_frame(
+            base.filter(base.end_time > base.timestamp).select("timestamp", "end_time")
         )
         self.labels = [(c, p) for c, p in _LABEL_COLUMNS if c in table.columns]
         raw = {}
@@ -443,13 +450,22 @@ class _PreparedPurchases:
             self.groups[c] = groups
             self.keys[c] = sorted(groups)
         expr = _purchase_columns(base.drop("end_time"), self.groups)
-        con = expr._find_backend()
-        name = f"cx_purchases_{uuid.uuid4().hex[:12]}"
-        try:
-            self.table = con.create_table(name, expr, temp=True)
+        self.table, name = self._keep(con, f"cx_purchases_{tag}", expr)
+        if name is not None:
             self._drop = weakref.finalize(self, _drop_quietly, con, name)
-        except Exception:  # pragma: no cover - a backend without temporary tables (Spark)
-            self.table = expr.cache()
+        if base_name is not None:
+            _drop_quietly(con, base_name)  # read into the purchases table: no longer needed
+
+    @staticmethod
+    def _keep(con: Any, name: str, expr: Any) -> tuple[Any, str | None]:
+        """``expr`` computed once into a temporary table of its backend (its name), or cached
+        (None) in a backend without temporary tables (Spark)."""
+        try:
+            return con.create_table(name, expr, temp=True), name
+        except Exception:  # a backend without temporary tables (Spark)
+            # Ibis's PySpark cache() does not register in-memory tables (e.g. a master map)
+            con._run_pre_execute_hooks(expr)
+            return expr.cache(), None
 
     def cuts_a_transaction(self, end: pd.Timestamp) -> bool:
         """Whether a cut-off at ``end`` falls inside a multi-timestamp transaction."""
@@ -553,6 +569,8 @@ def backend_customer_features(
     """
     import ibis
 
+    from cxlib.sources import fetch_frame
+
     d = pd.Timestamp(as_of_date).normalize()
     start, end = window_bounds(d, lookback_days)
 
@@ -616,7 +634,7 @@ def backend_customer_features(
         for j, key in enumerate(label_keys[c]):
             aggs[f"{c}_{j}"] = count(pos & (tx[f"_key_{c}"] == key))
     agg = tx.group_by("customer_id").aggregate(**aggs)
-    res = agg.filter(agg.n_pur > 0).to_pandas()
+    res = fetch_frame(agg.filter(agg.n_pur > 0))
     if res.empty:
         return pd.DataFrame(index=pd.Index([], name="customer_id", dtype="str"))
 
