@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -672,6 +673,32 @@ def _is_backend_table(obj: object) -> bool:
     return isinstance(obj, ir.Table)
 
 
+def backend_daily_totals(
+    table: Any,
+    *,
+    customer_col: str = "customer_id",
+    time_col: str = "timestamp",
+    amount_col: str | None = "amount",
+) -> Any:
+    """Ibis expression with one row per customer and purchase day of a backend table.
+
+    Columns ``_c`` (the customer id as text), ``_d`` (the day, as days since 1970-01-01) and
+    ``_a`` (the day's total ``amount_col``, missing amounts as 0); rows without a customer or a
+    time are left out. The input of :func:`backend_summary_from_transactions` for any dates.
+    """
+    import ibis
+
+    t = table.filter(table[customer_col].notnull() & table[time_col].notnull())
+    cid = t[customer_col]
+    if not cid.type().is_string():
+        cid = cid.cast("string")
+    amount = (
+        ibis.literal(0.0) if amount_col is None else t[amount_col].cast("float64").fill_null(0.0)
+    )
+    t = t.select(_c=cid, _d=t[time_col].date().epoch_days(), _a=amount)
+    return t.group_by(["_c", "_d"]).aggregate(_a=t._a.sum())
+
+
 def backend_summary_from_transactions(
     table,
     calibration_end,
@@ -681,11 +708,14 @@ def backend_summary_from_transactions(
     customer_col: str = "customer_id",
     time_col: str = "timestamp",
     amount_col: str | None = "amount",
+    daily_totals: Any = None,
 ) -> pd.DataFrame:
     """:func:`summary_from_transactions` computed by an Ibis backend (DuckDB, PostgreSQL, PySpark).
 
     The daily totals and the per-customer summary are aggregated in the backend; only one row per
     customer comes back. Same columns, dtypes, index and order as the pandas function.
+    ``daily_totals`` is the table's :func:`backend_daily_totals` computed once (e.g. kept as a
+    temporary table when several dates are summarised); ``table`` is then not read.
     """
     import ibis
 
@@ -693,21 +723,14 @@ def backend_summary_from_transactions(
     cal_end = pd.Timestamp(calibration_end).normalize()
     epoch = pd.Timestamp("1970-01-01")
     cal_day = (cal_end - epoch).days
-    t = table.filter(table[customer_col].notnull() & table[time_col].notnull())
-    cid = t[customer_col]
-    if not cid.type().is_string():
-        cid = cid.cast("string")
-    amount = (
-        ibis.literal(0.0) if amount_col is None else t[amount_col].cast("float64").fill_null(0.0)
-    )
-    t = t.select(_c=cid, _d=t[time_col].date().epoch_days(), _a=amount)
     obs_day = None
     if observation_end is not None:
         obs_day = (pd.Timestamp(observation_end).normalize() - epoch).days
-        t = t.filter(t._d <= obs_day)
-    else:
-        t = t.filter(t._d <= cal_day)
-    daily = t.group_by(["_c", "_d"]).aggregate(_a=t._a.sum())
+    if daily_totals is None:
+        daily_totals = backend_daily_totals(
+            table, customer_col=customer_col, time_col=time_col, amount_col=amount_col
+        )
+    daily = daily_totals.filter(daily_totals._d <= (cal_day if obs_day is None else obs_day))
     cal = daily._d <= cal_day
     aggs = {
         "n_days": ibis.ifelse(cal, 1, 0).sum(),

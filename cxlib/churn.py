@@ -23,7 +23,9 @@ Definitions are documented in ``docs/churn.md``.
 from __future__ import annotations
 
 import logging
+import uuid
 import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,9 +35,15 @@ import pandas as pd
 from scipy import special, stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from cxlib.btyd import BetaGeoModel, GammaGammaModel, summary_from_transactions
+from cxlib.btyd import (
+    BetaGeoModel,
+    GammaGammaModel,
+    backend_summary_from_transactions,
+    summary_from_transactions,
+)
+from cxlib.features import isin_ids
 from cxlib.privacy import PII_COLUMNS
-from cxlib.sources import is_backend_table
+from cxlib.sources import fetch_frame, is_backend_table
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +258,61 @@ def _purchases(transactions: pd.DataFrame | Any) -> pd.DataFrame | Any:
     return tx
 
 
+_PURCHASE_DAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Purchase days per backend transactions table (see :func:`purchase_days`)."""
+
+
+class _PurchaseDays:
+    def __init__(self, transactions: Any) -> None:
+        from cxlib.btyd import backend_daily_totals
+        from cxlib.features import _drop_quietly, keep_in_backend
+
+        self.source = transactions
+        expr = backend_daily_totals(_purchases(transactions))
+        con = expr._find_backend()
+        self.table, name = keep_in_backend(con, f"cx_purchase_days_{uuid.uuid4().hex[:12]}", expr)
+        if name is not None:
+            self._drop = weakref.finalize(self, _drop_quietly, con, name)
+
+
+def purchase_days(transactions: Any) -> Any:
+    """One row per customer and purchase day of a backend transactions table, kept in the backend.
+
+    The table of :func:`cxlib.btyd.backend_daily_totals` over the purchases (positive amounts):
+    ``_c`` (customer id as text), ``_d`` (days since 1970-01-01), ``_a`` (the day's spend). It is
+    computed once per transactions table and kept (a temporary table, dropped when the table
+    expression is no longer used), so that the BG/NBD summaries, the lapse labels and the
+    retention durations of several snapshot dates read it instead of every transaction.
+    """
+    try:
+        got = _PURCHASE_DAYS[transactions]
+        if got.source is transactions:
+            return got.table
+    except (KeyError, TypeError):
+        pass
+    got = _PurchaseDays(transactions)
+    try:
+        _PURCHASE_DAYS[transactions] = got
+    except TypeError:  # pragma: no cover - an expression that cannot be weakly referenced
+        pass
+    return got.table
+
+
+def _epoch_day(value: pd.Timestamp) -> int:
+    return int((pd.Timestamp(value).normalize() - pd.Timestamp("1970-01-01")).days)
+
+
 def _buyers(transactions: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.Index:
     """Distinct ids with a purchase in ``[start, end)`` (computed in the backend for a table)."""
-    tx = _purchases(transactions)
-    if is_backend_table(tx):
+    if is_backend_table(transactions):
+        if start == start.normalize() and end == end.normalize():  # whole days: the day table
+            d = purchase_days(transactions)
+            got = d.filter((d._d >= _epoch_day(start)) & (d._d < _epoch_day(end)))
+            return pd.Index(fetch_frame(got.select("_c").distinct())["_c"], name="customer_id")
+        tx = _purchases(transactions)
         got = tx.filter((tx.timestamp >= _ts(start)) & (tx.timestamp < _ts(end)))
-        return pd.Index(got.select("customer_id").distinct().to_pandas()["customer_id"])
+        return pd.Index(fetch_frame(got.select("customer_id").distinct())["customer_id"])
+    tx = _purchases(transactions)
     return pd.Index(tx.loc[(tx["timestamp"] >= start) & (tx["timestamp"] < end), "customer_id"])
 
 
@@ -271,7 +328,7 @@ def lapse_labels(
     e = s + pd.Timedelta(days=int(horizon_days))
     buyers = _buyers(transactions, s, e)
     ids = pd.Index(customer_ids)
-    return pd.Series(~ids.isin(buyers.unique()), index=ids, name="lapsed")
+    return pd.Series(~isin_ids(ids, buyers), index=ids, name="lapsed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,10 +493,11 @@ class BTYDFit:
 def _fit_bgnbd(
     r: pd.DataFrame, Z: pd.DataFrame | None, min_with: int = 10, compute_se: bool = True
 ) -> BetaGeoModel:
-    """BG/NBD on ``r`` (frequency, recency, T) with the covariates of ``Z`` that vary enough."""
+    """BG/NBD on ``r`` (frequency, recency, T) with the covariates of ``Z`` (row-aligned with
+    ``r``) that vary enough."""
     cov = None
     if Z is not None and Z.shape[1]:
-        zz = Z.loc[r.index]
+        zz = Z
         keep = [c for c in zz.columns if min(zz[c].sum(), (1 - zz[c]).sum()) >= min_with]
         cov = zz[keep] if keep else None
     with warnings.catch_warnings():
@@ -483,7 +541,12 @@ def fit_btyd(
 
     unit = FREQ_DAYS[freq]
     tx = _purchases(transactions)
-    rfm = summary_from_transactions(tx, as_of_date, freq=freq)
+    if is_backend_table(tx):  # the purchase days, kept for all dates
+        rfm = backend_summary_from_transactions(
+            tx, as_of_date, freq=freq, daily_totals=purchase_days(transactions)
+        )
+    else:
+        rfm = summary_from_transactions(tx, as_of_date, freq=freq)
     # data through the END of the as-of day counts: the customer has been observed one day more
     # than the date difference (the forecast window starts the day after)
     rfm["T"] = rfm["T"] + 1.0 / unit
@@ -492,38 +555,44 @@ def fit_btyd(
         Z = covariates.reindex(rfm.index).astype(float).fillna(0.0)
     h = horizon_days / unit
     models: dict[str, BetaGeoModel] = {}
-    model_of = pd.Series("", index=rfm.index)
+    # positions, not labels: label lookups of a million text ids cost seconds per stratum
+    model_of = np.full(len(rfm), "", dtype=object)
     st = None
     if strata is not None:
         st = strata.reindex(rfm.index).astype("str").fillna("unknown")
-        for key, idx in st.groupby(st, sort=True).groups.items():
-            r = rfm.loc[idx]
+        for key, pos in sorted(st.groupby(st, sort=True).indices.items()):
+            r = rfm.iloc[pos]
             if len(r) < min_stratum_size or r["frequency"].gt(0).sum() < 20:
                 continue
             try:
-                models[str(key)] = _fit_bgnbd(r, Z, compute_se=False)
+                zs = Z.iloc[pos] if Z is not None else None
+                models[str(key)] = _fit_bgnbd(r, zs, compute_se=False)
             except ValueError as exc:  # pragma: no cover - degenerate stratum
                 log.info("BG/NBD for stratum %s not fitted: %s", key, exc)
                 continue
-            model_of.loc[idx] = str(key)
+            model_of[pos] = str(key)
     # the model of all customers: reported, and used for customers without a stratum model
     # (fitting it is skipped when neither is needed; it does not change the stratum models)
     bg = _fit_bgnbd(rfm, Z) if pooled or (model_of == "").any() else None
-    pred = pd.DataFrame(
-        index=rfm.index, columns=["p_alive", "bgnbd_p_lapse", "expected_purchases"], dtype=float
-    )
-    for key, idx in model_of.groupby(model_of, sort=True).groups.items():
+    cols = ["p_alive", "bgnbd_p_lapse", "expected_purchases"]
+    if with_value:
+        cols.append("_purchases_value_horizon")
+    values = {c: np.full(len(rfm), np.nan) for c in cols}
+    for key, pos in sorted(pd.Series(model_of).groupby(model_of, sort=True).indices.items()):
         m = models.get(str(key), bg)
-        r = rfm.loc[idx]
+        r = rfm.iloc[pos]
         x, tx_, T = r["frequency"], r["recency"], r["T"]
-        zc = Z.loc[idx] if Z is not None else None
-        pred.loc[idx, "p_alive"] = m.p_alive(x, tx_, T, zc)
-        pred.loc[idx, "bgnbd_p_lapse"] = m.prob_no_purchase(h, x, tx_, T, zc)
-        pred.loc[idx, "expected_purchases"] = m.expected_purchases(h, x, tx_, T, zc)
+        zc = Z.iloc[pos] if Z is not None else None
+        values["p_alive"][pos] = np.asarray(m.p_alive(x, tx_, T, zc), dtype=float)
+        values["bgnbd_p_lapse"][pos] = np.asarray(m.prob_no_purchase(h, x, tx_, T, zc), dtype=float)
+        values["expected_purchases"][pos] = np.asarray(
+            m.expected_purchases(h, x, tx_, T, zc), dtype=float
+        )
         if with_value:
-            pred.loc[idx, "_purchases_value_horizon"] = m.expected_purchases(
-                value_horizon_days / unit, x, tx_, T, zc
+            values["_purchases_value_horizon"][pos] = np.asarray(
+                m.expected_purchases(value_horizon_days / unit, x, tx_, T, zc), dtype=float
             )
+    pred = pd.DataFrame(values, index=rfm.index)
     if not with_value:
         return BTYDFit(bg, None, rfm, pred, models, st)
     gg = None
@@ -1515,10 +1584,9 @@ def _backend_retention_durations(
     epoch = pd.Timestamp("1970-01-01")
     s_day, e_day = (s - epoch).days, (e - epoch).days
     last_obs_day = s_day + ((e - pd.Timedelta(days=int(horizon_days))) - s).days
-    tx = _purchases(transactions)
-    tx = tx.filter(tx.customer_id.notnull())
-    days = tx.select("customer_id", _d=tx.timestamp.date().epoch_days())
-    days = days.filter((days._d > s_day - int(lookback_days)) & (days._d <= e_day)).distinct()
+    d = purchase_days(transactions)
+    days = d.select(customer_id=d._c, _d=d._d)
+    days = days.filter((days._d > s_day - int(lookback_days)) & (days._d <= e_day))
     active = days.filter(days._d <= s_day).select("customer_id").distinct()
     after = days.filter(days._d > s_day).semi_join(active, "customer_id")
     seq = active.mutate(_d=ibis.literal(s_day, type="int64")).union(
@@ -2017,7 +2085,7 @@ def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
     customers = tables.get("customers")
     if customers is None or not len(customers):
         return out
-    known = set(customers["customer_id"].astype("str"))
+    known_ids = pd.Index(customers["customer_id"].astype("str").unique())
     known_t = None
     for name in ("transactions", "feedback"):
         df = tables.get(name)
@@ -2026,7 +2094,7 @@ def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
 
             if known_t is None:
                 known_t = ibis.memtable(
-                    pd.DataFrame({"customer_id": pd.Series(sorted(known), dtype="str")})
+                    pd.DataFrame({"customer_id": pd.Series(known_ids.sort_values(), dtype="str")})
                 )
             t = _text_ids(df)
             orphans = t.anti_join(known_t, "customer_id")
@@ -2043,7 +2111,7 @@ def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
             continue
         if df is None or not len(df):
             continue
-        keep = df["customer_id"].astype("str").isin(known)
+        keep = pd.Series(isin_ids(df["customer_id"], known_ids), index=df.index)
         if (~keep).any():
             n_ids = df.loc[~keep, "customer_id"].nunique()
             notes.append(

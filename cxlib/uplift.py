@@ -1088,9 +1088,13 @@ def _fit_uplift_models(
             t_train = (g[train] == arm).astype(int)
             for name, model in models.items():
                 m = clone(model).fit(Xv[train], y[train], t_train)
-                preds[name][test] = m.predict(Xv[test])
-                if isinstance(m, TLearner) and np.isnan(p_ctrl[test]).all():
-                    p_ctrl[test] = m.predict_outcomes(Xv[test])[0]
+                if isinstance(m, TLearner):  # one pass gives the uplift and the control rate
+                    p0, p1 = m.predict_outcomes(Xv[test])
+                    preds[name][test] = p1 - p0
+                    if np.isnan(p_ctrl[test]).all():
+                        p_ctrl[test] = p0
+                else:
+                    preds[name][test] = m.predict(Xv[test])
             if np.isnan(p_ctrl[test]).all():
                 m = TLearner(random_state=random_state).fit(Xv[train], y[train], t_train)
                 p_ctrl[test] = m.predict_outcomes(Xv[test])[0]

@@ -352,3 +352,40 @@ def test_collapse_matches_numpy_unique():
     assert np.array_equal(counts, want_counts.astype(float))
     one, c1 = _collapse(np.array([2.0]), np.array([1.0]))
     assert [v.tolist() for v in one] == [[2.0], [1.0]] and c1.tolist() == [1.0]
+
+
+def test_purchase_days_are_computed_once_and_match_pandas():
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", None],
+            "timestamp": pd.to_datetime(
+                [
+                    "2025-01-01 09:00",
+                    "2025-01-01 17:00",
+                    "2025-01-03",
+                    "2025-01-02",
+                    "2025-01-04",
+                    "2025-01-02",
+                ],
+                format="ISO8601",
+            ),
+            "amount": [10.0, 5.0, 7.0, 3.0, -2.0, 4.0],
+        }
+    )
+    table = backend_table(tx)
+    days = churn.purchase_days(table)
+    assert churn.purchase_days(table) is days  # kept for the table, not recomputed
+    got = days.to_pandas().sort_values(["_c", "_d"]).reset_index(drop=True)
+    # purchases only (the refund is not a purchase day), one row per customer and day
+    assert got["_c"].tolist() == ["a", "a", "b"]
+    assert (pd.to_datetime(got["_d"], unit="D").dt.strftime("%m-%d")).tolist() == [
+        "01-01",
+        "01-03",
+        "01-02",
+    ]
+    assert got["_a"].tolist() == [15.0, 7.0, 3.0]
+    # a cut inside a day reads the transactions themselves (same answer as pandas)
+    start, end = pd.Timestamp("2025-01-01 12:00"), pd.Timestamp("2025-01-03")
+    want = churn._buyers(tx, start, end)
+    got_ids = churn._buyers(table, start, end)
+    assert sorted(got_ids.dropna()) == sorted(set(want.dropna())) == ["a", "b"]

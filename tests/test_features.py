@@ -264,3 +264,20 @@ def test_date_only_timestamps_have_no_time_of_day_columns():
     f = customer_features(tx, "2025-06-30")
     assert not [c for c in f.columns if c.startswith("tod_share_")]
     assert np.isnan(f.loc["a", "interval_cv"])
+
+
+def test_isin_ids_matches_pandas_isin():
+    from cxlib.features import isin_ids
+
+    rng = np.random.default_rng(3)
+    values = pd.Series([f"C{i}" for i in rng.integers(0, 500, 2_000)], dtype="str")
+    values[::97] = None
+    ids = pd.Index([f"C{i}" for i in range(0, 500, 3)], dtype="str")
+    want = values.isin(ids).to_numpy() & values.notna().to_numpy()
+    got = isin_ids(values, ids)
+    assert got.dtype == bool and (got == want).all() and 0 < got.sum() < len(values)
+    # object and numeric ids compare as text; missing ids never match
+    assert isin_ids(pd.Series(["a", "b"], dtype=object), {"b"}).tolist() == [False, True]
+    assert isin_ids(pd.Index([1, 2, 3]), pd.Index(["2"])).tolist() == [False, True, False]
+    assert isin_ids(pd.Series(["a", None]), ["a", None]).tolist() == [True, False]
+    assert isin_ids(pd.Series([], dtype="str"), ["a"]).tolist() == []
