@@ -696,7 +696,9 @@ def backend_daily_totals(
         ibis.literal(0.0) if amount_col is None else t[amount_col].cast("float64").fill_null(0.0)
     )
     t = t.select(_c=cid, _d=t[time_col].date().epoch_days(), _a=amount)
-    return t.group_by(["_c", "_d"]).aggregate(_a=t._a.sum())
+    from cxlib.features import exact_sum  # row-order independent: the same bits every run
+
+    return t.group_by(["_c", "_d"]).aggregate(_a=exact_sum(t._a))
 
 
 def backend_summary_from_transactions(
@@ -719,6 +721,8 @@ def backend_summary_from_transactions(
     """
     import ibis
 
+    from cxlib.features import exact_sum  # row-order independent: the same bits every run
+
     unit = float(FREQ_DAYS[freq]) if isinstance(freq, str) else float(freq)
     cal_end = pd.Timestamp(calibration_end).normalize()
     epoch = pd.Timestamp("1970-01-01")
@@ -736,13 +740,13 @@ def backend_summary_from_transactions(
         "n_days": ibis.ifelse(cal, 1, 0).sum(),
         "first_day": daily._d.min(where=cal),
         "last_day": daily._d.max(where=cal),
-        "total": daily._a.sum(where=cal),
+        "total": exact_sum(daily._a, where=cal),
         "first_amount": daily._a.argmin(daily._d, where=cal),
     }
     if obs_day is not None:
         hold = daily._d > cal_day
         aggs["n_hold"] = ibis.ifelse(hold, 1, 0).sum()
-        aggs["hold_total"] = daily._a.sum(where=hold)
+        aggs["hold_total"] = exact_sum(daily._a, where=hold)
     agg = daily.group_by("_c").aggregate(**aggs)
     res = agg.filter(agg.n_days > 0).to_pyarrow().to_pandas()  # Arrow: fast with nulls
     names = res["_c"].to_numpy().astype(str)
