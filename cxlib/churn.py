@@ -284,18 +284,9 @@ def purchase_days(transactions: Any) -> Any:
     expression is no longer used), so that the BG/NBD summaries, the lapse labels and the
     retention durations of several snapshot dates read it instead of every transaction.
     """
-    try:
-        got = _PURCHASE_DAYS[transactions]
-        if got.source is transactions:
-            return got.table
-    except (KeyError, TypeError):
-        pass
-    got = _PurchaseDays(transactions)
-    try:
-        _PURCHASE_DAYS[transactions] = got
-    except TypeError:  # pragma: no cover - an expression that cannot be weakly referenced
-        pass
-    return got.table
+    from cxlib.features import kept_per_table
+
+    return kept_per_table(_PURCHASE_DAYS, transactions, _PurchaseDays).table
 
 
 def _epoch_day(value: pd.Timestamp) -> int:

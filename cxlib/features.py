@@ -552,18 +552,24 @@ def prepared_purchases(table: Any) -> _PreparedPurchases:
     """The :class:`_PreparedPurchases` of a backend table, computed on first use and kept while
     the table expression is alive, so that features at several dates (segment migration, churn
     snapshots, campaign history) combine the transactions once."""
+    return kept_per_table(_PREPARED, table, _PreparedPurchases)
+
+
+def kept_per_table(cache: weakref.WeakKeyDictionary, table: Any, build: Any) -> Any:
+    """``build(table)`` computed once per table expression and kept in ``cache`` while the
+    expression is alive (``build``'s result records the table as ``source``)."""
     try:
-        prep = _PREPARED[table]
-        if prep.source is table:  # an equal expression may belong to another connection
-            return prep
+        got = cache[table]
+        if got.source is table:  # an equal expression may belong to another connection
+            return got
     except (KeyError, TypeError):
         pass
-    prep = _PreparedPurchases(table)
+    got = build(table)
     try:
-        _PREPARED[table] = prep
+        cache[table] = got
     except TypeError:  # pragma: no cover - an expression that cannot be weakly referenced
         pass
-    return prep
+    return got
 
 
 def backend_customer_features(
