@@ -134,22 +134,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
     )
-    previous = _exit_on_sigterm()
+    stopped = threading.Event()
+    previous = _exit_on_sigterm(stopped)
     try:
         return {"run": _run, "synth": _synth, "check": _check, "refresh-notebooks": _refresh}[
             args.command
         ](args)
-    except SystemExit as exc:
-        if exc.code == EXIT_TERMINATED:
+    except BaseException as exc:
+        # SIGTERM raises SystemExit(143) in the main thread, but a library busy in native code
+        # (DuckDB reading a CSV) may turn it into its own "query interrupted" error, which a
+        # caller may wrap as a bad-input error: the flag says what really happened.
+        if stopped.is_set():
             print("cx: terminated", file=sys.stderr)
             return EXIT_TERMINATED
+        if isinstance(exc, (ContractError, SourceError)):
+            print(f"cx: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if isinstance(exc, KeyboardInterrupt):
+            print("cx: interrupted", file=sys.stderr)
+            return 130
         raise
-    except (ContractError, SourceError) as exc:
-        print(f"cx: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("cx: interrupted", file=sys.stderr)
-        return 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -158,14 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
 
-def _exit_on_sigterm():
+def _exit_on_sigterm(stopped: threading.Event):
     """Turn SIGTERM (a scheduler's or ``kill``'s stop) into ``SystemExit(143)`` so that clean-up
     runs: the run's private folder of validated tables, which holds personal data, is deleted.
-    Returns the previous handler (None when not on the main thread, where no handler is set)."""
+    ``stopped`` is set when the signal arrives. Returns the previous handler (None when not on
+    the main thread, where no handler is set)."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def stop(signum, frame):
+        stopped.set()
         raise SystemExit(EXIT_TERMINATED)
 
     return signal.signal(signal.SIGTERM, stop)

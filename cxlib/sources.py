@@ -54,6 +54,14 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def raise_if_interrupted(exc: BaseException) -> None:
+    """Re-raise a query stopped by a signal (Ctrl-C, a scheduler's SIGTERM) as
+    ``KeyboardInterrupt``: DuckDB reports it as ``InterruptException``, which must not be
+    mistaken for an unreadable file."""
+    if type(exc).__name__ == "InterruptException" or first_line(exc) == "Query interrupted":
+        raise KeyboardInterrupt(first_line(exc)) from exc
+
+
 @dataclass(frozen=True)
 class TableFile:
     """One table's file in a source."""
@@ -176,6 +184,7 @@ class FolderSource:
         except SourceError:
             raise
         except Exception as exc:  # duckdb/arrow parse errors: say which file and how to fix
+            raise_if_interrupted(exc)
             first = first_line(exc)
             raise SourceError(
                 f"{tf.path}: cannot be read as {tf.kind.upper()} ({first}). Fix: save it as "
@@ -295,6 +304,7 @@ class FolderSource:
             except SourceError:
                 raise
             except Exception as exc:
+                raise_if_interrupted(exc)
                 first = first_line(exc)
                 raise SourceError(
                     f"{tf.path}: cannot be read as CSV ({first}). Fix: save it as UTF-8 or "

@@ -239,3 +239,50 @@ def test_sigterm_during_a_run_deletes_the_validated_tables(sample_dir, tmp_path)
     assert proc.returncode == 143, err[-2000:]
     assert "cx: terminated" in err and "Traceback" not in err
     assert list(tmp.glob("cx-validated-*")) == []
+
+
+def test_sigterm_inside_a_duckdb_query_is_exit_143_not_bad_input(monkeypatch, capsys):
+    """DuckDB turns the SystemExit of the SIGTERM handler into "Query interrupted"; a reader that
+    wraps read errors as bad input must not turn a scheduler's stop into exit code 2 (seen in CI
+    when the signal arrived while a CSV file was being read)."""
+    import os
+    import signal
+    import threading
+
+    import duckdb
+
+    from cxlib import cli
+    from cxlib.sources import SourceError, raise_if_interrupted
+
+    def busy_reader(args):
+        con = duckdb.connect()
+        try:
+            con.sql(
+                "SELECT count(*) FROM range(100000000000) t(i) WHERE hash(i) % 7 = 1"
+            ).fetchone()
+        except Exception as exc:
+            raise_if_interrupted(exc)
+            raise SourceError(f"x.csv: cannot be read as CSV ({exc})") from None
+        finally:
+            con.close()
+
+    monkeypatch.setattr(cli, "_check", busy_reader)
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        code = cli.main(["check", "--data", "unused"])
+    finally:
+        timer.cancel()
+    assert code == 143
+    err = capsys.readouterr().err
+    assert "cx: terminated" in err and "cx: error" not in err
+    assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is restored
+
+
+def test_an_interrupted_query_is_not_reported_as_an_unreadable_file():
+    from cxlib.sources import raise_if_interrupted
+
+    with pytest.raises(KeyboardInterrupt):
+        raise_if_interrupted(RuntimeError("Query interrupted"))
+    raise_if_interrupted(RuntimeError("Invalid Input Error: CSV Error on Line: 3"))  # no raise
