@@ -44,6 +44,7 @@ from cxlib.btyd import (
 from cxlib.features import isin_ids
 from cxlib.privacy import PII_COLUMNS
 from cxlib.sources import fetch_frame, is_backend_table
+from cxlib.threads import openmp_threads
 
 log = logging.getLogger(__name__)
 
@@ -1129,6 +1130,9 @@ class BoostedChurnModel(ClassifierMixin, BaseEstimator):
     cv : int
         Calibration folds.
     random_state : int, optional
+    n_threads : int, "auto" or None
+        OpenMP threads of the fits and predictions (results do not depend on it; "auto": see
+        :func:`cxlib.threads.model_threads`).
     """
 
     def __init__(
@@ -1142,6 +1146,7 @@ class BoostedChurnModel(ClassifierMixin, BaseEstimator):
         calibration: str = "isotonic",
         cv: int = 3,
         random_state: int | None = None,
+        n_threads: int | str | None = "auto",
     ) -> None:
         self.features = features
         self.max_iter = max_iter
@@ -1152,6 +1157,7 @@ class BoostedChurnModel(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.cv = cv
         self.random_state = random_state
+        self.n_threads = n_threads
 
     def _prepare(self, X: pd.DataFrame, learn: bool = False) -> pd.DataFrame:
         if learn:
@@ -1197,12 +1203,12 @@ class BoostedChurnModel(ClassifierMixin, BaseEstimator):
             splits = list(
                 StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state).split(Z, y)
             )
-        with _single_thread():
+        with openmp_threads(len(Z), self.n_threads):
             self.model_ = CalibratedClassifierCV(hgb, method=self.calibration, cv=splits).fit(Z, y)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        with _single_thread():
+        with openmp_threads(len(X), self.n_threads):
             return self.model_.predict_proba(self._prepare(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -55,9 +55,9 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower, tt_ind_solve_power
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
-from threadpoolctl import threadpool_limits
 
 from cxlib.privacy import PII_COLUMNS
+from cxlib.threads import openmp_threads
 
 log = logging.getLogger(__name__)
 
@@ -993,7 +993,7 @@ def fit_uplift_models(
     n_folds: int = 5,
     n_bootstrap: int = 200,
     random_state: int | None = 0,
-    n_threads: int | None = 1,
+    n_threads: int | str | None = "auto",
     max_train_rows: int | None = MAX_TRAIN_ROWS,
 ) -> UpliftModelResult:
     """Cross-fitted uplift predictions for every offer arm against control, and their Qini.
@@ -1010,16 +1010,17 @@ def fit_uplift_models(
     X : DataFrame
         Numeric pre-treatment features aligned row by row with ``campaign``
         (see :func:`covariate_matrix`).
-    n_threads : int or None
-        Threads for the estimators' native loops (1 = deterministic and fastest on a busy
-        two-core machine; None = library default).
+    n_threads : int, "auto" or None
+        OpenMP threads of the gradient-boosting fits and predictions (results do not depend on
+        it). "auto": one thread for small campaigns, every CPU from about 100,000 customers, or
+        ``CX_THREADS`` when set (see :mod:`cxlib.threads`); None = library default.
     max_train_rows : int or None
         Largest training set of one fold's model (arm + control customers of the other folds):
         a bigger one is a seeded random sample of it, stratified by arm and outcome. Every
         customer is still scored by a model that did not see them; only large campaigns
         (hundreds of thousands of customers) are affected. None = no cap.
     """
-    with threadpool_limits(n_threads):
+    with openmp_threads(len(campaign), n_threads):
         return _fit_uplift_models(
             campaign,
             X,
