@@ -39,9 +39,23 @@ import pandas as pd
 from cxlib.features import CHANNEL_SYNONYMS, customer_features, window_bounds
 
 
+def _spill_dir() -> str:
+    """A private folder for DuckDB's spill files (its default, ``.tmp`` in the working
+    directory, would fill the repository); removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="cx-bench-spill-")
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 def make_parquet(csv: Path, out: Path, threads: int, memory_limit: str) -> None:
     """Typed Parquet of the valid transaction rows of a ``cx synth`` CSV."""
-    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+    con = duckdb.connect(
+        config={"threads": threads, "memory_limit": memory_limit, "temp_directory": _spill_dir()}
+    )
     con.execute("SET enable_progress_bar = false")
     con.execute(
         f"""
@@ -177,7 +191,9 @@ def hand_sql(path: Path, as_of: pd.Timestamp, full: bool, lookback_days: int = 3
 def run_cxlib(path: Path, as_of: pd.Timestamp, threads: int, memory_limit: str) -> pd.DataFrame:
     import ibis
 
-    con = ibis.duckdb.connect(threads=threads, memory_limit=memory_limit)
+    con = ibis.duckdb.connect(
+        threads=threads, memory_limit=memory_limit, temp_directory=_spill_dir()
+    )
     con.raw_sql("SET enable_progress_bar = false")
     try:
         return customer_features(con.read_parquet(path), as_of)
@@ -188,7 +204,9 @@ def run_cxlib(path: Path, as_of: pd.Timestamp, threads: int, memory_limit: str) 
 def run_hand(
     path: Path, as_of: pd.Timestamp, threads: int, memory_limit: str, full: bool
 ) -> pd.DataFrame:
-    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+    con = duckdb.connect(
+        config={"threads": threads, "memory_limit": memory_limit, "temp_directory": _spill_dir()}
+    )
     con.execute("SET enable_progress_bar = false")
     try:
         return con.sql(hand_sql(path, as_of, full)).df().set_index("customer_id")
