@@ -131,3 +131,24 @@ def test_backend_folder_lies_inside_the_validated_folder(tmp_path):
     )
     assert b._lazy_store.dir.parent == saved
     assert b.n_rows("transactions") > 0
+
+
+def test_duckdb_memory_cap_defaults_and_follows_the_environment(monkeypatch):
+    import duckdb
+
+    from cxlib.sources import DUCKDB_MEMORY_LIMIT, duckdb_connection
+
+    def cap(con) -> str:
+        return con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    def expected(limit: str) -> str:
+        return (
+            duckdb.connect(config={"memory_limit": limit})
+            .sql("SELECT current_setting('memory_limit')")
+            .fetchone()[0]
+        )
+
+    monkeypatch.delenv("CX_DUCKDB_MEMORY", raising=False)
+    assert cap(duckdb_connection()) == expected(DUCKDB_MEMORY_LIMIT)
+    monkeypatch.setenv("CX_DUCKDB_MEMORY", "1GB")
+    assert cap(duckdb_connection()) == expected("1GB") != expected(DUCKDB_MEMORY_LIMIT)
