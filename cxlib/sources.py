@@ -116,11 +116,19 @@ class FolderSource:
 
     @property
     def con(self) -> Any:
-        """The Ibis DuckDB connection (created on first use)."""
+        """The Ibis DuckDB connection (created on first use). It spills, if ever, into a private
+        temporary folder (deleted with the source), not DuckDB's default ``.tmp`` in the
+        working directory: the rows it reads hold personal data."""
         if self._con is None:
+            import weakref
+
             import ibis
 
+            spill = Path(tempfile.mkdtemp(prefix="cx-read-"))
+            os.chmod(spill, 0o700)
             self._con = ibis.duckdb.connect()
+            self._con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
+            self._spill = weakref.finalize(self, shutil.rmtree, spill, True)
         return self._con
 
     def _discover(self) -> dict[str, TableFile]:

@@ -152,3 +152,21 @@ def test_duckdb_memory_cap_defaults_and_follows_the_environment(monkeypatch):
     assert cap(duckdb_connection()) == expected(DUCKDB_MEMORY_LIMIT)
     monkeypatch.setenv("CX_DUCKDB_MEMORY", "1GB")
     assert cap(duckdb_connection()) == expected("1GB") != expected(DUCKDB_MEMORY_LIMIT)
+
+
+def test_folder_reader_spills_into_a_private_folder_not_the_working_directory(sample_dir):
+    import gc
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from cxlib.sources import FolderSource
+
+    src = FolderSource(sample_dir)
+    where = Path(src.con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0])
+    assert where.resolve().parent == Path(tempfile.gettempdir()).resolve()
+    assert where.name.startswith("cx-read-") and (where.stat().st_mode & 0o077) == 0
+    assert not where.resolve().is_relative_to(Path(os.getcwd()).resolve())
+    del src
+    gc.collect()
+    assert not where.exists()
