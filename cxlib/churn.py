@@ -154,6 +154,24 @@ _Z95 = float(stats.norm.ppf(0.975))
 # ---------------------------------------------------------------------------------------------
 
 
+def _backend_lapse_counts(purchases: Any, snapshot: pd.Timestamp, horizon_days: int) -> tuple:
+    """(lapsed, bought again) among the customers of backend ``purchases`` who bought up to the
+    end of ``snapshot``: the counts of :func:`lapse_labels`, in one aggregate query (only two
+    numbers come back; no per-customer table is built)."""
+    s = pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)
+    e = s + pd.Timedelta(days=int(horizon_days))
+    t = purchases.filter(purchases.timestamp < _ts(e))
+    per = t.group_by("customer_id").aggregate(
+        _active=(t.timestamp < _ts(s)).any(), _bought=(t.timestamp >= _ts(s)).any()
+    )
+    per = per.filter(per._active)
+    got = per.aggregate(_n=per.count(), _kept=per._bought.cast("int64").sum()).to_pandas()
+    n = int(got["_n"].iloc[0])
+    kept = got["_kept"].iloc[0]
+    kept = 0 if kept is None or pd.isna(kept) else int(kept)
+    return n - kept, kept
+
+
 def detect_mode(tables: Mapping[str, pd.DataFrame], *, strict: bool = True) -> str | None:
     """``"contractual"`` when the customers table has a ``churned``/``churn_date`` column with at
     least one known value, else ``"non_contractual"`` (which needs transactions).
@@ -1964,12 +1982,11 @@ def too_little_data(
         )
     latest = dates[-1]
     if is_backend_table(tx):
-        got = tx.filter(tx.timestamp < _ts(latest + pd.Timedelta(days=1)))
-        active = got.select("customer_id").distinct().to_pandas()["customer_id"].to_numpy()
+        n_lapsed, n_kept = _backend_lapse_counts(tx, latest, horizon_days)
     else:
         active = tx.loc[tx["timestamp"] < latest + pd.Timedelta(days=1), "customer_id"].unique()
-    lapsed = lapse_labels(tx, latest, horizon_days, active)
-    n_lapsed, n_kept = int(lapsed.sum()), int((~lapsed).sum())
+        lapsed = lapse_labels(tx, latest, horizon_days, active)
+        n_lapsed, n_kept = int(lapsed.sum()), int((~lapsed).sum())
     if min(n_lapsed, n_kept) < min_group_size:
         return (
             f"at the latest labelled snapshot ({latest.date()}) {n_lapsed:,} customers lapsed and "

@@ -389,3 +389,29 @@ def test_purchase_days_are_computed_once_and_match_pandas():
     want = churn._buyers(tx, start, end)
     got_ids = churn._buyers(table, start, end)
     assert sorted(got_ids.dropna()) == sorted(set(want.dropna())) == ["a", "b"]
+
+
+def test_too_little_data_counts_lapsed_and_kept_in_one_backend_query():
+    """The backend counts of the latest snapshot (one aggregate query) equal the pandas path's
+    lapse labels: customers who bought only after the snapshot are not active, refunds are not
+    purchases, a purchase on the last day of the window counts."""
+    latest = AS_OF - pd.Timedelta(days=90)
+    rows = []
+    for i in range(14):  # active, lapsed
+        rows.append((f"l{i}", START, 5.0))
+    for i in range(12):  # active, bought again (one on the window's last day)
+        rows.append((f"k{i}", START, 5.0))
+        rows.append((f"k{i}", AS_OF if i == 0 else latest + pd.Timedelta(days=3), 5.0))
+    for i in range(5):  # only after the snapshot: not active
+        rows.append((f"n{i}", latest + pd.Timedelta(days=5), 5.0))
+    for i in range(4):  # active; only a refund after the snapshot: lapsed
+        rows.append((f"r{i}", START, 5.0))
+        rows.append((f"r{i}", latest + pd.Timedelta(days=5), -5.0))
+    rows.append(("k0", AS_OF + pd.Timedelta(days=2), 5.0))  # after the as-of date: ignored
+    tx = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    tx["timestamp"] = tx["timestamp"].astype("datetime64[ns]")
+    want = churn.too_little_data({"transactions": tx}, AS_OF, min_group_size=20)
+    got = churn.too_little_data({"transactions": backend_table(tx)}, AS_OF, min_group_size=20)
+    assert got == want
+    assert "18 customers lapsed and 12 bought again" in got
+    assert churn.too_little_data({"transactions": backend_table(tx)}, AS_OF) is None
