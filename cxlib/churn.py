@@ -1277,49 +1277,79 @@ def evaluate_predictions(
     Returns one row per metric (``roc_auc``, ``pr_auc`` (average precision), ``brier``,
     ``top_decile_lift``, ``base_rate``) with ``estimate``, ``ci_low``, ``ci_high`` and ``n``.
     """
+    return evaluate_models(y, {"p": p}, n_bootstrap, random_state, ci)["p"]
+
+
+class _Scored:
+    """One model's predictions prepared for weighted scoring (unique scores, top decile)."""
+
+    def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
+        if len(y) != len(p):
+            raise ValueError("y and p must have the same length")
+        self.p = p
+        self.uniq, self.inv = np.unique(p, return_inverse=True)
+        n = len(y)
+        order = np.lexsort((np.arange(n), -p))
+        self.in_top = np.zeros(n, dtype=bool)
+        self.in_top[order[: max(1, int(np.ceil(0.1 * n)))]] = True
+
+
+def evaluate_models(
+    y,
+    predictions: Mapping[str, Any],
+    n_bootstrap: int = 200,
+    random_state: int | None = None,
+    ci: float = 0.95,
+) -> dict[str, pd.DataFrame]:
+    """:func:`evaluate_predictions` for several models' predictions of the same outcomes.
+
+    Every model is scored on the same bootstrap resamples of the customers (drawn once per
+    resample), so the intervals of the models are comparable; each model's table is the one
+    :func:`evaluate_predictions` gives for it with the same ``random_state``.
+    """
     y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    if len(y) != len(p):
-        raise ValueError("y and p must have the same length")
-    uniq, inv = np.unique(p, return_inverse=True)
     n = len(y)
-    auc, ap, brier = _weighted_scores(y, inv, len(uniq), p, np.ones(n))
-    est = {
-        "roc_auc": auc,
-        "pr_auc": ap,
-        "brier": brier,
-        "top_decile_lift": top_decile_lift(y, p),
-        "base_rate": float(y.mean()) if n else float("nan"),
-    }
-    boots: dict[str, list[float]] = {k: [] for k in est}
+    scored = {k: _Scored(y, np.asarray(p, dtype=float)) for k, p in predictions.items()}
+    est: dict[str, dict[str, float]] = {}
+    for k, s in scored.items():
+        auc, ap, brier = _weighted_scores(y, s.inv, len(s.uniq), s.p, np.ones(n))
+        est[k] = {
+            "roc_auc": auc,
+            "pr_auc": ap,
+            "brier": brier,
+            "top_decile_lift": top_decile_lift(y, s.p),
+            "base_rate": float(y.mean()) if n else float("nan"),
+        }
+    boots = {k: {m: [] for m in est[k]} for k in scored}
     rng = np.random.default_rng(random_state)
-    n_top = max(1, int(np.ceil(0.1 * n)))
-    order = np.lexsort((np.arange(n), -p))
-    in_top = np.zeros(n, dtype=bool)
-    in_top[order[:n_top]] = True
     for _ in range(int(n_bootstrap)):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        a, b, c = _weighted_scores(y, inv, len(uniq), p, w)
-        boots["roc_auc"].append(a)
-        boots["pr_auc"].append(b)
-        boots["brier"].append(c)
         base = np.sum(w * y) / w.sum()
-        wt = w[in_top]
-        top_rate = np.sum(wt * y[in_top]) / wt.sum() if wt.sum() > 0 else np.nan
-        boots["top_decile_lift"].append(top_rate / base if base > 0 else np.nan)
-        boots["base_rate"].append(base)
+        for k, s in scored.items():
+            a, b, c = _weighted_scores(y, s.inv, len(s.uniq), s.p, w)
+            got = boots[k]
+            got["roc_auc"].append(a)
+            got["pr_auc"].append(b)
+            got["brier"].append(c)
+            wt = w[s.in_top]
+            top_rate = np.sum(wt * y[s.in_top]) / wt.sum() if wt.sum() > 0 else np.nan
+            got["top_decile_lift"].append(top_rate / base if base > 0 else np.nan)
+            got["base_rate"].append(base)
     alpha = (1 - ci) / 2
-    rows = []
-    for k, v in est.items():
-        arr = np.asarray(boots[k], dtype=float)
-        arr = arr[np.isfinite(arr)]
-        lo, hi = (
-            (float(np.quantile(arr, alpha)), float(np.quantile(arr, 1 - alpha)))
-            if len(arr)
-            else (np.nan, np.nan)
-        )
-        rows.append({"metric": k, "estimate": v, "ci_low": lo, "ci_high": hi, "n": n})
-    return pd.DataFrame(rows)
+    out = {}
+    for k in scored:
+        rows = []
+        for m, v in est[k].items():
+            arr = np.asarray(boots[k][m], dtype=float)
+            arr = arr[np.isfinite(arr)]
+            lo, hi = (
+                (float(np.quantile(arr, alpha)), float(np.quantile(arr, 1 - alpha)))
+                if len(arr)
+                else (np.nan, np.nan)
+            )
+            rows.append({"metric": m, "estimate": v, "ci_low": lo, "ci_high": hi, "n": n})
+        out[k] = pd.DataFrame(rows)
+    return out
 
 
 def reliability_table(y, p, n_bins: int = 10) -> pd.DataFrame:
@@ -2246,9 +2276,7 @@ def _run_non_contractual(
         # the purchase-pattern model on its own, and averaged with the learnt model
         preds[BGNBD] = train["bgnbd_p_lapse"].iloc[test_idx].to_numpy(dtype=float)
         preds[BLEND] = 0.5 * (preds[GBM] + preds[BGNBD])
-    metrics = {
-        k: evaluate_predictions(y_test, p, n_bootstrap, random_state) for k, p in preds.items()
-    }
+    metrics = evaluate_models(y_test, preds, n_bootstrap, random_state)
     chosen, reason = choose_model(metrics)
     holdout = pd.DataFrame({"y": y_test, **preds}, index=train["customer_id"].iloc[test_idx])
     imp_name = LOGIT if chosen == LOGIT else GBM
@@ -2465,7 +2493,7 @@ def _run_contractual(
         ms = _fit_pair(Xl.iloc[tr], y[tr], None, random_state)
         for k, m in ms.items():
             oof[k][te] = m.predict_proba(Xl.iloc[te])[:, 1]
-    metrics = {k: evaluate_predictions(y, p, n_bootstrap, random_state) for k, p in oof.items()}
+    metrics = evaluate_models(y, oof, n_bootstrap, random_state)
     chosen, reason = choose_model(metrics)
     validation = (
         f"out of fold: {n_folds}-fold cross-fitting, every customer scored by models "

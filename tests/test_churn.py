@@ -324,6 +324,24 @@ def test_evaluate_predictions_matches_sklearn():
     pd.testing.assert_frame_equal(t.reset_index(), t2)
 
 
+def test_evaluate_models_scores_each_model_as_evaluate_predictions_does():
+    """Several models on shared resamples: each table equals the single-model one (same seed)."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(800) < 0.25).astype(int)
+    preds = {
+        "a": np.clip(0.25 + 0.4 * (y - 0.25) + rng.normal(0, 0.2, 800), 0, 1).round(2),
+        "b": rng.random(800),
+    }
+    got = churn.evaluate_models(y, preds, n_bootstrap=50, random_state=3)
+    assert list(got) == ["a", "b"]
+    for k, p in preds.items():
+        pd.testing.assert_frame_equal(got[k], evaluate_predictions(y, p, 50, 3))
+    a = got["a"].set_index("metric")
+    assert a.loc["roc_auc", "ci_low"] > got["b"].set_index("metric").loc["roc_auc", "ci_high"]
+    with pytest.raises(ValueError, match="same length"):
+        churn.evaluate_models(y, {"short": preds["a"][:10]})
+
+
 def test_gains_and_reliability_tables():
     rng = np.random.default_rng(3)
     p = rng.random(1000)
