@@ -478,6 +478,45 @@ def test_run_churn_non_contractual(retail, retail_result):
     assert res.segments is not None and res.scores["segment"].notna().all()
 
 
+def test_models_judged_on_a_sample_of_a_large_test_snapshot(retail, retail_result):
+    """``max_eval_rows``: the models are judged on a seeded sample of the test snapshot's
+    customers (the note says so); scores, risk ratios and the snapshot counts still cover
+    every customer; below the cap nothing changes (the default run above had no sample)."""
+    tables = {k: v for k, v in retail.items() if k != "truth"}
+    n_test = int(retail_result.snapshots["customers"].iloc[-1])
+    assert not any("random sample" in n for n in retail_result.notes)
+    assert retail_result.metrics[churn.GBM]["n"].iloc[0] == n_test
+    kw = dict(n_snapshots=3, n_bootstrap=50, random_state=1)
+    capped = churn.run_churn(tables, AS_OF, max_eval_rows=500, **kw)
+    for name, m in capped.metrics.items():
+        assert (m["n"] == 500).all(), name
+        auc = m.set_index("metric").loc["roc_auc"]
+        assert auc["ci_low"] < auc["estimate"] < auc["ci_high"]
+    assert len(capped.holdout) == 500 and capped.holdout.index.is_unique
+    assert capped.holdout.index.isin(retail_result.holdout.index).all()
+    assert any(f"random sample of 500 of the {n_test:,}" in n for n in capped.notes)
+    pd.testing.assert_frame_equal(capped.snapshots, retail_result.snapshots)
+    pd.testing.assert_frame_equal(capped.risk_ratios, retail_result.risk_ratios)
+    assert capped.scores.index.equals(retail_result.scores.index)
+    assert capped.n_not_scored == retail_result.n_not_scored
+    again = churn.run_churn(tables, AS_OF, max_eval_rows=500, **kw)
+    pd.testing.assert_frame_equal(again.holdout, capped.holdout)  # seeded
+    # a cap at the snapshot's size is no cap: the run above, exactly
+    same = churn.run_churn(tables, AS_OF, max_eval_rows=n_test, **kw)
+    pd.testing.assert_frame_equal(same.holdout, retail_result.holdout)
+    pd.testing.assert_frame_equal(same.scores, retail_result.scores)
+
+
+def test_not_scored_count_is_the_buyers_without_a_score(retail, retail_result):
+    """Buyers up to the as-of date who are not scored (no purchase in the look-back window):
+    counted from the as-of BG/NBD summary, equal to a direct count on the transactions."""
+    tx = retail["transactions"]
+    bought = tx.loc[(tx["amount"] > 0) & (tx["timestamp"] < AS_OF + pd.Timedelta(days=1))]
+    assert retail_result.n_not_scored == bought["customer_id"].nunique() - len(
+        retail_result.scores
+    )
+
+
 def test_scores_export_and_action_list(retail, retail_result):
     res = retail_result
     ex = churn.scores_export(res)
