@@ -512,9 +512,7 @@ def test_not_scored_count_is_the_buyers_without_a_score(retail, retail_result):
     counted from the as-of BG/NBD summary, equal to a direct count on the transactions."""
     tx = retail["transactions"]
     bought = tx.loc[(tx["amount"] > 0) & (tx["timestamp"] < AS_OF + pd.Timedelta(days=1))]
-    assert retail_result.n_not_scored == bought["customer_id"].nunique() - len(
-        retail_result.scores
-    )
+    assert retail_result.n_not_scored == bought["customer_id"].nunique() - len(retail_result.scores)
 
 
 def test_scores_export_and_action_list(retail, retail_result):
