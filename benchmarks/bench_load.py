@@ -8,7 +8,7 @@ pandas, then typed) for comparison.
 Usage::
 
     flock /tmp/cx-bigmem.lock .venv/bin/python benchmarks/bench_load.py --data /tmp/cx1m \\
-        --tables transactions customers [--whole] [--batch-rows 1000000]
+        --tables transactions customers [--whole] [--batch-rows 1000000] [--save-validated]
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import threading
 import time
 
 import psutil
 
 from cxlib.contract import BATCH_ROWS, load_source, validate_table
-from cxlib.sources import FolderSource
+from cxlib.sources import FolderSource, private_tempdir
 
 
 class Peak(threading.Thread):
@@ -47,6 +48,11 @@ def main() -> None:
     ap.add_argument("--tables", nargs="+", default=None)
     ap.add_argument("--batch-rows", type=int, default=BATCH_ROWS)
     ap.add_argument("--whole", action="store_true", help="the former whole-table path")
+    ap.add_argument(
+        "--save-validated",
+        action="store_true",
+        help="also write the validated Parquet folder (as `cx run` does; deleted afterwards)",
+    )
     args = ap.parse_args()
     base = psutil.Process().memory_info().rss
     sampler = Peak()
@@ -61,7 +67,14 @@ def main() -> None:
             del raw
             tables[t], rows[t] = res.data, res.read_rows
     else:
-        data = load_source(args.data, tables=args.tables, batch_rows=args.batch_rows)
+        saved = private_tempdir("cx-validated-") if args.save_validated else None
+        try:
+            data = load_source(
+                args.data, tables=args.tables, batch_rows=args.batch_rows, save_validated=saved
+            )
+        finally:
+            if saved is not None:
+                shutil.rmtree(saved, ignore_errors=True)
         tables = data.tables
         rows = data.counts.set_index("table")["read_rows"].to_dict()
     wall = time.perf_counter() - t0
@@ -70,6 +83,7 @@ def main() -> None:
     typed = {t: df.memory_usage(deep=True).sum() / 2**30 for t, df in tables.items()}
     out = {
         "path": "whole table (before)" if args.whole else f"batched ({args.batch_rows:,} rows)",
+        "save_validated": bool(args.save_validated),
         "tables": args.tables or "all",
         "rows": {k: int(v) for k, v in rows.items()},
         "wall_s": round(wall, 1),

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ from cxlib.sources import (
     duckdb_connection,
     is_backend_table,
     open_source,
+    private_tempdir,
     read_batches,
+    sweep_private_tempdirs,
 )
 
 log = logging.getLogger(__name__)
@@ -236,32 +239,82 @@ def _text_bool(low: pd.Series) -> pd.Series:
     return out
 
 
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+_PLAIN_DIGITS = 15
+
+
+def _to_number(text: pd.Series) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")`` as float64, without a Python object per value.
+
+    Plain decimals (``-?digits[.digits]`` with at most 15 digits, the bulk of real data) are
+    cast by Arrow; any other value goes through ``pd.to_numeric``. The results are the same:
+    a decimal of at most 15 digits is an integer below 2**53 divided by a power of ten that
+    doubles hold exactly, which both parsers round correctly (pandas's own parser since 3.0 is
+    fast_float, as Arrow's), and the integer/float choice ``pd.to_numeric`` makes for the whole
+    column changes no value once it is float64 except the sign of a negative zero: a column
+    with a ``-0`` is therefore parsed by ``pd.to_numeric`` as a whole. Text that is not
+    Arrow-backed is parsed by ``pd.to_numeric`` too.
+    """
+    dtype = text.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text.array)
+    digits = pc.subtract(
+        pc.utf8_length(arr),
+        pc.add(
+            pc.cast(pc.starts_with(arr, "-"), pa.int64()),
+            pc.count_substring(arr, "."),
+        ),
+    )
+    plain = pc.and_kleene(
+        pc.match_substring_regex(arr, _PLAIN_NUMBER), pc.less_equal(digits, _PLAIN_DIGITS)
+    )
+    plain = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
+    out = values.to_numpy(zero_copy_only=False).copy()  # NaN where not plain
+    rest = ~plain & text.notna().to_numpy()
+    if rest.any():
+        out[rest] = pd.to_numeric(text[rest], errors="coerce").astype("float64").to_numpy()
+    negative_zero = (out == 0) & pc.fill_null(pc.starts_with(arr, "-"), False).to_numpy(
+        zero_copy_only=False
+    )
+    if negative_zero.any():  # its sign depends on the other values: as pd.to_numeric does
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.Series(out, index=text.index, dtype="float64")
+
+
 def _parse(s: pd.Series, kind: str, date_format: str | None) -> tuple[pd.Series, pd.Series]:
-    blank = _blank(s)
+    # the stripped text is computed once (as _blank computes it) and used by every kind
+    stripped = s.astype("str").str.strip() if _is_text(s) else None
+    blank = s.isna() | (stripped == "") if stripped is not None else s.isna()
+
+    def text() -> pd.Series:
+        return stripped if stripped is not None else s.astype("str").str.strip()
+
     if kind in ("id", "str"):
-        out = s.astype("str")
-        if kind == "id":
-            out = out.str.strip()
+        out = text() if kind == "id" else s.astype("str")
         out = out.where(~blank, pd.NA).astype("str")
         return out, pd.Series(False, index=s.index)
     if kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(s):
             parsed = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
         else:
-            text = s.astype("str").str.strip()
             parsed = pd.to_datetime(
-                text, format=date_format or "ISO8601", errors="coerce", utc=True
+                text(), format=date_format or "ISO8601", errors="coerce", utc=True
             ).dt.tz_localize(None)
         parsed = parsed.where((parsed >= _MIN_TS) & (parsed < _MAX_TS))
         parsed = parsed.astype("datetime64[ns]")
         return parsed, parsed.isna() & ~blank
     if kind in ("float", "int", "flag"):
-        if _is_text(s):
-            text = s.astype("str").str.strip()
+        if stripped is not None:
+            digits = stripped
             if kind == "flag":
-                low = text.str.lower()
-                text = text.mask(low.isin(_TRUE), "1").mask(low.isin(_FALSE), "0")
-            num = pd.to_numeric(text, errors="coerce")
+                low = digits.str.lower()
+                digits = digits.mask(low.isin(_TRUE), "1").mask(low.isin(_FALSE), "0")
+            num = _to_number(digits)
         elif pd.api.types.is_bool_dtype(s):
             num = s.astype("float64")
         else:
@@ -280,7 +333,7 @@ def _parse(s: pd.Series, kind: str, date_format: str | None) -> tuple[pd.Series,
     if kind == "bool":
         if pd.api.types.is_bool_dtype(s):
             return s.astype("boolean"), pd.Series(False, index=s.index)
-        out = _text_bool(s.astype("str").str.strip().str.lower())
+        out = _text_bool(text().str.lower())
         bad = out.isna() & ~blank
         return out, bad
     raise ValueError(f"unknown column kind {kind!r}")
@@ -785,6 +838,7 @@ def load_source(
     ContractError
         For an unreadable/empty file or a missing required column.
     """
+    sweep_private_tempdirs()  # private folders of processes killed before their clean-up
     config = dict(config or {})
     table_cfg = config.get("tables", {}) or {}
     files = {t: c["file"] for t, c in table_cfg.items() if isinstance(c, Mapping) and c.get("file")}
@@ -802,50 +856,68 @@ def load_source(
     cached = _validated_dir(config)
     lazy = [t for t in lazy if t in wanted]
     backend = _LazyTables(cached) if lazy else None
-    for name in wanted:
-        if not source.has(name):
-            continue
-        if cached is not None and (cached / f"{name}.json").is_file():
-            if name in lazy:
-                out[name], quarantine[name], row = _read_validated(cached, name, lazy=True)
-                out[name] = backend.table(cached / f"{name}.parquet", name)
-            else:
-                out[name], quarantine[name], row = _read_validated(cached, name)
-            rows.append(row)
-            if quarantine_dir is not None and len(quarantine[name]):
-                write_export(quarantine[name], Path(quarantine_dir) / f"{name}.csv")
-            continue
-        path = source.files[name].path
-        try:
-            batches = read_batches(source, name, batch_rows)
-        except SourceError as exc:
-            raise ContractError(str(exc), file=str(path)) from None
-        try:
-            res = validate_batches(
-                batches,
-                name,
-                file=str(path),
-                table_config=table_cfg.get(name, {}),
-                prefix_ids=bool(config.get("prefix_ids_by_source_system")),
+    # the validated Parquet files are written on a second thread (Arrow encodes them mostly
+    # outside the GIL) while the next table is typed; all are written before this returns
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-validated")
+    writes: list[Future] = []
+    try:
+        for name in wanted:
+            if not source.has(name):
+                continue
+            if cached is not None and (cached / f"{name}.json").is_file():
+                if name in lazy:
+                    out[name], quarantine[name], row = _read_validated(cached, name, lazy=True)
+                    out[name] = backend.table(cached / f"{name}.parquet", name)
+                else:
+                    out[name], quarantine[name], row = _read_validated(cached, name)
+                rows.append(row)
+                if quarantine_dir is not None and len(quarantine[name]):
+                    write_export(quarantine[name], Path(quarantine_dir) / f"{name}.csv")
+                continue
+            path = source.files[name].path
+            try:
+                batches = read_batches(source, name, batch_rows)
+            except SourceError as exc:
+                raise ContractError(str(exc), file=str(path)) from None
+            try:
+                res = validate_batches(
+                    batches,
+                    name,
+                    file=str(path),
+                    table_config=table_cfg.get(name, {}),
+                    prefix_ids=bool(config.get("prefix_ids_by_source_system")),
+                )
+            finally:
+                batches.close()
+            out[name] = res.data if name not in lazy else backend.from_frame(res.data, name)
+            quarantine[name] = res.quarantine
+            rows.append(
+                {
+                    "table": name,
+                    "file": path.name,
+                    "read_rows": res.read_rows,
+                    "accepted_rows": res.accepted_rows,
+                    "quarantined_rows": res.quarantined_rows,
+                }
             )
-        finally:
-            batches.close()
-        out[name] = res.data if name not in lazy else backend.from_frame(res.data, name)
-        quarantine[name] = res.quarantine
-        rows.append(
-            {
-                "table": name,
-                "file": path.name,
-                "read_rows": res.read_rows,
-                "accepted_rows": res.accepted_rows,
-                "quarantined_rows": res.quarantined_rows,
-            }
-        )
-        if save_validated is not None:
-            _write_validated(Path(save_validated), name, res.data, res.quarantine, rows[-1])
-        if quarantine_dir is not None and res.quarantined_rows:
-            write_export(res.quarantine, Path(quarantine_dir) / f"{name}.csv")
-        del res
+            if save_validated is not None:  # written while the next table is typed
+                writes.append(
+                    writer.submit(
+                        _write_validated,
+                        Path(save_validated),
+                        name,
+                        res.data,
+                        res.quarantine,
+                        rows[-1],
+                    )
+                )
+            if quarantine_dir is not None and res.quarantined_rows:
+                write_export(res.quarantine, Path(quarantine_dir) / f"{name}.csv")
+            del res
+    finally:
+        writer.shutdown(wait=True)
+    for done in writes:
+        done.result()  # re-raises a failed write
     counts = pd.DataFrame(
         rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
     )
@@ -873,18 +945,19 @@ class _LazyTables:
 
     The folder (DuckDB's spill space and, when no validated folder is given, the Parquet copies
     of the lazy tables; personal data) is deleted when this object is garbage-collected or the
-    process exits; with a validated folder it lies inside it, which the runner deletes too.
+    process exits; with a validated folder it lies inside it, which the runner deletes too. If
+    the process is killed first, the next ``load_source`` in any process deletes it
+    (:func:`cxlib.sources.sweep_private_tempdirs`).
     """
 
     def __init__(self, cached: Path | None):
         import shutil
-        import tempfile
         import weakref
 
         # inside the run's validated folder when there is one, so that the runner's clean-up
-        # also removes it if a kernel is killed before its own clean-up runs
-        self.dir = Path(tempfile.mkdtemp(prefix="cx-backend-", dir=cached))
-        os.chmod(self.dir, 0o700)
+        # also removes it if a kernel is killed before its own clean-up runs; elsewhere, the
+        # next load_source deletes it if this process dies without its clean-up
+        self.dir = private_tempdir("cx-backend-", dir=cached)
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
         self.con = duckdb_connection(temp_directory=self.dir / "spill")
         self.cached = cached

@@ -12,9 +12,9 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,7 +27,16 @@ import cxlib
 from cxlib.contract import TABLE_NAMES, VALIDATED_KEY, ContractError, SourceData, load_source
 from cxlib.privacy import resolve_pseudonym_key, write_export
 from cxlib.report import notebook_to_html, read_headlines, render_index
-from cxlib.sources import export_password, notebook_location, source_label
+from cxlib.sources import (
+    FolderSource,
+    SourceError,
+    export_password,
+    is_spark,
+    is_url,
+    notebook_location,
+    private_tempdir,
+    source_label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +235,20 @@ def notebook_parameters(
     return params
 
 
+def _folder_fingerprints(location: Any, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Fingerprints of a folder source's table files (as ``FolderSource.fingerprints``), or
+    None for another kind of source or a folder that cannot be opened (``load_source`` then
+    reports why)."""
+    if is_url(location) or is_spark(location):
+        return None
+    table_cfg = config.get("tables", {}) or {}
+    files = {t: c["file"] for t, c in table_cfg.items() if isinstance(c, Mapping) and c.get("file")}
+    try:
+        return FolderSource(location, files).fingerprints()
+    except (SourceError, OSError):
+        return None
+
+
 def run(
     config: Mapping[str, Any],
     *,
@@ -243,7 +266,7 @@ def run(
     ContractError
         When the input breaks the contract (checked once before any notebook runs).
     """
-    validated = Path(tempfile.mkdtemp(prefix="cx-validated-"))  # mode 0700
+    validated = private_tempdir("cx-validated-")  # swept by a later run if this one is killed
     try:
         return _run(config, progress=progress, validated=validated)
     finally:
@@ -266,10 +289,19 @@ def _run(
     data_path = config["data"]  # a folder or a database URL
     # Validate the input once, before any notebook runs: a contract error stops the run.
     say(f"Checking input tables in {source_label(data_path)} …")
-    data = load_source(
-        data_path, config=config, as_of_date=config.get("as_of_date"), save_validated=validated
-    )
-    before = data.source.fingerprints()
+    # a folder's files are fingerprinted (SHA-256 of every byte) on a second thread while the
+    # tables are validated; other sources after
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-fingerprint")
+    early = pool.submit(_folder_fingerprints, data_path, config)
+    try:
+        data = load_source(
+            data_path, config=config, as_of_date=config.get("as_of_date"), save_validated=validated
+        )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    before = early.result() if not early.cancelled() else None
+    if before is None:
+        before = data.source.fingerprints()
     run_id, run_dir = _new_run_dir(out)
     for name, q in data.quarantine.items():
         if len(q):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -60,6 +62,116 @@ def raise_if_interrupted(exc: BaseException) -> None:
     mistaken for an unreadable file."""
     if type(exc).__name__ == "InterruptException" or first_line(exc) == "Query interrupted":
         raise KeyboardInterrupt(first_line(exc)) from exc
+
+
+# --- Private temporary folders ---------------------------------------------------------------
+
+PRIVATE_PREFIXES: tuple[str, ...] = (
+    "cx-backend-",
+    "cx-read-",
+    "cx-raw-",
+    "cx-validated-",
+    "cx-spark-",
+)
+"""Name prefixes of the private temporary folders cxlib creates (they hold personal data)."""
+OWNER_MARKER = ".cx-owner"
+"""File in each private temporary folder naming the process that owns it (JSON: ``pid`` and
+``started``, the process's start time, so that a reused PID is not taken for the owner)."""
+_START_TOLERANCE_S = 1.0
+
+
+def private_tempdir(prefix: str, dir: str | os.PathLike | None = None) -> Path:
+    """A new private (mode 0700) temporary folder marked with this process as its owner.
+
+    The caller deletes it when done; if the process dies before (a kernel shut down hard,
+    SIGKILL, out of memory), :func:`sweep_private_tempdirs` deletes it at the next start.
+
+    Parameters
+    ----------
+    prefix : str
+        One of :data:`PRIVATE_PREFIXES`.
+    dir : path, optional
+        Parent folder (default: the system's temporary folder).
+
+    Returns
+    -------
+    Path
+    """
+    if prefix not in PRIVATE_PREFIXES:
+        raise ValueError(f"unknown private folder prefix {prefix!r}; use one of {PRIVATE_PREFIXES}")
+    import psutil
+
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    os.chmod(path, 0o700)
+    me = psutil.Process()
+    part = path / (OWNER_MARKER + ".part")
+    part.write_text(json.dumps({"pid": me.pid, "started": me.create_time()}))
+    os.replace(part, path / OWNER_MARKER)  # a sweeper sees the whole marker or none
+    return path
+
+
+def _owner_alive(pid: int, started: float) -> bool:
+    """Whether the process that created a private folder is still running (a zombie is not;
+    a process whose permissions hide it counts as running)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - started) > _START_TOLERANCE_S:
+            return False  # the PID was reused by another process
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def sweep_private_tempdirs(where: str | os.PathLike | None = None) -> list[Path]:
+    """Delete private temporary folders whose owner process is gone.
+
+    Only folders directly in ``where`` whose name starts with one of :data:`PRIVATE_PREFIXES`,
+    that belong to this user, are not symbolic links and hold a complete :data:`OWNER_MARKER`
+    are considered; one is deleted when the process named in its marker no longer runs (or its
+    PID now belongs to a process started at another time). A folder being created (no marker
+    yet) or whose owner runs is kept; anything else in ``where`` is never touched.
+
+    Parameters
+    ----------
+    where : path, optional
+        Default: the system's temporary folder (``tempfile.gettempdir()``).
+
+    Returns
+    -------
+    list of Path
+        The folders deleted.
+    """
+    base = Path(where) if where is not None else Path(tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    removed: list[Path] = []
+    try:
+        entries = [e for e in os.scandir(base) if e.name.startswith(PRIVATE_PREFIXES)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if uid is not None and entry.stat(follow_symlinks=False).st_uid != uid:
+                continue
+            marker = Path(entry.path) / OWNER_MARKER
+            if not stat.S_ISREG(os.lstat(marker).st_mode):
+                continue
+            owner = json.loads(marker.read_text())
+            pid, started = int(owner["pid"]), float(owner["started"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no or unreadable marker: not ours to judge
+        if _owner_alive(pid, started):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    if removed:
+        log.info("deleted %d private temporary folder(s) left by ended processes", len(removed))
+    return removed
 
 
 @dataclass(frozen=True)
@@ -110,6 +222,7 @@ class FolderSource:
         self._overrides = dict(table_files or {})
         self._con = None
         self.files = self._discover()
+        sweep_private_tempdirs()  # folders left by processes that were killed
 
     def __repr__(self) -> str:
         return f"FolderSource({str(self.path)!r}, tables={sorted(self.files)})"
@@ -124,8 +237,7 @@ class FolderSource:
 
             import ibis
 
-            spill = Path(tempfile.mkdtemp(prefix="cx-read-"))
-            os.chmod(spill, 0o700)
+            spill = private_tempdir("cx-read-")
             self._con = ibis.duckdb.connect()
             self._con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
             self._spill = weakref.finalize(self, shutil.rmtree, spill, True)
@@ -303,8 +415,7 @@ class FolderSource:
             return RawBatches(iter([df]), rejects, len(df), batch_rows)
         if tf.path.stat().st_size == 0:
             self.read_raw(table)  # raises the empty-file error
-        tmp = Path(tempfile.mkdtemp(prefix="cx-raw-"))
-        os.chmod(tmp, 0o700)
+        tmp = private_tempdir("cx-raw-")
         target = tmp / f"{table}.parquet"
         try:
             try:
@@ -329,20 +440,83 @@ class FolderSource:
         return {t: file_fingerprint(tf.path) for t, tf in sorted(self.files.items())}
 
 
+def _frame_of(batch: Any) -> pd.DataFrame:
+    """A pandas frame of an Arrow record batch of text columns; a column without a value holds
+    Python ``None`` objects, as in DuckDB's own frames."""
+    chunk = batch.to_pandas()
+    for i, name in enumerate(batch.schema.names):
+        if batch.column(i).null_count == batch.num_rows:
+            chunk[name] = pd.Series([None] * batch.num_rows, dtype=object, index=chunk.index)
+    return chunk
+
+
+def _prefetched(items: Iterator[Any], convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """``convert(item)`` for each item, in order, computed one item ahead on a second thread
+    (for work that releases the GIL, such as DuckDB reading the next batch while pandas types
+    the previous one). The thread stops when the consumer stops or fails."""
+    import queue
+    import threading
+
+    box: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                put((True, convert(item)))
+        except BaseException as exc:  # handed to the consumer
+            put((False, exc))
+        put((True, end))
+
+    worker = threading.Thread(target=produce, name="cx-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = box.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _chunks(rel: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
-    """Frames of at most ``batch_rows`` rows from a DuckDB relation, in order; at least one
-    (possibly empty) frame so that the columns are always known."""
-    vectors = max(1, -(-batch_rows // 2048))
-    first = True
-    while True:
-        chunk = rel.fetch_df_chunk(vectors)
-        if len(chunk) == 0:
-            if first:
-                yield chunk
-            return
-        first = False
-        for start in range(0, len(chunk), batch_rows):
-            yield chunk.iloc[start : start + batch_rows]
+    """Frames of at most ``batch_rows`` rows from a DuckDB relation of text columns, in order;
+    at least one (possibly empty, columns of Python objects) frame so that the columns are
+    always known. A column without a value in a frame holds Python ``None`` objects, as in
+    DuckDB's own frames.
+
+    Rows come through Arrow record batches: their text columns become pandas ``str`` columns
+    without a Python object per value (DuckDB's ``fetch_df_chunk`` makes one per value, then
+    pandas converts them back, which took half of the time of typing a large table). The next
+    batch is read on a second thread while the caller types the current one."""
+    reader = rel.to_arrow_reader(max(1, -(-batch_rows // 2048)) * 2048)  # whole vectors
+    names = reader.schema.names
+    empty = True
+    frames = _prefetched((batch for batch in reader if batch.num_rows), _frame_of)
+    try:
+        for chunk in frames:
+            empty = False
+            for start in range(0, len(chunk), batch_rows):
+                yield chunk.iloc[start : start + batch_rows]
+    finally:
+        frames.close()  # stops the reading thread
+    if empty:
+        yield pd.DataFrame({name: pd.Series(dtype=object) for name in names})
 
 
 class RawBatches:
@@ -390,7 +564,13 @@ class RawBatches:
             self.close()
 
     def close(self) -> None:
-        """Delete the temporary file (if any)."""
+        """Stop reading (a reading thread ends) and delete the temporary file (if any)."""
+        stop = getattr(self._frames, "close", None)
+        if stop is not None:
+            try:
+                stop()
+            except ValueError:  # the generator is running: it is the one closing us
+                pass
         if self._cleanup is not None:
             shutil.rmtree(self._cleanup, ignore_errors=True)
             self._cleanup = None
@@ -1472,8 +1652,7 @@ class SparkSource:
         from pyspark.sql import functions as F
 
         tf = self.files[table]
-        tmp = Path(tempfile.mkdtemp(prefix="cx-spark-"))
-        os.chmod(tmp, 0o700)
+        tmp = private_tempdir("cx-spark-")
         try:
             try:
                 frame, names = self._frame(table)

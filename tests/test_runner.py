@@ -168,7 +168,9 @@ def test_notebooks_read_the_validated_tables_which_are_deleted_after_the_run(
     folder = Path(probe[0])
     assert folder.parent == tmp and folder.name.startswith("cx-validated-")
     assert not str(folder).startswith(str(out))
-    assert probe[1] == "transactions.json;transactions.parquet;transactions.quarantine.parquet"
+    assert probe[1] == (
+        ".cx-owner;transactions.json;transactions.parquet;transactions.quarantine.parquet"
+    )  # the owner marker lets a later run delete the folder if this run is killed
     assert probe[2:] == ["1", "1"]  # same accepted and quarantined rows as parsing the CSV
     assert not folder.exists() and list(tmp.iterdir()) == []
     (fake_series / "transactions.csv").write_text("customer_id,amount\na,1\n")
@@ -286,3 +288,17 @@ def test_an_interrupted_query_is_not_reported_as_an_unreadable_file():
     with pytest.raises(KeyboardInterrupt):
         raise_if_interrupted(RuntimeError("Query interrupted"))
     raise_if_interrupted(RuntimeError("Invalid Input Error: CSV Error on Line: 3"))  # no raise
+
+
+def test_first_fingerprints_are_those_of_the_folder_source(fake_series, tmp_path):
+    """The runner fingerprints a folder's files on a second thread while it validates them;
+    they are the folder source's own fingerprints (every file, SHA-256 of every byte)."""
+    from cxlib.sources import FolderSource, file_fingerprint
+
+    cfg = {"tables": {}}
+    got = runner._folder_fingerprints(str(fake_series), cfg)
+    assert got == FolderSource(fake_series).fingerprints()
+    assert got["transactions"] == file_fingerprint(fake_series / "transactions.csv")
+    assert runner._folder_fingerprints(str(tmp_path / "missing"), cfg) is None
+    assert runner._folder_fingerprints("postgresql://u@h:5432/db/s", cfg) is None
+    assert runner._folder_fingerprints("spark:/tmp/x", cfg) is None
