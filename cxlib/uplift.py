@@ -587,6 +587,8 @@ class _ScoreOrder:
         s_sorted = s[order]
         self.order = order
         self.ends = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s) - 1]
+        # distinct scores only (the usual case for a model): every row ends a threshold
+        self.all_rows = len(self.ends) == len(s)
         self.t = t[order]
         self.yt = (y * t)[order]
         self.yc = (y * (1 - t))[order]
@@ -598,10 +600,41 @@ class _ScoreOrder:
             ws = np.ones(len(self.order))
         else:
             ws = w[self.order]
-        e = self.ends
-        n = np.cumsum(ws)[e]
-        nt = np.cumsum(ws * self.t)[e]
-        return n, nt, n - nt, np.cumsum(ws * self.yt)[e], np.cumsum(ws * self.yc)[e]
+        n, nt = np.cumsum(ws), np.cumsum(ws * self.t)
+        yt, yc = np.cumsum(ws * self.yt), np.cumsum(ws * self.yc)
+        if not self.all_rows:
+            e = self.ends
+            n, nt, yt, yc = n[e], nt[e], yt[e], yc[e]
+        return n, nt, n - nt, yt, yc
+
+
+class _CellOrder:
+    """A score that is a function of the outcome cell ``(y, t)`` (the perfect orderings): its
+    threshold counts for any row counts are cumulative sums of four cell totals, the same
+    numbers as :class:`_ScoreOrder` gives (whole-number sums are exact) without a pass over the
+    rows per resample."""
+
+    def __init__(self, cell_score: Mapping[tuple[int, int], float], present: np.ndarray) -> None:
+        # one threshold per distinct score among the cells present in the data, best first
+        scores = sorted({cell_score[c] for c in _CELLS if present[_CELLS.index(c)]}, reverse=True)
+        self.levels = np.array(
+            [[cell_score[c] == v for c in _CELLS] for v in scores], dtype=float
+        ).reshape(len(scores), len(_CELLS))
+
+    def counts(self, cells: np.ndarray):
+        """``n, nt, nc, yt, yc`` at each threshold from the weighted cell totals ``cells``
+        (order :data:`_CELLS`)."""
+        per_level = self.levels * cells  # (levels, cells): weight of each cell in each level
+        n = np.cumsum(per_level.sum(axis=1))
+        nt = np.cumsum(per_level[:, 2] + per_level[:, 3])
+        yt = np.cumsum(per_level[:, 3])
+        yc = np.cumsum(per_level[:, 1])
+        return n, nt, n - nt, yt, yc
+
+
+#: The outcome cells ``(y, t)`` in the order of :meth:`_UpliftScorer.cells`: control
+#: non-converters, control converters, treated non-converters, treated converters.
+_CELLS: list[tuple[int, int]] = [(0, 0), (1, 0), (0, 1), (1, 1)]
 
 
 def _qini_area(counts) -> float:
@@ -620,30 +653,50 @@ def _uplift_area(counts) -> float:
 class _UpliftScorer:
     """Qini coefficient and AUUC of score vectors on fixed ``y``/``treatment``, for the full
     data and for bootstrap resamples given as row counts (:func:`_bootstrap_weights`); equal
-    to :func:`qini_coefficient` and :func:`auuc_score` of the resampled rows."""
+    to :func:`qini_coefficient` and :func:`auuc_score` of the resampled rows.
+
+    The perfect curves (the normalisers) depend only on the four outcome cells' totals, so
+    :meth:`perfect` is computed once per resample and shared by every score vector."""
 
     def __init__(self, y: np.ndarray, t: np.ndarray) -> None:
         _check_binary(y, "y")
         _check_binary(t, "treatment")
         self.y, self.t = y, t
-        self.qini_perfect = _ScoreOrder(y, t, y * t - y * (1 - t))
+        self.cell = (y + 2 * t).astype(np.intp)  # index into _CELLS
+        present = np.bincount(self.cell, minlength=4) > 0
+        self.qini_perfect = _CellOrder({(0, 0): 0, (1, 0): -1, (0, 1): 0, (1, 1): 1}, present)
         # auuc's perfect order depends on which is larger in the resample: control converters
-        # or treated non-converters
+        # or treated non-converters (score 2 * (y == t) + y, or + t)
         self.auuc_perfect = {
-            True: _ScoreOrder(y, t, 2 * (y == t) + y),
-            False: _ScoreOrder(y, t, 2 * (y == t) + t),
+            big_cr: _CellOrder(
+                {(yy, tt): 2 * (yy == tt) + (yy if big_cr else tt) for yy, tt in _CELLS}, present
+            )
+            for big_cr in (True, False)
         }
-        self.cr = (y == 1) & (t == 0)
-        self.tn = (y == 0) & (t == 1)
 
-    def scores(self, order: _ScoreOrder, w: np.ndarray | None = None) -> tuple[float, float]:
+    def cells(self, w: np.ndarray | None = None) -> np.ndarray:
+        """Weighted totals of the four outcome cells (:data:`_CELLS`) for row counts ``w``."""
+        return np.bincount(self.cell, weights=w, minlength=4).astype(float)
+
+    def perfect(self, w: np.ndarray | None = None) -> tuple[float, float]:
+        """Areas above random of the perfect Qini and uplift curves for row counts ``w``."""
+        cells = self.cells(w)
+        qini = _qini_area(self.qini_perfect.counts(cells))
+        big_cr = bool(cells[1] > cells[2])  # control converters > treated non-converters
+        return qini, _uplift_area(self.auuc_perfect[big_cr].counts(cells))
+
+    def scores(
+        self,
+        order: _ScoreOrder,
+        w: np.ndarray | None = None,
+        perfect: tuple[float, float] | None = None,
+    ) -> tuple[float, float]:
+        """Qini coefficient and AUUC of one score order for row counts ``w`` (None = the data);
+        ``perfect`` is :meth:`perfect` of the same ``w`` when already computed."""
         model = order.counts(w)
-        perfect = _qini_area(self.qini_perfect.counts(w))
-        qini = _qini_area(model) / perfect if perfect else np.nan
-        ww = np.ones(len(self.y)) if w is None else w
-        auuc_order = self.auuc_perfect[bool(ww @ self.cr > ww @ self.tn)]
-        perfect_u = _uplift_area(auuc_order.counts(w))
-        auuc = _uplift_area(model) / perfect_u if perfect_u else np.nan
+        qini_p, auuc_p = self.perfect(w) if perfect is None else perfect
+        qini = _qini_area(model) / qini_p if qini_p else np.nan
+        auuc = _uplift_area(model) / auuc_p if auuc_p else np.nan
         return qini, auuc
 
 
@@ -676,8 +729,9 @@ def evaluate_uplift(
     point = {k: scorer.scores(orders[k]) for k in names}
     boot = {k: [] for k in names}
     for w in _bootstrap_weights(t, n_bootstrap, rng):
+        perfect = scorer.perfect(w)  # the same for every model
         for k in names:
-            boot[k].append(scorer.scores(orders[k], w))
+            boot[k].append(scorer.scores(orders[k], w, perfect))
     rows = []
     for k in names:
         if boot[k]:
@@ -791,8 +845,23 @@ def _default_regressor(random_state, n_rows: int = 10_000):
     )
 
 
+def _column_major(X):
+    """``X`` as a column-major (Fortran-order) array when it is a numpy array.
+
+    scikit-learn's histogram gradient boosting predicts tree by tree over all rows and reads,
+    for each row, the feature of the current node: in column-major order those reads are
+    consecutive in memory, which makes predictions several times faster on large data than
+    on row-major rows (identical results, ``tests/test_uplift.py``)."""
+    return np.asfortranarray(X) if isinstance(X, np.ndarray) else X
+
+
+def _take_rows(X, rows: np.ndarray):
+    """The rows ``rows`` (a boolean mask) of ``X``, column-major (:func:`_column_major`)."""
+    return _column_major(X[rows])
+
+
 def _proba(model, X) -> np.ndarray:
-    p = model.predict_proba(X)
+    p = model.predict_proba(_column_major(X))
     classes = list(model.classes_)
     if 1 in classes or 1.0 in classes:
         return p[:, classes.index(1)]
@@ -837,13 +906,14 @@ class TLearner(BaseEstimator):
         base = (
             self.estimator if self.estimator is not None else _default_classifier(self.random_state)
         )
-        self.model_control_ = _fit_binary(clone(base), X[~t], y[~t])
-        self.model_treated_ = _fit_binary(clone(base), X[t], y[t])
+        self.model_control_ = _fit_binary(clone(base), _take_rows(X, ~t), y[~t])
+        self.model_treated_ = _fit_binary(clone(base), _take_rows(X, t), y[t])
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict_outcomes(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Predicted outcome probabilities ``(p_control, p_treated)``."""
+        X = _column_major(X)
         return _proba(self.model_control_, X), _proba(self.model_treated_, X)
 
     def predict(self, X) -> np.ndarray:
@@ -882,18 +952,20 @@ class XLearner(BaseEstimator):
             return _default_regressor(self.random_state, n_rows)
 
         n1, n0 = int(t.sum()), int((~t).sum())
-        m0 = _fit_binary(oe(n0), X[~t], y[~t])
-        m1 = _fit_binary(oe(n1), X[t], y[t])
-        d1 = y[t] - _proba(m0, X[t])
-        d0 = _proba(m1, X[~t]) - y[~t]
-        self.effect_treated_ = ee(n1).fit(X[t], d1)
-        self.effect_control_ = ee(n0).fit(X[~t], d0)
+        x1, x0 = _take_rows(X, t), _take_rows(X, ~t)
+        m0 = _fit_binary(oe(n0), x0, y[~t])
+        m1 = _fit_binary(oe(n1), x1, y[t])
+        d1 = y[t] - _proba(m0, x1)
+        d0 = _proba(m1, x0) - y[~t]
+        self.effect_treated_ = ee(n1).fit(x1, d1)
+        self.effect_control_ = ee(n0).fit(x0, d0)
         self.propensity_ = float(t.mean())
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X) -> np.ndarray:
         g = self.propensity_
+        X = _column_major(X)
         return g * self.effect_control_.predict(X) + (1 - g) * self.effect_treated_.predict(X)
 
 
@@ -924,7 +996,7 @@ class TransformedOutcome(BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
-        return self.model_.predict(X)
+        return self.model_.predict(_column_major(X))
 
 
 def default_models(random_state: int | None = 0) -> dict[str, BaseEstimator]:
@@ -960,6 +1032,8 @@ class UpliftModelResult:
     control_arm: str
     outcome: str
     features: list[str]
+    n_folds: int = 0
+    """Cross-fitting folds used (see :func:`cross_fitting_folds`; 0 = not recorded)."""
 
     def uplift(self, arm: str, model: str | None = None) -> pd.Series:
         return self.scores[f"{model or self.best_model}|{arm}"]
@@ -981,6 +1055,28 @@ class UpliftModelResult:
 
 MAX_TRAIN_ROWS = 100_000
 """Default cap on the rows one fold's uplift model is fitted on (see :func:`fit_uplift_models`)."""
+
+
+def cross_fitting_folds(
+    n_folds: int, pair_sizes: Iterable[int], max_train_rows: int | None = MAX_TRAIN_ROWS
+) -> int:
+    """Number of cross-fitting folds: ``n_folds``, or fewer when that changes no model's size.
+
+    A fold's model is fitted on the other folds' customers of an offer arm and control, capped
+    at ``max_train_rows``. When even two folds leave every pair (arm + control) with at least
+    ``max_train_rows`` training customers, more folds only fit more models of the same size:
+    the fewest folds ``k >= 2`` with ``(k - 1) / k * smallest pair >= max_train_rows`` are
+    used. Every customer is still scored by a model that did not see them. Small campaigns
+    (no cap reached) keep ``n_folds``.
+    """
+    sizes = list(pair_sizes)
+    if max_train_rows is None or not sizes:
+        return n_folds
+    smallest = min(sizes)
+    for k in range(2, n_folds):
+        if smallest * (k - 1) / k >= max_train_rows:
+            return k
+    return n_folds
 
 
 def fit_uplift_models(
@@ -1018,7 +1114,9 @@ def fit_uplift_models(
         Largest training set of one fold's model (arm + control customers of the other folds):
         a bigger one is a seeded random sample of it, stratified by arm and outcome. Every
         customer is still scored by a model that did not see them; only large campaigns
-        (hundreds of thousands of customers) are affected. None = no cap.
+        (hundreds of thousands of customers) are affected. When even fewer folds would give
+        every model ``max_train_rows`` customers, fewer folds are used
+        (:func:`cross_fitting_folds`; the result's ``n_folds``). None = no cap.
     """
     with openmp_threads(len(campaign), n_threads):
         return _fit_uplift_models(
@@ -1069,7 +1167,17 @@ def _fit_uplift_models(
     n = len(campaign)
     strat = pd.Series(g).astype("str") + "|" + pd.Series(y.astype(int)).astype("str")
     counts = strat.value_counts()
-    k = int(max(2, min(n_folds, counts.min()))) if len(counts) else 2
+    pairs = [int(np.isin(g, [arm, control_arm]).sum()) for arm in spec.arms]
+    k_max = cross_fitting_folds(n_folds, pairs, max_train_rows)
+    if k_max < n_folds:
+        log.info(
+            "uplift: %d cross-fitting folds instead of %d (every fold's model still has %d "
+            "training customers)",
+            k_max,
+            n_folds,
+            max_train_rows,
+        )
+    k = int(max(2, min(k_max, counts.min()))) if len(counts) else 2
     folds = np.zeros(n, dtype=int)
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
     for i, (_, test) in enumerate(skf.split(np.zeros(n), strat)):
@@ -1087,18 +1195,20 @@ def _fit_uplift_models(
             train = _capped(in_pair & (folds != f), strat.to_numpy(), max_train_rows, cap_rng)
             test = folds == f
             t_train = (g[train] == arm).astype(int)
+            x_train, y_train = _take_rows(Xv, train), y[train]  # once per fold, column-major
+            x_test = _take_rows(Xv, test)
             for name, model in models.items():
-                m = clone(model).fit(Xv[train], y[train], t_train)
+                m = clone(model).fit(x_train, y_train, t_train)
                 if isinstance(m, TLearner):  # one pass gives the uplift and the control rate
-                    p0, p1 = m.predict_outcomes(Xv[test])
+                    p0, p1 = m.predict_outcomes(x_test)
                     preds[name][test] = p1 - p0
                     if np.isnan(p_ctrl[test]).all():
                         p_ctrl[test] = p0
                 else:
-                    preds[name][test] = m.predict(Xv[test])
+                    preds[name][test] = m.predict(x_test)
             if np.isnan(p_ctrl[test]).all():
-                m = TLearner(random_state=random_state).fit(Xv[train], y[train], t_train)
-                p_ctrl[test] = m.predict_outcomes(Xv[test])[0]
+                m = TLearner(random_state=random_state).fit(x_train, y_train, t_train)
+                p_ctrl[test] = m.predict_outcomes(x_test)[0]
         for name in models:
             out[f"{name}|{arm}"] = preds[name]
         out[f"p_control|{arm}"] = p_ctrl
@@ -1126,7 +1236,7 @@ def _fit_uplift_models(
     else:
         best = next(iter(models))
     return UpliftModelResult(
-        out, evaluation, str(best), spec.arms, control_arm, outcome, list(X.columns)
+        out, evaluation, str(best), spec.arms, control_arm, outcome, list(X.columns), k
     )
 
 
@@ -1709,11 +1819,18 @@ def history_features(
             "the campaign has no send date (sent_at), so purchase history cannot be cut "
             "safely before the send: models use the campaign's own covariates only"
         )
-    from cxlib.features import customer_features
+    from cxlib.features import backend_customer_features, customer_features
+    from cxlib.sources import ROW_ORDER, is_backend_table
 
     cutoff = pd.Timestamp(sent_at).normalize() - pd.Timedelta(days=1)
     tx = _campaign_transactions(transactions, campaign["customer_id"].dropna().astype("str"))
-    feats = customer_features(tx, cutoff)
+    if is_backend_table(tx) and ROW_ORDER in tx.columns:
+        # one date only: combine the transactions up to the cut-off in the same query as the
+        # aggregation instead of keeping all of them in temporary tables first (the cached
+        # path pays off only for several dates of one table); the same features
+        feats = backend_customer_features(tx, cutoff, row_order=ROW_ORDER)
+    else:
+        feats = customer_features(tx, cutoff)
     if feats.empty:
         return empty, "no purchase before the send for the campaign customers"
     try:

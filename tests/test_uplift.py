@@ -514,6 +514,44 @@ def test_training_cap_keeps_strata_and_scores_everyone():
     assert not np.allclose(capped.scores[score_cols], full.scores[score_cols])
     again = fit_uplift_models(campaign, X, n_bootstrap=5, max_train_rows=300)
     pd.testing.assert_frame_equal(capped.scores, again.scores)
+    # two folds already give every model its 300 training customers: fewer folds, same cap
+    assert capped.n_folds == 2 and full.n_folds == 5
+
+
+def test_cross_fitting_folds_only_drop_folds_that_change_no_model_size():
+    from cxlib.uplift import cross_fitting_folds
+
+    assert cross_fitting_folds(5, [665_000, 668_000], 100_000) == 2  # 1 M people, two offers
+    assert cross_fitting_folds(5, [150_000, 400_000], 100_000) == 3  # 2/3 of 150,000
+    assert cross_fitting_folds(5, [133_000], 100_000) == 5  # 4/5 of 133,000 is under the cap
+    assert cross_fitting_folds(5, [3_300], 100_000) == 5  # the sample: no cap reached
+    assert cross_fitting_folds(5, [10**7], None) == 5  # no cap: as asked
+    assert cross_fitting_folds(3, [10**7], 100) == 2
+
+
+def test_column_major_predictions_are_identical():
+    """Learners predict on column-major copies (faster); the numbers are the same."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(3000, 6))
+    t = rng.random(3000) < 0.5
+    y = (rng.random(3000) < 0.1 + 0.1 * (X[:, 0] > 0) * t).astype(int)
+    X_test = rng.normal(size=(2000, 6))  # row-major, as a user would pass it
+    # the scikit-learn models called directly on the row-major rows
+    tl = U.TLearner(random_state=0).fit(X, y, t)
+    p0, p1 = tl.predict_outcomes(X_test)
+    assert np.array_equal(p0, tl.model_control_.predict_proba(X_test)[:, 1])
+    assert np.array_equal(tl.predict(X_test), p1 - tl.model_control_.predict_proba(X_test)[:, 1])
+    xl = U.XLearner(random_state=0).fit(X, y, t)
+    g = xl.propensity_
+    direct = g * xl.effect_control_.predict(X_test) + (1 - g) * xl.effect_treated_.predict(X_test)
+    assert np.array_equal(xl.predict(X_test), direct)
+    to = U.TransformedOutcome(random_state=0).fit(X, y, t)
+    assert np.array_equal(to.predict(X_test), to.model_.predict(X_test))
+    # fitting on column-major rows gives the same model
+    on_rows = U._default_classifier(0, len(X)).fit(X, y)
+    on_columns = U._default_classifier(0, len(X)).fit(np.asfortranarray(X), y)
+    assert np.array_equal(on_rows.predict_proba(X_test), on_columns.predict_proba(X_test))
+    assert U._take_rows(X_test, X_test[:, 0] > 0).flags["F_CONTIGUOUS"]
 
 
 # --------------------------------------------------------------------------------------------
