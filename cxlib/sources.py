@@ -440,9 +440,13 @@ class FolderSource:
         return {t: file_fingerprint(tf.path) for t, tf in sorted(self.files.items())}
 
 
+_WHOLE_ROWS = 1 << 24
+"""Batch sizes from this many rows on read the whole relation as one frame."""
+
+
 def _frame_of(batch: Any) -> pd.DataFrame:
-    """A pandas frame of an Arrow record batch of text columns; a column without a value holds
-    Python ``None`` objects, as in DuckDB's own frames."""
+    """A pandas frame of an Arrow record batch (or table) of text columns; a column without a
+    value holds Python ``None`` objects, as in DuckDB's own frames."""
     chunk = batch.to_pandas()
     for i, name in enumerate(batch.schema.names):
         if batch.column(i).null_count == batch.num_rows:
@@ -504,10 +508,16 @@ def _chunks(rel: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
     without a Python object per value (DuckDB's ``fetch_df_chunk`` makes one per value, then
     pandas converts them back, which took half of the time of typing a large table). The next
     batch is read on a second thread while the caller types the current one."""
-    reader = rel.to_arrow_reader(max(1, -(-batch_rows // 2048)) * 2048)  # whole vectors
+    rows = max(1, -(-batch_rows // 2048)) * 2048  # whole vectors
+    reader = rel.to_arrow_reader(min(rows, _WHOLE_ROWS))
     names = reader.schema.names
     empty = True
-    frames = _prefetched((batch for batch in reader if batch.num_rows), _frame_of)
+    if rows >= _WHOLE_ROWS:  # "everything at once" (read_raw): one frame of the whole table
+        whole = reader.read_all()
+        batches: Iterator[Any] = iter([whole] if whole.num_rows else [])
+    else:
+        batches = (batch for batch in reader if batch.num_rows)
+    frames = _prefetched(batches, _frame_of)
     try:
         for chunk in frames:
             empty = False
