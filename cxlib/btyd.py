@@ -174,7 +174,9 @@ class BetaGeoModel:
     "Incorporating time-invariant covariates into the Pareto/NBD and BG/NBD models"):
     ``b_i = b * exp(-z_i' delta)``, so a positive ``delta_k`` raises the customer's expected dropout
     probability ``a / (a + b_i)`` (by about ``exp(delta_k)`` times when ``a`` is much smaller than
-    ``b``).
+    ``b``). Covariates of the purchase rate (same paper) shift its Gamma scale:
+    ``alpha_i = alpha * exp(-w_i' gamma)``, so ``exp(gamma_k)`` multiplies the expected purchase
+    rate ``r / alpha_i``.
 
     Parameters
     ----------
@@ -192,6 +194,8 @@ class BetaGeoModel:
         Fitted ``r, alpha, a, b`` (``b`` for customers whose covariates are all 0).
     coef_ : pandas.Series
         Covariate effects ``delta`` on the dropout (empty without covariates).
+    rate_coef_ : pandas.Series
+        Covariate effects ``gamma`` on the purchase rate (empty without rate covariates).
     loglik_ : float
         Maximised log-likelihood.
     n_customers_ : int
@@ -256,33 +260,42 @@ class BetaGeoModel:
         return ll, np.vstack(np.broadcast_arrays(g_r, g_alpha, g_a, g_b))
 
     def _objective(
-        self, theta: np.ndarray, x, tx, T, w, Z=None, keys=None
+        self, theta: np.ndarray, x, tx, T, w, Z=None, keys=None, R=None
     ) -> tuple[float, np.ndarray]:
         """Mean negative log-likelihood and its gradient in (log r, log alpha, log a, log b,
-        delta)."""
+        delta, gamma); ``Z`` holds the dropout covariates, ``R`` those of the purchase rate."""
         lp = np.clip(theta[:4], -30.0, 30.0)
-        delta = np.asarray(theta[4:], dtype=float)
+        k_d = 0 if Z is None else Z.shape[1]
+        delta = np.asarray(theta[4 : 4 + k_d], dtype=float)
+        gamma = np.asarray(theta[4 + k_d :], dtype=float)
         params = np.exp(lp)
-        b_i = params[3] if Z is None or Z.shape[1] == 0 else params[3] * np.exp(-(Z @ delta))
-        ll, g = self._loglik_grad((params[0], params[1], params[2], b_i), x, tx, T, keys)
+        b_i = params[3] if k_d == 0 else params[3] * np.exp(-(Z @ delta))
+        a_i = params[1] if not len(gamma) else params[1] * np.exp(-(R @ gamma))
+        ll, g = self._loglik_grad((params[0], a_i, params[2], b_i), x, tx, T, keys)
         n = w.sum()
         value = -np.dot(w, ll) / n + self.penalizer * np.sum(theta**2)
         wb = w * g[3] * b_i
+        wa = w * g[1] * a_i
         grad = np.empty(len(theta))
-        grad[:3] = -(g[:3] @ w) / n * params[:3]
+        grad[[0, 2]] = -(g[[0, 2]] @ w) / n * params[[0, 2]]
+        grad[1] = -np.sum(wa) / n
         grad[3] = -np.sum(wb) / n
         if len(delta):
-            grad[4:] = (Z.T @ wb) / n
+            grad[4 : 4 + k_d] = (Z.T @ wb) / n
+        if len(gamma):
+            grad[4 + k_d :] = (R.T @ wa) / n
         grad += 2.0 * self.penalizer * theta
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return 1e100, np.zeros_like(theta)
         return float(value), grad
 
-    def _negll(self, theta: np.ndarray, x, tx, T, w, Z=None) -> float:
-        return self._objective(theta, x, tx, T, w, Z)[0]
+    def _negll(self, theta: np.ndarray, x, tx, T, w, Z=None, R=None) -> float:
+        return self._objective(theta, x, tx, T, w, Z, R=R)[0]
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, frequency, recency, T, weights=None, covariates=None) -> BetaGeoModel:
+    def fit(
+        self, frequency, recency, T, weights=None, covariates=None, rate_covariates=None
+    ) -> BetaGeoModel:
         """Fit by maximum likelihood.
 
         Parameters
@@ -293,33 +306,42 @@ class BetaGeoModel:
             Number of customers each row stands for (default 1).
         covariates : DataFrame or 2-D array, optional
             Time-invariant covariates of the dropout (one row per customer; e.g. 0/1 flags).
+        rate_covariates : DataFrame or 2-D array, optional
+            Time-invariant covariates of the purchase rate (one row per customer; e.g. 0/1
+            indicators of a customer attribute's levels, or standardised numbers).
         """
         x, tx, T = _as_float(frequency), _as_float(recency), _as_float(T)
         w = np.ones_like(x) if weights is None else _as_float(weights)
         self._validate(x, tx, T)
         Z, names = self._covariate_matrix(covariates, len(x), learn=True)
-        cols = _collapse(x, tx, T, w, *Z.T)
+        R, rate_names = self._covariate_matrix(rate_covariates, len(x), learn=True, kind="rate")
+        cols = _collapse(x, tx, T, w, *Z.T, *R.T)
         (x, tx, T, w2, *zc), counts = cols
-        Z = np.column_stack(zc) if zc else np.empty((len(x), 0))
+        k_d = Z.shape[1]
+        Z = np.column_stack(zc[:k_d]) if k_d else np.empty((len(x), 0))
+        R = np.column_stack(zc[k_d:]) if rate_names else np.empty((len(x), 0))
         w = w2 * counts
         n = float(w.sum())
         keys = _special_keys(x, Z)
 
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return self._objective(theta, x, tx, T, w, Z, keys)
+            return self._objective(theta, x, tx, T, w, Z, keys, R)
 
         mean_rate = max(np.sum(w * x) / max(np.sum(w * T), 1e-9), 1e-6)
-        x0 = np.r_[np.log([1.0, 1.0 / mean_rate, 1.0, 3.0]), np.zeros(Z.shape[1])]
+        x0 = np.r_[np.log([1.0, 1.0 / mean_rate, 1.0, 3.0]), np.zeros(k_d + R.shape[1])]
         res = _fit_log_params(objective, x0, maxiter=self.maxiter)
         theta = np.asarray(res.x, dtype=float)
         self.converged_ = bool(res.success)
         self.log_params_ = theta[:4]
         self.params_ = pd.Series(np.exp(theta[:4]), index=self.param_names, name="estimate")
-        self.coef_ = pd.Series(theta[4:], index=names, name="delta", dtype=float)
-        self.loglik_ = float(-self._negll(theta, x, tx, T, w, Z) * n)
+        self.coef_ = pd.Series(theta[4 : 4 + k_d], index=names, name="delta", dtype=float)
+        self.rate_coef_ = pd.Series(theta[4 + k_d :], index=rate_names, name="gamma", dtype=float)
+        self.loglik_ = float(-self._negll(theta, x, tx, T, w, Z, R) * n)
         self.n_customers_ = int(round(n))
         table, cov = _summary_table(
-            self.param_names + [f"dropout: {c}" for c in names],
+            self.param_names
+            + [f"dropout: {c}" for c in names]
+            + [f"purchase rate: {c}" for c in rate_names],
             theta,
             (lambda th: objective(th)[1] * n) if self.compute_se else None,
             n_log=4,
@@ -333,20 +355,22 @@ class BetaGeoModel:
         )
         return self
 
-    def _covariate_matrix(self, covariates, n: int, learn: bool = False):
+    def _covariate_matrix(self, covariates, n: int, learn: bool = False, kind: str = "dropout"):
+        """Covariate matrix and names; ``kind`` is ``"dropout"`` or ``"rate"``."""
+        attr = "covariate_names_" if kind == "dropout" else "rate_covariate_names_"
         if learn:
             if covariates is None:
-                self.covariate_names_ = []
+                setattr(self, attr, [])
             elif isinstance(covariates, pd.DataFrame):
-                self.covariate_names_ = [str(c) for c in covariates.columns]
+                setattr(self, attr, [str(c) for c in covariates.columns])
             else:
                 k = np.asarray(covariates).reshape(n, -1).shape[1]
-                self.covariate_names_ = [f"z{j}" for j in range(k)]
-        names = list(getattr(self, "covariate_names_", []))
+                setattr(self, attr, [f"{'z' if kind == 'dropout' else 'w'}{j}" for j in range(k)])
+        names = list(getattr(self, attr, []))
         if not names:
             return np.empty((n, 0)), names
         if covariates is None:
-            raise ValueError(f"this model needs dropout covariates {names}")
+            raise ValueError(f"this model needs {kind} covariates {names}")
         if isinstance(covariates, pd.DataFrame):
             Z = covariates[names].to_numpy(dtype=float)
         else:
@@ -374,12 +398,15 @@ class BetaGeoModel:
         r, alpha, a, b = (float(v) for v in self.params_.to_numpy())
         return r, alpha, a, b
 
-    def _params_for(self, n: int, covariates):
-        """(r, alpha, a, b_i) for ``n`` customers with the given covariates."""
+    def _params_for(self, n: int, covariates, rate_covariates=None):
+        """(r, alpha_i, a, b_i) for ``n`` customers with the given covariates."""
         r, alpha, a, b = self._check_fitted()
         Z, names = self._covariate_matrix(covariates, n)
         if names:
             b = b * np.exp(-(Z @ self.coef_.to_numpy()))
+        R, rate_names = self._covariate_matrix(rate_covariates, n, kind="rate")
+        if rate_names:
+            alpha = alpha * np.exp(-(R @ self.rate_coef_.to_numpy()))
         return r, alpha, a, b
 
     def summary(self) -> pd.DataFrame:
@@ -387,14 +414,15 @@ class BetaGeoModel:
 
         ``r, alpha, a, b`` are positive (CIs on the log scale); covariate rows
         ``dropout: <name>`` hold ``exp(delta)``, roughly the multiplier of the mean dropout
-        probability, with the p-value of ``delta = 0``.
+        probability, with the p-value of ``delta = 0``; rows ``purchase rate: <name>`` hold
+        ``exp(gamma)``, the multiplier of the expected purchase rate.
         """
         self._check_fitted()
         return self.summary_.copy()
 
     # -- predictions -------------------------------------------------------------------------
-    def _log_odds_dead(self, x, tx, T, covariates=None) -> np.ndarray:
-        r, alpha, a, b = self._params_for(len(x), covariates)
+    def _log_odds_dead(self, x, tx, T, covariates=None, rate_covariates=None) -> np.ndarray:
+        r, alpha, a, b = self._params_for(len(x), covariates, rate_covariates)
         with np.errstate(divide="ignore", invalid="ignore"):
             term = (
                 np.log(a)
@@ -403,22 +431,24 @@ class BetaGeoModel:
             )
         return np.where(x > 0, term, -np.inf)
 
-    def p_alive(self, frequency, recency, T, covariates=None) -> np.ndarray:
+    def p_alive(self, frequency, recency, T, covariates=None, rate_covariates=None) -> np.ndarray:
         """Probability that each customer is still alive at the end of their observation."""
         x, tx, T = _as_float(frequency), _as_float(recency), _as_float(T)
-        return special.expit(-self._log_odds_dead(x, tx, T, covariates))
+        return special.expit(-self._log_odds_dead(x, tx, T, covariates, rate_covariates))
 
-    def expected_purchases(self, t: float, frequency, recency, T, covariates=None) -> np.ndarray:
+    def expected_purchases(
+        self, t: float, frequency, recency, T, covariates=None, rate_covariates=None
+    ) -> np.ndarray:
         """Expected number of purchases in the next ``t`` periods, given each customer's history."""
         x, tx, T = _as_float(frequency), _as_float(recency), _as_float(T)
-        r, alpha, a, b = self._params_for(len(x), covariates)
+        r, alpha, a, b = self._params_for(len(x), covariates, rate_covariates)
         t = float(t)
         z = t / (alpha + T + t)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
             ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
             numer = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp)
-        alive = self.p_alive(x, tx, T, covariates)
+        alive = self.p_alive(x, tx, T, covariates, rate_covariates)
         out = numer * alive
         bad = ~np.isfinite(out)
         if bad.any():
@@ -428,17 +458,19 @@ class BetaGeoModel:
             out = np.where(bad, approx, out)
         return np.clip(out, 0.0, None)
 
-    def prob_no_purchase(self, t: float, frequency, recency, T, covariates=None) -> np.ndarray:
+    def prob_no_purchase(
+        self, t: float, frequency, recency, T, covariates=None, rate_covariates=None
+    ) -> np.ndarray:
         """Probability of no purchase in the next ``t`` periods (dead, or alive and not buying).
 
         Given alive, the purchase rate's posterior is ``Gamma(r + x, alpha + T)``; a dropout can only
         happen right after a purchase, so no purchase in ``(T, T + t]`` has probability
         ``1 - P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x))``.
         """
-        r, alpha, _, _ = self._check_fitted()
         x, tx, T = _as_float(frequency), _as_float(recency), _as_float(T)
+        r, alpha, _, _ = self._params_for(len(x), covariates, rate_covariates)
         p_buy_if_alive = -np.expm1((r + x) * (np.log(alpha + T) - np.log(alpha + T + float(t))))
-        return 1.0 - self.p_alive(x, tx, T, covariates) * p_buy_if_alive
+        return 1.0 - self.p_alive(x, tx, T, covariates, rate_covariates) * p_buy_if_alive
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected purchases in ``(0, t]`` of a randomly chosen new customer (population curve;
@@ -558,6 +590,114 @@ class GammaGammaModel:
         """Mean spend per transaction across customers (needs ``q > 1``)."""
         p, q, g = self._check_fitted()
         return p * g / (q - 1.0) if q > 1 else float("nan")
+
+
+def fit_stratified_bgnbd(
+    frequency,
+    recency,
+    T,
+    strata,
+    covariates: pd.DataFrame | None = None,
+    rate_covariates: pd.DataFrame | None = None,
+    maxiter: int = 2000,
+) -> dict[str, BetaGeoModel]:
+    """BG/NBD per stratum with covariate effects shared by all strata (partial pooling).
+
+    Each stratum (e.g. a behavioural segment) has its own ``r, alpha, a, b``; the dropout
+    effects ``delta`` and purchase-rate effects ``gamma`` of the covariates (see
+    :class:`BetaGeoModel`) are the same in every stratum and estimated from all customers at
+    once, instead of once per stratum from a few hundred customers. The joint likelihood is the
+    sum of the strata's BG/NBD likelihoods; it is maximised from the strata's own fits without
+    covariates.
+
+    Parameters
+    ----------
+    frequency, recency, T : array-like
+        As in :meth:`BetaGeoModel.fit`, one row per customer.
+    strata : array-like
+        Stratum label of each row.
+    covariates, rate_covariates : DataFrame, optional
+        Dropout and purchase-rate covariates (row-aligned; columns used as they are).
+    maxiter : int
+        Maximum optimiser iterations of the joint fit.
+
+    Returns
+    -------
+    dict mapping each stratum label (as text) to a fitted :class:`BetaGeoModel` whose ``coef_``
+    and ``rate_coef_`` are the shared effects (no standard errors: ``summary()`` has NaN).
+    """
+    x, tx, tt = _as_float(frequency), _as_float(recency), _as_float(T)
+    labels = np.asarray(strata).astype(str)
+    d_names = [] if covariates is None else [str(c) for c in covariates.columns]
+    r_names = [] if rate_covariates is None else [str(c) for c in rate_covariates.columns]
+    Z_all = (np.empty((len(x), 0)) if not d_names else np.asarray(covariates, dtype=float)).reshape(
+        len(x), -1
+    )
+    R_all = (
+        np.empty((len(x), 0)) if not r_names else np.asarray(rate_covariates, dtype=float)
+    ).reshape(len(x), -1)
+    k_d, k_r = len(d_names), len(r_names)
+    keys = sorted(set(labels))
+    parts, starts = [], []
+    for key in keys:
+        pos = np.flatnonzero(labels == key)
+        base = BetaGeoModel(compute_se=False, maxiter=maxiter).fit(x[pos], tx[pos], tt[pos])
+        starts.append(base.log_params_)
+        (xs, ts, Ts, *zc), counts = _collapse(
+            x[pos], tx[pos], tt[pos], *Z_all[pos].T, *R_all[pos].T
+        )
+        Z = np.column_stack(zc[:k_d]) if k_d else np.empty((len(xs), 0))
+        R = np.column_stack(zc[k_d:]) if k_r else np.empty((len(xs), 0))
+        parts.append((xs, ts, Ts, counts, Z, R, _special_keys(xs, Z)))
+    n_all = float(len(x))
+    n_k = len(keys)
+    tool = BetaGeoModel(maxiter=maxiter)
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        shared = theta[4 * n_k :]
+        value, grad = 0.0, np.zeros_like(theta)
+        for j, (xs, ts, Ts, w, Z, R, sk) in enumerate(parts):
+            v, g = tool._objective(np.r_[theta[4 * j : 4 * j + 4], shared], xs, ts, Ts, w, Z, sk, R)
+            if v >= 1e100:
+                return 1e100, np.zeros_like(theta)
+            share = w.sum() / n_all
+            value += share * v
+            grad[4 * j : 4 * j + 4] += share * g[:4]
+            grad[4 * n_k :] += share * g[4:]
+        return value, grad
+
+    x0 = np.r_[np.concatenate(starts), np.zeros(k_d + k_r)]
+    res = _fit_log_params(objective, x0, maxiter=maxiter)
+    theta = np.asarray(res.x, dtype=float)
+    shared = theta[4 * n_k :]
+    out: dict[str, BetaGeoModel] = {}
+    for j, key in enumerate(keys):
+        m = BetaGeoModel(compute_se=False, maxiter=maxiter)
+        th = np.r_[theta[4 * j : 4 * j + 4], shared]
+        xs, ts, Ts, w, Z, R, sk = parts[j]
+        m.converged_ = bool(res.success)
+        m.log_params_ = th[:4]
+        m.params_ = pd.Series(np.exp(th[:4]), index=m.param_names, name="estimate")
+        m.covariate_names_, m.rate_covariate_names_ = list(d_names), list(r_names)
+        m.coef_ = pd.Series(shared[:k_d], index=d_names, name="delta", dtype=float)
+        m.rate_coef_ = pd.Series(shared[k_d:], index=r_names, name="gamma", dtype=float)
+        m.loglik_ = float(-m._objective(th, xs, ts, Ts, w, Z, sk, R)[0] * w.sum())
+        m.n_customers_ = int(round(w.sum()))
+        m.summary_, m.cov_log_params_ = _summary_table(
+            m.param_names
+            + [f"dropout: {c}" for c in d_names]
+            + [f"purchase rate: {c}" for c in r_names],
+            th,
+            None,
+            n_log=4,
+        )
+        out[key] = m
+    log.info(
+        "stratified BG/NBD (%d strata) with shared effects: %s",
+        n_k,
+        ", ".join(f"{c}={v:.3f}" for c, v in zip(d_names + r_names, shared, strict=True)),
+    )
+    return out
 
 
 def expected_value(

@@ -39,6 +39,7 @@ from cxlib.btyd import (
     BetaGeoModel,
     GammaGammaModel,
     backend_summary_from_transactions,
+    fit_stratified_bgnbd,
     summary_from_transactions,
 )
 from cxlib.features import isin_ids
@@ -55,6 +56,10 @@ MODE_CONTRACTUAL = "contractual"
 #: mode): beyond this the bootstrap intervals are already narrow (ROC AUC about +/-0.001) and
 #: predicting and resampling every customer of a large snapshot costs minutes.
 MAX_EVAL_ROWS = 250_000
+
+#: Customers on whom the BG/NBD parameters are estimated at most (a seeded random sample when
+#: there are more; every customer is still predicted).
+MAX_BTYD_FIT_CUSTOMERS = 200_000
 
 #: Columns of ``exports/churn_scores.csv``.
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -488,9 +493,11 @@ class BTYDFit:
     predictions: pd.DataFrame
     stratum_models: dict[str, BetaGeoModel] = field(default_factory=dict)
     strata: pd.Series | None = None
+    fit_customers: int | None = None
 
     def strata_table(self) -> pd.DataFrame:
-        """Per stratum: customers and fitted ``r, alpha, a, b`` (pooled fit for small strata)."""
+        """Per stratum: customers, fitted ``r, alpha, a, b`` (pooled fit for small strata) and the
+        multipliers of the covariates (``dropout x <name>``, ``purchase rate x <name>``)."""
         if self.strata is None:
             return pd.DataFrame()
         sizes = self.strata.value_counts().sort_index()
@@ -501,25 +508,75 @@ class BTYDFit:
             m = m or self.bgnbd
             row = {"stratum": key, "customers": int(n), "own_model": own, **m.params_.to_dict()}
             row.update({f"dropout x {c}": float(np.exp(v)) for c, v in m.coef_.items()})
+            rate = getattr(m, "rate_coef_", pd.Series(dtype=float))
+            row.update({f"purchase rate x {c}": float(np.exp(v)) for c, v in rate.items()})
             rows.append(row)
         return pd.DataFrame(rows)
 
 
+def _varying(Z: pd.DataFrame | None, min_with: int) -> pd.DataFrame | None:
+    """Columns of ``Z`` that vary enough: 0/1 columns with at least ``min_with`` rows of each
+    value, other columns with at least ``min_with`` rows off their most common value."""
+    if Z is None or not Z.shape[1]:
+        return None
+    keep = []
+    for c in Z.columns:
+        v = Z[c].to_numpy(dtype=float)
+        if np.isin(v, (0.0, 1.0)).all():
+            ok = min(v.sum(), len(v) - v.sum()) >= min_with
+        else:
+            ok = len(v) - pd.Series(v).value_counts().iloc[0] >= min_with
+        if ok:
+            keep.append(c)
+    return Z[keep] if keep else None
+
+
 def _fit_bgnbd(
-    r: pd.DataFrame, Z: pd.DataFrame | None, min_with: int = 10, compute_se: bool = True
+    r: pd.DataFrame,
+    Z: pd.DataFrame | None,
+    min_with: int = 10,
+    compute_se: bool = True,
+    R: pd.DataFrame | None = None,
 ) -> BetaGeoModel:
-    """BG/NBD on ``r`` (frequency, recency, T) with the covariates of ``Z`` (row-aligned with
-    ``r``) that vary enough."""
-    cov = None
-    if Z is not None and Z.shape[1]:
-        zz = Z
-        keep = [c for c in zz.columns if min(zz[c].sum(), (1 - zz[c]).sum()) >= min_with]
-        cov = zz[keep] if keep else None
+    """BG/NBD on ``r`` (frequency, recency, T) with the dropout covariates of ``Z`` and the
+    purchase-rate covariates of ``R`` (row-aligned with ``r``) that vary enough."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return BetaGeoModel(compute_se=compute_se).fit(
-            r["frequency"], r["recency"], r["T"], covariates=cov
+            r["frequency"],
+            r["recency"],
+            r["T"],
+            covariates=_varying(Z, min_with),
+            rate_covariates=_varying(R, min_with),
         )
+
+
+def rate_covariate_design(attributes: pd.DataFrame) -> pd.DataFrame:
+    """Customer attributes (:func:`attribute_features`) as purchase-rate covariates of the BG/NBD.
+
+    Text columns become 0/1 indicators of their levels (missing is a level; the most common
+    level is the reference); 0/1 columns stay (missing as 0, with an indicator of missing when
+    any is missing); other numbers are standardised (missing as the mean, with an indicator).
+    """
+    cols: dict[str, pd.Series] = {}
+    for c in attributes.columns:
+        s = attributes[c]
+        if not pd.api.types.is_numeric_dtype(s):
+            d = pd.get_dummies(s.astype("str").where(s.notna(), "missing"), prefix=c, dtype=float)
+            d = d.drop(columns=[d.sum().idxmax()]) if d.shape[1] else d
+            cols.update({str(k): v for k, v in d.items()})
+            continue
+        v = s.astype(float)
+        if v.notna().sum() == 0:
+            continue
+        if v.isna().any():
+            cols[f"{c}_missing"] = v.isna().astype(float)
+        if v.dropna().isin([0.0, 1.0]).all():
+            cols[str(c)] = v.fillna(0.0)
+        else:
+            sd = v.std()
+            cols[str(c)] = ((v - v.mean()) / (sd if sd > 0 else 1.0)).fillna(0.0)
+    return pd.DataFrame(cols, index=attributes.index)
 
 
 def fit_btyd(
@@ -533,6 +590,10 @@ def fit_btyd(
     covariates: pd.DataFrame | None = None,
     min_stratum_size: int = 200,
     pooled: bool = True,
+    rate_covariates: pd.DataFrame | None = None,
+    shared_effects: bool = True,
+    max_fit_customers: int | None = MAX_BTYD_FIT_CUSTOMERS,
+    random_state: int | None = 0,
 ) -> BTYDFit:
     """Fit BG/NBD and Gamma-Gamma on purchases up to ``as_of_date`` and predict per customer.
 
@@ -546,7 +607,17 @@ def fit_btyd(
     buy and drop out at different rates, which one population-wide model blurs. ``covariates``
     (customer_id-indexed 0/1 columns such as ``complained``) shift each customer's dropout
     (:class:`cxlib.btyd.BetaGeoModel` with covariates); a covariate is used in a stratum when at
-    least 10 customers there have each value. ``pooled=False`` skips the model of all customers
+    least 10 customers there have each value. ``rate_covariates`` (customer_id-indexed numeric
+    columns, e.g. :func:`rate_covariate_design` of the customer attributes) shift each customer's
+    purchase rate in the same way (``alpha_i = alpha * exp(-w_i' gamma)``; customers without
+    a row get 0). With ``shared_effects`` (default) the strata's models are fitted jointly
+    (:func:`cxlib.btyd.fit_stratified_bgnbd`): each stratum has its own ``r, alpha, a, b`` and
+    the covariate effects are common to all strata, estimated from all their customers (a
+    covariate is then used when at least 10 of them have each value); ``shared_effects=False``
+    fits each stratum on its own. With more than ``max_fit_customers`` customers, the BG/NBD
+    parameters are estimated on a random sample of that many (seeded by ``random_state``) and
+    the predictions are made for every customer (``fit_customers`` of the result says how many
+    were used; None: all). ``pooled=False`` skips the model of all customers
     when every customer has a stratum model (``bgnbd`` is then None; for throw-away fits such as
     the training snapshots', whose predictions it would not change). ``transactions`` may be a
     backend (Ibis) table:
@@ -568,27 +639,70 @@ def fit_btyd(
     Z = None
     if covariates is not None and covariates.shape[1]:
         Z = covariates.reindex(rfm.index).astype(float).fillna(0.0)
+    R = None
+    if rate_covariates is not None and rate_covariates.shape[1]:
+        R = rate_covariates.reindex(rfm.index).astype(float).fillna(0.0)
     h = horizon_days / unit
     models: dict[str, BetaGeoModel] = {}
     # positions, not labels: label lookups of a million text ids cost seconds per stratum
     model_of = np.full(len(rfm), "", dtype=object)
+    # large data: the parameters are estimated on a seeded random sample of customers (at 200,000
+    # customers their standard errors are already small); every customer is predicted
+    in_fit = None
+    if max_fit_customers is not None and len(rfm) > max_fit_customers:
+        rng = np.random.default_rng(random_state)
+        in_fit = np.zeros(len(rfm), dtype=bool)
+        in_fit[rng.choice(len(rfm), int(max_fit_customers), replace=False)] = True
     st = None
     if strata is not None:
         st = strata.reindex(rfm.index).astype("str").fillna("unknown")
+        own = {}
+        fit_of: dict[str, np.ndarray] = {}
         for key, pos in sorted(st.groupby(st, sort=True).indices.items()):
+            fpos = pos if in_fit is None else pos[in_fit[pos]]
+            r = rfm.iloc[fpos]
+            if len(r) >= min_stratum_size and r["frequency"].gt(0).sum() >= 20:
+                own[str(key)] = pos
+                fit_of[str(key)] = fpos
+        if shared_effects and len(own) >= 2:
+            # one joint fit: each stratum's own r, alpha, a, b; covariate effects shared
+            for key, p in own.items():
+                model_of[p] = key
+            pos = np.sort(np.concatenate(list(fit_of.values())))
             r = rfm.iloc[pos]
-            if len(r) < min_stratum_size or r["frequency"].gt(0).sum() < 20:
-                continue
-            try:
-                zs = Z.iloc[pos] if Z is not None else None
-                models[str(key)] = _fit_bgnbd(r, zs, compute_se=False)
-            except ValueError as exc:  # pragma: no cover - degenerate stratum
-                log.info("BG/NBD for stratum %s not fitted: %s", key, exc)
-                continue
-            model_of[pos] = str(key)
+            models = fit_stratified_bgnbd(
+                r["frequency"],
+                r["recency"],
+                r["T"],
+                model_of[pos],
+                covariates=_varying(Z.iloc[pos], 10) if Z is not None else None,
+                rate_covariates=_varying(R.iloc[pos], 10) if R is not None else None,
+            )
+        else:
+            for key in own:
+                pos = fit_of[key]
+                try:
+                    zs = Z.iloc[pos] if Z is not None else None
+                    rs = R.iloc[pos] if R is not None else None
+                    models[key] = _fit_bgnbd(rfm.iloc[pos], zs, compute_se=False, R=rs)
+                except ValueError as exc:  # pragma: no cover - degenerate stratum
+                    log.info("BG/NBD for stratum %s not fitted: %s", key, exc)
+                    continue
+                model_of[own[key]] = key
     # the model of all customers: reported, and used for customers without a stratum model
     # (fitting it is skipped when neither is needed; it does not change the stratum models)
-    bg = _fit_bgnbd(rfm, Z) if pooled or (model_of == "").any() else None
+    bg = None
+    if pooled or (model_of == "").any():
+        if in_fit is None:
+            bg = _fit_bgnbd(rfm, Z, R=R)
+        else:
+            fpos = np.flatnonzero(in_fit)
+            bg = _fit_bgnbd(
+                rfm.iloc[fpos],
+                Z.iloc[fpos] if Z is not None else None,
+                R=R.iloc[fpos] if R is not None else None,
+            )
+    n_fit = None if in_fit is None else int(in_fit.sum())
     cols = ["p_alive", "bgnbd_p_lapse", "expected_purchases"]
     if with_value:
         cols.append("_purchases_value_horizon")
@@ -598,18 +712,21 @@ def fit_btyd(
         r = rfm.iloc[pos]
         x, tx_, T = r["frequency"], r["recency"], r["T"]
         zc = Z.iloc[pos] if Z is not None else None
-        values["p_alive"][pos] = np.asarray(m.p_alive(x, tx_, T, zc), dtype=float)
-        values["bgnbd_p_lapse"][pos] = np.asarray(m.prob_no_purchase(h, x, tx_, T, zc), dtype=float)
+        rc = R.iloc[pos] if R is not None else None
+        values["p_alive"][pos] = np.asarray(m.p_alive(x, tx_, T, zc, rc), dtype=float)
+        values["bgnbd_p_lapse"][pos] = np.asarray(
+            m.prob_no_purchase(h, x, tx_, T, zc, rc), dtype=float
+        )
         values["expected_purchases"][pos] = np.asarray(
-            m.expected_purchases(h, x, tx_, T, zc), dtype=float
+            m.expected_purchases(h, x, tx_, T, zc, rc), dtype=float
         )
         if with_value:
             values["_purchases_value_horizon"][pos] = np.asarray(
-                m.expected_purchases(value_horizon_days / unit, x, tx_, T, zc), dtype=float
+                m.expected_purchases(value_horizon_days / unit, x, tx_, T, zc, rc), dtype=float
             )
     pred = pd.DataFrame(values, index=rfm.index)
     if not with_value:
-        return BTYDFit(bg, None, rfm, pred, models, st)
+        return BTYDFit(bg, None, rfm, pred, models, st, n_fit)
     gg = None
     x = rfm["frequency"]
     try:
@@ -624,7 +741,7 @@ def fit_btyd(
             first_day_mean = tx.groupby("customer_id")["amount"].mean().reindex(rfm.index)
         avg_value = np.where(x > 0, rfm["monetary_value"], first_day_mean)
     pred["expected_value"] = pred.pop("_purchases_value_horizon") * np.asarray(avg_value)
-    return BTYDFit(bg, gg, rfm, pred, models, st)
+    return BTYDFit(bg, gg, rfm, pred, models, st, n_fit)
 
 
 @dataclass
@@ -728,6 +845,10 @@ def snapshot_features(
         ff = feedback_features(fb, d, recent_days=recent_days, low_score=low_score)
     active = feats_all["recency_days"] < lookback_days if len(feats_all) else []
     feats = feats_all.loc[active].copy()
+    customers = tables.get("customers")
+    attrs = None
+    if customers is not None and len(customers):
+        attrs = attribute_features(customers, d, include_signup=False)
     bt = btyd_fit
     if include_btyd and len(feats):
         if bt is None:
@@ -748,6 +869,9 @@ def snapshot_features(
                 strata=strata,
                 covariates=flags,
                 pooled=value_horizon_days is not None,
+                rate_covariates=(
+                    rate_covariate_design(attrs) if attrs is not None and attrs.shape[1] else None
+                ),
             )
         feats["bgnbd_p_lapse"] = bt.predictions["bgnbd_p_lapse"].reindex(feats.index)
     if segments is not None and len(feats):
@@ -755,11 +879,8 @@ def snapshot_features(
     if ff is not None:
         feats = feats.join(ff, how="left")
         feats = _fill_feedback(feats, list(ff.columns))
-    customers = tables.get("customers")
-    if customers is not None and len(customers):
-        attrs = attribute_features(customers, d, include_signup=False)
-        if attrs.shape[1]:
-            feats = feats.join(attrs, how="left")
+    if attrs is not None and attrs.shape[1]:
+        feats = feats.join(attrs, how="left")
     feats.index.name = "customer_id"
     if bt is not None:
         feats.attrs["btyd"] = bt
@@ -2347,6 +2468,12 @@ def _run_non_contractual(
         value_horizon_days=value_horizon_days,
     )
     bt = now.attrs.pop("btyd")
+    if bt is not None and bt.fit_customers is not None:
+        notes.append(
+            f"The BG/NBD parameters (and their standard errors) are estimated on a random sample "
+            f"of {bt.fit_customers:,} of the {len(bt.rfm):,} customers with purchases; P(alive), "
+            "expected purchases and values are computed for every customer."
+        )
     for c in feats:
         if c not in now.columns:
             now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
@@ -3052,6 +3179,9 @@ def btyd_display(result: ChurnResult) -> pd.DataFrame:
             if str(name).startswith("dropout: "):
                 what = feature_label(str(name)[len("dropout: ") :])
                 text = f"dropout multiplier for {what} (std. error of its log)"
+            elif str(name).startswith("purchase rate: "):
+                what = str(name)[len("purchase rate: ") :]
+                text = f"purchase-rate multiplier for {what} (std. error of its log)"
             else:
                 text = meaning.get(str(name), "")
             rows.append(

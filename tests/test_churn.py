@@ -236,6 +236,94 @@ def test_attribute_features_leave_out_personal_data_and_outcome():
     assert f.loc["a", "tier"] == "gold"
 
 
+def test_rate_covariate_design():
+    """Attributes as BG/NBD purchase-rate covariates: level indicators against the most common
+    level (missing is a level), 0/1 flags with a missing indicator, standardised numbers."""
+    attrs = pd.DataFrame(
+        {
+            "tier": ["gold", "silver", "gold", None],
+            "app_user": [1.0, 0.0, np.nan, 1.0],
+            "age": [30.0, 50.0, np.nan, 40.0],
+            "constant": [np.nan] * 4,
+        },
+        index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
+    )
+    d = churn.rate_covariate_design(attrs)
+    assert list(d.columns) == [
+        "tier_missing",
+        "tier_silver",
+        "app_user_missing",
+        "app_user",
+        "age_missing",
+        "age",
+    ]
+    assert d["tier_silver"].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert d["tier_missing"].tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert d["app_user"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert d["app_user_missing"].tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert d.loc["a", "age"] == pytest.approx(-1.0) and d.loc["c", "age"] == 0.0
+    assert d.loc["b", "age"] == pytest.approx(1.0)
+    assert d.notna().all().all()
+
+
+def test_fit_btyd_strata_share_covariate_effects(retail):
+    """BG/NBD by stratum: with shared effects every stratum has the same covariate effects (and
+    its own r, alpha, a, b); each stratum on its own otherwise. A loyalty tier drawn at random
+    has no effect on the purchase rate."""
+    tx, as_of = retail["transactions"], AS_OF
+    ids = pd.Index(sorted(tx["customer_id"].unique()), name="customer_id")
+    strata = pd.Series(np.where(np.arange(len(ids)) % 2 == 0, "even", "odd"), index=ids)
+    comp = retail["truth"].set_index("customer_id")["complained"].astype(float)
+    cov = pd.DataFrame({"complained": comp.reindex(ids)})
+    tiers = attribute_features(retail["customers"], as_of)[["loyalty_tier"]]
+    rate = churn.rate_covariate_design(tiers)
+    kw = dict(strata=strata, covariates=cov, rate_covariates=rate, with_value=False)
+    shared = churn.fit_btyd(tx, as_of, **kw)
+    own = churn.fit_btyd(tx, as_of, shared_effects=False, **kw)
+    a, b = shared.stratum_models["even"], shared.stratum_models["odd"]
+    assert a.coef_.equals(b.coef_) and a.rate_coef_.equals(b.rate_coef_)
+    assert not a.params_.equals(b.params_)
+    assert np.exp(a.coef_["complained"]) > 1.5
+    assert (a.rate_coef_.abs() < 0.3).all(), a.rate_coef_
+    oa, ob = own.stratum_models["even"], own.stratum_models["odd"]
+    assert not oa.coef_.equals(ob.coef_)
+    for fit in (shared, own):
+        p = fit.predictions["bgnbd_p_lapse"]
+        assert p.between(0, 1).all() and p.index.equals(fit.rfm.index)
+    table = shared.strata_table()
+    assert table["dropout x complained"].nunique() == 1
+
+
+def test_fit_btyd_estimates_on_a_sample_of_large_data(retail):
+    """``max_fit_customers``: the parameters come from a seeded random sample of customers, every
+    customer is predicted, and the predictions stay close to those of the fit on everyone;
+    at or above the number of customers nothing is sampled (the default fit, exactly)."""
+    tx, as_of = retail["transactions"], AS_OF
+    ids = pd.Index(sorted(tx["customer_id"].unique()), name="customer_id")
+    strata = pd.Series(np.where(np.arange(len(ids)) % 2 == 0, "even", "odd"), index=ids)
+    comp = retail["truth"].set_index("customer_id")["complained"].astype(float)
+    cov = pd.DataFrame({"complained": comp.reindex(ids)})
+    kw = dict(strata=strata, covariates=cov, with_value=False)
+    full = churn.fit_btyd(tx, as_of, **kw)
+    n = len(full.rfm)
+    assert full.fit_customers is None
+    part = churn.fit_btyd(tx, as_of, max_fit_customers=n // 2, random_state=3, **kw)
+    assert part.fit_customers == n // 2
+    assert part.predictions.index.equals(full.predictions.index)
+    assert part.predictions.notna().all().all()
+    assert set(part.stratum_models) == {"even", "odd"}
+    assert not part.stratum_models["even"].params_.equals(full.stratum_models["even"].params_)
+    p, q = part.predictions["bgnbd_p_lapse"], full.predictions["bgnbd_p_lapse"]
+    assert np.corrcoef(p, q)[0, 1] > 0.98 and (p - q).abs().mean() < 0.03
+    again = churn.fit_btyd(tx, as_of, max_fit_customers=n // 2, random_state=3, **kw)
+    pd.testing.assert_frame_equal(again.predictions, part.predictions)  # seeded
+    same = churn.fit_btyd(tx, as_of, max_fit_customers=n, **kw)
+    assert same.fit_customers is None
+    pd.testing.assert_frame_equal(same.predictions, full.predictions)
+    pooled = churn.fit_btyd(tx, as_of, max_fit_customers=n // 2, with_value=False)
+    assert pooled.fit_customers == n // 2 and pooled.predictions.notna().all().all()
+
+
 def test_snapshot_features_use_no_future_data(retail):
     tables = {k: v for k, v in retail.items() if k != "truth"}
     snap = pd.Timestamp("2025-01-01")

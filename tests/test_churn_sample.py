@@ -57,13 +57,9 @@ def test_auc_at_least_95_percent_of_the_truths(sample_run):
     assert auc_model >= 0.95 * auc_truth, (auc_model, auc_truth)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured Brier ratio 1.104 on data/sample (bootstrap 95% interval 1.074-1.134; 1.098 "
-    "on records that are not duplicated); other seeds meet 1.10 (seed 1: 1.088, 7: 1.066, "
-    "123: 1.079); see docs/churn.md",
-)
 def test_brier_within_10_percent_of_the_truths(sample_run):
+    """Measured 1.094 (bootstrap 95% interval 1.066-1.123); seeds 1, 7, 123: 1.078, 1.071,
+    1.072 (docs/churn.md)."""
     _, _, _, joined, _ = sample_run
     y = joined["lapsed_90d"].astype(bool).astype(int)
     ratio = brier_score_loss(y, joined["churn_probability"]) / brier_score_loss(
@@ -73,7 +69,8 @@ def test_brier_within_10_percent_of_the_truths(sample_run):
 
 
 def test_brier_close_to_the_truths(sample_run):
-    """Guard against regressions while the 1.10 target is open (measured 1.104)."""
+    """Guard against regressions: a looser bound and calibration in the large (measured
+    1.094)."""
     _, _, _, joined, _ = sample_run
     y = joined["lapsed_90d"].astype(bool).astype(int)
     ratio = brier_score_loss(y, joined["churn_probability"]) / brier_score_loss(
