@@ -1482,6 +1482,12 @@ def _subgroup_levels(s: pd.Series, max_levels: int = 12) -> pd.Series:
     return s.astype("str").where(s.notna(), "missing")
 
 
+def subgroup_levels(campaign: pd.DataFrame, by: Iterable[str]) -> dict[str, pd.Series]:
+    """The level of every customer for each covariate of ``by`` (as the subgroup tables cut
+    them), computed once for :func:`effects_by_subgroup` and :func:`compare_arms_by_subgroup`."""
+    return {cov: _subgroup_levels(campaign[cov]) for cov in by}
+
+
 def _level_order(levels: Iterable[str]) -> list[str]:
     def key(x: str):
         head = x.split("–")[0]
@@ -1501,11 +1507,13 @@ def effects_by_subgroup(
     control_arm: str = "control",
     min_group_size: int = 10,
     alpha: float = 0.05,
+    levels: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Observed effect of every arm against control within each level of each covariate.
 
     Numeric covariates with many values are cut into quartiles. Levels with fewer than
     ``min_group_size`` customers in an arm or in control are left out. CIs are Wald intervals.
+    ``levels``: the covariates' levels when already computed (:func:`subgroup_levels`).
 
     Returns
     -------
@@ -1517,7 +1525,7 @@ def effects_by_subgroup(
     y = pd.to_numeric(campaign[outcome], errors="coerce").astype("float64")
     rows = []
     for cov in by:
-        lev = _subgroup_levels(campaign[cov])
+        lev = levels[cov] if levels is not None else _subgroup_levels(campaign[cov])
         for level in _level_order(lev.unique()):
             m = (lev == level).to_numpy()
             yc = y[m & (g == control_arm).to_numpy()].dropna().to_numpy()
@@ -1563,6 +1571,7 @@ def compare_arms_by_subgroup(
     control_arm: str = "control",
     min_group_size: int = 10,
     alpha: float = 0.05,
+    levels: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Which offer works better for whom: the offers compared head to head in each subgroup.
 
@@ -1585,6 +1594,7 @@ def compare_arms_by_subgroup(
         control_arm=control_arm,
         min_group_size=min_group_size,
         alpha=alpha,
+        levels=levels,
     )
     g = campaign["group"].astype("str")
     arms = [a for a in sorted(g.unique()) if a != control_arm]
@@ -1594,7 +1604,7 @@ def compare_arms_by_subgroup(
     if len(arms) < 2:
         return pd.DataFrame()
     for cov in by:
-        lev = _subgroup_levels(campaign[cov])
+        lev = levels[cov] if levels is not None else _subgroup_levels(campaign[cov])
         for level in _level_order(lev.unique()):
             m = (lev == level).to_numpy()
             vals = {a: y[m & (g == a).to_numpy()].dropna().to_numpy() for a in arms}
@@ -1949,14 +1959,12 @@ def run_uplift(
         duplicates_removed=duplicates,
         left_out_arms=left_out,
     )
+    cov = [c for c in spec.covariates if c in campaign.columns]
+    levels = subgroup_levels(campaign, cov) if spec.binary_outcomes else None
     for out in spec.binary_outcomes:
-        cov = [c for c in spec.covariates if c in campaign.columns]
-        res.subgroups[out] = effects_by_subgroup(
-            campaign, cov, outcome=out, control_arm=control_arm, min_group_size=min_group_size
-        )
-        res.comparisons[out] = compare_arms_by_subgroup(
-            campaign, cov, outcome=out, control_arm=control_arm, min_group_size=min_group_size
-        )
+        kw = {"control_arm": control_arm, "min_group_size": min_group_size, "levels": levels}
+        res.subgroups[out] = effects_by_subgroup(campaign, cov, outcome=out, **kw)
+        res.comparisons[out] = compare_arms_by_subgroup(campaign, cov, outcome=out, **kw)
     y = campaign["converted"].astype("float64")
     g = campaign["group"]
     conv = [int(y[g == a].sum()) for a in [control_arm, *spec.arms]]

@@ -605,3 +605,12 @@ def test_profit_bootstrap_equals_resorted_resamples():
     keep = np.isin(shares, curve["share"].to_numpy())
     np.testing.assert_allclose(curve["incremental_ci_low"], lo[keep], rtol=1e-9)
     np.testing.assert_allclose(curve["incremental_ci_high"], hi[keep], rtol=1e-9)
+
+
+def test_subgroup_levels_computed_once_give_the_same_tables():
+    df = _campaign({"control": 300, "a": 300, "b": 300}, {"control": 0.1, "a": 0.2, "b": 0.15})
+    levels = U.subgroup_levels(df, ["age", "tier"])
+    for fn in (U.effects_by_subgroup, U.compare_arms_by_subgroup):
+        pd.testing.assert_frame_equal(
+            fn(df, ["age", "tier"], levels=levels), fn(df, ["age", "tier"]), check_exact=True
+        )
