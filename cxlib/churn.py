@@ -59,7 +59,7 @@ MAX_EVAL_ROWS = 250_000
 
 #: Customers on whom the BG/NBD parameters are estimated at most (a seeded random sample when
 #: there are more; every customer is still predicted).
-MAX_BTYD_FIT_CUSTOMERS = 200_000
+MAX_BTYD_FIT_CUSTOMERS = 50_000
 
 #: Columns of ``exports/churn_scores.csv``.
 EXPORT_COLUMNS: tuple[str, ...] = (
