@@ -1034,6 +1034,8 @@ class UpliftModelResult:
     features: list[str]
     n_folds: int = 0
     """Cross-fitting folds used (see :func:`cross_fitting_folds`; 0 = not recorded)."""
+    train_cap: int | None = None
+    """The training-row cap when it thinned a fold's training customers (None: it did not)."""
 
     def uplift(self, arm: str, model: str | None = None) -> pd.Series:
         return self.scores[f"{model or self.best_model}|{arm}"]
@@ -1186,13 +1188,16 @@ def _fit_uplift_models(
         {"customer_id": campaign["customer_id"].to_numpy(), "group": g, "_y": y},
         index=campaign.index,
     )
+    capped = False
     for arm in spec.arms:
         in_pair = np.isin(g, [arm, control_arm])
         preds = {name: np.full(n, np.nan) for name in models}
         p_ctrl = np.full(n, np.nan)
         cap_rng = np.random.default_rng(random_state)
         for f in range(k):
-            train = _capped(in_pair & (folds != f), strat.to_numpy(), max_train_rows, cap_rng)
+            full = in_pair & (folds != f)
+            train = _capped(full, strat.to_numpy(), max_train_rows, cap_rng)
+            capped = capped or int(train.sum()) < int(full.sum())
             test = folds == f
             t_train = (g[train] == arm).astype(int)
             x_train, y_train = _take_rows(Xv, train), y[train]  # once per fold, column-major
@@ -1236,7 +1241,15 @@ def _fit_uplift_models(
     else:
         best = next(iter(models))
     return UpliftModelResult(
-        out, evaluation, str(best), spec.arms, control_arm, outcome, list(X.columns), k
+        out,
+        evaluation,
+        str(best),
+        spec.arms,
+        control_arm,
+        outcome,
+        list(X.columns),
+        k,
+        max_train_rows if capped else None,
     )
 
 
@@ -2064,6 +2077,27 @@ def readout_display(res: UpliftAnalysis) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def training_note(res: UpliftAnalysis, requested_folds: int | None = None) -> str:
+    """A sentence on how a large campaign's models were trained ('' when nothing was capped).
+
+    Says how many cross-fitting folds were used (when fewer than ``requested_folds``) and the
+    size of the random sample each fold's models were trained on.
+    """
+    m = res.models
+    if m is None or m.train_cap is None:
+        return ""
+    folds = f"{m.n_folds} folds" + (
+        f" (instead of {requested_folds})"
+        if requested_folds and m.n_folds and m.n_folds < requested_folds
+        else ""
+    )
+    return (
+        f"The campaign is large, so each model was trained on a random sample of at most "
+        f"{m.train_cap:,} customers of its training part, in {folds}; every customer is still "
+        "scored by a model that did not see them."
+    )
 
 
 def models_display(res: UpliftAnalysis) -> pd.DataFrame:

@@ -516,6 +516,14 @@ def test_training_cap_keeps_strata_and_scores_everyone():
     pd.testing.assert_frame_equal(capped.scores, again.scores)
     # two folds already give every model its 300 training customers: fewer folds, same cap
     assert capped.n_folds == 2 and full.n_folds == 5
+    # the report says so when the cap thinned the training rows, and nothing otherwise
+    assert capped.train_cap == 300 and full.train_cap is None
+    res = SimpleNamespace(models=capped)
+    note = U.training_note(res, requested_folds=5)
+    assert "at most 300 customers" in note and "2 folds (instead of 5)" in note
+    assert "did not see them" in note
+    assert U.training_note(SimpleNamespace(models=full), requested_folds=5) == ""
+    assert U.training_note(SimpleNamespace(models=None)) == ""
 
 
 def test_cross_fitting_folds_only_drop_folds_that_change_no_model_size():
