@@ -275,20 +275,7 @@ def test_dropout_covariates_are_recovered():
     n = 12000
     r, alpha, a, b, delta = 0.8, 5.0, 1.0, 6.0, 1.0
     z = (rng.random(n) < 0.4).astype(float)
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b * np.exp(-delta * z))
-    T = rng.uniform(30.0, 60.0, n)
-    x, tx, t = np.zeros(n), np.zeros(n), np.zeros(n)
-    active = np.ones(n, dtype=bool)
-    while active.any():
-        idx = np.flatnonzero(active)
-        t[idx] += rng.exponential(1.0 / lam[idx])
-        ok = t[idx] <= T[idx]
-        bought = idx[ok]
-        x[bought] += 1
-        tx[bought] = t[bought]
-        active[idx[~ok]] = False
-        active[bought[rng.random(len(bought)) < p[bought]]] = False
+    x, tx, T = _simulate_with_covariates(n, r, alpha, a, b, delta, 0.0, z, np.zeros(n), rng)
     cov = pd.DataFrame({"risk_flag": z})
     m = BetaGeoModel().fit(x, tx, T, covariates=cov)
     assert m.coef_["risk_flag"] == pytest.approx(delta, abs=0.35)
