@@ -308,20 +308,7 @@ def test_purchase_rate_covariates_are_recovered():
     n = 12000
     r, alpha, a, b, gamma = 1.5, 6.0, 1.0, 5.0, np.log(2.0)
     w = (rng.random(n) < 0.4).astype(float)
-    lam = rng.gamma(r, 1.0 / (alpha * np.exp(-gamma * w)))
-    p = rng.beta(a, b, n)
-    T = rng.uniform(30.0, 60.0, n)
-    x, tx, t = np.zeros(n), np.zeros(n), np.zeros(n)
-    active = np.ones(n, dtype=bool)
-    while active.any():
-        idx = np.flatnonzero(active)
-        t[idx] += rng.exponential(1.0 / lam[idx])
-        ok = t[idx] <= T[idx]
-        bought = idx[ok]
-        x[bought] += 1
-        tx[bought] = t[bought]
-        active[idx[~ok]] = False
-        active[bought[rng.random(len(bought)) < p[bought]]] = False
+    x, tx, T = _simulate_with_covariates(n, r, alpha, a, b, 0.0, gamma, np.zeros(n), w, rng)
     m = BetaGeoModel().fit(x, tx, T, rate_covariates=pd.DataFrame({"tier": w}))
     assert m.rate_coef_["tier"] == pytest.approx(gamma, abs=0.2)
     assert m.coef_.empty
