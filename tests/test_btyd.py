@@ -17,16 +17,11 @@ from cxlib.btyd import (
 )
 
 
-def simulate_bgnbd(n: int, params: tuple[float, float, float, float], seed: int = 0):
-    """Simulate BG/NBD histories: returns frequency, recency, T and the alive flag."""
-    r, alpha, a, b = params
-    rng = np.random.default_rng(seed)
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b, n)
-    T = rng.uniform(20.0, 52.0, n)
-    x = np.zeros(n)
-    tx = np.zeros(n)
-    t = np.zeros(n)
+def _purchase_histories(lam, p, T, rng):
+    """BG/NBD purchase histories for given purchase rates ``lam``, dropout probabilities ``p``
+    and observation lengths ``T``: frequency, recency and the alive flag."""
+    n = len(T)
+    x, tx, t = np.zeros(n), np.zeros(n), np.zeros(n)
     alive = np.ones(n, dtype=bool)
     active = np.ones(n, dtype=bool)  # still simulating (alive and within T)
     while active.any():
@@ -40,6 +35,17 @@ def simulate_bgnbd(n: int, params: tuple[float, float, float, float], seed: int 
         drop = bought[rng.random(len(bought)) < p[bought]]
         alive[drop] = False
         active[drop] = False
+    return x, tx, alive
+
+
+def simulate_bgnbd(n: int, params: tuple[float, float, float, float], seed: int = 0):
+    """Simulate BG/NBD histories: returns frequency, recency, T and the alive flag."""
+    r, alpha, a, b = params
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    T = rng.uniform(20.0, 52.0, n)
+    x, tx, alive = _purchase_histories(lam, p, T, rng)
     return x, tx, T, alive
 
 
@@ -351,17 +357,7 @@ def _simulate_with_covariates(n, r, alpha, a, b, delta, gamma, z, w, rng):
     lam = rng.gamma(r, 1.0 / (alpha * np.exp(-gamma * w)))
     p = rng.beta(a, b * np.exp(-delta * z))
     T = rng.uniform(30.0, 60.0, n)
-    x, tx, t = np.zeros(n), np.zeros(n), np.zeros(n)
-    active = np.ones(n, dtype=bool)
-    while active.any():
-        idx = np.flatnonzero(active)
-        t[idx] += rng.exponential(1.0 / lam[idx])
-        ok = t[idx] <= T[idx]
-        bought = idx[ok]
-        x[bought] += 1
-        tx[bought] = t[bought]
-        active[idx[~ok]] = False
-        active[bought[rng.random(len(bought)) < p[bought]]] = False
+    x, tx, _ = _purchase_histories(lam, p, T, rng)
     return x, tx, T
 
 
