@@ -167,15 +167,17 @@ def test_parquet_format(tmp_path: Path) -> None:
 
 #: SHA-256 of every file for ``generate(300, 3, ...)`` (CSV), recorded with the generator as
 #: of 2026-12-02 before its memory work: the output must not change (the committed sample, the
-#: notebooks' checked outputs and the truth-recovery tests depend on it).
+#: notebooks' checked outputs and the truth-recovery tests depend on it). Changed on purpose
+#: on 2026-12-04 for the relationship surveys: ``feedback``, and through the defects' shared
+#: stream ``campaign`` and ``truth/defects``; the other six files kept their digests.
 STABLE_CSV_SHA256 = {
-    "campaign": "70816917cc0c460afa54547505e2fab0d5d6654e389e8e9df2c5c1c409c15c7d",
+    "campaign": "7cd4710d39d384c20e5e12ef310ebffdaf76699be72defe02fd4c0b50ff7b5e4",
     "customers": "44646367f7007934a5523cbaad926c4e2865f0c456600cdede827369e1b9d9e3",
     "events": "10523ef92679bb16cef7381e4c86601e20d5a99a85b1705929490fdc50c366a9",
-    "feedback": "fffa8549f1ff94e0a77c3e9953ed1b09a4bbbffcb1592d41c9b7c793c1a78efe",
+    "feedback": "f4a2093179cb9b77750c07e895ee4bfcfc670e851887552ce2b43f140c4b9e59",
     "transactions": "a73cc79d411ef19a937a1f72fcc3209c08a75b0525888b1c5085b75da702e321",
     "truth/customers": "6e36a0fa5963fd36727f409026c7f6f78c705022b71d235f0a8d4140c027e680",
-    "truth/defects": "6fc08bbcf298ff65120ad30eb1a26395885d53b254055e5cb4331673ed045459",
+    "truth/defects": "70e1685be0d09f7efa5182e987b1ba6f9fc7450fe9be63a20e03882428772ec6",
     "truth/drivers": "cdb8e174dd8e90a482c54de8453b792ea0245c06d8b6648f5d2d5ddb93983db5",
     "truth/journeys": "faee441bfa10c46ed247c828e9896721a934bca17bf265092022e3854b8bd897",
 }
@@ -185,9 +187,9 @@ STABLE_CSV_SHA256 = {
 STABLE_PARQUET_SHA256 = {
     "customers": "e76b1e4fa2262415e74b1c33e2057a7111cc08afb0e1e4d9dfe69e877782f6a2",
     "transactions": "672471a195ec632ca5eadd36f723c7a92467284376b3cd28c95d1f4bea6694fd",
-    "campaign": "ac6eddf75d6a3e0f7c3a74dcde13a2af31ce88af4c76e8ca62ce296fd71e6d72",
+    "campaign": "225c81f5f815a19d1efa9add53f9db9daa44c34f8ea469ab5e19f56b7084db06",
     "events": "5e8ea171255230dc806e43703756937a5e1f6415cc17df1098d3bbea831586b0",
-    "feedback": "fdcf8ea26cb3cc47affcb1bd9ddbab2ae47f03287a08b37bfaa61851fc58be22",
+    "feedback": "91bfe198c6848affb0c6b48e289c05fa2fdc24e838233e40951d9e158313e2c3",
 }
 
 
@@ -431,6 +433,55 @@ def test_service_feedback(core_run) -> None:
     sat = people.set_index("primary_customer_id")["satisfaction"]
     s = surveys.assign(sat=surveys["customer_id"].map(sat)).dropna(subset=["sat"])
     assert np.corrcoef(s["score"], s["sat"])[0, 1] > 0.5
+
+
+def test_relationship_surveys(core_run) -> None:
+    """E-mailed overall-satisfaction surveys: every 3 months to a random half of the people who
+    have bought; the dissatisfied answer more often, people who have dropped out less."""
+    people, customers, _, _, _ = core_run
+    rs = core.make_relationship_surveys(people, np.random.default_rng(3), core.START, END)
+    assert list(rs.columns) == [
+        "customer_id",
+        "timestamp",
+        "score",
+        "touchpoint",
+        "journey_id",
+        "complaint",
+        "comment",
+    ]
+    assert rs["customer_id"].isin(customers["customer_id"]).all()
+    assert (rs["touchpoint"] == "email").all() and not rs["complaint"].any()
+    assert rs["journey_id"].isna().all() and rs["score"].between(0, 10).all()
+    assert rs["timestamp"].min() >= core.START and rs["timestamp"].max() < END + pd.Timedelta(
+        days=1
+    )
+    # answers come within 14 days of one of the 7 quarterly invitations
+    waves = [core.START.normalize() + pd.DateOffset(months=3 * k) for k in range(1, 8)]
+    since = rs["timestamp"].map(lambda t: min((t - w).days for w in waves if w <= t))
+    assert since.between(0, 13).all()
+    # one row per answer; map answers to people through either of their records
+    rec = pd.concat(
+        [
+            people[["primary_customer_id"]].rename(columns={"primary_customer_id": "cid"}),
+            people[["secondary_customer_id"]].rename(columns={"secondary_customer_id": "cid"}),
+        ]
+    ).dropna()
+    person = pd.Series(rec.index, index=rec["cid"].astype("str"))
+    n_answers = rs["customer_id"].map(person).value_counts().reindex(people.index, fill_value=0)
+    sat = people["satisfaction"]
+    low, high = n_answers[sat < 2.5].mean(), n_answers[sat > 4.0].mean()
+    assert low > 1.5 * high, (low, high)
+    # scores follow satisfaction
+    s = rs.assign(sat=rs["customer_id"].map(person).map(sat))
+    assert np.corrcoef(s["score"], s["sat"])[0, 1] > 0.7
+    # people who dropped out early answer less than those alive throughout
+    dropped_early = ~people["alive_at_end"] & (
+        people["last_purchase"] < core.START + pd.DateOffset(months=9)
+    )
+    alive = people["alive_at_end"] & (
+        people["first_purchase"] < core.START + pd.DateOffset(months=3)
+    )
+    assert n_answers[dropped_early].mean() < 0.7 * n_answers[alive].mean()
 
 
 # ------------------------------------------------------------------------------------------

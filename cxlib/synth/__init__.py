@@ -293,13 +293,19 @@ def generate(
     end = pd.Timestamp(end_date).normalize()
     start = end - pd.DateOffset(years=2) + pd.Timedelta(days=1)
     rng = np.random.default_rng(seed)
-    (r_people, r_records, r_tx, r_feedback, r_campaign, r_journeys, r_defects) = rng.spawn(7)
+    # an eighth child leaves the first seven (and so every earlier table) unchanged
+    (r_people, r_records, r_tx, r_feedback, r_campaign, r_journeys, r_defects, r_survey) = (
+        rng.spawn(8)
+    )
 
     logger.info("synth: %d people, seed %s, %s .. %s -> %s", n, seed, start.date(), end.date(), out)
     people = core.make_people(n, r_people, start, end)
     customers, people = core.make_records(people, r_records)
     transactions, people, churn = core.make_transactions(people, customers, r_tx, start, end)
     service_feedback = core.make_service_feedback(people, customers, r_feedback, start, end)
+    relationship = core.make_relationship_surveys(people, r_survey, start, end)
+    service_feedback = pd.concat([service_feedback, relationship], ignore_index=True)
+    del relationship
     # the later steps need only the people's summaries: drop the rest to save memory
     people = people.drop(columns=[c for c in _PEOPLE_DROP if c in people.columns])
     pa.default_memory_pool().release_unused()

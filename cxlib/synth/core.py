@@ -188,6 +188,19 @@ N_STORES = 40
 SURVEY_RATE = 0.03  # surveys per observed purchase
 SURVEY_SCORE_SD = 1.2
 
+# Relationship survey: every RELATIONSHIP_WAVE_MONTHS months a random RELATIONSHIP_INVITE_SHARE
+# of the people who have bought by then is e-mailed an "overall satisfaction" survey (0-10).
+# logit P(answer) = intercept + slope * (3.5 - satisfaction) - penalty * (already dropped out):
+# dissatisfied customers answer more often (about 35% at satisfaction 2 vs 14% at 4.5 among
+# active ones), lapsed ones less (they no longer read the shop's e-mails).
+RELATIONSHIP_WAVE_MONTHS = 3
+RELATIONSHIP_INVITE_SHARE = 0.5
+RELATIONSHIP_RESPONSE_INTERCEPT = -1.35
+RELATIONSHIP_RESPONSE_SLOPE = 0.5
+RELATIONSHIP_DROPPED_PENALTY = 1.0
+RELATIONSHIP_ANSWER_DAYS = 14  # answers come in over this many days after the invitation
+RELATIONSHIP_SCORE_SD = 1.0
+
 
 # --------------------------------------------------------------------------------------------
 # Name, address and contact lists (synthetic; treat generated records as PII all the same)
@@ -1638,6 +1651,97 @@ def make_service_feedback(
     )
     fb = fb.sort_values(["timestamp", "customer_id"], kind="stable", ignore_index=True)
     logger.info("service feedback: %d surveys, %d complaints", m, nc)
+    return fb
+
+
+def make_relationship_surveys(
+    people: pd.DataFrame,
+    rng: np.random.Generator,
+    start: pd.Timestamp = START,
+    end: pd.Timestamp = END,
+) -> pd.DataFrame:
+    """Periodic relationship ("overall satisfaction") surveys, e-mailed to a random share.
+
+    Every ``RELATIONSHIP_WAVE_MONTHS`` months after ``start`` (before ``end``) a random
+    ``RELATIONSHIP_INVITE_SHARE`` of the people whose first purchase came before the wave is
+    invited. Who answers depends on satisfaction and on whether the person has already dropped
+    out (``alive_at_end`` false and the last purchase before the wave):
+    ``logit P(answer) = RELATIONSHIP_RESPONSE_INTERCEPT + RELATIONSHIP_RESPONSE_SLOPE *
+    (3.5 - satisfaction) - RELATIONSHIP_DROPPED_PENALTY * dropped``, so the dissatisfied answer
+    more often, as in real customer surveys. An answer comes on a uniform day within
+    ``RELATIONSHIP_ANSWER_DAYS`` of the invitation (before the data end), 08:00-22:00, touchpoint
+    ``email``, score 0-10 around ``2 * satisfaction`` (sd ``RELATIONSHIP_SCORE_SD``), on the
+    person's primary record or, for duplicated people, sometimes the secondary one; 15% leave a
+    comment.
+
+    Returns
+    -------
+    DataFrame with ``customer_id, timestamp, score, touchpoint, journey_id, complaint, comment``
+    (``complaint`` false, ``journey_id`` empty).
+    """
+    people = people.reset_index(drop=True)
+    n = len(people)
+    anchor = anchor_for(start)
+    end_day = int(_seconds(pd.Timestamp(end).normalize(), anchor)) // _DAY_S
+    first_s = _seconds(people["first_purchase"].to_numpy(), anchor)
+    last_s = _seconds(people["last_purchase"].to_numpy(), anchor)
+    alive_end = people["alive_at_end"].to_numpy(bool)
+    sat = people["satisfaction"].to_numpy(float)
+    prim = people["primary_customer_id"].astype("str").to_numpy()
+    sec = people["secondary_customer_id"]
+    has_sec = sec.notna().to_numpy()
+    sec = sec.fillna("").astype("str").to_numpy()
+
+    waves = []
+    k = 1
+    while True:
+        day = pd.Timestamp(start).normalize() + pd.DateOffset(months=RELATIONSHIP_WAVE_MONTHS * k)
+        if day >= pd.Timestamp(end).normalize():
+            break
+        waves.append(int(_seconds(day, anchor)) // _DAY_S)
+        k += 1
+    whos, days = [], []
+    for wave_day in waves:
+        wave_s = wave_day * _DAY_S
+        member = first_s < wave_s
+        invited = member & (rng.random(n) < RELATIONSHIP_INVITE_SHARE)
+        dropped = ~alive_end & (last_s < wave_s)
+        logit = (
+            RELATIONSHIP_RESPONSE_INTERCEPT
+            + RELATIONSHIP_RESPONSE_SLOPE * (3.5 - sat)
+            - RELATIONSHIP_DROPPED_PENALTY * dropped
+        )
+        answered = invited & (rng.random(n) < _sigmoid(logit))
+        who = np.flatnonzero(answered)
+        last_day = min(wave_day + RELATIONSHIP_ANSWER_DAYS - 1, end_day)
+        day = rng.integers(wave_day, last_day + 1, len(who))
+        whos.append(who)
+        days.append(day)
+    who = np.concatenate(whos) if whos else np.zeros(0, np.int64)
+    day = np.concatenate(days) if days else np.zeros(0, np.int64)
+    m = len(who)
+    ts = day * _DAY_S + rng.integers(8 * 3600, 22 * 3600, m)
+    score = np.clip(np.round(2.0 * sat[who] + rng.normal(0.0, RELATIONSHIP_SCORE_SD, m)), 0, 10)
+    use_sec = has_sec[who] & (rng.random(m) >= DUP_SPLIT_PRIMARY)
+    cid = np.where(use_sec, sec[who], prim[who])
+    has_comment = rng.random(m) < 0.15
+    good = np.asarray(SURVEY_COMMENTS_GOOD)[rng.integers(0, len(SURVEY_COMMENTS_GOOD), m)]
+    bad = np.asarray(SURVEY_COMMENTS_BAD)[rng.integers(0, len(SURVEY_COMMENTS_BAD), m)]
+    comment = np.where(has_comment, np.where(score >= 7, good, bad), "")
+    anchor_s = anchor.to_datetime64().astype("datetime64[s]")
+    fb = pd.DataFrame(
+        {
+            "customer_id": pd.array(cid, dtype="str"),
+            "timestamp": anchor_s + ts.astype("timedelta64[s]"),
+            "score": score.astype(float),
+            "touchpoint": pd.array(np.full(m, "email"), dtype="str"),
+            "journey_id": pd.array([None] * m, dtype="str"),
+            "complaint": np.zeros(m, bool),
+            "comment": _empty_to_na(comment).array,
+        }
+    )
+    fb = fb.sort_values(["timestamp", "customer_id"], kind="stable", ignore_index=True)
+    logger.info("relationship surveys: %d waves, %d answers", len(waves), m)
     return fb
 
 
