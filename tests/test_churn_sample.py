@@ -119,6 +119,10 @@ def test_planted_low_satisfaction_among_drivers(sample_run):
     row = d.loc["low_satisfaction"]
     assert row["direction"] == "raises risk"
     assert 1 < row["ci_low"] and row["estimate"] < 2.5, row
+    # and the report says it in words (measured: "Customers whose average feedback score is
+    # below 5 are 1.3x as likely to lapse (43% vs 33%; adjusted odds ratio 1.72 ...)")
+    texts = [t for t, _ in churn.churn_findings(res)]
+    assert any(t.startswith("Customers whose average feedback score is below") for t in texts)
 
 
 def test_low_satisfaction_is_not_reported_as_protective(sample_run):
