@@ -2396,8 +2396,8 @@ def _run_non_contractual(
         test_idx = snapshot_idx[_sample_rows(len(snapshot_idx), max_eval_rows, rng)]
         notes.append(
             f"The models are judged on a random sample of {len(test_idx):,} of the "
-            f"{len(snapshot_idx):,} customers of the test snapshot (max_eval_rows); the "
-            "confidence intervals are those of the sample."
+            f"{len(snapshot_idx):,} customers of the test snapshot, which keeps the run short; "
+            "the confidence intervals are those of the sample. Every customer is scored."
         )
 
     if len(dates) >= 2:

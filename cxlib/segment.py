@@ -381,6 +381,9 @@ class BehaviouralSegmenter:
         Cluster of each fitted row, 1..k_ (1 = largest cluster).
     selection_ : pd.DataFrame
         One row per k: ``k, silhouette, stability, stability_sd, score, inertia, chosen``.
+    n_scored_ : int
+        Customers on which the silhouette and the stability were computed (at most
+        ``sample_size``; every customer is still segmented).
     feature_names_in_ : list of str
     log_features_ : list of str
         Columns that were log1p-transformed.
@@ -473,6 +476,7 @@ class BehaviouralSegmenter:
         n = Z.shape[0]
         rng = np.random.default_rng(self.random_state)
         s_idx = _sample_index(n, self.sample_size, rng)
+        self.n_scored_ = len(s_idx)
         Zs = Z[s_idx]
         rows, models = [], {}
         for k in ks:
@@ -1135,8 +1139,18 @@ def rfm_findings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-def k_choice_sentence(selection: pd.DataFrame, expected_k: int | None = None) -> str:
-    """Why the chosen k was chosen (and, if ``expected_k`` differs, why not that one)."""
+def k_choice_sentence(
+    selection: pd.DataFrame,
+    expected_k: int | None = None,
+    *,
+    n_scored: int | None = None,
+    n_customers: int | None = None,
+) -> str:
+    """Why the chosen k was chosen (and, if ``expected_k`` differs, why not that one).
+
+    With ``n_scored`` below ``n_customers`` (a large customer base: the scores were computed on
+    a sample, :attr:`BehaviouralSegmenter.n_scored_`) the sentence says so.
+    """
     sel = selection.set_index("k")
     k = int(sel.index[sel["chosen"]][0])
     row = sel.loc[k]
@@ -1158,6 +1172,11 @@ def k_choice_sentence(selection: pd.DataFrame, expected_k: int | None = None) ->
         text += (
             f" {expected_k} segments score {e['score']:.3f} (silhouette {e['silhouette']:.3f}, "
             f"stability {e['stability']:.3f}), lower than {k}."
+        )
+    if n_scored is not None and n_customers is not None and n_scored < n_customers:
+        text += (
+            f" Separation and reproducibility were measured on a random sample of "
+            f"{n_scored:,} of the {n_customers:,} customers; every customer is given a segment."
         )
     return text
 

@@ -102,6 +102,25 @@ def test_next_load_source_deletes_them_too(private_tmp):
     assert not Path(backend).exists()
 
 
+def test_the_pytest_session_end_sweeps_what_finished_kernels_left(private_tmp):
+    """The repository's ``conftest.py`` sweeps at the end of a pytest session (nbval shuts
+    kernels down without their finalizers); a running owner's folder stays."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    dead, gone = start(MAKE_ONE, private_tmp)
+    kill(dead)
+    alive, kept = start(MAKE_ONE, private_tmp)
+    try:
+        hooks.pytest_sessionfinish(session=None, exitstatus=0)
+        assert not Path(gone).exists()
+        assert Path(kept).is_dir()
+    finally:
+        kill(alive)
+
+
 def test_a_running_owners_folder_is_kept(private_tmp):
     proc, folder = start(MAKE_ONE, private_tmp)
     try:

@@ -224,6 +224,23 @@ def test_segmenter_labels_sorted_by_size_predict_and_attributes(fitted):
     assert seg.cluster_centers_.shape == (seg.k_, len(seg.feature_names_in_))
 
 
+def test_k_choice_sentence_says_when_the_scores_used_a_sample(fitted):
+    X, _, seg = fitted
+    assert seg.n_scored_ == len(X)  # below sample_size: every customer is scored
+    plain = S.k_choice_sentence(seg.selection_, n_scored=seg.n_scored_, n_customers=len(X))
+    assert plain.startswith("We tried 2 to 5 segments and kept 3") and "sample" not in plain
+    small = S.BehaviouralSegmenter(
+        k_range=[2, 3, 4], random_state=0, n_stability=2, sample_size=100
+    ).fit(X)
+    assert small.n_scored_ == 100
+    text = S.k_choice_sentence(small.selection_, n_scored=small.n_scored_, n_customers=len(X))
+    assert text.endswith(
+        f"measured on a random sample of 100 of the {len(X):,} customers; every customer is "
+        "given a segment."
+    )
+    assert len(small.labels_) == len(X)
+
+
 def test_segmenter_is_deterministic_for_a_seed():
     X, _ = _behaviour(n_per=80, seed=3)
     a = S.BehaviouralSegmenter(k_range=[2, 3, 4], random_state=5, n_stability=3).fit(X)
