@@ -1573,6 +1573,28 @@ def make_transactions(
 # --------------------------------------------------------------------------------------------
 
 
+def _answer_records_and_comments(
+    people: pd.DataFrame, who: np.ndarray, score: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Record and comment of each survey answer: ``who`` are positions in ``people``.
+
+    The answer is on the person's primary record or, for a duplicated person, on the secondary
+    one with probability ``1 - DUP_SPLIT_PRIMARY``; 15% of answers carry a short comment, good
+    for scores of 7 or more. Returns ``(customer_id, comment)`` (comment "" for none).
+    """
+    m = len(who)
+    prim = people["primary_customer_id"].astype("str").to_numpy()
+    sec = people["secondary_customer_id"]
+    has_sec = sec.notna().to_numpy()
+    sec = sec.fillna("").astype("str").to_numpy()
+    use_sec = has_sec[who] & (rng.random(m) >= DUP_SPLIT_PRIMARY)
+    cid = np.where(use_sec, sec[who], prim[who])
+    has_comment = rng.random(m) < 0.15
+    good = np.asarray(SURVEY_COMMENTS_GOOD)[rng.integers(0, len(SURVEY_COMMENTS_GOOD), m)]
+    bad = np.asarray(SURVEY_COMMENTS_BAD)[rng.integers(0, len(SURVEY_COMMENTS_BAD), m)]
+    return cid, np.where(has_comment, np.where(score >= 7, good, bad), "")
+
+
 def make_service_feedback(
     people: pd.DataFrame,
     customers: pd.DataFrame,
@@ -1601,9 +1623,6 @@ def make_service_feedback(
     n_pur = people["n_purchases"].to_numpy()
     sat = people["satisfaction"].to_numpy(float)
     prim = people["primary_customer_id"].astype("str").to_numpy()
-    sec = people["secondary_customer_id"]
-    has_sec = sec.notna().to_numpy()
-    sec = sec.fillna("").astype("str").to_numpy()
 
     k = rng.binomial(n_pur, SURVEY_RATE)
     who = np.repeat(np.arange(n), k)
@@ -1615,12 +1634,7 @@ def make_service_feedback(
     score = np.clip(np.round(2.0 * sat[who] + rng.normal(0.0, SURVEY_SCORE_SD, m)), 0, 10)
     ch_cum = np.cumsum(people[["p_store", "p_web", "p_app"]].to_numpy(float), axis=1)
     tp = _draw_index(ch_cum, who, rng.random(m))
-    use_sec = has_sec[who] & (rng.random(m) >= DUP_SPLIT_PRIMARY)
-    cid = np.where(use_sec, sec[who], prim[who])
-    has_comment = rng.random(m) < 0.15
-    good = np.asarray(SURVEY_COMMENTS_GOOD)[rng.integers(0, len(SURVEY_COMMENTS_GOOD), m)]
-    bad = np.asarray(SURVEY_COMMENTS_BAD)[rng.integers(0, len(SURVEY_COMMENTS_BAD), m)]
-    comment = np.where(has_comment, np.where(score >= 7, good, bad), "")
+    cid, comment = _answer_records_and_comments(people, who, score, rng)
 
     comp = np.flatnonzero(people["complained"].to_numpy(bool))
     nc = len(comp)
@@ -1687,10 +1701,6 @@ def make_relationship_surveys(
     last_s = _seconds(people["last_purchase"].to_numpy(), anchor)
     alive_end = people["alive_at_end"].to_numpy(bool)
     sat = people["satisfaction"].to_numpy(float)
-    prim = people["primary_customer_id"].astype("str").to_numpy()
-    sec = people["secondary_customer_id"]
-    has_sec = sec.notna().to_numpy()
-    sec = sec.fillna("").astype("str").to_numpy()
 
     waves = []
     k = 1
@@ -1722,12 +1732,7 @@ def make_relationship_surveys(
     m = len(who)
     ts = day * _DAY_S + rng.integers(8 * 3600, 22 * 3600, m)
     score = np.clip(np.round(2.0 * sat[who] + rng.normal(0.0, RELATIONSHIP_SCORE_SD, m)), 0, 10)
-    use_sec = has_sec[who] & (rng.random(m) >= DUP_SPLIT_PRIMARY)
-    cid = np.where(use_sec, sec[who], prim[who])
-    has_comment = rng.random(m) < 0.15
-    good = np.asarray(SURVEY_COMMENTS_GOOD)[rng.integers(0, len(SURVEY_COMMENTS_GOOD), m)]
-    bad = np.asarray(SURVEY_COMMENTS_BAD)[rng.integers(0, len(SURVEY_COMMENTS_BAD), m)]
-    comment = np.where(has_comment, np.where(score >= 7, good, bad), "")
+    cid, comment = _answer_records_and_comments(people, who, score, rng)
     anchor_s = anchor.to_datetime64().astype("datetime64[s]")
     fb = pd.DataFrame(
         {
