@@ -7,8 +7,8 @@ offer arm), ``journeys.csv`` (planted journey friction), ``defects.csv`` (plante
 defects) and ``drivers.csv`` (true dropout drivers). The generative model and its parameters are
 documented in ``docs/synthetic-data.md``.
 
-The steps live in :mod:`cxlib.synth.core` (people, CRM records, purchases, service feedback),
-:mod:`cxlib.synth.campaign`, :mod:`cxlib.synth.journeys` and :mod:`cxlib.synth.defects`. Each
+The steps live in :mod:`cxlib.synth.core` (people, CRM records, purchases, service feedback,
+relationship surveys), :mod:`cxlib.synth.campaign`, :mod:`cxlib.synth.journeys` and :mod:`cxlib.synth.defects`. Each
 step draws from its own child of ``numpy.random.default_rng(seed)``, so output is identical for a
 seed and a change in one step leaves the random streams of the others untouched.
 """
