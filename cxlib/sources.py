@@ -56,11 +56,23 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def raise_if_interrupted(exc: BaseException) -> None:
+def raise_if_interrupted(exc: BaseException, con: Any = None) -> None:
     """Re-raise a query stopped by a signal (Ctrl-C, a scheduler's SIGTERM) as
     ``KeyboardInterrupt``: DuckDB reports it as ``InterruptException``, which must not be
-    mistaken for an unreadable file."""
+    mistaken for an unreadable file.
+
+    With ``con`` (the DuckDB connection that ran the query) the query is also interrupted
+    inside DuckDB first: when a Python signal handler stops a query, DuckDB 1.5 returns "Query
+    interrupted" to the caller but may leave the query running on its worker threads, and the
+    connection's ``close()`` then waits for it to finish (measured: 557 s in 1 of 10 stops of a
+    long query; with ``con.interrupt()`` first, 40 of 40 closed within 0.01 s).
+    """
     if type(exc).__name__ == "InterruptException" or first_line(exc) == "Query interrupted":
+        if con is not None:
+            try:
+                con.interrupt()
+            except Exception:  # already closed: nothing left to stop
+                pass
         raise KeyboardInterrupt(first_line(exc)) from exc
 
 
@@ -304,7 +316,7 @@ class FolderSource:
         except SourceError:
             raise
         except Exception as exc:  # duckdb/arrow parse errors: say which file and how to fix
-            raise_if_interrupted(exc)
+            raise_if_interrupted(exc, self.con.con)
             first = first_line(exc)
             raise SourceError(
                 f"{tf.path}: cannot be read as {tf.kind.upper()} ({first}). Fix: save it as "
@@ -423,7 +435,7 @@ class FolderSource:
             except SourceError:
                 raise
             except Exception as exc:
-                raise_if_interrupted(exc)
+                raise_if_interrupted(exc, self.con.con)
                 first = first_line(exc)
                 raise SourceError(
                     f"{tf.path}: cannot be read as CSV ({first}). Fix: save it as UTF-8 or "

@@ -246,36 +246,60 @@ def test_sigterm_during_a_run_deletes_the_validated_tables(sample_dir, tmp_path)
 def test_sigterm_inside_a_duckdb_query_is_exit_143_not_bad_input(monkeypatch, capsys):
     """DuckDB turns the SystemExit of the SIGTERM handler into "Query interrupted"; a reader that
     wraps read errors as bad input must not turn a scheduler's stop into exit code 2 (seen in CI
-    when the signal arrived while a CSV file was being read)."""
+    when the signal arrived while a CSV file was being read). The stop must also be prompt:
+    without ``con.interrupt()`` in ``raise_if_interrupted`` DuckDB sometimes kept the query
+    running and ``close()`` waited for it (this test hung for 8-9 minutes in 2 of 9 runs)."""
     import os
     import signal
     import threading
+    import time
 
     import duckdb
 
     from cxlib import cli
     from cxlib.sources import SourceError, raise_if_interrupted
 
+    connections = []
+    started = threading.Event()
+
     def busy_reader(args):
         con = duckdb.connect()
+        connections.append(con)
         try:
+            started.set()
             con.sql(
                 "SELECT count(*) FROM range(100000000000) t(i) WHERE hash(i) % 7 = 1"
             ).fetchone()
         except Exception as exc:
-            raise_if_interrupted(exc)
+            raise_if_interrupted(exc, con)
             raise SourceError(f"x.csv: cannot be read as CSV ({exc})") from None
         finally:
             con.close()
 
+    def stop_when_reading():  # the signal comes while the query runs, however busy the machine
+        if started.wait(60):
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    watchdog_fired = threading.Event()
+
+    def watchdog():  # a signal the query never noticed fails the test instead of hanging it
+        watchdog_fired.set()
+        for con in connections:
+            con.interrupt()
+
     monkeypatch.setattr(cli, "_check", busy_reader)
     before = signal.getsignal(signal.SIGTERM)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
+    stopper = threading.Thread(target=stop_when_reading, daemon=True)
+    guard = threading.Timer(120, watchdog)
+    stopper.start()
+    guard.start()
     try:
         code = cli.main(["check", "--data", "unused"])
     finally:
-        timer.cancel()
+        guard.cancel()
+        stopper.join(timeout=5)
+    assert not watchdog_fired.is_set(), "the SIGTERM did not stop the query within 120 s"
     assert code == 143
     err = capsys.readouterr().err
     assert "cx: terminated" in err and "cx: error" not in err
@@ -288,6 +312,31 @@ def test_an_interrupted_query_is_not_reported_as_an_unreadable_file():
     with pytest.raises(KeyboardInterrupt):
         raise_if_interrupted(RuntimeError("Query interrupted"))
     raise_if_interrupted(RuntimeError("Invalid Input Error: CSV Error on Line: 3"))  # no raise
+
+
+def test_an_interrupted_query_is_stopped_inside_duckdb_too():
+    """``raise_if_interrupted(exc, con)`` interrupts the connection before re-raising (DuckDB may
+    keep a signal-stopped query running on its worker threads); a closed connection is fine."""
+    import duckdb
+
+    from cxlib.sources import raise_if_interrupted
+
+    class Con:
+        interrupted = 0
+
+        def interrupt(self):
+            self.interrupted += 1
+
+    con = Con()
+    raise_if_interrupted(RuntimeError("CSV Error on Line: 3"), con)
+    assert con.interrupted == 0
+    with pytest.raises(KeyboardInterrupt):
+        raise_if_interrupted(RuntimeError("Query interrupted"), con)
+    assert con.interrupted == 1
+    closed = duckdb.connect()
+    closed.close()
+    with pytest.raises(KeyboardInterrupt):
+        raise_if_interrupted(RuntimeError("Query interrupted"), closed)
 
 
 def test_first_fingerprints_are_those_of_the_folder_source(fake_series, tmp_path):
