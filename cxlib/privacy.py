@@ -161,10 +161,16 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+EXPORT_FLOAT_FORMAT = "%.10g"
+"""Floats in exports carry 10 significant digits: the last bits of a float can differ between
+machines (BLAS, libm), so a fixed precision makes the same seed give the same bytes anywhere."""
+
+
 def write_export(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False) -> Path:
     """Write ``df`` as CSV atomically (temporary file in the same folder, then rename).
 
-    Cells that a spreadsheet would run as a formula are neutralised first. A crash never leaves a
+    Cells that a spreadsheet would run as a formula are neutralised first; floats are written
+    with :data:`EXPORT_FLOAT_FORMAT`. A crash never leaves a
     half-written export: readers see the old file or the new one.
     """
     path = Path(path)
@@ -173,7 +179,7 @@ def write_export(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = Fal
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            safe.to_csv(fh, index=index, lineterminator="\n")
+            safe.to_csv(fh, index=index, lineterminator="\n", float_format=EXPORT_FLOAT_FORMAT)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -179,7 +179,7 @@ STABLE_CSV_SHA256 = {
     "truth/customers": "6e36a0fa5963fd36727f409026c7f6f78c705022b71d235f0a8d4140c027e680",
     "truth/defects": "70e1685be0d09f7efa5182e987b1ba6f9fc7450fe9be63a20e03882428772ec6",
     "truth/drivers": "cdb8e174dd8e90a482c54de8453b792ea0245c06d8b6648f5d2d5ddb93983db5",
-    "truth/journeys": "faee441bfa10c46ed247c828e9896721a934bca17bf265092022e3854b8bd897",
+    "truth/journeys": "c1aadd301b395f3f0816cc87a295bd529aabc6b28c07e42cc475db832d395c2d",
 }
 #: SHA-256 of (Arrow schema without metadata + the table as Arrow CSV) of each Parquet table for
 #: ``generate(300, 3, ..., fmt="parquet")``: column types and values, independent of the

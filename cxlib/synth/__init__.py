@@ -106,6 +106,26 @@ def _arrow_column(s: pd.Series) -> pa.Array:
         return _mixed_to_text(s)
 
 
+TRUTH_SIGNIFICANT_DIGITS = 10
+
+
+def fixed_precision(df: pd.DataFrame, digits: int = TRUTH_SIGNIFICANT_DIGITS) -> pd.DataFrame:
+    """``df`` with every float column rounded to ``digits`` significant digits.
+
+    The truth files hold values computed with ``exp``/``log`` whose last bits can differ between
+    machines; rounded to 10 significant digits (a decimal of at most 10 digits, whose shortest
+    representation is written) the same seed gives the same bytes anywhere.
+    """
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if not pd.api.types.is_float_dtype(s):
+            continue
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        out[c] = np.array([float(f"{x:.{digits}g}") for x in v], dtype="float64")
+    return out
+
+
 def write_table(
     df: pd.DataFrame, path: Path, fmt: str = "csv", *, string_columns: tuple[str, ...] = ()
 ) -> Path:
@@ -365,7 +385,7 @@ def generate(
         "drivers": core.drivers_table(),
     }
     for name in TRUTH_TABLES:
-        path = write_table(truth[name], out / "truth" / f"{name}.csv", "csv")
+        path = write_table(fixed_precision(truth[name]), out / "truth" / f"{name}.csv", "csv")
         result.rows[f"truth/{name}"] = len(truth[name])
         result.files[f"truth/{name}"] = path
     result.seconds = time.perf_counter() - t0
