@@ -32,11 +32,11 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from cxlib.sources import ROW_ORDER, duckdb_connection
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-from cxlib.sources import ROW_ORDER, duckdb_connection
 
 __all__ = ["ROW_ORDER", "Engine", "analysis_day", "as_table", "data_end", "is_table"]
 
@@ -132,7 +132,9 @@ class Engine:
                 f"file_row_number = true)"
             )
             return self.con.table(view)
-        raise TypeError(f"expected a pandas DataFrame, an Ibis table or a Parquet path, not {obj!r}")
+        raise TypeError(
+            f"expected a pandas DataFrame, an Ibis table or a Parquet path, not {obj!r}"
+        )
 
     # -- temporary tables ---------------------------------------------------------------------
     def keep(self, expr: Any, prefix: str = "cx_kept") -> Any:
