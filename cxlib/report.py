@@ -65,6 +65,10 @@ class Findings:
         for t in texts:
             self.add(t, headline=headline)
 
+    def extend_from(self, result: Any) -> None:
+        """Add the findings of a question's result (:meth:`cxlib.result.QuestionResult.findings`)."""
+        self.items.extend(result.findings())
+
     def headlines(self) -> list[str]:
         """The headline sentences in the order they were added."""
         return [f.text for f in self.items if f.headline]
