@@ -1,0 +1,55 @@
+"""Customer journeys: build them from events, map them, attribute conversions, find friction,
+and rank what to fix first (notebook 05).
+
+The public face of the journey question; the work is done in private modules.
+"""
+
+from cxlib.journey._build import (
+    ATTRIBUTION_EXPORT_COLUMNS,
+    DEFAULT_CHANNEL_TYPES,
+    PRIORITY_EXPORT_COLUMNS,
+    JourneyData,
+    MarkovAttribution,
+    attribution_export,
+    attribution_table,
+    build_journeys,
+    compare_outcomes,
+    flow_table,
+    friction_by_touchpoint,
+    friction_by_type,
+    funnel,
+    funnel_steps,
+    link_feedback,
+    opportunity,
+    outcome_summary,
+    priorities_export,
+    prioritise,
+    top_paths,
+    touchpoint_channel_types,
+    transition_matrix,
+)
+
+__all__ = [
+    "ATTRIBUTION_EXPORT_COLUMNS",
+    "DEFAULT_CHANNEL_TYPES",
+    "PRIORITY_EXPORT_COLUMNS",
+    "JourneyData",
+    "MarkovAttribution",
+    "attribution_export",
+    "attribution_table",
+    "build_journeys",
+    "compare_outcomes",
+    "flow_table",
+    "friction_by_touchpoint",
+    "friction_by_type",
+    "funnel",
+    "funnel_steps",
+    "link_feedback",
+    "opportunity",
+    "outcome_summary",
+    "priorities_export",
+    "prioritise",
+    "top_paths",
+    "touchpoint_channel_types",
+    "transition_matrix",
+]
