@@ -17,6 +17,7 @@ from test_features_backend import assert_same, messy_transactions, spark, to_par
 from cxlib import segment as S
 from cxlib.contract import load_source
 from cxlib.features import customer_features
+from cxlib.segment._people import _id_coverage
 from cxlib.sources import ROW_ORDER, backend_table, is_backend_table
 
 SEED = 42
@@ -92,8 +93,8 @@ def test_sample_master_map_same_on_both_paths(sample, tmp_path):
     got = S.load_master_map(tmp_path, ids=lazy_data.tables["transactions"]["customer_id"])
     assert want is not None and len(want) > 5000
     pd.testing.assert_frame_equal(got, want)
-    cov = S._id_coverage(lazy_data.tables["transactions"]["customer_id"], truth["customer_id"])
-    assert cov == S._id_coverage(
+    cov = _id_coverage(lazy_data.tables["transactions"]["customer_id"], truth["customer_id"])
+    assert cov == _id_coverage(
         pandas_data.tables["transactions"]["customer_id"], truth["customer_id"]
     )
     assert 0.9 < cov < 1.0  # the sample plants orphan ids that are in no customer system
@@ -218,8 +219,8 @@ def test_spark_people_features_and_coverage_equal_pandas(spark, tmp_path):  # no
         customer_features(S.to_people(t, mm), AS_OF),
         customer_features(S.to_people(plain, mm), AS_OF),
     )
-    assert S._id_coverage(t["customer_id"], mm["customer_id"]) == pytest.approx(
-        S._id_coverage(plain["customer_id"], mm["customer_id"])
+    assert _id_coverage(t["customer_id"], mm["customer_id"]) == pytest.approx(
+        _id_coverage(plain["customer_id"], mm["customer_id"])
     )
 
 
@@ -230,7 +231,7 @@ def test_master_map_coverage_of_a_joined_table():
     tx = backend_table(pd.DataFrame({"customer_id": ["a", "b", "c", "c", "d"], "amount": 1.0}))
     kept = tx.anti_join(ibis.memtable(pd.DataFrame({"customer_id": ["d"]})), "customer_id")
     mapped = pd.Series(["a", "b", "x"])
-    assert S._id_coverage(kept["customer_id"], mapped) == pytest.approx(2 / 3)
-    assert S._id_coverage(kept["customer_id"], mapped) == S._id_coverage(
+    assert _id_coverage(kept["customer_id"], mapped) == pytest.approx(2 / 3)
+    assert _id_coverage(kept["customer_id"], mapped) == _id_coverage(
         pd.Series(["a", "b", "c", "c"]), mapped
     )

@@ -1,57 +1,71 @@
-"""Customer segmentation: RFM scores and segments, behavioural clusters, stability, migration."""
+"""Customer segmentation: RFM scores and segments, behavioural clusters, stability, migration.
+
+Everything here works on the per-customer feature table of :func:`cxlib.features.customer_features`
+(one row per customer, indexed by ``customer_id``). Definitions are documented in
+``docs/features.md`` and ``docs/segmentation.md``.
+
+Modules (private; import from here):
+
+- ``_rfm`` — RFM scores, the eleven RFM segments, segment sizes, migration between two dates;
+- ``_cluster`` — :class:`BehaviouralSegmenter` (k-means, k chosen by silhouette x stability) and
+  :func:`bootstrap_stability`;
+- ``_profile`` — :func:`profile_clusters`: cluster profiles, names and descriptions;
+- ``_people`` — the single customer view (:func:`load_master_map`, :func:`to_people`) and the
+  ``segments.csv`` export;
+- ``_report`` — finding sentences and display tables.
+"""
 
 from __future__ import annotations
 
-from cxlib.segment._rfm import (
+from cxlib.segment._cluster import (
     BEHAVIOUR_COLUMNS,
     BEHAVIOUR_PREFIXES,
-    EXPORT_COLUMNS,
+    BehaviouralSegmenter,
+    StabilityResult,
+    behaviour_columns,
+    bootstrap_stability,
+)
+from cxlib.segment._people import EXPORT_COLUMNS, load_master_map, segments_export, to_people
+from cxlib.segment._profile import ClusterProfile, profile_clusters
+from cxlib.segment._report import (
+    SLIPPING_SEGMENTS,
+    VALUABLE_SEGMENTS,
+    add_findings,
+    cluster_findings,
+    cluster_table,
+    k_choice_sentence,
+    migration_findings,
+    rfm_findings,
+    segment_table,
+    with_names,
+)
+from cxlib.segment._rfm import (
     NOT_YET_CUSTOMER,
     RFM_DESCRIPTIONS,
     RFM_GRID,
     RFM_SEGMENTS,
-    SLIPPING_SEGMENTS,
-    VALUABLE_SEGMENTS,
-    BehaviouralSegmenter,
-    ClusterProfile,
     MigrationResult,
-    StabilityResult,
-    _id_coverage,  # noqa: F401 - used by tests
-    add_findings,
-    behaviour_columns,
-    bootstrap_stability,
-    cluster_findings,
-    cluster_table,
-    k_choice_sentence,
-    load_master_map,
-    migration_findings,
-    profile_clusters,
     quintile_scores,
-    rfm_findings,
     rfm_migration,
     rfm_scores,
     rfm_segment_of,
     segment_summary,
-    segment_table,
-    segments_export,
-    to_people,
-    with_names,
 )
 
 __all__ = [
     "BEHAVIOUR_COLUMNS",
     "BEHAVIOUR_PREFIXES",
-    "BehaviouralSegmenter",
-    "ClusterProfile",
     "EXPORT_COLUMNS",
-    "MigrationResult",
     "NOT_YET_CUSTOMER",
     "RFM_DESCRIPTIONS",
     "RFM_GRID",
     "RFM_SEGMENTS",
     "SLIPPING_SEGMENTS",
-    "StabilityResult",
     "VALUABLE_SEGMENTS",
+    "BehaviouralSegmenter",
+    "ClusterProfile",
+    "MigrationResult",
+    "StabilityResult",
     "add_findings",
     "behaviour_columns",
     "bootstrap_stability",

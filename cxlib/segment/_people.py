@@ -1,0 +1,202 @@
+"""People (single customer view: the data audit's master ids) and the segments export."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+logger = logging.getLogger("cxlib.segment")
+
+
+# --------------------------------------------------------------------------------------------
+# People (single customer view) and export
+# --------------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "cluster",
+    "cluster_name",
+)
+
+
+def _is_backend_column(obj: Any) -> bool:
+    """Whether ``obj`` is an Ibis column expression (checked without importing Ibis for pandas)."""
+    if isinstance(obj, pd.Series) or not type(obj).__module__.startswith("ibis."):
+        return False
+    import ibis.expr.types as ir
+
+    return isinstance(obj, ir.Column)
+
+
+def _id_coverage(ids: pd.Series | Any, mapped: pd.Series) -> float:
+    """Share of the distinct non-missing ``ids`` (a pandas Series or an Ibis column) that are in
+    ``mapped``; 0 when there are none. An Ibis column is counted in its backend (one query)."""
+    if _is_backend_column(ids):
+        import ibis
+
+        col = ids.cast("string").name("_cx_id")
+        known = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(mapped.astype("str"))}))
+        ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
+        distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
+        hit = distinct.left_join(known, distinct["_cx_id"] == known["_cx_known"])
+        got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
+        n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)
+        return covered / n if n else 0.0
+    distinct = pd.Index(pd.unique(ids.dropna().astype("str")))
+    return float(distinct.isin(mapped).mean()) if len(distinct) else 0.0
+
+
+def load_master_map(
+    output_dir: str | Path, ids: pd.Series | Any | None = None, min_coverage: float = 0.5
+) -> pd.DataFrame | None:
+    """Read ``output_dir/exports/customer_master_map.csv`` (from notebook 01) if present.
+
+    Parameters
+    ----------
+    output_dir : path
+        The run folder.
+    ids : pd.Series or ibis Column, optional
+        Customer ids of the data being segmented, e.g. ``transactions["customer_id"]`` of a
+        pandas frame or of a backend table (then the distinct ids are counted in the backend;
+        they never come into memory). A map that covers fewer than ``min_coverage`` of the
+        distinct ids was made from other data (e.g. a stale file from an earlier run) and is
+        ignored.
+    min_coverage : float
+        See ``ids``.
+
+    Returns
+    -------
+    pd.DataFrame or None
+        ``customer_id`` and ``master_id`` (strings), or None when absent, malformed or stale.
+    """
+    path = Path(output_dir) / "exports" / "customer_master_map.csv"
+    if not path.is_file():
+        return None
+    mm = pd.read_csv(path, dtype={"customer_id": "str", "master_id": "str"})
+    missing = {"customer_id", "master_id"} - set(mm.columns)
+    if missing:
+        logger.warning("%s lacks %s; segmenting records instead", path, sorted(missing))
+        return None
+    mm = mm.dropna(subset=["customer_id", "master_id"]).drop_duplicates("customer_id")
+    if ids is not None:
+        coverage = _id_coverage(ids, mm["customer_id"])
+        if coverage < min_coverage:
+            logger.warning(
+                "%s covers %.0f%% of the customer ids; it belongs to other data and is ignored",
+                path,
+                100 * coverage,
+            )
+            return None
+    logger.info("single customer view: %d records -> %d people", len(mm), mm["master_id"].nunique())
+    return mm[["customer_id", "master_id"]].reset_index(drop=True)
+
+
+def to_people(transactions: pd.DataFrame | Any, master_map: pd.DataFrame) -> pd.DataFrame | Any:
+    """Replace each transaction's ``customer_id`` by its person's ``master_id``.
+
+    Records absent from the map are their own person (their id is kept). The original id is kept
+    in ``source_customer_id``. An Ibis table (e.g. ``load_source(..., lazy=("transactions",))``)
+    gives an Ibis table: a left join in its backend with the map as an in-memory table (the
+    first ``master_id`` of each ``customer_id``, as the pandas path after
+    :func:`load_master_map`), with the same columns (the row-order column of
+    :func:`cxlib.sources.backend_table` is kept, last).
+    """
+    from cxlib.sources import ROW_ORDER, is_backend_table
+
+    if is_backend_table(transactions):
+        import ibis
+
+        mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
+        mm = mm.drop_duplicates("customer_id").astype("str")
+        m = ibis.memtable(
+            pd.DataFrame(
+                {
+                    "_cx_record": mm["customer_id"].to_numpy(),
+                    "_cx_master": mm["master_id"].to_numpy(),
+                }
+            )
+        )
+        t = transactions
+        rid = t["customer_id"].cast("string")
+        j = t.left_join(m, rid == m["_cx_record"])
+        cols = {c: j[c] for c in t.columns if c != ROW_ORDER}
+        cols["customer_id"] = ibis.coalesce(j["_cx_master"], j["customer_id"].cast("string"))
+        cols["source_customer_id"] = j["customer_id"]
+        if ROW_ORDER in t.columns:
+            cols[ROW_ORDER] = j[ROW_ORDER]
+        return j.select(**cols)
+    m = master_map.set_index("customer_id")["master_id"]
+    out = transactions.copy()
+    out["source_customer_id"] = out["customer_id"]
+    mapped = out["customer_id"].map(m)
+    out["customer_id"] = mapped.fillna(out["customer_id"]).astype("str")
+    return out
+
+
+def segments_export(
+    rfm: pd.DataFrame,
+    clusters: pd.Series,
+    cluster_names: dict,
+    customers: pd.DataFrame | None = None,
+    master_map: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Build the ``exports/segments.csv`` table.
+
+    Parameters
+    ----------
+    rfm : pd.DataFrame
+        :func:`rfm_scores` output indexed by the segmented id (customer or person).
+    clusters : pd.Series
+        Cluster per segmented id.
+    cluster_names : dict
+        Cluster -> name.
+    customers : pd.DataFrame, optional
+        Customers table; if it has ``marketing_consent``, only records with consent True are
+        exported (unknown consent is not consent).
+    master_map : pd.DataFrame, optional
+        When people were segmented: one row per source record (``customer_id``) with its person's
+        segment values and an extra ``master_id`` column.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns :data:`EXPORT_COLUMNS` (+ ``master_id`` in people mode), sorted by customer_id.
+    """
+    seg = rfm[
+        ["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_segment"]
+    ].copy()
+    seg["rfm_segment"] = seg["rfm_segment"].astype("object")
+    seg["cluster"] = clusters.reindex(seg.index).astype("Int64")
+    seg["cluster_name"] = seg["cluster"].map(
+        lambda c: cluster_names.get(c) if pd.notna(c) else None
+    )
+    seg = seg.rename_axis("segment_id").reset_index()
+    if master_map is not None:
+        mm = master_map[["customer_id", "master_id"]]
+        seg = seg.rename(columns={"segment_id": "master_id"})
+        # records whose person id is the record id itself (unmapped records)
+        extra = seg.loc[~seg["master_id"].isin(mm["master_id"]), ["master_id"]]
+        mm = pd.concat(
+            [mm, pd.DataFrame({"customer_id": extra["master_id"], "master_id": extra["master_id"]})]
+        )
+        out = mm.merge(seg, on="master_id", how="inner")
+        cols = [*EXPORT_COLUMNS, "master_id"]
+    else:
+        out = seg.rename(columns={"segment_id": "customer_id"})
+        cols = list(EXPORT_COLUMNS)
+    if customers is not None and "marketing_consent" in customers.columns:
+        ok = customers.loc[customers["marketing_consent"].fillna(False).astype(bool), "customer_id"]
+        n0 = len(out)
+        out = out[out["customer_id"].isin(set(ok))]
+        logger.info("segments export: %d of %d records have marketing consent", len(out), n0)
+    return out[cols].sort_values("customer_id").reset_index(drop=True)
