@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from cxlib.config import load_config, parse_value
+from cxlib.config import check_param, load_config, parse_value
 from cxlib.contract import ContractError, load_source
 from cxlib.sources import SourceError
 
@@ -79,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.param:
         extra = {name: parse_value(value) for name, value in args.param}
+        for name, value in extra.items():
+            check_param(name, value)  # an unknown parameter or a wrong type: exit 2
         config["notebooks"] = {
             nb.name: {**extra, **(config.get("notebooks") or {}).get(nb.name, {})}
             for nb in NOTEBOOKS

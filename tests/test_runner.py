@@ -129,7 +129,28 @@ def test_config_file_and_unknown_key(tmp_path, capsys, fake_series):
     assert main(["run", "--config", str(cfg)]) == 0
     cfg.write_text("colour: blue\n")
     assert main(["run", "--config", str(cfg)]) == 2
-    assert "unknown setting" in capsys.readouterr().err
+    assert "colour: unknown key" in capsys.readouterr().err
+    cfg.write_text(f"data: {fake_series}\ntables:\n  campaign:\n    column: {{a: b}}\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"cx: error: {cfg}: tables.campaign.column: unknown key; did you mean 'columns'?" in err
+    assert "Traceback" not in err
+    cfg.write_text("journeys:\n  session_gap_minutes: soon\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "journeys.session_gap_minutes: expected number, got text" in capsys.readouterr().err
+
+
+def test_unknown_or_mistyped_cli_parameter_is_exit_2(fake_series, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert (
+        main(["run", "--data", str(fake_series), "--out", str(out), "-p", "horizon_dys", "6"]) == 2
+    )
+    assert "-p horizon_dys: unknown notebook parameter; did you mean 'horizon_days'?" in (
+        capsys.readouterr().err
+    )
+    assert main(["run", "--data", str(fake_series), "--out", str(out), "-p", "k_max", "x"]) == 2
+    assert "-p k_max: expected integer, got text ('x')" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_series_declares_its_needs():

@@ -1,4 +1,5 @@
-"""Run configuration: defaults, ``cx.yml`` and command-line overrides, merged in that order."""
+"""Loading the run configuration: defaults, ``cx.yml`` and command-line overrides, merged in
+that order."""
 
 from __future__ import annotations
 
@@ -10,23 +11,14 @@ from typing import Any
 
 import yaml
 
+from cxlib.config._schema import SCHEMA, Group, check_config
 from cxlib.contract import ContractError
 
-#: Every key a config may set, with its default.
+#: Every top-level key a config may set, with its default (a block or group: ``{}``; the
+#: blocks' own defaults are filled in by :func:`cxlib.config.resolve_options`).
 DEFAULTS: dict[str, Any] = {
-    "data": "data/sample",  # a folder of <table>.csv / <table>.parquet files
-    "out": "reports",  # runs are written to <out>/<run-id>/
-    "as_of_date": None,  # default: date of the latest transaction or event
-    "seed": 42,
-    "min_group_size": 10,
-    "pseudonym_key": None,  # default: $CX_PSEUDONYM_KEY, else a random key per run
-    "prefix_ids_by_source_system": False,
-    "tables": {},  # per table: file, columns (rename map), date_format, row_id
-    "audit": {},  # audit rule options: postcode_regex, channel_synonyms (docs/audit.md)
-    "notebooks": {},  # per notebook stem: parameter overrides
-    "only": None,  # run only these notebooks (stems or numbers)
-    "cell_timeout_s": 1800,  # a cell running longer fails its notebook
-    "spark_master": None,  # data: spark:<path>: Spark master (default $CX_SPARK_MASTER, local[2])
+    key: ({} if isinstance(node, Group) else copy.deepcopy(node.default))
+    for key, node in SCHEMA.fields.items()
 }
 
 
@@ -48,7 +40,8 @@ def load_config(
     Raises
     ------
     ContractError
-        When the file is missing, is not YAML, or sets an unknown key.
+        When the file is missing or is not YAML; when it sets an unknown key or a value of the
+        wrong type at any depth (see :func:`cxlib.config.check_config`).
     """
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
@@ -61,13 +54,7 @@ def load_config(
             raise ContractError(f"{p}: not valid YAML ({exc}). Fix: correct the syntax.") from None
         if not isinstance(loaded, Mapping):
             raise ContractError(f"{p}: must be a YAML mapping of settings (key: value).")
-        unknown = sorted(set(loaded) - set(DEFAULTS))
-        if unknown:
-            raise ContractError(
-                f"{p}: unknown setting(s) {', '.join(unknown)}. Fix: use only "
-                f"{', '.join(DEFAULTS)}.",
-                file=str(p),
-            )
+        check_config(loaded, where=str(p))
         cfg = _merge(cfg, loaded)
         base = p.parent
         data = str(cfg["data"]) if "data" in loaded and cfg["data"] is not None else ""

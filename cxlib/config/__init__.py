@@ -1,0 +1,34 @@
+"""Run configuration (``cx.yml``): one schema for every key at every depth, defaults, the YAML
+file and command-line overrides merged in that order, and the per-question option blocks.
+
+Public names: :func:`load_config`, :func:`parse_value`, :data:`DEFAULTS`, :func:`check_config`,
+:func:`check_param`, :func:`resolve_options`, :data:`BLOCKS`, :data:`SCHEMA`.
+"""
+
+from cxlib.config._load import DEFAULTS, load_config, parse_value
+from cxlib.config._schema import (
+    BLOCKS,
+    SCHEMA,
+    Field,
+    Group,
+    block_of,
+    check_config,
+    check_param,
+    documented_keys,
+    resolve_options,
+)
+
+__all__ = [
+    "BLOCKS",
+    "DEFAULTS",
+    "SCHEMA",
+    "Field",
+    "Group",
+    "block_of",
+    "check_config",
+    "check_param",
+    "documented_keys",
+    "load_config",
+    "parse_value",
+    "resolve_options",
+]
