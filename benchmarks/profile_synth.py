@@ -22,19 +22,33 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cxlib.synth as synth  # noqa: E402
-from cxlib.synth import campaign, core, defects, journeys  # noqa: E402
+from cxlib.synth import (  # noqa: E402
+    _feedback,
+    _people,
+    _purchases,
+    _records,
+    _truth,
+    _write,
+    campaign,
+    defects,
+    journeys,
+)
 
 PROC = psutil.Process()
 PEAK = [0]
 DEPTH = [0]
 T0 = time.perf_counter()
 WRAPPED = [
-    (core, ["make_people", "make_records", "make_transactions", "make_service_feedback"]),
+    (_people, ["make_people"]),
+    (_records, ["make_records"]),
+    (_purchases, ["make_transactions"]),
+    (_feedback, ["make_service_feedback"]),
     (campaign, ["generate_campaign", "_history_before", "_person_index"]),
     (journeys, ["generate_journeys"]),
     (defects, ["inject_defects", "_inject_table", "_apply_edits", "_apply_number_text_edits"]),
     (defects, ["_as_text_column", "_take_rows", "_choose", "_orphan_ids", "_isin"]),
-    (synth, ["write_table", "_write_csv", "_truth_customers"]),
+    (_write, ["write_table", "_write_csv"]),
+    (_truth, ["_truth_customers"]),
 ]
 
 

@@ -23,7 +23,21 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, roc_auc_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from cxlib.synth import TABLES, TRUTH_TABLES, SynthResult, core, generate, write_table
+from cxlib.synth import (
+    START,
+    TABLES,
+    TRUTH_TABLES,
+    SynthResult,
+    _clock,
+    _params,
+    generate,
+    make_people,
+    make_records,
+    make_relationship_surveys,
+    make_service_feedback,
+    make_transactions,
+    write_table,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -100,10 +114,10 @@ def core_run():
     """The clean core tables (before defects) of 2,000 people."""
     rng = np.random.default_rng(5)
     r_people, r_records, r_tx, r_fb = rng.spawn(4)
-    people = core.make_people(2000, r_people, core.START, END)
-    customers, people = core.make_records(people, r_records)
-    tx, people, churn = core.make_transactions(people, customers, r_tx, core.START, END)
-    fb = core.make_service_feedback(people, customers, r_fb, core.START, END)
+    people = make_people(2000, r_people, START, END)
+    customers, people = make_records(people, r_records)
+    tx, people, churn = make_transactions(people, customers, r_tx, START, END)
+    fb = make_service_feedback(people, customers, r_fb, START, END)
     return people, customers, tx, churn, fb
 
 
@@ -138,7 +152,7 @@ def test_truth_customers_one_row_per_record(small: SynthResult) -> None:
     assert len(truth) == small.n_records
     assert truth["master_id"].nunique() == small.n_people
     assert truth["p_lapse_90d"].between(0, 1).all()
-    assert set(truth["latent_segment"]) == set(core.SEGMENT_NAMES)
+    assert set(truth["latent_segment"]) == set(_params.SEGMENT_NAMES)
     # every record's person carries the same person-level truth
     per_person = truth.groupby("master_id")[["p_lapse_90d", "lapsed_90d", "latent_segment"]]
     assert (per_person.nunique() == 1).all().all()
@@ -248,20 +262,20 @@ def test_write_table_quotes_only_rows_that_need_it(tmp_path: Path) -> None:
 def test_people_segments_and_drivers(core_run) -> None:
     people = core_run[0]
     shares = people["latent_segment"].value_counts(normalize=True)
-    for seg in core.SEGMENTS:
+    for seg in _params.SEGMENTS:
         assert abs(shares[seg.name] - seg.share) < 0.04
     assert 0.06 < people["complained"].mean() < 0.11
     # complaints are more common at low satisfaction
-    low = people["satisfaction"] < core.LOW_SATISFACTION
+    low = people["satisfaction"] < _params.LOW_SATISFACTION
     assert people.loc[low, "complained"].mean() > 2 * people.loc[~low, "complained"].mean()
     # dropout drivers act in the planted direction
     logit = np.log(people["p_drop"] / (1 - people["p_drop"]))
-    seg_base = people["segment_idx"].map(lambda i: core.segment_base_logit(int(i)))
+    seg_base = people["segment_idx"].map(lambda i: _params.segment_base_logit(int(i)))
     resid = logit - seg_base
     expect = (
-        core.BETA_COMPLAINT * people["complained"]
-        + core.BETA_LOW_SATISFACTION * low
-        + core.BETA_NO_APP * ~people["app_user"]
+        _params.BETA_COMPLAINT * people["complained"]
+        + _params.BETA_LOW_SATISFACTION * low
+        + _params.BETA_NO_APP * ~people["app_user"]
     )
     assert abs((resid - expect).mean()) < 0.05
     assert 0.25 < (resid - expect).std() < 0.35
@@ -317,15 +331,15 @@ def test_transactions_sane(core_run) -> None:
     assert tx["transaction_id"].is_unique
     assert tx["customer_id"].isin(customers["customer_id"]).all()
     assert tx["timestamp"].max() < END + pd.Timedelta(days=1)
-    assert tx["timestamp"].min() >= core.START
+    assert tx["timestamp"].min() >= START
     purchases = tx[tx["amount"] > 0]
     per_person = len(purchases) / len(people)
     assert 20 < per_person < 32
     refunds = tx[tx["amount"] < 0]
     assert 0.008 < len(refunds) / len(purchases) < 0.02
     assert (refunds["quantity"] < 0).all() and (purchases["quantity"] > 0).all()
-    assert set(tx["channel"]) == set(core.CHANNELS)
-    assert set(tx["category"]) == set(core.CATEGORIES)
+    assert set(tx["channel"]) == set(_params.CHANNELS)
+    assert set(tx["category"]) == set(_params.CATEGORIES)
     assert tx.loc[tx["channel"] != "store", "store_id"].isna().all()
     assert tx.loc[tx["channel"] == "store", "store_id"].notna().all()
     hour = purchases["timestamp"].dt.hour
@@ -372,9 +386,9 @@ def test_churn_truth_calibrated() -> None:
     history: its mean matches the simulated lapse rate within 2 points (also by decile)."""
     rng = np.random.default_rng(21)
     r = rng.spawn(3)
-    people = core.make_people(20_000, r[0], core.START, END)
-    customers, people = core.make_records(people, r[1])
-    _, _, churn = core.make_transactions(people, customers, r[2], core.START, END)
+    people = make_people(20_000, r[0], START, END)
+    customers, people = make_records(people, r[1])
+    _, _, churn = make_transactions(people, customers, r[2], START, END)
     p, y = churn["p_lapse_90d"], churn["lapsed_90d"].astype(float)
     assert abs(p.mean() - y.mean()) < 0.02
     dec = pd.qcut(p.rank(method="first"), 10, labels=False)
@@ -396,10 +410,10 @@ def test_churn_truth_calibrated() -> None:
 
 def test_drivers_truth(small: SynthResult) -> None:
     d = pd.read_csv(Path(small.out_dir) / "truth" / "drivers.csv").set_index("driver")
-    assert d.loc["complaint", "true_log_odds_effect"] == core.BETA_COMPLAINT
-    assert d.loc["low_satisfaction", "true_log_odds_effect"] == core.BETA_LOW_SATISFACTION
-    assert d.loc["no_app", "true_log_odds_effect"] == core.BETA_NO_APP
-    assert d.index.str.startswith("segment_base").sum() == len(core.SEGMENTS)
+    assert d.loc["complaint", "true_log_odds_effect"] == _params.BETA_COMPLAINT
+    assert d.loc["low_satisfaction", "true_log_odds_effect"] == _params.BETA_LOW_SATISFACTION
+    assert d.loc["no_app", "true_log_odds_effect"] == _params.BETA_NO_APP
+    assert d.index.str.startswith("segment_base").sum() == len(_params.SEGMENTS)
 
 
 def test_operational_time_round_trip() -> None:
@@ -410,12 +424,12 @@ def test_operational_time_round_trip() -> None:
     tod = rng.dirichlet([2, 2, 2, 1], n)
     rows = rng.integers(0, n, 20_000)
     s = rng.random(20_000) * 80
-    u = core.calendar_time(s, rows, lam, weekend, tod)
-    back = core.op_time(u, rows, lam, core.week_masses(weekend, tod))
+    u = _clock.calendar_time(s, rows, lam, weekend, tod)
+    back = _clock.op_time(u, rows, lam, _clock.week_masses(weekend, tod))
     assert np.abs(back - s).max() < 1e-9
     # long-run rate is lam per day
     assert np.allclose(
-        core.op_time(np.full(n, 700.0), np.arange(n), lam, core.week_masses(weekend, tod)),
+        _clock.op_time(np.full(n, 700.0), np.arange(n), lam, _clock.week_masses(weekend, tod)),
         700 * lam,
     )
 
@@ -439,16 +453,14 @@ def test_relationship_surveys(core_run) -> None:
     """E-mailed overall-satisfaction surveys: every 3 months to a random half of the people who
     have bought; the dissatisfied answer more often, people who have dropped out less."""
     people, customers, _, _, service = core_run
-    rs = core.make_relationship_surveys(people, np.random.default_rng(3), core.START, END)
+    rs = make_relationship_surveys(people, np.random.default_rng(3), START, END)
     assert list(rs.columns) == list(service.columns)
     assert rs["customer_id"].isin(customers["customer_id"]).all()
     assert (rs["touchpoint"] == "email").all() and not rs["complaint"].any()
     assert rs["journey_id"].isna().all() and rs["score"].between(0, 10).all()
-    assert rs["timestamp"].min() >= core.START and rs["timestamp"].max() < END + pd.Timedelta(
-        days=1
-    )
+    assert rs["timestamp"].min() >= START and rs["timestamp"].max() < END + pd.Timedelta(days=1)
     # answers come within 14 days of one of the 7 quarterly invitations
-    waves = [core.START.normalize() + pd.DateOffset(months=3 * k) for k in range(1, 8)]
+    waves = [START.normalize() + pd.DateOffset(months=3 * k) for k in range(1, 8)]
     since = rs["timestamp"].map(lambda t: min((t - w).days for w in waves if w <= t))
     assert since.between(0, 13).all()
     # one row per answer; map answers to people through either of their records
@@ -468,11 +480,9 @@ def test_relationship_surveys(core_run) -> None:
     assert np.corrcoef(s["score"], s["sat"])[0, 1] > 0.7
     # people who dropped out early answer less than those alive throughout
     dropped_early = ~people["alive_at_end"] & (
-        people["last_purchase"] < core.START + pd.DateOffset(months=9)
+        people["last_purchase"] < START + pd.DateOffset(months=9)
     )
-    alive = people["alive_at_end"] & (
-        people["first_purchase"] < core.START + pd.DateOffset(months=3)
-    )
+    alive = people["alive_at_end"] & (people["first_purchase"] < START + pd.DateOffset(months=3))
     assert n_answers[dropped_early].mean() < 0.7 * n_answers[alive].mean()
 
 

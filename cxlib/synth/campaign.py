@@ -333,7 +333,7 @@ def make_toy_inputs(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Small self-contained ``people, customers, transactions`` for testing the campaign alone.
 
-    A stand-in for :mod:`cxlib.synth.core` (Poisson purchasing with an exponential lifetime),
+    A stand-in for :mod:`cxlib.synth._purchases` (Poisson purchasing with an exponential lifetime),
     used by the uplift tests so that they do not depend on the full generator.
     """
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
