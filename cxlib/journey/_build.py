@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from cxlib.sources import is_backend_table
+from cxlib.engine import ROW_ORDER, Engine, is_table
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,10 @@ class JourneyData:
 
     Attributes
     ----------
-    steps : DataFrame
-        One row per step: journey, pos, touchpoint, timestamp, repeats, value, is_conversion.
-    runs : DataFrame
+    steps : Ibis table
+        One row per step (a backend table): journey, pos, tp (touchpoint code, see
+        ``params["touchpoints"]``), timestamp, repeats, value, is_conversion.
+    runs : Ibis table
         Like ``steps`` but always with consecutive repeats collapsed; friction flags per run:
         is_retry, is_revisit, goes_back (the next step returns to a touchpoint visited before),
         is_contact, repeat_contact, minutes_to_next.
@@ -134,13 +136,23 @@ class JourneyData:
     contact_touchpoints: list[str]
     conversion_touchpoint: str = "purchase"
     params: dict[str, Any] = field(default_factory=dict)
-    backend: Any = field(default=None, repr=False)
-    """Set when built from a backend (Ibis) events table: ``steps`` and ``runs`` are then
-    backend tables and every analysis aggregates them there."""
+    backend: _Backend | None = field(default=None, repr=False)
+    """The engine holding ``steps`` and ``runs``; every analysis aggregates them there."""
 
     @property
     def n_journeys(self) -> int:
         return len(self.journeys)
+
+    def close(self) -> None:
+        """Drop the journeys' backend tables (closing the engine when the journeys own it)."""
+        if self.backend is not None and self.backend.owns_engine:
+            self.backend.engine.close()
+
+    def __enter__(self) -> JourneyData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _channel_type(name: str, mapping: Mapping[str, str]) -> str | None:
@@ -217,7 +229,7 @@ def _build_params(
     contact_window_minutes: float,
     tp_names: list[str],
 ) -> dict[str, Any]:
-    """The ``JourneyData.params`` of a build (both the pandas and the backend path)."""
+    """The ``JourneyData.params`` of a build."""
     return {
         "session_gap_minutes": session_gap_minutes,
         "collapse_repeats": collapse_repeats,
@@ -238,14 +250,15 @@ def build_journeys(
     contact_touchpoints: Sequence[str] | None = None,
     contact_window_minutes: float = 60.0,
     type_map: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
 ) -> JourneyData:
-    """Build journeys from an events table (vectorised; no loop over journeys).
+    """Build journeys from an events table, in the backend (one set of Ibis expressions).
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Ibis table
         ``customer_id``, ``timestamp``, ``touchpoint``; optional ``journey_id``, ``channel``,
-        ``value``.
+        ``value``. A pandas frame is registered on the engine's connection first.
     conversion_touchpoint : str
         Touchpoint that counts as a conversion.
     session_gap_minutes : float
@@ -264,6 +277,10 @@ def build_journeys(
     type_map : mapping, optional
         Touchpoint -> journey type; a journey's type is that of its first mapped step, else its
         entry touchpoint.
+    engine : Engine, optional
+        The engine that keeps the journeys' backend tables (``steps``, ``runs``). Default: an
+        engine of the journeys' own (on the events' connection, or a new embedded DuckDB for a
+        pandas frame), closed by :meth:`JourneyData.close`.
 
     Returns
     -------
@@ -276,14 +293,16 @@ def build_journeys(
 
     Notes
     -----
-    ``events`` may be an Ibis backend table (:func:`cxlib.sources.backend_table`,
-    ``load_source(lazy=("events",))``): the journeys are then built in the backend and only the
-    journey table comes back; ``steps`` and ``runs`` stay backend tables, and every function of
-    this module aggregates them there, with the same results as on the pandas frame.
+    Only the journey table comes back to pandas; ``steps`` and ``runs`` stay backend tables, and
+    every function of this package aggregates them there.
     """
-    if is_backend_table(events):
-        return _build_journeys_backend(
-            events,
+    owns = engine is None
+    if engine is None:
+        engine = Engine(events.get_backend()) if is_table(events) else Engine()
+    try:
+        jd = _build_journeys(
+            engine.table(events),
+            engine,
             conversion_touchpoint=conversion_touchpoint,
             session_gap_minutes=session_gap_minutes,
             collapse_repeats=collapse_repeats,
@@ -293,251 +312,12 @@ def build_journeys(
             contact_window_minutes=contact_window_minutes,
             type_map=type_map,
         )
-    n = len(events)
-    if n == 0:
-        raise ValueError("build_journeys: the events table has no rows")
-    tp_codes, tp_names = pd.factorize(events["touchpoint"].astype("str").str.strip(), sort=True)
-    tp_names = [str(t) for t in tp_names]
-    cust_codes, cust_names = pd.factorize(events["customer_id"].astype("str"), sort=True)
-    ts_ns = pd.to_datetime(events["timestamp"]).to_numpy().astype("datetime64[ns]")
-    ts_ns = ts_ns.astype(np.int64)
-    t_min = ts_ns / 6e10  # minutes
-    has_jid = use_journey_id and "journey_id" in events.columns
-    if has_jid:
-        jid = events["journey_id"]
-        jkey, jid_names = pd.factorize(jid, sort=False)
-    else:
-        jkey, jid_names = np.full(n, -1, dtype=np.int64), pd.Index([])
-    order = np.lexsort((t_min, jkey, cust_codes))
-    tp = tp_codes[order].astype(np.int64)
-    cu = cust_codes[order]
-    jk = jkey[order]
-    tmin = t_min[order]
-    tns = ts_ns[order]
-    conv_code = tp_names.index(conversion_touchpoint) if conversion_touchpoint in tp_names else -1
-    is_conv = tp == conv_code
-    value = (
-        pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=float)[order]
-        if "value" in events.columns
-        else np.full(n, np.nan)
-    )
-
-    brk = np.ones(n, dtype=bool)
-    if n:
-        same = (cu[1:] == cu[:-1]) & (jk[1:] == jk[:-1])
-        gap = tmin[1:] - tmin[:-1]
-        sess_break = (jk[1:] < 0) & (gap > session_gap_minutes)
-        after_conv = is_conv[:-1] & ~is_conv[1:]
-        brk[1:] = ~same | sess_break | after_conv
-    journey = np.cumsum(brk) - 1
-    n_j = int(journey[-1] + 1) if n else 0
-
-    # runs of consecutive repeats
-    rbrk = brk.copy()
-    if n:
-        rbrk[1:] |= tp[1:] != tp[:-1]
-    run = np.cumsum(rbrk) - 1
-    run_start = np.flatnonzero(rbrk)
-    n_r = len(run_start)
-    run_size = np.diff(np.append(run_start, n))
-    run_end = run_start + run_size - 1
-    r_j = journey[run_start]
-    r_tp = tp[run_start]
-    r_t0 = tmin[run_start]
-    r_t1 = tmin[run_end] if n else np.zeros(0)
-    r_val = np.bincount(run, weights=np.nan_to_num(value), minlength=n_r) if n else np.zeros(0)
-    r_conv = r_tp == conv_code
-    j_first_run = np.flatnonzero(np.r_[True, r_j[1:] != r_j[:-1]]) if n_r else np.zeros(0, int)
-    r_pos = np.arange(n_r) - np.repeat(j_first_run, np.diff(np.append(j_first_run, n_r)))
-
-    # channel types per touchpoint
-    chan_of = None
-    if "channel" in events.columns:
-        ch = pd.DataFrame({"tp": tp_codes, "ch": events["channel"].astype("str").to_numpy()})
-        ch = ch[ch["ch"].notna() & (ch["ch"] != "")]
-        if len(ch):
-            mode = ch.groupby(["tp", "ch"]).size().reset_index(name="n")
-            mode = mode.sort_values(["tp", "n"], ascending=[True, False]).drop_duplicates("tp")
-            chan_of = {tp_names[int(t)]: c for t, c in zip(mode["tp"], mode["ch"], strict=True)}
-    tp_types = touchpoint_channel_types(tp_names, chan_of, channel_types, conversion_touchpoint)
-    if contact_touchpoints is None:
-        contacts = [t for t in tp_names if tp_types[t] == "human" and not _VISIT_PATTERN.search(t)]
-    else:
-        contacts = [t for t in contact_touchpoints if t in tp_names]
-    # self-service steps: digital, or of unknown type (treated as digital for contacts)
-    is_digital_tp = np.array([tp_types[t] in ("digital", "unknown") for t in tp_names] + [False])
-    is_contact_tp = np.isin(np.arange(len(tp_names) + 1), [tp_names.index(t) for t in contacts])
-
-    # friction flags per run
-    r_retry = (run_size > 1) & ~r_conv
-    key = r_j * (len(tp_names) + 1) + r_tp
-    first_pos = pd.Series(r_pos).groupby(key).transform("min").to_numpy() if n_r else r_pos
-    r_revisit = (r_pos > first_pos) & ~r_conv
-    r_contact = is_contact_tp[r_tp]
-    r_digital = is_digital_tp[r_tp]
-    prev_same_j = np.r_[False, r_j[1:] == r_j[:-1]] if n_r else np.zeros(0, bool)
-    prev_tp = np.r_[0, r_tp[:-1]] if n_r else r_tp
-    prev_t1 = np.r_[0.0, r_t1[:-1]] if n_r else r_t1
-    dig_pos = np.where(r_digital, r_pos, np.iinfo(np.int64).max)
-    first_dig = pd.Series(dig_pos).groupby(r_j).transform("min").to_numpy() if n_r else dig_pos
-    r_rep_contact = (
-        r_contact
-        & prev_same_j
-        & (r_pos > first_dig)
-        & ((r_t0 - prev_t1) <= contact_window_minutes)
-        & (is_digital_tp[prev_tp] | is_contact_tp[prev_tp])
-    )
-    big = np.iinfo(np.int64).max
-    cand_retry = np.where(r_retry, r_pos, big)
-    nxt_same_j = np.r_[r_j[1:] == r_j[:-1], False] if n_r else np.zeros(0, bool)
-    r_goes_back = np.r_[r_revisit[1:], False] & nxt_same_j  # next step returns to a visited one
-    cand_loop = np.where(r_goes_back, r_pos, big)
-    cand_contact = np.where(r_rep_contact & is_digital_tp[prev_tp], r_pos - 1, big)
-    next_t0 = np.r_[r_t0[1:], np.nan] if n_r else r_t0
-    nxt_same = np.r_[r_j[1:] == r_j[:-1], False] if n_r else np.zeros(0, bool)
-    r_to_next = np.where(nxt_same, next_t0 - r_t1, np.nan)
-
-    runs = pd.DataFrame(
-        {
-            "journey": r_j,
-            "pos": r_pos,
-            "tp": r_tp,
-            "t0": r_t0,
-            "t1": r_t1,
-            "repeats": run_size,
-            "value": r_val,
-            "is_conversion": r_conv,
-            "is_retry": r_retry,
-            "is_revisit": r_revisit,
-            "goes_back": r_goes_back,
-            "is_contact": r_contact,
-            "repeat_contact": r_rep_contact,
-            "minutes_to_next": r_to_next,
-        }
-    )
-
-    # journey table
-    jr = pd.DataFrame(
-        {"journey": r_j, "retry": cand_retry, "loop": cand_loop, "contact": cand_contact}
-    )
-    g = jr.groupby("journey", sort=True)
-    fr = g[["retry", "loop", "contact"]].min()
-    fpos = fr.min(axis=1).to_numpy().astype(np.int64)
-    kind = np.where(
-        fpos == big,
-        "",
-        np.where(
-            fr["contact"].to_numpy() == fpos,
-            "contact",
-            np.where(fr["retry"].to_numpy() == fpos, "retry", "loop"),
-        ),
-    )
-    nonconv = ~r_conv
-    first_step_tp = r_tp[j_first_run] if n_r else np.zeros(0, int)
-    # entry = first non-conversion step (a conversion-only journey keeps its conversion)
-    nc_first = pd.Series(np.where(nonconv, np.arange(n_r), big)).groupby(r_j).min().to_numpy()
-    entry_tp = np.where(nc_first < big, r_tp[np.minimum(nc_first, max(n_r - 1, 0))], first_step_tp)
-    nc_last = pd.Series(np.where(nonconv, np.arange(n_r), -1)).groupby(r_j).max().to_numpy()
-    last_tp = np.where(nc_last >= 0, r_tp[np.maximum(nc_last, 0)], first_step_tp)
-    tp_cat = pd.CategoricalDtype(tp_names)
-    fpos_safe = np.where(fpos == big, -1, fpos)
-    has_f = fpos_safe >= 0
-    fric_code = np.full(n_j, -1, dtype=np.int64)
-    fric_code[has_f] = r_tp[j_first_run[has_f] + fpos_safe[has_f]]
-    j_start_ev = np.flatnonzero(brk)
-    j_end_ev = np.append(j_start_ev[1:], n) - 1
-    if has_jid:
-        jcode = jk[j_start_ev]
-        missing = jcode < 0
-        jid_out = pd.Series(pd.Index(jid_names).take(np.maximum(jcode, 0)), dtype="str")
-        if missing.any():
-            jid_out[missing] = np.char.add("S", np.flatnonzero(missing).astype(str))
-        dup = jid_out.duplicated().to_numpy()
-        if dup.any():  # a journey id split at a conversion gets a suffix for its later parts
-            k = jid_out.groupby(jid_out.to_numpy()).cumcount().astype("str")
-            jid_out = jid_out.where(~dup, jid_out + "." + k)
-    else:
-        jid_out = pd.Series(np.char.add("S", np.arange(n_j).astype(str)), dtype="str")
-    conv_j = np.bincount(r_j, weights=r_conv, minlength=n_j) > 0
-    val_j = np.bincount(r_j, weights=np.where(r_conv, r_val, 0.0), minlength=n_j)
-    steps_nc = np.bincount(r_j, weights=nonconv, minlength=n_j).astype(int)
-    entry_cat = pd.Categorical.from_codes(entry_tp, dtype=tp_cat)
-    mapped_tp = np.full(n_j, -1, dtype=np.int64)
-    if type_map:
-        tmap = {str(k): str(v) for k, v in type_map.items()}
-        mapped = np.array([t in tmap for t in tp_names] + [False])
-        mpos = pd.Series(np.where(mapped[r_tp], np.arange(n_r), big)).groupby(r_j).min()
-        mpos = mpos.to_numpy()
-        ok = mpos < big
-        mapped_tp[ok] = r_tp[mpos[ok]]
-    jtype = _journey_type_codes(entry_tp, mapped_tp, tp_names, type_map)
-    kinds = ["retry", "loop", "contact"]
-    kind_code = np.select([kind == k for k in kinds], [0, 1, 2], -1)
-    journeys = pd.DataFrame(
-        {
-            "journey_id": jid_out.array,
-            "customer_id": pd.Index(cust_names).take(cu[j_start_ev]),
-            "journey_type": jtype,
-            "entry_touchpoint": entry_cat,
-            "start": tns[j_start_ev].astype("datetime64[ns]"),
-            "end": tns[j_end_ev].astype("datetime64[ns]"),
-            "minutes": tmin[j_end_ev] - tmin[j_start_ev],
-            "n_steps": steps_nc,
-            "converted": conv_j,
-            "value": val_j,
-            "last_touchpoint": pd.Categorical.from_codes(last_tp, dtype=tp_cat),
-            "has_retry": np.bincount(r_j, weights=r_retry, minlength=n_j) > 0,
-            "has_loop": np.bincount(r_j, weights=r_revisit, minlength=n_j) > 0,
-            "n_revisits": np.bincount(r_j, weights=r_revisit, minlength=n_j).astype(int),
-            "n_contacts": np.bincount(r_j, weights=r_contact, minlength=n_j).astype(int),
-            "n_repeat_contacts": np.bincount(r_j, weights=r_rep_contact, minlength=n_j).astype(int),
-            "has_friction": has_f,
-            "friction_pos": fpos_safe,
-            "friction_touchpoint": pd.Categorical.from_codes(fric_code, dtype=tp_cat),
-            "friction_kind": pd.Categorical.from_codes(kind_code, categories=kinds),
-        }
-    )
-    journeys.index.name = "journey"
-
-    runs["timestamp"] = tns[run_start].astype("datetime64[ns]")
-    if collapse_repeats:
-        steps = runs[
-            ["journey", "pos", "tp", "t0", "repeats", "value", "is_conversion", "timestamp"]
-        ].copy()
-    else:
-        e_pos = np.arange(n) - np.repeat(j_start_ev, np.diff(np.append(j_start_ev, n)))
-        steps = pd.DataFrame(
-            {
-                "journey": journey,
-                "pos": e_pos,
-                "tp": tp,
-                "t0": tmin,
-                "repeats": np.ones(n, dtype=int),
-                "value": np.nan_to_num(value),
-                "is_conversion": is_conv,
-                "timestamp": tns.astype("datetime64[ns]"),
-            }
-        )
-    cat = pd.CategoricalDtype(tp_names)
-    for df in (steps, runs):
-        df["touchpoint"] = pd.Categorical.from_codes(df["tp"].to_numpy(), dtype=cat)
-    log.info(
-        "built %d journeys from %d events (%s)",
-        n_j,
-        n,
-        "journey ids" if has_jid else f"sessions, gap {session_gap_minutes} min",
-    )
-    return JourneyData(
-        steps=steps,
-        runs=runs,
-        journeys=journeys,
-        touchpoint_types=tp_types,
-        contact_touchpoints=contacts,
-        conversion_touchpoint=conversion_touchpoint,
-        params=_build_params(
-            session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
-        ),
-    )
+    except BaseException:
+        if owns:
+            engine.close()
+        raise
+    jd.backend.owns_engine = owns
+    return jd
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,63 +329,9 @@ def _tp_names(jd: JourneyData) -> list[str]:
     return list(jd.params["touchpoints"])
 
 
-def _path_ids(jd: JourneyData, max_steps: int = 30) -> tuple[np.ndarray, list[str]]:
-    """Path id per journey and the path strings (``a > b > c``; conversions included)."""
-    st = jd.steps
-    n_j = jd.n_journeys
-    if n_j == 0:
-        return np.zeros(0, dtype=np.int64), []
-    pos = st["pos"].to_numpy()
-    keep = pos < max_steps
-    width = int(min(pos.max() + 1, max_steps))
-    mat = np.full((n_j, width + 1), -1, dtype=np.int32)
-    mat[st["journey"].to_numpy()[keep], pos[keep]] = st["tp"].to_numpy()[keep]
-    mat[:, width] = np.bincount(st["journey"].to_numpy(), minlength=n_j) > max_steps
-    rows = np.ascontiguousarray(mat).view(np.dtype((np.void, mat.dtype.itemsize * mat.shape[1])))
-    uniq, inv = np.unique(rows.ravel(), return_inverse=True)
-    umat = uniq.view(np.int32).reshape(len(uniq), width + 1)
-    names = _tp_names(jd)
-    paths = []
-    for r in umat:
-        s = " > ".join(names[c] for c in r[:width] if c >= 0)
-        paths.append(s + (" > ..." if r[width] else ""))
-    return inv.ravel().astype(np.int64), paths
-
-
 def top_paths(jd: JourneyData, n: int = 15, *, journey_type: str | None = None) -> pd.DataFrame:
     """Most common paths with journeys, customers, share, conversions and conversion rate."""
-    if _is_backend(jd):
-        return _top_paths_backend(jd, n, journey_type)
-    pid, paths = _path_ids(jd)
-    j = jd.journeys
-    df = pd.DataFrame(
-        {
-            "pid": pid,
-            "customer_id": j["customer_id"].to_numpy(),
-            "converted": j["converted"].to_numpy(),
-            "journey_type": j["journey_type"].to_numpy(),
-        }
-    )
-    if journey_type is not None:
-        df = df[df["journey_type"] == journey_type]
-    total = len(df)
-    agg = df.groupby("pid").agg(
-        journeys=("converted", "size"),
-        customers=("customer_id", "nunique"),
-        conversions=("converted", "sum"),
-    )
-    agg = agg.sort_values(["journeys", "conversions"], ascending=False).head(n)
-    out = pd.DataFrame(
-        {
-            "path": [paths[i] for i in agg.index],
-            "journeys": agg["journeys"].to_numpy(),
-            "customers": agg["customers"].to_numpy(),
-            "share": agg["journeys"].to_numpy() / max(total, 1),
-            "conversions": agg["conversions"].to_numpy().astype(int),
-        }
-    )
-    out["conversion_rate"] = out["conversions"] / out["journeys"]
-    return out.reset_index(drop=True)
+    return _top_paths(jd, n, journey_type)
 
 
 def transition_matrix(
@@ -619,21 +345,7 @@ def transition_matrix(
     """
     names = _tp_names(jd)
     st = jd.steps
-    k = len(names)
-    if _is_backend(jd):
-        counts = _transition_counts_backend(jd)
-    else:
-        jn = st["journey"].to_numpy()
-        tp = st["tp"].to_numpy()
-        same = np.r_[jn[1:] == jn[:-1], False]
-        frm = np.r_[np.full(jd.n_journeys, k), tp[same]]
-        first = np.r_[True, jn[1:] != jn[:-1]] if len(jn) else np.zeros(0, bool)
-        to = np.r_[tp[first], tp[np.r_[False, same[:-1]]] if len(tp) else tp]
-        last_nonconv = ~same & ~st["is_conversion"].to_numpy()
-        frm = np.r_[frm, tp[last_nonconv]]
-        to = np.r_[to, np.full(int(last_nonconv.sum()), k + 1)]
-        counts = np.zeros((k + 1, k + 2))
-        np.add.at(counts, (frm, to), 1)
+    counts = _transition_counts(jd)
     labels_from = names + [START]
     labels_to = names + ["(start)", "(end)"]
     m = pd.DataFrame(counts, index=labels_from, columns=labels_to).drop(columns="(start)")
@@ -641,11 +353,8 @@ def transition_matrix(
     if conv in m.index:
         m = m.drop(index=conv)
     if min_share > 0:
-        if _is_backend(jd):
-            rt = st.group_by("tp").aggregate(n=st["journey"].nunique()).to_pandas()
-            nj = pd.Series(rt["n"].to_numpy(), index=[names[int(c)] for c in rt["tp"]])
-        else:
-            nj = st.groupby("touchpoint", observed=True)["journey"].nunique()
+        rt = st.group_by("tp").aggregate(n=st["journey"].nunique()).to_pandas()
+        nj = pd.Series(rt["n"].to_numpy(), index=[names[int(c)] for c in rt["tp"]])
         reach = nj / max(jd.n_journeys, 1)
         keep = [t for t in names if reach.get(t, 0) >= min_share]
         m = m.loc[
@@ -669,45 +378,10 @@ def flow_table(
     into "dropped out", one still going after ``max_steps`` into "continues". Columns: col
     (0-based step), source, target, journeys.
     """
-    if _is_backend(jd):
-        df = _flow_frame_backend(jd, max_steps, top_n, journey_type)
-        out = df.groupby(["col", "source", "target"])["w"].sum().reset_index(name="journeys")
-        out = out.sort_values(["col", "journeys"], ascending=[True, False])
-        return out.reset_index(drop=True)
-    st = jd.steps
-    names = np.array(_tp_names(jd) + ["other"], dtype=object)
-    jt = jd.journeys["journey_type"].to_numpy()
-    keep = np.ones(len(st), dtype=bool)
-    if journey_type is not None:
-        keep = jt[st["journey"].to_numpy()] == journey_type
-    jn = st["journey"].to_numpy()[keep]
-    pos = st["pos"].to_numpy()[keep]
-    tp = st["tp"].to_numpy()[keep].astype(np.int64)
-    conv = st["is_conversion"].to_numpy()[keep]
-    # a conversion step is the terminal "converted" node
-    other = len(names) - 1
-    lab = tp.copy()
-    for k in range(max_steps):
-        at = (pos == k) & ~conv
-        if at.any():
-            counts = np.bincount(tp[at], minlength=other)
-            top = np.argsort(-counts, kind="stable")[:top_n]
-            lab[at & ~np.isin(tp, top)] = other
-    labels = names[lab].astype(object)
-    labels[conv] = "converted"
-    nxt_same = np.r_[jn[1:] == jn[:-1], False]
-    nxt_label = np.append(labels[1:], np.array([""], dtype=object))
-    target = np.where(nxt_same, nxt_label, "dropped out").astype(object)
-    target = np.where(~nxt_same & conv, "", target)
-    target = np.where(
-        nxt_same & (pos == max_steps - 1),
-        np.where(nxt_label == "converted", "converted", "continues"),
-        target,
-    )
-    sel = (pos < max_steps) & ~conv & (target != "")
-    df = pd.DataFrame({"col": pos[sel], "source": labels[sel], "target": target[sel]})
-    out = df.groupby(["col", "source", "target"]).size().reset_index(name="journeys")
-    return out.sort_values(["col", "journeys"], ascending=[True, False]).reset_index(drop=True)
+    df = _flow_frame(jd, max_steps, top_n, journey_type)
+    out = df.groupby(["col", "source", "target"])["w"].sum().reset_index(name="journeys")
+    out = out.sort_values(["col", "journeys"], ascending=[True, False])
+    return out.reset_index(drop=True)
 
 
 def funnel_steps(jd: JourneyData, journey_type: str) -> list[str]:
@@ -718,20 +392,7 @@ def funnel_steps(jd: JourneyData, journey_type: str) -> list[str]:
     sel = np.flatnonzero(j["journey_type"].to_numpy() == journey_type)
     if len(sel) == 0:
         return []
-    if _is_backend(jd):
-        return _funnel_steps_backend(jd, journey_type)
-    st = jd.runs
-    r = st[np.isin(st["journey"].to_numpy(), sel) & ~st["is_revisit"].to_numpy()]
-    conv = j["converted"].to_numpy()
-    names = _tp_names(jd)
-    rc = r[conv[r["journey"].to_numpy()]]
-    if len(rc):
-        paths = rc.groupby("journey")["tp"].agg(tuple)
-        best = paths.value_counts().index[0]
-        return [names[c] for c in best]
-    reach = r.groupby("tp").agg(n=("journey", "nunique"), pos=("pos", "median"))
-    reach = reach[reach["n"] >= 0.2 * len(sel)].sort_values("pos")
-    return [names[c] for c in reach.index]
+    return _funnel_steps(jd, journey_type)
 
 
 def funnel(jd: JourneyData, journey_type: str, steps: Sequence[str] | None = None) -> pd.DataFrame:
@@ -760,17 +421,10 @@ def funnel(jd: JourneyData, journey_type: str, steps: Sequence[str] | None = Non
         return pd.DataFrame(columns=cols)
     names = _tp_names(jd)
     code = {names.index(t): i for i, t in enumerate(steps) if t in names}
-    if _is_backend(jd):
-        deepest, first = np.full(len(sel), -1), pd.DataFrame()
-        if code:
-            deep, first = _funnel_first_backend(jd, _type_code(jd, journey_type), code)
-            deepest = deep.reindex(sel, fill_value=-1).to_numpy()
-    else:
-        r = jd.runs[np.isin(jd.runs["journey"].to_numpy(), sel)]
-        r = r[r["tp"].isin(list(code))]
-        r = r.assign(k=r["tp"].map(code).astype(int))
-        first = r.groupby(["journey", "k"])["t0"].min().unstack()
-        deepest = r.groupby("journey")["k"].max().reindex(sel, fill_value=-1).to_numpy()
+    deepest, first = np.full(len(sel), -1), pd.DataFrame()
+    if code:
+        deep, first = _funnel_first(jd, _type_code(jd, journey_type), code)
+        deepest = deep.reindex(sel, fill_value=-1).to_numpy()
     cust = j["customer_id"].to_numpy()[sel]
     rows = []
     prev = len(sel)
@@ -808,19 +462,13 @@ def compare_outcomes(jd: JourneyData, *, min_journeys: int = 1) -> pd.DataFrame:
     j = jd.journeys
     conv = j["converted"].to_numpy()
     n_c, n_a = int(conv.sum()), int((~conv).sum())
-    if _is_backend(jd):
-        r = jd.backend.runs
-        r = r.filter(~r["is_conversion"])
-        pres = r.select("journey", "tp", converted=r["jconv"]).distinct()
-        pres = pres.group_by(["tp", "converted"]).aggregate(n=pres.count()).to_pandas()
-        cnt = pres.pivot_table(index="tp", columns="converted", values="n", fill_value=0)
-        cnt = cnt.sort_index().astype(np.int64)
-        cnt.columns = [bool(c) for c in cnt.columns]
-    else:
-        r = jd.runs[~jd.runs["is_conversion"].to_numpy()]
-        pres = r[["journey", "tp"]].drop_duplicates()
-        pres = pres.assign(converted=conv[pres["journey"].to_numpy()])
-        cnt = pres.groupby(["tp", "converted"]).size().unstack(fill_value=0)
+    r = jd.backend.runs
+    r = r.filter(~r["is_conversion"])
+    pres = r.select("journey", "tp", converted=r["jconv"]).distinct()
+    pres = pres.group_by(["tp", "converted"]).aggregate(n=pres.count()).to_pandas()
+    cnt = pres.pivot_table(index="tp", columns="converted", values="n", fill_value=0)
+    cnt = cnt.sort_index().astype(np.int64)
+    cnt.columns = [bool(c) for c in cnt.columns]
     cnt = cnt.reindex(columns=[False, True], fill_value=0)
     names = _tp_names(jd)
     last = j.loc[~conv, "last_touchpoint"].value_counts()
@@ -863,27 +511,10 @@ def outcome_summary(jd: JourneyData) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def _attribution_paths(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Non-conversion steps (journey, tp) in order, plus per-journey converted and value."""
-    st = jd.steps
-    nc = ~st["is_conversion"].to_numpy()
-    j = jd.journeys
-    return (
-        st["journey"].to_numpy()[nc],
-        st["tp"].to_numpy()[nc],
-        j["converted"].to_numpy(),
-        j["value"].to_numpy(),
-    )
-
-
 def _markov_units(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Attribution paths as *units* (identical paths of the same outcome count once):
     non-conversion steps (unit, tp) in order, converted per unit, and each journey's unit (-1:
-    no non-conversion step). On pandas data every journey is its own unit; on backend data the
-    units are the distinct paths, so only those and the journey-to-unit map come back."""
-    if not _is_backend(jd):
-        jn, tp, conv, _ = _attribution_paths(jd)
-        return jn, tp, conv, np.arange(jd.n_journeys)
+    no non-conversion step). Only the distinct paths and the journey-to-unit map come back."""
     import ibis
 
     st = jd.backend.steps
@@ -893,7 +524,7 @@ def _markov_units(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         conv=st["jconv"].max(),
     )
     keyed = keyed.mutate(unit=ibis.dense_rank().over(order_by=["key", "conv"]))
-    keyed = _temp_table(jd.backend.con, keyed, jd.backend.tables, "units")
+    keyed = jd.backend.engine.keep(keyed, "cx_journey_units")
     units = keyed.group_by(["unit", "key", "conv"]).aggregate().order_by("unit").to_pandas()
     jmap = keyed.select("journey", "unit").to_pandas()
     unit_of = np.full(jd.n_journeys, -1, dtype=np.int64)
@@ -1094,10 +725,7 @@ def attribution_table(
     journeys visited the touchpoint.
     """
     names = _tp_names(jd)
-    if _is_backend(jd):
-        models, vals, n_cust = _attribution_counts_backend(jd)
-    else:
-        models, vals, n_cust = _attribution_counts(jd)
+    models, vals, n_cust = _attribution_counts(jd)
     mk = MarkovAttribution(order=markov_order, n_boot=n_boot, random_state=random_state).fit(jd)
     ms = mk.summary().set_index("touchpoint")
     tps = [t for t in names if t != jd.conversion_touchpoint]
@@ -1123,38 +751,8 @@ def _attribution_counts(
     jd: JourneyData,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """First-touch, last-touch and linear credit (conversions, value) per touchpoint code, and
-    the distinct customers whose journeys visited each touchpoint."""
-    jn, tp, conv, value = _attribution_paths(jd)
-    n_tp = len(_tp_names(jd))
-    keep = conv[jn]
-    jn_c, tp_c = jn[keep], tp[keep]
-    n = len(jn_c)
-    first = np.r_[True, jn_c[1:] != jn_c[:-1]] if n else np.zeros(0, bool)
-    last = np.r_[jn_c[1:] != jn_c[:-1], True] if n else np.zeros(0, bool)
-    steps_per = np.bincount(jn_c, minlength=jd.n_journeys)
-    lin_w = 1.0 / np.maximum(steps_per[jn_c], 1)
-    v = value[jn_c]
-    models = {
-        "first_touch": np.bincount(tp_c[first], minlength=n_tp),
-        "last_touch": np.bincount(tp_c[last], minlength=n_tp),
-        "linear": np.bincount(tp_c, weights=lin_w, minlength=n_tp),
-    }
-    vals = {
-        "first_touch_value": np.bincount(tp_c[first], weights=v[first], minlength=n_tp),
-        "last_touch_value": np.bincount(tp_c[last], weights=v[last], minlength=n_tp),
-        "linear_value": np.bincount(tp_c, weights=lin_w * v, minlength=n_tp),
-    }
-    # distinct customers whose journeys visited each touchpoint (for small-group suppression)
-    cust = pd.factorize(jd.journeys["customer_id"])[0][jn]
-    visits = pd.DataFrame({"tp": tp, "c": cust}).drop_duplicates()
-    n_cust = np.bincount(visits["tp"].to_numpy(), minlength=n_tp)
-    return models, vals, n_cust
-
-
-def _attribution_counts_backend(
-    jd: JourneyData,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """:func:`_attribution_counts` aggregated in the backend."""
+    the distinct customers whose journeys visited each touchpoint (for small-group
+    suppression)."""
     import ibis
 
     n_tp = len(_tp_names(jd))
@@ -1277,57 +875,7 @@ def friction_by_touchpoint(jd: JourneyData, feedback: pd.DataFrame | None = None
     friction_journeys (journeys with a counted friction signal here), lost_conversions
     (see :func:`opportunity`), and with feedback avg_score, complaint_rate, feedback_n.
     """
-    j = jd.journeys
-    if _is_backend(jd):
-        out = _touchpoint_friction_backend(jd)
-        return _friction_by_touchpoint_tail(jd, out, feedback)
-    r = jd.runs
-    jn_all = r["journey"].to_numpy()
-    nxt_same = np.r_[jn_all[1:] == jn_all[:-1], False]
-    nxt_contact = np.r_[r["repeat_contact"].to_numpy()[1:], False] & nxt_same
-    keep = ~r["is_conversion"].to_numpy()
-    jn = jn_all[keep]
-    tp = r["tp"].to_numpy()[keep]
-    n_tp = len(_tp_names(jd)) + 1
-    last_code = j["last_touchpoint"].cat.codes.to_numpy()
-    ended = (last_code[jn] == tp) & ~j["converted"].to_numpy()[jn]
-    # one row per (journey, touchpoint): any signal at any visit
-    key = jn.astype(np.int64) * n_tp + tp
-    df = pd.DataFrame(
-        {
-            "key": key,
-            "retry": r["is_retry"].to_numpy()[keep],
-            "goes_back": r["goes_back"].to_numpy()[keep],
-            "contact_after": (nxt_contact & ~r["is_contact"].to_numpy())[keep],
-            "ended": ended,
-            "to_next": r["minutes_to_next"].to_numpy()[keep],
-        }
-    )
-    per = df.groupby("key", sort=False).agg(
-        retry=("retry", "max"),
-        goes_back=("goes_back", "max"),
-        contact_after=("contact_after", "max"),
-        ended=("ended", "max"),
-        to_next=("to_next", "first"),
-    )
-    pk = per.index.to_numpy()
-    pj, ptp = pk // n_tp, pk % n_tp
-    type_codes = j["journey_type"].cat.codes.to_numpy()
-    per["type"] = type_codes[pj]
-    per["tp"] = ptp
-    per["cust"] = pd.factorize(j["customer_id"])[0][pj]
-    g = per.groupby(["type", "tp"])
-    out = pd.DataFrame(
-        {
-            "journeys": g.size(),
-            "customers": g["cust"].nunique(),
-            "drop_off_rate": g["ended"].mean(),
-            "retry_rate": g["retry"].mean(),
-            "loop_rate": g["goes_back"].mean(),
-            "contact_after_rate": g["contact_after"].mean(),
-            "median_minutes_to_next": g["to_next"].median(),
-        }
-    ).reset_index()
+    out = _touchpoint_friction(jd)
     return _friction_by_touchpoint_tail(jd, out, feedback)
 
 
@@ -1372,37 +920,6 @@ def _friction_by_touchpoint_tail(
     )
 
 
-def _step_signals(jd: JourneyData) -> pd.DataFrame:
-    """Runs with the friction signals counted for the benchmark: sig_retry, sig_contact (a
-    digital step followed by a repeat contact) and sig_loop (the journey's first backtrack)."""
-    r = jd.runs
-    jn = r["journey"].to_numpy()
-    nxt_same = np.r_[jn[1:] == jn[:-1], False]
-    digital = (
-        r["touchpoint"]
-        .map(jd.touchpoint_types)
-        .astype("str")
-        .isin(["digital", "unknown"])
-        .to_numpy()
-    )
-    nxt_contact = np.r_[r["repeat_contact"].to_numpy()[1:], False] & nxt_same
-    gb = r["goes_back"].to_numpy()
-    cs = np.cumsum(gb)
-    starts = np.flatnonzero(np.r_[True, jn[1:] != jn[:-1]]) if len(jn) else np.zeros(0, int)
-    before = np.repeat(cs[starts] - gb[starts], np.diff(np.append(starts, len(jn))))
-    first_gb = gb & (cs - before == 1)
-    return pd.DataFrame(
-        {
-            "journey": jn,
-            "tp": r["tp"].to_numpy(),
-            "is_conversion": r["is_conversion"].to_numpy(),
-            "sig_retry": r["is_retry"].to_numpy(),
-            "sig_contact": nxt_contact & digital,
-            "sig_loop": first_gb,
-        }
-    )
-
-
 def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.05) -> pd.DataFrame:
     """Smooth-step benchmark per (journey type, touchpoint).
 
@@ -1415,35 +932,8 @@ def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.
     """
     from statsmodels.stats.proportion import test_proportions_2indep
 
-    j = jd.journeys
-    if _is_backend(jd):
-        if "signals" not in jd.backend.cache:
-            jd.backend.cache["signals"] = _signal_counts_backend(jd)
-        g = jd.backend.cache["signals"].copy()
-    else:
-        sig = _step_signals(jd)
-        sig = sig[~sig["is_conversion"].to_numpy()]
-        per = sig.groupby(["journey", "tp"], sort=False).agg(
-            retry=("sig_retry", "any"), loop=("sig_loop", "any"), contact=("sig_contact", "any")
-        )
-        jn = per.index.get_level_values(0).to_numpy()
-        at = per[["retry", "loop", "contact"]].any(axis=1).to_numpy()
-        conv = j["converted"].to_numpy()[jn]
-        smooth = ~at
-        df = pd.DataFrame(
-            {
-                "journey_type": j["journey_type"].to_numpy()[jn],
-                "tp": per.index.get_level_values(1).to_numpy(),
-                "at": at,
-                "smooth": smooth,
-                "conv_at": at & conv,
-                "conv_smooth": smooth & conv,
-                "retry": per["retry"].to_numpy(),
-                "loop": per["loop"].to_numpy(),
-                "contact": per["contact"].to_numpy(),
-            }
-        )
-        g = df.groupby(["journey_type", "tp"]).sum().reset_index()
+    runs = jd.backend.runs
+    g = jd.backend.engine.cached(runs, "journey_signals", lambda: _signal_counts(jd)).copy()
     rate_s = g["conv_smooth"] / g["smooth"].replace(0, np.nan)
     rate_f = g["conv_at"] / g["at"].replace(0, np.nan)
     p = np.ones(len(g))
@@ -1780,51 +1270,35 @@ _EPOCH = "1970-01-01 00:00:00"
 
 @dataclass
 class _Backend:
-    """The backend side of a :class:`JourneyData` built from an Ibis events table.
+    """The backend side of a :class:`JourneyData`.
 
     ``runs`` / ``steps`` (also ``JourneyData.runs`` / ``.steps``) are backend tables joined with
     the journey attributes ``jtype`` (journey type code), ``jconv`` (converted), ``jlast`` (last
-    touchpoint code), ``jloop`` (first backtrack position, NULL when none) and ``customer_id``.
+    touchpoint code), ``jloop`` (first backtrack position, NULL when none) and ``customer_id``,
+    kept by ``engine`` (closed with the journeys when ``owns_engine``).
     """
 
-    con: Any
+    engine: Engine
     runs: Any
     steps: Any
     max_step_pos: int
-    tables: list[str] = field(default_factory=list)
-    cache: dict[str, Any] = field(default_factory=dict)
+    owns_engine: bool = False
 
 
-def _drop(con: Any, tables: list[str], table: Any) -> None:
-    """Drop a temporary table made by :func:`_temp_table`."""
-    name = table.get_name().split(".")[-1]
-    if name in tables:
-        con.drop_table(name)
-        tables.remove(name)
-    else:  # a cached table (see _temp_table)
-        table.release()
+def _drop(engine: Engine, table: Any) -> None:
+    """Drop a table kept by ``engine`` now (the event-level tables are large)."""
+    import ibis
+
+    engine.drop(table)
+    try:  # Engine.drop matches the bare name; DuckDB's get_name() is qualified (temp.main.x)
+        ibis.get_backend(table).drop_table(table.get_name().split(".")[-1], force=True)
+    except Exception:  # noqa: BLE001 - already dropped, or a cached (Spark) table
+        log.debug("journey: table already dropped")
 
 
-def _is_backend(jd: JourneyData) -> bool:
-    return jd.backend is not None
-
-
-def _temp_table(con: Any, expr: Any, tables: list[str], stem: str) -> Any:
-    """Materialise ``expr`` as a temporary table of ``con`` (its name kept in ``tables``);
-    on a backend without temporary tables (PySpark) as a cached (persisted) table."""
-    import uuid
-
-    name = f"cx_journey_{stem}_{uuid.uuid4().hex[:12]}"
-    try:
-        out = con.create_table(name, expr, temp=True)
-    except NotImplementedError:
-        return expr.cache()
-    tables.append(name)
-    return out
-
-
-def _build_journeys_backend(
+def _build_journeys(
     events: Any,
+    engine: Engine,
     *,
     conversion_touchpoint: str,
     session_gap_minutes: float,
@@ -1835,13 +1309,10 @@ def _build_journeys_backend(
     contact_window_minutes: float,
     type_map: Mapping[str, str] | None,
 ) -> JourneyData:
-    """:func:`build_journeys` on an Ibis events table: sessions, runs, friction flags and the
-    journey table computed in the backend; only the journey table comes back to pandas."""
+    """:func:`build_journeys` on a backend table: sessions, runs, friction flags and the journey
+    table computed in the backend; only the journey table comes back to pandas."""
     import ibis
 
-    from cxlib.sources import ROW_ORDER
-
-    con = events.get_backend()
     cols = list(events.columns)
     has_jid = use_journey_id and "journey_id" in cols
     base = events.mutate(cx_tp=events["touchpoint"].cast("string").strip())
@@ -1918,8 +1389,7 @@ def _build_journeys_backend(
     cw = ibis.cumulative_window(group_by="customer_id", order_by=["jk", "t", "row"])
     ev = ev.mutate(lj=ev["brk"].sum().over(cw), lr=ev["rbrk"].sum().over(cw))
     ev = ev.drop("p_jk", "p_t", "p_conv", "p_tp", "brk", "rbrk")
-    tables: list[str] = []
-    ev = _temp_table(con, ev, tables, "events")
+    ev = engine.keep(ev, "cx_journey_events")
     j0 = ev.group_by(["customer_id", "lj"]).aggregate(
         start=ev["timestamp"].min(),
         end=ev["timestamp"].max(),
@@ -1931,7 +1401,7 @@ def _build_journeys_backend(
         jk=ev["jk"].max(),
     )
     j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
-    j0 = _temp_table(con, j0, tables, "j0")
+    j0 = engine.keep(j0, "cx_journey_j0")
     r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
         tp=ev["tp"].max(),
         t0=ev["t"].min(),
@@ -1999,7 +1469,7 @@ def _build_journeys_backend(
         minutes_to_next=r["n_t0"] - r["t1"],
     )
     r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
-    runs = _temp_table(con, r, tables, "runs")
+    runs = engine.keep(r, "cx_journey_runs")
     nc = ~runs["is_conversion"]
     ja = runs.group_by("journey").aggregate(
         retry_pos=runs["pos"].min(where=runs["is_retry"]),
@@ -2070,7 +1540,8 @@ def _build_journeys_backend(
             "jfpos": fpos_safe,
         }
     )
-    attr_t = _temp_table(con, ibis.memtable(attr), tables, "attr")
+    attr_kept = engine.table(attr, name=f"cx_journey_attr_{uuid.uuid4().hex[:12]}")
+    attr_t = attr_kept.drop(ROW_ORDER)
     fric = runs.join(attr_t.select("journey", "jfpos"), "journey")
     fric = fric.filter(fric["pos"] == fric["jfpos"]).select("journey", "tp").to_pandas()
     fric_code = np.full(n_j, -1, dtype=np.int64)
@@ -2102,10 +1573,10 @@ def _build_journeys_backend(
     )
     journeys.index.name = "journey"
     jattr = attr_t.drop("jfpos")
-    runs_x = _temp_table(con, runs.join(jattr, "journey"), tables, "runs_x")
-    for t in (runs, j0 if collapse_repeats else None, attr_t):
+    runs_x = engine.keep(runs.join(jattr, "journey"), "cx_journey_runs_x")
+    for t in (runs, j0 if collapse_repeats else None, attr_kept):
         if t is not None:
-            _drop(con, tables, t)
+            _drop(engine, t)
     if collapse_repeats:
         steps_x = runs_x
         max_step_pos = int(jf["max_pos"].max())
@@ -2127,10 +1598,10 @@ def _build_journeys_backend(
         e = e.join(
             runs_x.select("journey", "jtype", "jconv", "jlast", "jloop").distinct(), "journey"
         )
-        steps_x = _temp_table(con, e, tables, "steps")
-        _drop(con, tables, j0)
+        steps_x = engine.keep(e, "cx_journey_steps")
+        _drop(engine, j0)
         max_step_pos = int((jf["e0"] - 1).max())
-    _drop(con, tables, ev)  # the event-level table is no longer needed
+    _drop(engine, ev)  # the event-level table is no longer needed
     log.info(
         "built %d journeys in the backend (%s)",
         n_j,
@@ -2146,7 +1617,7 @@ def _build_journeys_backend(
         params=_build_params(
             session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
         ),
-        backend=_Backend(con, runs_x, steps_x, max_step_pos, tables),
+        backend=_Backend(engine, runs_x, steps_x, max_step_pos),
     )
 
 
@@ -2156,7 +1627,7 @@ def _type_code(jd: JourneyData, journey_type: str) -> int:
     return cats.index(journey_type) if journey_type in cats else -1
 
 
-def _top_paths_backend(jd: JourneyData, n: int, journey_type: str | None) -> pd.DataFrame:
+def _top_paths(jd: JourneyData, n: int, journey_type: str | None) -> pd.DataFrame:
     max_steps = 30
     st = jd.backend.steps
     if journey_type is not None:
@@ -2210,7 +1681,7 @@ def _top_paths_backend(jd: JourneyData, n: int, journey_type: str | None) -> pd.
     return out.reset_index(drop=True)
 
 
-def _transition_counts_backend(jd: JourneyData) -> np.ndarray:
+def _transition_counts(jd: JourneyData) -> np.ndarray:
     """Transition counts (from: touchpoints + start; to: touchpoints + start + end)."""
     k = len(_tp_names(jd))
     st = jd.backend.steps
@@ -2232,7 +1703,7 @@ def _transition_counts_backend(jd: JourneyData) -> np.ndarray:
     return counts
 
 
-def _flow_frame_backend(
+def _flow_frame(
     jd: JourneyData, max_steps: int, top_n: int, journey_type: str | None
 ) -> pd.DataFrame:
     """Flow rows (col, source, target, w: journeys) aggregated in the backend."""
@@ -2272,7 +1743,7 @@ def _flow_frame_backend(
     return pd.DataFrame({"col": pos, "source": labels, "target": target, "w": w})
 
 
-def _funnel_steps_backend(jd: JourneyData, journey_type: str) -> list[str]:
+def _funnel_steps(jd: JourneyData, journey_type: str) -> list[str]:
     code = _type_code(jd, journey_type)
     if code < 0:
         return []
@@ -2301,9 +1772,7 @@ def _funnel_steps_backend(jd: JourneyData, journey_type: str) -> list[str]:
     return [names[c] for c in reach.index]
 
 
-def _funnel_first_backend(
-    jd: JourneyData, code: int, step_codes: Mapping[int, int]
-) -> pd.DataFrame:
+def _funnel_first(jd: JourneyData, code: int, step_codes: Mapping[int, int]) -> pd.DataFrame:
     """Per journey of type ``code`` that visits a funnel step: the deepest step ``k`` and the
     first visit time of each step (columns 0..n-1)."""
     import ibis
@@ -2322,7 +1791,7 @@ def _funnel_first_backend(
     return out["deepest"], first.dropna(axis=1, how="all")
 
 
-def _signal_counts_backend(jd: JourneyData) -> pd.DataFrame:
+def _signal_counts(jd: JourneyData) -> pd.DataFrame:
     """Per (journey type, touchpoint code): journeys with / without a counted friction signal
     there, their conversions, and the journeys with each signal (see :func:`_step_signals`)."""
     r = jd.backend.runs
@@ -2358,7 +1827,7 @@ def _signal_counts_backend(jd: JourneyData) -> pd.DataFrame:
     return g.groupby(["journey_type", "tp"])[cols].sum().reset_index()
 
 
-def _touchpoint_friction_backend(jd: JourneyData) -> pd.DataFrame:
+def _touchpoint_friction(jd: JourneyData) -> pd.DataFrame:
     """The per (journey type code, touchpoint code) rates of :func:`friction_by_touchpoint`."""
     r = jd.backend.runs
     r = r.filter(~r["is_conversion"])
