@@ -1,0 +1,138 @@
+"""Building blocks of the audit's backend (Ibis) expressions and value formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxlib.sources import ROW_ORDER, is_backend_table
+
+
+def _columns(df: Any) -> list[str]:
+    """The data columns of a pandas frame or backend table (without :data:`ROW_ORDER`)."""
+    return [c for c in df.columns if c != ROW_ORDER]
+
+
+def _n_rows(df: Any) -> int:
+    return int(df.count().execute()) if is_backend_table(df) else len(df)
+
+
+def _ts_literal(value: pd.Timestamp) -> Any:
+    import ibis
+
+    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+
+
+def _flag(expr: Any) -> Any:
+    """A boolean backend expression with missing (NULL) read as False, as pandas masks do."""
+    return expr.fill_null(False)
+
+
+def _count_true(expr: Any) -> Any:
+    import ibis
+
+    return ibis.ifelse(_flag(expr), 1, 0).sum()
+
+
+def _no_row(t: Any) -> Any:
+    """A boolean column of a backend table that is False on every row."""
+    return t[ROW_ORDER].isnull()
+
+
+def _present(t: Any, col: str) -> Any:
+    """Non-missing values of a backend column (NULL, and NaN in float columns, are missing)."""
+    c = t[col]
+    ok = c.notnull()
+    if t.schema()[col].is_floating():
+        ok = ok & ~c.isnan().fill_null(True)
+    return ok
+
+
+def _int(v: Any) -> int:
+    return 0 if v is None or pd.isna(v) else int(v)
+
+
+def _float(v: Any) -> float:
+    return 0.0 if v is None or pd.isna(v) else float(v)
+
+
+def _timestamp(v: Any) -> pd.Timestamp:
+    """A backend timestamp as pandas gives it for the contract's ``datetime64[ns]`` columns."""
+    return pd.NaT if v is None or pd.isna(v) else pd.Timestamp(v).as_unit("ns")
+
+
+def _backend_kind(dtype: Any) -> str:
+    if dtype.is_boolean():
+        return "yes/no"
+    if dtype.is_timestamp() or dtype.is_date():
+        return "date/time"
+    if dtype.is_integer():
+        return "whole number"
+    if dtype.is_numeric():
+        return "number"
+    return "text"
+
+
+def _backend_scalar(dtype: Any, v: Any) -> Any:
+    """A backend min/max as the pandas ``Series.min()`` of the same column."""
+    if v is None or pd.isna(v):
+        return v
+    if dtype.is_timestamp() or dtype.is_date():
+        return pd.Timestamp(v)
+    if dtype.is_integer():
+        return np.int64(v)
+    if dtype.is_floating():
+        return np.float64(v)
+    return v
+
+
+def linear_percentile(stat: Any, n: int, q: float) -> float:
+    """The ``q`` quantile (0-1) of ``n`` values as ``numpy.percentile`` computes it (method
+    ``linear``, the same floating-point steps), from ``stat(k)``: the k-th smallest value
+    (0-based). Lets a backend give the pandas path's quartiles exactly from two order
+    statistics."""
+    vi = np.float64(n - 1) * np.float64(q)
+    if vi >= n - 1:
+        return float(np.float64(stat(n - 1)))
+    lo = int(np.floor(vi))
+    a, b = np.float64(stat(lo)), np.float64(stat(lo + 1))
+    g = vi - np.float64(lo)
+    diff = b - a
+    return float(b - diff * (1 - g) if g >= 0.5 else a + diff * g)
+
+
+def _order_statistics(t: Any, col: str, ks: Iterable[int]) -> dict[int, float]:
+    """The k-th smallest non-missing values (0-based) of a backend column, in one query over
+    its value counts (a cumulative count over the distinct values: no sort of the rows)."""
+    import ibis
+
+    ks = sorted(set(int(k) for k in ks))
+    vals = t.filter(_present(t, col)).group_by(col).aggregate(_cx_n=ibis._.count())
+    vals = vals.mutate(_cx_cum=vals._cx_n.sum().over(ibis.cumulative_window(order_by=vals[col])))
+    got = vals.aggregate(
+        **{f"k{i}": vals[col].min(where=vals._cx_cum > k) for i, k in enumerate(ks)}
+    ).to_pandas()
+    return {k: float(got[f"k{i}"].iloc[0]) for i, k in enumerate(ks)}
+
+
+def _kind(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "yes/no"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date/time"
+    if pd.api.types.is_integer_dtype(s):
+        return "whole number"
+    if pd.api.types.is_numeric_dtype(s):
+        return "number"
+    return "text"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d %H:%M") if (v.hour or v.minute) else v.strftime("%Y-%m-%d")
+    if isinstance(v, float | np.floating):
+        return f"{v:,.2f}"
+    return str(v)

@@ -1,0 +1,240 @@
+"""Rule settings of the audit and the format checks of single values (e-mail, phone, postcode)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Quality dimensions in the order reports show them.
+DIMENSIONS: tuple[str, ...] = (
+    "completeness",
+    "validity",
+    "uniqueness",
+    "consistency",
+    "timeliness",
+    "integrity",
+)
+
+
+#: Columns whose missing values the completeness rules report (others are profiled only).
+COMPLETENESS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": (
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "postcode",
+        "birth_year",
+        "signup_date",
+        "marketing_consent",
+    ),
+    "transactions": ("channel", "category", "quantity"),
+    "events": ("channel",),
+    "feedback": ("touchpoint",),
+    "campaign": (),
+}
+
+
+#: Label columns checked for inconsistent spellings (case, whitespace, synonyms).
+LABEL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "transactions": ("channel", "category", "source_system"),
+    "customers": ("source_system",),
+    "events": ("channel", "touchpoint"),
+    "feedback": ("touchpoint",),
+    "campaign": ("group",),
+}
+
+
+#: Timestamp columns checked for dates after the as-of date.
+TIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "transactions": ("timestamp",),
+    "events": ("timestamp",),
+    "feedback": ("timestamp",),
+    "campaign": ("sent_at",),
+    "customers": ("signup_date", "consent_date"),
+}
+
+
+#: Plausible customer age range (years at the as-of date) for the birth-year rule.
+AGE_RANGE: tuple[int, int] = (14, 110)
+
+
+#: Known postcode formats (upper case, after trimming); the one that fits most values is used if it
+#: fits at least half of them, else the dominant character shapes are learnt from the data.
+POSTCODE_PATTERNS: dict[str, str] = {
+    "UK": r"[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}",
+    "DE/FR/ES/IT": r"[0-9]{5}",
+    "US": r"[0-9]{5}(-[0-9]{4})?",
+    "NL": r"[0-9]{4} ?[A-Z]{2}",
+    "CA": r"[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]",
+    "BE/DK/AT/CH/AU/NO": r"[0-9]{4}",
+    "PT": r"[0-9]{4}-[0-9]{3}",
+    "PL": r"[0-9]{2}-[0-9]{3}",
+    "SE": r"[0-9]{3} ?[0-9]{2}",
+    "IE": r"[A-Z][0-9][0-9W] ?[A-Z0-9]{4}",
+}
+
+
+_EMAIL_RE = r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+
+
+_PHONE_SEPARATORS = r"[\s\-\.\(\)/]"
+
+
+#: Column-name patterns that mark personal data (matched against lower-case names).
+PII_NAME_PATTERNS: dict[str, str] = {
+    "name": r"(^|_)(first|last|given|family|sur|full|middle)?_?name$|^name$|forename|surname",
+    "email": r"e_?mail",
+    "phone": r"phone|mobile|tel(ephone)?$|^tel_|msisdn",
+    "postcode": r"post_?code|zip(_?code)?$|postal",
+    "address": r"address|street|house_?(number|no)",
+    "birth date": r"birth|dob$|^dob|date_of_birth",
+    "free text": r"comment|note|remark|free_?text|message",
+    "national id": r"ssn|passport|national_?id|nin$|tax_?id",
+    "network id": r"(^|_)ip(_address)?$|device_?id|cookie",
+}
+
+
+def valid_email(values: pd.Series) -> pd.Series:
+    """True where a value looks like an e-mail address (one @, a domain with a dot, no spaces)."""
+    s = values.astype("str").str.strip()
+    ok = s.str.fullmatch(_EMAIL_RE) & ~s.str.contains("..", regex=False)
+    return ok.astype("boolean").where(values.notna())
+
+
+def valid_phone(values: pd.Series) -> pd.Series:
+    """True where a value is a phone number: 7-15 digits after removing spaces, dashes, dots,
+    brackets, slashes and a leading ``+`` or ``00``."""
+    digits = values.astype("str").str.strip().str.replace(_PHONE_SEPARATORS, "", regex=True)
+    digits = digits.str.replace(r"^(\+|00)", "", regex=True)
+    ok = digits.str.fullmatch(r"[0-9]{7,15}")
+    return ok.astype("boolean").where(values.notna())
+
+
+def postcode_pattern(values: pd.Series, pattern: str | None = None) -> tuple[str, str]:
+    """The postcode format to check against: ``(name, regex)``.
+
+    ``pattern`` (a regex) wins; otherwise the :data:`POSTCODE_PATTERNS` entry matching most values
+    (at least half of them); otherwise the character shapes (letter → A, digit → 9) that each hold
+    at least 5% of the values.
+    """
+    if pattern:
+        return "configured", pattern
+    s = values.dropna().astype("str").str.strip().str.upper()
+    if len(s) == 0:
+        return "none", r".*"
+    sample = s.iloc[:: max(1, len(s) // 20000)]
+    shares = {
+        name: float(sample.str.fullmatch(rx).mean()) for name, rx in POSTCODE_PATTERNS.items()
+    }
+    best = max(shares, key=lambda k: shares[k])  # first listed wins ties
+    if shares[best] >= 0.5:
+        return best, POSTCODE_PATTERNS[best]
+    shape = sample.str.replace(r"[A-Z]", "A", regex=True).str.replace(r"[0-9]", "9", regex=True)
+    share = shape.value_counts(normalize=True)
+    shapes = [
+        re.escape(x).replace("A", "[A-Z]").replace("9", "[0-9]") for x in share.index[share >= 0.05]
+    ]
+    return "learnt", "|".join(f"(?:{x})" for x in shapes) if shapes else r".*"
+
+
+def valid_postcode(values: pd.Series, pattern: str | None = None) -> pd.Series:
+    """True where a postcode fits the format found by :func:`postcode_pattern`."""
+    _, rx = postcode_pattern(values, pattern)
+    ok = values.astype("str").str.strip().str.upper().str.fullmatch(rx)
+    return ok.astype("boolean").where(values.notna())
+
+
+def _is_text(s: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(s) or s.dtype == object
+
+
+def _end_of(as_of_date: Any) -> pd.Timestamp:
+    """Exclusive end of the data window: data through the end of ``as_of_date`` counts."""
+    return pd.Timestamp(as_of_date).normalize() + pd.Timedelta(days=1)
+
+
+def _arrow(values: pd.Series) -> Any:
+    """The Arrow array behind a string column (None for other columns)."""
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is None:
+        return None
+    import pyarrow as pa
+
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values (equal values, equal codes; missing = -1)."""
+    arr = _arrow(values)
+    if arr is not None:
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(arr)
+        return pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype("int64")
+
+
+def isin(values: pd.Series, allowed: Iterable[Any]) -> np.ndarray:
+    """``values.isin(allowed)`` as a bool array, fast for Arrow-backed string columns."""
+    arr = _arrow(values)
+    if arr is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        value_set = pa.array(
+            pd.unique(pd.Series(list(allowed), dtype="str").dropna()), type=arr.type
+        )
+        out = pc.is_in(arr, value_set=value_set)
+        return pc.fill_null(out, False).to_numpy(zero_copy_only=False).astype(bool)
+    return values.isin(list(allowed)).to_numpy(dtype=bool, na_value=False)
+
+
+def n_distinct(values: pd.Series) -> int:
+    """Number of distinct non-missing values (fast for Arrow-backed string columns)."""
+    arr = _arrow(values)
+    if arr is not None:
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(arr)  # faster than count_distinct on many distinct values
+        return len(enc.dictionary) - int(enc.dictionary.null_count)
+    return int(values.nunique(dropna=True))
+
+
+def exact_duplicates(df: pd.DataFrame, key_columns: Iterable[str] | None = None) -> np.ndarray:
+    """Mask of rows identical in every column to an earlier row (first copy not flagged).
+
+    Each column (or only ``key_columns``, e.g. a transaction id: identical rows share it) is
+    encoded as integers and the codes are combined into a row hash; only rows whose hash repeats
+    are compared column by column.
+    """
+    n = len(df)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    h = np.zeros(n, dtype=np.uint64)
+    cols = [c for c in (key_columns or []) if c in df.columns] or list(df.columns)
+    with np.errstate(over="ignore"):
+        for col in cols:
+            c = _codes(df[col]).astype(np.uint64)
+            h = h * np.uint64(1_000_003) ^ (c + np.uint64(0x9E3779B97F4A7C15))
+    cand = pd.Series(h).duplicated(keep=False).to_numpy()
+    out = np.zeros(n, dtype=bool)
+    if cand.any():
+        out[np.flatnonzero(cand)] = df.loc[cand].duplicated(keep="first").to_numpy()
+    return out
+
+
+def original_row_numbers(n_accepted: int, quarantine: pd.DataFrame | None) -> np.ndarray:
+    """1-based file row numbers of the accepted rows (the contract keeps file order and drops the
+    quarantined rows, whose ``row_number`` it records)."""
+    if quarantine is None or len(quarantine) == 0 or "row_number" not in quarantine:
+        return np.arange(1, n_accepted + 1)
+    total = n_accepted + len(quarantine)
+    keep = np.ones(total, dtype=bool)
+    keep[quarantine["row_number"].to_numpy(dtype="int64") - 1] = False
+    return np.flatnonzero(keep) + 1
