@@ -1,0 +1,100 @@
+"""The ranked "fix first" table of journey types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from cxlib.journey._build import JourneyData
+from cxlib.journey._friction import friction_by_type, opportunity
+from cxlib.journey._report import _recommend
+
+
+def prioritise(
+    jd: JourneyData,
+    feedback: pd.DataFrame | None = None,
+    *,
+    target_conversion: float | Mapping[str, float] | None = None,
+    value_per_conversion: float | Mapping[str, float] | None = None,
+    min_group_size: int = 10,
+    fix_effort: Mapping[str, str] | None = None,
+    currency: str = "",
+) -> pd.DataFrame:
+    """Ranked "fix first" table, one row per journey type.
+
+    Columns: rank, journey, customers, journeys, conversion_rate (with Wilson 95% CI),
+    target_conversion, drop_off_step, avg_satisfaction, satisfaction_gap (overall mean score
+    minus the type's; positive = less satisfied than average), effort (customer effort: steps
+    plus assisted contacts per journey), fix_effort (from ``fix_effort`` when given),
+    extra_conversions (customers x conversion gap), opportunity_value, main friction and a plain-language recommendation.
+    Journey types under ``min_group_size`` customers are suppressed (count in
+    ``attrs["suppressed_groups"]``).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    from cxlib.privacy import suppress_small_groups
+
+    opp = opportunity(
+        jd, target_conversion=target_conversion, value_per_conversion=value_per_conversion
+    )
+    fr = friction_by_type(jd, feedback).set_index("journey")
+    out = opp.set_index("journey")
+    lo, hi = proportion_confint(out["conversions"], out["journeys"], method="wilson")
+    out["conversion_ci_low"], out["conversion_ci_high"] = lo, hi
+    for c in (
+        "drop_off_step",
+        "avg_steps",
+        "contacts_per_journey",
+        "avg_satisfaction",
+        "complaint_rate",
+        "friction_rate",
+        "repeat_contact_rate",
+        "loop_rate",
+        "retry_rate",
+    ):
+        out[c] = fr[c] if c in fr else np.nan
+    if "avg_satisfaction" in fr and feedback is not None and len(feedback):
+        overall = float(feedback.loc[feedback["journey_type"].notna(), "score"].mean())
+        out["satisfaction_gap"] = overall - out["avg_satisfaction"]
+    else:
+        out["satisfaction_gap"] = np.nan
+    out["effort"] = out["avg_steps"] + out["contacts_per_journey"]
+    out["fix_effort"] = [(fix_effort or {}).get(k, "not assessed") for k in out.index]
+    out = out.reset_index()
+    out = suppress_small_groups(out, "customers", min_group_size)
+    suppressed = out.attrs.get("suppressed_groups", 0)
+    out = out.sort_values(["opportunity_value", "journeys"], ascending=False, kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    value_known = opp.attrs.get("value_known", True)
+    out["recommendation"] = [
+        _recommend(row, currency, value_known) for row in out.itertuples(index=False)
+    ]
+    cols = [
+        "rank",
+        "journey",
+        "customers",
+        "journeys",
+        "conversion_rate",
+        "conversion_ci_low",
+        "conversion_ci_high",
+        "target_conversion",
+        "drop_off_step",
+        "avg_satisfaction",
+        "satisfaction_gap",
+        "complaint_rate",
+        "effort",
+        "fix_effort",
+        "extra_conversions",
+        "value_per_conversion",
+        "opportunity_value",
+        "main_friction_touchpoint",
+        "main_friction_kind",
+        "friction_rate",
+        "recommendation",
+    ]
+    out = out[cols].reset_index(drop=True)
+    out.attrs["suppressed_groups"] = suppressed
+    out.attrs["value_known"] = value_known
+    return out
