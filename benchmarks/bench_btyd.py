@@ -10,10 +10,10 @@ Run (the 1 M summary is large: hold the shared lock)::
 Datasets:
 
 - **CDNOW** sample (2,357 customers; calibration 1997-01-01 … 1997-09-30, weeks), the summary
-  from :func:`cxlib.btyd.summary_from_transactions`;
+  from :func:`cxlib.churn.summary_from_transactions`;
 - **1 M**: the summary (frequency/recency/T in weeks at the latest transaction's day) of the
   validated 1 M transactions Parquet, computed once in DuckDB through
-  :func:`cxlib.btyd.summary_from_transactions` on a backend table and cached next to ``--cache``.
+  :func:`cxlib.churn.summary_from_transactions` on a backend table and cached next to ``--cache``.
 
 For each: cxlib ``BetaGeoModel(compute_se=False)`` and with standard errors, ``--repeats``
 times; then, when ``--lifetimes-python`` names an interpreter (a throw-away venv outside the
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxlib.btyd import BetaGeoModel, summary_from_transactions
+from cxlib.churn import BetaGeoModel, summary_from_transactions
 
 LIFETIMES_SCRIPT = r"""
 import json, sys, time, warnings

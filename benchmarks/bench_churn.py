@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
 import logging
 import os
+import pkgutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -32,8 +34,18 @@ SPENT: dict[str, list[float]] = defaultdict(list)
 
 
 def timed(module, name: str) -> None:
-    """Replace ``module.name`` by a wrapper that records its wall time in :data:`SPENT`."""
-    fn = getattr(module, name)
+    """Replace ``module.name`` by a wrapper that records its wall time in :data:`SPENT`.
+
+    For a package (``cxlib.churn``) the name is replaced in every private module that holds the
+    same function, since it is looked up there.
+    """
+    subs = [module]
+    if getattr(module, "__path__", None) is not None:
+        subs += [
+            importlib.import_module(info.name)
+            for info in pkgutil.iter_modules(module.__path__, f"{module.__name__}.")
+        ]
+    fn = next(getattr(m, name) for m in subs if hasattr(m, name))
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -43,7 +55,9 @@ def timed(module, name: str) -> None:
         finally:
             SPENT[f"{module.__name__.split('.')[-1]}.{name}"].append(time.perf_counter() - t0)
 
-    setattr(module, name, wrapper)
+    for m in subs:
+        if getattr(m, name, None) is fn:
+            setattr(m, name, wrapper)
 
 
 def main() -> None:
@@ -66,16 +80,16 @@ def main() -> None:
         format="%(asctime)s %(name)s %(message)s",
     )
 
-    from cxlib import btyd, churn, features, segment
+    from cxlib import churn, features, segment
     from cxlib.contract import load_source
 
     for mod, names in (
         (features, ["customer_features"]),
-        (btyd, ["summary_from_transactions"]),
         (segment.BehaviouralSegmenter, ["fit"]),
         (
             churn,
             [
+                "summary_from_transactions",
                 "fit_btyd",
                 "snapshot_features",
                 "lapse_labels",

@@ -1,4 +1,4 @@
-"""Tests of the BG/NBD and Gamma-Gamma models (cxlib.btyd)."""
+"""Tests of the BG/NBD and Gamma-Gamma models (cxlib.churn: BetaGeoModel, GammaGammaModel)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib.btyd import (
+from cxlib.churn import (
     BetaGeoModel,
     GammaGammaModel,
     expected_value,
@@ -364,7 +364,7 @@ def _simulate_with_covariates(n, r, alpha, a, b, delta, gamma, z, w, rng):
 def test_stratified_bgnbd_shares_the_covariate_effects():
     """Two strata with their own r, alpha, a, b and common effects: the joint fit recovers the
     effects, keeps each stratum's base parameters, and with one stratum equals the plain fit."""
-    from cxlib.btyd import fit_stratified_bgnbd
+    from cxlib.churn import fit_stratified_bgnbd
 
     rng = np.random.default_rng(3)
     n = 6000

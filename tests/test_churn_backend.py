@@ -15,7 +15,9 @@ import pytest
 from test_churn import AS_OF, START, simulate_retail
 
 from cxlib import churn
-from cxlib.btyd import backend_summary_from_transactions, summary_from_transactions
+from cxlib.churn import backend_summary_from_transactions, summary_from_transactions
+from cxlib.churn._labels import _buyers
+from cxlib.churn._prepare import _drop_orphans
 from cxlib.contract import load_source
 from cxlib.sources import ROW_ORDER, backend_table, is_backend_table
 
@@ -199,8 +201,8 @@ def test_people_tables_and_orphans_backend(sample, master_map):
     data, lazy_data = sample
     notes_p: list[str] = []
     notes_b: list[str] = []
-    pt = churn._drop_orphans(data.tables, notes_p)
-    bt = churn._drop_orphans(lazy_data.tables, notes_b)
+    pt = _drop_orphans(data.tables, notes_p)
+    bt = _drop_orphans(lazy_data.tables, notes_b)
     assert notes_b == notes_p and "transactions rows of" in notes_b[0]
     assert is_backend_table(bt["transactions"])
     pd.testing.assert_frame_equal(
@@ -318,7 +320,8 @@ def test_run_churn_contractual_with_backend_transactions():
 def test_bgnbd_likelihood_by_groups_is_the_same():
     """The BG/NBD likelihood evaluates gamma and digamma once per (frequency, covariates) group
     at scale: exactly the values of the row-by-row evaluation."""
-    from cxlib.btyd import BetaGeoModel, _special_keys
+    from cxlib.churn import BetaGeoModel
+    from cxlib.churn._bgnbd import _special_keys
 
     rng = np.random.default_rng(11)
     n = 20_000
@@ -341,7 +344,7 @@ def test_bgnbd_likelihood_by_groups_is_the_same():
 
 def test_collapse_matches_numpy_unique():
     """The BG/NBD's distinct rows (lexsort) are np.unique(axis=0)'s rows, order and counts."""
-    from cxlib.btyd import _collapse
+    from cxlib.churn._bgnbd import _collapse
 
     rng = np.random.default_rng(3)
     cols = [rng.integers(0, 4, 5000).astype(float), rng.integers(0, 3, 5000) / 7.0]
@@ -386,8 +389,8 @@ def test_purchase_days_are_computed_once_and_match_pandas():
     assert got["_a"].tolist() == [15.0, 7.0, 3.0]
     # a cut inside a day reads the transactions themselves (same answer as pandas)
     start, end = pd.Timestamp("2025-01-01 12:00"), pd.Timestamp("2025-01-03")
-    want = churn._buyers(tx, start, end)
-    got_ids = churn._buyers(table, start, end)
+    want = _buyers(tx, start, end)
+    got_ids = _buyers(table, start, end)
     assert sorted(got_ids.dropna()) == sorted(set(want.dropna())) == ["a", "b"]
 
 

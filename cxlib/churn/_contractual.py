@@ -1,0 +1,209 @@
+"""Contractual churn (subscriptions): out-of-fold validation on the churn flag."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from cxlib.churn._btyd_fit import fit_btyd
+from cxlib.churn._common import GBM, LOGIT, MODE_CONTRACTUAL
+from cxlib.churn._evaluate import (
+    choose_model,
+    driver_table,
+    evaluate_models,
+    permutation_drivers,
+    relative_risks,
+)
+from cxlib.churn._features import (
+    _fill_feedback,
+    attribute_features,
+    feedback_features,
+    low_score_threshold,
+)
+from cxlib.churn._labels import _has_purchase, _is_empty, contractual_labels
+from cxlib.churn._prepare import _consent, _fit_pair, _flags_of, _sample_rows
+from cxlib.churn._result import ChurnResult
+from cxlib.churn._survival import kaplan_meier
+
+log = logging.getLogger(__name__)
+
+
+def _run_contractual(
+    tables,
+    as_of,
+    *,
+    horizon_days,
+    lookback_days,
+    n_bootstrap,
+    random_state,
+    recent_days,
+    value_horizon_days,
+    segment_column,
+    max_train_rows,
+    min_group_size,
+    value_column,
+    duration_column,
+    n_folds,
+) -> ChurnResult:
+    from sklearn.model_selection import StratifiedKFold
+
+    customers = tables["customers"]
+    labels = contractual_labels(customers, as_of)
+    X = attribute_features(customers, as_of)
+    fb = tables.get("feedback")
+    low = 2.5
+    notes: list[str] = []
+    if fb is not None and len(fb):
+        low = low_score_threshold(fb["score"])
+        ff = feedback_features(fb, as_of, recent_days=recent_days, low_score=low)
+        X = _fill_feedback(X.join(ff, how="left"), list(ff.columns))
+        notes.append(
+            "Feedback is used up to the as-of date; feedback given after a customer "
+            "left could flatter the model."
+        )
+    tx = tables.get("transactions")
+    has_tx = not _is_empty(tx)
+    if has_tx:
+        notes.append(
+            "Transaction history is not used as a churn feature in contractual mode "
+            "(a leaver's purchases stop because they left, which would leak the answer); "
+            "it feeds the BG/NBD value estimates."
+        )
+    feats = [c for c in X.columns if X[c].notna().any()]
+    if not feats:
+        raise ValueError("contractual churn needs customer attributes or feedback as features")
+    known = labels.notna()
+    ids = labels.index[known]
+    Xl = X.reindex(ids)[feats]
+    y = labels[known].astype(bool).to_numpy(dtype=int)
+    if y.min() == y.max():
+        raise ValueError("contractual churn needs both churned and retained customers")
+    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=random_state).split(Xl, y))
+    oof = {LOGIT: np.zeros(len(y)), GBM: np.zeros(len(y))}
+    for tr, te in folds:
+        ms = _fit_pair(Xl.iloc[tr], y[tr], None, random_state)
+        for k, m in ms.items():
+            oof[k][te] = m.predict_proba(Xl.iloc[te])[:, 1]
+    metrics = evaluate_models(y, oof, n_bootstrap, random_state)
+    chosen, reason = choose_model(metrics)
+    validation = (
+        f"out of fold: {n_folds}-fold cross-fitting, every customer scored by models "
+        "that never saw them"
+    )
+    holdout = pd.DataFrame({"y": y, **oof}, index=ids)
+    importance = permutation_drivers(
+        ms[chosen],
+        Xl.iloc[te],
+        y[te],
+        random_state=random_state,
+        recent_days=recent_days,
+        low_score=low,
+    )
+    rng = np.random.default_rng(random_state)
+    sub = _sample_rows(len(y), max_train_rows, rng)
+    final = _fit_pair(Xl.iloc[sub], y[sub], None, random_state)
+    odds = final[LOGIT].summary(recent_days=recent_days, low_score=low)
+    drivers = driver_table(odds)
+    risk = relative_risks(Xl[_flags_of(Xl)], y, recent_days=recent_days, low_score=low)
+
+    scores = pd.DataFrame(index=X.index)
+    scores["churn_probability"] = np.nan
+    scores.loc[ids, "churn_probability"] = oof[chosen]
+    unknown = labels.index[~known]
+    if len(unknown):
+        scores.loc[unknown, "churn_probability"] = final[chosen].predict_proba(
+            X.reindex(unknown)[feats]
+        )[:, 1]
+    bt = None
+    for c in ("p_alive", "expected_purchases", "expected_value"):
+        scores[c] = np.nan
+    if has_tx and _has_purchase(tx):
+        bt = fit_btyd(tx, as_of, horizon_days=horizon_days, value_horizon_days=value_horizon_days)
+        for c in ("p_alive", "expected_purchases", "expected_value"):
+            scores[c] = bt.predictions[c].reindex(scores.index).to_numpy()
+    c_idx = customers.drop_duplicates("customer_id").set_index("customer_id")
+    if value_column:
+        if value_column not in c_idx.columns:
+            raise KeyError(f"value_column {value_column!r} is not a customers column")
+        scores["expected_value"] = pd.to_numeric(c_idx[value_column], errors="coerce").reindex(
+            scores.index
+        )
+    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
+    seg_col = segment_column if segment_column in c_idx.columns else None
+    if seg_col is None and "segment" in c_idx.columns:
+        seg_col = "segment"
+    scores["segment"] = (
+        c_idx[seg_col].reindex(scores.index).astype("str")
+        if seg_col
+        else pd.Series(pd.NA, index=scores.index, dtype="str")
+    )
+    scores["marketing_consent"] = _consent(customers, scores.index)
+    scores["churned"] = labels.reindex(scores.index)
+    for c in _flags_of(Xl):
+        scores[c] = X[c].reindex(scores.index)
+
+    # retention curves
+    curves, test = pd.DataFrame(), {"chi2": np.nan, "df": np.nan, "p_value": np.nan}
+    groups_label = seg_col or "all customers"
+    dur = None
+    if "signup_date" in c_idx.columns and c_idx["signup_date"].notna().any():
+        end = (
+            c_idx["churn_date"]
+            if "churn_date" in c_idx.columns
+            else pd.Series(pd.NaT, index=c_idx.index)
+        )
+        end = end.where(end.notna(), as_of)
+        dur = (end - c_idx["signup_date"]).dt.days.astype(float)
+        unit = "days"
+    else:
+        col = duration_column or ("tenure" if "tenure" in c_idx.columns else None)
+        if col and col in c_idx.columns:
+            dur = pd.to_numeric(c_idx[col], errors="coerce").astype(float)
+            unit = col
+    if dur is not None:
+        ev = labels.reindex(dur.index)
+        ok = dur.notna() & ev.notna() & (dur >= 0)
+        grp = scores["segment"].reindex(dur.index)[ok] if seg_col else None
+        curves, test = kaplan_meier(dur[ok], ev[ok].astype(int), grp, min_group_size=min_group_size)
+        groups_label = str(groups_label)
+    else:
+        notes.append("Retention curves skipped: no sign-up date or tenure column.")
+    snaps = pd.DataFrame(
+        {
+            "snapshot_date": [as_of],
+            "role": ["labelled customers (out of fold)"],
+            "customers": [len(y)],
+            "lapsed": [int(y.sum())],
+            "lapse_rate": [float(y.mean())],
+        }
+    )
+    return ChurnResult(
+        mode=MODE_CONTRACTUAL,
+        as_of_date=as_of,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        recent_days=recent_days,
+        low_score=low,
+        validation=validation,
+        snapshots=snaps,
+        metrics=metrics,
+        holdout=holdout,
+        chosen_model=chosen,
+        choice_reason=reason,
+        odds_ratios=odds,
+        drivers=drivers,
+        risk_ratios=risk,
+        importance=importance,
+        scores=scores,
+        btyd=bt,
+        survival_curves=curves,
+        survival_test=test,
+        survival_groups=groups_label,
+        feature_names=feats,
+        survival_time_unit=unit if dur is not None else "days",
+        models=final,
+        notes=notes,
+        n_not_scored=0,
+    )

@@ -1,0 +1,143 @@
+"""Export tables of a churn result: scores, action list, segment risk, reliability, gains."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from cxlib.churn._common import EXPORT_COLUMNS
+from cxlib.churn._evaluate import gains_table, reliability_table
+from cxlib.churn._features import feature_label
+from cxlib.churn._result import ChurnResult
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs: export, action list, findings
+# ---------------------------------------------------------------------------------------------
+
+
+def scores_export(result: ChurnResult) -> pd.DataFrame:
+    """The ``exports/churn_scores.csv`` table (:data:`EXPORT_COLUMNS`), one row per customer
+    record, highest value at risk first (ties by customer id).
+
+    When the analysis ran per person (``master_map``), every record of a person gets the
+    person's scores and keeps its own ``marketing_consent``.
+    """
+    s = result.scores.rename_axis("unit").reset_index()
+    if result.records is not None:
+        rec = result.records[["customer_id", "unit", "marketing_consent"]]
+        s = rec.merge(s.drop(columns="marketing_consent"), on="unit", how="inner")
+    else:
+        s = s.rename(columns={"unit": "customer_id"})
+    out = s[list(EXPORT_COLUMNS)].copy()
+    order = np.lexsort(
+        (
+            out["customer_id"].astype(str).to_numpy(),
+            -out["churn_probability"].fillna(-1.0).to_numpy(),
+            -out["value_at_risk"].fillna(-np.inf).to_numpy(),
+        )
+    )
+    return out.iloc[order].reset_index(drop=True)
+
+
+def action_list(
+    result: ChurnResult,
+    pseudonym_key: str,
+    *,
+    top_n: int = 25,
+    min_probability: float = 0.5,
+) -> pd.DataFrame:
+    """Who to contact first: consenting, not yet churned customers at risk, by value at risk.
+
+    Customers with unknown consent are left out (unknown consent is not consent). Ranked by
+    ``value_at_risk`` (by ``churn_probability`` when no value is known). Ids are pseudonymised.
+    Columns: ``rank``, ``customer``, ``segment``, ``churn_probability``, ``expected_value``,
+    ``value_at_risk``, ``reasons`` (risk-raising drivers that apply to the customer).
+    """
+    from cxlib.privacy import pseudonymise
+
+    s = result.scores.copy()
+    if "churned" in s.columns:
+        s = s.loc[~s["churned"].fillna(False).astype(bool)]
+    consent = s["marketing_consent"]
+    if consent.notna().any():
+        s = s.loc[consent.fillna(False).astype(bool)]
+    s = s.loc[s["churn_probability"] >= min_probability]
+    key = "value_at_risk" if s["value_at_risk"].notna().any() else "churn_probability"
+    s = s.assign(_id=s.index.astype(str))
+    s = s.sort_values([key, "_id"], ascending=[False, True], kind="stable").head(top_n)
+    raising = result.drivers.loc[result.drivers["estimate"] > 1, "term"]
+    flags = [t for t in raising if t in s.columns]
+    reasons = []
+    for _, row in s.iterrows():
+        r = [
+            feature_label(f, recent_days=result.recent_days, low_score=result.low_score)
+            for f in flags
+            if row[f] == 1
+        ]
+        reasons.append("; ".join(r))
+    out = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(s) + 1),
+            "customer": pseudonymise(pd.Series(s.index, index=s.index), pseudonym_key).to_numpy(),
+            "segment": s["segment"].to_numpy(),
+            "churn_probability": s["churn_probability"].to_numpy(),
+            "expected_value": s["expected_value"].to_numpy(),
+            "value_at_risk": s["value_at_risk"].to_numpy(),
+            "reasons": reasons,
+        }
+    )
+    return out
+
+
+def segment_risk(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
+    """Risk and value at risk by segment (groups under ``min_group_size`` suppressed).
+
+    Columns: ``segment``, ``customers``, ``expected_lapsers`` (sum of probabilities),
+    ``mean_churn_probability``, ``expected_value``, ``value_at_risk``, ``share_of_value_at_risk``.
+    """
+    from cxlib.privacy import suppress_small_groups
+
+    s = result.scores
+    if "churned" in s.columns:
+        s = s.loc[~s["churned"].fillna(False).astype(bool)]
+    seg = s["segment"].astype("str").fillna("unknown")
+    g = s.groupby(seg, sort=True)
+    out = pd.DataFrame(
+        {
+            "customers": g.size(),
+            "expected_lapsers": g["churn_probability"].sum(),
+            "mean_churn_probability": g["churn_probability"].mean(),
+            "expected_value": g["expected_value"].sum(min_count=1),
+            "value_at_risk": g["value_at_risk"].sum(min_count=1),
+        }
+    )
+    total = out["value_at_risk"].sum()
+    out["share_of_value_at_risk"] = out["value_at_risk"] / total if total else np.nan
+    out = out.rename_axis("segment").reset_index()
+    out = out.sort_values(
+        ["value_at_risk", "mean_churn_probability", "segment"],
+        ascending=[False, False, True],
+        na_position="last",
+    )
+    return suppress_small_groups(out.reset_index(drop=True), "customers", min_group_size)
+
+
+def reliability_long(result: ChurnResult, n_bins: int = 10) -> pd.DataFrame:
+    """:func:`reliability_table` on the held-out data for every model, stacked with ``model``."""
+    h = result.holdout
+    frames = [
+        reliability_table(h["y"], h[m], n_bins).assign(model=m) for m in h.columns if m != "y"
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def gains_long(result: ChurnResult, n_bins: int = 10) -> pd.DataFrame:
+    """:func:`gains_table` on the held-out data for every model, stacked with ``model``."""
+    h = result.holdout
+    frames = [gains_table(h["y"], h[m], n_bins).assign(model=m) for m in h.columns if m != "y"]
+    return pd.concat(frames, ignore_index=True)

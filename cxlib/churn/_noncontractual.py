@@ -1,0 +1,329 @@
+"""Non-contractual churn (retail): out-of-time validation on labelled snapshots."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from cxlib.churn._btyd_fit import fit_behaviour_segments
+from cxlib.churn._common import (
+    BGNBD,
+    BLEND,
+    GBM,
+    LOGIT,
+    MAX_EVAL_ROWS,
+    MODE_NON_CONTRACTUAL,
+    RFM_BROAD_GROUPS,
+    is_pattern_feature,
+)
+from cxlib.churn._evaluate import (
+    choose_model,
+    driver_table,
+    evaluate_models,
+    permutation_drivers,
+    relative_risks,
+)
+from cxlib.churn._features import (
+    build_training_set,
+    feature_columns,
+    low_score_threshold,
+    snapshot_features,
+)
+from cxlib.churn._labels import _min_timestamp, _ts, snapshot_dates
+from cxlib.churn._models import LogitChurnModel
+from cxlib.churn._prepare import (
+    _DRIVER_MODEL_SKIP,
+    _consent,
+    _drop_orphans,
+    _fit_pair,
+    _flags_of,
+    _sample_rows,
+    _segment_rfm,
+    logit_feature_columns,
+    people_tables,
+)
+from cxlib.churn._result import ChurnResult
+from cxlib.churn._survival import kaplan_meier, retention_durations
+from cxlib.sources import is_backend_table
+
+log = logging.getLogger(__name__)
+
+
+def _run_non_contractual(
+    tables,
+    as_of,
+    *,
+    n_snapshots,
+    master_map,
+    horizon_days,
+    lookback_days,
+    n_bootstrap,
+    random_state,
+    recent_days,
+    value_horizon_days,
+    segment_column,
+    max_train_rows,
+    min_group_size,
+    max_eval_rows=MAX_EVAL_ROWS,
+) -> ChurnResult:
+    rng = np.random.default_rng(random_state)
+    notes: list[str] = []
+    tables = _drop_orphans(tables, notes)
+    records = None
+    if master_map is not None and len(master_map):
+        tables, records = people_tables(tables, master_map)
+        n_rec, n_people = len(records), records["unit"].nunique()
+        notes.append(
+            f"Records of the same person are analysed together (single customer view from the "
+            f"data audit): {n_rec:,} records, {n_people:,} people; every record gets its "
+            "person's scores."
+        )
+    tx = tables["transactions"]
+    fb = tables.get("feedback")
+    low = low_score_threshold(fb["score"]) if fb is not None and len(fb) else 2.5
+    dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, _min_timestamp(tx))
+    segments = None
+    known_features: dict[pd.Timestamp, pd.DataFrame] = {}
+    if dates:
+        from cxlib.features import customer_features
+
+        # behavioural segments learnt once, from data up to the latest labelled snapshot (whose
+        # customer features the training set reuses)
+        known_features[dates[-1]] = customer_features(tx, dates[-1], lookback_days=lookback_days)
+        segments = fit_behaviour_segments(
+            tx,
+            dates[-1],
+            lookback_days=lookback_days,
+            random_state=random_state,
+            features=known_features[dates[-1]],
+        )
+    train = build_training_set(
+        tables,
+        as_of,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        n_snapshots=n_snapshots,
+        recent_days=recent_days,
+        low_score=low,
+        segments=segments,
+        features=known_features,
+    )
+    known_features.clear()
+    feats = feature_columns(train)
+    if segments is not None:
+        train["segment"] = segments.name(train["segment_code"]).to_numpy()
+    logit_feats = logit_feature_columns(feats, segments is not None)
+    cols = list(dict.fromkeys([*feats, *logit_feats]))
+    pair_kw = dict(logit_features=logit_feats, gbm_features=feats)
+    dates = sorted(train["snapshot_date"].unique())
+    test_date = dates[-1]
+    is_test = (train["snapshot_date"] == test_date).to_numpy()
+    if len(dates) >= 2:
+        fit_rows = np.flatnonzero(~is_test)
+        validation = (
+            f"out of time: trained on {len(dates) - 1} earlier snapshot(s) "
+            f"({pd.Timestamp(dates[0]).date()} to {pd.Timestamp(dates[-2]).date()}) and tested "
+            f"on customers active at {pd.Timestamp(test_date).date()}: did they buy in the "
+            f"following {horizon_days} days"
+        )
+    else:
+        fit_rows = np.flatnonzero(is_test)
+        notes.append(
+            "Only one labelled snapshot fits in the data, so the models are judged on "
+            "out-of-fold predictions within it instead of out of time."
+        )
+        validation = f"out of fold: 5 folds within the snapshot at {pd.Timestamp(test_date).date()}"
+    y_all = train["lapsed"].to_numpy(dtype=int)
+    groups_all = train["customer_id"].to_numpy()
+    snapshot_idx = np.flatnonzero(is_test)  # every customer of the test snapshot
+    test_idx = snapshot_idx
+    if len(dates) >= 2 and max_eval_rows is not None and len(snapshot_idx) > max_eval_rows:
+        # a large test snapshot: the models are judged on a random sample of its customers
+        # (the bootstrap intervals are those of the sample; scores still cover everyone)
+        test_idx = snapshot_idx[_sample_rows(len(snapshot_idx), max_eval_rows, rng)]
+        notes.append(
+            f"The models are judged on a random sample of {len(test_idx):,} of the "
+            f"{len(snapshot_idx):,} customers of the test snapshot, which keeps the run short; "
+            "the confidence intervals are those of the sample. Every customer is scored."
+        )
+
+    if len(dates) >= 2:
+        sub = fit_rows[_sample_rows(len(fit_rows), max_train_rows, rng)]
+        models = _fit_pair(
+            train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw
+        )
+        X_test = train.iloc[test_idx][cols]  # one copy of the held-out rows (large data)
+        preds = {k: m.predict_proba(X_test)[:, 1] for k, m in models.items()}
+        imp_models, imp_X, imp_y = models, X_test, y_all[test_idx]
+    else:
+        from sklearn.model_selection import GroupKFold
+
+        preds = {LOGIT: np.zeros(len(test_idx)), GBM: np.zeros(len(test_idx))}
+        Xt, yt, gt = train.iloc[test_idx][cols], y_all[test_idx], groups_all[test_idx]
+        for tr, te in GroupKFold(n_splits=5).split(Xt, yt, gt):
+            ms = _fit_pair(Xt.iloc[tr], yt[tr], gt[tr], random_state, **pair_kw)
+            for k, m in ms.items():
+                preds[k][te] = m.predict_proba(Xt.iloc[te])[:, 1]
+        imp_models, imp_X, imp_y = ms, Xt.iloc[te], yt[te]
+    y_test = y_all[test_idx]
+    if "bgnbd_p_lapse" in train.columns:
+        # the purchase-pattern model on its own, and averaged with the learnt model
+        preds[BGNBD] = train["bgnbd_p_lapse"].iloc[test_idx].to_numpy(dtype=float)
+        preds[BLEND] = 0.5 * (preds[GBM] + preds[BGNBD])
+    metrics = evaluate_models(y_test, preds, n_bootstrap, random_state)
+    chosen, reason = choose_model(metrics)
+    holdout = pd.DataFrame({"y": y_test, **preds}, index=train["customer_id"].iloc[test_idx])
+    imp_name = LOGIT if chosen == LOGIT else GBM
+    importance = permutation_drivers(
+        imp_models[imp_name],
+        imp_X[logit_feats if imp_name == LOGIT else feats],
+        imp_y,
+        random_state=random_state,
+        recent_days=recent_days,
+        low_score=low,
+    )
+
+    # final models on every labelled snapshot, scores at the as-of date with all data
+    sub = _sample_rows(len(train), max_train_rows, rng)
+    final = _fit_pair(train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw)
+    # the drivers model: what goes with lapsing, adjusted for the other drivers and for tenure
+    # but NOT for the purchase pattern (recency, BG/NBD ...), which drivers act through
+    driver_feats = [
+        f for f in logit_feats if not is_pattern_feature(f) and f not in _DRIVER_MODEL_SKIP
+    ]
+    # controls, not drivers: tenure, and whether a score was given at all (low satisfaction is
+    # then compared among customers who gave a score; answering surveys goes with buying often)
+    driver_feats += [c for c in ("tenure_days", "score_given") if c in train.columns]
+    driver_model = LogitChurnModel(features=driver_feats).fit(
+        train.iloc[sub][cols], y_all[sub], groups=groups_all[sub]
+    )
+    odds = driver_model.summary(recent_days=recent_days, low_score=low)
+    drivers = driver_table(odds)
+    latest = train.iloc[snapshot_idx]
+    risk = relative_risks(
+        latest[_flags_of(latest[feats])], latest["lapsed"], recent_days=recent_days, low_score=low
+    )
+
+    now = snapshot_features(
+        tables,
+        as_of,
+        lookback_days=lookback_days,
+        horizon_days=horizon_days,
+        recent_days=recent_days,
+        low_score=low,
+        segments=segments,
+        value_horizon_days=value_horizon_days,
+    )
+    bt = now.attrs.pop("btyd")
+    if bt is not None and bt.fit_customers is not None:
+        notes.append(
+            f"The BG/NBD parameters (and their standard errors) are estimated on a random sample "
+            f"of {bt.fit_customers:,} of the {len(bt.rfm):,} customers with purchases; P(alive), "
+            "expected purchases and values are computed for every customer."
+        )
+    for c in feats:
+        if c not in now.columns:
+            now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
+    share_cols = [c for c in now.columns if "_share_" in c or c == "no_app_use"]
+    now[share_cols] = now[share_cols].fillna(0.0)
+    if segments is not None:
+        now["segment"] = segments.name(now["segment_code"]).to_numpy()
+    candidates = pd.DataFrame(
+        {k: m.predict_proba(now[cols])[:, 1] for k, m in final.items()}, index=now.index
+    )
+    if "bgnbd_p_lapse" in now.columns:
+        candidates[BGNBD] = now["bgnbd_p_lapse"].to_numpy(dtype=float)
+        candidates[BLEND] = 0.5 * (candidates[GBM] + candidates[BGNBD])
+    scores = pd.DataFrame(index=now.index)
+    scores["churn_probability"] = candidates[chosen]
+    for c in ("p_alive", "expected_purchases", "expected_value"):
+        scores[c] = bt.predictions[c].reindex(now.index).to_numpy()
+    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
+    customers = tables.get("customers")
+    if segment_column and customers is not None and segment_column in customers.columns:
+        seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]
+        scores["segment"] = seg.reindex(now.index).astype("str")
+        segment_label = str(segment_column)
+    elif segments is not None:
+        scores["segment"] = segments.name(now["segment_code"])
+        segment_label = "behavioural segment"
+    else:
+        scores["segment"] = _segment_rfm(now)
+        segment_label = "RFM segment"
+    scores["marketing_consent"] = _consent(customers, now.index)
+    for c in _flags_of(now[feats]):
+        scores[c] = now[c]
+    if bt is not None:  # the BG/NBD summary at the as-of date: every buyer up to it
+        all_buyers = len(bt.rfm)
+    elif is_backend_table(tx):
+        bought = tx.filter((tx.amount > 0) & (tx.timestamp < _ts(as_of + pd.Timedelta(days=1))))
+        all_buyers = int(bought.customer_id.nunique().execute())
+    else:
+        all_buyers = tx.loc[
+            (tx["amount"] > 0) & (tx["timestamp"] < as_of + pd.Timedelta(days=1)), "customer_id"
+        ].nunique()
+    n_not_scored = int(all_buyers - len(scores))
+
+    # survival: customers active at the earliest snapshot, by their segment at that time
+    curves, test = pd.DataFrame(), {"chi2": np.nan, "df": np.nan, "p_value": np.nan}
+    groups_label = segment_label
+    start = pd.Timestamp(dates[0])
+    try:
+        if (as_of - start).days <= horizon_days + 30:
+            raise ValueError("the data is too short to follow customers over time")
+        f0 = train.loc[train["snapshot_date"] == start].set_index("customer_id")
+        dur = retention_durations(tx, start, as_of, horizon_days, lookback_days)
+        if segments is not None:
+            seg0 = segments.name(f0["segment_code"]).reindex(dur.index).fillna("other")
+        else:
+            seg0 = _segment_rfm(f0).reindex(dur.index).map(RFM_BROAD_GROUPS).fillna("Other")
+            groups_label = "customer group"
+        curves, test = kaplan_meier(
+            dur["duration_days"], dur["lapsed"], seg0, min_group_size=min_group_size
+        )
+        groups_label = f"{groups_label} on {start.date()}"
+    except ValueError as exc:
+        notes.append(f"Retention curves skipped: {exc}.")
+
+    snaps = (
+        train.groupby("snapshot_date")["lapsed"].agg(customers="size", lapsed="sum").reset_index()
+    )
+    snaps["lapse_rate"] = snaps["lapsed"] / snaps["customers"]
+    snaps["role"] = np.where(snaps["snapshot_date"] == test_date, "test", "training")
+    if len(dates) < 2:
+        snaps["role"] = "training and test (out of fold)"
+    result = ChurnResult(
+        mode=MODE_NON_CONTRACTUAL,
+        as_of_date=as_of,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        recent_days=recent_days,
+        low_score=low,
+        validation=validation,
+        snapshots=snaps,
+        metrics=metrics,
+        holdout=holdout,
+        chosen_model=chosen,
+        choice_reason=reason,
+        odds_ratios=odds,
+        drivers=drivers,
+        risk_ratios=risk,
+        importance=importance,
+        scores=scores,
+        btyd=bt,
+        survival_curves=curves,
+        survival_test=test,
+        survival_groups=groups_label,
+        feature_names=feats,
+        models=final,
+        notes=notes,
+        n_not_scored=n_not_scored,
+    )
+    result.records = records
+    result.segments = segments
+    result.candidate_scores = candidates
+    result.score_odds_ratios = final[LOGIT].summary(recent_days=recent_days, low_score=low)
+    result.models["drivers"] = driver_model
+    return result

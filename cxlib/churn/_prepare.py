@@ -1,0 +1,203 @@
+"""Helpers of the two runs: row samples, model pairs, people (single customer view), orphans."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxlib.churn._common import GBM, LOGIT, is_pattern_feature
+from cxlib.churn._labels import _text_ids
+from cxlib.churn._models import BoostedChurnModel, LogitChurnModel, _is_categorical
+from cxlib.features import isin_ids
+from cxlib.sources import is_backend_table
+
+log = logging.getLogger(__name__)
+
+
+def _sample_rows(n: int, max_rows: int | None, rng: np.random.Generator) -> np.ndarray:
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    return np.sort(rng.choice(n, int(max_rows), replace=False))
+
+
+def _fit_pair(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups,
+    random_state: int | None,
+    logit_features: list[str] | None = None,
+    gbm_features: list[str] | None = None,
+):
+    logit = LogitChurnModel(features=logit_features).fit(X, y, groups=groups)
+    gbm = BoostedChurnModel(features=gbm_features, random_state=random_state).fit(
+        X, y, groups=groups
+    )
+    return {LOGIT: logit, GBM: gbm}
+
+
+#: Features left out of the logistic regression (kept in gradient boosting): the purchase-mix
+#: shares that define the behavioural segments (the segment itself is in the regression) and
+#: the second and third measures of satisfaction (``low_satisfaction`` is the readable one).
+_LOGIT_SKIP_PREFIXES = ("channel_share_", "category_share_", "tod_share_")
+_LOGIT_SKIP = frozenset({"weekend_share", "mean_score", "last_score"})
+
+
+#: Left out of the drivers model: a second measure of complaints (``complained`` is kept).
+_DRIVER_MODEL_SKIP = frozenset({"complaint_recent"})
+
+
+def logit_feature_columns(features: list[str], has_segment: bool) -> list[str]:
+    """Columns of the readable logistic regression (see ``_LOGIT_SKIP``)."""
+    if not has_segment:
+        return [f for f in features if f not in ("mean_score", "last_score")]
+    out = [f for f in features if not f.startswith(_LOGIT_SKIP_PREFIXES) and f not in _LOGIT_SKIP]
+    return [*out, "segment"]
+
+
+def _segment_rfm(features: pd.DataFrame) -> pd.Series:
+    from cxlib.segment import rfm_scores
+
+    if len(features) < 5:
+        return pd.Series("All customers", index=features.index, name="segment")
+    seg = rfm_scores(features[["recency_days", "frequency", "monetary"]])["rfm_segment"]
+    return seg.astype("str").rename("segment")
+
+
+def _consent(customers: pd.DataFrame | None, ids: pd.Index) -> pd.Series:
+    if customers is None or "marketing_consent" not in customers.columns:
+        return pd.Series(pd.NA, index=ids, dtype="boolean", name="marketing_consent")
+    c = customers.drop_duplicates("customer_id").set_index("customer_id")["marketing_consent"]
+    return c.reindex(ids).astype("boolean").rename("marketing_consent")
+
+
+def _rekey_backend(table: Any, m: pd.Series) -> Any:
+    """A backend table with ``customer_id`` replaced by ``m[customer_id]`` where ``m`` has it
+    (a join with the map in the backend; columns and their order kept)."""
+    import ibis
+
+    t = _text_ids(table)
+    mt = ibis.memtable(
+        pd.DataFrame({"_mm_record": m.index.astype("str"), "_mm_person": m.to_numpy(dtype=str)})
+    )
+    j = t.left_join(mt, t.customer_id == mt._mm_record)
+    person = ibis.coalesce(j._mm_person, j.customer_id).name("customer_id")
+    return j.select(*[person if c == "customer_id" else j[c] for c in t.columns])
+
+
+def people_tables(
+    tables: Mapping[str, pd.DataFrame], master_map: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Re-key the tables from source records to people (single customer view).
+
+    ``master_map`` (``customer_id``, ``master_id``; e.g. notebook 01's
+    ``exports/customer_master_map.csv``) says which records are the same person; records not in
+    it stay their own person. Transactions and feedback are re-keyed; the customers table keeps
+    one row per person (attributes of the person's first record) with ``marketing_consent`` True
+    only when some record consents and none refuses.
+
+    Returns the re-keyed tables and ``records``: ``customer_id`` (record), ``unit`` (person) and
+    the record's own ``marketing_consent`` (for per-record exports). Backend (Ibis) tables are
+    re-keyed by a join in their backend and stay backend tables.
+    """
+    mm = master_map.dropna(subset=["customer_id", "master_id"]).drop_duplicates("customer_id")
+    m = mm.set_index(mm["customer_id"].astype("str"))["master_id"].astype("str")
+    out = dict(tables)
+    for name in ("transactions", "feedback"):
+        df = tables.get(name)
+        if is_backend_table(df):
+            out[name] = _rekey_backend(df, m)
+        elif df is not None and len(df):
+            df = df.copy()
+            df["customer_id"] = df["customer_id"].map(m).fillna(df["customer_id"]).astype("str")
+            out[name] = df
+    ids: list[pd.Series] = []
+    for t in ("transactions", "feedback"):
+        df = tables.get(t)
+        if is_backend_table(df):  # each id once, from the backend
+            ids.append(_text_ids(df).select("customer_id").distinct().to_pandas()["customer_id"])
+        elif df is not None:
+            ids.append(df["customer_id"])
+    customers = tables.get("customers")
+    if customers is not None and len(customers):
+        ids.append(customers["customer_id"])
+    rec_ids = pd.Index(pd.concat(ids).dropna().astype("str").unique()).sort_values()
+    records = pd.DataFrame({"customer_id": rec_ids})
+    records["unit"] = records["customer_id"].map(m).fillna(records["customer_id"]).astype("str")
+    records["marketing_consent"] = _consent(customers, pd.Index(rec_ids)).to_numpy()
+    if customers is not None and len(customers):
+        c = customers.copy()
+        c["_unit"] = c["customer_id"].map(m).fillna(c["customer_id"]).astype("str")
+        c = c.sort_values(["_unit", "customer_id"], kind="stable")
+        if "marketing_consent" in c.columns:
+            mc = c["marketing_consent"].astype("boolean")
+            any_true = mc.eq(True).fillna(False).astype(bool).groupby(c["_unit"]).any()
+            any_false = mc.eq(False).fillna(False).astype(bool).groupby(c["_unit"]).any()
+            consent = pd.Series(pd.NA, index=any_true.index, dtype="boolean")
+            consent[any_true & ~any_false] = True
+            consent[any_false] = False
+        first = (
+            c.drop_duplicates("_unit")
+            .drop(columns="customer_id")
+            .rename(columns={"_unit": "customer_id"})
+        )
+        if "marketing_consent" in c.columns:
+            first["marketing_consent"] = consent.reindex(first["customer_id"]).to_numpy()
+        out["customers"] = first.reset_index(drop=True)
+    return out, records
+
+
+def _flags_of(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if not is_pattern_feature(c)
+        and not _is_categorical(frame[c])
+        and set(pd.to_numeric(frame[c], errors="coerce").dropna().unique()) == {0.0, 1.0}
+    ]
+
+
+def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
+    """Leave out transactions and feedback of ids missing from the customers table."""
+    out = dict(tables)
+    customers = tables.get("customers")
+    if customers is None or not len(customers):
+        return out
+    known_ids = pd.Index(customers["customer_id"].astype("str").unique())
+    known_t = None
+    for name in ("transactions", "feedback"):
+        df = tables.get(name)
+        if is_backend_table(df):  # counted and filtered in the backend
+            import ibis
+
+            if known_t is None:
+                known_t = ibis.memtable(
+                    pd.DataFrame({"customer_id": pd.Series(known_ids.sort_values(), dtype="str")})
+                )
+            t = _text_ids(df)
+            orphans = t.anti_join(known_t, "customer_id")
+            got = orphans.aggregate(
+                n=orphans.count(), ids=orphans.customer_id.nunique()
+            ).to_pandas()
+            n_rows, n_ids = int(got["n"].iloc[0]), int(got["ids"].fillna(0).iloc[0])
+            if n_rows:
+                notes.append(
+                    f"{n_rows:,} {name} rows of {n_ids:,} ids that are not in the customer "
+                    "table are left out (they cannot be contacted; the data audit lists them)."
+                )
+                out[name] = t.semi_join(known_t, "customer_id")
+            continue
+        if df is None or not len(df):
+            continue
+        keep = pd.Series(isin_ids(df["customer_id"], known_ids), index=df.index)
+        if (~keep).any():
+            n_ids = df.loc[~keep, "customer_id"].nunique()
+            notes.append(
+                f"{int((~keep).sum()):,} {name} rows of {n_ids:,} ids that are not in the "
+                "customer table are left out (they cannot be contacted; the data audit lists them)."
+            )
+            out[name] = df.loc[keep]
+    return out

@@ -1,0 +1,386 @@
+"""Presentation of a churn result: finding sentences and the display tables of notebook 03."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from cxlib.churn._common import MODE_NON_CONTRACTUAL, is_pattern_feature
+from cxlib.churn._exports import segment_risk
+from cxlib.churn._features import _words, feature_label, feature_phrase
+from cxlib.churn._result import ChurnResult
+from cxlib.churn._survival import retention_at
+
+log = logging.getLogger(__name__)
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tuple[str, bool]]:
+    """Plain-language findings with numbers as ``(sentence, headline)`` pairs."""
+    out: list[tuple[str, bool]] = []
+    s = result.scores
+    if "churned" in s.columns:
+        s = s.loc[~s["churned"].fillna(False).astype(bool)]
+    n = len(s)
+    h = result.horizon_days
+    exp_lapsers = float(s["churn_probability"].sum())
+    if result.mode == MODE_NON_CONTRACTUAL:
+        out.append(
+            (
+                f"Of {n:,} customers who bought in the last {result.lookback_days} days, about "
+                f"{exp_lapsers:,.0f} ({exp_lapsers / max(n, 1):.1%}) are expected to make no purchase "
+                f"in the next {h} days.",
+                True,
+            )
+        )
+    else:
+        out.append(
+            (
+                f"Of {n:,} current customers, about {exp_lapsers:,.0f} "
+                f"({exp_lapsers / max(n, 1):.1%}) are predicted to churn.",
+                True,
+            )
+        )
+    var_total = (
+        float(s["value_at_risk"].sum(min_count=1))
+        if s["value_at_risk"].notna().any()
+        else float("nan")
+    )
+    if np.isfinite(var_total):
+        ev_total = float(s["expected_value"].sum())
+        top = s.sort_values("value_at_risk", ascending=False)
+        k = max(1, int(np.ceil(0.1 * len(top))))
+        share = float(top["value_at_risk"].iloc[:k].sum() / var_total) if var_total else np.nan
+        out.append(
+            (
+                f"Value at risk is {_money(var_total)} ({var_total / ev_total:.1%} of the "
+                f"{_money(ev_total)} expected from these customers); the 10% of customers with the "
+                f"most value at risk hold {share:.0%} of it.",
+                True,
+            )
+        )
+    t = result.metrics[result.chosen_model].set_index("metric")
+    out.append(
+        (
+            f"The {result.chosen_model} is used for the scores: judged {result.validation.split(':')[0]}"
+            f", it ranks leavers with ROC AUC {t.loc['roc_auc', 'estimate']:.2f} (95% CI "
+            f"{t.loc['roc_auc', 'ci_low']:.2f}–{t.loc['roc_auc', 'ci_high']:.2f}); the riskiest 10% "
+            f"leave {t.loc['top_decile_lift', 'estimate']:.1f}× as often as the average customer.",
+            False,
+        )
+    )
+    # drivers: risk ratios of the significant risk-raising flags, in driver order
+    rr = result.risk_ratios.set_index("feature") if len(result.risk_ratios) else None
+    said = 0
+    for _, d in result.drivers.iterrows():
+        if rr is None or d["term"] not in rr.index or said >= 3:
+            continue
+        r = rr.loc[d["term"]]
+        if r["customers_with"] < min_group_size or r["p_value"] >= 0.05:
+            continue
+        if (r["risk_ratio"] > 1) != (d["estimate"] > 1):
+            continue  # raw and adjusted effects disagree: not a plain-language headline
+        ratio = r["risk_ratio"]
+        who = feature_phrase(d["term"], recent_days=result.recent_days, low_score=result.low_score)
+        text = (
+            f"Customers {who} are {ratio:.1f}× as likely to "
+            f"{'lapse' if result.mode == MODE_NON_CONTRACTUAL else 'churn'} "
+            f"({r['rate_with']:.0%} vs {r['rate_without']:.0%}; adjusted odds ratio "
+            f"{d['estimate']:.2f}, 95% CI {d['ci_low']:.2f}–{d['ci_high']:.2f})."
+        )
+        if ratio < 1:
+            text = (
+                f"Customers {who} are less likely to "
+                f"{'lapse' if result.mode == MODE_NON_CONTRACTUAL else 'churn'}: "
+                f"{r['rate_with']:.0%} vs {r['rate_without']:.0%} (risk ratio {ratio:.2f}; "
+                f"adjusted odds ratio {d['estimate']:.2f}, 95% CI {d['ci_low']:.2f}–"
+                f"{d['ci_high']:.2f})."
+            )
+        out.append((text, said == 0))
+        said += 1
+    if said == 0 and len(result.drivers):
+        d = result.drivers.iloc[0]
+        out.append(
+            (
+                f"The strongest driver is {d['label']} (odds ratio {d['estimate']:.2f}, 95% CI "
+                f"{d['ci_low']:.2f}–{d['ci_high']:.2f}, {d['per']}).",
+                True,
+            )
+        )
+    curves = result.survival_curves
+    if len(curves) and np.isfinite(result.survival_test.get("p_value", np.nan)):
+        p = result.survival_test["p_value"]
+        ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        last_t = float(curves["time"].max())
+        ret = retention_at(curves, last_t)
+        best, worst = ret.idxmax(), ret.idxmin()
+        when = (
+            f"after {last_t:,.0f} days"
+            if result.survival_time_unit == "days"
+            else f"at {_words(result.survival_time_unit)} {last_t:g}"
+        )
+        out.append(
+            (
+                f"Retention differs by {result.survival_groups} (log-rank {ptxt}): {when}, "
+                f"{ret[best]:.0%} of '{best}' are still active vs {ret[worst]:.0%} of '{worst}'.",
+                False,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable tables for the report
+# ---------------------------------------------------------------------------------------------
+
+
+def _ci(lo: float, hi: float, fmt: str = "{:.2f}") -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "n/a"
+    return f"{fmt.format(lo)}–{fmt.format(hi)}"
+
+
+def format_p(p: float) -> str:
+    """A p-value for a report: ``< 0.001`` or three decimals."""
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def setup_markdown(result: ChurnResult) -> str:
+    """Markdown telling the reader how leaving was defined and how the models were checked."""
+    if result.mode == MODE_NON_CONTRACTUAL:
+        lines = [
+            f"**Mode: non-contractual (retail).** A customer counts as *leaving* when they make no "
+            f"purchase in the {result.horizon_days} days after a given date. We look only at "
+            f"customers who bought at least once in the {result.lookback_days} days before that "
+            "date.",
+            f"**Checked {result.validation.split(': ', 1)[0]}.** The models were "
+            f"{result.validation.split(': ', 1)[-1]}. Every feature uses only data from before its "
+            "snapshot date, so nothing from the future leaks in.",
+            f"**Scores** are for the {len(result.scores):,} customers active at "
+            f"{result.as_of_date.date()}, using all data up to that date.",
+        ]
+        if result.n_not_scored:
+            lines.append(
+                f"{result.n_not_scored:,} earlier customers made no purchase in the last "
+                f"{result.lookback_days} days; they have already lapsed and are not scored."
+            )
+    else:
+        lines = [
+            "**Mode: contractual (subscriptions).** The customer table says who has churned. "
+            "Customer attributes (and feedback, when present) describe each customer.",
+            f"**Checked out of fold.** {result.validation.split(': ', 1)[-1].capitalize()}, so no "
+            "score comes from a model that saw that customer's outcome.",
+        ]
+    lines += result.notes
+    return "\n\n".join(lines)
+
+
+def snapshots_display(result: ChurnResult) -> pd.DataFrame:
+    """The labelled snapshots: date, role, customers, share who left."""
+    s = result.snapshots
+    return pd.DataFrame(
+        {
+            "Snapshot": s["snapshot_date"].dt.strftime("%Y-%m-%d"),
+            "Used for": s["role"],
+            "Customers": s["customers"].astype(int),
+            "Left": s["lapsed"].astype(int),
+            "Share who left": (100 * s["lapse_rate"]).map("{:.1f}%".format),
+        }
+    )
+
+
+def metrics_display(result: ChurnResult) -> pd.DataFrame:
+    """Model comparison with 95% bootstrap CIs, the chosen model first."""
+    rows = []
+    for name, m in result.metrics.items():
+        t = m.set_index("metric")
+
+        def cell(k: str, fmt: str = "{:.3f}", t=t) -> str:
+            est = fmt.format(t.loc[k, "estimate"])
+            return f"{est} ({_ci(t.loc[k, 'ci_low'], t.loc[k, 'ci_high'], fmt)})"
+
+        rows.append(
+            {
+                "Model": name,
+                "Used for scores": "yes" if name == result.chosen_model else "",
+                "ROC AUC (95% CI)": cell("roc_auc"),
+                "PR AUC (95% CI)": cell("pr_auc"),
+                "Brier score (95% CI)": cell("brier", "{:.4f}"),
+                "Top-10% lift (95% CI)": cell("top_decile_lift", "{:.2f}"),
+                "Customers": int(t.loc["roc_auc", "n"]),
+            }
+        )
+    out = pd.DataFrame(rows)
+    return out.sort_values("Used for scores", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def drivers_display(result: ChurnResult, top_n: int = 10) -> pd.DataFrame:
+    """The top drivers (significant, not purchase-pattern) as a readable table."""
+    d = result.drivers.head(top_n)
+    return pd.DataFrame(
+        {
+            "Rank": d["rank"].astype(int),
+            "Driver": d["label"],
+            "Compared": d["per"],
+            "Effect": d["direction"],
+            "Odds ratio": d["estimate"].map("{:.2f}".format),
+            "95% CI": [_ci(a, b) for a, b in zip(d["ci_low"], d["ci_high"], strict=True)],
+            "p-value": d["p_value"].map(format_p),
+        }
+    )
+
+
+def odds_ratios_display(result: ChurnResult, top_n: int = 20) -> pd.DataFrame:
+    """The scoring logistic regression's terms (purchase pattern included), most significant
+    first."""
+    d = result.score_odds_ratios if result.score_odds_ratios is not None else result.odds_ratios
+    d = d.head(top_n)
+    return pd.DataFrame(
+        {
+            "Feature": d["label"],
+            "Compared": d["per"],
+            "Kind": np.where(d["term"].map(is_pattern_feature), "purchase pattern", "driver"),
+            "Odds ratio": d["estimate"].map("{:.2f}".format),
+            "95% CI": [_ci(a, b) for a, b in zip(d["ci_low"], d["ci_high"], strict=True)],
+            "p-value": d["p_value"].map(format_p),
+        }
+    )
+
+
+def risk_ratios_display(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
+    """Share who left with vs without each yes/no trait (groups under ``min_group_size`` hidden)."""
+    r = result.risk_ratios
+    r = r.loc[r["customers_with"] >= min_group_size]
+    return pd.DataFrame(
+        {
+            "Customers ...": [
+                feature_phrase(f, recent_days=result.recent_days, low_score=result.low_score)
+                for f in r["feature"]
+            ],
+            "Customers": r["customers_with"].astype(int),
+            "Left (with)": (100 * r["rate_with"]).map("{:.1f}%".format),
+            "Left (without)": (100 * r["rate_without"]).map("{:.1f}%".format),
+            "Risk ratio": r["risk_ratio"].map("{:.2f}".format),
+            "95% CI": [_ci(a, b) for a, b in zip(r["ci_low"], r["ci_high"], strict=True)],
+            "p-value": r["p_value"].map(format_p),
+        }
+    )
+
+
+def btyd_display(result: ChurnResult) -> pd.DataFrame:
+    """BG/NBD and Gamma-Gamma parameters with standard errors and 95% CIs."""
+    if result.btyd is None:
+        return pd.DataFrame()
+    meaning = {
+        "r": "shape of purchase rates across customers",
+        "alpha": "scale of purchase rates (weeks)",
+        "a": "dropout probability: Beta a",
+        "b": "dropout probability: Beta b",
+        "p": "shape of spend per purchase",
+        "q": "shape of customers' average spend",
+        "gamma": "scale of customers' average spend",
+    }
+    frames = [("BG/NBD", result.btyd.bgnbd.summary())]
+    if result.btyd.gamma_gamma is not None:
+        frames.append(("Gamma-Gamma", result.btyd.gamma_gamma.summary()))
+    rows = []
+    for model, t in frames:
+        for name, r in t.iterrows():
+            if str(name).startswith("dropout: "):
+                what = feature_label(str(name)[len("dropout: ") :])
+                text = f"dropout multiplier for {what} (std. error of its log)"
+            elif str(name).startswith("purchase rate: "):
+                what = str(name)[len("purchase rate: ") :]
+                text = f"purchase-rate multiplier for {what} (std. error of its log)"
+            else:
+                text = meaning.get(str(name), "")
+            rows.append(
+                {
+                    "Model": model,
+                    "Parameter": name,
+                    "Meaning": text,
+                    "Estimate": f"{r['estimate']:.3f}",
+                    "Std. error": f"{r['std_err']:.3f}",
+                    "95% CI": _ci(r["ci_low"], r["ci_high"], "{:.3f}"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def segment_risk_display(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
+    """:func:`segment_risk` with readable columns."""
+    t = segment_risk(result, min_group_size)
+    out = pd.DataFrame(
+        {
+            "Segment": t["segment"],
+            "Customers": t["customers"].astype(int),
+            "Expected to leave": t["expected_lapsers"].round().astype(int),
+            "Average risk": (100 * t["mean_churn_probability"]).map("{:.1f}%".format),
+        }
+    )
+    if t["value_at_risk"].notna().any():
+        out["Expected value"] = t["expected_value"].map("{:,.0f}".format)
+        out["Value at risk"] = t["value_at_risk"].map("{:,.0f}".format)
+        out["Share of value at risk"] = (100 * t["share_of_value_at_risk"]).map("{:.1f}%".format)
+    out.attrs["suppressed_groups"] = t.attrs.get("suppressed_groups", 0)
+    return out
+
+
+def action_list_display(actions: pd.DataFrame) -> pd.DataFrame:
+    """:func:`action_list` with readable columns."""
+    out = pd.DataFrame(
+        {
+            "Rank": actions["rank"],
+            "Customer (pseudonym)": actions["customer"],
+            "Segment": actions["segment"],
+            "Risk of leaving": (100 * actions["churn_probability"]).map("{:.0f}%".format),
+        }
+    )
+    if actions["value_at_risk"].notna().any():
+        out["Expected value"] = actions["expected_value"].map("{:,.0f}".format)
+        out["Value at risk"] = actions["value_at_risk"].map("{:,.0f}".format)
+    out["Why (drivers that apply)"] = actions["reasons"].replace("", "—")
+    return out
+
+
+def survival_sentence(result: ChurnResult) -> str:
+    """The log-rank test result in one sentence."""
+    t = result.survival_test
+    if not np.isfinite(t.get("p_value", np.nan)):
+        return "Only one group is large enough to show, so there is no test between groups."
+    return (
+        f"Log-rank test across {int(t['groups'])} groups: chi-square {t['chi2']:,.1f} on "
+        f"{int(t['df'])} degrees of freedom, p {format_p(t['p_value'])}."
+    )
+
+
+def btyd_segments_display(result: ChurnResult) -> pd.DataFrame:
+    """The BG/NBD fitted within each behavioural segment (customers, mean purchase rate per week
+    and dropout effects of the covariates), for the report."""
+    if result.btyd is None or result.btyd.strata is None:
+        return pd.DataFrame()
+    t = result.btyd.strata_table()
+    names = result.segments.names if result.segments is not None else {}
+    out = pd.DataFrame(
+        {
+            "Segment": [
+                names.get(int(k), str(k)) if str(k).isdigit() else str(k) for k in t["stratum"]
+            ],
+            "Customers": t["customers"].astype(int),
+            "Own model": np.where(t["own_model"], "yes", "no (all customers)"),
+            "Purchases per week while active (mean)": (t["r"] / t["alpha"]).map("{:.2f}".format),
+            "Dropout after a purchase (mean)": (t["a"] / (t["a"] + t["b"])).map("{:.3f}".format),
+        }
+    )
+    for c in [c for c in t.columns if c.startswith("dropout x ")]:
+        out[f"Dropout × {feature_label(c[len('dropout x ') :])}"] = t[c].map(
+            lambda v: "n/a" if not np.isfinite(v) else f"{v:.2f}"
+        )
+    return out

@@ -1,0 +1,98 @@
+"""The result of a churn run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from cxlib.churn._btyd_fit import BehaviourSegments, BTYDFit
+
+
+@dataclass
+class ChurnResult:
+    """Everything the churn report shows; built by :func:`run_churn`.
+
+    Attributes
+    ----------
+    mode : str
+        ``"non_contractual"`` or ``"contractual"``.
+    validation : str
+        How the models were judged (out of time / out of fold), in words.
+    snapshots : DataFrame
+        Non-contractual: one row per snapshot (``snapshot_date``, ``role``, ``customers``,
+        ``lapsed``, ``lapse_rate``); contractual: one row for the labelled customers.
+    metrics : dict of DataFrame
+        Model name -> :func:`evaluate_predictions` table on the held-out data.
+    holdout : DataFrame
+        Held-out outcome ``y`` and each model's prediction (for reliability and gains).
+    chosen_model, choice_reason : str
+    odds_ratios : DataFrame
+        :meth:`LogitChurnModel.summary` of the drivers model: a logistic regression of leaving on
+        the drivers (feedback, app use, segment, attributes; tenure as a control), fitted on all
+        labelled rows, *not* adjusted for the purchase pattern through which drivers act.
+        Contractual mode: the scoring logistic regression (attributes are the drivers).
+    score_odds_ratios : DataFrame or None
+        Non-contractual mode: summary of the scoring logistic regression (pattern included).
+    drivers : DataFrame
+        :func:`driver_table`.
+    risk_ratios : DataFrame
+        :func:`relative_risks` on the latest labelled customers.
+    importance : DataFrame
+        :func:`permutation_drivers` of the chosen model on held-out data.
+    scores : DataFrame
+        One row per scored customer: the :data:`EXPORT_COLUMNS` plus ``churned`` (contractual)
+        and the driver flags.
+    btyd : BTYDFit or None
+    survival_curves : DataFrame
+    survival_test : dict
+    survival_groups : str
+        What the survival curves are grouped by.
+    notes : list of str
+        Caveats worth telling the reader.
+    """
+
+    mode: str
+    as_of_date: pd.Timestamp
+    horizon_days: int
+    lookback_days: int
+    recent_days: int
+    low_score: float
+    validation: str
+    snapshots: pd.DataFrame
+    metrics: dict[str, pd.DataFrame]
+    holdout: pd.DataFrame
+    chosen_model: str
+    choice_reason: str
+    odds_ratios: pd.DataFrame
+    drivers: pd.DataFrame
+    risk_ratios: pd.DataFrame
+    importance: pd.DataFrame
+    scores: pd.DataFrame
+    btyd: BTYDFit | None
+    survival_curves: pd.DataFrame
+    survival_test: dict[str, float]
+    survival_groups: str
+    feature_names: list[str]
+    survival_time_unit: str = "days"
+    models: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    n_not_scored: int = 0
+    records: pd.DataFrame | None = None
+    segments: BehaviourSegments | None = None
+    score_odds_ratios: pd.DataFrame | None = None
+    candidate_scores: pd.DataFrame | None = None
+
+    def metrics_table(self) -> pd.DataFrame:
+        """Models side by side: ROC AUC, PR AUC, Brier, top-decile lift with 95% CIs."""
+        rows = []
+        for name, m in self.metrics.items():
+            t = m.set_index("metric")
+            row: dict[str, Any] = {"model": name, "used for scores": name == self.chosen_model}
+            for k in ("roc_auc", "pr_auc", "brier", "top_decile_lift"):
+                row[k] = t.loc[k, "estimate"]
+                row[f"{k}_ci"] = f"{t.loc[k, 'ci_low']:.3f}–{t.loc[k, 'ci_high']:.3f}"
+            row["customers"] = int(t.loc["roc_auc", "n"])
+            rows.append(row)
+        return pd.DataFrame(rows)
