@@ -33,6 +33,7 @@ from cxlib import segment as seg
 from cxlib import uplift
 from cxlib.contract import load_source
 from cxlib.features import customer_features
+from cxlib.uplift import _run as uplift_run
 
 GIB = 1024**3
 
@@ -183,7 +184,7 @@ def part04(args) -> None:
         min_group_size=10,
     )
     print(f"{res.spec.n:,} campaign customers; history features: {res.feature_note}", flush=True)
-    camp = uplift._first_row_per_customer(data.tables["campaign"])
+    camp = uplift_run._first_row_per_customer(data.tables["campaign"])
     step("history_features alone", uplift.history_features, camp, data.tables["transactions"])
 
 

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from cxlib import uplift as U
 from cxlib.synth.campaign import generate_campaign, make_toy_inputs
+from cxlib.uplift import _evaluation, _models
 
 # --------------------------------------------------------------------------------------------
 # Qini, AUUC and deciles against hand-checked values and scikit-uplift
@@ -482,7 +483,8 @@ def test_profit_and_qini_curves_skip_shares_of_few_customers():
 def test_training_cap_keeps_strata_and_scores_everyone():
     """A fold's training rows above ``max_train_rows`` are a seeded sample in proportion per
     arm × outcome; every customer is still scored out of fold."""
-    from cxlib.uplift import _capped, fit_uplift_models
+    from cxlib.uplift import fit_uplift_models
+    from cxlib.uplift._models import _capped
 
     rng = np.random.default_rng(0)
     strata = np.repeat(np.array(["a|0", "a|1", "b|0", "b|1"]), [600, 60, 300, 40])
@@ -556,10 +558,10 @@ def test_column_major_predictions_are_identical():
     to = U.TransformedOutcome(random_state=0).fit(X, y, t)
     assert np.array_equal(to.predict(X_test), to.model_.predict(X_test))
     # fitting on column-major rows gives the same model
-    on_rows = U._default_classifier(0, len(X)).fit(X, y)
-    on_columns = U._default_classifier(0, len(X)).fit(np.asfortranarray(X), y)
+    on_rows = _models._default_classifier(0, len(X)).fit(X, y)
+    on_columns = _models._default_classifier(0, len(X)).fit(np.asfortranarray(X), y)
     assert np.array_equal(on_rows.predict_proba(X_test), on_columns.predict_proba(X_test))
-    assert U._take_rows(X_test, X_test[:, 0] > 0).flags["F_CONTIGUOUS"]
+    assert _models._take_rows(X_test, X_test[:, 0] > 0).flags["F_CONTIGUOUS"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -568,7 +570,7 @@ def test_column_major_predictions_are_identical():
 def _resorted_statistics(y, t, s, n_boot, seed):
     """The straightforward bootstrap: resample the rows, then sort them again."""
     out = []
-    for idx in U._bootstrap_indices(t, n_boot, np.random.default_rng(seed)):
+    for idx in _evaluation._bootstrap_indices(t, n_boot, np.random.default_rng(seed)):
         out.append(
             (U.qini_coefficient(y[idx], t[idx], s[idx]), U.auuc_score(y[idx], t[idx], s[idx]))
         )
@@ -579,10 +581,10 @@ def _resorted_statistics(y, t, s, n_boot, seed):
 def test_weighted_bootstrap_equals_resorted_resamples(rounded):
     y, t, s = _random_case(11)
     s = np.round(s, 1) if rounded else s
-    scorer = U._UpliftScorer(y.astype(float), t.astype(float))
-    order = U._ScoreOrder(y.astype(float), t.astype(float), s.astype(float))
+    scorer = _evaluation._UpliftScorer(y.astype(float), t.astype(float))
+    order = _evaluation._ScoreOrder(y.astype(float), t.astype(float), s.astype(float))
     got = np.asarray(
-        [scorer.scores(order, w) for w in U._bootstrap_weights(t, 25, np.random.default_rng(5))]
+        [scorer.scores(order, w) for w in _evaluation._bootstrap_weights(t, 25, np.random.default_rng(5))]
     )
     np.testing.assert_allclose(got, _resorted_statistics(y, t, s, 25, 5), rtol=1e-12, atol=1e-12)
     assert scorer.scores(order) == pytest.approx(
@@ -600,7 +602,7 @@ def test_profit_bootstrap_equals_resorted_resamples():
     y, t, s = _random_case(12)
     shares = np.round(np.arange(0.05, 1.0001, 0.05), 2)
     boots = []
-    for idx in U._bootstrap_indices(t, 30, np.random.default_rng(2)):
+    for idx in _evaluation._bootstrap_indices(t, 30, np.random.default_rng(2)):
         yy, tt = y[idx].astype(float), t[idx].astype(float)
         o = np.argsort(-s[idx], kind="mergesort")
         yo, to = yy[o], tt[o]

@@ -16,6 +16,7 @@ from test_features_backend import messy_transactions, spark, to_parquet  # noqa:
 from cxlib import uplift as U
 from cxlib.contract import load_source
 from cxlib.sources import ROW_ORDER, backend_table, is_backend_table
+from cxlib.uplift import _run
 
 SENT = pd.Timestamp("2025-05-01")
 
@@ -50,7 +51,7 @@ def assert_same_history(campaign, tx) -> tuple[pd.DataFrame, str]:
 
 def test_sample_history_features_equal(sample):
     pandas_data, lazy_data = sample
-    camp = U._first_row_per_customer(pandas_data.tables["campaign"])
+    camp = _run._first_row_per_customer(pandas_data.tables["campaign"])
     want, want_note = U.history_features(camp, pandas_data.tables["transactions"])
     got, got_note = U.history_features(camp, lazy_data.tables["transactions"])
     assert got_note == want_note and "purchase-history features" in got_note

@@ -1,0 +1,185 @@
+"""Campaign uplift: did the campaign work, for whom, and whom to target next (notebook 04).
+
+Four steps, each with an honest uncertainty statement:
+
+1. **Experiment checks** — :func:`describe_campaign` finds the arms, outcomes and pre-treatment
+   covariates; :func:`srm_test` tests the arm sizes against the planned allocation (sample ratio
+   mismatch, chi-square); :func:`covariate_balance` gives standardised mean differences (SMD).
+2. **Readout** — :func:`campaign_readout` compares every arm with control on every outcome:
+   two-proportion z-test and Wald CI for 0/1 outcomes, Welch t-test and CI for revenue, Holm
+   correction across all arm × outcome tests, incremental totals and the minimum detectable
+   effect (MDE) at 80% power.
+3. **Uplift models** — :class:`TLearner`, :class:`XLearner` and :class:`TransformedOutcome`
+   (class transformation generalised to any allocation) scored out of fold by
+   :func:`fit_uplift_models` (cross-fitting). Models are judged with :func:`qini_coefficient`,
+   :func:`auuc_score` (both defined once here, see their docstrings) and
+   :func:`uplift_by_decile`; :func:`response_groups` sorts customers into persuadables, sure
+   things, lost causes and sleeping dogs.
+4. **Targeting** — :func:`profit_curve` (incremental profit by share targeted) and
+   :func:`uplift_scores_export` (the marketing list, consenting customers only).
+
+Qini definition (binary outcomes only)
+--------------------------------------
+Peer libraries disagree on the random baseline and on the normalisation (causalml issues #577
+and #798, scikit-uplift issues #53 and #93). Here, with customers sorted by predicted uplift
+(ties kept together) and, among the top *n*, ``Y_T(n)``/``Y_C(n)`` converters and
+``N_T(n)``/``N_C(n)`` customers in the treated and control arm:
+
+* Qini curve ``Q(n) = Y_T(n) - Y_C(n) * N_T(n) / N_C(n)`` — incremental conversions among the
+  treated customers of the top *n* (Radcliffe 2007).
+* Random baseline: the straight line from ``(0, 0)`` to ``(N, Q(N))`` (the *theoretical*
+  random ordering, not a sampled one).
+* Normalised Qini coefficient ``(A_model - A_random) / (A_perfect - A_random)`` where ``A`` is
+  the area under a curve (trapezoids) and the perfect curve ranks treated converters first and
+  control converters last (so it allows negative effects). Random targeting scores 0, the
+  perfect ordering of the observed outcomes scores 1; a model worse than random is negative.
+  This equals ``sklift.metrics.qini_auc_score(..., negative_effect=True)`` (scikit-uplift 0.5).
+* AUUC: the same construction on the uplift curve ``U(n) = (Y_T/N_T - Y_C/N_C) * n``, with the
+  perfect curve of scikit-uplift's ``uplift_auc_score``; normalised the same way.
+"""
+
+from cxlib.uplift._constants import (
+    BINARY_OUTCOMES,
+    GROUP_LABELS,
+    NON_COVARIATES,
+    OUTCOME_COLUMNS,
+    PERSONAL_COLUMNS,
+    READOUT_EXPORT_COLUMNS,
+    RESPONSE_GROUPS,
+    SCORES_EXPORT_COLUMNS,
+)
+from cxlib.uplift._evaluation import (
+    auuc_score,
+    evaluate_uplift,
+    qini_coefficient,
+    qini_curve,
+    qini_curves_frame,
+    uplift_by_decile,
+    uplift_curve,
+)
+from cxlib.uplift._history import (
+    history_features,
+)
+from cxlib.uplift._models import (
+    MAX_TRAIN_ROWS,
+    TLearner,
+    TransformedOutcome,
+    UpliftModelResult,
+    XLearner,
+    cross_fitting_folds,
+    default_models,
+    fit_uplift_models,
+)
+from cxlib.uplift._readout import (
+    CampaignSpec,
+    ReadoutResult,
+    SRMResult,
+    campaign_readout,
+    covariate_balance,
+    covariate_matrix,
+    describe_campaign,
+    srm_test,
+)
+from cxlib.uplift._report import (
+    OUTCOME_WORDS,
+    deciles_display,
+    deciles_note,
+    deciles_shown,
+    groups_display,
+    groups_shown,
+    models_display,
+    readout_display,
+    readout_sentence,
+    recommended_display,
+    sleeping_dog_finding,
+    srm_display,
+    srm_shown,
+    targeting_sentence,
+    training_note,
+    uplift_findings,
+    who_responds_sentences,
+)
+from cxlib.uplift._run import (
+    MIN_CONVERTERS_FOR_MODELS,
+    UpliftAnalysis,
+    campaign_problem,
+    run_uplift,
+)
+from cxlib.uplift._subgroups import (
+    compare_arms_by_subgroup,
+    effects_by_subgroup,
+    subgroup_levels,
+)
+from cxlib.uplift._targeting import (
+    best_share,
+    expected_profit,
+    group_summary,
+    profit_curve,
+    response_groups,
+    uplift_scores_export,
+)
+
+__all__ = [
+    "BINARY_OUTCOMES",
+    "CampaignSpec",
+    "GROUP_LABELS",
+    "MAX_TRAIN_ROWS",
+    "MIN_CONVERTERS_FOR_MODELS",
+    "NON_COVARIATES",
+    "OUTCOME_COLUMNS",
+    "OUTCOME_WORDS",
+    "PERSONAL_COLUMNS",
+    "READOUT_EXPORT_COLUMNS",
+    "RESPONSE_GROUPS",
+    "ReadoutResult",
+    "SCORES_EXPORT_COLUMNS",
+    "SRMResult",
+    "TLearner",
+    "TransformedOutcome",
+    "UpliftAnalysis",
+    "UpliftModelResult",
+    "XLearner",
+    "auuc_score",
+    "best_share",
+    "campaign_problem",
+    "campaign_readout",
+    "compare_arms_by_subgroup",
+    "covariate_balance",
+    "covariate_matrix",
+    "cross_fitting_folds",
+    "deciles_display",
+    "deciles_note",
+    "deciles_shown",
+    "default_models",
+    "describe_campaign",
+    "effects_by_subgroup",
+    "evaluate_uplift",
+    "expected_profit",
+    "fit_uplift_models",
+    "group_summary",
+    "groups_display",
+    "groups_shown",
+    "history_features",
+    "models_display",
+    "profit_curve",
+    "qini_coefficient",
+    "qini_curve",
+    "qini_curves_frame",
+    "readout_display",
+    "readout_sentence",
+    "recommended_display",
+    "response_groups",
+    "run_uplift",
+    "sleeping_dog_finding",
+    "srm_display",
+    "srm_shown",
+    "srm_test",
+    "subgroup_levels",
+    "targeting_sentence",
+    "training_note",
+    "uplift_by_decile",
+    "uplift_curve",
+    "uplift_findings",
+    "uplift_scores_export",
+    "who_responds_sentences",
+]

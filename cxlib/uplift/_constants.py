@@ -1,0 +1,39 @@
+"""Column names, group names and thresholds of the campaign analysis."""
+
+from __future__ import annotations
+
+from cxlib.privacy import PII_COLUMNS
+
+#: Outcome columns of the campaign contract, in report order.
+OUTCOME_COLUMNS: tuple[str, ...] = ("visited", "converted", "revenue")
+#: Outcome columns that are 0/1.
+BINARY_OUTCOMES: tuple[str, ...] = ("visited", "converted")
+#: Campaign columns that are not covariates.
+NON_COVARIATES: frozenset[str] = frozenset(
+    {"customer_id", "group", "campaign_id", "sent_at", *OUTCOME_COLUMNS}
+)
+#: Columns never used as model inputs: the contract's personal data plus common other names.
+PERSONAL_COLUMNS: frozenset[str] = frozenset(PII_COLUMNS) | {"birth_date", "name"}
+#: Column order of ``exports/uplift_readout.csv``.
+READOUT_EXPORT_COLUMNS: tuple[str, ...] = (
+    "arm",
+    "outcome",
+    "n_arm",
+    "n_control",
+    "control_mean",
+    "arm_mean",
+    "abs_lift",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_value_holm",
+)
+#: Column order of ``exports/uplift_scores.csv``.
+SCORES_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "arm", "uplift", "recommended")
+RESPONSE_GROUPS: tuple[str, ...] = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+GROUP_LABELS: dict[str, str] = {
+    "persuadable": "Persuadables",
+    "sure_thing": "Sure things",
+    "lost_cause": "Lost causes",
+    "sleeping_dog": "Sleeping dogs",
+}

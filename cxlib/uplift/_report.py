@@ -1,0 +1,523 @@
+"""Display tables and finding sentences of the campaign analysis (presentation only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxlib.uplift._constants import BINARY_OUTCOMES
+from cxlib.uplift._run import UpliftAnalysis
+from cxlib.uplift._subgroups import _level_order
+from cxlib.uplift._targeting import expected_profit
+
+
+def who_responds_sentences(
+    comparison: pd.DataFrame,
+    *,
+    outcome_label: str = "conversion",
+    percent: bool = True,
+    alpha: float = 0.05,
+    max_sentences: int = 3,
+) -> list[str]:
+    """Plain sentences naming which offer works better for whom.
+
+    Uses :func:`compare_arms_by_subgroup`: only differences significant after Holm correction
+    are named, covariates with the largest significant difference first. When none is
+    significant, one sentence says so.
+    """
+    if comparison is None or comparison.empty:
+        return []
+    sig = comparison.loc[comparison["p_value_holm"] < alpha]
+    k, unit = (100.0, " points") if percent else (1.0, "")
+
+    def eff(v: float) -> str:
+        return f"{v * k:+.1f}{unit}" if np.isfinite(v) else "n/a"
+
+    if sig.empty:
+        return [
+            f"No customer group in which one offer clearly beats another on {outcome_label} "
+            f"(all {len(comparison)} head-to-head comparisons have Holm-adjusted p ≥ {alpha})."
+        ]
+    order = sig.groupby("covariate")["estimate"].max().sort_values(ascending=False).index
+    out = []
+    for cov in order[:max_sentences]:
+        d = sig.loc[sig["covariate"] == cov].sort_values("estimate", ascending=False)
+        parts = []
+        shown = d.drop_duplicates("level")
+        for _, r in shown.head(3).iterrows():
+            parts.append(
+                f"{_arm_label(r['better_arm'])} works better for {cov} = {r['level']} "
+                f"({outcome_label} {eff(r['better_effect'])} vs {eff(r['other_effect'])} with "
+                f"{_arm_label(r['other_arm'])}; difference {eff(r['estimate'])}, 95% CI "
+                f"{r['ci_low'] * k:+.1f} to {r['ci_high'] * k:+.1f})"
+            )
+        if len(shown) > 3:
+            parts.append(f"and {len(shown) - 3} more level(s) of {cov}")
+        levels = _level_order(comparison.loc[comparison["covariate"] == cov, "level"].unique())
+        rest = [lv for lv in levels if lv not in set(d["level"])]
+        more = f" and {len(rest) - 4} more" if len(rest) > 4 else ""
+        tail = f"; no clear difference for {cov} = {', '.join(rest[:4])}{more}" if rest else ""
+        out.append(f"By {cov}: " + "; ".join(parts) + tail + ".")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Findings text
+# --------------------------------------------------------------------------------------------
+def _arm_label(arm: str) -> str:
+    """``"offer_a"`` → ``"Offer A"``; names with capitals are kept as they are."""
+    if not arm.islower():
+        return arm
+    words = arm.replace("_", " ").split()
+    return " ".join(w.upper() if len(w) == 1 else w.capitalize() for w in words)
+
+
+OUTCOME_WORDS: dict[str, str] = {
+    "converted": "conversion",
+    "visited": "visits",
+    "revenue": "revenue per customer",
+}
+
+
+def readout_sentence(row: Mapping[str, Any], *, currency: str = "") -> str:
+    """One sentence for one readout row, e.g. "Offer a raised conversion by 1.9 points (95% CI
+    1.2 to 2.6; Holm-adjusted p < 0.001)"."""
+    arm = _arm_label(str(row["arm"]))
+    what = OUTCOME_WORDS.get(str(row["outcome"]), str(row["outcome"]))
+    est, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
+    p = float(row.get("p_value_holm", row["p_value"]))
+    ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    if row["outcome"] in BINARY_OUTCOMES:
+        verb = "raised" if est >= 0 else "lowered"
+        body = (
+            f"{verb} {what} by {abs(est) * 100:.1f} points "
+            f"({float(row['control_mean']) * 100:.1f}% → {float(row['arm_mean']) * 100:.1f}%; "
+            f"95% CI {lo * 100:+.1f} to {hi * 100:+.1f} points"
+        )
+    else:
+        verb = "raised" if est >= 0 else "lowered"
+        body = (
+            f"{verb} {what} by {currency}{abs(est):.2f} "
+            f"({currency}{float(row['control_mean']):.2f} → "
+            f"{currency}{float(row['arm_mean']):.2f}; "
+            f"95% CI {lo:+.2f} to {hi:+.2f}"
+        )
+    sig = "" if p < 0.05 else " — not distinguishable from no effect"
+    return f"{arm} {body}; Holm-adjusted {ptxt}){sig}."
+
+
+# --------------------------------------------------------------------------------------------
+# Display tables and findings for the report
+# --------------------------------------------------------------------------------------------
+def _pts(v: float) -> str:
+    return f"{v * 100:+.1f}"
+
+
+def readout_display(res: UpliftAnalysis) -> pd.DataFrame:
+    """Readout table for managers: rates in %, lifts in points, revenue in money units."""
+    rows = []
+    for _, r in res.readout.summary().iterrows():
+        binary = r["outcome"] in BINARY_OUTCOMES
+        fmt = (lambda v: f"{v * 100:.2f}%") if binary else (lambda v: f"{v:,.2f}")
+        dfmt = (lambda v: f"{v * 100:+.2f} pts") if binary else (lambda v: f"{v:+,.2f}")
+        rows.append(
+            {
+                "Offer": r["arm"],
+                "Outcome": OUTCOME_WORDS.get(r["outcome"], r["outcome"]),
+                "Customers (arm / control)": f"{r['n_arm']:,} / {r['n_control']:,}",
+                "Control": fmt(r["control_mean"]),
+                "With offer": fmt(r["arm_mean"]),
+                "Lift (95% CI)": f"{dfmt(r['estimate'])} ({dfmt(r['ci_low'])} to "
+                f"{dfmt(r['ci_high'])})",
+                "Relative lift": f"{r['rel_lift'] * 100:+.0f}%"
+                if np.isfinite(r["rel_lift"])
+                else "",
+                "p (Holm)": "< 0.001" if r["p_value_holm"] < 0.001 else f"{r['p_value_holm']:.3f}",
+                "Extra in total (95% CI)": (
+                    f"{r['incremental']:,.0f} ({r['incremental_ci_low']:,.0f} to "
+                    f"{r['incremental_ci_high']:,.0f})"
+                ),
+                "Smallest detectable lift": dfmt(r["mde"]).lstrip("+")
+                if np.isfinite(r["mde"])
+                else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def training_note(res: UpliftAnalysis, requested_folds: int | None = None) -> str:
+    """A sentence on how a large campaign's models were trained ('' when nothing was capped).
+
+    Says how many cross-fitting folds were used (when fewer than ``requested_folds``) and the
+    size of the random sample each fold's models were trained on.
+    """
+    m = res.models
+    if m is None or m.train_cap is None:
+        return ""
+    folds = f"{m.n_folds} folds" + (
+        f" (instead of {requested_folds})"
+        if requested_folds and m.n_folds and m.n_folds < requested_folds
+        else ""
+    )
+    return (
+        f"The campaign is large, so each model was trained on a random sample of at most "
+        f"{m.train_cap:,} customers of its training part, in {folds}; every customer is still "
+        "scored by a model that did not see them."
+    )
+
+
+def models_display(res: UpliftAnalysis) -> pd.DataFrame:
+    """Qini coefficient and AUUC of each model per arm with bootstrap 95% CIs."""
+    if res.models is None:
+        return pd.DataFrame()
+    e = res.models.evaluation
+    return pd.DataFrame(
+        {
+            "Offer": e["arm"],
+            "Model": e["model"],
+            "Qini coefficient (95% CI)": [
+                f"{q:.3f} ({lo:.3f} to {hi:.3f})"
+                for q, lo, hi in zip(e["qini"], e["qini_ci_low"], e["qini_ci_high"], strict=True)
+            ],
+            "AUUC (95% CI)": [
+                f"{q:.3f} ({lo:.3f} to {hi:.3f})"
+                for q, lo, hi in zip(e["auuc"], e["auuc_ci_low"], e["auuc_ci_high"], strict=True)
+            ],
+            "Chosen": np.where(e["model"] == res.models.best_model, "✓", ""),
+        }
+    )
+
+
+def srm_shown(res: UpliftAnalysis) -> pd.DataFrame:
+    """The sample-ratio table as the report shows it: the size and observed share of an arm of
+    fewer than ``min_group_size`` customers are blanked (NaN); the planned figures stay."""
+    t = res.srm.table.copy()
+    small = t["customers"] < res.min_group_size
+    t["customers"] = t["customers"].astype("float64").mask(small)
+    t["observed_share"] = t["observed_share"].mask(small)
+    t.attrs["suppressed_groups"] = int(small.sum())
+    return t
+
+
+def srm_display(res: UpliftAnalysis) -> pd.DataFrame:
+    """:func:`srm_shown` formatted for managers ("fewer than 10" for blanked sizes)."""
+    t = srm_shown(res)
+    few = f"fewer than {res.min_group_size}"
+    return pd.DataFrame(
+        {
+            "Group": t["arm"],
+            "Customers": [few if pd.isna(v) else f"{int(v):,}" for v in t["customers"]],
+            "Observed share": ["" if pd.isna(v) else f"{v:.1%}" for v in t["observed_share"]],
+            "Planned share": t["expected_share"].map("{:.1%}".format),
+            "Planned customers": t["expected_customers"].map("{:,.0f}".format),
+        }
+    )
+
+
+def _enough(row: Mapping[str, Any], min_size: int) -> bool:
+    """A group's figures may be shown: enough customers in all, treated and control."""
+    return bool(
+        row["customers"] >= min_size
+        and row.get("n_treated", min_size) >= min_size
+        and row.get("n_control", min_size) >= min_size
+    )
+
+
+def groups_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """The four groups of one arm that have at least ``min_group_size`` customers (the
+    number hidden in ``attrs["suppressed_groups"]``); the observed uplift and its CI are NaN
+    where a group has fewer than ``min_group_size`` treated or control customers."""
+    from cxlib.privacy import suppress_small_groups
+
+    m = res.min_group_size
+    g = suppress_small_groups(res.groups[arm], count_col="customers", min_size=m)
+    thin = (g["n_treated"] < m) | (g["n_control"] < m)
+    for c in ("observed_uplift", "ci_low", "ci_high"):
+        g[c] = g[c].mask(thin)
+    return g
+
+
+def groups_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """The four groups for one arm, groups under ``min_group_size`` suppressed; the observed
+    uplift is not shown when the group has fewer than ``min_group_size`` treated or control
+    customers."""
+    g = groups_shown(res, arm)
+    m = res.min_group_size
+    out = pd.DataFrame(
+        {
+            "Group": g["label"],
+            "Customers": g["customers"].map("{:,}".format),
+            "Share": g["share"].map("{:.1%}".format),
+            "Predicted uplift": g["mean_predicted_uplift"].map(lambda v: f"{v * 100:+.1f} pts"),
+            "Observed uplift (95% CI)": [
+                (
+                    f"not shown (fewer than {m} contacted or control customers)"
+                    if not _enough(r, m)
+                    else f"{_pts(r['observed_uplift'])} pts ({_pts(r['ci_low'])} to "
+                    f"{_pts(r['ci_high'])})"
+                    if np.isfinite(r["observed_uplift"])
+                    else "n/a"
+                )
+                for _, r in g.iterrows()
+            ],
+        }
+    )
+    out.attrs.update(g.attrs)
+    return out
+
+
+def deciles_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """The bins of :func:`uplift_by_decile` that the report shows (table and chart): bins with
+    fewer than ``min_group_size`` customers, treated customers or control customers are
+    hidden (their number in ``attrs["suppressed_groups"]``; ``attrs["n_bins"]`` kept)."""
+    d = res.deciles[arm]
+    m = res.min_group_size
+    keep = (d["customers"] >= m) & (d["n_treated"] >= m) & (d["n_control"] >= m)
+    out = d.loc[keep].reset_index(drop=True)
+    out.attrs["suppressed_groups"] = int((~keep).sum())
+    out.attrs["n_bins"] = d.attrs.get("n_bins", len(d))
+    return out
+
+
+def deciles_note(res: UpliftAnalysis, arm: str) -> str:
+    """What the decile table does not show and why (empty when it shows ten full deciles)."""
+    d = deciles_shown(res, arm)
+    m = res.min_group_size
+    parts = []
+    if d.attrs["n_bins"] < 10:
+        parts.append(
+            f"Ten deciles would hold fewer than {m} contacted or control customers each, so "
+            f"customers are cut into {d.attrs['n_bins']} equal groups instead."
+        )
+    k = d.attrs["suppressed_groups"]
+    if k:
+        parts.append(
+            f"{k} group{'s' if k > 1 else ''} with fewer than {m} customers, contacted "
+            f"customers or control customers {'are' if k > 1 else 'is'} not shown (privacy rule)."
+        )
+    return " ".join(parts)
+
+
+def deciles_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+    """Uplift by decile of predicted uplift as :func:`deciles_shown` (small bins suppressed)."""
+    d = deciles_shown(res, arm)
+    return pd.DataFrame(
+        {
+            ("Decile" if d.attrs["n_bins"] == 10 else "Group"): d["decile"],
+            "Customers": d["customers"].map("{:,}".format),
+            "Predicted uplift": d["mean_predicted"].map(lambda v: f"{v * 100:+.1f} pts"),
+            "Treated rate": d["treated_mean"].map("{:.1%}".format),
+            "Control rate": d["control_mean"].map("{:.1%}".format),
+            "Observed uplift (95% CI)": [
+                f"{_pts(v)} pts ({_pts(lo)} to {_pts(hi)})"
+                for v, lo, hi in zip(d["observed_uplift"], d["ci_low"], d["ci_high"], strict=True)
+            ],
+        }
+    )
+
+
+def targeting_sentence(res: UpliftAnalysis, arm: str) -> str:
+    """What contacting the best share by predicted uplift gains, in words."""
+    c, b = res.profit[arm], res.best[arm]
+    label = _arm_label(arm)
+    full = c.iloc[-1]
+    if float(b["share"]) == 0:
+        return (
+            f"With {label}, no share of customers is profitable to contact at a cost of "
+            f"{res.cost_per_contact:g} per contact and a value of {res.value_per_conversion:g} "
+            f"per extra conversion (contacting everyone: {full['profit']:,.0f})."
+        )
+    return (
+        f"With {label}, contacting the top {b['share']:.0%} by predicted uplift "
+        f"({b['contacted']:,.0f} customers) brings {b['gain_share']:.0%} of the extra conversions "
+        f"that contacting everyone brings, at {b['share']:.0%} of the cost, for an incremental "
+        f"profit of "
+        f"{b['profit']:,.0f} (95% CI {b['profit_ci_low']:,.0f} to {b['profit_ci_high']:,.0f}) "
+        f"against {full['profit']:,.0f} for contacting everyone."
+    )
+
+
+def sleeping_dog_finding(res: UpliftAnalysis) -> tuple[str, bool]:
+    """The sleeping-dog sentence: a headline only when the observed uplift among the customers
+    predicted to be harmed is significantly negative."""
+    cand = []
+    for arm in res.spec.arms:
+        gs = res.groups[arm].set_index("group").loc["sleeping_dog"]
+        if _enough(gs, res.min_group_size) and np.isfinite(gs["observed_uplift"]):
+            cand.append((arm, gs))
+    if not cand:
+        return ("The models predict no group of customers whom an offer harms.", False)
+    arm, gs = min(cand, key=lambda c: c[1]["observed_uplift"])
+    label = _arm_label(arm)
+    obs = (
+        f"{_pts(gs['observed_uplift'])} points, 95% CI {_pts(gs['ci_low'])} to "
+        f"{_pts(gs['ci_high'])}"
+    )
+    if gs["ci_high"] < 0:
+        return (
+            f"{gs['share']:.0%} of customers respond worse when contacted with {label} "
+            f"(sleeping dogs: contacting them changed their conversion by {obs}): leave them "
+            "out.",
+            True,
+        )
+    if gs["observed_uplift"] < 0:
+        return (
+            f"The model flags {gs['share']:.0%} of customers as possible sleeping dogs for "
+            f"{label} (observed uplift among them {obs}): the harm is not confirmed by the data.",
+            False,
+        )
+    return (
+        f"No harmed group is confirmed: the {gs['share']:.0%} of customers the model flags as "
+        f"sleeping dogs for {label} show an observed uplift of {obs}.",
+        False,
+    )
+
+
+def recommended_display(res: UpliftAnalysis, key: str, *, top_n: int = 10) -> pd.DataFrame:
+    """The top recommended customers by expected profit, ids pseudonymised with ``key``."""
+    from cxlib.privacy import pseudonymise
+
+    if res.scores is None:
+        return pd.DataFrame()
+    rec = res.scores.loc[res.scores["recommended"]].copy()
+    rec["profit"] = expected_profit(
+        rec["uplift"],
+        cost_per_contact=res.cost_per_contact,
+        value_per_conversion=res.value_per_conversion,
+    )
+    rec = rec.sort_values(["profit", "customer_id"], ascending=[False, True]).head(top_n)
+    return pd.DataFrame(
+        {
+            "Customer (pseudonym)": pseudonymise(rec["customer_id"], key).to_numpy(),
+            "Best offer": rec["arm"].map(_arm_label).to_numpy(),
+            "Predicted uplift": rec["uplift"].map(lambda v: f"{v * 100:+.1f} pts").to_numpy(),
+            "Expected extra profit": rec["profit"].map("{:,.2f}".format).to_numpy(),
+        }
+    )
+
+
+def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
+    """The notebook's findings as ``(sentence, headline)`` pairs (2-4 headlines)."""
+    out: list[tuple[str, bool]] = []
+    spec = res.spec
+    ro = res.readout.summary()
+    conv = ro.loc[ro["outcome"] == "converted"]
+    best_arm = conv.sort_values("estimate", ascending=False)["arm"].iloc[0]
+    parts = [readout_sentence(r) for _, r in conv.iterrows()]
+    out.append((" ".join(parts), True))
+    for _, r in ro.loc[ro["outcome"] != "converted"].iterrows():
+        out.append((readout_sentence(r), False))
+    if res.left_out_arms:
+        names = ", ".join(_arm_label(a) for a in res.left_out_arms)
+        out.append(
+            (
+                f"{names}: fewer than {res.min_group_size} customers, left out of the comparison "
+                "(too few to show results for).",
+                False,
+            )
+        )
+    if res.duplicates_removed:
+        out.append(
+            (
+                f"{res.duplicates_removed:,} repeated campaign rows for the same customer were "
+                "left "
+                "out (the first row of each customer is used).",
+                False,
+            )
+        )
+    if res.srm.mismatch:
+        out.append(
+            (
+                f"Warning: the arm sizes do not match the planned split (chi-square p = "
+                f"{res.srm.p_value:.2g}); the randomisation may be broken, so treat every result "
+                "below with caution.",
+                True,
+            )
+        )
+    else:
+        out.append(
+            (
+                f"The arm sizes match the planned split (chi-square p = {res.srm.p_value:.2f}).",
+                False,
+            )
+        )
+    if len(res.balance):
+        bad = res.balance.loc[~res.balance["balanced"]]
+        out.append(
+            (
+                f"{len(bad)} of {len(res.balance)} covariate comparisons have a standardised mean "
+                "difference of 0.1 or more"
+                + (" (arms look comparable)." if len(bad) == 0 else "."),
+                False,
+            )
+        )
+    mde = conv.iloc[0]["mde"]
+    if np.isfinite(mde):
+        out.append(
+            (
+                f"With {int(conv.iloc[0]['n_arm']):,} customers per arm, the test could detect a "
+                f"conversion lift of {mde * 100:.1f} points with 80% power.",
+                False,
+            )
+        )
+    if res.models is not None:
+        ev = res.models.evaluation
+        e = ev.loc[(ev["model"] == res.models.best_model) & (ev["arm"] == best_arm)].iloc[0]
+        out.append(
+            (
+                f"The {res.models.best_model} ranks customers best (Qini coefficient "
+                f"{e['qini']:.2f} for {_arm_label(best_arm)}, 95% CI {e['qini_ci_low']:.2f} to "
+                f"{e['qini_ci_high']:.2f}; 0 = random targeting, 1 = perfect).",
+                False,
+            )
+        )
+        out.append((targeting_sentence(res, best_arm), True))
+        for arm in spec.arms:
+            if arm != best_arm:
+                out.append((targeting_sentence(res, arm), False))
+        out.append(sleeping_dog_finding(res))
+        for arm in spec.arms:
+            gtab = res.groups[arm].set_index("group")
+            p = gtab.loc["persuadable"]
+            if _enough(p, res.min_group_size) and np.isfinite(p["observed_uplift"]):
+                out.append(
+                    (
+                        f"{_arm_label(arm)}: {p['share']:.0%} of customers are persuadables "
+                        f"(observed uplift {_pts(p['observed_uplift'])} points, 95% CI "
+                        f"{_pts(p['ci_low'])} to {_pts(p['ci_high'])}).",
+                        False,
+                    )
+                )
+        if res.scores is not None:
+            rec = res.scores.loc[res.scores["recommended"]]
+            consent = (
+                "consenting customers"
+                if res.consent_known
+                else "customers (marketing consent unknown: check it before any contact)"
+            )
+            mix = rec["arm"].value_counts()
+            mix_txt = ", ".join(f"{_arm_label(a)} {n:,}" for a, n in mix.items())
+            out.append(
+                (
+                    f"{len(rec):,} {consent} have a positive expected profit and are recommended "
+                    f"for the next campaign" + (f" ({mix_txt})." if len(rec) else "."),
+                    False,
+                )
+            )
+    else:
+        out.append((f"No uplift model: {res.model_note}.", False))
+    n_head = sum(h for _, h in out)
+    for outcome in ("converted", "visited"):
+        cmp_ = res.comparisons.get(outcome)
+        if cmp_ is None or cmp_.empty:
+            continue
+        sents = who_responds_sentences(cmp_, outcome_label=OUTCOME_WORDS[outcome], max_sentences=2)
+        for i, sentence in enumerate(sents):
+            significant = not sentence.startswith("No customer group")
+            headline = significant and i == 0 and n_head < 4
+            n_head += headline
+            out.append((sentence, headline))
+    return out
