@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 import cxlib
+from cxlib.config import block_of, block_parameters, merge_settings, resolve_options
 from cxlib.contract import TABLE_NAMES, VALIDATED_KEY, ContractError, SourceData, load_source
 from cxlib.privacy import resolve_pseudonym_key, write_export
 from cxlib.report import notebook_to_html, read_headlines, render_index
@@ -215,7 +216,22 @@ class RunResult:
 def notebook_parameters(
     spec: NotebookSpec, config: Mapping[str, Any], run_dir: Path, as_of: pd.Timestamp, key: str
 ) -> dict[str, Any]:
-    """The typed parameters papermill injects into one notebook."""
+    """The typed parameters papermill injects into one notebook.
+
+    A notebook's parameters are its own defaults, then the keys of its question's block that are
+    notebook parameters (``journeys.session_gap_minutes``), then ``notebooks.<stem>`` overrides
+    (where ``-p`` goes). Its ``config`` parameter holds the run's ``tables`` settings, the
+    validated tables' folder, ``currency`` and every question's resolved block
+    (``config["journeys"]``, defaults filled in); a ``config`` override is merged into it.
+    """
+    run_config: dict[str, Any] = {
+        "tables": config.get("tables") or {},
+        "prefix_ids_by_source_system": bool(config.get("prefix_ids_by_source_system")),
+        "currency": str(config.get("currency") or ""),
+        **resolve_options(config),
+    }
+    if config.get(VALIDATED_KEY):  # the run's validated tables (see run)
+        run_config[VALIDATED_KEY] = str(config[VALIDATED_KEY])
     params: dict[str, Any] = {
         "data_dir": notebook_location(config["data"]),  # a URL without its password
         "output_dir": str(run_dir.resolve()),
@@ -223,15 +239,14 @@ def notebook_parameters(
         "seed": int(config["seed"]),
         "min_group_size": int(config["min_group_size"]),
         "pseudonym_key": key,
-        "config": {
-            "tables": config.get("tables") or {},
-            "prefix_ids_by_source_system": bool(config.get("prefix_ids_by_source_system")),
-            "audit": config.get("audit") or {},
-        },
     }
-    if config.get(VALIDATED_KEY):  # the run's validated tables (see run)
-        params["config"][VALIDATED_KEY] = str(config[VALIDATED_KEY])
-    params.update((config.get("notebooks") or {}).get(spec.name, {}) or {})
+    block = block_of(spec.name)
+    if block is not None:
+        params.update(block_parameters(block, config.get(block) or {}))
+    overrides = dict((config.get("notebooks") or {}).get(spec.name, {}) or {})
+    extra_config = overrides.pop("config", None)
+    params.update(overrides)
+    params["config"] = merge_settings(run_config, extra_config or {})
     return params
 
 
@@ -273,21 +288,12 @@ def run(
         shutil.rmtree(validated, ignore_errors=True)
 
 
-def _run(
-    config: Mapping[str, Any],
-    *,
-    progress: Callable[[str], None] | None,
-    validated: Path,
-) -> RunResult:
-    import papermill as pm
-
-    say = progress or (lambda msg: log.info("%s", msg))
-    started = datetime.now(UTC)
-    out = Path(config["out"])
-    specs = _select(config.get("only"))
-    nb_dir = notebooks_dir()
+def _preflight(
+    config: Mapping[str, Any], validated: Path, say: Callable[[str], None]
+) -> tuple[SourceData, dict[str, Any]]:
+    """Validate the input once, before any notebook runs (a contract error stops the run);
+    returns the validated data and the inputs' fingerprints."""
     data_path = config["data"]  # a folder or a database URL
-    # Validate the input once, before any notebook runs: a contract error stops the run.
     say(f"Checking input tables in {source_label(data_path)} …")
     # a folder's files are fingerprinted (SHA-256 of every byte) on a second thread while the
     # tables are validated; other sources after
@@ -302,7 +308,11 @@ def _run(
     before = early.result() if not early.cancelled() else None
     if before is None:
         before = data.source.fingerprints()
-    run_id, run_dir = _new_run_dir(out)
+    return data, before
+
+
+def _report_inputs(data: SourceData, run_dir: Path, say: Callable[[str], None]) -> None:
+    """Write the quarantine files and say what was read."""
     for name, q in data.quarantine.items():
         if len(q):
             write_export(q, run_dir / "quarantine" / f"{name}.csv")
@@ -313,22 +323,38 @@ def _run(
         )
     if data.suppression_note():
         say("  " + data.suppression_note())
-    key = resolve_pseudonym_key(config.get("pseudonym_key"))
-    manifest: dict[str, Any] = {
+
+
+def _manifest(
+    config: Mapping[str, Any],
+    *,
+    run_id: str,
+    started: datetime,
+    data: SourceData,
+    before: dict[str, Any],
+    specs: list[NotebookSpec],
+) -> dict[str, Any]:
+    """The run's manifest before any notebook ran; ``parameters.options`` holds the resolved
+    options of the questions run (``parameters.options.journeys.session_gap_minutes``)."""
+    options = resolve_options(config)
+    blocks = [b for b in (block_of(spec.name) for spec in specs) if b is not None]
+    return {
         "run_id": run_id,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": None,
         "status": "running",
         "parameters": {
-            "data": source_label(data_path),  # a URL's password masked
-            "out": str(out.resolve()),
+            "data": source_label(config["data"]),  # a URL's password masked
+            "out": str(Path(config["out"]).resolve()),
             "as_of_date": data.as_of_date.strftime("%Y-%m-%d"),
             "as_of_date_source": "parameter" if config.get("as_of_date") else "latest data",
             "seed": int(config["seed"]),
             "min_group_size": int(config["min_group_size"]),
             "pseudonym_key": "from config/env" if config.get("pseudonym_key") else "random per run",
+            "currency": str(config.get("currency") or ""),
             "tables": config.get("tables") or {},
             "notebooks": config.get("notebooks") or {},
+            "options": {block: options[block] for block in blocks},
         },
         "inputs": {
             "files": before,
@@ -339,12 +365,67 @@ def _run(
         "packages": _versions(),
         "notebooks": [],
     }
+
+
+def _execute(
+    src: Path, out_nb: Path, params: dict[str, Any], timeout_s: int, entry: dict[str, Any]
+) -> None:
+    """Execute one notebook with papermill; its status (and error) go into ``entry``."""
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(out_nb),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(out_nb.parent),
+            execution_timeout=timeout_s,
+            progress_bar=False,
+            log_output=False,
+            report_mode=True,
+        )
+        entry["status"] = "ok"
+    except Exception as exc:  # papermill execution error, dead kernel, timeout
+        entry["status"] = "failed"
+        ename = getattr(exc, "ename", type(exc).__name__)
+        evalue = getattr(exc, "evalue", str(exc))
+        entry["error"] = f"{ename}: {str(evalue).strip().splitlines()[0] if evalue else ''}"
+    entry["duration_s"] = round(time.perf_counter() - t0, 1)
+    if out_nb.exists():
+        try:
+            html = notebook_to_html(out_nb, out_nb.with_suffix(".html"))
+            entry["html"] = html.name
+        except Exception as exc:  # a broken notebook must not stop the run
+            log.warning("could not convert %s to HTML: %s", out_nb, exc)
+        entry["ipynb"] = out_nb.name
+
+
+def _run(
+    config: Mapping[str, Any],
+    *,
+    progress: Callable[[str], None] | None,
+    validated: Path,
+) -> RunResult:
+    say = progress or (lambda msg: log.info("%s", msg))
+    started = datetime.now(UTC)
+    out = Path(config["out"])
+    specs = _select(config.get("only"))
+    nb_dir = notebooks_dir()
+    data, before = _preflight(config, validated, say)
+    run_id, run_dir = _new_run_dir(out)
+    _report_inputs(data, run_dir, say)
+    key = resolve_pseudonym_key(config.get("pseudonym_key"))
+    manifest = _manifest(
+        config, run_id=run_id, started=started, data=data, before=before, specs=specs
+    )
     present = present_tables(data)
     as_of = data.as_of_date
     source = data.source  # to fingerprint the inputs again after the run
     del data  # free the validated tables: each notebook loads what it needs
     release_memory()
-    restore_env = export_password(data_path)  # the kernels get a URL's password as PGPASSWORD
+    restore_env = export_password(config["data"])  # the kernels get a URL's password as PGPASSWORD
     statuses: dict[str, str] = {}
     for i, spec in enumerate(specs, 1):
         entry: dict[str, Any] = {"name": spec.name, "title": spec.title}
@@ -361,37 +442,11 @@ def _run(
             manifest["notebooks"].append(entry)
             continue
         say(f"[{i}/{len(specs)}] {spec.name}: running …")
-        t0 = time.perf_counter()
-        out_nb = run_dir / f"{spec.name}.ipynb"
         params = notebook_parameters(
             spec, {**config, VALIDATED_KEY: str(validated)}, run_dir, as_of, key
         )
-        try:
-            pm.execute_notebook(
-                str(src),
-                str(out_nb),
-                parameters=params,
-                kernel_name="python3",
-                cwd=str(run_dir),
-                execution_timeout=int(config.get("cell_timeout_s") or 1800),
-                progress_bar=False,
-                log_output=False,
-                report_mode=True,
-            )
-            entry["status"] = "ok"
-        except Exception as exc:  # papermill execution error, dead kernel, timeout
-            entry["status"] = "failed"
-            ename = getattr(exc, "ename", type(exc).__name__)
-            evalue = getattr(exc, "evalue", str(exc))
-            entry["error"] = f"{ename}: {str(evalue).strip().splitlines()[0] if evalue else ''}"
-        entry["duration_s"] = round(time.perf_counter() - t0, 1)
-        if out_nb.exists():
-            try:
-                html = notebook_to_html(out_nb, run_dir / f"{spec.name}.html")
-                entry["html"] = html.name
-            except Exception as exc:  # a broken notebook must not stop the run
-                log.warning("could not convert %s to HTML: %s", out_nb, exc)
-            entry["ipynb"] = out_nb.name
+        timeout_s = int(config.get("cell_timeout_s") or 1800)
+        _execute(src, run_dir / f"{spec.name}.ipynb", params, timeout_s, entry)
         entry["headlines"] = read_headlines(run_dir, spec.name)
         statuses[spec.name] = entry["status"]
         say(

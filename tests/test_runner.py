@@ -25,11 +25,11 @@ print("done")
 """
 
 
-def make_notebook(path: Path, body: str, name: str) -> None:
+def make_notebook(path: Path, body: str, name: str, extra_params: str = "") -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(
         'data_dir = ""\noutput_dir = ""\nas_of_date = None\nseed = 0\nmin_group_size = 10\n'
-        'pseudonym_key = ""\nconfig = {}'
+        'pseudonym_key = ""\nconfig = {}' + (f"\n{extra_params}" if extra_params else "")
     )
     params.metadata["tags"] = ["parameters"]
     nb.cells = [
@@ -210,6 +210,148 @@ def test_parameters_pass_the_validated_folder_only_when_there_is_one(tmp_path):
         spec, {**cfg, "validated_dir": "/tmp/x"}, tmp_path, as_of, "k"
     )
     assert params["config"]["validated_dir"] == "/tmp/x"
+
+
+def test_block_sets_notebook_parameters_and_reaches_config_whole(tmp_path):
+    """A question's block sets its notebook's parameters of the same names and reaches the
+    notebook whole (defaults filled in) as ``config["<block>"]``, beside ``currency``, the
+    ``tables`` settings and the validated folder; a ``notebooks.<stem>.config`` override is
+    merged into that config instead of replacing it."""
+    cfg = {
+        "data": str(tmp_path),
+        "seed": 1,
+        "min_group_size": 10,
+        "currency": "£",
+        "tables": {"events": {"file": "clicks.csv"}},
+        "validated_dir": "/tmp/x",
+        "journeys": {"session_gap_minutes": 45, "type_map": {"web_returns": "returns"}},
+        "uplift": {"control_arm": "holdout"},
+        "notebooks": {
+            "05_journey_prioritisation": {"collapse_repeats": False, "config": {"extra": 1}},
+            "03_churn": {"horizon_days": 60},
+        },
+    }
+    as_of = runner.pd.Timestamp("2024-01-01")
+    by_name = {spec.name: spec for spec in runner.NOTEBOOKS}
+    p05 = runner.notebook_parameters(
+        by_name["05_journey_prioritisation"], cfg, tmp_path, as_of, "k"
+    )
+    assert p05["session_gap_minutes"] == 45
+    assert p05["collapse_repeats"] is False  # notebooks.<stem> wins over the block
+    assert "type_map" not in p05  # not a notebook parameter: it comes through config
+    assert "control_arm" not in p05
+    conf = p05["config"]
+    assert conf["journeys"]["session_gap_minutes"] == 45
+    assert conf["journeys"]["collapse_repeats"] is False
+    assert conf["journeys"]["type_map"] == {"web_returns": "returns"}
+    assert conf["journeys"]["conversion_touchpoint"] == "purchase"  # a default
+    assert conf["journeys"]["fix_effort"] is None
+    assert conf["currency"] == "£"
+    assert conf["tables"] == {"events": {"file": "clicks.csv"}}
+    assert conf["validated_dir"] == "/tmp/x"
+    assert conf["extra"] == 1
+    assert conf["uplift"]["control_arm"] == "holdout"
+    p04 = runner.notebook_parameters(by_name["04_campaign_uplift"], cfg, tmp_path, as_of, "k")
+    assert p04["control_arm"] == "holdout" and "session_gap_minutes" not in p04
+    assert "extra" not in p04["config"]
+    p03 = runner.notebook_parameters(by_name["03_churn"], cfg, tmp_path, as_of, "k")
+    assert p03["horizon_days"] == 60 and p03["config"]["churn"]["horizon_days"] == 60
+    # no block set: no block parameter is injected (the notebook keeps its own defaults)
+    p01 = runner.notebook_parameters(by_name["01_data_audit"], cfg, tmp_path, as_of, "k")
+    assert set(p01) == {
+        "data_dir",
+        "output_dir",
+        "as_of_date",
+        "seed",
+        "min_group_size",
+        "pseudonym_key",
+        "config",
+    }
+    assert p01["config"]["audit"]["consent_retention_months"] == 24
+
+
+JOURNEY_PROBE = """\
+import json
+from pathlib import Path
+Path(output_dir, NAME + ".probe").write_text(json.dumps({
+    "session_gap_minutes": session_gap_minutes,
+    "journeys": config.get("journeys"),
+    "currency": config.get("currency"),
+    "validated_dir": bool(config.get("validated_dir")),
+}))
+"""
+
+
+def test_journeys_block_reaches_notebook_05_and_the_manifest(fake_series, tmp_path):
+    """``journeys: {session_gap_minutes: 45}`` in cx.yml is notebook 05's parameter (injected
+    into its parameters), is in its ``config["journeys"]``, and the manifest records it under
+    ``parameters.options.journeys``."""
+    nbdir = Path(runner.notebooks_dir())
+    make_notebook(
+        nbdir / "05_journey_prioritisation.ipynb",
+        JOURNEY_PROBE,
+        "05_journey_prioritisation",
+        extra_params="session_gap_minutes = 30\ncollapse_repeats = True",
+    )
+    (fake_series / "events.csv").write_text(
+        "customer_id,timestamp,touchpoint\na,2024-01-01 10:00,app_browse\n"
+    )
+    out = tmp_path / "reports"
+    cfg = tmp_path / "cx.yml"
+    cfg.write_text(
+        f"data: {fake_series}\nout: {out}\ncurrency: '£'\n"
+        "journeys:\n  session_gap_minutes: 45\n  fix_effort: {app_browse: low}\n"
+    )
+    assert main(["run", "--config", str(cfg), "--only", "05"]) == 0
+    latest = out / "latest"
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert [nb["status"] for nb in manifest["notebooks"]] == ["ok"]
+    options = manifest["parameters"]["options"]
+    assert list(options) == ["journeys"]  # the questions run
+    assert options["journeys"]["session_gap_minutes"] == 45
+    assert options["journeys"]["fix_effort"] == {"app_browse": "low"}
+    assert options["journeys"]["collapse_repeats"] is True
+    assert manifest["parameters"]["currency"] == "£"
+    probe = json.loads((latest / "05_journey_prioritisation.probe").read_text())
+    assert probe["session_gap_minutes"] == 45
+    assert probe["journeys"] == options["journeys"]
+    assert probe["currency"] == "£" and probe["validated_dir"] is True
+    executed = nbformat.read(latest / "05_journey_prioritisation.ipynb", as_version=4)
+    injected = next(
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert "session_gap_minutes = 45\n" in injected.source
+    assert "\ncollapse_repeats = " not in injected.source  # not set: the notebook's default
+
+
+def test_manifest_options_cover_every_question_run(fake_series, tmp_path):
+    out = tmp_path / "reports"
+    code = main(
+        [
+            "run",
+            "--data",
+            str(fake_series),
+            "--out",
+            str(out),
+            "--only",
+            "01,03",
+            "-p",
+            "n_bootstrap",
+            "9",
+        ]
+    )
+    assert code == 0
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    options = manifest["parameters"]["options"]
+    assert list(options) == ["audit", "churn"]
+    assert options["churn"]["n_bootstrap"] == 9  # -p reaches the options of the notebooks run
+    assert options["churn"]["horizon_days"] == 90
+    assert options["audit"] == {
+        "consent_retention_months": 24,
+        "match_threshold": 0.99,
+        "postcode_regex": None,
+        "channel_synonyms": None,
+    }
 
 
 def test_release_memory_returns_freed_arrow_memory():

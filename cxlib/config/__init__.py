@@ -2,16 +2,18 @@
 file and command-line overrides merged in that order, and the per-question option blocks.
 
 Public names: :func:`load_config`, :func:`parse_value`, :data:`DEFAULTS`, :func:`check_config`,
-:func:`check_param`, :func:`resolve_options`, :data:`BLOCKS`, :data:`SCHEMA`.
+:func:`check_param`, :func:`resolve_options`, :func:`block_parameters`,
+:func:`merge_settings`, :data:`BLOCKS`, :data:`SCHEMA`.
 """
 
-from cxlib.config._load import DEFAULTS, load_config, parse_value
+from cxlib.config._load import DEFAULTS, load_config, merge_settings, parse_value
 from cxlib.config._schema import (
     BLOCKS,
     SCHEMA,
     Field,
     Group,
     block_of,
+    block_parameters,
     check_config,
     check_param,
     documented_keys,
@@ -25,10 +27,12 @@ __all__ = [
     "Field",
     "Group",
     "block_of",
+    "block_parameters",
     "check_config",
     "check_param",
     "documented_keys",
     "load_config",
+    "merge_settings",
     "parse_value",
     "resolve_options",
 ]

@@ -22,11 +22,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
+def merge_settings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, mapping by mapping (a copy; neither is changed)."""
+    out = copy.deepcopy(dict(base))
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_settings(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -55,7 +56,7 @@ def load_config(
         if not isinstance(loaded, Mapping):
             raise ContractError(f"{p}: must be a YAML mapping of settings (key: value).")
         check_config(loaded, where=str(p))
-        cfg = _merge(cfg, loaded)
+        cfg = merge_settings(cfg, loaded)
         base = p.parent
         data = str(cfg["data"]) if "data" in loaded and cfg["data"] is not None else ""
         if data.lower().startswith("spark:"):  # a Spark source: resolve its local folder
@@ -74,7 +75,7 @@ def load_config(
                 cfg[key] = str((base / str(cfg[key])).resolve())
     for key, value in (overrides or {}).items():
         if value is not None:
-            cfg = _merge(cfg, {key: value})
+            cfg = merge_settings(cfg, {key: value})
     return cfg
 
 

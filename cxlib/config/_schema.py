@@ -252,6 +252,12 @@ def block_of(notebook: str) -> str | None:
     return next((b for b, stem in BLOCKS.items() if stem == notebook), None)
 
 
+def block_parameters(block: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of a block's ``values`` that are parameters of the block's notebook."""
+    fields = _BLOCK_GROUPS[block].fields
+    return {k: copy.deepcopy(v) for k, v in values.items() if k in fields and fields[k].param}
+
+
 def resolve_options(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every block with its defaults filled in: defaults, then the config's block, then the
     parameter overrides of the block's notebook (``notebooks.<stem>``, where ``-p`` goes)."""
