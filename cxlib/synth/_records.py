@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -208,35 +209,33 @@ def _title_local(email: pa.Array) -> pa.Array:
     return _cat(pc.utf8_title(pc.list_element(parts, 0)), "@", pc.list_element(parts, 1))
 
 
-def make_records(
-    people: pd.DataFrame, rng: np.random.Generator
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """CRM records of the people in two source systems, about 3% of people in both.
+@dataclass
+class _Identity:
+    """The true identity of every person (PII as Arrow strings, name indices for e-mails)."""
 
-    Parameters
-    ----------
-    people : DataFrame
-        From :func:`make_people`.
-    rng : numpy Generator
-        Source of randomness.
+    first_idx: np.ndarray
+    last_idx: np.ndarray
+    birth_year: np.ndarray
+    age: np.ndarray
+    first: pa.Array
+    last: pa.Array
+    postcode: pa.Array
+    phone: pa.Array
+    email: pa.Array
+    region: pa.Array
+    home_store: np.ndarray
+    household_id: np.ndarray
 
-    Returns
-    -------
-    customers : DataFrame
-        One row per source record: ``customer_id``, ``source_system``, ``first_name``,
-        ``last_name``, ``email``, ``phone``, ``postcode``, ``birth_year``, ``signup_date``,
-        ``marketing_consent``, ``consent_date``, ``loyalty_tier``, ``app_user``, ``region``.
-    people : DataFrame
-        Input plus the true PII (``first_name`` … ``postcode``), ``region``, ``home_store``,
-        ``household_id``, ``is_duplicated``, ``primary_customer_id``, ``secondary_customer_id``
-        and ``customer_ids`` (list of the person's record ids).
+
+def _true_identity(people: pd.DataFrame, rng: np.random.Generator) -> _Identity:
+    """Names, postcode, phone and e-mail of each person, with households and namesakes.
+
+    Households are pairs of distinct people sharing postcode, mostly surname, sometimes phone
+    and e-mail; namesakes are distinct people with the same first name, surname and birth year.
+    Identity is drawn as indices and digits; the strings are built once, with Arrow.
     """
-    people = people.copy()
     n = len(people)
-    end = END
     birth_year = people["birth_year"].to_numpy().copy()
-
-    # --- true identity (as indices and digits; strings are built once, with Arrow) ----------
     first_idx = _zipf_index(rng, len(FIRST_NAMES), n)
     last_idx = _zipf_index(rng, len(LAST_NAMES), n, a=1.0)
     area_w = np.where(np.asarray([r for _, r in POSTCODE_AREAS]) == "London", 1.6, 1.0)
@@ -267,84 +266,105 @@ def make_records(
     last_idx[ns[:, 1]] = last_idx[ns[:, 0]]
     birth_year[ns[:, 1]] = birth_year[ns[:, 0]]
     age = people["age"].to_numpy().copy()
-    age[ns[:, 1]] = end.year - birth_year[ns[:, 1]]
-    people["age"] = age
-    people["birth_year"] = birth_year
+    age[ns[:, 1]] = END.year - birth_year[ns[:, 1]]
 
     first = _take(FIRST_NAMES, first_idx)
-    last = _take(LAST_NAMES, last_idx)
-    postcode = _postcodes_pa(area, pc_digit, pc_l1, pc_l2)
-    phone = _cat("07", _digits(phone_num))
     domain = _take(EMAIL_DOMAINS, rng.choice(len(EMAIL_DOMAINS), size=n, p=EMAIL_DOMAIN_P))
     email = _unique_emails(_email_local_pa(first_idx, last_idx, birth_year, rng), domain, rng)
     share_email = rng.random(len(lead)) < 0.05
     src = np.arange(n)
     src[other[share_email]] = lead[share_email]
-    email = email.take(pa.array(src))
-    region = _take([r for _, r in POSTCODE_AREAS], area)
-    home_store = area % N_STORES + 1
+    return _Identity(
+        first_idx=first_idx,
+        last_idx=last_idx,
+        birth_year=birth_year,
+        age=age,
+        first=first,
+        last=_take(LAST_NAMES, last_idx),
+        postcode=_postcodes_pa(area, pc_digit, pc_l1, pc_l2),
+        phone=_cat("07", _digits(phone_num)),
+        email=email.take(pa.array(src)),
+        region=_take([r for _, r in POSTCODE_AREAS], area),
+        home_store=area % N_STORES + 1,
+        household_id=household_id,
+    )
 
-    # --- records: every person once, duplicated people a second time (in the other CRM) ----
-    primary_a = rng.random(n) < SHARE_CRM_A
-    dup = rng.random(n) < SHARE_DUPLICATED
-    dup_idx = np.flatnonzero(dup)
+
+def _second_records(
+    ident: _Identity, dup_idx: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """How duplicated people were typed into the other system: nicknames and typos in names,
+    re-typed, new or missing e-mails, phones and postcodes, birth years off by one.
+
+    Returns ``(first, last, email, phone, postcode, birth_year)`` of the second records (e-mail
+    "" for none, phone and postcode None for none, birth year NaN for none).
+    """
     nd = len(dup_idx)
-    rec_person = np.concatenate([np.arange(n), dup_idx])
-    rec_secondary = np.concatenate([np.zeros(n, bool), np.ones(nd, bool)])
-    rec_a = np.concatenate([primary_a, ~primary_a[dup_idx]])
-    nr = len(rec_person)
+    f2 = _np_str(ident.first.take(pa.array(dup_idx)))
+    l2 = _np_str(ident.last.take(pa.array(dup_idx)))
+    e2 = _np_str(ident.email.take(pa.array(dup_idx)))
+    p2 = _np_str(ident.phone.take(pa.array(dup_idx))).astype(object)
+    pc2 = _np_str(ident.postcode.take(pa.array(dup_idx))).astype(object)
+    by2 = ident.birth_year[dup_idx].astype(float)
+    if not nd:
+        return f2, l2, e2, p2, pc2, by2
+    n_opts = pd.Series(f2).map({k: len(v) for k, v in NICKNAMES.items()}).fillna(0)
+    n_opts = n_opts.to_numpy().astype(int)
+    use_nick = (n_opts > 0) & (rng.random(nd) < 0.45)
+    pick = np.floor(rng.random(nd) * n_opts).astype(int).astype(str)
+    nick = pd.Series(_S.add(_S.add(f2, "|"), pick)).map(_NICK_LOOKUP).fillna("")
+    nick = nick.to_numpy().astype(str)
+    typo_first = ~use_nick & (rng.random(nd) < 0.25)
+    f2 = np.where(use_nick, nick, np.where(typo_first, _typo(f2, rng), f2))
+    l2 = np.where(rng.random(nd) < 0.15, _typo(l2, rng), l2)
 
-    # second records: how the same person was typed into the other system
-    f2 = _np_str(first.take(pa.array(dup_idx)))
-    l2 = _np_str(last.take(pa.array(dup_idx)))
-    e2 = _np_str(email.take(pa.array(dup_idx)))
-    p2 = _np_str(phone.take(pa.array(dup_idx))).astype(object)
-    pc2 = _np_str(postcode.take(pa.array(dup_idx))).astype(object)
-    by2 = birth_year[dup_idx].astype(float)
-    if nd:
-        n_opts = pd.Series(f2).map({k: len(v) for k, v in NICKNAMES.items()}).fillna(0)
-        n_opts = n_opts.to_numpy().astype(int)
-        use_nick = (n_opts > 0) & (rng.random(nd) < 0.45)
-        pick = np.floor(rng.random(nd) * n_opts).astype(int).astype(str)
-        nick = pd.Series(_S.add(_S.add(f2, "|"), pick)).map(_NICK_LOOKUP).fillna("")
-        nick = nick.to_numpy().astype(str)
-        typo_first = ~use_nick & (rng.random(nd) < 0.25)
-        f2 = np.where(use_nick, nick, np.where(typo_first, _typo(f2, rng), f2))
-        l2 = np.where(rng.random(nd) < 0.15, _typo(l2, rng), l2)
-
-        u = rng.random(nd)
-        l2_idx = last_idx[dup_idx]
-        new_local = _np_str(_email_local_pa(first_idx[dup_idx], l2_idx, birth_year[dup_idx], rng))
-        new_dom = np.asarray(EMAIL_DOMAINS)[
-            rng.choice(len(EMAIL_DOMAINS), size=nd, p=EMAIL_DOMAIN_P)
-        ]
-        new_email = _S.add(
-            _S.add(_S.add(new_local, rng.integers(1, 1000, nd).astype(str)), "@"), new_dom
+    u = rng.random(nd)
+    l2_idx = ident.last_idx[dup_idx]
+    new_local = _np_str(
+        _email_local_pa(ident.first_idx[dup_idx], l2_idx, ident.birth_year[dup_idx], rng)
+    )
+    new_dom = np.asarray(EMAIL_DOMAINS)[rng.choice(len(EMAIL_DOMAINS), size=nd, p=EMAIL_DOMAIN_P)]
+    new_email = _S.add(
+        _S.add(_S.add(new_local, rng.integers(1, 1000, nd).astype(str)), "@"), new_dom
+    )
+    e2 = np.where(u < 0.10, "", np.where(u < 0.18, new_email, _email_variant(e2, rng)))
+    u = rng.random(nd)
+    new_phone = _S.add("07", rng.integers(100_000_000, 1_000_000_000, nd).astype(str))
+    p2 = np.where(u < 0.08, None, np.where(u < 0.13, new_phone, p2))
+    u = rng.random(nd)
+    moved = _np_str(
+        _postcodes_pa(
+            rng.choice(len(POSTCODE_AREAS), size=nd),
+            rng.integers(0, 10, nd),
+            rng.integers(0, len(POSTCODE_INWARD_LETTERS), nd),
+            rng.integers(0, len(POSTCODE_INWARD_LETTERS), nd),
         )
-        e2 = np.where(u < 0.10, "", np.where(u < 0.18, new_email, _email_variant(e2, rng)))
-        u = rng.random(nd)
-        new_phone = _S.add("07", rng.integers(100_000_000, 1_000_000_000, nd).astype(str))
-        p2 = np.where(u < 0.08, None, np.where(u < 0.13, new_phone, p2))
-        u = rng.random(nd)
-        moved = _np_str(
-            _postcodes_pa(
-                rng.choice(len(POSTCODE_AREAS), size=nd),
-                rng.integers(0, 10, nd),
-                rng.integers(0, len(POSTCODE_INWARD_LETTERS), nd),
-                rng.integers(0, len(POSTCODE_INWARD_LETTERS), nd),
-            )
-        )
-        pc2 = np.where(u < 0.04, None, np.where(u < 0.09, moved, pc2))
-        u = rng.random(nd)
-        by2 = np.where(u < 0.05, np.nan, np.where(u < 0.10, by2 + rng.choice([-1, 1], nd), by2))
+    )
+    pc2 = np.where(u < 0.04, None, np.where(u < 0.09, moved, pc2))
+    u = rng.random(nd)
+    by2 = np.where(u < 0.05, np.nan, np.where(u < 0.10, by2 + rng.choice([-1, 1], nd), by2))
+    return f2, l2, e2, p2, pc2, by2
 
-    r_first = pa.concat_arrays([first, _pa(f2)])
-    r_last = pa.concat_arrays([last, _pa(l2)])
-    e2_pa = _where(e2 == "", _NULL, _pa(e2)) if nd else _pa(e2)
-    r_email = pa.concat_arrays([email, e2_pa])
-    r_phone_digits = pa.concat_arrays([phone, _pa(p2)])
-    r_postcode = pa.concat_arrays([postcode, _pa(pc2)])
-    r_by = np.concatenate([birth_year.astype(float), by2])
+
+def _record_pii(
+    ident: _Identity,
+    second: tuple[np.ndarray, ...],
+    rec_a: np.ndarray,
+    rec_secondary: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, pa.Array | np.ndarray]:
+    """PII of every record (people's first records, then the second ones) in the format of its
+    system, with light missingness: ``first_name``, ``last_name``, ``email``, ``phone``,
+    ``postcode`` (Arrow) and ``birth_year`` (float, NaN for none)."""
+    f2, l2, e2, p2, pc2, by2 = second
+    nr = len(rec_a)
+    r_first = pa.concat_arrays([ident.first, _pa(f2)])
+    r_last = pa.concat_arrays([ident.last, _pa(l2)])
+    e2_pa = _where(e2 == "", _NULL, _pa(e2)) if len(e2) else _pa(e2)
+    r_email = pa.concat_arrays([ident.email, e2_pa])
+    r_phone_digits = pa.concat_arrays([ident.phone, _pa(p2)])
+    r_postcode = pa.concat_arrays([ident.postcode, _pa(pc2)])
+    r_by = np.concatenate([ident.birth_year.astype(float), by2])
 
     # light missingness everywhere: not everyone gives a phone number or a birth year
     r_phone_digits = _where(rng.random(nr) < 0.04, _NULL, r_phone_digits)
@@ -357,8 +377,29 @@ def make_records(
     r_last = _where(upper_last, pc.utf8_upper(r_last), r_last)
     cap_email = ~rec_secondary & (rng.random(nr) < 0.06)
     r_email = _where(cap_email, _title_local(r_email), r_email)
+    return {
+        "first_name": r_first,
+        "last_name": r_last,
+        "email": r_email,
+        "phone": r_phone,
+        "postcode": r_pc,
+        "birth_year": r_by,
+    }
 
-    # signup dates: primary record = person's signup; the second system's record came later
+
+def _signup_and_consent(
+    people: pd.DataFrame,
+    rec_person: np.ndarray,
+    rec_secondary: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray, np.ndarray]:
+    """Signup date, marketing consent and consent date of every record.
+
+    The primary record has the person's signup date; the second system's record came later.
+    Consent is the person's status; the second record agrees 75% of the time.
+    """
+    end = END
+    nr = len(rec_person)
     signup = people["signup_date"].to_numpy().astype("datetime64[s]")[rec_person]
     later = (
         rng.random(nr)
@@ -366,7 +407,6 @@ def make_records(
     ).astype("timedelta64[D]")
     signup = np.where(rec_secondary, signup + later, signup).astype("datetime64[D]")
 
-    # consent: the person's status, the second record agrees 75% of the time
     status = people["consent_status"].to_numpy()[rec_person]
     redraw = rec_secondary & (rng.random(nr) < 0.25)
     u = rng.random(nr)
@@ -384,16 +424,15 @@ def make_records(
     )
     consent_date = consent_date.astype("datetime64[s]")
     consent_date[status == "unknown"] = np.datetime64("NaT")
+    return signup, consent, consent_date
 
-    # loyalty tier from the true spend rate (noisy), per record
-    score = np.log(people["lam"].to_numpy() * people["avg_basket"].to_numpy())[rec_person]
-    score = score + rng.normal(0.0, 0.5, nr)
-    q = pd.Series(score).rank(pct=True).to_numpy()
-    tier = np.select([q > 0.95, q > 0.8, q > 0.5], [3, 2, 1], 0)
-    app = people["app_user"].to_numpy()[rec_person]
-    app = np.where(rec_secondary & (rng.random(nr) < 0.1), ~app, app)
 
-    # ids: numbered within each system in signup order (ties in random order)
+def _record_numbers(
+    rec_a: np.ndarray, signup: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, pa.Array]:
+    """Record numbers within each system in signup order (ties in random order) and the ids
+    (``CRM-A-000001``, ``CRM-B-000001``, ...)."""
+    nr = len(rec_a)
     number = np.zeros(nr, dtype=np.int64)
     tiebreak = rng.random(nr)
     widths = {}
@@ -407,50 +446,113 @@ def make_records(
         _cat("CRM-A-", _digits(number, widths[True])),
         _cat("CRM-B-", _digits(number, widths[False])),
     )
-    system = _where(rec_a, pa.scalar("CRM-A"), pa.scalar("CRM-B"))
+    return number, cust_id
 
-    def col(a: pa.Array) -> pd.api.extensions.ExtensionArray:
-        return pd.array(a, dtype="str")
 
+def _col(a: pa.Array) -> pd.api.extensions.ExtensionArray:
+    return pd.array(a, dtype="str")
+
+
+def _add_truth_to_people(
+    people: pd.DataFrame,
+    ident: _Identity,
+    dup: np.ndarray,
+    dup_idx: np.ndarray,
+    cust_id: pa.Array,
+) -> None:
+    """The true PII, household and record ids of each person, as columns of ``people``."""
+    n, nd = len(people), len(dup_idx)
+    pid = _col(cust_id.slice(0, n))
+    sid = pd.Series(pd.array([None] * n, dtype="str"))
+    if nd:
+        sid.iloc[dup_idx] = np.asarray(_col(cust_id.slice(n, nd)), dtype=object)
+    people["first_name"] = _col(ident.first)
+    people["last_name"] = _col(ident.last)
+    people["email"] = _col(ident.email)
+    people["phone"] = _col(ident.phone)
+    people["postcode"] = _col(ident.postcode)
+    people["region"] = _col(ident.region)
+    people["home_store"] = ident.home_store.astype(np.int16)
+    people["household_id"] = ident.household_id
+    people["is_duplicated"] = dup
+    people["primary_customer_id"] = pid
+    people["secondary_customer_id"] = sid.array
+    joined = pd.Series(pid).where(~dup, pd.Series(pid) + "|" + sid.fillna(""))
+    people["customer_ids"] = joined.str.split("|").to_numpy()
+
+
+def make_records(
+    people: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """CRM records of the people in two source systems, about 3% of people in both.
+
+    Parameters
+    ----------
+    people : DataFrame
+        From :func:`make_people`.
+    rng : numpy Generator
+        Source of randomness.
+
+    Returns
+    -------
+    customers : DataFrame
+        One row per source record: ``customer_id``, ``source_system``, ``first_name``,
+        ``last_name``, ``email``, ``phone``, ``postcode``, ``birth_year``, ``signup_date``,
+        ``marketing_consent``, ``consent_date``, ``loyalty_tier``, ``app_user``, ``region``.
+    people : DataFrame
+        Input plus the true PII (``first_name`` … ``postcode``), ``region``, ``home_store``,
+        ``household_id``, ``is_duplicated``, ``primary_customer_id``, ``secondary_customer_id``
+        and ``customer_ids`` (list of the person's record ids).
+    """
+    people = people.copy()
+    n = len(people)
+    ident = _true_identity(people, rng)
+    people["age"] = ident.age
+    people["birth_year"] = ident.birth_year
+
+    # --- records: every person once, duplicated people a second time (in the other CRM) ----
+    primary_a = rng.random(n) < SHARE_CRM_A
+    dup = rng.random(n) < SHARE_DUPLICATED
+    dup_idx = np.flatnonzero(dup)
+    nd = len(dup_idx)
+    rec_person = np.concatenate([np.arange(n), dup_idx])
+    rec_secondary = np.concatenate([np.zeros(n, bool), np.ones(nd, bool)])
+    rec_a = np.concatenate([primary_a, ~primary_a[dup_idx]])
+    nr = len(rec_person)
+
+    second = _second_records(ident, dup_idx, rng)
+    pii = _record_pii(ident, second, rec_a, rec_secondary, rng)
+    signup, consent, consent_date = _signup_and_consent(people, rec_person, rec_secondary, rng)
+
+    # loyalty tier from the true spend rate (noisy), per record
+    score = np.log(people["lam"].to_numpy() * people["avg_basket"].to_numpy())[rec_person]
+    score = score + rng.normal(0.0, 0.5, nr)
+    q = pd.Series(score).rank(pct=True).to_numpy()
+    tier = np.select([q > 0.95, q > 0.8, q > 0.5], [3, 2, 1], 0)
+    app = people["app_user"].to_numpy()[rec_person]
+    app = np.where(rec_secondary & (rng.random(nr) < 0.1), ~app, app)
+
+    number, cust_id = _record_numbers(rec_a, signup, rng)
+    r_by = pii["birth_year"]
     customers = pd.DataFrame(
         {
-            "customer_id": col(cust_id),
-            "source_system": col(system),
-            "first_name": col(r_first),
-            "last_name": col(r_last),
-            "email": col(r_email),
-            "phone": col(r_phone),
-            "postcode": col(r_pc),
+            "customer_id": _col(cust_id),
+            "source_system": _col(_where(rec_a, pa.scalar("CRM-A"), pa.scalar("CRM-B"))),
+            **{k: _col(pii[k]) for k in ("first_name", "last_name", "email", "phone", "postcode")},
             "birth_year": pd.array(r_by, dtype="Int64") if nr else pd.array([], dtype="Int64"),
             "signup_date": signup.astype("datetime64[s]"),
             "marketing_consent": consent,
             "consent_date": consent_date,
-            "loyalty_tier": col(_take(("Bronze", "Silver", "Gold", "Platinum"), tier)),
+            "loyalty_tier": _col(_take(("Bronze", "Silver", "Gold", "Platinum"), tier)),
             "app_user": app.astype(bool),
-            "region": col(region.take(pa.array(rec_person))),
+            "region": _col(ident.region.take(pa.array(rec_person))),
         }
     )
     # rows in id order (system A first), as a CRM export would list them
     order = np.lexsort((number, ~rec_a))
     customers = customers.take(order).reset_index(drop=True)
 
-    pid = col(cust_id.slice(0, n))
-    sid = pd.Series(pd.array([None] * n, dtype="str"))
-    if nd:
-        sid.iloc[dup_idx] = np.asarray(col(cust_id.slice(n, nd)), dtype=object)
-    people["first_name"] = col(first)
-    people["last_name"] = col(last)
-    people["email"] = col(email)
-    people["phone"] = col(phone)
-    people["postcode"] = col(postcode)
-    people["region"] = col(region)
-    people["home_store"] = home_store.astype(np.int16)
-    people["household_id"] = household_id
-    people["is_duplicated"] = dup
-    people["primary_customer_id"] = pid
-    people["secondary_customer_id"] = sid.array
-    joined = pd.Series(pid).where(~dup, pd.Series(pid) + "|" + sid.fillna(""))
-    people["customer_ids"] = joined.str.split("|").to_numpy()
+    _add_truth_to_people(people, ident, dup, dup_idx, cust_id)
     logger.info(
         "records: %d for %d people (%d duplicated across systems, %.1f%%)",
         nr,

@@ -153,6 +153,58 @@ def _history_before(
     )
 
 
+def _person_inputs(
+    p: pd.DataFrame, h: pd.DataFrame, sent_at: pd.Timestamp
+) -> tuple[np.ndarray, ...]:
+    """The eligible people's attributes, with defaults for missing columns: ``app_user``,
+    ``age``, recent complaint, ``satisfaction``, average basket (else from the history) and the
+    hidden state "had already stopped buying before the send" (no randomness)."""
+    n = len(p)
+
+    def col(name: str, default) -> np.ndarray:
+        if name in p.columns:
+            return p[name].to_numpy()
+        return np.full(n, default)
+
+    app = col("app_user", False).astype(bool)
+    age = pd.to_numeric(pd.Series(col("age", 45)), errors="coerce").fillna(45).to_numpy()
+    complained = pd.Series(col("complained", False)).fillna(False).astype(bool).to_numpy()
+    if "complaint_date" in p.columns:
+        cd = pd.to_datetime(p["complaint_date"])
+        recent = (cd < sent_at) & (cd >= sent_at - pd.Timedelta(days=RECENT_COMPLAINT_DAYS))
+        recent_complaint = recent.fillna(False).to_numpy(dtype=bool)
+    else:
+        recent_complaint = complained
+    satisfaction = pd.to_numeric(pd.Series(col("satisfaction", 3.5)), errors="coerce")
+    satisfaction = satisfaction.fillna(3.5).to_numpy()
+    basket = pd.to_numeric(pd.Series(col("avg_basket", np.nan)), errors="coerce").to_numpy()
+    basket = np.where(np.isfinite(basket) & (basket > 0), basket, h["avg_basket_hist"])
+    basket = np.where(np.isfinite(basket) & (basket > 0), basket, 30.0)
+
+    # hidden state: had the person already stopped buying before the send?
+    dead = np.zeros(n, dtype=bool)
+    if {"alive_at_end", "last_purchase"} <= set(p.columns):
+        lp = pd.to_datetime(p["last_purchase"])
+        dead = (~p["alive_at_end"].astype(bool) & (lp < sent_at)).fillna(False).to_numpy()
+    return app, age, recent_complaint, satisfaction, basket, dead
+
+
+def _region(
+    p: pd.DataFrame, customers: pd.DataFrame | None, rng: np.random.Generator
+) -> np.ndarray:
+    """Region of each person: their own, else their primary record's, else drawn."""
+    region = None
+    if "region" in p.columns:
+        region = p["region"].astype("str").to_numpy(dtype=object)
+    elif customers is not None and "region" in customers.columns:
+        reg = customers.set_index(customers["customer_id"].astype("str"))["region"]
+        reg = reg[~reg.index.duplicated()]
+        region = reg.reindex(_primary_ids(p)).to_numpy(dtype=object)
+    if region is None:
+        region = REGIONS[rng.choice(len(REGIONS), size=len(p), p=REGION_P)]
+    return region
+
+
 def generate_campaign(
     people: pd.DataFrame,
     customers: pd.DataFrame | None,
@@ -196,32 +248,7 @@ def generate_campaign(
     logger.info("campaign: %d of %d people eligible at %s", n, len(people), sent_at.date())
     p = people.iloc[elig].reset_index(drop=True)
     h = hist.iloc[elig].reset_index(drop=True)
-
-    def col(name: str, default) -> np.ndarray:
-        if name in p.columns:
-            return p[name].to_numpy()
-        return np.full(n, default)
-
-    app = col("app_user", False).astype(bool)
-    age = pd.to_numeric(pd.Series(col("age", 45)), errors="coerce").fillna(45).to_numpy()
-    complained = pd.Series(col("complained", False)).fillna(False).astype(bool).to_numpy()
-    if "complaint_date" in p.columns:
-        cd = pd.to_datetime(p["complaint_date"])
-        recent = (cd < sent_at) & (cd >= sent_at - pd.Timedelta(days=RECENT_COMPLAINT_DAYS))
-        recent_complaint = recent.fillna(False).to_numpy(dtype=bool)
-    else:
-        recent_complaint = complained
-    satisfaction = pd.to_numeric(pd.Series(col("satisfaction", 3.5)), errors="coerce")
-    satisfaction = satisfaction.fillna(3.5).to_numpy()
-    basket = pd.to_numeric(pd.Series(col("avg_basket", np.nan)), errors="coerce").to_numpy()
-    basket = np.where(np.isfinite(basket) & (basket > 0), basket, h["avg_basket_hist"])
-    basket = np.where(np.isfinite(basket) & (basket > 0), basket, 30.0)
-
-    # hidden state: had the person already stopped buying before the send?
-    dead = np.zeros(n, dtype=bool)
-    if {"alive_at_end", "last_purchase"} <= set(p.columns):
-        lp = pd.to_datetime(p["last_purchase"])
-        dead = (~p["alive_at_end"].astype(bool) & (lp < sent_at)).fillna(False).to_numpy()
+    app, age, recent_complaint, satisfaction, basket, dead = _person_inputs(p, h, sent_at)
 
     # --- covariates (pre-treatment only) ---------------------------------------------------
     recency = h["recency_days"].to_numpy()
@@ -234,15 +261,7 @@ def generate_campaign(
         tenure = np.where(np.isfinite(since_signup), np.fmax(tenure, since_signup), tenure)
     spend_pct = _pct_rank(spend)
     loyalty = np.where(spend_pct > 0.85, "gold", np.where(spend_pct > 0.5, "silver", "bronze"))
-    region = None
-    if "region" in p.columns:
-        region = p["region"].astype("str").to_numpy(dtype=object)
-    elif customers is not None and "region" in customers.columns:
-        reg = customers.set_index(customers["customer_id"].astype("str"))["region"]
-        reg = reg[~reg.index.duplicated()]
-        region = reg.reindex(_primary_ids(p)).to_numpy(dtype=object)
-    if region is None:
-        region = REGIONS[rng.choice(len(REGIONS), size=n, p=REGION_P)]
+    region = _region(p, customers, rng)
 
     # --- potential outcomes ----------------------------------------------------------------
     eng_raw = 0.5 * (1.0 - _pct_rank(recency)) + 0.5 * _pct_rank(freq)

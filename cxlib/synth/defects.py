@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -400,6 +401,139 @@ def _take_rows(df: pd.DataFrame, take: np.ndarray, consume: bool) -> pd.DataFram
     return pd.DataFrame(cols, copy=False)
 
 
+@dataclass
+class _Planting:
+    """The planting of one table's defects: the dirty frame, where each clean row went, the
+    planned edits per column (written together once planned) and the truth rows."""
+
+    table: str
+    df: pd.DataFrame
+    dup_src: np.ndarray  # clean positions of the duplicated rows (each copy follows its original)
+    key_col: str | None
+    rng: np.random.Generator
+    data_end: pd.Timestamp
+    is_text_ts: bool = False  # the timestamp column will hold text
+    edits: dict[str, list[tuple[np.ndarray, object]]] = field(default_factory=dict)
+    truth: list[pd.DataFrame] = field(default_factory=list)
+
+    def new_pos(self, old: np.ndarray) -> np.ndarray:
+        """Positions in the dirty frame of the clean row positions ``old``."""
+        return old + np.searchsorted(self.dup_src, old, side="left")
+
+    def at(self, col: str, old: np.ndarray) -> pd.Series:
+        """Clean values of column ``col`` at the clean row positions ``old``."""
+        return self.df[col].iloc[self.new_pos(old)]
+
+    def keys(self, pos: np.ndarray) -> np.ndarray:
+        if self.key_col is not None:
+            return self.df[self.key_col].iloc[pos].astype("str").to_numpy(dtype=object)
+        return pos.astype(str).astype(object)
+
+    def record(self, defect: str, pos: np.ndarray) -> None:
+        if len(pos):
+            self.truth.append(
+                pd.DataFrame({"table": self.table, "row_key": self.keys(pos), "defect": defect})
+            )
+
+    def edit(self, col: str, pos: np.ndarray, values: object) -> None:
+        self.edits.setdefault(col, []).append((pos, values))
+
+
+def _future_timestamps(pl: _Planting, old: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Timestamps five to six years later (at least 400 days after the data end)."""
+    ts = pd.to_datetime(pl.at("timestamp", old))
+    shift = pd.to_timedelta(pl.rng.integers(5 * 365 + 30, 6 * 365 + 300, len(pos)), "D")
+    future = (ts + shift).where(
+        ts + shift > pl.data_end + pd.Timedelta(days=400),
+        pl.data_end + pd.Timedelta(days=6 * 365),
+    )
+    return _to_text_timestamps(future).to_numpy() if pl.is_text_ts else future.to_numpy()
+
+
+def _implausible_birth_years(pl: _Planting, old: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    years = np.array([1850, 1890, 1900, pl.data_end.year + 5, pl.data_end.year + 10])
+    return years[pl.rng.integers(0, len(years), size=len(pos))]
+
+
+_Planter = Callable[[_Planting, np.ndarray, np.ndarray], object]
+#: defect -> (column, planted values from the planting, clean positions and dirty positions);
+#: each is recorded as planted (missing values and orphans are recorded from the final frame)
+_PLANTERS: dict[str, tuple[str, _Planter]] = {
+    "invalid_email": (
+        "email",
+        lambda pl, old, pos: _variants(pl.at("email", old), pl.rng, _EMAIL_MAKERS).to_numpy(),
+    ),
+    "invalid_phone": (
+        "phone",
+        lambda pl, old, pos: _variants(pl.at("phone", old), pl.rng, _PHONE_MAKERS).to_numpy(),
+    ),
+    "invalid_postcode": (
+        "postcode",
+        lambda pl, old, pos: _variants(pl.at("postcode", old), pl.rng, _POSTCODE_MAKERS).to_numpy(),
+    ),
+    "implausible_birth_year": ("birth_year", _implausible_birth_years),
+    "unparseable_timestamp": (
+        "timestamp",
+        lambda pl, old, pos: _bad_timestamps(pl.at("timestamp", old), pl.rng),
+    ),
+    "future_timestamp": ("timestamp", _future_timestamps),
+    "non_numeric_amount": (
+        "amount",
+        lambda pl, old, pos: _bad_amounts(pl.at("amount", old), pl.rng),
+    ),
+    "non_refund_negative_amount": (
+        "amount",
+        lambda pl, old, pos: -pl.at("amount", old).astype("float64").to_numpy(),
+    ),
+    "null_customer_id": ("customer_id", lambda pl, old, pos: None),
+    "inconsistent_channel_label": (
+        "channel",
+        lambda pl, old, pos: _label_variants(pl.at("channel", old), pl.rng, True),
+    ),
+    "inconsistent_category_label": (
+        "category",
+        lambda pl, old, pos: _label_variants(pl.at("category", old), pl.rng, False),
+    ),
+}
+
+
+def _write_planned(pl: _Planting, text_ts: bool, text_amount: bool) -> None:
+    """Text conversions needed for malformed values, then all planned values."""
+    df = pl.df
+    if text_ts:
+        _as_text_column(df, "timestamp")
+    number_text = text_amount and pd.api.types.is_numeric_dtype(df["amount"])
+    if text_amount and not number_text:
+        _as_text_column(df, "amount")
+    for col in list(pl.edits):
+        parts = pl.edits.pop(col)
+        if col == "amount" and number_text:
+            _apply_number_text_edits(df, col, parts)
+        else:
+            _apply_edits(df, col, parts)
+        del parts
+    pa.default_memory_pool().release_unused()
+
+
+def _record_final(pl: _Planting, rates: Mapping[str, float], known_ids: pa.Array | None) -> None:
+    """Record the duplicates, and every missing value and orphan id of the final frame
+    (natural or planted)."""
+    df = pl.df
+    # duplicates: the copy sits one row after its original
+    if len(pl.dup_src):
+        copies = pl.new_pos(pl.dup_src) + 1
+        if pl.key_col is None:  # also record natural exact duplicates (no id to tell them apart)
+            copies = np.flatnonzero(df.duplicated(keep="first").to_numpy())
+        pl.record("duplicate_row", copies)
+    for defect in rates:
+        if defect.startswith("missing_") and defect.removeprefix("missing_") in df.columns:
+            pl.record(defect, np.flatnonzero(df[defect.removeprefix("missing_")].isna().to_numpy()))
+    if "orphan_customer_id" in rates and known_ids is not None and "customer_id" in df.columns:
+        cid = df["customer_id"]
+        orphan = cid.notna().to_numpy() & ~_isin(cid, known_ids)
+        pl.record("orphan_customer_id", np.flatnonzero(orphan))
+
+
 def _inject_table(
     table: str,
     tables: dict[str, pd.DataFrame],
@@ -428,118 +562,37 @@ def _inject_table(
     else:
         df = clean if consume else clean.reset_index(drop=True)
     del clean
-
-    def new_pos(old: np.ndarray) -> np.ndarray:
-        return old + np.searchsorted(dup_src, old, side="left")
-
-    def at(col: str, old: np.ndarray) -> pd.Series:
-        """Clean values of column ``col`` at the clean row positions ``old``."""
-        return df[col].iloc[new_pos(old)]
-
-    def keys(pos: np.ndarray) -> np.ndarray:
-        if key_col is not None:
-            return df[key_col].iloc[pos].astype("str").to_numpy(dtype=object)
-        return pos.astype(str).astype(object)
-
-    truth: list[pd.DataFrame] = []
-
-    def record(defect: str, pos: np.ndarray) -> None:
-        if len(pos):
-            truth.append(pd.DataFrame({"table": table, "row_key": keys(pos), "defect": defect}))
+    pl = _Planting(table, df, dup_src, key_col, rng, data_end)
 
     # columns that will hold malformed text (converted after the clean values are read)
     text_ts = len(chosen.get("unparseable_timestamp", ())) > 0
     text_amount = len(chosen.get("non_numeric_amount", ())) > 0
-    is_text_ts = "timestamp" in df.columns and (
+    pl.is_text_ts = "timestamp" in df.columns and (
         text_ts or not pd.api.types.is_datetime64_any_dtype(df["timestamp"])
     )
 
-    edits: dict[str, list[tuple[np.ndarray, object]]] = {}
-
-    def edit(col: str, pos: np.ndarray, values: object) -> None:
-        edits.setdefault(col, []).append((pos, values))
-
     for defect, old in chosen.items():
-        pos = new_pos(old)
-        if defect == "invalid_email":
-            edit("email", pos, _variants(at("email", old), rng, _EMAIL_MAKERS).to_numpy())
-        elif defect == "invalid_phone":
-            edit("phone", pos, _variants(at("phone", old), rng, _PHONE_MAKERS).to_numpy())
-        elif defect == "invalid_postcode":
-            vals = _variants(at("postcode", old), rng, _POSTCODE_MAKERS)
-            edit("postcode", pos, vals.to_numpy())
-        elif defect == "implausible_birth_year":
-            years = np.array([1850, 1890, 1900, data_end.year + 5, data_end.year + 10])
-            edit("birth_year", pos, years[rng.integers(0, len(years), size=len(pos))])
-        elif defect.startswith("missing_"):
-            edit(defect.removeprefix("missing_"), pos, None)
-            continue  # recorded below from the final frame
-        elif defect == "unparseable_timestamp":
-            edit("timestamp", pos, _bad_timestamps(at("timestamp", old), rng))
-        elif defect == "future_timestamp":
-            ts = pd.to_datetime(at("timestamp", old))
-            shift = pd.to_timedelta(rng.integers(5 * 365 + 30, 6 * 365 + 300, len(pos)), "D")
-            future = (ts + shift).where(
-                ts + shift > data_end + pd.Timedelta(days=400),
-                data_end + pd.Timedelta(days=6 * 365),
-            )
-            edit(
-                "timestamp",
-                pos,
-                _to_text_timestamps(future).to_numpy() if is_text_ts else future.to_numpy(),
-            )
-        elif defect == "non_numeric_amount":
-            edit("amount", pos, _bad_amounts(at("amount", old), rng))
-        elif defect == "non_refund_negative_amount":
-            edit("amount", pos, -at("amount", old).astype("float64").to_numpy())
-        elif defect == "null_customer_id":
-            edit("customer_id", pos, None)
-        elif defect == "orphan_customer_id":
-            if known_ids is None:
-                continue
-            ids = _orphan_ids(len(pos), n, lambda rows: at("customer_id", rows), known_ids, rng)
-            edit("customer_id", pos, ids)
-            continue  # recorded below from the final frame
-        elif defect in ("inconsistent_channel_label", "inconsistent_category_label"):
-            col = "channel" if "channel" in defect else "category"
-            edit(col, pos, _label_variants(at(col, old), rng, col == "channel"))
+        pos = pl.new_pos(old)
+        if defect.startswith("missing_"):  # recorded from the final frame
+            pl.edit(defect.removeprefix("missing_"), pos, None)
+        elif defect == "orphan_customer_id":  # recorded from the final frame
+            if known_ids is not None:
+                ids = _orphan_ids(
+                    len(pos), n, lambda rows: pl.at("customer_id", rows), known_ids, rng
+                )
+                pl.edit("customer_id", pos, ids)
+        elif defect in _PLANTERS:
+            col, make = _PLANTERS[defect]
+            pl.edit(col, pos, make(pl, old, pos))
+            pl.record(defect, pos)
         else:  # pragma: no cover - guarded by DEFAULT_RATES keys
             raise ValueError(f"unknown defect {defect!r} for {table}")
-        record(defect, pos)
 
-    # text conversions needed for malformed values, then all planted values
-    if text_ts:
-        _as_text_column(df, "timestamp")
-    number_text = text_amount and pd.api.types.is_numeric_dtype(df["amount"])
-    if text_amount and not number_text:
-        _as_text_column(df, "amount")
-    for col in list(edits):
-        parts = edits.pop(col)
-        if col == "amount" and number_text:
-            _apply_number_text_edits(df, col, parts)
-        else:
-            _apply_edits(df, col, parts)
-        del parts
-    pa.default_memory_pool().release_unused()
-
-    # duplicates: the copy sits one row after its original
-    if len(dup_src):
-        copies = new_pos(dup_src) + 1
-        if key_col is None:  # also record natural exact duplicates (no id to tell them apart)
-            copies = np.flatnonzero(df.duplicated(keep="first").to_numpy())
-        record("duplicate_row", copies)
-    # missing values and orphans: record every one in the final frame (natural or planted)
-    for defect in rates:
-        if defect.startswith("missing_") and defect.removeprefix("missing_") in df.columns:
-            record(defect, np.flatnonzero(df[defect.removeprefix("missing_")].isna().to_numpy()))
-    if "orphan_customer_id" in rates and known_ids is not None and "customer_id" in df.columns:
-        cid = df["customer_id"]
-        orphan = cid.notna().to_numpy() & ~_isin(cid, known_ids)
-        record("orphan_customer_id", np.flatnonzero(orphan))
-
-    out = pd.concat(truth, ignore_index=True) if truth else _empty_truth()
+    _write_planned(pl, text_ts, text_amount)
+    _record_final(pl, rates, known_ids)
+    out = pd.concat(pl.truth, ignore_index=True) if pl.truth else _empty_truth()
     log.info("%s: planted %d defect rows (%d rows in, %d out)", table, len(out), n, len(df))
-    return df, out
+    return pl.df, out
 
 
 def _empty_truth() -> pd.DataFrame:
