@@ -1,4 +1,10 @@
-"""Purchase-history covariates of the campaign customers, cut the day before the send."""
+"""Purchase-history covariates of the campaign customers, cut the day before the send.
+
+One path: the transactions are a backend table (a user's pandas frame is registered on the run's
+:class:`~cxlib.engine.Engine` first); the campaign customers' transactions are selected there (a
+semi-join with the campaign's ids) and aggregated by :func:`cxlib.features.customer_features`;
+only their customer-level features come into memory.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +14,49 @@ from typing import Any
 
 import pandas as pd
 
+from cxlib.engine import Engine, analysis_day, as_table, is_table
+
 log = logging.getLogger(__name__)
 
-
-def _no_rows(transactions: pd.DataFrame | Any | None) -> bool:
-    """True when there is no transactions table or it has no row (a backend table is asked for
-    one row, not counted)."""
-    from cxlib.sources import is_backend_table
-
-    if transactions is None:
-        return True
-    if is_backend_table(transactions):
-        return int(transactions.limit(1).count().execute()) == 0
-    return len(transactions) == 0
+NO_TRANSACTIONS_NOTE = "no transactions: models use the campaign's own covariates only"
+NO_SEND_DATE_NOTE = (
+    "the campaign has no send date (sent_at), so purchase history cannot be cut "
+    "safely before the send: models use the campaign's own covariates only"
+)
+NO_PURCHASE_NOTE = "no purchase before the send for the campaign customers"
 
 
-def _campaign_transactions(transactions: pd.DataFrame | Any, ids: Iterable[str]) -> Any:
-    """The transactions of the customers ``ids``: a pandas filter, or for an Ibis table a
-    semi-join in its backend with the ids as an in-memory table (its columns and row order
-    column are kept)."""
-    from cxlib.sources import is_backend_table
+def _no_rows(table: Any) -> bool:
+    """True when the backend table has no row (it is asked for one row, not counted)."""
+    return int(table.limit(1).count().execute()) == 0
+
+
+def _campaign_transactions(table: Any, ids: Iterable[str]) -> Any:
+    """The transactions of the customers ``ids``: a semi-join in the table's backend with the
+    ids as an in-memory table (the table's columns and row-order column are kept)."""
+    import ibis
 
     ids = pd.unique(pd.Series(list(ids), dtype="str"))
-    if is_backend_table(transactions):
-        import ibis
+    known = ibis.memtable(pd.DataFrame({"_cx_id": ids}))
+    return table.semi_join(known, table["customer_id"].cast("string") == known["_cx_id"])
 
-        known = ibis.memtable(pd.DataFrame({"_cx_id": ids}))
-        t = transactions
-        return t.semi_join(known, t["customer_id"].cast("string") == known["_cx_id"])
-    return transactions.loc[transactions["customer_id"].astype("str").isin(set(ids))]
+
+def send_cutoff(campaign: pd.DataFrame, sent_at: Any = None) -> pd.Timestamp | None:
+    """The last day of purchase history a model may use: the day before the send (``sent_at``,
+    default the campaign's earliest ``sent_at``); None when there is no send date."""
+    if sent_at is None and "sent_at" in campaign.columns and campaign["sent_at"].notna().any():
+        sent_at = campaign["sent_at"].min()
+    if sent_at is None or pd.isna(sent_at):
+        return None
+    return analysis_day(sent_at) - pd.Timedelta(days=1)
 
 
 def history_features(
-    campaign: pd.DataFrame, transactions: pd.DataFrame | Any | None, sent_at: Any = None
+    campaign: pd.DataFrame,
+    transactions: pd.DataFrame | Any | None,
+    sent_at: Any = None,
+    *,
+    engine: Engine | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Purchase-history features (and RFM segment) of the campaign customers before the send.
 
@@ -49,35 +65,41 @@ def history_features(
     could have caused leaks in. Columns are prefixed ``hist_``; rows align with ``campaign``.
     Returns an empty frame and the reason when there are no transactions or no send date.
 
-    ``transactions`` may be a pandas frame or an Ibis table (``load_source(...,
-    lazy=("transactions",))``): then the campaign customers' transactions are selected and
-    aggregated in the backend (a semi-join with the campaign's ids) and only their
-    customer-level features come into memory; the result is the same.
+    Parameters
+    ----------
+    campaign : DataFrame
+        The campaign rows (``customer_id``, optional ``sent_at``).
+    transactions : DataFrame or ibis Table, optional
+        Contract ``transactions``; an Ibis table (``load_source(..., lazy=("transactions",))``)
+        is used where it is, a pandas frame is registered on ``engine`` first.
+    sent_at : date-like, optional
+        The send date (default: the campaign's earliest ``sent_at``).
+    engine : Engine, optional
+        The run's engine; without one a local engine serves this call.
+
+    Returns
+    -------
+    (DataFrame, str)
+        The ``hist_*`` features indexed like ``campaign`` and a note saying what was used.
     """
     empty = pd.DataFrame(index=campaign.index)
-    if _no_rows(transactions):
-        return empty, "no transactions: models use the campaign's own covariates only"
-    if sent_at is None and "sent_at" in campaign.columns and campaign["sent_at"].notna().any():
-        sent_at = campaign["sent_at"].min()
-    if sent_at is None or pd.isna(sent_at):
-        return empty, (
-            "the campaign has no send date (sent_at), so purchase history cannot be cut "
-            "safely before the send: models use the campaign's own covariates only"
-        )
-    from cxlib.features import backend_customer_features, customer_features
-    from cxlib.sources import ROW_ORDER, is_backend_table
+    if transactions is None:
+        return empty, NO_TRANSACTIONS_NOTE
+    if engine is None and not is_table(transactions):
+        with Engine() as local:
+            return history_features(campaign, transactions, sent_at, engine=local)
+    table = as_table(transactions, engine)
+    if _no_rows(table):
+        return empty, NO_TRANSACTIONS_NOTE
+    cutoff = send_cutoff(campaign, sent_at)
+    if cutoff is None:
+        return empty, NO_SEND_DATE_NOTE
+    from cxlib.features import customer_features
 
-    cutoff = pd.Timestamp(sent_at).normalize() - pd.Timedelta(days=1)
-    tx = _campaign_transactions(transactions, campaign["customer_id"].dropna().astype("str"))
-    if is_backend_table(tx) and ROW_ORDER in tx.columns:
-        # one date only: combine the transactions up to the cut-off in the same query as the
-        # aggregation instead of keeping all of them in temporary tables first (the cached
-        # path pays off only for several dates of one table); the same features
-        feats = backend_customer_features(tx, cutoff, row_order=ROW_ORDER)
-    else:
-        feats = customer_features(tx, cutoff)
+    tx = _campaign_transactions(table, campaign["customer_id"].dropna().astype("str"))
+    feats = customer_features(tx, cutoff)
     if feats.empty:
-        return empty, "no purchase before the send for the campaign customers"
+        return empty, NO_PURCHASE_NOTE
     try:
         from cxlib.segment import rfm_scores
 
