@@ -1,4 +1,5 @@
-"""cxlib.features on an Ibis backend: the same customer-level frame as the pandas path.
+"""cxlib.features on each Ibis backend: the same customer-level frame as the frozen pandas oracle
+(``test_features.oracle_customer_features``, the former pandas implementation).
 
 DuckDB always; PostgreSQL when ``$CX_PG_URL`` names a server; PySpark (``local[2]``) in the
 tests marked ``spark``, skipped with the reason when pyspark or Java is missing. Install it with
@@ -18,15 +19,16 @@ import pytest
 from backend_skip import skip_or_fail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_features import AS_OF, _frame, row_strategy
+from test_features import (
+    AS_OF,
+    _frame,
+    oracle_customer_features,
+    oracle_transactions_until,
+    row_strategy,
+)
 
 from cxlib.contract import load_source
-from cxlib.features import (
-    backend_customer_features,
-    backend_transactions_until,
-    customer_features,
-    transactions_until,
-)
+from cxlib.features import customer_features, transactions_until
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -99,37 +101,64 @@ def messy_transactions(seed: int = 3, n: int = 3000) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def test_sample_features_equal_pandas(duck, sample_tx):
+def test_sample_features_equal_oracle(duck, sample_tx):
     tx, as_of = sample_tx
-    want = customer_features(tx, as_of)
-    got = customer_features(table(duck, "tx", tx), as_of)  # dispatches on an Ibis table
+    want = oracle_customer_features(tx, as_of)
+    got = customer_features(table(duck, "tx", tx), as_of)  # an Ibis table
     assert len(got) > 5000 and got.shape[1] > 20
     assert_same(got, want)
+    assert_same(customer_features(tx, as_of), want)  # a pandas frame, registered on DuckDB
     assert_same(
-        backend_customer_features(duck.table("tx"), as_of, lookback_days=90),
-        customer_features(tx, as_of, lookback_days=90),
+        customer_features(duck.table("tx"), as_of, lookback_days=90),
+        oracle_customer_features(tx, as_of, lookback_days=90),
     )
 
 
-def test_sample_features_from_parquet_equal_pandas(duck, sample_tx, tmp_path):
+def test_features_at_several_dates_share_the_engine(sample_tx, monkeypatch):
+    """With the caller's engine the combined transactions are kept once for several dates."""
+    from cxlib import features
+    from cxlib.engine import Engine
+
+    built = []
+
+    class Counted(features._PreparedPurchases):
+        def __init__(self, *args):
+            built.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(features, "_PreparedPurchases", Counted)
+    tx, as_of = sample_tx
+    with Engine() as engine:
+        t = engine.table(tx)
+        now = customer_features(t, as_of, engine=engine)
+        before = customer_features(t, as_of - pd.Timedelta(days=90), engine=engine)
+    assert len(built) == 1
+    assert_same(now, oracle_customer_features(tx, as_of))
+    assert_same(before, oracle_customer_features(tx, as_of - pd.Timedelta(days=90)))
+
+
+def test_sample_features_from_parquet_equal_oracle(duck, sample_tx, tmp_path):
     """The benchmark's case: a typed Parquet file read by the backend, not a pandas frame."""
     tx, as_of = sample_tx
     path = tmp_path / "tx.parquet"
     tx.to_parquet(path)
-    assert_same(customer_features(duck.read_parquet(path), as_of), customer_features(tx, as_of))
+    assert_same(
+        customer_features(duck.read_parquet(path), as_of), oracle_customer_features(tx, as_of)
+    )
 
 
-def test_messy_transactions_equal_pandas_with_row_order(duck):
+def test_messy_transactions_equal_oracle_with_row_order(duck):
     df = messy_transactions()
     t = table(duck, "messy", with_row_number(df))
     for lookback in (30, 365):
-        got = backend_customer_features(t, AS_OF, lookback, row_order="_row")
-        assert_same(got, customer_features(df, AS_OF, lookback))
+        want = oracle_customer_features(df, AS_OF, lookback)
+        assert_same(customer_features(t, AS_OF, lookback, row_order="_row"), want)
+        assert_same(customer_features(df, AS_OF, lookback), want)  # the frame's own row order
 
 
 def test_without_row_order_lines_take_the_smallest_value(duck):
     """A backend table has no row order: disagreeing line items of one transaction take the
-    smallest customer id and label (documented); the pandas path takes the first."""
+    smallest customer id and label (documented); a pandas frame's rows have an order: the first."""
     df = pd.DataFrame(
         {
             "transaction_id": ["T1", "T1", "T1"],
@@ -141,27 +170,28 @@ def test_without_row_order_lines_take_the_smallest_value(duck):
             "channel": [None, "web", "App"],
         }
     )
-    got = backend_customer_features(table(duck, "lines", df), AS_OF)
+    got = customer_features(table(duck, "lines", df), AS_OF)
     assert list(got.index) == ["a"]
     assert got.loc["a", "monetary"] == pytest.approx(55.0)
     assert got.loc["a", "channel_share_app"] == 1.0  # "App" < "web"
     first = customer_features(df, AS_OF)
     assert list(first.index) == ["b"] and first.loc["b", "channel_share_web"] == 1.0
-    one = backend_transactions_until(duck.table("lines"), AS_OF).to_pandas()
+    assert_same(first, oracle_customer_features(df, AS_OF))
+    one = transactions_until(duck.table("lines"), AS_OF).to_pandas()
     assert len(one) == 1 and one["timestamp"].iloc[0] == pd.Timestamp("2025-06-01 09:00")
-    # lines that agree give the pandas result with or without a row order
+    # lines that agree give the oracle's result with or without a row order
     agree = df.assign(customer_id="a", channel="web")
     assert_same(
-        backend_customer_features(table(duck, "agree", agree), AS_OF),
-        customer_features(agree, AS_OF),
+        customer_features(table(duck, "agree", agree), AS_OF),
+        oracle_customer_features(agree, AS_OF),
     )
 
 
-def test_transactions_until_matches_pandas(duck):
+def test_transactions_until_matches_oracle(duck):
     df = messy_transactions(seed=5, n=500)
     t = table(duck, "m", with_row_number(df))
-    got = backend_transactions_until(t, AS_OF, row_order="_row").to_pandas()
-    want = transactions_until(df, AS_OF)
+    got = transactions_until(t, AS_OF, row_order="_row").to_pandas()
+    want = oracle_transactions_until(df, AS_OF)
     key = ["customer_id", "timestamp", "amount"]
     got = got.sort_values(key).reset_index(drop=True)
     want = want.sort_values(key).reset_index(drop=True)
@@ -180,12 +210,14 @@ def test_empty_and_date_only(duck):
             "amount": pd.Series([], dtype="float64"),
         }
     )
-    got = backend_customer_features(table(duck, "e", empty), AS_OF)
-    assert_same(got, customer_features(empty, AS_OF))
+    got = customer_features(table(duck, "e", empty), AS_OF)
+    assert_same(got, oracle_customer_features(empty, AS_OF))
+    assert_same(customer_features(empty, AS_OF), got)
     only_refunds = pd.DataFrame(
         {"customer_id": ["a"], "timestamp": pd.to_datetime(["2025-06-01"]), "amount": [-3.0]}
     )
-    assert backend_customer_features(table(duck, "r", only_refunds), AS_OF).empty
+    assert customer_features(table(duck, "r", only_refunds), AS_OF).empty
+    assert customer_features(only_refunds, AS_OF).empty
     dates = pd.DataFrame(
         {
             "customer_id": ["a", "b", "a"],
@@ -194,9 +226,10 @@ def test_empty_and_date_only(duck):
             "channel": [None, None, None],
         }
     )
-    got = backend_customer_features(table(duck, "d", dates), AS_OF)
+    got = customer_features(table(duck, "d", dates), AS_OF)
     assert not [c for c in got.columns if c.startswith(("tod_share_", "channel_share_"))]
-    assert_same(got, customer_features(dates, AS_OF))
+    assert_same(got, oracle_customer_features(dates, AS_OF))
+    assert_same(customer_features(dates, AS_OF), got)  # an all-missing channel of a frame
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -206,15 +239,15 @@ def test_empty_and_date_only(duck):
     lookback=st.sampled_from([1, 30, 90, 365, 500]),
     dup=st.integers(min_value=0, max_value=3),
 )
-def test_generated_transactions_equal_pandas(rows, with_tid, lookback, dup):
+def test_generated_transactions_equal_oracle(rows, with_tid, lookback, dup):
     df = _frame(rows, with_tid)
     if dup and len(df):
         df = pd.concat([df, df.iloc[:dup]], ignore_index=True)
-    want = customer_features(df, AS_OF, lookback_days=lookback)
+    want = oracle_customer_features(df, AS_OF, lookback_days=lookback)
     con = ibis.duckdb.connect()
     try:
         t = table(con, "g", with_row_number(df))
-        got = backend_customer_features(t, AS_OF, lookback, row_order="_row")
+        got = customer_features(t, AS_OF, lookback, row_order="_row")
         if want.empty:
             assert got.empty
             return
@@ -225,8 +258,8 @@ def test_generated_transactions_equal_pandas(rows, with_tid, lookback, dup):
                 agree.loc[idx, ["customer_id", "channel"]] = df.loc[
                     idx[0], ["customer_id", "channel"]
                 ].to_numpy()
-            got2 = backend_customer_features(table(con, "a", agree), AS_OF, lookback)
-            want2 = customer_features(agree, AS_OF, lookback)
+            got2 = customer_features(table(con, "a", agree), AS_OF, lookback)
+            want2 = oracle_customer_features(agree, AS_OF, lookback)
             if want2.empty:
                 assert got2.empty
             else:
@@ -294,17 +327,17 @@ def test_spark_sample_features_equal_duckdb(spark, duck, sample_tx, tmp_path):
 
 
 @pytest.mark.spark
-def test_spark_messy_transactions_equal_duckdb_and_pandas(spark, duck, tmp_path):
+def test_spark_messy_transactions_equal_duckdb_and_oracle(spark, duck, tmp_path):
     df = with_row_number(messy_transactions())
     path = to_parquet(df, tmp_path / "messy.parquet")
-    got = backend_customer_features(spark.read_parquet(path), AS_OF, row_order="_row")
-    want = backend_customer_features(table(duck, "messy", df), AS_OF, row_order="_row")
+    got = customer_features(spark.read_parquet(path), AS_OF, row_order="_row")
+    want = customer_features(table(duck, "messy", df), AS_OF, row_order="_row")
     assert_same(got, want)
-    assert_same(got, customer_features(df.drop(columns="_row"), AS_OF))
+    assert_same(got, oracle_customer_features(df.drop(columns="_row"), AS_OF))
 
 
 # --------------------------------------------------------------------------------------------
-# PostgreSQL ($CX_PG_URL, started by .ci/postgres.sh); compared with pandas
+# PostgreSQL ($CX_PG_URL, started by .ci/postgres.sh); compared with the oracle
 # --------------------------------------------------------------------------------------------
 
 
@@ -318,15 +351,15 @@ def pg():
     con.disconnect()
 
 
-def test_postgres_features_equal_pandas(pg, sample_tx):
+def test_postgres_features_equal_oracle(pg, sample_tx):
     tx, as_of = sample_tx
     t = pg.create_table("cx_test_features_tx", tx, temp=True, overwrite=True)
-    assert_same(customer_features(t, as_of), customer_features(tx, as_of))
+    assert_same(customer_features(t, as_of), oracle_customer_features(tx, as_of))
     df = with_row_number(messy_transactions())
     m = pg.create_table("cx_test_features_messy", table_frame(df), temp=True, overwrite=True)
     assert_same(
-        backend_customer_features(m, AS_OF, 90, row_order="_row"),
-        customer_features(df.drop(columns="_row"), AS_OF, 90),
+        customer_features(m, AS_OF, 90, row_order="_row"),
+        oracle_customer_features(df.drop(columns="_row"), AS_OF, 90),
     )
 
 
@@ -345,5 +378,4 @@ def test_backend_features_are_bitwise_repeatable(sample_tx):
         con.disconnect()
     for got in runs[1:]:
         pd.testing.assert_frame_equal(got, runs[0], check_exact=True)
-    want = customer_features(big, as_of)
-    assert_same(runs[0], want)
+    assert_same(runs[0], oracle_customer_features(big, as_of))
