@@ -324,6 +324,37 @@ def test_journeys_block_reaches_notebook_05_and_the_manifest(fake_series, tmp_pa
     assert "\ncollapse_repeats = " not in injected.source  # not set: the notebook's default
 
 
+def test_journeys_session_gap_changes_the_journeys_of_notebook_05(tmp_path, monkeypatch):
+    """The real notebook 05 on clickstream events without journey ids, 40 minutes apart:
+    ``journeys: {session_gap_minutes: 45}`` joins each customer's three events into one journey
+    where the default 30 minutes splits them into three."""
+    monkeypatch.delenv("CX_NOTEBOOKS", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = ["customer_id,timestamp,touchpoint,channel"]
+    for i in range(40):
+        steps = ["app_browse", "web_checkout", "purchase"] if i % 2 else ["app_browse"] * 2
+        for k, touchpoint in enumerate(steps):
+            at = runner.pd.Timestamp("2024-03-01 09:00") + runner.pd.Timedelta(
+                hours=i, minutes=40 * k
+            )
+            lines.append(f"C{i:03d},{at:%Y-%m-%d %H:%M},{touchpoint},web")
+    (data / "events.csv").write_text("\n".join(lines) + "\n")
+    journeys = {}
+    for gap in (None, 45):
+        out = tmp_path / f"reports-{gap}"
+        cfg = tmp_path / f"cx-{gap}.yml"
+        block = f"journeys: {{session_gap_minutes: {gap}}}\n" if gap else ""
+        cfg.write_text(f"data: {data}\nout: {out}\nonly: ['05']\n{block}")
+        assert main(["run", "--config", str(cfg)]) == 0
+        manifest = json.loads((out / "latest" / "manifest.json").read_text())
+        assert manifest["parameters"]["options"]["journeys"]["session_gap_minutes"] == (gap or 30)
+        priorities = runner.pd.read_csv(out / "latest" / "exports" / "journey_priorities.csv")
+        journeys[gap] = int(priorities["journeys"].sum())
+    assert journeys == {None: 100, 45: 40}
+
+
 def test_manifest_options_cover_every_question_run(fake_series, tmp_path):
     out = tmp_path / "reports"
     code = main(
