@@ -1,9 +1,11 @@
 """cxlib: customer-insight toolkit behind the cx notebook series.
 
-One module per question (:mod:`cxlib.audit`, :mod:`cxlib.segment`, :mod:`cxlib.churn`,
-:mod:`cxlib.uplift`, :mod:`cxlib.journey`) over shared ones (:mod:`cxlib.contract`,
-:mod:`cxlib.sources`, :mod:`cxlib.features`, :mod:`cxlib.privacy`, :mod:`cxlib.plots`,
-:mod:`cxlib.report`, :mod:`cxlib.synth`, :mod:`cxlib.runner`, :mod:`cxlib.cli`).
+One package per question (:mod:`cxlib.audit`, :mod:`cxlib.segment`, :mod:`cxlib.churn`,
+:mod:`cxlib.uplift`, :mod:`cxlib.journey`) over shared modules (:mod:`cxlib.engine`,
+:mod:`cxlib.contract`, :mod:`cxlib.sources`, :mod:`cxlib.features`, :mod:`cxlib.privacy`,
+:mod:`cxlib.plots`, :mod:`cxlib.report`, :mod:`cxlib.result`, :mod:`cxlib.synth`) and the run
+machinery (:mod:`cxlib.config`: ``cx.yml``, its schema and the per-question option blocks;
+:mod:`cxlib.runner`; :mod:`cxlib.cli`).
 """
 
 import logging
