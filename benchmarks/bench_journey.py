@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/bench_journey.py [n_people]   (default 1,000,000 -> ~5M events)
 Prints wall time per stage and the peak resident memory, with journey ids and as a plain
-clickstream (customer_id, timestamp, touchpoint only).
+clickstream (customer_id, timestamp, touchpoint only). The generated pandas frames take the one
+(Ibis) path: ``build_journeys`` registers them on an embedded DuckDB first.
 
 Backend mode: .venv/bin/python benchmarks/bench_journey.py --backend /tmp/cx1m_valid
 runs the notebook-05 pipeline on ``backend_table(<folder>/events.parquet)`` (DuckDB; the events

@@ -415,3 +415,70 @@ def test_plots_return_axes():
     for ax in axes:
         assert ax.get_title()
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------- run_journeys
+
+
+def test_run_journeys_shape_options_and_cutoff():
+    ev, fb = _friction_world(n=200)
+    data = {"events": ev, "feedback": fb}
+    as_of = ev["timestamp"].iloc[len(ev) // 2].normalize()
+    r = J.run_journeys(
+        data,
+        as_of_date=as_of,
+        options={
+            "fix_effort": {"app_start": "low"},
+            "currency": "£",
+            "type_map": {"web_checkout": "web buy"},
+            "channel_types": {"app_start": "human"},
+        },
+        min_group_size=5,
+        n_boot=10,
+    )
+    assert isinstance(r, J.JourneyResult) and not r.skipped
+    # the cut-off: events after the end of the analysis day do not count
+    kept = ev[ev["timestamp"] < as_of + pd.Timedelta(days=1)]
+    assert r.journeys["end"].max() < as_of + pd.Timedelta(days=1)
+    assert r.n_customers == kept["customer_id"].nunique()
+    # the options arrive
+    assert r.touchpoint_types["app_start"] == "human"
+    assert "web buy" in set(r.journeys["journey_type"].astype(str))
+    pr = r.priorities.set_index("journey")
+    assert pr.loc["app_start", "fix_effort"] == "low"
+    assert r.currency == "£" and "£" in pr.loc["app_start", "recommendation"]
+    # shape: findings, exports, display tables
+    found = r.findings()
+    assert found[0].text.startswith(f"{len(r.journeys):,} journeys by {r.n_customers:,} customers")
+    assert sum(f.headline for f in found) == 3
+    fix_first = next(f for f in found if f.text.startswith("Fix first"))
+    assert fix_first.impact == pytest.approx(r.priorities["opportunity_value"].iloc[0])
+    assert "£" in fix_first.text
+    ex = r.exports()
+    assert list(ex) == ["attribution.csv", "journey_priorities.csv"]
+    assert list(ex["attribution.csv"].columns) == J.ATTRIBUTION_EXPORT_COLUMNS
+    assert list(ex["journey_priorities.csv"].columns) == J.PRIORITY_EXPORT_COLUMNS
+    for shown in (
+        r.touchpoint_table(),
+        r.paths_table(),
+        r.attribution_shown(),
+        r.friction_shown(),
+        r.worst_touchpoints(),
+        r.priorities_shown(),
+    ):
+        assert isinstance(shown, pd.DataFrame) and len(shown)
+    assert r.overview().startswith(f"**{len(r.journeys):,} journeys**")
+    assert r.recommendations().startswith("1. ")
+    assert set(r.funnels) <= set(r.journeys["journey_type"].astype(str))
+
+
+def test_run_journeys_skips():
+    ev, _ = _friction_world(n=20)
+    r = J.run_journeys({"events": None})
+    assert r.skipped and r.status_note == "Skipped: no events table." and r.findings() == []
+    assert r.exports() == {}
+    few = J.run_journeys({"events": ev}, min_group_size=50)
+    assert few.status_note == "Skipped: fewer than 50 customers have journeys."
+    assert "fewer than 50 customers (min_group_size)" in few.skip_reason
+    early = J.run_journeys({"events": ev}, as_of_date=T0 - pd.Timedelta(days=1))
+    assert early.skipped and early.exports() == {}

@@ -26,7 +26,8 @@ Entry point: :func:`run_journeys` (load -> run -> show -> export). The building 
 public too; the work is done in private modules: ``_build`` (journeys from events, in the
 backend), ``_map`` (paths, transitions, flows, funnels), ``_attribution`` (first/last touch,
 linear, Markov), ``_friction`` (feedback, friction, opportunity), ``_prioritise`` (the "fix
-first" table), ``_exports`` (export files), ``_report`` (sentences).
+first" table), ``_exports`` (export files), ``_report`` (sentences and display tables), ``_run``
+(:func:`run_journeys`, :class:`JourneyResult`).
 """
 
 from cxlib.journey._attribution import MarkovAttribution, attribution_table
@@ -58,12 +59,14 @@ from cxlib.journey._map import (
     transition_matrix,
 )
 from cxlib.journey._prioritise import prioritise
+from cxlib.journey._run import JourneyResult, run_journeys
 
 __all__ = [
     "ATTRIBUTION_EXPORT_COLUMNS",
     "DEFAULT_CHANNEL_TYPES",
     "PRIORITY_EXPORT_COLUMNS",
     "JourneyData",
+    "JourneyResult",
     "MarkovAttribution",
     "attribution_export",
     "attribution_table",
@@ -79,6 +82,7 @@ __all__ = [
     "outcome_summary",
     "priorities_export",
     "prioritise",
+    "run_journeys",
     "top_paths",
     "touchpoint_channel_types",
     "transition_matrix",
