@@ -92,10 +92,12 @@ def test_label_inconsistencies_case_space_synonym() -> None:
     assert mask.sum() == 4
 
 
-def test_exact_duplicates_keeps_first() -> None:
+def test_exact_duplicates_keep_the_first_copy() -> None:
     df = pd.DataFrame({"a": ["x", "y", "x", "x"], "b": [1.0, 2.0, 1.0, 1.5]})
-    assert audit.exact_duplicates(df).tolist() == [False, False, True, False]
-    assert audit.exact_duplicates(df.iloc[:1]).tolist() == [False]
+    r = _rule(audit.check_rules({"events": df}, as_of_date=AS_OF), "events", "duplicate_row")
+    assert r["failed_rows"] == 1 and r["examples"] == "row 3"
+    one = audit.check_rules({"events": df.iloc[:1]}, as_of_date=AS_OF)
+    assert _rule(one, "events", "duplicate_row")["failed_rows"] == 0
 
 
 def test_original_row_numbers() -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cxlib.audit._expr import _columns, _flag, _float, _present
+from cxlib.audit._expr import _columns, _flag, _float, _present, engine_for
 from cxlib.audit._formats import isin
-from cxlib.audit._rules import _backend_duplicates
-from cxlib.sources import ROW_ORDER, is_backend_table
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table
 
 
-def _backend_customer_totals(t: Any) -> pd.DataFrame:
+def customer_totals(t: Any) -> pd.DataFrame:
     """Transactions per customer id, aggregated in the backend (a customer-level frame):
     ``customer_id`` (missing ids as one row), ``n`` rows, ``amount`` (sum of the non-missing
     amounts), ``positive`` (sum of the positive amounts)."""
@@ -40,32 +38,16 @@ def _backend_customer_totals(t: Any) -> pd.DataFrame:
     )
 
 
-def _backend_merge_impact(
-    master_map: pd.DataFrame, totals: pd.DataFrame
-) -> tuple[int, int, float, int]:
-    """Active records, active people, revenue and transactions of :func:`merge_impact` from
-    :func:`_backend_customer_totals`."""
-    sel = totals.loc[isin(totals["customer_id"], master_map["customer_id"])]
-    people = master_map.loc[isin(master_map["customer_id"], sel["customer_id"]), "master_id"]
-    return len(sel), int(people.nunique()), float(sel["amount"].sum()), int(sel["n"].sum())
-
-
-@dataclass
-class _CustomerTotals:
-    """:func:`_backend_customer_totals` of a backend transactions table, computed once for
-    :func:`merge_impact` and the revenue figures."""
-
-    frame: pd.DataFrame
-
-
-def _backend_money(
-    t: Any, customers: pd.DataFrame | None, dups: Any, totals: pd.DataFrame | None = None
+def revenue_at_risk(
+    t: Any, customers: pd.DataFrame | None, duplicates: Any, totals: pd.DataFrame
 ) -> dict[str, float]:
-    """The transactions' revenue figures of :func:`run_audit` (``revenue_at_risk``)."""
+    """The transactions' revenue figures of :func:`run_audit` (``revenue_at_risk``): revenue
+    (positive amounts), that of customer ids missing from ``customers``, negative amounts that
+    are not refunds and the amounts of exact duplicate rows (``duplicates``: the duplicate
+    flags of the rules); ``totals`` from :func:`customer_totals`."""
     cols = _columns(t)
     amount = t.amount
     ok = _present(t, "amount")
-    totals = _backend_customer_totals(t) if totals is None else totals
     fixed = {"revenue": float(totals["positive"].sum())}
     if customers is not None:
         orphan = ~isin(totals["customer_id"], customers["customer_id"])
@@ -74,9 +56,7 @@ def _backend_money(
     if "quantity" in cols:
         bad = _flag(amount < 0) & ~_flag(t.quantity < 0)
         aggs["non_refund_negative"] = amount.sum(where=ok & bad)
-    if dups is None:
-        dups = _backend_duplicates("transactions", t)
-    exact = _flag(t[ROW_ORDER].isin(dups.filter(dups._cx_exact)[ROW_ORDER]))
+    exact = _flag(t[ROW_ORDER].isin(duplicates.filter(duplicates._cx_exact)[ROW_ORDER]))
     aggs["duplicate_revenue"] = amount.sum(where=ok & exact)
     got = t.aggregate(**aggs).to_pandas().iloc[0]
     money = {**fixed, **{k: _float(got[k]) for k in aggs}}
@@ -89,29 +69,27 @@ def _backend_money(
     }
 
 
-def merge_impact(master_map: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
+def merge_impact(
+    master_map: pd.DataFrame, transactions: Any, *, engine: Engine | None = None
+) -> pd.DataFrame:
     """Revenue and transactions per customer before (per record) and after (per person) merging.
 
     Only transactions of known customer records count. Returns one row per measure with
-    ``per_record``, ``per_person`` and ``change`` (relative). ``transactions`` may be a backend
-    table (aggregated in the backend).
+    ``per_record``, ``per_person`` and ``change`` (relative). ``transactions`` is aggregated per
+    customer in the backend (a pandas frame is registered on ``engine`` first, a temporary one
+    by default).
     """
-    if is_backend_table(transactions) or isinstance(transactions, _CustomerTotals):
-        totals = (
-            transactions.frame
-            if isinstance(transactions, _CustomerTotals)
-            else _backend_customer_totals(transactions)
-        )
-        active_records, active_people, revenue, n_tx = _backend_merge_impact(master_map, totals)
-    else:
-        tx = transactions.loc[isin(transactions["customer_id"], master_map["customer_id"])]
-        active = pd.Series(pd.unique(tx["customer_id"]), dtype="str")
-        active_records = len(active)
-        active_people = master_map.loc[
-            isin(master_map["customer_id"], active), "master_id"
-        ].nunique()
-        revenue = float(tx["amount"].sum())
-        n_tx = len(tx)
+    with engine_for(engine) as eng:
+        totals = customer_totals(as_table(transactions, eng))
+    return impact_table(master_map, totals)
+
+
+def impact_table(master_map: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """:func:`merge_impact` from the per-customer totals (:func:`customer_totals`)."""
+    sel = totals.loc[isin(totals["customer_id"], master_map["customer_id"])]
+    people = master_map.loc[isin(master_map["customer_id"], sel["customer_id"]), "master_id"]
+    active_records, active_people = len(sel), int(people.nunique())
+    revenue, n_tx = float(sel["amount"].sum()), int(sel["n"].sum())
     rows = []
     for name, value in (("revenue", revenue), ("transactions", float(n_tx))):
         before = value / active_records if active_records else np.nan
@@ -155,7 +133,7 @@ def consent_summary(
     if "marketing_consent" not in customers:
         return pd.DataFrame(columns=["status", "customers", "share"])
     c = customers["marketing_consent"].astype("boolean")
-    limit = pd.Timestamp(as_of_date).normalize() - pd.DateOffset(months=int(retention_months))
+    limit = analysis_day(as_of_date) - pd.DateOffset(months=int(retention_months))
     if "consent_date" in customers:
         stale = c.fillna(False).astype(bool) & ~(customers["consent_date"] >= limit).fillna(False)
     else:

@@ -1,14 +1,20 @@
-"""Building blocks of the audit's backend (Ibis) expressions and value formatting."""
+"""Building blocks of the audit's backend (Ibis) expressions and value formatting.
+
+Every table the audit measures is a backend table: a pandas frame handed to it is registered on
+an :class:`cxlib.engine.Engine` first (:func:`engine_for` opens one for the call when the caller
+gives none), so frames and lazily loaded tables take the same path.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cxlib.sources import ROW_ORDER, is_backend_table
+from cxlib.engine import ROW_ORDER, Engine
 
 
 def _columns(df: Any) -> list[str]:
@@ -16,8 +22,19 @@ def _columns(df: Any) -> list[str]:
     return [c for c in df.columns if c != ROW_ORDER]
 
 
-def _n_rows(df: Any) -> int:
-    return int(df.count().execute()) if is_backend_table(df) else len(df)
+@contextmanager
+def engine_for(engine: Engine | None) -> Iterator[Engine]:
+    """``engine``, or a new :class:`~cxlib.engine.Engine` for the ``with`` block (closed at
+    its end) when none is given."""
+    if engine is not None:
+        yield engine
+        return
+    with Engine() as own:
+        yield own
+
+
+def _n_rows(t: Any) -> int:
+    return int(t.count().execute())
 
 
 def _ts_literal(value: pd.Timestamp) -> Any:
@@ -64,7 +81,7 @@ def _timestamp(v: Any) -> pd.Timestamp:
     return pd.NaT if v is None or pd.isna(v) else pd.Timestamp(v).as_unit("ns")
 
 
-def _backend_kind(dtype: Any) -> str:
+def _kind(dtype: Any) -> str:
     if dtype.is_boolean():
         return "yes/no"
     if dtype.is_timestamp() or dtype.is_date():
@@ -76,8 +93,8 @@ def _backend_kind(dtype: Any) -> str:
     return "text"
 
 
-def _backend_scalar(dtype: Any, v: Any) -> Any:
-    """A backend min/max as the pandas ``Series.min()`` of the same column."""
+def _scalar(dtype: Any, v: Any) -> Any:
+    """A backend min/max as a Python/NumPy value (timestamps as pandas ``Timestamp``)."""
     if v is None or pd.isna(v):
         return v
     if dtype.is_timestamp() or dtype.is_date():
@@ -92,8 +109,7 @@ def _backend_scalar(dtype: Any, v: Any) -> Any:
 def linear_percentile(stat: Any, n: int, q: float) -> float:
     """The ``q`` quantile (0-1) of ``n`` values as ``numpy.percentile`` computes it (method
     ``linear``, the same floating-point steps), from ``stat(k)``: the k-th smallest value
-    (0-based). Lets a backend give the pandas path's quartiles exactly from two order
-    statistics."""
+    (0-based). Lets a backend give NumPy's quartiles exactly from two order statistics."""
     vi = np.float64(n - 1) * np.float64(q)
     if vi >= n - 1:
         return float(np.float64(stat(n - 1)))
@@ -116,18 +132,6 @@ def _order_statistics(t: Any, col: str, ks: Iterable[int]) -> dict[int, float]:
         **{f"k{i}": vals[col].min(where=vals._cx_cum > k) for i, k in enumerate(ks)}
     ).to_pandas()
     return {k: float(got[f"k{i}"].iloc[0]) for i, k in enumerate(ks)}
-
-
-def _kind(s: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(s):
-        return "yes/no"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return "date/time"
-    if pd.api.types.is_integer_dtype(s):
-        return "whole number"
-    if pd.api.types.is_numeric_dtype(s):
-        return "number"
-    return "text"
 
 
 def _fmt(v: Any) -> str:

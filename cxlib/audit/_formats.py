@@ -149,15 +149,6 @@ def valid_postcode(values: pd.Series, pattern: str | None = None) -> pd.Series:
     return ok.astype("boolean").where(values.notna())
 
 
-def _is_text(s: pd.Series) -> bool:
-    return pd.api.types.is_string_dtype(s) or s.dtype == object
-
-
-def _end_of(as_of_date: Any) -> pd.Timestamp:
-    """Exclusive end of the data window: data through the end of ``as_of_date`` counts."""
-    return pd.Timestamp(as_of_date).normalize() + pd.Timedelta(days=1)
-
-
 def _arrow(values: pd.Series) -> Any:
     """The Arrow array behind a string column (None for other columns)."""
     arr = getattr(values.array, "_pa_array", None)
@@ -166,18 +157,6 @@ def _arrow(values: pd.Series) -> Any:
     import pyarrow as pa
 
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def _codes(values: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values (equal values, equal codes; missing = -1)."""
-    arr = _arrow(values)
-    if arr is not None:
-        import pyarrow.compute as pc
-
-        enc = pc.dictionary_encode(arr)
-        return pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype("int64")
 
 
 def isin(values: pd.Series, allowed: Iterable[Any]) -> np.ndarray:
@@ -193,40 +172,6 @@ def isin(values: pd.Series, allowed: Iterable[Any]) -> np.ndarray:
         out = pc.is_in(arr, value_set=value_set)
         return pc.fill_null(out, False).to_numpy(zero_copy_only=False).astype(bool)
     return values.isin(list(allowed)).to_numpy(dtype=bool, na_value=False)
-
-
-def n_distinct(values: pd.Series) -> int:
-    """Number of distinct non-missing values (fast for Arrow-backed string columns)."""
-    arr = _arrow(values)
-    if arr is not None:
-        import pyarrow.compute as pc
-
-        enc = pc.dictionary_encode(arr)  # faster than count_distinct on many distinct values
-        return len(enc.dictionary) - int(enc.dictionary.null_count)
-    return int(values.nunique(dropna=True))
-
-
-def exact_duplicates(df: pd.DataFrame, key_columns: Iterable[str] | None = None) -> np.ndarray:
-    """Mask of rows identical in every column to an earlier row (first copy not flagged).
-
-    Each column (or only ``key_columns``, e.g. a transaction id: identical rows share it) is
-    encoded as integers and the codes are combined into a row hash; only rows whose hash repeats
-    are compared column by column.
-    """
-    n = len(df)
-    if n < 2:
-        return np.zeros(n, dtype=bool)
-    h = np.zeros(n, dtype=np.uint64)
-    cols = [c for c in (key_columns or []) if c in df.columns] or list(df.columns)
-    with np.errstate(over="ignore"):
-        for col in cols:
-            c = _codes(df[col]).astype(np.uint64)
-            h = h * np.uint64(1_000_003) ^ (c + np.uint64(0x9E3779B97F4A7C15))
-    cand = pd.Series(h).duplicated(keep=False).to_numpy()
-    out = np.zeros(n, dtype=bool)
-    if cand.any():
-        out[np.flatnonzero(cand)] = df.loc[cand].duplicated(keep="first").to_numpy()
-    return out
 
 
 def original_row_numbers(n_accepted: int, quarantine: pd.DataFrame | None) -> np.ndarray:

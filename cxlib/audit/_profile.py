@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 
 from cxlib.audit._expr import (
-    _backend_kind,
-    _backend_scalar,
     _columns,
     _count_true,
     _fmt,
@@ -20,35 +18,34 @@ from cxlib.audit._expr import (
     _kind,
     _order_statistics,
     _present,
+    _scalar,
     _timestamp,
     _ts_literal,
+    engine_for,
     linear_percentile,
 )
 from cxlib.audit._formats import (
     PII_NAME_PATTERNS,
     POSTCODE_PATTERNS,
     TIME_COLUMNS,
-    _end_of,
-    _is_text,
-    n_distinct,
     valid_email,
     valid_phone,
 )
 from cxlib.audit._linkage import _LINK_FIELDS
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, data_end
 from cxlib.privacy import (
     PII_COLUMNS,
 )
-from cxlib.sources import ROW_ORDER, is_backend_table
 
 
-def _backend_profile(
+def _profile(
     table: str,
     t: Any,
     pii: set[str],
     outlier_k: float,
     repeated: Mapping[tuple[str, str], int] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`profile_tables` rows of one backend table (two or three aggregate queries)."""
+    """:func:`profile_tables` rows of one table (two or three aggregate queries)."""
     cols = _columns(t)
     sch = t.schema()
     aggs: dict[str, Any] = {"_cx_rows": t.count()}
@@ -79,7 +76,7 @@ def _backend_profile(
         rec: dict[str, Any] = {
             "table": table,
             "column": col,
-            "type": _backend_kind(dt),
+            "type": _kind(dt),
             "rows": n,
             "non_missing": non_missing,
             "completeness": non_missing / n if n else np.nan,
@@ -97,8 +94,8 @@ def _backend_profile(
             if dt.is_boolean():
                 rec["min"], rec["max"] = str(bool(lo)), str(bool(hi))
             else:
-                rec["min"] = _fmt(_backend_scalar(dt, lo))
-                rec["max"] = _fmt(_backend_scalar(dt, hi))
+                rec["min"] = _fmt(_scalar(dt, lo))
+                rec["max"] = _fmt(_scalar(dt, hi))
             if dt.is_numeric():
                 ks = {
                     k
@@ -127,10 +124,10 @@ def _backend_profile(
     return rows
 
 
-def _backend_freshness(
+def _freshness(
     table: str, t: Any, col: str, end: pd.Timestamp, d: pd.Timestamp
 ) -> list[dict[str, Any]]:
-    """:func:`freshness` rows of one backend table."""
+    """:func:`freshness` rows of one table."""
     end_lit = _ts_literal(end)
 
     def stats(tt: Any) -> dict[str, Any]:
@@ -166,9 +163,9 @@ def _backend_freshness(
     return out
 
 
-def _backend_text_sample(t: Any, col: str, non_missing: int, rows: int, span: tuple) -> pd.Series:
+def _text_sample(t: Any, col: str, non_missing: int, rows: int, span: tuple) -> pd.Series:
     """Every k-th non-missing value of a backend text column in row order (k =
-    ``max(1, non_missing // 2000)``), the sample :func:`_content_kind` takes in pandas."""
+    ``max(1, non_missing // 2000)``): the sample :func:`_sample_kind` judges."""
     import ibis
 
     if non_missing == 0:
@@ -185,8 +182,9 @@ def _backend_text_sample(t: Any, col: str, non_missing: int, rows: int, span: tu
     return pd.Series(got.to_numpy(dtype=object), dtype="str")
 
 
-def _backend_content_kinds(t: Any) -> dict[str, str | None]:
-    """:func:`_content_kind` of every text column of a backend table."""
+def _content_kinds(t: Any) -> dict[str, str | None]:
+    """What personal data every text column of a backend table holds (:func:`_sample_kind` of
+    its :func:`_text_sample`)."""
     text = [c for c in _columns(t) if t.schema()[c].is_string()]
     if not text:
         return {}
@@ -202,141 +200,14 @@ def _backend_content_kinds(t: Any) -> dict[str, str | None]:
     )
     rows, span = _int(got["_cx_rows"]), (_int(got["_cx_lo"]), _int(got["_cx_hi"]))
     return {
-        c: _sample_kind(_backend_text_sample(t, c, _int(got[f"nn{i}"]), rows, span))
+        c: _sample_kind(_text_sample(t, c, _int(got[f"nn{i}"]), rows, span))
         for i, c in enumerate(text)
     }
 
 
-def profile_tables(
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    outlier_k: float = 3.0,
-    pii_columns: Iterable[str] = PII_COLUMNS,
-    repeated_values: Mapping[tuple[str, str], int] | None = None,
-) -> pd.DataFrame:
-    """One row per table column: type, completeness, distinct values, range and outliers.
-
-    Parameters
-    ----------
-    tables : mapping of str to DataFrame or backend table
-        Validated tables; backend (Ibis) tables are profiled in the backend, with the same
-        results (quartiles from exact order statistics, as ``numpy.percentile``).
-    outlier_k : float
-        Numeric values outside ``[Q1 - k·IQR, Q3 + k·IQR]`` count as outliers (Tukey's far-out
-        fences with the default 3).
-    pii_columns : iterable of str
-        Columns whose range is never shown (personal data), nor that of id or free-text columns.
-    repeated_values : mapping, optional
-        ``{(table, column): n}`` for backend tables: the column's non-missing values equal to an
-        earlier row's, known already (the duplicate check counts them for transaction ids);
-        its distinct count is then the filled values minus ``n`` instead of a second distinct
-        count over every id.
-
-    Returns
-    -------
-    DataFrame with ``table, column, type, rows, non_missing, completeness, distinct, min, max,
-    outliers``.
-    """
-    pii = set(pii_columns)
-    rows = []
-    for table, df in tables.items():
-        if is_backend_table(df):
-            rows.extend(_backend_profile(table, df, pii, outlier_k, repeated_values))
-            continue
-        n = len(df)
-        for col in df.columns:
-            s = df[col]
-            non_missing = int(s.notna().sum())
-            hide = col in pii or col.endswith("_id") or col in ("comment",)
-            rec: dict[str, Any] = {
-                "table": table,
-                "column": col,
-                "type": _kind(s),
-                "rows": n,
-                "non_missing": non_missing,
-                "completeness": non_missing / n if n else np.nan,
-                "distinct": n_distinct(s),
-                "min": None,
-                "max": None,
-                "outliers": np.nan,
-            }
-            if non_missing and not hide:
-                if pd.api.types.is_bool_dtype(s):
-                    rec["min"], rec["max"] = str(bool(s.min())), str(bool(s.max()))
-                elif pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
-                    rec["min"], rec["max"] = _fmt(s.min()), _fmt(s.max())
-                if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-                    x = s.dropna().to_numpy(dtype="float64")
-                    q1, q3 = np.percentile(x, [25, 75])
-                    iqr = q3 - q1
-                    lo, hi = q1 - outlier_k * iqr, q3 + outlier_k * iqr
-                    rec["outliers"] = int(((x < lo) | (x > hi)).sum()) if iqr > 0 else 0
-            rows.append(rec)
-    return pd.DataFrame(rows)
-
-
-def freshness(tables: Mapping[str, pd.DataFrame], as_of_date: Any) -> pd.DataFrame:
-    """Latest timestamp per table (and per source system where the table has one).
-
-    Timestamps after the as-of date are errors and are left out of ``latest`` (counted in
-    ``future_rows``). ``days_behind`` is the gap from the latest timestamp to the as-of date.
-    """
-    end = _end_of(as_of_date)
-    d = pd.Timestamp(as_of_date).normalize()
-    out = []
-    for table, cols in TIME_COLUMNS.items():
-        if table not in tables or table in ("customers", "campaign"):
-            continue  # customers have no activity dates; a campaign is a one-off send
-        df = tables[table]
-        col = cols[0]
-        if col not in df.columns:
-            continue
-        if is_backend_table(df):
-            out.extend(_backend_freshness(table, df, col, end, d))
-            continue
-        groups: list[tuple[str, pd.DataFrame]] = [("all", df)]
-        if "source_system" in df.columns and df["source_system"].nunique() > 1:
-            groups += [(str(k), g) for k, g in df.groupby("source_system", sort=True)]
-        for name, g in groups:
-            ts = g[col]
-            ok = ts[ts < end]
-            latest = ok.max() if len(ok) else pd.NaT
-            out.append(
-                {
-                    "table": table,
-                    "source_system": name,
-                    "rows": len(g),
-                    "earliest": ok.min() if len(ok) else pd.NaT,
-                    "latest": latest,
-                    "days_behind": (d - latest.normalize()).days if pd.notna(latest) else np.nan,
-                    "future_rows": int((ts >= end).sum()),
-                }
-            )
-    return pd.DataFrame(
-        out,
-        columns=[
-            "table",
-            "source_system",
-            "rows",
-            "earliest",
-            "latest",
-            "days_behind",
-            "future_rows",
-        ],
-    )
-
-
-def _content_kind(s: pd.Series) -> str | None:
-    """What personal data the values of a text column hold, judged on a sample: every k-th
-    non-missing value in row order, k = ``max(1, non-missing // 2000)``."""
-    v = s.dropna()
-    if len(v) == 0 or not _is_text(v):
-        return None
-    return _sample_kind(v.iloc[:: max(1, len(v) // 2000)].astype("str"))
-
-
 def _sample_kind(v: pd.Series) -> str | None:
-    """:func:`_content_kind` of the sampled values ``v`` (text, no missing values)."""
+    """What personal data the sampled values ``v`` of a text column hold (no missing values):
+    e-mail, phone, postcode, free text or None."""
     if len(v) == 0:
         return None
     if valid_email(v).mean() >= 0.5:
@@ -358,36 +229,115 @@ def _sample_kind(v: pd.Series) -> str | None:
     return None
 
 
-def pii_inventory(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def profile_tables(
+    tables: Mapping[str, Any],
+    *,
+    outlier_k: float = 3.0,
+    pii_columns: Iterable[str] = PII_COLUMNS,
+    repeated_values: Mapping[tuple[str, str], int] | None = None,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """One row per table column: type, completeness, distinct values, range and outliers.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame or backend table
+        Validated tables; every one is profiled in the backend (a pandas frame is registered on
+        ``engine`` first). Quartiles come from exact order statistics, as ``numpy.percentile``
+        gives them.
+    outlier_k : float
+        Numeric values outside ``[Q1 - k·IQR, Q3 + k·IQR]`` count as outliers (Tukey's far-out
+        fences with the default 3).
+    pii_columns : iterable of str
+        Columns whose range is never shown (personal data), nor that of id or free-text columns.
+    repeated_values : mapping, optional
+        ``{(table, column): n}``: the column's non-missing values equal to an earlier row's,
+        known already (the duplicate check counts them for transaction ids); its distinct count
+        is then the filled values minus ``n`` instead of a second distinct count over every id.
+    engine : Engine, optional
+        Where pandas frames are registered (a temporary one for the call by default).
+
+    Returns
+    -------
+    DataFrame with ``table, column, type, rows, non_missing, completeness, distinct, min, max,
+    outliers``.
+    """
+    pii = set(pii_columns)
+    rows = []
+    with engine_for(engine) as eng:
+        for table, df in tables.items():
+            t = as_table(df, eng)
+            rows.extend(_profile(table, t, pii, outlier_k, repeated_values))
+    return pd.DataFrame(rows)
+
+
+def freshness(
+    tables: Mapping[str, Any], as_of_date: Any, *, engine: Engine | None = None
+) -> pd.DataFrame:
+    """Latest timestamp per table (and per source system where the table has one).
+
+    Timestamps after the as-of date are errors and are left out of ``latest`` (counted in
+    ``future_rows``). ``days_behind`` is the gap from the latest timestamp to the as-of date.
+    Pandas frames are registered on ``engine`` (a temporary one by default).
+    """
+    end = data_end(as_of_date)
+    d = analysis_day(as_of_date)
+    out = []
+    with engine_for(engine) as eng:
+        for table, cols in TIME_COLUMNS.items():
+            if table not in tables or table in ("customers", "campaign"):
+                continue  # customers have no activity dates; a campaign is a one-off send
+            col = cols[0]
+            if col not in tables[table].columns:
+                continue
+            out.extend(_freshness(table, as_table(tables[table], eng), col, end, d))
+    return pd.DataFrame(
+        out,
+        columns=[
+            "table",
+            "source_system",
+            "rows",
+            "earliest",
+            "latest",
+            "days_behind",
+            "future_rows",
+        ],
+    )
+
+
+def pii_inventory(tables: Mapping[str, Any], *, engine: Engine | None = None) -> pd.DataFrame:
     """Columns that hold personal data, found by name and by content (values are never shown).
 
-    Backend tables are sampled in the backend (the same values, in row order).
+    Content is judged on a sample of every text column, taken in the backend (every k-th
+    non-missing value in row order, k = ``max(1, non-missing // 2000)``); pandas frames are
+    registered on ``engine`` (a temporary one by default).
 
     Returns
     -------
     DataFrame ``table, column, kind, found_by`` (``name``, ``content`` or ``name and content``).
     """
     rows = []
-    for table, df in tables.items():
-        kinds = _backend_content_kinds(df) if is_backend_table(df) else None
-        for col in _columns(df):
-            low = col.lower()
-            by_name = next((k for k, rx in PII_NAME_PATTERNS.items() if re.search(rx, low)), None)
-            if kinds is not None:
-                by_content = kinds.get(col)
-            else:
-                by_content = _content_kind(df[col]) if _is_text(df[col]) else None
-            if by_name or by_content:
-                rows.append(
-                    {
-                        "table": table,
-                        "column": col,
-                        "kind": by_name or by_content,
-                        "found_by": " and ".join(
-                            x for x, y in (("name", by_name), ("content", by_content)) if y
-                        ),
-                    }
+    with engine_for(engine) as eng:
+        for table, df in tables.items():
+            t = as_table(df, eng)
+            kinds = _content_kinds(t)
+            for col in _columns(t):
+                low = col.lower()
+                by_name = next(
+                    (k for k, rx in PII_NAME_PATTERNS.items() if re.search(rx, low)), None
                 )
+                by_content = kinds.get(col)
+                if by_name or by_content:
+                    rows.append(
+                        {
+                            "table": table,
+                            "column": col,
+                            "kind": by_name or by_content,
+                            "found_by": " and ".join(
+                                x for x, y in (("name", by_name), ("content", by_content)) if y
+                            ),
+                        }
+                    )
     return pd.DataFrame(rows, columns=["table", "column", "kind", "found_by"])
 
 

@@ -1,4 +1,12 @@
-"""The quality rules by dimension and the scorecard."""
+"""The quality rules by dimension and the scorecard.
+
+Every rule is a boolean expression over a backend table (a pandas frame is registered on the
+run's :class:`~cxlib.engine.Engine` first): one query counts every rule of a table and the rows
+failing any rule of each dimension, one small query per failing rule gives its first examples in
+row order. The format checks of the customers' contact details (:func:`valid_email`,
+:func:`valid_phone`, :func:`valid_postcode`, shared with the single customer view) run on the
+customers frame, whose failing rows the rules then look up.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from cxlib.audit._expr import (
     _no_row,
     _present,
     _ts_literal,
+    engine_for,
 )
 from cxlib.audit._formats import (
     AGE_RANGE,
@@ -26,22 +35,25 @@ from cxlib.audit._formats import (
     DIMENSIONS,
     LABEL_COLUMNS,
     TIME_COLUMNS,
-    _end_of,
-    _is_text,
-    exact_duplicates,
-    isin,
-    n_distinct,
     original_row_numbers,
     valid_email,
     valid_phone,
     valid_postcode,
 )
+from cxlib.engine import ROW_ORDER, Engine, as_table, data_end, is_table
 from cxlib.features import CHANNEL_SYNONYMS, label_key
-from cxlib.privacy import (
-    pseudonymise,
-    resolve_pseudonym_key,
-)
-from cxlib.sources import ROW_ORDER, is_backend_table
+from cxlib.privacy import pseudonymise, resolve_pseudonym_key
+
+RULE_COLUMNS = [
+    "table",
+    "column",
+    "rule_id",
+    "rule",
+    "dimension",
+    "failed_rows",
+    "total_rows",
+    "examples",
+]
 
 
 @dataclass
@@ -51,22 +63,15 @@ class _KeyMaker:
     pseudonym_key: str
     row_numbers: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def keys(self, table: str, df: pd.DataFrame, mask: np.ndarray, limit: int = 3) -> str:
-        idx = np.flatnonzero(mask)[:limit]
-        if len(idx) == 0:
-            return ""
-        if table == "customers":
-            return "; ".join(pseudonymise(df["customer_id"].iloc[idx], self.pseudonym_key))
-        tids = None
-        if table == "transactions" and "transaction_id" in df.columns:
-            tids = df["transaction_id"].iloc[idx]
-        return self.keys_at(table, len(df), idx, tids)
+    def customer_keys(self, ids: pd.Series) -> str:
+        """Pseudonymised customer ids of example customer records."""
+        return "; ".join(pseudonymise(ids, self.pseudonym_key))
 
     def keys_at(
         self, table: str, n_rows: int, positions: np.ndarray, tids: pd.Series | None = None
     ) -> str:
-        """Keys of the rows at ``positions`` (0-based among the accepted rows; for a backend
-        table its :data:`~cxlib.sources.ROW_ORDER`), with their transaction ids when known."""
+        """Keys of the rows at ``positions`` (0-based among the accepted rows; the table's
+        :data:`~cxlib.engine.ROW_ORDER`), with their transaction ids when known."""
         if len(positions) == 0:
             return ""
         if tids is not None and tids.notna().all():
@@ -77,10 +82,39 @@ class _KeyMaker:
         return "; ".join(f"row {int(r)}" for r in rows[np.asarray(positions, dtype="int64")])
 
 
-def _backend_duplicates(table: str, t: Any) -> Any:
-    """Backend table (cached) of the rows that :func:`exact_duplicates` flags (``exact``: a copy
-    of an earlier row) or that reuse an earlier row's transaction id (``reused``), by
-    :data:`ROW_ORDER`; "earlier" is row order, as in pandas."""
+@dataclass
+class RuleChecks:
+    """Results of :func:`check_rules`.
+
+    Attributes
+    ----------
+    results : DataFrame
+        One row per rule: ``table, column, rule_id, rule, dimension, failed_rows, total_rows,
+        share, examples``.
+    totals : dict
+        ``{table: (accepted_rows, quarantined_rows)}``.
+    label_spellings : DataFrame
+        Inconsistent label spellings found (``table, column, label, usual, rows``).
+    failing_rows : dict
+        ``{(table, dimension): int}``: number of rows failing any rule of the dimension, used by
+        :func:`scorecard`.
+    """
+
+    results: pd.DataFrame
+    totals: dict[str, tuple[int, int]]
+    label_spellings: pd.DataFrame
+    failing_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def failed(self, table: str, dimension: str) -> int:
+        """Rows of ``table`` (accepted ones) failing any rule of ``dimension``."""
+        return int(self.failing_rows.get((table, dimension), 0))
+
+
+def _duplicates(table: str, t: Any, engine: Engine) -> Any:
+    """Temporary table (kept by ``engine``) of the rows that copy an earlier row in every
+    column (``_cx_exact``; the first copy is not flagged) or reuse an earlier row's transaction
+    id (``_cx_reused``), by :data:`ROW_ORDER`; "earlier" is row order. Missing values compare
+    equal."""
     import ibis
 
     cols = _columns(t)
@@ -105,14 +139,14 @@ def _backend_duplicates(table: str, t: Any) -> Any:
     else:
         id_repeat = reused = ibis.literal(False)
     flags = cand.select(ROW_ORDER, _cx_exact=exact, _cx_reused=reused, _cx_id_repeat=id_repeat)
-    return flags.filter(flags._cx_exact | flags._cx_reused).cache()
+    return engine.keep(flags.filter(flags._cx_exact | flags._cx_reused), "cx_audit_dups")
 
 
-def _repeated_ids(checks: RuleChecks) -> dict[tuple[str, str], int]:
-    """Transaction ids equal to an earlier row's (non-missing), from the duplicate flags of a
-    backend transactions table: the profile's distinct ids are the filled ones minus these, so
-    the biggest distinct count need not be computed twice."""
-    dups = checks.backend_duplicates.get("transactions")
+def _repeated_ids(duplicates: Mapping[str, Any]) -> dict[tuple[str, str], int]:
+    """Transaction ids equal to an earlier row's (non-missing), from the duplicate flags of the
+    transactions: the profile's distinct ids are the filled ones minus these, so the biggest
+    distinct count need not be computed twice."""
+    dups = duplicates.get("transactions")
     if dups is None or "_cx_id_repeat" not in dups.columns:
         return {}
     n = _int(_count_true(dups._cx_id_repeat).execute())
@@ -131,234 +165,6 @@ def _label_spellings(vc: pd.Series, synonyms: Mapping[str, str] | None) -> pd.Da
     usual = tab.groupby("key", sort=False)["label"].first()
     tab["usual"] = tab["key"].map(usual)
     return tab.loc[tab["label"] != tab["usual"], ["label", "usual", "rows"]].reset_index(drop=True)
-
-
-def _backend_checks(
-    table: str,
-    t: Any,
-    *,
-    q: pd.DataFrame | None,
-    keys: _KeyMaker,
-    syn: Mapping[str, str],
-    end: pd.Timestamp,
-    known: Any,
-) -> tuple[list[dict], dict[tuple[str, str], int], list[pd.DataFrame], Any]:
-    """:func:`check_rules` for one backend table: every rule is a backend expression; one query
-    counts them (and the rows failing any rule of each dimension), one small query per failing
-    rule gives its first examples in row order.
-
-    Returns the rule rows (in the pandas path's order), failing rows per dimension, label
-    spellings and the cached duplicate flags (:func:`_backend_duplicates`).
-    """
-    import ibis
-
-    cols = _columns(t)
-    sch = t.schema()
-    n = _n_rows(t)
-    total = n + (0 if q is None else len(q))
-    entries: list[Any] = []  # dicts (rows set aside) or (col, rule_id, rule, dim, expr)
-
-    def add(col: str, rule_id: str, rule: str, dim: str, expr: Any) -> None:
-        entries.append((col, rule_id, rule, dim, _flag(expr)))
-
-    for col in COMPLETENESS_COLUMNS.get(table, ()):
-        if col in cols:
-            add(
-                col,
-                f"missing_{col}",
-                f"Missing {col.replace('_', ' ')}",
-                "completeness",
-                ~_present(t, col),
-            )
-    entries.extend(_quarantine_rules(table, q, total, keys))
-    if table == "feedback" and "score" in cols:
-        add("score", "negative_score", "Score is negative", "validity", t.score < 0)
-
-    dups = _backend_duplicates(table, t)
-    exact_rows = dups.filter(dups._cx_exact)[ROW_ORDER]
-    add(
-        "(all)", "duplicate_row", "Exact duplicate row", "uniqueness", t[ROW_ORDER].isin(exact_rows)
-    )
-    if table == "transactions" and "transaction_id" in cols:
-        add(
-            "transaction_id",
-            "reused_transaction_id",
-            "Transaction id reused on a different row",
-            "uniqueness",
-            t[ROW_ORDER].isin(dups.filter(dups._cx_reused)[ROW_ORDER]),
-        )
-
-    spellings = []
-    label_cols = [c for c in LABEL_COLUMNS.get(table, ()) if c in cols and sch[c].is_string()]
-    if label_cols:
-        distinct = t.aggregate(**{c: t[c].nunique() for c in label_cols}).to_pandas().iloc[0]
-        for col in label_cols:
-            if _int(distinct[col]) > max(50, 0.01 * n):
-                continue  # not a label column
-            vc = t.filter(t[col].notnull()).group_by(col).aggregate(rows=ibis._.count()).to_pandas()
-            vc = pd.Series(vc["rows"].to_numpy(), index=vc[col].astype("str").to_numpy())
-            bad = _label_spellings(vc, syn if col == "channel" else None)
-            expr = t[col].isin(bad["label"].tolist()) if len(bad) else _no_row(t)
-            add(
-                col,
-                f"inconsistent_{col}_label",
-                f"{col.replace('_', ' ').capitalize()} label spelled inconsistently",
-                "consistency",
-                expr,
-            )
-            if len(bad):
-                spellings.append(bad.assign(table=table, column=col))
-    if table == "transactions" and "amount" in cols:
-        neg = _flag(t.amount < 0)
-        if "quantity" in cols:
-            add(
-                "amount",
-                "non_refund_negative_amount",
-                "Negative amount that is not a refund (quantity not negative)",
-                "consistency",
-                neg & ~_flag(t.quantity < 0),
-            )
-        else:
-            add(
-                "amount",
-                "negative_amount",
-                "Negative amount (no quantity column to tell refunds apart)",
-                "consistency",
-                neg,
-            )
-    for col in TIME_COLUMNS.get(table, ()):
-        if col in cols and sch[col].is_timestamp():
-            add(
-                col,
-                f"future_{col}",
-                f"{col.replace('_', ' ').capitalize()} after the as-of date (in the future)",
-                "timeliness",
-                t[col] >= _ts_literal(end),
-            )
-    if known is not None and "customer_id" in cols:
-        add(
-            "customer_id",
-            "orphan_customer_id",
-            "Customer id not in the customers table",
-            "integrity",
-            t.customer_id.notnull() & ~_flag(t.customer_id.isin(known.customer_id)),
-        )
-
-    rules = [e for e in entries if isinstance(e, tuple)]
-    dims = list(dict.fromkeys(r[3] for r in rules))
-    aggs = {f"r{i}": _count_true(r[4]) for i, r in enumerate(rules)}
-    for j, dim in enumerate(dims):
-        union = None
-        for r in rules:
-            if r[3] == dim:
-                union = r[4] if union is None else union | r[4]
-        aggs[f"d{j}"] = _count_true(union)
-    got = t.aggregate(**aggs).to_pandas().iloc[0] if aggs else pd.Series(dtype=object)
-    key_cols = [ROW_ORDER] + (
-        ["transaction_id"] if table == "transactions" and "transaction_id" in cols else []
-    )
-    out, i = [], 0
-    for e in entries:
-        if isinstance(e, dict):
-            out.append(e)
-            continue
-        col, rule_id, rule, dim, expr = e
-        failed = _int(got[f"r{i}"])
-        i += 1
-        examples = ""
-        if failed:
-            first = t.filter(expr).order_by(ROW_ORDER).limit(3).select(key_cols).to_pandas()
-            examples = keys.keys_at(
-                table, n, first[ROW_ORDER].to_numpy(dtype="int64"), first.get("transaction_id")
-            )
-        out.append(
-            {
-                "table": table,
-                "column": col,
-                "rule_id": rule_id,
-                "rule": rule,
-                "dimension": dim,
-                "failed_rows": failed,
-                "total_rows": total,
-                "examples": examples,
-            }
-        )
-    failing = {(table, dim): _int(got[f"d{j}"]) for j, dim in enumerate(dims)}
-    return out, failing, spellings, dups
-
-
-def _known_ids_table(ids: pd.Index) -> Any:
-    import ibis
-
-    return ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
-
-
-def label_inconsistencies(
-    values: pd.Series, synonyms: Mapping[str, str] | None = None
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Rows whose label is spelled differently from the usual spelling of the same label.
-
-    Labels are grouped by a key (lower case, trimmed, punctuation and spaces as ``_``, see
-    :func:`cxlib.features.label_key`), then by ``synonyms`` (key → canonical key, e.g.
-    ``online`` → ``web``). Within a group the most frequent spelling is the usual one; every other
-    spelling is inconsistent.
-
-    Returns
-    -------
-    mask : ndarray of bool
-        Rows holding an inconsistent spelling.
-    spellings : DataFrame
-        ``label, usual, rows`` for every inconsistent spelling.
-    """
-    bad = _label_spellings(values.value_counts(dropna=True), synonyms)
-    if len(bad) == 0:
-        return np.zeros(len(values), dtype=bool), bad
-    mask = values.isin(bad["label"]).to_numpy(dtype=bool, na_value=False)
-    return mask, bad
-
-
-@dataclass
-class RuleChecks:
-    """Results of :func:`check_rules`.
-
-    Attributes
-    ----------
-    results : DataFrame
-        One row per rule: ``table, column, rule_id, rule, dimension, failed_rows, total_rows,
-        share, examples``.
-    failing : dict
-        ``{(table, dimension): bool array over the accepted rows}`` (rows failing any rule of the
-        dimension) of the pandas tables.
-    totals : dict
-        ``{table: (accepted_rows, quarantined_rows)}``.
-    label_spellings : DataFrame
-        Inconsistent label spellings found (``table, column, label, usual, rows``).
-    duplicate_masks : dict
-        ``{table: bool array}`` of exact duplicate rows (copies after the first), pandas tables.
-    failing_rows : dict
-        ``{(table, dimension): int}``: number of rows failing any rule of the dimension, for
-        every table (the count of ``failing``; backend tables have only this), used by
-        :func:`scorecard`.
-    backend_duplicates : dict
-        ``{table: backend table}`` of the duplicate flags of backend tables (by
-        :data:`~cxlib.sources.ROW_ORDER`; used for the duplicated revenue).
-    """
-
-    results: pd.DataFrame
-    failing: dict[tuple[str, str], np.ndarray]
-    totals: dict[str, tuple[int, int]]
-    label_spellings: pd.DataFrame
-    duplicate_masks: dict[str, np.ndarray] = field(default_factory=dict)
-    failing_rows: dict[tuple[str, str], int] = field(default_factory=dict)
-    backend_duplicates: dict[str, Any] = field(default_factory=dict)
-
-    def failed(self, table: str, dimension: str) -> int:
-        """Rows of ``table`` (accepted ones) failing any rule of ``dimension``."""
-        key = (table, dimension)
-        if key in self.failing_rows:
-            return int(self.failing_rows[key])
-        mask = self.failing.get(key)
-        return int(mask.sum()) if mask is not None else 0
 
 
 _QUARANTINE_WHAT = [
@@ -410,8 +216,322 @@ def _quarantine_rules(table: str, q: pd.DataFrame, total: int, keys: _KeyMaker) 
     return out
 
 
+def _known_ids_table(ids: pd.Index) -> Any:
+    import ibis
+
+    return ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+
+
+@dataclass
+class _Settings:
+    """What the rules of every table need besides the table itself."""
+
+    keys: _KeyMaker
+    synonyms: dict[str, str]
+    end: pd.Timestamp
+    as_of_year: int
+    known: Any  # a table of the customers' ids (integrity rules), or None
+    postcode_regex: str | None
+    duplicate_people: tuple[int, int] | None
+    engine: Engine
+
+
+class _TableRules:
+    """The rules of one table in report order: rows counted already (dicts) or ``(column,
+    rule_id, rule, dimension, expression)``, the expression True on the failing rows."""
+
+    def __init__(self, table: str, t: Any, settings: _Settings) -> None:
+        self.table, self.t, self.s = table, t, settings
+        self.cols = _columns(t)
+        self.entries: list[Any] = []
+        self.spellings: list[pd.DataFrame] = []
+        self.duplicates: Any = None
+
+    def add(self, col: str, rule_id: str, rule: str, dim: str, expr: Any) -> None:
+        self.entries.append((col, rule_id, rule, dim, _flag(expr)))
+
+    def build(
+        self, q: pd.DataFrame | None, n: int, total: int, customers: pd.DataFrame | None
+    ) -> None:
+        """Every rule of the table, dimension by dimension (``customers``: the customers
+        frame, whose contact details are checked)."""
+        for col in COMPLETENESS_COLUMNS.get(self.table, ()):
+            if col in self.cols:
+                label = f"Missing {col.replace('_', ' ')}"
+                self.add(col, f"missing_{col}", label, "completeness", ~_present(self.t, col))
+        self.validity(q, total, customers)
+        self.uniqueness(total)
+        self.consistency(n)
+        self.timeliness()
+        if self.table != "customers" and self.s.known is not None and "customer_id" in self.cols:
+            t = self.t
+            self.add(
+                "customer_id",
+                "orphan_customer_id",
+                "Customer id not in the customers table",
+                "integrity",
+                t.customer_id.notnull() & ~_flag(t.customer_id.isin(self.s.known.customer_id)),
+            )
+
+    def validity(self, q: pd.DataFrame | None, total: int, customers: Any) -> None:
+        t = self.t
+        self.entries.extend(_quarantine_rules(self.table, q, total, self.s.keys))
+        if self.table == "customers":
+            self.contact_formats(customers)
+            if "birth_year" in self.cols:
+                lo, hi = AGE_RANGE
+                age = self.s.as_of_year - t.birth_year.cast("float64")
+                self.add(
+                    "birth_year",
+                    "implausible_birth_year",
+                    f"Birth year implausible (age under {lo} or over {hi})",
+                    "validity",
+                    (age < lo) | (age > hi),
+                )
+        if self.table == "feedback" and "score" in self.cols:
+            self.add("score", "negative_score", "Score is negative", "validity", t.score < 0)
+
+    def contact_formats(self, frame: pd.DataFrame) -> None:
+        """E-mail, phone and postcode formats: checked on the customers frame (the checks the
+        single customer view normalises with), its failing rows looked up by row order."""
+        checks = {
+            ("email", "invalid_email", "E-mail address is not valid"): valid_email,
+            ("phone", "invalid_phone", "Phone number is not valid"): valid_phone,
+            ("postcode", "invalid_postcode", "Postcode is not valid"): lambda v: valid_postcode(
+                v, self.s.postcode_regex
+            ),
+        }
+        found = {k: f(frame[k[0]]) for k, f in checks.items() if k[0] in frame.columns}
+        if not found:
+            return
+        bad = [ok.eq(False).to_numpy(dtype=bool, na_value=False) for ok in found.values()]
+        hit = np.logical_or.reduce(bad)
+        flags = self.s.engine.table(
+            pd.DataFrame(
+                {
+                    ROW_ORDER: np.flatnonzero(hit).astype("int64"),
+                    **{f"_cx_{i}": b[hit] for i, b in enumerate(bad)},
+                }
+            )
+        )
+        for i, (col, rule_id, rule) in enumerate(found):
+            rows = flags.filter(flags[f"_cx_{i}"])[ROW_ORDER]
+            self.add(col, rule_id, rule, "validity", self.t[ROW_ORDER].isin(rows))
+
+    def uniqueness(self, total: int) -> None:
+        t = self.t
+        self.duplicates = dups = _duplicates(self.table, t, self.s.engine)
+        exact = t[ROW_ORDER].isin(dups.filter(dups._cx_exact)[ROW_ORDER])
+        self.add("(all)", "duplicate_row", "Exact duplicate row", "uniqueness", exact)
+        if self.table == "transactions" and "transaction_id" in self.cols:
+            self.add(
+                "transaction_id",
+                "reused_transaction_id",
+                "Transaction id reused on a different row",
+                "uniqueness",
+                t[ROW_ORDER].isin(dups.filter(dups._cx_reused)[ROW_ORDER]),
+            )
+        if self.table == "customers" and self.s.duplicate_people is not None:
+            n_rec, n_people = self.s.duplicate_people
+            self.entries.append(
+                {
+                    "table": "customers",
+                    "column": "(person)",
+                    "rule_id": "duplicate_person",
+                    "rule": "Same person recorded more than once (single customer view)",
+                    "dimension": "uniqueness",
+                    "failed_rows": int(n_rec - n_people),
+                    "total_rows": total,
+                    "examples": "",
+                }
+            )
+
+    def consistency(self, n: int) -> None:
+        self.labels(n)
+        t = self.t
+        if self.table == "transactions" and "amount" in self.cols:
+            neg = _flag(t.amount < 0)
+            if "quantity" in self.cols:
+                self.add(
+                    "amount",
+                    "non_refund_negative_amount",
+                    "Negative amount that is not a refund (quantity not negative)",
+                    "consistency",
+                    neg & ~_flag(t.quantity < 0),
+                )
+            else:
+                self.add(
+                    "amount",
+                    "negative_amount",
+                    "Negative amount (no quantity column to tell refunds apart)",
+                    "consistency",
+                    neg,
+                )
+        if self.table == "customers" and {"signup_date", "consent_date"} <= set(self.cols):
+            self.add(
+                "consent_date",
+                "consent_before_signup",
+                "Consent dated before sign-up",
+                "consistency",
+                t.consent_date < t.signup_date.truncate("D"),
+            )
+
+    def labels(self, n: int) -> None:
+        """Label columns spelled inconsistently (case, spaces, synonyms for channels)."""
+        import ibis
+
+        t, sch = self.t, self.t.schema()
+        label_cols = [c for c in LABEL_COLUMNS.get(self.table, ()) if c in self.cols]
+        label_cols = [c for c in label_cols if sch[c].is_string()]
+        if not label_cols:
+            return
+        distinct = t.aggregate(**{c: t[c].nunique() for c in label_cols}).to_pandas().iloc[0]
+        for col in label_cols:
+            if _int(distinct[col]) > max(50, 0.01 * n):
+                continue  # not a label column
+            vc = t.filter(t[col].notnull()).group_by(col).aggregate(rows=ibis._.count()).to_pandas()
+            vc = pd.Series(vc["rows"].to_numpy(), index=vc[col].astype("str").to_numpy())
+            bad = _label_spellings(vc, self.s.synonyms if col == "channel" else None)
+            self.add(
+                col,
+                f"inconsistent_{col}_label",
+                f"{col.replace('_', ' ').capitalize()} label spelled inconsistently",
+                "consistency",
+                t[col].isin(bad["label"].tolist()) if len(bad) else _no_row(t),
+            )
+            if len(bad):
+                self.spellings.append(bad.assign(table=self.table, column=col))
+
+    def timeliness(self) -> None:
+        sch = self.t.schema()
+        for col in TIME_COLUMNS.get(self.table, ()):
+            if col in self.cols and sch[col].is_timestamp():
+                self.add(
+                    col,
+                    f"future_{col}",
+                    f"{col.replace('_', ' ').capitalize()} after the as-of date (in the future)",
+                    "timeliness",
+                    self.t[col] >= _ts_literal(self.s.end),
+                )
+
+    def count(self, n: int, total: int) -> tuple[list[dict], dict[tuple[str, str], int]]:
+        """One query counts every rule and the rows failing any rule of each dimension; one
+        small query per failing rule gives its first examples in row order."""
+        t, table = self.t, self.table
+        rules = [e for e in self.entries if isinstance(e, tuple)]
+        dims = list(dict.fromkeys(r[3] for r in rules))
+        aggs = {f"r{i}": _count_true(r[4]) for i, r in enumerate(rules)}
+        for j, dim in enumerate(dims):
+            union = None
+            for r in rules:
+                if r[3] == dim:
+                    union = r[4] if union is None else union | r[4]
+            aggs[f"d{j}"] = _count_true(union)
+        got = t.aggregate(**aggs).to_pandas().iloc[0] if aggs else pd.Series(dtype=object)
+        key_col = {"transactions": "transaction_id", "customers": "customer_id"}.get(table)
+        key_cols = [ROW_ORDER] + ([key_col] if key_col in self.cols else [])
+        out, i = [], 0
+        for e in self.entries:
+            if isinstance(e, dict):
+                out.append(e)
+                continue
+            col, rule_id, rule, dim, expr = e
+            failed = _int(got[f"r{i}"])
+            i += 1
+            examples = ""
+            if failed:
+                first = t.filter(expr).order_by(ROW_ORDER).limit(3).select(key_cols).to_pandas()
+                if table == "customers":
+                    examples = self.s.keys.customer_keys(first["customer_id"])
+                else:
+                    positions = first[ROW_ORDER].to_numpy(dtype="int64")
+                    tids = first.get("transaction_id")
+                    examples = self.s.keys.keys_at(table, n, positions, tids)
+            out.append(
+                {
+                    "table": table,
+                    "column": col,
+                    "rule_id": rule_id,
+                    "rule": rule,
+                    "dimension": dim,
+                    "failed_rows": failed,
+                    "total_rows": total,
+                    "examples": examples,
+                }
+            )
+        failing = {(table, dim): _int(got[f"d{j}"]) for j, dim in enumerate(dims)}
+        return out, failing
+
+
+def _check_rules(
+    tables: Mapping[str, Any],
+    *,
+    as_of_date: Any,
+    engine: Engine,
+    quarantine: Mapping[str, pd.DataFrame] | None = None,
+    pseudonym_key: str | None = None,
+    channel_synonyms: Mapping[str, str] | None = None,
+    postcode_regex: str | None = None,
+    duplicate_people: tuple[int, int] | None = None,
+    file_row_numbers: bool = True,
+    customers: pd.DataFrame | None = None,
+) -> tuple[RuleChecks, dict[str, Any]]:
+    """:func:`check_rules`, plus the duplicate flags of every table (temporary tables of
+    ``engine``: the duplicated revenue and the profile's distinct transaction ids use them).
+    ``customers`` is the customers frame when ``tables`` holds it registered already."""
+    quarantine = dict(quarantine or {})
+    if customers is None:
+        customers = tables.get("customers")
+    if is_table(customers):
+        raise TypeError("check_rules: the customers table must be a pandas frame")
+    known = None
+    if customers is not None:
+        known = _known_ids_table(pd.Index(customers["customer_id"].dropna().unique()))
+    settings = _Settings(
+        keys=_KeyMaker(resolve_pseudonym_key(pseudonym_key)),
+        synonyms=dict(CHANNEL_SYNONYMS if channel_synonyms is None else channel_synonyms),
+        end=data_end(as_of_date),
+        as_of_year=pd.Timestamp(as_of_date).year,
+        known=known,
+        postcode_regex=postcode_regex,
+        duplicate_people=duplicate_people,
+        engine=engine,
+    )
+    results: list[dict] = []
+    totals: dict[str, tuple[int, int]] = {}
+    failing_rows: dict[tuple[str, str], int] = {}
+    duplicates: dict[str, Any] = {}
+    spellings = []
+    for table, df in tables.items():
+        t = as_table(df, engine)
+        n = _n_rows(t)
+        q = quarantine.get(table)
+        total = n + (0 if q is None else len(q))
+        totals[table] = (n, total - n)
+        settings.keys.row_numbers[table] = (
+            original_row_numbers(n, q) if file_row_numbers else np.array([], dtype=np.int64)
+        )
+        rules = _TableRules(table, t, settings)
+        rules.build(q, n, total, customers)
+        rows, fails = rules.count(n, total)
+        results.extend(rows)
+        failing_rows.update(fails)
+        spellings.extend(rules.spellings)
+        duplicates[table] = rules.duplicates
+    res = pd.DataFrame(results, columns=RULE_COLUMNS)
+    res["share"] = np.where(
+        res["total_rows"] > 0, res["failed_rows"] / res["total_rows"].clip(lower=1), 0.0
+    )
+    res["dimension"] = pd.Categorical(res["dimension"], categories=list(DIMENSIONS), ordered=True)
+    res = res.sort_values(["table", "dimension"], kind="stable").reset_index(drop=True)
+    res["dimension"] = res["dimension"].astype("str")
+    cols = ["table", "column", "label", "usual", "rows"]
+    sp = pd.concat(spellings, ignore_index=True)[cols] if spellings else pd.DataFrame(columns=cols)
+    return RuleChecks(res, totals, sp, failing_rows), duplicates
+
+
 def check_rules(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, Any],
     *,
     as_of_date: Any,
     quarantine: Mapping[str, pd.DataFrame] | None = None,
@@ -420,15 +540,16 @@ def check_rules(
     postcode_regex: str | None = None,
     duplicate_people: tuple[int, int] | None = None,
     file_row_numbers: bool = True,
+    engine: Engine | None = None,
 ) -> RuleChecks:
     """Run the quality rules on every table present.
 
     Parameters
     ----------
     tables : mapping of str to DataFrame or backend table
-        Validated tables (``SourceData.tables``). Tables other than customers may be backend
-        (Ibis) tables (``load_source(lazy=...)``): their rules run in the backend with the same
-        results, examples in :data:`~cxlib.sources.ROW_ORDER` order.
+        Validated tables (``SourceData.tables``). Every table's rules run in the backend: a
+        pandas frame is registered on ``engine`` first; examples come in row order
+        (:data:`~cxlib.engine.ROW_ORDER`). The customers table must be a pandas frame.
     as_of_date : date-like
         Dates after the end of this day are in the future.
     quarantine : mapping, optional
@@ -447,268 +568,50 @@ def check_rules(
         Examples of tables without their own key give the row number in the input file; set to
         False when rows were removed after reading (e.g. by a suppression list), which shifts
         them (examples are then left out for those tables).
+    engine : Engine, optional
+        Where pandas frames and the duplicate flags are kept (a temporary one by default).
 
     Returns
     -------
     RuleChecks
     """
-    quarantine = dict(quarantine or {})
-    keys = _KeyMaker(resolve_pseudonym_key(pseudonym_key))
-    syn = dict(CHANNEL_SYNONYMS if channel_synonyms is None else channel_synonyms)
-    end = _end_of(as_of_date)
-    as_of_year = pd.Timestamp(as_of_date).year
-    results: list[dict] = []
-    failing: dict[tuple[str, str], np.ndarray] = {}
-    totals: dict[str, tuple[int, int]] = {}
-    duplicate_masks: dict[str, np.ndarray] = {}
-    failing_rows: dict[tuple[str, str], int] = {}
-    backend_dups: dict[str, Any] = {}
-    spellings = []
-    known_ids = known_table = None
-    if "customers" in tables:
-        if is_backend_table(tables["customers"]):
-            raise TypeError("check_rules: the customers table must be a pandas frame")
-        known_ids = pd.Index(tables["customers"]["customer_id"].dropna().unique())
+    with engine_for(engine) as eng:
+        checks, _ = _check_rules(
+            tables,
+            as_of_date=as_of_date,
+            engine=eng,
+            quarantine=quarantine,
+            pseudonym_key=pseudonym_key,
+            channel_synonyms=channel_synonyms,
+            postcode_regex=postcode_regex,
+            duplicate_people=duplicate_people,
+            file_row_numbers=file_row_numbers,
+        )
+    return checks
 
-    for table, df in tables.items():
-        backend = is_backend_table(df)
-        n = _n_rows(df)
-        q = quarantine.get(table)
-        nq = 0 if q is None else len(q)
-        total = n + nq
-        totals[table] = (n, nq)
-        if file_row_numbers:
-            keys.row_numbers[table] = original_row_numbers(n, q)
-        else:
-            keys.row_numbers[table] = np.array([], dtype=np.int64)
-        if backend:
-            if known_ids is not None and known_table is None:
-                known_table = _known_ids_table(known_ids)
-            rows, fails, sp, dups = _backend_checks(
-                table,
-                df,
-                q=q,
-                keys=keys,
-                syn=syn,
-                end=end,
-                known=known_table if known_ids is not None else None,
-            )
-            results.extend(rows)
-            failing_rows.update(fails)
-            spellings.extend(sp)
-            backend_dups[table] = dups
-            continue
 
-        def add(
-            col: str,
-            rule_id: str,
-            rule: str,
-            dim: str,
-            mask: np.ndarray,
-            tbl=table,
-            frame=df,
-            tot=total,
-        ) -> None:
-            mask = np.asarray(mask, dtype=bool)
-            results.append(
-                {
-                    "table": tbl,
-                    "column": col,
-                    "rule_id": rule_id,
-                    "rule": rule,
-                    "dimension": dim,
-                    "failed_rows": int(mask.sum()),
-                    "total_rows": tot,
-                    "examples": keys.keys(tbl, frame, mask),
-                }
-            )
-            key = (tbl, dim)
-            failing[key] = failing[key] | mask if key in failing else mask.copy()
+def label_inconsistencies(
+    values: pd.Series, synonyms: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Rows whose label is spelled differently from the usual spelling of the same label.
 
-        # completeness
-        for col in COMPLETENESS_COLUMNS.get(table, ()):
-            if col in df.columns:
-                add(
-                    col,
-                    f"missing_{col}",
-                    f"Missing {col.replace('_', ' ')}",
-                    "completeness",
-                    df[col].isna().to_numpy(),
-                )
+    Labels are grouped by a key (lower case, trimmed, punctuation and spaces as ``_``, see
+    :func:`cxlib.features.label_key`), then by ``synonyms`` (key → canonical key, e.g.
+    ``online`` → ``web``). Within a group the most frequent spelling is the usual one; every other
+    spelling is inconsistent.
 
-        # validity: quarantined rows, formats, plausibility
-        results.extend(_quarantine_rules(table, q, total, keys))
-        if table == "customers":
-            if "email" in df.columns:
-                add(
-                    "email",
-                    "invalid_email",
-                    "E-mail address is not valid",
-                    "validity",
-                    valid_email(df["email"]).eq(False).to_numpy(dtype=bool, na_value=False),
-                )
-            if "phone" in df.columns:
-                add(
-                    "phone",
-                    "invalid_phone",
-                    "Phone number is not valid",
-                    "validity",
-                    valid_phone(df["phone"]).eq(False).to_numpy(dtype=bool, na_value=False),
-                )
-            if "postcode" in df.columns:
-                ok = valid_postcode(df["postcode"], postcode_regex)
-                add(
-                    "postcode",
-                    "invalid_postcode",
-                    "Postcode is not valid",
-                    "validity",
-                    ok.eq(False).to_numpy(dtype=bool, na_value=False),
-                )
-            if "birth_year" in df.columns:
-                age = as_of_year - df["birth_year"].astype("Float64")
-                bad = (age < AGE_RANGE[0]) | (age > AGE_RANGE[1])
-                add(
-                    "birth_year",
-                    "implausible_birth_year",
-                    f"Birth year implausible (age under {AGE_RANGE[0]} or over {AGE_RANGE[1]})",
-                    "validity",
-                    bad.to_numpy(dtype=bool, na_value=False),
-                )
-        if table == "feedback" and "score" in df.columns:
-            s = df["score"]
-            bad = s < 0
-            add(
-                "score",
-                "negative_score",
-                "Score is negative",
-                "validity",
-                bad.to_numpy(dtype=bool, na_value=False),
-            )
-
-        # uniqueness
-        exact = exact_duplicates(df, ["transaction_id"] if table == "transactions" else None)
-        duplicate_masks[table] = exact
-        add("(all)", "duplicate_row", "Exact duplicate row", "uniqueness", exact)
-        if table == "transactions" and "transaction_id" in df.columns:
-            tid = df["transaction_id"]
-            reused = tid.notna().to_numpy() & tid.duplicated(keep="first").to_numpy() & ~exact
-            add(
-                "transaction_id",
-                "reused_transaction_id",
-                "Transaction id reused on a different row",
-                "uniqueness",
-                reused,
-            )
-        if table == "customers" and duplicate_people is not None:
-            n_rec, n_people = duplicate_people
-            results.append(
-                {
-                    "table": "customers",
-                    "column": "(person)",
-                    "rule_id": "duplicate_person",
-                    "rule": "Same person recorded more than once (single customer view)",
-                    "dimension": "uniqueness",
-                    "failed_rows": int(n_rec - n_people),
-                    "total_rows": total,
-                    "examples": "",
-                }
-            )
-
-        # consistency
-        for col in LABEL_COLUMNS.get(table, ()):
-            if col not in df.columns or not _is_text(df[col]):
-                continue
-            if n_distinct(df[col]) > max(50, 0.01 * n):
-                continue  # not a label column
-            mask, bad = label_inconsistencies(df[col], syn if col == "channel" else None)
-            add(
-                col,
-                f"inconsistent_{col}_label",
-                f"{col.replace('_', ' ').capitalize()} label spelled inconsistently",
-                "consistency",
-                mask,
-            )
-            if len(bad):
-                spellings.append(bad.assign(table=table, column=col))
-        if table == "transactions" and "amount" in df.columns:
-            neg = df["amount"] < 0
-            if "quantity" in df.columns:
-                bad = neg & ~(df["quantity"] < 0).fillna(False)
-                add(
-                    "amount",
-                    "non_refund_negative_amount",
-                    "Negative amount that is not a refund (quantity not negative)",
-                    "consistency",
-                    bad.to_numpy(dtype=bool, na_value=False),
-                )
-            else:
-                add(
-                    "amount",
-                    "negative_amount",
-                    "Negative amount (no quantity column to tell refunds apart)",
-                    "consistency",
-                    neg.to_numpy(dtype=bool, na_value=False),
-                )
-        if table == "customers" and {"signup_date", "consent_date"} <= set(df.columns):
-            bad = df["consent_date"] < df["signup_date"].dt.normalize()
-            add(
-                "consent_date",
-                "consent_before_signup",
-                "Consent dated before sign-up",
-                "consistency",
-                bad.to_numpy(dtype=bool, na_value=False),
-            )
-
-        # timeliness
-        for col in TIME_COLUMNS.get(table, ()):
-            if col in df.columns and pd.api.types.is_datetime64_any_dtype(df[col]):
-                add(
-                    col,
-                    f"future_{col}",
-                    f"{col.replace('_', ' ').capitalize()} after the as-of date (in the future)",
-                    "timeliness",
-                    (df[col] >= end).to_numpy(dtype=bool, na_value=False),
-                )
-
-        # integrity
-        if table != "customers" and known_ids is not None and "customer_id" in df.columns:
-            cid = df["customer_id"]
-            orphan = cid.notna().to_numpy() & ~isin(cid, known_ids)
-            add(
-                "customer_id",
-                "orphan_customer_id",
-                "Customer id not in the customers table",
-                "integrity",
-                orphan,
-            )
-
-    res = pd.DataFrame(
-        results,
-        columns=[
-            "table",
-            "column",
-            "rule_id",
-            "rule",
-            "dimension",
-            "failed_rows",
-            "total_rows",
-            "examples",
-        ],
-    )
-    res["share"] = np.where(
-        res["total_rows"] > 0, res["failed_rows"] / res["total_rows"].clip(lower=1), 0.0
-    )
-    res["dimension"] = pd.Categorical(res["dimension"], categories=list(DIMENSIONS), ordered=True)
-    res = res.sort_values(["table", "dimension"], kind="stable").reset_index(drop=True)
-    res["dimension"] = res["dimension"].astype("str")
-    sp = (
-        pd.concat(spellings, ignore_index=True)[["table", "column", "label", "usual", "rows"]]
-        if spellings
-        else pd.DataFrame(columns=["table", "column", "label", "usual", "rows"])
-    )
-    for key, mask in failing.items():
-        failing_rows[key] = int(mask.sum())
-    return RuleChecks(res, failing, totals, sp, duplicate_masks, failing_rows, backend_dups)
+    Returns
+    -------
+    mask : ndarray of bool
+        Rows holding an inconsistent spelling.
+    spellings : DataFrame
+        ``label, usual, rows`` for every inconsistent spelling.
+    """
+    bad = _label_spellings(values.value_counts(dropna=True), synonyms)
+    if len(bad) == 0:
+        return np.zeros(len(values), dtype=bool), bad
+    mask = values.isin(bad["label"]).to_numpy(dtype=bool, na_value=False)
+    return mask, bad
 
 
 def scorecard(checks: RuleChecks, *, green: float = 99.0, amber: float = 95.0) -> pd.DataFrame:

@@ -9,21 +9,20 @@ from typing import Any
 import pandas as pd
 
 from cxlib.audit._customers import (
-    _backend_customer_totals,
-    _backend_money,
-    _CustomerTotals,
     consent_summary,
-    merge_impact,
+    customer_totals,
+    impact_table,
+    revenue_at_risk,
 )
-from cxlib.audit._formats import exact_duplicates, isin
+from cxlib.audit._expr import engine_for
 from cxlib.audit._linkage import SingleCustomerView
 from cxlib.audit._profile import freshness, pii_inventory, profile_tables, unused_columns
-from cxlib.audit._rules import RuleChecks, _repeated_ids, check_rules, scorecard
+from cxlib.audit._rules import RuleChecks, _check_rules, _repeated_ids, scorecard
+from cxlib.engine import Engine, analysis_day, as_table, is_table
 from cxlib.privacy import (
     resolve_pseudonym_key,
     suppress_small_groups,
 )
-from cxlib.sources import is_backend_table
 
 
 @dataclass
@@ -45,6 +44,7 @@ class AuditResult:
     unused: pd.DataFrame
     revenue_at_risk: dict[str, float] = field(default_factory=dict)
     min_group_size: int = 10
+    consent_retention_months: int = 24
 
     @property
     def rules(self) -> pd.DataFrame:
@@ -116,9 +116,50 @@ def _rows_removed_after_reading(data: Any) -> bool:
     return sup is not None and len(sup) > 0 and float(sup["rows_removed"].sum()) > 0
 
 
+def _len(table: Any) -> int:
+    return int(table.count().execute()) if is_table(table) else len(table)
+
+
+def _source_data(data: Any, as_of_date: Any) -> Any:
+    """``data`` as a :class:`cxlib.contract.SourceData` (a dict of tables gets one with no rows
+    set aside)."""
+    if not isinstance(data, Mapping):
+        return data
+    from cxlib.contract import SourceData, resolve_as_of_date
+
+    tables = dict(data)
+    counts = pd.DataFrame(
+        [(k, "", n, n, 0) for k, n in ((k, _len(v)) for k, v in tables.items())],
+        columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"],
+    )
+    return SourceData(None, tables, {}, counts, resolve_as_of_date(tables, as_of_date))
+
+
+def _link_customers(
+    data: Any, cfg: Mapping[str, Any], as_of: pd.Timestamp, match_threshold: float, seed: int
+) -> tuple[SingleCustomerView | None, pd.DataFrame]:
+    """The single customer view of the customers table and the master map (every customer id
+    its own person when there is no customers table)."""
+    customers = data.tables.get("customers")
+    if customers is not None and len(customers):
+        scv = SingleCustomerView(
+            match_threshold=match_threshold,
+            random_state=seed,
+            postcode_regex=cfg.get("postcode_regex"),
+        ).fit(customers, as_of_date=as_of)
+        return scv, scv.master_map_
+    cust = data.customers()
+    cols = ["customer_id"] + (["source_system"] if "source_system" in cust else [])
+    # no customer details to compare: every customer id is its own person
+    return None, SingleCustomerView().fit(cust[cols]).master_map_
+
+
 def run_audit(
     data: Any,
     *,
+    as_of_date: Any = None,
+    options: Mapping[str, Any] | None = None,
+    engine: Engine | None = None,
     pseudonym_key: str | None = None,
     consent_retention_months: int = 24,
     match_threshold: float = 0.99,
@@ -130,12 +171,21 @@ def run_audit(
 
     Parameters
     ----------
-    data : SourceData
-        With ``tables``, ``quarantine``, ``counts``, ``as_of_date`` and ``customers()``. The
-        event-level tables (transactions, events; any table but customers) may be backend
-        (Ibis) tables, e.g. from ``load_source(..., lazy=("transactions", "events"))``: every
-        measure on them is computed in the backend and the result equals the pandas one (up to
-        floating-point summation order in revenue sums).
+    data : SourceData or mapping of str to DataFrame or backend table
+        A loaded source (``tables``, ``quarantine``, ``counts``, ``as_of_date``,
+        ``customers()``), or its tables alone (nothing set aside). Every measure runs in the
+        backend: the event-level tables may be backend (Ibis) tables, e.g. from
+        ``load_source(..., lazy=("transactions", "events"))``, and pandas frames are registered
+        on ``engine`` first. The customers table must be a pandas frame (the single customer
+        view reads it).
+    as_of_date : date-like, optional
+        The analysis date (default: the source's).
+    options : mapping, optional
+        The audit's options (the ``audit`` block of the run config): ``postcode_regex`` and
+        ``channel_synonyms``; they override ``config["audit"]``.
+    engine : Engine, optional
+        Where pandas frames and intermediate tables are kept (a temporary one by default,
+        closed before returning).
     pseudonym_key : str, optional
         Key for pseudonymised ids in examples.
     consent_retention_months : int
@@ -145,80 +195,56 @@ def run_audit(
     seed : int
         Seed of the Splink u-estimation sample.
     config : mapping, optional
-        ``audit.postcode_regex`` and ``audit.channel_synonyms`` are read when present.
+        The whole run config; ``config["audit"]`` is read as ``options`` (kept for existing
+        calls).
     min_group_size : int
         Groups of fewer people (source systems, consent statuses) are not shown in the report
         tables (:meth:`AuditResult.duplicates_by_system`, :meth:`AuditResult.consent_table`) nor
         quoted in the findings.
     """
-    cfg = dict((config or {}).get("audit", {}) or {})
+    cfg = {**dict((config or {}).get("audit", {}) or {}), **dict(options or {})}
+    data = _source_data(data, as_of_date)
     tables = dict(data.tables)
-    if is_backend_table(tables.get("customers")):
+    if is_table(tables.get("customers")):
         raise TypeError("run_audit: the customers table must be a pandas frame, not lazy")
-    as_of = pd.Timestamp(data.as_of_date).normalize()
-    key = resolve_pseudonym_key(pseudonym_key)
-    scv = None
-    if "customers" in tables and len(tables["customers"]):
-        scv = SingleCustomerView(
-            match_threshold=match_threshold,
-            random_state=seed,
-            postcode_regex=cfg.get("postcode_regex"),
-        ).fit(tables["customers"], as_of_date=as_of)
-        master_map = scv.master_map_
-    else:
-        cust = data.customers()
-        cols = ["customer_id"] + (["source_system"] if "source_system" in cust else [])
-        # no customer details to compare: every customer id is its own person
-        master_map = SingleCustomerView().fit(cust[cols]).master_map_
-    dup = (
-        (scv.n_records_, scv.n_people_) if scv is not None and scv.skipped_reason_ is None else None
-    )
-    checks = check_rules(
-        tables,
-        as_of_date=as_of,
-        quarantine=data.quarantine,
-        pseudonym_key=key,
-        channel_synonyms=cfg.get("channel_synonyms"),
-        postcode_regex=cfg.get("postcode_regex"),
-        duplicate_people=dup,
-        file_row_numbers=not _rows_removed_after_reading(data),
-    )
-    impact = None
-    tx_table = tables.get("transactions")
-    totals = None
-    if is_backend_table(tx_table):  # one per-customer aggregate for impact and revenue figures
-        totals = _CustomerTotals(_backend_customer_totals(tx_table))
-    if scv is not None and tx_table is not None:
-        impact = merge_impact(master_map, totals if totals is not None else tx_table)
+    as_of = analysis_day(data.as_of_date if as_of_date is None else as_of_date)
+    scv, master_map = _link_customers(data, cfg, as_of, match_threshold, seed)
+    linked = scv is not None and scv.skipped_reason_ is None
     customers = tables.get("customers")
+    with engine_for(engine) as eng:
+        frames, tables = tables, {k: as_table(v, eng) for k, v in tables.items()}
+        checks, duplicates = _check_rules(
+            tables,
+            customers=customers,
+            as_of_date=as_of,
+            engine=eng,
+            quarantine=data.quarantine,
+            pseudonym_key=resolve_pseudonym_key(pseudonym_key),
+            channel_synonyms=cfg.get("channel_synonyms"),
+            postcode_regex=cfg.get("postcode_regex"),
+            duplicate_people=(scv.n_records_, scv.n_people_) if linked else None,
+            file_row_numbers=not _rows_removed_after_reading(data),
+        )
+        impact, money = None, {}
+        if "transactions" in tables:
+            tx = tables["transactions"]
+            totals = customer_totals(tx)  # one per-customer aggregate for both
+            if scv is not None:
+                impact = impact_table(master_map, totals)
+            money = revenue_at_risk(tx, customers, duplicates["transactions"], totals)
+        profile = profile_tables(tables, repeated_values=_repeated_ids(duplicates), engine=eng)
+        fresh = freshness(tables, as_of, engine=eng)
+        pii = pii_inventory(tables, engine=eng)
     if customers is not None:
         consent = consent_summary(customers, as_of, consent_retention_months)
         consent_people = consent_summary(customers, as_of, consent_retention_months, master_map)
     else:
         consent = consent_people = pd.DataFrame(columns=["status", "customers", "share"])
-    money: dict[str, float] = {}
-    if "transactions" in tables and is_backend_table(tables["transactions"]):
-        money = _backend_money(
-            tx_table, customers, checks.backend_duplicates.get("transactions"), totals.frame
-        )
-    elif "transactions" in tables:
-        tx = tables["transactions"]
-        money["revenue"] = float(tx.loc[tx["amount"] > 0, "amount"].sum())
-        if customers is not None:
-            orphan = ~isin(tx["customer_id"], customers["customer_id"])
-            money["orphan_revenue"] = float(tx.loc[orphan & (tx["amount"] > 0), "amount"].sum())
-        if "quantity" in tx:
-            bad = (tx["amount"] < 0) & ~(tx["quantity"] < 0).fillna(False)
-            money["non_refund_negative"] = float(-tx.loc[bad, "amount"].sum())
-        dup_mask = checks.duplicate_masks.get("transactions")
-        if dup_mask is None:
-            dup_mask = exact_duplicates(tx)
-        money["duplicate_revenue"] = float(tx.loc[dup_mask, "amount"].sum())
     return AuditResult(
         as_of_date=as_of,
         counts=data.counts,
-        profile=profile_tables(tables, repeated_values=_repeated_ids(checks)),
-        freshness=freshness(tables, as_of),
+        profile=profile,
+        freshness=fresh,
         checks=checks,
         scores=scorecard(checks),
         scv=scv,
@@ -226,8 +252,9 @@ def run_audit(
         impact=impact,
         consent=consent,
         consent_people=consent_people,
-        pii=pii_inventory(tables),
-        unused=unused_columns(tables),
+        pii=pii,
+        unused=unused_columns(frames),
         revenue_at_risk=money,
         min_group_size=int(min_group_size),
+        consent_retention_months=int(consent_retention_months),
     )
