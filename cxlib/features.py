@@ -212,7 +212,7 @@ class _PreparedPurchases:
 
         # the combined transactions are computed once (deduplicating and combining 25 M rows is
         # the expensive part); the time spans, the labels and the per-row values read them
-        base = engine.keep(transactions_until(table, None, with_end_time=True), "cx_combined")
+        base = _keep(engine, transactions_until(table, None, with_end_time=True), "cx_combined")
         self.straddles = fetch_frame(
             base.filter(base.end_time > base.timestamp).select("timestamp", "end_time")
         )
@@ -233,10 +233,11 @@ class _PreparedPurchases:
             groups.setdefault("unknown", [])
             self.groups[c] = groups
             self.keys[c] = sorted(groups)
-        self.table = engine.keep(
-            _purchase_columns(base.drop("end_time"), self.groups), "cx_purchases"
+        self.table = _keep(
+            engine, _purchase_columns(base.drop("end_time"), self.groups), "cx_purchases"
         )
-        engine.drop(base)  # read into the purchases table: no longer needed
+        if _materialises(base):  # read into the purchases table: no longer needed
+            engine.drop(base)
 
     def cuts_a_transaction(self, end: pd.Timestamp) -> bool:
         """Whether a cut-off at ``end`` falls inside a multi-timestamp transaction."""
@@ -245,6 +246,25 @@ class _PreparedPurchases:
         lo = pd.to_datetime(self.straddles["timestamp"])
         hi = pd.to_datetime(self.straddles["end_time"])
         return bool(((lo < end) & (hi >= end)).any())
+
+
+def _materialises(table: Any) -> bool:
+    """Whether a kept table of this backend is computed when kept (a temporary table), not on
+    first use (PySpark's lazy ``cache()``, whose later readers still need it)."""
+    import ibis
+
+    return ibis.get_backend(table).name != "pyspark"
+
+
+def _keep(engine: Engine, expr: Any, prefix: str) -> Any:
+    """:meth:`Engine.keep`, retried once after running ``expr`` for no rows: PySpark's ``cache()``
+    does not register the in-memory tables an expression reads (e.g. a master map of
+    :func:`cxlib.segment.to_people`); any execution does."""
+    try:
+        return engine.keep(expr, prefix)
+    except Exception:  # noqa: BLE001 - retried once; a real error is raised again
+        expr.limit(0).to_pyarrow()
+        return engine.keep(expr, prefix)
 
 
 def _prepared_purchases(table: Any, engine: Engine) -> _PreparedPurchases:

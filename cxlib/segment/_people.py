@@ -8,6 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from cxlib.engine import ROW_ORDER, Engine, is_table
+from cxlib.sources import fetch_frame
+
 logger = logging.getLogger("cxlib.segment")
 
 
@@ -29,31 +32,24 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _is_backend_column(obj: Any) -> bool:
-    """Whether ``obj`` is an Ibis column expression (checked without importing Ibis for pandas)."""
-    if isinstance(obj, pd.Series) or not type(obj).__module__.startswith("ibis."):
-        return False
-    import ibis.expr.types as ir
-
-    return isinstance(obj, ir.Column)
-
-
 def _id_coverage(ids: pd.Series | Any, mapped: pd.Series) -> float:
     """Share of the distinct non-missing ``ids`` (a pandas Series or an Ibis column) that are in
-    ``mapped``; 0 when there are none. An Ibis column is counted in its backend (one query)."""
-    if _is_backend_column(ids):
-        import ibis
+    ``mapped``; 0 when there are none. Counted in the backend (one query); a Series is registered
+    on a local :class:`~cxlib.engine.Engine` first."""
+    if isinstance(ids, pd.Series):
+        with Engine() as engine:
+            frame = pd.DataFrame({"_cx_id": ids.astype("str").to_numpy()}, dtype="str")
+            return _id_coverage(engine.table(frame)["_cx_id"], mapped)
+    import ibis
 
-        col = ids.cast("string").name("_cx_id")
-        known = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(mapped.astype("str"))}))
-        ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
-        distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
-        hit = distinct.left_join(known, distinct["_cx_id"] == known["_cx_known"])
-        got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
-        n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)
-        return covered / n if n else 0.0
-    distinct = pd.Index(pd.unique(ids.dropna().astype("str")))
-    return float(distinct.isin(mapped).mean()) if len(distinct) else 0.0
+    col = ids.cast("string").name("_cx_id")
+    known = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(mapped.astype("str"))}))
+    ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
+    distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
+    hit = distinct.left_join(known, distinct["_cx_id"] == known["_cx_known"])
+    got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
+    n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)
+    return covered / n if n else 0.0
 
 
 def load_master_map(
@@ -101,46 +97,48 @@ def load_master_map(
     return mm[["customer_id", "master_id"]].reset_index(drop=True)
 
 
-def to_people(transactions: pd.DataFrame | Any, master_map: pd.DataFrame) -> pd.DataFrame | Any:
+def to_people(
+    transactions: pd.DataFrame | Any, master_map: pd.DataFrame, *, engine: Engine | None = None
+) -> pd.DataFrame | Any:
     """Replace each transaction's ``customer_id`` by its person's ``master_id``.
 
     Records absent from the map are their own person (their id is kept). The original id is kept
-    in ``source_customer_id``. An Ibis table (e.g. ``load_source(..., lazy=("transactions",))``)
-    gives an Ibis table: a left join in its backend with the map as an in-memory table (the
-    first ``master_id`` of each ``customer_id``, as the pandas path after
-    :func:`load_master_map`), with the same columns (the row-order column of
-    :func:`cxlib.sources.backend_table` is kept, last).
+    in ``source_customer_id``. The mapping is a left join in the transactions' backend with the
+    map as an in-memory table (the first ``master_id`` of each ``customer_id``, as after
+    :func:`load_master_map`), with the same columns (the row-order column
+    :data:`cxlib.engine.ROW_ORDER` is kept, last). An Ibis table gives an Ibis table. A pandas
+    frame is registered on ``engine`` (then the result is a table of ``engine``) or, without one,
+    on a local engine, and the people come back as a frame in the rows' order.
     """
-    from cxlib.sources import ROW_ORDER, is_backend_table
+    if not is_table(transactions):
+        if engine is not None:
+            return to_people(engine.table(transactions), master_map)
+        with Engine() as local:
+            people = to_people(local.table(transactions), master_map)
+            out = fetch_frame(people.order_by(ROW_ORDER))
+        keep = [*transactions.columns, "source_customer_id"]
+        return out[[c for c in keep if c in out.columns]]
+    import ibis
 
-    if is_backend_table(transactions):
-        import ibis
-
-        mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
-        mm = mm.drop_duplicates("customer_id").astype("str")
-        m = ibis.memtable(
-            pd.DataFrame(
-                {
-                    "_cx_record": mm["customer_id"].to_numpy(),
-                    "_cx_master": mm["master_id"].to_numpy(),
-                }
-            )
+    mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
+    mm = mm.drop_duplicates("customer_id").astype("str")
+    m = ibis.memtable(
+        pd.DataFrame(
+            {
+                "_cx_record": mm["customer_id"].to_numpy(),
+                "_cx_master": mm["master_id"].to_numpy(),
+            }
         )
-        t = transactions
-        rid = t["customer_id"].cast("string")
-        j = t.left_join(m, rid == m["_cx_record"])
-        cols = {c: j[c] for c in t.columns if c != ROW_ORDER}
-        cols["customer_id"] = ibis.coalesce(j["_cx_master"], j["customer_id"].cast("string"))
-        cols["source_customer_id"] = j["customer_id"]
-        if ROW_ORDER in t.columns:
-            cols[ROW_ORDER] = j[ROW_ORDER]
-        return j.select(**cols)
-    m = master_map.set_index("customer_id")["master_id"]
-    out = transactions.copy()
-    out["source_customer_id"] = out["customer_id"]
-    mapped = out["customer_id"].map(m)
-    out["customer_id"] = mapped.fillna(out["customer_id"]).astype("str")
-    return out
+    )
+    t = transactions
+    rid = t["customer_id"].cast("string")
+    j = t.left_join(m, rid == m["_cx_record"])
+    cols = {c: j[c] for c in t.columns if c != ROW_ORDER}
+    cols["customer_id"] = j["_cx_master"].coalesce(j["customer_id"].cast("string"))
+    cols["source_customer_id"] = j["customer_id"]
+    if ROW_ORDER in t.columns:
+        cols[ROW_ORDER] = j[ROW_ORDER]
+    return j.select(**cols)
 
 
 def segments_export(
