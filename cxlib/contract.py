@@ -17,6 +17,8 @@ import difflib
 import json
 import logging
 import os
+import shutil
+import weakref
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,15 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlib.engine import ROW_ORDER, Engine, is_table
 from cxlib.privacy import PII_COLUMNS, write_export
 from cxlib.sources import (
     TABLE_NAMES,
     FolderSource,
     RawBatches,
     SourceError,
-    backend_table,
-    duckdb_connection,
-    is_backend_table,
     open_source,
     private_tempdir,
     read_batches,
@@ -703,14 +703,42 @@ class SourceData:
     suppressed: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["reason", "customers", "rows_removed"])
     )
-    backend: Any = None
-    """The Ibis DuckDB connection holding the backend tables (``load_source(lazy=...)``)."""
+    engine: Engine | None = None
+    """The :class:`cxlib.engine.Engine` owning the DuckDB connection of the backend tables
+    (``load_source(lazy=...)``); None when every table is a pandas frame."""
     _n_rows: dict[str, int] = field(default_factory=dict, repr=False)
-    _lazy_store: Any = field(default=None, repr=False)
+    _lazy_store: _LazyTables | None = field(default=None, repr=False)
+
+    @property
+    def backend(self) -> Any:
+        """The Ibis DuckDB connection holding the backend tables (``engine.con``), or None."""
+        return None if self.engine is None else self.engine.con
+
+    def close(self) -> None:
+        """Close the engine (its connection and temporary tables) and delete the private folder
+        of the backend tables (Parquet copies and DuckDB's spill space; personal data) now.
+
+        The backend tables cannot be used afterwards; pandas frames stay usable. Closing twice
+        does nothing. Without a call, the folder is deleted when this object is
+        garbage-collected or the process exits.
+        """
+        if self._lazy_store is not None:
+            self._lazy_store.close()
+        if self.engine is not None:
+            self.engine.close()
+        closer = getattr(self.source, "close", None)
+        if closer is not None:
+            closer()
+
+    def __enter__(self) -> SourceData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def is_lazy(self, table: str) -> bool:
         """True when ``table`` is an Ibis backend table rather than a pandas frame."""
-        return is_backend_table(self.tables.get(table))
+        return is_table(self.tables.get(table))
 
     def n_rows(self, table: str) -> int:
         """Accepted rows of ``table`` after the suppression list (0 when absent)."""
@@ -718,7 +746,7 @@ class SourceData:
             return 0
         if table not in self._n_rows:
             t = self.tables[table]
-            self._n_rows[table] = int(t.count().execute()) if is_backend_table(t) else len(t)
+            self._n_rows[table] = int(t.count().execute()) if is_table(t) else len(t)
         return self._n_rows[table]
 
     def suppression_note(self) -> str | None:
@@ -748,9 +776,7 @@ class SourceData:
         frames = []
         for df in self.tables.values():
             cols = ["customer_id"] + (["source_system"] if "source_system" in df.columns else [])
-            if is_backend_table(df):  # each id once, with its first row's source system
-                from cxlib.sources import ROW_ORDER
-
+            if is_table(df):  # each id once, with its first row's source system
                 aggs = {c: df[c].argmin(df[ROW_ORDER]) for c in cols[1:]}
                 df = df.group_by("customer_id").aggregate(**aggs).to_pandas()
             frames.append(df[cols])
@@ -774,7 +800,7 @@ def resolve_as_of_date(
         t = tables.get(name)
         if t is None:
             continue
-        if is_backend_table(t):
+        if is_table(t):
             import ibis
 
             got = t.filter(t.timestamp <= ibis.literal(now.to_pydatetime())).timestamp.max()
@@ -856,119 +882,127 @@ def load_source(
     cached = _validated_dir(config)
     lazy = [t for t in lazy if t in wanted]
     backend = _LazyTables(cached) if lazy else None
-    # the validated Parquet files are written on a second thread (Arrow encodes them mostly
-    # outside the GIL) while the next table is typed; all are written before this returns
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-validated")
-    writes: list[Future] = []
     try:
-        for name in wanted:
-            if not source.has(name):
-                continue
-            if cached is not None and (cached / f"{name}.json").is_file():
-                if name in lazy:
-                    out[name], quarantine[name], row = _read_validated(cached, name, lazy=True)
-                    out[name] = backend.table(cached / f"{name}.parquet", name)
-                else:
-                    out[name], quarantine[name], row = _read_validated(cached, name)
-                rows.append(row)
-                if quarantine_dir is not None and len(quarantine[name]):
-                    write_export(quarantine[name], Path(quarantine_dir) / f"{name}.csv")
-                continue
-            path = source.files[name].path
-            try:
-                batches = read_batches(source, name, batch_rows)
-            except SourceError as exc:
-                raise ContractError(str(exc), file=str(path)) from None
-            try:
-                res = validate_batches(
-                    batches,
-                    name,
-                    file=str(path),
-                    table_config=table_cfg.get(name, {}),
-                    prefix_ids=bool(config.get("prefix_ids_by_source_system")),
-                )
-            finally:
-                batches.close()
-            out[name] = res.data if name not in lazy else backend.from_frame(res.data, name)
-            quarantine[name] = res.quarantine
-            rows.append(
-                {
-                    "table": name,
-                    "file": path.name,
-                    "read_rows": res.read_rows,
-                    "accepted_rows": res.accepted_rows,
-                    "quarantined_rows": res.quarantined_rows,
-                }
-            )
-            if save_validated is not None:  # written while the next table is typed
-                writes.append(
-                    writer.submit(
-                        _write_validated,
-                        Path(save_validated),
-                        name,
-                        res.data,
-                        res.quarantine,
-                        rows[-1],
-                    )
-                )
-            if quarantine_dir is not None and res.quarantined_rows:
-                write_export(res.quarantine, Path(quarantine_dir) / f"{name}.csv")
-            del res
-    finally:
-        writer.shutdown(wait=True)
-    for done in writes:
-        done.result()  # re-raises a failed write
-    counts = pd.DataFrame(
-        rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
-    )
-    suppressed = pd.DataFrame(columns=["reason", "customers", "rows_removed"])
-    db_list = getattr(source, "suppression_list", None)  # database sources: a `suppress` table
-    if db_list is not None:
+        # the validated Parquet files are written on a second thread (Arrow encodes them mostly
+        # outside the GIL) while the next table is typed; all are written before this returns
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-validated")
+        writes: list[Future] = []
         try:
-            lst = db_list()
-        except SourceError as exc:
-            raise ContractError(str(exc)) from None
-        if lst is not None:
-            out, suppressed = apply_suppression(out, lst)
-    elif (Path(data_dir) / SUPPRESS_FILE).is_file():
-        out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
-    as_of = resolve_as_of_date(out, as_of_date)
-    data = SourceData(source, out, quarantine, counts, as_of, config, suppressed)
-    if backend is not None:
-        data.backend = backend.con
-        data._lazy_store = backend  # keeps the private Parquet copies until data is dropped
-    return data
+            for name in wanted:
+                if not source.has(name):
+                    continue
+                if cached is not None and (cached / f"{name}.json").is_file():
+                    if name in lazy:
+                        out[name], quarantine[name], row = _read_validated(cached, name, lazy=True)
+                        out[name] = backend.table(cached / f"{name}.parquet", name)
+                    else:
+                        out[name], quarantine[name], row = _read_validated(cached, name)
+                    rows.append(row)
+                    if quarantine_dir is not None and len(quarantine[name]):
+                        write_export(quarantine[name], Path(quarantine_dir) / f"{name}.csv")
+                    continue
+                path = source.files[name].path
+                try:
+                    batches = read_batches(source, name, batch_rows)
+                except SourceError as exc:
+                    raise ContractError(str(exc), file=str(path)) from None
+                try:
+                    res = validate_batches(
+                        batches,
+                        name,
+                        file=str(path),
+                        table_config=table_cfg.get(name, {}),
+                        prefix_ids=bool(config.get("prefix_ids_by_source_system")),
+                    )
+                finally:
+                    batches.close()
+                out[name] = res.data if name not in lazy else backend.from_frame(res.data, name)
+                quarantine[name] = res.quarantine
+                rows.append(
+                    {
+                        "table": name,
+                        "file": path.name,
+                        "read_rows": res.read_rows,
+                        "accepted_rows": res.accepted_rows,
+                        "quarantined_rows": res.quarantined_rows,
+                    }
+                )
+                if save_validated is not None:  # written while the next table is typed
+                    writes.append(
+                        writer.submit(
+                            _write_validated,
+                            Path(save_validated),
+                            name,
+                            res.data,
+                            res.quarantine,
+                            rows[-1],
+                        )
+                    )
+                if quarantine_dir is not None and res.quarantined_rows:
+                    write_export(res.quarantine, Path(quarantine_dir) / f"{name}.csv")
+                del res
+        finally:
+            writer.shutdown(wait=True)
+        for done in writes:
+            done.result()  # re-raises a failed write
+        counts = pd.DataFrame(
+            rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
+        )
+        suppressed = pd.DataFrame(columns=["reason", "customers", "rows_removed"])
+        db_list = getattr(source, "suppression_list", None)  # database sources: a `suppress` table
+        if db_list is not None:
+            try:
+                lst = db_list()
+            except SourceError as exc:
+                raise ContractError(str(exc)) from None
+            if lst is not None:
+                out, suppressed = apply_suppression(out, lst)
+        elif (Path(data_dir) / SUPPRESS_FILE).is_file():
+            out, suppressed = apply_suppression(out, Path(data_dir) / SUPPRESS_FILE)
+        as_of = resolve_as_of_date(out, as_of_date)
+        data = SourceData(source, out, quarantine, counts, as_of, config, suppressed)
+        if backend is not None:
+            data.engine = backend.engine
+            data._lazy_store = backend  # keeps the private Parquet copies until data is closed
+        return data
+    except BaseException:
+        if backend is not None:  # nothing of the private folder outlives a failed load
+            backend.close()
+        raise
 
 
 class _LazyTables:
-    """The DuckDB connection and private temporary folder behind ``load_source(lazy=...)``.
+    """The engine and private temporary folder behind ``load_source(lazy=...)``.
 
     The folder (DuckDB's spill space and, when no validated folder is given, the Parquet copies
-    of the lazy tables; personal data) is deleted when this object is garbage-collected or the
-    process exits; with a validated folder it lies inside it, which the runner deletes too. If
-    the process is killed first, the next ``load_source`` in any process deletes it
+    of the lazy tables; personal data) is deleted by :meth:`close` (``SourceData.close()``).
+    As a safety net it is also deleted when this object is garbage-collected or the process
+    exits; with a validated folder it lies inside it, which the runner deletes too. If the
+    process is killed first, the next ``load_source`` in any process deletes it
     (:func:`cxlib.sources.sweep_private_tempdirs`).
     """
 
     def __init__(self, cached: Path | None):
-        import shutil
-        import weakref
-
         # inside the run's validated folder when there is one, so that the runner's clean-up
         # also removes it if a kernel is killed before its own clean-up runs; elsewhere, the
         # next load_source deletes it if this process dies without its clean-up
         self.dir = private_tempdir("cx-backend-", dir=cached)
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
-        self.con = duckdb_connection(temp_directory=self.dir / "spill")
+        self.engine = Engine(temp_directory=self.dir / "spill")
         self.cached = cached
 
     def table(self, path: Path, name: str) -> Any:
-        return backend_table(path, con=self.con, name=name)
+        return self.engine.table(path, name=name)
 
     def from_frame(self, frame: pd.DataFrame, name: str) -> Any:
         path = self.dir / f"{name}.parquet"
         frame.to_parquet(path, index=False)
         return self.table(path, name)
+
+    def close(self) -> None:
+        """Close the engine, then delete the folder (once; later calls do nothing)."""
+        self.engine.close()
+        self._cleanup()
 
 
 VALIDATED_KEY = "validated_dir"
@@ -1052,7 +1086,7 @@ def apply_suppression(
     out: dict[str, pd.DataFrame] = {}
     removed_by_id: dict[str, int] = {}
     for name, df in tables.items():
-        if is_backend_table(df):  # counted and filtered in the backend
+        if is_table(df):  # counted and filtered in the backend
             import ibis
 
             listed = ibis.memtable(lst[["customer_id"]])

@@ -32,13 +32,115 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from cxlib.sources import ROW_ORDER, duckdb_connection
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-__all__ = ["ROW_ORDER", "Engine", "analysis_day", "as_table", "data_end", "is_table"]
+__all__ = [
+    "DUCKDB_MEMORY_ENV",
+    "DUCKDB_MEMORY_LIMIT",
+    "DUCKDB_THREADS",
+    "ROW_ORDER",
+    "Engine",
+    "analysis_day",
+    "as_table",
+    "backend_table",
+    "data_end",
+    "duckdb_connection",
+    "duckdb_memory_limit",
+    "fetch_frame",
+    "is_table",
+]
+
+ROW_ORDER = "cx_row_number"
+"""Column of a backend table (:func:`backend_table`, :meth:`Engine.table`,
+``load_source(lazy=...)``) holding each row's 0-based position among the accepted rows, i.e. the
+index the pandas frame of the same table would have. It only orders rows (a backend table has no
+row order of its own), so that "first row" rules give the pandas result exactly; analyses never
+report it. A database table may carry it as its load order
+(:data:`cxlib.sources.LOAD_ORDER_COLUMN`, the same name)."""
+
+DUCKDB_THREADS = 2
+DUCKDB_MEMORY_LIMIT = "4GB"
+"""DuckDB's own memory cap for the notebooks' backend tables; beyond it DuckDB spills to its
+temporary folder instead of growing (the scale issue's 10 GB budget includes pandas). At 1 M
+customers, churn with 4 GB peaked 0.8 GiB lower than with 6 GB and was not slower
+(``benchmarks/RESULTS.md``). ``CX_DUCKDB_MEMORY`` (e.g. ``12GB``) overrides it."""
+DUCKDB_MEMORY_ENV = "CX_DUCKDB_MEMORY"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory cap: ``CX_DUCKDB_MEMORY`` when set, else :data:`DUCKDB_MEMORY_LIMIT`."""
+    return os.environ.get(DUCKDB_MEMORY_ENV, "").strip() or DUCKDB_MEMORY_LIMIT
+
+
+def duckdb_connection(temp_directory: str | os.PathLike | None = None) -> Any:
+    """A new embedded DuckDB connection through Ibis, with the library's thread and memory caps.
+
+    ``temp_directory`` is where DuckDB spills when a query needs more than its memory cap.
+    """
+    import ibis
+
+    con = ibis.duckdb.connect(threads=DUCKDB_THREADS, memory_limit=duckdb_memory_limit())
+    if temp_directory is not None:
+        con.raw_sql(f"SET temp_directory = '{Path(temp_directory).as_posix()}'")
+    con.raw_sql("SET preserve_insertion_order = true")
+    # DuckDB's progress bar is left alone: in a Jupyter kernel without ipywidgets, setting it
+    # raises (9d52de1); it only shows for long queries on a terminal.
+    return con
+
+
+def fetch_frame(expr: Any) -> pd.DataFrame:
+    """The rows of a backend (Ibis) table expression as a pandas frame, converted through Arrow.
+
+    Ibis's ``to_pandas`` turns each column that holds a null into Python objects one value at a
+    time, which takes tens of seconds for a million customers' aggregates; Arrow's conversion
+    keeps numbers in NumPy arrays (NaN for a null; an integer column with nulls becomes
+    float64) and text as pandas strings. Use it for customer-level aggregates whose numbers the
+    caller converts anyway (``pd.to_numeric(...).fillna(...)``).
+    """
+    return expr.to_pyarrow().to_pandas()
+
+
+def backend_table(
+    frame: pd.DataFrame | str | os.PathLike, *, con: Any = None, name: str | None = None
+) -> Any:
+    """An Ibis table on DuckDB holding ``frame`` (or a Parquet file of accepted rows) with the
+    :data:`ROW_ORDER` column added.
+
+    Parameters
+    ----------
+    frame : DataFrame or path
+        A typed contract table as :func:`cxlib.contract.load_source` returns it (its row
+        positions become :data:`ROW_ORDER`), or the path of a Parquet file of such a table
+        (rows numbered in file order; the file is read lazily, never into pandas).
+    con : Ibis DuckDB connection, optional
+        Default: a new :func:`duckdb_connection`.
+    name : str, optional
+        Name of the view/table in the connection.
+
+    Returns
+    -------
+    ibis Table
+    """
+    con = duckdb_connection() if con is None else con
+    if isinstance(frame, pd.DataFrame):
+        df = frame.reset_index(drop=True)
+        df.insert(len(df.columns), ROW_ORDER, np.arange(len(df), dtype="int64"))
+        return con.create_table(name or f"cx_{id(df)}", df, temp=True)
+    path = Path(frame).as_posix()
+    view = name or f"cx_{abs(hash(path))}"
+    _parquet_view(con, view, path)
+    return con.table(view)
+
+
+def _parquet_view(con: Any, view: str, path: str) -> None:
+    """A temporary view of a Parquet file with its file row number as :data:`ROW_ORDER`."""
+    con.raw_sql(
+        f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * EXCLUDE (file_row_number), '
+        f"file_row_number::BIGINT AS {ROW_ORDER} FROM read_parquet('{path}', "
+        f"file_row_number = true)"
+    )
 
 
 def is_table(obj: Any) -> bool:
@@ -126,11 +228,7 @@ class Engine:
         if isinstance(obj, (str, os.PathLike)):
             path = Path(obj).as_posix()
             view = name or f"cx_file_{uuid.uuid4().hex[:12]}"
-            self.con.raw_sql(
-                f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * EXCLUDE (file_row_number), '
-                f"file_row_number::BIGINT AS {ROW_ORDER} FROM read_parquet('{path}', "
-                f"file_row_number = true)"
-            )
+            _parquet_view(self.con, view, path)
             return self.con.table(view)
         raise TypeError(
             f"expected a pandas DataFrame, an Ibis table or a Parquet path, not {obj!r}"

@@ -25,7 +25,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlib.engine import (  # moved to cxlib.engine; re-exported here (`x as x`)
+    DUCKDB_MEMORY_ENV as DUCKDB_MEMORY_ENV,
+)
+from cxlib.engine import (
+    DUCKDB_MEMORY_LIMIT as DUCKDB_MEMORY_LIMIT,
+)
+from cxlib.engine import (
+    DUCKDB_THREADS,
+    ROW_ORDER,
+    duckdb_memory_limit,
+    is_table,
+)
+from cxlib.engine import (
+    backend_table as backend_table,
+)
+from cxlib.engine import (
+    duckdb_connection as duckdb_connection,
+)
+from cxlib.engine import (
+    fetch_frame as fetch_frame,
+)
+
 log = logging.getLogger(__name__)
+
+is_backend_table = is_table
+"""Deprecated alias of :func:`cxlib.engine.is_table` (the same function); to be removed once no
+module imports it from here."""
 
 TABLE_NAMES: tuple[str, ...] = ("customers", "transactions", "campaign", "events", "feedback")
 SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
@@ -254,6 +280,18 @@ class FolderSource:
             self._con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
             self._spill = weakref.finalize(self, shutil.rmtree, spill, True)
         return self._con
+
+    def close(self) -> None:
+        """Close the reading connection and delete its private spill folder now (a later read
+        opens a new one); without a call, both go when the source is garbage-collected."""
+        if self._con is None:
+            return
+        try:
+            self._con.disconnect()
+        except Exception:  # noqa: BLE001 - already gone
+            log.debug("folder source: connection already closed")
+        self._con = None
+        self._spill()
 
     def _discover(self) -> dict[str, TableFile]:
         found: dict[str, TableFile] = {}
@@ -660,7 +698,7 @@ def open_source(
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 PG_SCHEMES: tuple[str, ...] = ("postgresql", "postgres")
-LOAD_ORDER_COLUMN = "cx_row_number"
+LOAD_ORDER_COLUMN = ROW_ORDER
 """Optional integer column of a database table: rows are read in its order and its value is the
 row number of a quarantined row. It is not passed on to the contract."""
 SUPPRESS_RELATION = "suppress"
@@ -1153,101 +1191,6 @@ def export_password(location: Any) -> Callable[[], None]:
             os.environ["PGPASSWORD"] = saved
 
     return restore
-
-
-# --- Backend (Ibis) tables for the big event-level tables -------------------------------------
-
-ROW_ORDER = LOAD_ORDER_COLUMN
-"""Column of a backend table (:func:`backend_table`, ``load_source(lazy=...)``) holding each
-row's 0-based position among the accepted rows, i.e. the index the pandas frame of the same
-table would have. It only orders rows (a backend table has no row order of its own), so that
-"first row" rules give the pandas result exactly; analyses never report it."""
-
-DUCKDB_THREADS = 2
-DUCKDB_MEMORY_LIMIT = "4GB"
-"""DuckDB's own memory cap for the notebooks' backend tables; beyond it DuckDB spills to its
-temporary folder instead of growing (the scale issue's 10 GB budget includes pandas). At 1 M
-customers, churn with 4 GB peaked 0.8 GiB lower than with 6 GB and was not slower
-(``benchmarks/RESULTS.md``). ``CX_DUCKDB_MEMORY`` (e.g. ``12GB``) overrides it."""
-DUCKDB_MEMORY_ENV = "CX_DUCKDB_MEMORY"
-
-
-def duckdb_memory_limit() -> str:
-    """DuckDB's memory cap: ``CX_DUCKDB_MEMORY`` when set, else :data:`DUCKDB_MEMORY_LIMIT`."""
-    return os.environ.get(DUCKDB_MEMORY_ENV, "").strip() or DUCKDB_MEMORY_LIMIT
-
-
-def is_backend_table(obj: Any) -> bool:
-    """Whether ``obj`` is an Ibis table expression (checked without importing Ibis for pandas)."""
-    if isinstance(obj, pd.DataFrame) or not type(obj).__module__.startswith("ibis."):
-        return False
-    import ibis.expr.types as ir
-
-    return isinstance(obj, ir.Table)
-
-
-def fetch_frame(expr: Any) -> pd.DataFrame:
-    """The rows of a backend (Ibis) table expression as a pandas frame, converted through Arrow.
-
-    Ibis's ``to_pandas`` turns each column that holds a null into Python objects one value at a
-    time, which takes tens of seconds for a million customers' aggregates; Arrow's conversion
-    keeps numbers in NumPy arrays (NaN for a null; an integer column with nulls becomes
-    float64) and text as pandas strings. Use it for customer-level aggregates whose numbers the
-    caller converts anyway (``pd.to_numeric(...).fillna(...)``).
-    """
-    return expr.to_pyarrow().to_pandas()
-
-
-def duckdb_connection(temp_directory: str | os.PathLike | None = None) -> Any:
-    """A new embedded DuckDB connection through Ibis, with the library's thread and memory caps.
-
-    ``temp_directory`` is where DuckDB spills when a query needs more than its memory cap.
-    """
-    import ibis
-
-    con = ibis.duckdb.connect(threads=DUCKDB_THREADS, memory_limit=duckdb_memory_limit())
-    if temp_directory is not None:
-        con.raw_sql(f"SET temp_directory = '{Path(temp_directory).as_posix()}'")
-    con.raw_sql("SET preserve_insertion_order = true")
-    # DuckDB's progress bar is left alone: in a Jupyter kernel without ipywidgets, setting it
-    # raises (9d52de1); it only shows for long queries on a terminal.
-    return con
-
-
-def backend_table(
-    frame: pd.DataFrame | str | os.PathLike, *, con: Any = None, name: str | None = None
-) -> Any:
-    """An Ibis table on DuckDB holding ``frame`` (or a Parquet file of accepted rows) with the
-    :data:`ROW_ORDER` column added.
-
-    Parameters
-    ----------
-    frame : DataFrame or path
-        A typed contract table as :func:`cxlib.contract.load_source` returns it (its row
-        positions become :data:`ROW_ORDER`), or the path of a Parquet file of such a table
-        (rows numbered in file order; the file is read lazily, never into pandas).
-    con : Ibis DuckDB connection, optional
-        Default: a new :func:`duckdb_connection`.
-    name : str, optional
-        Name of the view/table in the connection.
-
-    Returns
-    -------
-    ibis Table
-    """
-    con = duckdb_connection() if con is None else con
-    if isinstance(frame, pd.DataFrame):
-        df = frame.reset_index(drop=True)
-        df.insert(len(df.columns), ROW_ORDER, np.arange(len(df), dtype="int64"))
-        return con.create_table(name or f"cx_{id(df)}", df, temp=True)
-    path = Path(frame).as_posix()
-    view = name or f"cx_{abs(hash(path))}"
-    con.raw_sql(
-        f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * EXCLUDE (file_row_number), '
-        f"file_row_number::BIGINT AS {ROW_ORDER} FROM read_parquet('{path}', "
-        f"file_row_number = true)"
-    )
-    return con.table(view)
 
 
 # --- Spark -----------------------------------------------------------------------------------

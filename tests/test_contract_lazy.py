@@ -14,7 +14,7 @@ import pytest
 from corpus import CORPUS, READABLE
 
 from cxlib.contract import load_source
-from cxlib.sources import ROW_ORDER, is_backend_table
+from cxlib.engine import ROW_ORDER, is_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -33,9 +33,9 @@ def assert_same(a, b) -> None:
     assert sorted(a.tables) == sorted(b.tables)
     for name, ta in a.tables.items():
         tb = b.tables[name]
-        assert not is_backend_table(ta)
+        assert not is_table(ta)
         if name in LAZY:
-            assert is_backend_table(tb) and b.is_lazy(name)
+            assert is_table(tb) and b.is_lazy(name)
             tb = as_frame(tb)
             for col in ta.columns:  # the backend keeps microseconds; values are equal
                 if ta[col].dtype.kind == "M":
@@ -116,6 +116,29 @@ def test_private_copy_is_deleted_with_the_data():
     assert not folder.exists()
 
 
+def test_close_deletes_the_private_folders_now():
+    """``SourceData`` closes deterministically: the engine, its private folder (Parquet copy,
+    spill space) and the folder source's reading connection with its spill folder."""
+    from cxlib.engine import Engine
+
+    with load_source(SAMPLE, tables=("transactions",), lazy=LAZY) as b:
+        folder = b._lazy_store.dir
+        assert isinstance(b.engine, Engine) and b.backend is b.engine.con
+        assert b.n_rows("transactions") > 0
+        spill = Path(b.source.con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0])
+        assert folder.is_dir() and spill.is_dir()
+    assert not folder.exists() and not spill.exists()
+    assert b.engine.closed
+    b.close()  # a second close does nothing
+
+
+def test_pandas_only_data_has_no_engine():
+    a = load_source(SAMPLE, tables=("customers",))
+    assert a.engine is None and a.backend is None
+    a.close()
+    assert len(a.tables["customers"]) > 0  # pandas frames stay usable
+
+
 def test_lazy_ignores_tables_not_loaded():
     b = load_source(SAMPLE, tables=("customers",), lazy=LAZY)
     assert list(b.tables) == ["customers"] and b.backend is None
@@ -136,7 +159,7 @@ def test_backend_folder_lies_inside_the_validated_folder(tmp_path):
 def test_duckdb_memory_cap_defaults_and_follows_the_environment(monkeypatch):
     import duckdb
 
-    from cxlib.sources import DUCKDB_MEMORY_LIMIT, duckdb_connection
+    from cxlib.engine import DUCKDB_MEMORY_LIMIT, duckdb_connection
 
     def cap(con) -> str:
         return con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
@@ -170,3 +193,25 @@ def test_folder_reader_spills_into_a_private_folder_not_the_working_directory(sa
     del src
     gc.collect()
     assert not where.exists()
+
+
+def test_engine_names_stay_importable_from_sources():
+    """The connection helpers moved to cxlib.engine; cxlib.sources re-exports the same objects
+    (``is_backend_table`` is ``cxlib.engine.is_table`` until it is removed)."""
+    import cxlib.engine as engine
+    import cxlib.sources as sources
+
+    names = [
+        "duckdb_connection",
+        "duckdb_memory_limit",
+        "DUCKDB_THREADS",
+        "DUCKDB_MEMORY_LIMIT",
+        "DUCKDB_MEMORY_ENV",
+        "ROW_ORDER",
+        "fetch_frame",
+        "backend_table",
+    ]
+    for name in names:
+        assert getattr(sources, name) is getattr(engine, name), name
+    assert sources.is_backend_table is engine.is_table
+    assert sources.LOAD_ORDER_COLUMN == engine.ROW_ORDER == "cx_row_number"
