@@ -345,7 +345,9 @@ def test_small_groups_suppressed_and_targets():
     extra["journey_id"] = ["JZ1", "JZ1", "JZ2", "JZ2", "JZ3", "JZ3"]
     jd = J.build_journeys(pd.concat([ev, extra], ignore_index=True))
     pr = J.prioritise(jd, None, min_group_size=10)
-    assert "z_rare" not in set(pr["journey"]) and pr.attrs["suppressed_groups"] == 1
+    assert "z_rare" not in set(pr["journey"]) and not pr.attrs
+    r = J.run_journeys({"events": pd.concat([ev, extra], ignore_index=True)}, n_boot=0)
+    assert r.suppressed_priorities == 1 and "z_rare" not in set(r.priorities["journey"])
     fixed = J.opportunity(jd, target_conversion=0.95, value_per_conversion=2.0)
     row = fixed.set_index("journey").loc["web_start"]
     assert row["target_conversion"] == 0.95

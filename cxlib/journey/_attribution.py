@@ -242,8 +242,6 @@ def attribution_table(
         out["markov_ci_low"] = out["touchpoint"].map(ms["ci_low"])
         out["markov_ci_high"] = out["touchpoint"].map(ms["ci_high"])
     out["customers"] = n_cust[[names.index(t) for t in out["touchpoint"]]]
-    out.attrs["conversion_probability"] = mk.conversion_probability_
-    out.attrs["markov_states"] = mk.n_states_
     return out.sort_values("markov", ascending=False).reset_index(drop=True)
 
 

@@ -4,6 +4,7 @@ smooth-step benchmark and the opportunity per journey type."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -330,10 +331,15 @@ def opportunity(
     out["opportunity_value"] = out["extra_conversions"] * v
     out.index = out.index.astype("str")
     out.index.name = "journey"
-    out = out.reset_index()
-    # False when events carry no value and none was given: opportunity is in conversions
-    out.attrs["value_known"] = bool(has_value or value_per_conversion is not None)
-    return out
+    return out.reset_index()
+
+
+def value_known(jd: JourneyData, value_per_conversion: Any = None) -> bool:
+    """False when the events carry no conversion value and none was given: the opportunity of
+    :func:`opportunity` is then in conversions, not money."""
+    j = jd.journeys
+    has_value = j.loc[j["converted"], "value"].abs().sum() > 0
+    return bool(has_value or value_per_conversion is not None)
 
 
 def friction_by_type(jd: JourneyData, feedback: pd.DataFrame | None = None) -> pd.DataFrame:

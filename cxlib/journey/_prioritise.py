@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.journey._build import JourneyData
-from cxlib.journey._friction import friction_by_type, opportunity
+from cxlib.journey._friction import friction_by_type, opportunity, value_known
 from cxlib.journey._report import _recommend
 
 
@@ -22,15 +22,38 @@ def prioritise(
     fix_effort: Mapping[str, str] | None = None,
     currency: str = "",
 ) -> pd.DataFrame:
-    """Ranked "fix first" table, one row per journey type.
+    """Ranked "fix first" table, one row per journey type (see :func:`prioritised`)."""
+    return prioritised(
+        jd,
+        feedback,
+        target_conversion=target_conversion,
+        value_per_conversion=value_per_conversion,
+        min_group_size=min_group_size,
+        fix_effort=fix_effort,
+        currency=currency,
+    )[0]
+
+
+def prioritised(
+    jd: JourneyData,
+    feedback: pd.DataFrame | None = None,
+    *,
+    target_conversion: float | Mapping[str, float] | None = None,
+    value_per_conversion: float | Mapping[str, float] | None = None,
+    min_group_size: int = 10,
+    fix_effort: Mapping[str, str] | None = None,
+    currency: str = "",
+) -> tuple[pd.DataFrame, int]:
+    """Ranked "fix first" table, one row per journey type, and the number of journey types
+    suppressed.
 
     Columns: rank, journey, customers, journeys, conversion_rate (with Wilson 95% CI),
     target_conversion, drop_off_step, avg_satisfaction, satisfaction_gap (overall mean score
     minus the type's; positive = less satisfied than average), effort (customer effort: steps
     plus assisted contacts per journey), fix_effort (from ``fix_effort`` when given),
     extra_conversions (customers x conversion gap), opportunity_value, main friction and a plain-language recommendation.
-    Journey types under ``min_group_size`` customers are suppressed (count in
-    ``attrs["suppressed_groups"]``).
+    Journey types under ``min_group_size`` customers are suppressed (their number is returned
+    beside the table).
     """
     from statsmodels.stats.proportion import proportion_confint
 
@@ -63,13 +86,14 @@ def prioritise(
     out["effort"] = out["avg_steps"] + out["contacts_per_journey"]
     out["fix_effort"] = [(fix_effort or {}).get(k, "not assessed") for k in out.index]
     out = out.reset_index()
+    n_types = len(out)
     out = suppress_small_groups(out, "customers", min_group_size)
-    suppressed = out.attrs.get("suppressed_groups", 0)
+    suppressed = n_types - len(out)
     out = out.sort_values(["opportunity_value", "journeys"], ascending=False, kind="stable")
     out["rank"] = np.arange(1, len(out) + 1)
-    value_known = opp.attrs.get("value_known", True)
+    known = value_known(jd, value_per_conversion)
     out["recommendation"] = [
-        _recommend(row, currency, value_known) for row in out.itertuples(index=False)
+        _recommend(row, currency, known) for row in out.itertuples(index=False)
     ]
     cols = [
         "rank",
@@ -95,6 +119,5 @@ def prioritise(
         "recommendation",
     ]
     out = out[cols].reset_index(drop=True)
-    out.attrs["suppressed_groups"] = suppressed
-    out.attrs["value_known"] = value_known
-    return out
+    out.attrs.clear()  # no metadata on the table: the suppressed count is returned beside it
+    return out, int(suppressed)

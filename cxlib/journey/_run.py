@@ -14,7 +14,12 @@ from cxlib.journey import _report
 from cxlib.journey._attribution import attribution_table
 from cxlib.journey._build import build_journeys
 from cxlib.journey._exports import attribution_export, priorities_export
-from cxlib.journey._friction import friction_by_touchpoint, friction_by_type, link_feedback
+from cxlib.journey._friction import (
+    friction_by_touchpoint,
+    friction_by_type,
+    link_feedback,
+    value_known,
+)
 from cxlib.journey._map import (
     compare_outcomes,
     flow_table,
@@ -23,7 +28,7 @@ from cxlib.journey._map import (
     top_paths,
     transition_matrix,
 )
-from cxlib.journey._prioritise import prioritise
+from cxlib.journey._prioritise import prioritised
 from cxlib.privacy import suppress_small_groups
 from cxlib.report import Finding
 from cxlib.result import QuestionResult
@@ -286,7 +291,7 @@ def _run(
     attribution = attribution_table(
         jd, markov_order=kw["markov_order"], n_boot=kw["n_boot"], random_state=kw["seed"]
     )
-    priorities = prioritise(
+    priorities, suppressed = prioritised(
         jd,
         fb,
         target_conversion=kw["target_conversion"],
@@ -314,6 +319,6 @@ def _run(
             friction_by_touchpoint(jd, fb), "customers", mgs
         ),
         priorities=priorities,
-        suppressed_priorities=int(priorities.attrs.get("suppressed_groups", 0)),
-        value_known=bool(priorities.attrs.get("value_known", True)),
+        suppressed_priorities=suppressed,
+        value_known=value_known(jd, kw["value_per_conversion"]),
     )
