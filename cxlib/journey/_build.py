@@ -309,11 +309,99 @@ def _build_journeys(
 ) -> JourneyData:
     """:func:`build_journeys` on a backend table: sessions, runs, friction flags and the journey
     table computed in the backend; only the journey table comes back to pandas."""
-    import ibis
-
     cols = list(events.columns)
     has_jid = use_journey_id and "journey_id" in cols
     base = events.mutate(cx_tp=events["touchpoint"].cast("string").strip())
+    tp_names, tp_types, contacts, tpt = _touchpoints(
+        base, conversion_touchpoint, channel_types, contact_touchpoints, type_map
+    )
+    ev = engine.keep(_sessions(base, tpt, has_jid, session_gap_minutes), "cx_journey_events")
+    j0 = engine.keep(_journey_keys(ev), "cx_journey_j0")
+    runs = engine.keep(_runs(ev, j0, tpt, contact_window_minutes), "cx_journey_runs")
+    jf = _journey_aggregates(runs, j0).to_pandas()
+    n_j = len(jf)
+    fpos_safe, kind_code = _friction_steps(jf)
+    has_f = fpos_safe >= 0
+    first_tp = jf["first_tp"].to_numpy().astype(np.int64)
+    entry_tp = jf["entry_nc"].fillna(-1).to_numpy().astype(np.int64)
+    entry_tp = np.where(entry_tp >= 0, entry_tp, first_tp)
+    last_tp = jf["last_nc"].fillna(-1).to_numpy().astype(np.int64)
+    last_tp = np.where(last_tp >= 0, last_tp, first_tp)
+    mapped_tp = jf["mapped_tp"].fillna(-1).to_numpy().astype(np.int64)
+    jtype = _journey_type_codes(entry_tp, mapped_tp, tp_names, type_map)
+    # the friction step's touchpoint, per journey with friction
+    attr = pd.DataFrame(
+        {
+            "journey": np.arange(n_j, dtype=np.int64),
+            "jtype": np.asarray(jtype.codes, dtype=np.int64),
+            "jconv": jf["converted"].to_numpy(dtype=bool),
+            "jlast": last_tp,
+            "jloop": jf["loop_pos"].astype("Int64"),
+            "jfpos": fpos_safe,
+        }
+    )
+    attr_kept = engine.table(attr, name=f"cx_journey_attr_{uuid.uuid4().hex[:12]}")
+    attr_t = attr_kept.drop(ROW_ORDER)
+    fric = runs.join(attr_t.select("journey", "jfpos"), "journey")
+    fric = fric.filter(fric["pos"] == fric["jfpos"]).select("journey", "tp").to_pandas()
+    fric_code = np.full(n_j, -1, dtype=np.int64)
+    fric_code[fric["journey"].to_numpy()] = fric["tp"].to_numpy()
+    fric_code[~has_f] = -1
+    tp_cat = pd.CategoricalDtype(tp_names)
+    journeys = _journey_frame(
+        jf,
+        _journey_ids(jf, has_jid),
+        jtype,
+        pd.Categorical.from_codes(entry_tp, dtype=tp_cat),
+        pd.Categorical.from_codes(last_tp, dtype=tp_cat),
+        fpos_safe,
+        pd.Categorical.from_codes(fric_code, dtype=tp_cat),
+        kind_code,
+    )
+    jattr = attr_t.drop("jfpos")
+    runs_x = engine.keep(runs.join(jattr, "journey"), "cx_journey_runs_x")
+    for t in (runs, j0 if collapse_repeats else None, attr_kept):
+        if t is not None:
+            _drop(engine, t)
+    if collapse_repeats:
+        steps_x = runs_x
+        max_step_pos = int(jf["max_pos"].max())
+    else:
+        steps_x = engine.keep(_event_steps(ev, j0, runs_x), "cx_journey_steps")
+        _drop(engine, j0)
+        max_step_pos = int((jf["e0"] - 1).max())
+    _drop(engine, ev)  # the event-level table is no longer needed
+    log.info(
+        "built %d journeys in the backend (%s)",
+        n_j,
+        "journey ids" if has_jid else f"sessions, gap {session_gap_minutes} min",
+    )
+    return JourneyData(
+        steps=steps_x,
+        runs=runs_x,
+        journeys=journeys,
+        touchpoint_types=tp_types,
+        contact_touchpoints=contacts,
+        conversion_touchpoint=conversion_touchpoint,
+        params=_build_params(
+            session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
+        ),
+        backend=_Backend(engine, runs_x, steps_x, max_step_pos),
+    )
+
+
+def _touchpoints(
+    base: Any,
+    conversion_touchpoint: str,
+    channel_types: Mapping[str, str] | None,
+    contact_touchpoints: Sequence[str] | None,
+    type_map: Mapping[str, str] | None,
+) -> tuple[list[str], pd.Series, list[str], Any]:
+    """Touchpoint names (sorted), channel types, contact touchpoints and the touchpoint table
+    (code and flags per name) of the events ``base`` (with the stripped name ``cx_tp``)."""
+    import ibis
+
+    cols = list(base.columns)
     names_df = base.select("cx_tp").distinct().to_pandas()
     tp_names = sorted(str(t) for t in names_df["cx_tp"].dropna())
     if not tp_names:
@@ -346,6 +434,15 @@ def _build_journeys(
             }
         )
     )
+    return tp_names, tp_types, contacts, tpt
+
+
+def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) -> Any:
+    """Events with their touchpoint code, minutes since the epoch and, per customer in
+    (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters."""
+    import ibis
+
+    cols = list(base.columns)
     ev = base.join(tpt, "cx_tp")
     us = ev["timestamp"].delta(ibis.timestamp(_EPOCH), unit="microsecond")
     row = ev[ROW_ORDER] if ROW_ORDER in cols else ibis.row_number()
@@ -387,7 +484,13 @@ def _build_journeys(
     cw = ibis.cumulative_window(group_by="customer_id", order_by=["jk", "t", "row"])
     ev = ev.mutate(lj=ev["brk"].sum().over(cw), lr=ev["rbrk"].sum().over(cw))
     ev = ev.drop("p_jk", "p_t", "p_conv", "p_tp", "brk", "rbrk")
-    ev = engine.keep(ev, "cx_journey_events")
+    return ev
+
+
+def _journey_keys(ev: Any) -> Any:
+    """One row per journey (customer, ``lj``): its number ``journey``, start, end, first run."""
+    import ibis
+
     j0 = ev.group_by(["customer_id", "lj"]).aggregate(
         start=ev["timestamp"].min(),
         end=ev["timestamp"].max(),
@@ -399,7 +502,14 @@ def _build_journeys(
         jk=ev["jk"].max(),
     )
     j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
-    j0 = engine.keep(j0, "cx_journey_j0")
+    return j0
+
+
+def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
+    """One row per run of repeats, with position and friction flags (one window pass over each
+    journey's runs)."""
+    import ibis
+
     r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
         tp=ev["tp"].max(),
         t0=ev["t"].min(),
@@ -467,7 +577,11 @@ def _build_journeys(
         minutes_to_next=r["n_t0"] - r["t1"],
     )
     r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
-    runs = engine.keep(r, "cx_journey_runs")
+    return r
+
+
+def _journey_aggregates(runs: Any, j0: Any) -> Any:
+    """Per journey: the friction candidates, counts, entry/last/mapped touchpoints, and ``j0``."""
     nc = ~runs["is_conversion"]
     ja = runs.group_by("journey").aggregate(
         retry_pos=runs["pos"].min(where=runs["is_retry"]),
@@ -487,13 +601,17 @@ def _build_journeys(
         max_pos=runs["pos"].max(),
     )
     ja = ja.join(j0.drop("lj", "lr0", "jk"), "journey").order_by("journey")
-    jf = ja.to_pandas()
+    return ja
+
+
+def _friction_steps(jf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each journey's friction position (-1: none) and kind code (0 retry, 1 loop, 2 contact,
+    -1 none): its earliest signal; at one position a contact wins over a retry over a loop."""
     big = np.iinfo(np.int64).max
     cand = {
         c: jf[f"{c}_pos"].astype("Int64").fillna(big).to_numpy(dtype=np.int64)
         for c in ("retry", "loop", "contact")
     }
-    n_j = len(jf)
     fpos = np.minimum(np.minimum(cand["retry"], cand["loop"]), cand["contact"])
     kind = np.where(
         fpos == big,
@@ -502,14 +620,15 @@ def _build_journeys(
             cand["contact"] == fpos, "contact", np.where(cand["retry"] == fpos, "retry", "loop")
         ),
     )
-    first_tp = jf["first_tp"].to_numpy().astype(np.int64)
-    entry_tp = jf["entry_nc"].fillna(-1).to_numpy().astype(np.int64)
-    entry_tp = np.where(entry_tp >= 0, entry_tp, first_tp)
-    last_tp = jf["last_nc"].fillna(-1).to_numpy().astype(np.int64)
-    last_tp = np.where(last_tp >= 0, last_tp, first_tp)
     fpos_safe = np.where(fpos == big, -1, fpos)
-    has_f = fpos_safe >= 0
-    # journey ids
+    kinds = ["retry", "loop", "contact"]
+    return fpos_safe, np.select([kind == x for x in kinds], [0, 1, 2], -1)
+
+
+def _journey_ids(jf: pd.DataFrame, has_jid: bool) -> pd.Series:
+    """Journey ids: the data's (a part after a conversion suffixed ``.1``, ``.2`` …; none:
+    ``S<n>``), or ``S<n>`` for sessions."""
+    n_j = len(jf)
     jid_out = pd.Series(jf["jid"].to_numpy(dtype=object), dtype="object")
     if has_jid:
         missing = jid_out.isna().to_numpy()
@@ -522,42 +641,35 @@ def _build_journeys(
             jid_out = jid_out.where(~dup, jid_out + "." + kk)
     else:
         jid_out = pd.Series(np.char.add("S", np.arange(n_j).astype(str)), dtype="str")
-    mapped_tp = jf["mapped_tp"].fillna(-1).to_numpy().astype(np.int64)
-    jtype = _journey_type_codes(entry_tp, mapped_tp, tp_names, type_map)
-    tp_cat = pd.CategoricalDtype(tp_names)
+    return jid_out
+
+
+def _journey_frame(
+    jf: pd.DataFrame,
+    jid_out: pd.Series,
+    jtype: pd.Categorical,
+    entry: pd.Categorical,
+    last: pd.Categorical,
+    fpos_safe: np.ndarray,
+    friction_tp: pd.Categorical,
+    kind_code: np.ndarray,
+) -> pd.DataFrame:
+    """The journey table (``JourneyData.journeys``)."""
+    has_f = fpos_safe >= 0
     kinds = ["retry", "loop", "contact"]
-    kind_code = np.select([kind == x for x in kinds], [0, 1, 2], -1)
-    # the friction step's touchpoint, per journey with friction
-    attr = pd.DataFrame(
-        {
-            "journey": np.arange(n_j, dtype=np.int64),
-            "jtype": np.asarray(jtype.codes, dtype=np.int64),
-            "jconv": jf["converted"].to_numpy(dtype=bool),
-            "jlast": last_tp,
-            "jloop": jf["loop_pos"].astype("Int64"),
-            "jfpos": fpos_safe,
-        }
-    )
-    attr_kept = engine.table(attr, name=f"cx_journey_attr_{uuid.uuid4().hex[:12]}")
-    attr_t = attr_kept.drop(ROW_ORDER)
-    fric = runs.join(attr_t.select("journey", "jfpos"), "journey")
-    fric = fric.filter(fric["pos"] == fric["jfpos"]).select("journey", "tp").to_pandas()
-    fric_code = np.full(n_j, -1, dtype=np.int64)
-    fric_code[fric["journey"].to_numpy()] = fric["tp"].to_numpy()
-    fric_code[~has_f] = -1
     journeys = pd.DataFrame(
         {
             "journey_id": jid_out.array,
             "customer_id": pd.array(jf["customer_id"].to_numpy(dtype=object), dtype="str"),
             "journey_type": jtype,
-            "entry_touchpoint": pd.Categorical.from_codes(entry_tp, dtype=tp_cat),
+            "entry_touchpoint": entry,
             "start": pd.to_datetime(jf["start"]).to_numpy().astype("datetime64[ns]"),
             "end": pd.to_datetime(jf["end"]).to_numpy().astype("datetime64[ns]"),
             "minutes": jf["t_end"].to_numpy(dtype=float) - jf["t_start"].to_numpy(dtype=float),
             "n_steps": jf["n_steps"].to_numpy().astype(int),
             "converted": jf["converted"].to_numpy(dtype=bool),
             "value": jf["value"].fillna(0.0).to_numpy(dtype=float),
-            "last_touchpoint": pd.Categorical.from_codes(last_tp, dtype=tp_cat),
+            "last_touchpoint": last,
             "has_retry": jf["has_retry"].to_numpy(dtype=bool),
             "has_loop": jf["n_revisits"].to_numpy() > 0,
             "n_revisits": jf["n_revisits"].to_numpy().astype(int),
@@ -565,58 +677,34 @@ def _build_journeys(
             "n_repeat_contacts": jf["n_repeat_contacts"].to_numpy().astype(int),
             "has_friction": has_f,
             "friction_pos": fpos_safe,
-            "friction_touchpoint": pd.Categorical.from_codes(fric_code, dtype=tp_cat),
+            "friction_touchpoint": friction_tp,
             "friction_kind": pd.Categorical.from_codes(kind_code, categories=kinds),
         }
     )
     journeys.index.name = "journey"
-    jattr = attr_t.drop("jfpos")
-    runs_x = engine.keep(runs.join(jattr, "journey"), "cx_journey_runs_x")
-    for t in (runs, j0 if collapse_repeats else None, attr_kept):
-        if t is not None:
-            _drop(engine, t)
-    if collapse_repeats:
-        steps_x = runs_x
-        max_step_pos = int(jf["max_pos"].max())
-    else:
-        e = ev.join(j0.select("customer_id", "lj", "journey"), ["customer_id", "lj"])
-        e = e.select(
-            "journey",
-            "customer_id",
-            "tp",
-            "timestamp",
-            "value",
-            t0=e["t"],
-            repeats=ibis.literal(1, "int64"),
-            is_conversion=e["is_conv"],
-            pos=ibis.row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
-        )
-        we = ibis.window(group_by="journey", order_by="pos")
-        e = e.mutate(n_tp=e["tp"].lead().over(we), n_conv=e["is_conversion"].lead().over(we))
-        e = e.join(
-            runs_x.select("journey", "jtype", "jconv", "jlast", "jloop").distinct(), "journey"
-        )
-        steps_x = engine.keep(e, "cx_journey_steps")
-        _drop(engine, j0)
-        max_step_pos = int((jf["e0"] - 1).max())
-    _drop(engine, ev)  # the event-level table is no longer needed
-    log.info(
-        "built %d journeys in the backend (%s)",
-        n_j,
-        "journey ids" if has_jid else f"sessions, gap {session_gap_minutes} min",
+    return journeys
+
+
+def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
+    """Steps of single events (``collapse_repeats=False``), with the journey attributes."""
+    import ibis
+
+    e = ev.join(j0.select("customer_id", "lj", "journey"), ["customer_id", "lj"])
+    e = e.select(
+        "journey",
+        "customer_id",
+        "tp",
+        "timestamp",
+        "value",
+        t0=e["t"],
+        repeats=ibis.literal(1, "int64"),
+        is_conversion=e["is_conv"],
+        pos=ibis.row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
     )
-    return JourneyData(
-        steps=steps_x,
-        runs=runs_x,
-        journeys=journeys,
-        touchpoint_types=tp_types,
-        contact_touchpoints=contacts,
-        conversion_touchpoint=conversion_touchpoint,
-        params=_build_params(
-            session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
-        ),
-        backend=_Backend(engine, runs_x, steps_x, max_step_pos),
-    )
+    we = ibis.window(group_by="journey", order_by="pos")
+    e = e.mutate(n_tp=e["tp"].lead().over(we), n_conv=e["is_conversion"].lead().over(we))
+    e = e.join(runs_x.select("journey", "jtype", "jconv", "jlast", "jloop").distinct(), "journey")
+    return e
 
 
 def _drop(engine: Engine, table: Any) -> None:
