@@ -402,3 +402,33 @@ def test_plots_return_titled_labelled_axes(fitted):
         if ax.axison:
             assert ax.get_xlabel() and ax.get_ylabel() is not None
     plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# run_segmentation: the skips and the options
+# --------------------------------------------------------------------------------------------
+
+
+def test_run_segmentation_skips_without_transactions_or_customers():
+    r = S.run_segmentation({}, as_of_date="2025-06-30")
+    assert r.skipped and r.status_note == "Skipped: no transactions table."
+    assert r.findings() == [] and r.exports() == {}
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "timestamp": pd.to_datetime(["2025-06-01", "2025-06-02", "2025-06-03"]),
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    r = S.run_segmentation({"transactions": tx}, as_of_date="2025-06-30", options={"k_max": 4})
+    assert r.skipped and r.status_note == "Skipped: fewer than 10 customers with purchases."
+    assert r.skip_reason == (
+        "fewer than 10 customers bought anything up to 2025-06-30: too few to form up to 4 "
+        "segments of at least 10 customers (min_group_size)"
+    )
+    # explicit arguments win over the options block; unknown keys are ignored
+    r = S.run_segmentation(
+        {"transactions": tx}, as_of_date="2025-06-30", options={"k_max": 4, "other": 1}, k_max=9
+    )
+    assert r.options["k_max"] == 9 and "other" not in r.options
+    assert r.status_note == "Skipped: fewer than 19 customers with purchases."

@@ -1,8 +1,8 @@
-"""Notebook 02's transaction steps on an Ibis backend table give what the pandas path gives.
+"""Notebook 02's transaction steps give the same result for a pandas frame and a backend table.
 
-``load_master_map(ids=<Ibis column>)`` counts the map's coverage in the backend,
-``to_people(<Ibis table>, map)`` is a join in the backend, and everything after the customer
-features (RFM, clusters, export) is then identical. DuckDB always; PySpark in the tests marked
+``load_master_map(ids=...)`` counts the map's coverage in the backend, ``to_people(table, map)``
+is a join in the backend (a frame is registered on an engine first), and everything after the
+customer features (RFM, clusters, export) is then identical. DuckDB always; PySpark in the tests marked
 ``spark`` (skipped with the reason when pyspark or Java is missing).
 """
 
@@ -11,14 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_features import AS_OF
+from test_features import AS_OF, oracle_customer_features
 from test_features_backend import assert_same, messy_transactions, spark, to_parquet  # noqa: F401
 
 from cxlib import segment as S
 from cxlib.contract import load_source
+from cxlib.engine import is_table
 from cxlib.features import customer_features
 from cxlib.segment._people import _id_coverage
-from cxlib.sources import ROW_ORDER, backend_table, is_backend_table
+from cxlib.sources import ROW_ORDER, backend_table
 
 SEED = 42
 
@@ -42,8 +43,8 @@ def sample(sample_dir):
     truth = pd.read_csv(
         sample_dir / "truth" / "customers.csv", usecols=["customer_id", "master_id"], dtype="str"
     )
-    assert is_backend_table(lazy_data.tables["transactions"])
-    assert not is_backend_table(pandas_data.tables["transactions"])
+    assert is_table(lazy_data.tables["transactions"])
+    assert not is_table(pandas_data.tables["transactions"])
     return pandas_data, lazy_data, truth
 
 
@@ -105,7 +106,7 @@ def test_sample_master_map_same_on_both_paths(sample, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def test_to_people_join_equals_pandas_on_small_cases():
+def test_to_people_frame_and_backend_table_on_small_cases():
     tx = pd.DataFrame(
         {
             "transaction_id": ["T1", "T2", "T3", "T4", "T4", None, "T6"],
@@ -117,7 +118,7 @@ def test_to_people_join_equals_pandas_on_small_cases():
     mm = pd.DataFrame({"customer_id": ["A", "B", "C"], "master_id": ["P1", "P1", "P2"]})
     want = S.to_people(tx, mm)
     got_t = S.to_people(backend_table(tx), mm)
-    assert is_backend_table(got_t)
+    assert is_table(got_t)
     assert list(got_t.columns) == [*tx.columns, "source_customer_id", ROW_ORDER]
     got = as_frame(got_t)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
@@ -138,15 +139,16 @@ def test_to_people_join_equals_pandas_on_small_cases():
     assert S.to_people(backend_table(none), mm).count().execute() == 0
 
 
-def test_to_people_features_equal_pandas_on_messy_transactions():
+def test_to_people_features_equal_for_frame_and_table_on_messy_transactions():
     """Multi-line transactions, duplicates, refunds, missing labels; people spanning records."""
     df = messy_transactions()
     ids = sorted(df["customer_id"].unique())
     mm = pd.DataFrame(
         {"customer_id": ids[:200], "master_id": [f"P{i // 3:03d}" for i in range(200)]}
     )
-    want = customer_features(S.to_people(df, mm), AS_OF)
+    want = oracle_customer_features(S.to_people(df, mm), AS_OF)
     got = customer_features(S.to_people(backend_table(df), mm), AS_OF)
+    assert_same(customer_features(S.to_people(df, mm), AS_OF), want)
     assert len(got) < df["customer_id"].nunique()  # records were merged into people
     assert_same(got, want)
     # without the optional columns (no transaction_id, channel, category)
@@ -163,42 +165,36 @@ def test_to_people_features_equal_pandas_on_messy_transactions():
 
 
 def _pipeline(data, master_map):
-    """Cells 4-21 of notebook 02 without the plots (k 4..6 and few resamples, for speed)."""
-    tx = data.tables["transactions"]
-    if master_map is not None:
-        tx = S.to_people(tx, master_map)
-    features = customer_features(tx, data.as_of_date)
-    rfm = S.rfm_scores(features)
-    segmenter = S.BehaviouralSegmenter(k_range=range(4, 7), random_state=SEED, n_stability=3)
-    segmenter.fit(features)
-    clusters = pd.Series(segmenter.labels_, index=features.index, name="cluster")
-    profile = S.profile_clusters(features, clusters.to_numpy())
-    previous_date = data.as_of_date - pd.Timedelta(days=90)
-    previous = S.rfm_scores(customer_features(tx, previous_date))
-    migration = S.rfm_migration(rfm, previous, previous_date, data.as_of_date)
-    export = S.segments_export(
-        rfm, clusters, profile.names, customers=data.tables["customers"], master_map=master_map
-    )
-    return features, segmenter, migration, export
+    """Notebook 02's run (k 4..6 and few resamples, for speed)."""
+    r = S.run_segmentation(data, master_map=master_map, seed=SEED, k_min=4, k_max=6, n_bootstrap=3)
+    assert not r.skipped
+    return r
 
 
 @pytest.mark.parametrize("people", [False, True], ids=["records", "people"])
-def test_sample_pipeline_equal_on_both_paths(sample, people):
+def test_sample_run_equal_for_frames_and_backend_tables(sample, people):
     pandas_data, lazy_data, truth = sample
     mm = truth if people else None
-    f_want, seg_want, mig_want, ex_want = _pipeline(pandas_data, mm)
-    f_got, seg_got, mig_got, ex_got = _pipeline(lazy_data, mm)
-    assert len(f_want) > 4000
-    assert_same(f_got, f_want)
-    assert seg_got.k_ == seg_want.k_
-    assert (seg_got.labels_ == seg_want.labels_).all()
-    pd.testing.assert_frame_equal(seg_got.selection_, seg_want.selection_)
-    pd.testing.assert_frame_equal(mig_got.table, mig_want.table)
+    want = _pipeline(pandas_data, mm)
+    got = _pipeline(lazy_data, mm)
+    assert len(want.features) > 4000
+    assert_same(got.features, want.features)
+    assert got.segmenter.k_ == want.segmenter.k_
+    assert (got.segmenter.labels_ == want.segmenter.labels_).all()
+    pd.testing.assert_frame_equal(got.segmenter.selection_, want.segmenter.selection_)
+    pd.testing.assert_frame_equal(got.migration.table, want.migration.table)
+    assert list(got.exports()) == ["segments.csv"]
+    ex_got, ex_want = got.exports()["segments.csv"], want.exports()["segments.csv"]
     pd.testing.assert_frame_equal(ex_got, ex_want)
     assert len(ex_want) > 1000
+    assert [f.text for f in got.findings()] == [f.text for f in want.findings()]
+    assert sum(f.headline for f in got.findings()) == 3
     if people:
-        assert "master_id" in ex_got.columns
+        assert got.unit.startswith("people")
+        assert list(ex_got.columns) == [*S.EXPORT_COLUMNS, "master_id"]
         assert ex_got["customer_id"].is_unique
+    else:
+        assert list(ex_got.columns) == list(S.EXPORT_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ Modules (private; import from here):
 - ``_profile`` — :func:`profile_clusters`: cluster profiles, names and descriptions;
 - ``_people`` — the single customer view (:func:`load_master_map`, :func:`to_people`) and the
   ``segments.csv`` export;
-- ``_report`` — finding sentences and display tables.
+- ``_report`` — finding sentences and display tables;
+- ``_run`` — :func:`run_segmentation`, the question in one call, and its
+  :class:`SegmentationResult` (findings, exports, display tables).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from cxlib.segment._rfm import (
     rfm_segment_of,
     segment_summary,
 )
+from cxlib.segment._run import SegmentationResult, run_segmentation
 
 __all__ = [
     "BEHAVIOUR_COLUMNS",
@@ -60,6 +63,7 @@ __all__ = [
     "RFM_DESCRIPTIONS",
     "RFM_GRID",
     "RFM_SEGMENTS",
+    "SegmentationResult",
     "SLIPPING_SEGMENTS",
     "VALUABLE_SEGMENTS",
     "BehaviouralSegmenter",
@@ -80,6 +84,7 @@ __all__ = [
     "rfm_migration",
     "rfm_scores",
     "rfm_segment_of",
+    "run_segmentation",
     "segment_summary",
     "segment_table",
     "segments_export",

@@ -211,3 +211,56 @@ def add_findings(findings, sentences: list[str], headline: int | None = 0) -> No
     and present) is marked as a headline for the index page."""
     for i, text in enumerate(sentences):
         findings.add(text, headline=headline is not None and i == headline)
+
+
+# --------------------------------------------------------------------------------------------
+# Sentences of notebook 02 about the run (who is counted, the export)
+# --------------------------------------------------------------------------------------------
+
+PEOPLE_UNIT = "people (single customer view from the data audit)"
+RECORD_UNIT = "customer records (no single customer view was available in this run)"
+NO_TRANSACTIONS = "the data has no transactions table, which every segment is built from"
+
+
+def too_few_customers(need: int, as_of_date: pd.Timestamp, k_max: int, min_group_size: int) -> str:
+    """Why the segmentation was skipped: too few customers with purchases."""
+    return (
+        f"fewer than {need} customers bought anything up to {as_of_date.date()}: "
+        f"too few to form up to {k_max} segments of at least "
+        f"{min_group_size} customers (min_group_size)"
+    )
+
+
+def unit_finding(unit: str, n_customers: int, as_of_date: pd.Timestamp) -> str:
+    """The finding naming what is counted (people or records) and how many."""
+    return f"Segments are built on {unit}: {n_customers:,} who bought up to {as_of_date.date()}."
+
+
+def introduction(
+    unit: str,
+    n_customers: int,
+    as_of_date: pd.Timestamp,
+    lookback_days: int,
+    rows: tuple[int, int] | None,
+) -> str:
+    """The opening paragraph (Markdown): who is segmented, the window, the usable rows."""
+    text = (
+        f"Segmenting **{n_customers:,} {unit.split(' (')[0]}** who bought at least once up to "
+        f"**{as_of_date.date()}** (unit: {unit}). Frequency and spend use the {lookback_days} days "
+        f"up to that date."
+    )
+    if rows is not None:
+        text += (
+            f" {rows[0]:,} transaction rows were usable; {rows[1]:,} unreadable rows were left "
+            f"out (see the data audit)."
+        )
+    return text
+
+
+def export_sentence(n_records: int, consent_known: bool) -> str:
+    """What ``exports/segments.csv`` holds (Markdown)."""
+    return f"Exported **{n_records:,}** customer records to `exports/segments.csv`" + (
+        " (customers with marketing consent only)."
+        if consent_known
+        else " (no consent information in the data: check consent before contacting anyone)."
+    )
