@@ -15,20 +15,20 @@ def _markov_units(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     """Attribution paths as *units* (identical paths of the same outcome count once):
     non-conversion steps (unit, tp) in order, converted per unit, and each journey's unit (-1:
     no non-conversion step). Only the distinct paths and the journey-to-unit map come back."""
-    import ibis
-
     st = jd.backend.steps
     st = st.filter(~st["is_conversion"])
     keyed = st.group_by("journey").aggregate(
         key=st["tp"].cast("string").group_concat(",", order_by=st["pos"]),
         conv=st["jconv"].max(),
     )
-    keyed = keyed.mutate(unit=ibis.dense_rank().over(order_by=["key", "conv"]))
+    # a unit per (path, outcome), numbered in (path, outcome) order
+    keyed = keyed.mutate(unit=keyed["key"].dense_rank() * 2 + keyed["conv"].cast("int64"))
     keyed = jd.backend.engine.keep(keyed, "cx_journey_units")
     units = keyed.group_by(["unit", "key", "conv"]).aggregate().order_by("unit").to_pandas()
     jmap = keyed.select("journey", "unit").to_pandas()
+    number = pd.Series(np.arange(len(units), dtype=np.int64), index=units["unit"].to_numpy())
     unit_of = np.full(jd.n_journeys, -1, dtype=np.int64)
-    unit_of[jmap["journey"].to_numpy()] = jmap["unit"].to_numpy()
+    unit_of[jmap["journey"].to_numpy()] = number.loc[jmap["unit"].to_numpy()].to_numpy()
     codes = [np.array(k.split(","), dtype=np.int64) for k in units["key"]]
     lens = np.array([len(c) for c in codes], dtype=np.int64)
     jn = np.repeat(np.arange(len(codes), dtype=np.int64), lens)
@@ -251,18 +251,15 @@ def _attribution_counts(
     """First-touch, last-touch and linear credit (conversions, value) per touchpoint code, and
     the distinct customers whose journeys visited each touchpoint (for small-group
     suppression)."""
-    import ibis
-
     n_tp = len(_tp_names(jd))
     st = jd.backend.steps
     st = st.filter(~st["is_conversion"])
-    values = pd.DataFrame(
-        {"journey": np.arange(jd.n_journeys), "jvalue": jd.journeys["value"].to_numpy(float)}
-    )
     c = st.filter(st["jconv"])
-    w = ibis.window(group_by="journey")
-    c = c.mutate(n=c.count().over(w), p0=c["pos"].min().over(w), p1=c["pos"].max().over(w))
-    c = c.join(ibis.memtable(values), "journey")
+    c = c.mutate(
+        n=c.count().over(group_by="journey"),
+        p0=c["pos"].min().over(group_by="journey"),
+        p1=c["pos"].max().over(group_by="journey"),
+    )
     is_f, is_l = c["pos"] == c["p0"], c["pos"] == c["p1"]
     lin = 1.0 / c["n"].cast("float64")
     agg = (

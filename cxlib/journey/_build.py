@@ -118,7 +118,8 @@ class _Backend:
 
     ``runs`` / ``steps`` (also ``JourneyData.runs`` / ``.steps``) are backend tables joined with
     the journey attributes ``jtype`` (journey type code), ``jconv`` (converted), ``jlast`` (last
-    touchpoint code), ``jloop`` (first backtrack position, NULL when none) and ``customer_id``,
+    touchpoint code), ``jloop`` (first backtrack position, NULL when none), ``jvalue`` (the
+    journey's conversion value) and ``customer_id``,
     kept by ``engine`` (closed with the journeys when ``owns_engine``).
     """
 
@@ -337,6 +338,7 @@ def _build_journeys(
             "jconv": jf["converted"].to_numpy(dtype=bool),
             "jlast": last_tp,
             "jloop": jf["loop_pos"].astype("Int64"),
+            "jvalue": jf["value"].fillna(0.0).to_numpy(dtype=float),
             "jfpos": fpos_safe,
         }
     )
@@ -703,7 +705,9 @@ def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
     )
     we = ibis.window(group_by="journey", order_by="pos")
     e = e.mutate(n_tp=e["tp"].lead().over(we), n_conv=e["is_conversion"].lead().over(we))
-    e = e.join(runs_x.select("journey", "jtype", "jconv", "jlast", "jloop").distinct(), "journey")
+    e = e.join(
+        runs_x.select("journey", "jtype", "jconv", "jlast", "jloop", "jvalue").distinct(), "journey"
+    )
     return e
 
 
