@@ -584,7 +584,10 @@ def test_weighted_bootstrap_equals_resorted_resamples(rounded):
     scorer = _evaluation._UpliftScorer(y.astype(float), t.astype(float))
     order = _evaluation._ScoreOrder(y.astype(float), t.astype(float), s.astype(float))
     got = np.asarray(
-        [scorer.scores(order, w) for w in _evaluation._bootstrap_weights(t, 25, np.random.default_rng(5))]
+        [
+            scorer.scores(order, w)
+            for w in _evaluation._bootstrap_weights(t, 25, np.random.default_rng(5))
+        ]
     )
     np.testing.assert_allclose(got, _resorted_statistics(y, t, s, 25, 5), rtol=1e-12, atol=1e-12)
     assert scorer.scores(order) == pytest.approx(
@@ -624,3 +627,49 @@ def test_subgroup_levels_computed_once_give_the_same_tables():
         pd.testing.assert_frame_equal(
             fn(df, ["age", "tier"], levels=levels), fn(df, ["age", "tier"]), check_exact=True
         )
+
+
+def test_run_uplift_shape_options_and_skip():
+    """run_uplift(data, options=...) -> UpliftResult: findings(), exports(), display methods."""
+    from cxlib.report import Finding
+    from cxlib.result import QuestionResult
+
+    rng = np.random.default_rng(4)
+    people, customers, tx = make_toy_inputs(3_000, rng)
+    campaign, _ = generate_campaign(people, customers, tx, rng)
+    data = {"campaign": campaign, "transactions": tx, "customers": customers}
+    assert U.skip_reason(data) is None
+    options = {"n_bootstrap": 5, "n_folds": 2, "cost_per_contact": 2.0, "unknown": None}
+    res = U.run_uplift(data, options=options, cost_per_contact=1.5)
+    assert isinstance(res, QuestionResult) and U.UpliftAnalysis is U.UpliftResult
+    assert res.cost_per_contact == 1.5 and res.value_per_conversion == 40.0  # keyword wins
+    assert res.requested_folds == 2 and res.models is not None
+    found = res.findings()
+    assert all(isinstance(f, Finding) for f in found)
+    assert [(f.text, f.headline) for f in found] == U.uplift_findings(res)
+    assert 2 <= sum(f.headline for f in found) <= 4
+    ex = res.exports()
+    assert list(ex) == ["uplift_readout.csv", "uplift_scores.csv"]
+    pd.testing.assert_frame_equal(ex["uplift_readout.csv"], res.readout.export_table())
+    assert list(ex["uplift_scores.csv"].columns) == list(U.SCORES_EXPORT_COLUMNS)
+    # the notebook's sentences, worded as they were in its cells
+    assert res.description().startswith(f"**{len(campaign):,} customers** in the campaign")
+    assert res.srm_sentence().endswith(f"p = {res.srm.p_value:.3f})")
+    assert res.targeting_intro() == (
+        "Cost per contact: **1.5**; value per extra conversion: **40**."
+    )
+    n_rec = int(res.scores["recommended"].sum())
+    assert f"**{n_rec:,} recommended** (consent taken from the customer table)" in (
+        res.scores_note()
+    )
+    for outcome in res.compared_outcomes():
+        assert res.who_responds_text(outcome).startswith("- ")
+    # why the notebook skips
+    empty = {"campaign": campaign.iloc[:0]}
+    assert U.skip_reason(empty) == U.Skip(
+        "skipped: no campaign table",
+        "the data has no `campaign` table (one row per customer of a randomised campaign "
+        "with its group and outcome)",
+    )
+    skip = U.skip_reason(data, control_arm="nobody")
+    assert skip.status_note == f"skipped: {skip.notice}" and "no control group" in skip.notice

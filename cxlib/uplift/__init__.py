@@ -18,6 +18,13 @@ Four steps, each with an honest uncertainty statement:
 4. **Targeting** — :func:`profit_curve` (incremental profit by share targeted) and
    :func:`uplift_scores_export` (the marketing list, consenting customers only).
 
+The question's entry point is :func:`run_uplift` (``run_uplift(data, *, options=...)``), which
+returns an :class:`UpliftResult` (``findings()``, ``exports()`` and the display tables of
+notebook 04). Private modules: ``_readout`` (experiment checks, readout), ``_evaluation`` (Qini,
+AUUC, deciles), ``_models`` (learners, cross-fitting), ``_targeting`` (groups, profit, the
+marketing list), ``_subgroups``, ``_history`` (purchase-history covariates, one Ibis path),
+``_run`` (the analysis and its result) and ``_report`` (display tables and sentences).
+
 Qini definition (binary outcomes only)
 --------------------------------------
 Peer libraries disagree on the random baseline and on the normalisation (causalml issues #577
@@ -57,9 +64,7 @@ from cxlib.uplift._evaluation import (
     uplift_by_decile,
     uplift_curve,
 )
-from cxlib.uplift._history import (
-    history_features,
-)
+from cxlib.uplift._history import history_features, send_cutoff
 from cxlib.uplift._models import (
     MAX_TRAIN_ROWS,
     TLearner,
@@ -82,6 +87,8 @@ from cxlib.uplift._readout import (
 )
 from cxlib.uplift._report import (
     OUTCOME_WORDS,
+    campaign_description,
+    compared_outcomes,
     deciles_display,
     deciles_note,
     deciles_shown,
@@ -91,19 +98,28 @@ from cxlib.uplift._report import (
     readout_display,
     readout_sentence,
     recommended_display,
+    scores_note,
     sleeping_dog_finding,
     srm_display,
+    srm_sentence,
     srm_shown,
+    targeting_intro,
     targeting_sentence,
+    top_subgroup_covariate,
     training_note,
     uplift_findings,
     who_responds_sentences,
+    who_responds_text,
 )
 from cxlib.uplift._run import (
     MIN_CONVERTERS_FOR_MODELS,
+    OPTION_DEFAULTS,
+    Skip,
     UpliftAnalysis,
+    UpliftResult,
     campaign_problem,
     run_uplift,
+    skip_reason,
 )
 from cxlib.uplift._subgroups import (
     compare_arms_by_subgroup,
@@ -126,6 +142,7 @@ __all__ = [
     "MAX_TRAIN_ROWS",
     "MIN_CONVERTERS_FOR_MODELS",
     "NON_COVARIATES",
+    "OPTION_DEFAULTS",
     "OUTCOME_COLUMNS",
     "OUTCOME_WORDS",
     "PERSONAL_COLUMNS",
@@ -134,16 +151,20 @@ __all__ = [
     "ReadoutResult",
     "SCORES_EXPORT_COLUMNS",
     "SRMResult",
+    "Skip",
     "TLearner",
     "TransformedOutcome",
     "UpliftAnalysis",
     "UpliftModelResult",
+    "UpliftResult",
     "XLearner",
     "auuc_score",
     "best_share",
+    "campaign_description",
     "campaign_problem",
     "campaign_readout",
     "compare_arms_by_subgroup",
+    "compared_outcomes",
     "covariate_balance",
     "covariate_matrix",
     "cross_fitting_folds",
@@ -170,16 +191,23 @@ __all__ = [
     "recommended_display",
     "response_groups",
     "run_uplift",
+    "scores_note",
+    "send_cutoff",
+    "skip_reason",
     "sleeping_dog_finding",
     "srm_display",
+    "srm_sentence",
     "srm_shown",
     "srm_test",
     "subgroup_levels",
+    "targeting_intro",
     "targeting_sentence",
+    "top_subgroup_covariate",
     "training_note",
     "uplift_by_decile",
     "uplift_curve",
     "uplift_findings",
     "uplift_scores_export",
     "who_responds_sentences",
+    "who_responds_text",
 ]

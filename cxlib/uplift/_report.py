@@ -1,17 +1,23 @@
-"""Display tables and finding sentences of the campaign analysis (presentation only)."""
+"""Display tables and finding sentences of the campaign analysis (presentation only).
+
+Every function takes the :class:`~cxlib.uplift.UpliftResult` of :func:`~cxlib.uplift.run_uplift`
+(also offered as its methods); nothing here computes a statistic.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cxlib.uplift._constants import BINARY_OUTCOMES
-from cxlib.uplift._run import UpliftAnalysis
 from cxlib.uplift._subgroups import _level_order
 from cxlib.uplift._targeting import expected_profit
+
+if TYPE_CHECKING:
+    from cxlib.uplift._run import UpliftAnalysis
 
 
 def who_responds_sentences(
@@ -521,3 +527,79 @@ def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
             n_head += headline
             out.append((sentence, headline))
     return out
+
+
+def campaign_description(res: UpliftAnalysis) -> str:
+    """Markdown: the campaign's size, ids, arms, outcomes, covariates and purchase history."""
+    spec = res.spec
+    return (
+        f"**{spec.n:,} customers** in the campaign"
+        + (f" ({', '.join(spec.campaign_ids)})" if spec.campaign_ids else "")
+        + f": control group **{spec.control_arm}**, offers **{', '.join(spec.arms)}**; outcomes "
+        f"measured: {', '.join(spec.outcomes)}. Covariates known before the send: "
+        f"{', '.join(spec.covariates) or 'none'}. Purchase history: {res.feature_note}."
+    )
+
+
+def srm_sentence(res: UpliftAnalysis) -> str:
+    """Markdown: whether the group sizes match the plan, with the chi-square test."""
+    verdict = (
+        "**Mismatch: the group sizes are not what the plan implies.**"
+        if res.srm.mismatch
+        else "The group sizes match the plan."
+    )
+    return f"{verdict} (chi-square = {res.srm.statistic:.2f}, p = {res.srm.p_value:.3f})"
+
+
+def compared_outcomes(res: UpliftAnalysis) -> list[str]:
+    """The outcomes (conversion, then visits) with head-to-head comparisons of the arms."""
+    return [
+        o
+        for o in ("converted", "visited")
+        if res.comparisons.get(o) is not None and not res.comparisons[o].empty
+    ]
+
+
+def who_responds_text(res: UpliftAnalysis, outcome: str) -> str:
+    """:func:`who_responds_sentences` of ``outcome`` as a Markdown list (not escaped)."""
+    sentences = who_responds_sentences(
+        res.comparisons[outcome], outcome_label=OUTCOME_WORDS[outcome]
+    )
+    return "\n".join(f"- {s}" for s in sentences)
+
+
+def top_subgroup_covariate(res: UpliftAnalysis, outcome: str, alpha: float = 0.05) -> str | None:
+    """The covariate of the largest head-to-head difference significant after Holm correction
+    on ``outcome`` (the one whose subgroup effects the report charts), None when none is."""
+    cmp_ = res.comparisons.get(outcome)
+    if cmp_ is None or cmp_.empty:
+        return None
+    sig = cmp_.loc[cmp_["p_value_holm"] < alpha]
+    if not len(sig):
+        return None
+    return str(sig.sort_values("estimate", ascending=False)["covariate"].iloc[0])
+
+
+def targeting_intro(res: UpliftAnalysis) -> str:
+    """Markdown: the cost per contact and value per extra conversion the targeting uses."""
+    return (
+        f"Cost per contact: **{res.cost_per_contact:g}**; value per extra conversion: "
+        f"**{res.value_per_conversion:g}**."
+    )
+
+
+def scores_note(res: UpliftAnalysis, file_name: str = "uplift_scores.csv") -> str:
+    """Markdown: customers scored and recommended, the consent source and the export's name."""
+    if res.scores is None:
+        return ""
+    n_rec = int(res.scores["recommended"].sum())
+    consent_note = (
+        "consent taken from the customer table"
+        if res.consent_known
+        else "**marketing consent is not recorded: check it before any contact**"
+    )
+    return (
+        f"{len(res.scores):,} customers scored, **{n_rec:,} recommended** "
+        f"({consent_note}); written to `exports/{file_name}` "
+        "(customer_id, arm, uplift, recommended)."
+    )

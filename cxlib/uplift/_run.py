@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from cxlib.engine import Engine
+from cxlib.report import Finding
+from cxlib.result import QuestionResult
+from cxlib.uplift import _report
 from cxlib.uplift._evaluation import qini_curves_frame, uplift_by_decile
 from cxlib.uplift._history import history_features
 from cxlib.uplift._models import UpliftModelResult, fit_uplift_models
@@ -33,16 +38,25 @@ from cxlib.uplift._targeting import (
 
 log = logging.getLogger(__name__)
 
-# --------------------------------------------------------------------------------------------
-# The whole analysis of notebook 04
-# --------------------------------------------------------------------------------------------
 #: Fewest converters per arm (and in control) needed to fit uplift models.
 MIN_CONVERTERS_FOR_MODELS = 20
+#: Keys of the ``uplift`` block of cx.yml that :func:`run_uplift` reads from ``options``, with
+#: their defaults (each may also be given as a keyword argument, which wins).
+OPTION_DEFAULTS: dict[str, Any] = {
+    "control_arm": "control",
+    "expected_allocation": None,
+    "cost_per_contact": 1.0,
+    "value_per_conversion": 40.0,
+    "n_bootstrap": 200,
+    "n_folds": 5,
+}
 
 
 @dataclass
-class UpliftAnalysis:
-    """Everything notebook 04 shows (see :func:`run_uplift`)."""
+class UpliftResult(QuestionResult):
+    """Everything notebook 04 shows (see :func:`run_uplift`): the analysis's parts as
+    attributes, its display tables and sentences as methods (from :mod:`._report`),
+    :meth:`findings` and :meth:`exports`."""
 
     spec: CampaignSpec
     campaign: pd.DataFrame
@@ -67,6 +81,144 @@ class UpliftAnalysis:
     min_group_size: int = 10
     duplicates_removed: int = 0
     left_out_arms: list[str] = field(default_factory=list)
+    requested_folds: int | None = None
+
+    # -- the shape every question shares ------------------------------------------------------
+    def findings(self) -> list[Finding]:
+        """The finding sentences (2-4 headlines), as :func:`uplift_findings` words them."""
+        return [Finding(text, headline) for text, headline in _report.uplift_findings(self)]
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """``uplift_readout.csv`` (the readout) and, when models were fitted,
+        ``uplift_scores.csv`` (the marketing list: every customer's best offer and uplift)."""
+        out = {READOUT_EXPORT: self.readout.export_table()}
+        if self.scores is not None:
+            out[SCORES_EXPORT] = self.scores
+        return out
+
+    # -- display tables and sentences (see cxlib.uplift._report) ------------------------------
+    def description(self) -> str:
+        """Who is in the campaign, its arms, outcomes, covariates and purchase history."""
+        return _report.campaign_description(self)
+
+    def srm_shown(self) -> pd.DataFrame:
+        """The sample-ratio table with small arms blanked (:func:`srm_shown`)."""
+        return _report.srm_shown(self)
+
+    def srm_display(self) -> pd.DataFrame:
+        """The sample-ratio table for managers (:func:`srm_display`)."""
+        return _report.srm_display(self)
+
+    def srm_sentence(self) -> str:
+        """Whether the group sizes match the plan, with the chi-square test."""
+        return _report.srm_sentence(self)
+
+    def readout_display(self) -> pd.DataFrame:
+        """The readout table for managers (:func:`readout_display`)."""
+        return _report.readout_display(self)
+
+    def models_display(self) -> pd.DataFrame:
+        """Qini coefficient and AUUC of each model per arm (:func:`models_display`)."""
+        return _report.models_display(self)
+
+    def training_note(self) -> str:
+        """How a large campaign's models were trained ('' when nothing was capped)."""
+        return _report.training_note(self, self.requested_folds)
+
+    def deciles_shown(self, arm: str) -> pd.DataFrame:
+        """The decile bins the report shows for ``arm`` (:func:`deciles_shown`)."""
+        return _report.deciles_shown(self, arm)
+
+    def deciles_display(self, arm: str) -> pd.DataFrame:
+        """The decile table of ``arm`` (:func:`deciles_display`)."""
+        return _report.deciles_display(self, arm)
+
+    def deciles_note(self, arm: str) -> str:
+        """What the decile table of ``arm`` does not show and why (:func:`deciles_note`)."""
+        return _report.deciles_note(self, arm)
+
+    def groups_shown(self, arm: str) -> pd.DataFrame:
+        """The four response groups of ``arm`` that may be shown (:func:`groups_shown`)."""
+        return _report.groups_shown(self, arm)
+
+    def groups_display(self, arm: str) -> pd.DataFrame:
+        """The four response groups of ``arm`` for managers (:func:`groups_display`)."""
+        return _report.groups_display(self, arm)
+
+    def sleeping_dog_sentence(self) -> str:
+        """The sleeping-dog sentence (:func:`sleeping_dog_finding`)."""
+        return _report.sleeping_dog_finding(self)[0]
+
+    def compared_outcomes(self) -> list[str]:
+        """The outcomes with head-to-head comparisons of the arms, in report order."""
+        return _report.compared_outcomes(self)
+
+    def who_responds_text(self, outcome: str) -> str:
+        """Which offer works better for whom on ``outcome``, as a Markdown list."""
+        return _report.who_responds_text(self, outcome)
+
+    def top_subgroup_covariate(self, outcome: str) -> str | None:
+        """The covariate with the largest significant head-to-head difference (None: none)."""
+        return _report.top_subgroup_covariate(self, outcome)
+
+    def targeting_intro(self) -> str:
+        """The cost and value the targeting section uses."""
+        return _report.targeting_intro(self)
+
+    def targeting_sentence(self, arm: str) -> str:
+        """What contacting the best share for ``arm`` gains (:func:`targeting_sentence`)."""
+        return _report.targeting_sentence(self, arm)
+
+    def scores_note(self, file_name: str = "uplift_scores.csv") -> str:
+        """How many customers were scored and recommended, and where the list is written."""
+        return _report.scores_note(self, file_name)
+
+    def recommended_display(self, key: str, *, top_n: int = 10) -> pd.DataFrame:
+        """The top recommended customers under pseudonyms (:func:`recommended_display`)."""
+        return _report.recommended_display(self, key, top_n=top_n)
+
+
+#: The name the result had before the question packages (kept for existing imports).
+UpliftAnalysis = UpliftResult
+
+#: Export file names (docs/outputs.md).
+READOUT_EXPORT = "uplift_readout.csv"
+SCORES_EXPORT = "uplift_scores.csv"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why notebook 04 skips the analysis: the run's status note and the notice it shows."""
+
+    status_note: str
+    notice: str
+
+
+def skip_reason(
+    data: Any, *, control_arm: str = "control", min_group_size: int = 10
+) -> Skip | None:
+    """Why ``data`` (a :class:`cxlib.contract.SourceData` or a dict of tables) cannot be
+    analysed — no campaign table, or :func:`campaign_problem` — or None when it can."""
+    tables = _tables(data)
+    has = getattr(data, "has", None)
+    present = has("campaign") if has is not None else _has_rows(tables.get("campaign"))
+    if not present:
+        return Skip(
+            "skipped: no campaign table",
+            "the data has no `campaign` table (one row per customer of a randomised campaign "
+            "with its group and outcome)",
+        )
+    problem = campaign_problem(tables["campaign"], control_arm, min_group_size)
+    return Skip(f"skipped: {problem}", problem) if problem else None
+
+
+def _has_rows(table: Any) -> bool:
+    return table is not None and len(table) > 0
+
+
+def _tables(data: Any) -> Mapping[str, Any]:
+    """The tables of a :class:`cxlib.contract.SourceData` or of a dict of tables."""
+    return data.tables if hasattr(data, "tables") else data
 
 
 def _first_row_per_customer(campaign: pd.DataFrame) -> pd.DataFrame:
@@ -104,30 +256,64 @@ def campaign_problem(
 
 
 def run_uplift(
-    tables: Mapping[str, pd.DataFrame],
+    data: Any,
     *,
-    control_arm: str = "control",
+    as_of_date: Any = None,
+    options: Mapping[str, Any] | None = None,
+    control_arm: str | None = None,
     expected_allocation: Mapping[str, float] | None = None,
-    cost_per_contact: float = 1.0,
-    value_per_conversion: float = 40.0,
-    n_bootstrap: int = 200,
-    n_folds: int = 5,
+    cost_per_contact: float | None = None,
+    value_per_conversion: float | None = None,
+    n_bootstrap: int | None = None,
+    n_folds: int | None = None,
     random_state: int | None = 0,
     min_group_size: int = 10,
     models: Mapping[str, BaseEstimator] | None = None,
-) -> UpliftAnalysis:
+    engine: Engine | None = None,
+) -> UpliftResult:
     """Run the whole campaign analysis of notebook 04 on contract tables.
 
-    ``tables`` needs ``campaign``; ``transactions`` adds purchase-history features (cut the day
-    before the send) and ``customers`` adds marketing consent for the export. The sample-ratio
-    test uses every arm; offer arms of fewer than ``min_group_size`` customers are left out of
-    everything else (``left_out_arms``).
+    Parameters
+    ----------
+    data : SourceData or dict of tables
+        Needs ``campaign``; ``transactions`` (a pandas frame or a backend table) adds
+        purchase-history features cut the day before the send, ``customers`` adds marketing
+        consent for the export.
+    as_of_date : date-like, optional
+        Not used: the campaign's own send date (``sent_at``) sets the purchase-history cut-off.
+    options : mapping, optional
+        The ``uplift`` block of cx.yml (:data:`OPTION_DEFAULTS`: ``control_arm``,
+        ``expected_allocation``, ``cost_per_contact``, ``value_per_conversion``,
+        ``n_bootstrap``, ``n_folds``); a keyword argument given here wins over the block.
+    random_state, min_group_size, models
+        Seed; the smallest group whose figures are shown (offer arms of fewer customers are
+        left out of everything but the sample-ratio test: ``left_out_arms``); the uplift
+        models (default :func:`default_models`).
+    engine : Engine, optional
+        The run's engine (default the one of ``data``, else a local one for the call).
+
+    Returns
+    -------
+    UpliftResult
 
     Raises
     ------
     ValueError
         With the reason of :func:`campaign_problem` when the campaign cannot be analysed.
     """
+    del as_of_date  # the send date comes from the campaign
+    given = {
+        "control_arm": control_arm,
+        "expected_allocation": expected_allocation,
+        "cost_per_contact": cost_per_contact,
+        "value_per_conversion": value_per_conversion,
+        "n_bootstrap": n_bootstrap,
+        "n_folds": n_folds,
+    }
+    opts = {**OPTION_DEFAULTS, **{k: v for k, v in dict(options or {}).items() if v is not None}}
+    opts.update({k: v for k, v in given.items() if v is not None})
+    tables = _tables(data)
+    control_arm = str(opts["control_arm"])
     raw = tables["campaign"]
     problem = campaign_problem(raw, control_arm, min_group_size)
     if problem:
@@ -136,57 +322,91 @@ def run_uplift(
     duplicates = len(raw) - len(campaign)
     if duplicates:
         log.warning("campaign: %d repeated customer rows dropped (first kept)", duplicates)
-    srm = srm_test(campaign, expected_allocation)
+    srm = srm_test(campaign, opts["expected_allocation"])
     sizes = campaign["group"].value_counts()
     left_out = sorted(a for a in sizes.index if a != control_arm and sizes[a] < min_group_size)
     if left_out:
         log.warning("campaign arms under %d customers left out: %s", min_group_size, left_out)
         campaign = campaign.loc[~campaign["group"].isin(left_out)].reset_index(drop=True)
     spec = describe_campaign(campaign, control_arm)
-    balance = covariate_balance(campaign, spec.covariates, control_arm)
-    readout = campaign_readout(campaign, control_arm, spec.outcomes)
-    feats, feature_note = history_features(campaign, tables.get("transactions"))
-    X = pd.concat(
-        [covariate_matrix(campaign, spec.covariates), covariate_matrix(feats, list(feats.columns))],
-        axis=1,
+    feats, feature_note = history_features(
+        campaign, tables.get("transactions"), engine=engine or getattr(data, "engine", None)
     )
     customers = tables.get("customers")
-    consent_known = customers is not None and "marketing_consent" in customers.columns
-    res = UpliftAnalysis(
+    res = UpliftResult(
         spec,
         campaign,
         srm,
-        balance,
-        readout,
+        covariate_balance(campaign, spec.covariates, control_arm),
+        campaign_readout(campaign, control_arm, spec.outcomes),
         feats,
         feature_note,
         None,
         "",
-        consent_known=consent_known,
-        cost_per_contact=cost_per_contact,
-        value_per_conversion=value_per_conversion,
+        consent_known=customers is not None and "marketing_consent" in customers.columns,
+        cost_per_contact=float(opts["cost_per_contact"]),
+        value_per_conversion=float(opts["value_per_conversion"]),
         min_group_size=min_group_size,
         duplicates_removed=duplicates,
         left_out_arms=left_out,
+        requested_folds=int(opts["n_folds"]),
     )
+    _subgroup_parts(res)
+    _model_parts(
+        res,
+        customers,
+        models=models,
+        n_folds=int(opts["n_folds"]),
+        n_bootstrap=int(opts["n_bootstrap"]),
+        random_state=random_state,
+    )
+    return res
+
+
+def _subgroup_parts(res: UpliftResult) -> None:
+    """Observed effects by subgroup and head-to-head comparisons, per 0/1 outcome."""
+    spec, campaign = res.spec, res.campaign
     cov = [c for c in spec.covariates if c in campaign.columns]
     levels = subgroup_levels(campaign, cov) if spec.binary_outcomes else None
     for out in spec.binary_outcomes:
-        kw = {"control_arm": control_arm, "min_group_size": min_group_size, "levels": levels}
+        kw = {"control_arm": spec.control_arm, "min_group_size": res.min_group_size}
+        kw["levels"] = levels
         res.subgroups[out] = effects_by_subgroup(campaign, cov, outcome=out, **kw)
         res.comparisons[out] = compare_arms_by_subgroup(campaign, cov, outcome=out, **kw)
+
+
+def _model_parts(
+    res: UpliftResult,
+    customers: pd.DataFrame | None,
+    *,
+    models: Mapping[str, BaseEstimator] | None,
+    n_folds: int,
+    n_bootstrap: int,
+    random_state: int | None,
+) -> None:
+    """The uplift models and what comes of them (Qini curves, deciles, the four groups, profit
+    curves, the marketing list), or the reason there are none in ``res.model_note``."""
+    spec, campaign, min_group_size = res.spec, res.campaign, res.min_group_size
+    control_arm = spec.control_arm
+    X = pd.concat(
+        [
+            covariate_matrix(campaign, spec.covariates),
+            covariate_matrix(res.features, list(res.features.columns)),
+        ],
+        axis=1,
+    )
     y = campaign["converted"].astype("float64")
     g = campaign["group"]
     conv = [int(y[g == a].sum()) for a in [control_arm, *spec.arms]]
     if X.shape[1] == 0:
         res.model_note = "there are no pre-treatment covariates to model who responds"
-        return res
+        return
     if min(conv) < MIN_CONVERTERS_FOR_MODELS:
         res.model_note = (
             f"an arm has fewer than {MIN_CONVERTERS_FOR_MODELS} conversions, too few to model "
             "who responds"
         )
-        return res
+        return
     mres = fit_uplift_models(
         campaign,
         X,
@@ -216,8 +436,8 @@ def run_uplift(
             f["y"],
             f["treatment"],
             f["uplift"],
-            cost_per_contact=cost_per_contact,
-            value_per_conversion=value_per_conversion,
+            cost_per_contact=res.cost_per_contact,
+            value_per_conversion=res.value_per_conversion,
             base_size=base,
             n_bootstrap=n_bootstrap,
             random_state=random_state,
@@ -227,10 +447,9 @@ def run_uplift(
     res.scores = uplift_scores_export(
         mres,
         customers=customers,
-        cost_per_contact=cost_per_contact,
-        value_per_conversion=value_per_conversion,
+        cost_per_contact=res.cost_per_contact,
+        value_per_conversion=res.value_per_conversion,
     )
-    return res
 
 
 def _model_names(mres: UpliftModelResult) -> list[str]:
