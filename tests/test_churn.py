@@ -734,3 +734,42 @@ def test_too_little_data_names_the_reason():
     assert reason.startswith("4 churned and 36 retained")
     customers["churned"] = [True] * 12 + [False] * 28
     assert churn.too_little_data({"customers": customers}, AS_OF) is None
+
+
+def test_run_churn_shape_options_findings_and_exports(retail_result):
+    """The common shape: keyword arguments override ``options`` (unknown keys are refused), the
+    result's findings are the finding sentences and its export is the scores table."""
+    from cxlib.report import Finding
+
+    assert [(f.text, f.headline) for f in retail_result.findings()] == churn.churn_findings(
+        retail_result
+    )
+    assert all(isinstance(f, Finding) for f in retail_result.findings())
+    exports = retail_result.exports()
+    assert list(exports) == ["churn_scores.csv"]
+    pd.testing.assert_frame_equal(exports["churn_scores.csv"], churn.scores_export(retail_result))
+    assert retail_result.summary().startswith("- ")
+    with pytest.raises(TypeError, match="horizon"):
+        churn.run_churn({}, AS_OF, horizon=90)
+    with pytest.raises(ValueError, match="as_of_date"):
+        churn.run_churn({})
+
+
+def test_check_data_says_why_the_analysis_is_skipped():
+    one = pd.DataFrame(
+        {"customer_id": ["a"], "timestamp": [pd.Timestamp("2025-06-01")], "amount": [10.0]}
+    )
+    check = churn.check_data({"transactions": one}, as_of_date=AS_OF)
+    assert not check.ok and check.mode == "non_contractual"
+    assert check.status_note == f"skipped: {check.reason}"
+    assert check.reason.startswith("only 30 days of purchases")
+    none = churn.check_data({"transactions": one.assign(amount=-1.0)}, as_of_date=AS_OF)
+    assert none.mode is None and not none.ok
+    assert none.status_note == "skipped: no transactions and no churn flag"
+    assert "`churned` or `churn_date`" in none.reason
+    ok = churn.check_data(simulate_retail(n=400, seed=3), as_of_date=AS_OF)
+    assert ok.ok and ok.status_note is None
+    assert churn.intro_markdown(ok) == (
+        f"Analysis date **{AS_OF.date()}** (data through the end of that day); "
+        "mode: **non-contractual**."
+    )

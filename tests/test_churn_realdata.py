@@ -29,12 +29,9 @@ def telco(realdata: Path):
         realdata, tables=("transactions", "customers", "feedback"), config=TELCO_CONFIG
     )
     res = churn.run_churn(
-        data.tables,
-        data.as_of_date,
-        n_bootstrap=50,
+        data,
+        options={"n_bootstrap": 50, "segment_column": "Contract", "duration_column": "tenure"},
         random_state=42,
-        segment_column="Contract",
-        duration_column="tenure",
     )
     return data, res
 

@@ -31,8 +31,8 @@ def sample_run(sample_dir):
         .fit(data.tables["customers"], data.as_of_date)
         .master_map_
     )
-    res = churn.run_churn(data.tables, data.as_of_date, master_map=master_map, **NOTEBOOK_DEFAULTS)
-    export = churn.scores_export(res)
+    res = churn.run_churn(data, options=NOTEBOOK_DEFAULTS, master_map=master_map)
+    export = res.exports()["churn_scores.csv"]
     truth = pd.read_csv(sample_dir / "truth" / "customers.csv", dtype={"customer_id": "str"})
     drivers = pd.read_csv(sample_dir / "truth" / "drivers.csv")
     joined = export.merge(truth, on="customer_id", how="inner", validate="one_to_one")
@@ -139,6 +139,7 @@ def test_low_satisfaction_is_not_reported_as_protective(sample_run):
 def test_findings_and_headlines(sample_run):
     _, res, _, _, _ = sample_run
     found = churn.churn_findings(res)
+    assert [(f.text, f.headline) for f in res.findings()] == found
     heads = [t for t, h in found if h]
     assert 2 <= len(heads) <= 4
     assert any("complaint" in t and "as likely to lapse" in t for t in heads)

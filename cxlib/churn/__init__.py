@@ -15,8 +15,9 @@ Two modes, chosen from the data (:func:`detect_mode`):
 
 Models: an interpretable logistic regression (:class:`LogitChurnModel`, statsmodels, odds ratios
 with 95% CIs, standard errors clustered by customer across snapshots) and a calibrated gradient
-boosting model (:class:`BoostedChurnModel`). Buy-till-you-die models (:class:`BetaGeoModel`, :class:`GammaGammaModel`) give
-P(alive), expected purchases and expected value; :func:`kaplan_meier` gives retention curves.
+boosting model (:class:`BoostedChurnModel`). Buy-till-you-die models (:class:`BetaGeoModel`,
+:class:`GammaGammaModel`) give P(alive), expected purchases and expected value;
+:func:`kaplan_meier` gives retention curves.
 Definitions are documented in ``docs/churn.md``.
 
 Modules (private; import from ``cxlib.churn``): ``_common`` (constants), ``_bgnbd`` (BG/NBD),
@@ -83,6 +84,7 @@ from cxlib.churn._features import (
     feedback_features,
     low_score_threshold,
     snapshot_features,
+    snapshot_features_and_btyd,
 )
 from cxlib.churn._gamma_gamma import GammaGammaModel, expected_value
 from cxlib.churn._labels import (
@@ -98,22 +100,25 @@ from cxlib.churn._report import (
     action_list_display,
     btyd_display,
     btyd_segments_display,
+    choice_markdown,
     churn_findings,
     drivers_display,
+    export_markdown,
     format_p,
+    intro_markdown,
     metrics_display,
     odds_ratios_display,
     risk_ratios_display,
     segment_risk_display,
     setup_markdown,
     snapshots_display,
+    suppressed_segments_markdown,
     survival_sentence,
+    survival_title,
 )
 from cxlib.churn._result import ChurnResult
-from cxlib.churn._run import run_churn, too_little_data
+from cxlib.churn._run import ChurnCheck, check_data, run_churn, too_little_data
 from cxlib.churn._summary import (
-    backend_daily_totals,
-    backend_summary_from_transactions,
     summary_from_transactions,
 )
 from cxlib.churn._survival import kaplan_meier, median_retention, retention_at, retention_durations
@@ -125,6 +130,7 @@ __all__ = [
     "BehaviourSegments",
     "BetaGeoModel",
     "BoostedChurnModel",
+    "ChurnCheck",
     "ChurnResult",
     "EXPORT_COLUMNS",
     "FEATURE_LABELS",
@@ -145,11 +151,11 @@ __all__ = [
     "action_list",
     "action_list_display",
     "attribute_features",
-    "backend_daily_totals",
-    "backend_summary_from_transactions",
     "btyd_display",
     "btyd_segments_display",
     "build_training_set",
+    "check_data",
+    "choice_markdown",
     "choose_model",
     "churn_findings",
     "contractual_labels",
@@ -159,6 +165,7 @@ __all__ = [
     "evaluate_models",
     "evaluate_predictions",
     "expected_value",
+    "export_markdown",
     "feature_columns",
     "feature_label",
     "feature_phrase",
@@ -169,6 +176,7 @@ __all__ = [
     "format_p",
     "gains_long",
     "gains_table",
+    "intro_markdown",
     "is_pattern_feature",
     "kaplan_meier",
     "lapse_labels",
@@ -194,9 +202,12 @@ __all__ = [
     "setup_markdown",
     "snapshot_dates",
     "snapshot_features",
+    "snapshot_features_and_btyd",
     "snapshots_display",
     "summary_from_transactions",
+    "suppressed_segments_markdown",
     "survival_sentence",
+    "survival_title",
     "too_little_data",
     "top_decile_lift",
 ]

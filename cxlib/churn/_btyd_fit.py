@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.churn._bgnbd import BetaGeoModel, fit_stratified_bgnbd
+from cxlib.churn._bgnbd import FREQ_DAYS, BetaGeoModel, fit_stratified_bgnbd
 from cxlib.churn._common import MAX_BTYD_FIT_CUSTOMERS
 from cxlib.churn._gamma_gamma import GammaGammaModel
-from cxlib.churn._labels import _purchases, purchase_days
-from cxlib.churn._summary import backend_summary_from_transactions, summary_from_transactions
-from cxlib.sources import is_backend_table
+from cxlib.churn._labels import _purchases, engine_for, purchase_days
+from cxlib.churn._summary import summary_from_transactions
+from cxlib.engine import Engine, as_table
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def rate_covariate_design(attributes: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_btyd(
-    transactions: pd.DataFrame | Any,
+    transactions: Any,
     as_of_date: Any,
     horizon_days: int = 90,
     value_horizon_days: int = 365,
@@ -137,6 +137,8 @@ def fit_btyd(
     shared_effects: bool = True,
     max_fit_customers: int | None = MAX_BTYD_FIT_CUSTOMERS,
     random_state: int | None = 0,
+    *,
+    engine: Engine | None = None,
 ) -> BTYDFit:
     """Fit BG/NBD and Gamma-Gamma on purchases up to ``as_of_date`` and predict per customer.
 
@@ -162,20 +164,54 @@ def fit_btyd(
     the predictions are made for every customer (``fit_customers`` of the result says how many
     were used; None: all). ``pooled=False`` skips the model of all customers
     when every customer has a stratum model (``bgnbd`` is then None; for throw-away fits such as
-    the training snapshots', whose predictions it would not change). ``transactions`` may be a
-    backend (Ibis) table:
-    the purchase summary per customer is then aggregated in the backend.
+    the training snapshots', whose predictions it would not change). The purchase
+    summary per customer is aggregated in the backend (a pandas frame is registered on
+    ``engine``, or on an engine opened for the call), from the purchase days the ``engine`` keeps.
     """
-    from cxlib.churn._bgnbd import FREQ_DAYS
+    with engine_for(transactions, engine) as engine:
+        return _fit_btyd(
+            as_table(transactions, engine),
+            as_of_date,
+            horizon_days,
+            value_horizon_days,
+            freq,
+            with_value,
+            strata,
+            covariates,
+            min_stratum_size,
+            pooled,
+            rate_covariates,
+            shared_effects,
+            max_fit_customers,
+            random_state,
+            engine,
+        )
 
+
+def _fit_btyd(
+    transactions,
+    as_of_date,
+    horizon_days,
+    value_horizon_days,
+    freq,
+    with_value,
+    strata,
+    covariates,
+    min_stratum_size,
+    pooled,
+    rate_covariates,
+    shared_effects,
+    max_fit_customers,
+    random_state,
+    engine: Engine | None,
+) -> BTYDFit:
+    """The work of :func:`fit_btyd` on a table of a backend."""
     unit = FREQ_DAYS[freq]
     tx = _purchases(transactions)
-    if is_backend_table(tx):  # the purchase days, kept for all dates
-        rfm = backend_summary_from_transactions(
-            tx, as_of_date, freq=freq, daily_totals=purchase_days(transactions)
-        )
-    else:
-        rfm = summary_from_transactions(tx, as_of_date, freq=freq)
+    # the purchase days, kept for all dates
+    rfm = summary_from_transactions(
+        tx, as_of_date, freq=freq, daily_totals=purchase_days(transactions, engine)
+    )
     # data through the END of the as-of day counts: the customer has been observed one day more
     # than the date difference (the forecast window starts the day after)
     rfm["T"] = rfm["T"] + 1.0 / unit
@@ -277,11 +313,8 @@ def fit_btyd(
         avg_value = gg.expected_average_value(x, rfm["monetary_value"])
     except ValueError as exc:
         log.warning("Gamma-Gamma not fitted (%s); using each customer's mean spend", exc)
-        if is_backend_table(tx):
-            means = tx.group_by("customer_id").aggregate(_m=tx.amount.mean()).to_pandas()
-            first_day_mean = means.set_index("customer_id")["_m"].reindex(rfm.index)
-        else:
-            first_day_mean = tx.groupby("customer_id")["amount"].mean().reindex(rfm.index)
+        means = tx.group_by("customer_id").aggregate(_m=tx.amount.mean()).to_pandas()
+        first_day_mean = means.set_index("customer_id")["_m"].reindex(rfm.index)
         avg_value = np.where(x > 0, rfm["monetary_value"], first_day_mean)
     pred["expected_value"] = pred.pop("_purchases_value_horizon") * np.asarray(avg_value)
     return BTYDFit(bg, gg, rfm, pred, models, st, n_fit)

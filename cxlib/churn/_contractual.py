@@ -46,6 +46,7 @@ def _run_contractual(
     value_column,
     duration_column,
     n_folds,
+    engine=None,
 ) -> ChurnResult:
     from sklearn.model_selection import StratifiedKFold
 
@@ -120,7 +121,13 @@ def _run_contractual(
     for c in ("p_alive", "expected_purchases", "expected_value"):
         scores[c] = np.nan
     if has_tx and _has_purchase(tx):
-        bt = fit_btyd(tx, as_of, horizon_days=horizon_days, value_horizon_days=value_horizon_days)
+        bt = fit_btyd(
+            tx,
+            as_of,
+            horizon_days=horizon_days,
+            value_horizon_days=value_horizon_days,
+            engine=engine,
+        )
         for c in ("p_alive", "expected_purchases", "expected_value"):
             scores[c] = bt.predictions[c].reindex(scores.index).to_numpy()
     c_idx = customers.drop_duplicates("customer_id").set_index("customer_id")
@@ -144,32 +151,9 @@ def _run_contractual(
     for c in _flags_of(Xl):
         scores[c] = X[c].reindex(scores.index)
 
-    # retention curves
-    curves, test = pd.DataFrame(), {"chi2": np.nan, "df": np.nan, "p_value": np.nan}
-    groups_label = seg_col or "all customers"
-    dur = None
-    if "signup_date" in c_idx.columns and c_idx["signup_date"].notna().any():
-        end = (
-            c_idx["churn_date"]
-            if "churn_date" in c_idx.columns
-            else pd.Series(pd.NaT, index=c_idx.index)
-        )
-        end = end.where(end.notna(), as_of)
-        dur = (end - c_idx["signup_date"]).dt.days.astype(float)
-        unit = "days"
-    else:
-        col = duration_column or ("tenure" if "tenure" in c_idx.columns else None)
-        if col and col in c_idx.columns:
-            dur = pd.to_numeric(c_idx[col], errors="coerce").astype(float)
-            unit = col
-    if dur is not None:
-        ev = labels.reindex(dur.index)
-        ok = dur.notna() & ev.notna() & (dur >= 0)
-        grp = scores["segment"].reindex(dur.index)[ok] if seg_col else None
-        curves, test = kaplan_meier(dur[ok], ev[ok].astype(int), grp, min_group_size=min_group_size)
-        groups_label = str(groups_label)
-    else:
-        notes.append("Retention curves skipped: no sign-up date or tenure column.")
+    curves, test, groups_label, dur, unit = _retention(
+        c_idx, labels, scores, seg_col, as_of, duration_column, min_group_size, notes
+    )
     snaps = pd.DataFrame(
         {
             "snapshot_date": [as_of],
@@ -207,3 +191,36 @@ def _run_contractual(
         notes=notes,
         n_not_scored=0,
     )
+
+
+def _retention(c_idx, labels, scores, seg_col, as_of, duration_column, min_group_size, notes):
+    """Retention curves from sign-up to churn (or a tenure attribute), by segment:
+    ``(curves, log-rank test, what the groups are, durations or None, time unit)``."""
+    unit = "days"
+    # retention curves
+    curves, test = pd.DataFrame(), {"chi2": np.nan, "df": np.nan, "p_value": np.nan}
+    groups_label = seg_col or "all customers"
+    dur = None
+    if "signup_date" in c_idx.columns and c_idx["signup_date"].notna().any():
+        end = (
+            c_idx["churn_date"]
+            if "churn_date" in c_idx.columns
+            else pd.Series(pd.NaT, index=c_idx.index)
+        )
+        end = end.where(end.notna(), as_of)
+        dur = (end - c_idx["signup_date"]).dt.days.astype(float)
+        unit = "days"
+    else:
+        col = duration_column or ("tenure" if "tenure" in c_idx.columns else None)
+        if col and col in c_idx.columns:
+            dur = pd.to_numeric(c_idx[col], errors="coerce").astype(float)
+            unit = col
+    if dur is not None:
+        ev = labels.reindex(dur.index)
+        ok = dur.notna() & ev.notna() & (dur >= 0)
+        grp = scores["segment"].reindex(dur.index)[ok] if seg_col else None
+        curves, test = kaplan_meier(dur[ok], ev[ok].astype(int), grp, min_group_size=min_group_size)
+        groups_label = str(groups_label)
+    else:
+        notes.append("Retention curves skipped: no sign-up date or tenure column.")
+    return curves, test, groups_label, dur, unit

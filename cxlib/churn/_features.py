@@ -11,7 +11,14 @@ import pandas as pd
 
 from cxlib.churn._btyd_fit import BehaviourSegments, BTYDFit, fit_btyd, rate_covariate_design
 from cxlib.churn._common import FEATURE_LABELS, NON_FEATURE_COLUMNS
-from cxlib.churn._labels import _min_timestamp, lapse_labels, snapshot_dates
+from cxlib.churn._labels import (
+    _min_timestamp,
+    engine_for,
+    lapse_labels,
+    snapshot_dates,
+    tables_on,
+)
+from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,7 @@ def feedback_features(
     "low score" is compared with "no score", and customers who answer surveys are the frequent
     buyers.
     """
-    end = pd.Timestamp(as_of_date).normalize() + pd.Timedelta(days=1)
+    end = data_end(as_of_date)
     fb = feedback.loc[feedback["timestamp"] < end]
     threshold = low_score_threshold(feedback["score"]) if low_score is None else float(low_score)
     if fb.empty:
@@ -85,7 +92,6 @@ def feedback_features(
             recent.groupby(fb["customer_id"]).any().reindex(out.index).astype(float)
         )
     out.index.name = "customer_id"
-    out.attrs["low_score"] = threshold
     return out
 
 
@@ -116,7 +122,7 @@ def attribute_features(
     """
     df = customers.drop_duplicates("customer_id").set_index("customer_id")
     out = pd.DataFrame(index=df.index)
-    d = pd.Timestamp(as_of_date).normalize() if as_of_date is not None else None
+    d = analysis_day(as_of_date) if as_of_date is not None else None
     if "birth_year" in df.columns and d is not None:
         out["age"] = (d.year - pd.to_numeric(df["birth_year"], errors="coerce")).astype(float)
     if include_signup and "signup_date" in df.columns and d is not None:
@@ -157,6 +163,7 @@ def snapshot_features(
     value_horizon_days: int | None = None,
     btyd_segments: BehaviourSegments | None = None,
     features: pd.DataFrame | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Features at ``snapshot_date`` for customers with a purchase in the look-back window.
 
@@ -166,15 +173,41 @@ def snapshot_features(
     snapshot, one per behavioural segment when ``segments`` is given, with ``complained`` and
     ``no_app_use`` as dropout covariates. ``segment_code`` (the behavioural segment) is added when
     ``segments`` is given; it is
-    a label, not a model feature. With ``value_horizon_days``, the result's ``attrs["btyd"]``
-    holds the :class:`BTYDFit` (with Gamma-Gamma values) used. ``tables["transactions"]`` may be
-    a backend (Ibis) table; ``features`` may hold its ``customer_features`` at the snapshot
-    already computed (not modified).
+    a label, not a model feature. With ``value_horizon_days`` the BG/NBD fit has Gamma-Gamma
+    values (:func:`snapshot_features_and_btyd` also returns the :class:`BTYDFit` used). ``tables["transactions"]`` is a
+    table of a backend or a pandas frame (registered on ``engine``, or on an engine opened for
+    the call); ``features`` may hold its ``customer_features`` at the snapshot already computed
+    (not modified).
     """
+    return snapshot_features_and_btyd(**locals())[0]
+
+
+def snapshot_features_and_btyd(
+    tables: Mapping[str, Any],
+    snapshot_date: Any,
+    *,
+    lookback_days: int = 365,
+    horizon_days: int = 90,
+    recent_days: int = 90,
+    include_btyd: bool = True,
+    low_score: float | None = None,
+    segments: BehaviourSegments | None = None,
+    btyd_fit: BTYDFit | None = None,
+    value_horizon_days: int | None = None,
+    btyd_segments: BehaviourSegments | None = None,
+    features: pd.DataFrame | None = None,
+    engine: Engine | None = None,
+) -> tuple[pd.DataFrame, BTYDFit | None]:
+    """:func:`snapshot_features` and the :class:`BTYDFit` behind ``bgnbd_p_lapse`` (None without
+    one)."""
     from cxlib.features import customer_features
 
-    d = pd.Timestamp(snapshot_date).normalize()
-    tx = tables["transactions"]
+    args = {k: v for k, v in locals().items() if k != "customer_features"}
+    if engine is None and not is_table(tables["transactions"]):
+        with Engine() as local:
+            return snapshot_features_and_btyd(**{**args, "engine": local})
+    d = analysis_day(snapshot_date)
+    tx = as_table(tables["transactions"], engine)
     feats_all = (
         customer_features(tx, d, lookback_days=lookback_days)
         if features is None
@@ -215,6 +248,7 @@ def snapshot_features(
                 rate_covariates=(
                     rate_covariate_design(attrs) if attrs is not None and attrs.shape[1] else None
                 ),
+                engine=engine,
             )
         feats["bgnbd_p_lapse"] = bt.predictions["bgnbd_p_lapse"].reindex(feats.index)
     if segments is not None and len(feats):
@@ -225,9 +259,7 @@ def snapshot_features(
     if attrs is not None and attrs.shape[1]:
         feats = feats.join(attrs, how="left")
     feats.index.name = "customer_id"
-    if bt is not None:
-        feats.attrs["btyd"] = bt
-    return feats
+    return feats, bt
 
 
 def build_training_set(
@@ -243,13 +275,48 @@ def build_training_set(
     low_score: float | None = None,
     segments: BehaviourSegments | None = None,
     features: Mapping[pd.Timestamp, pd.DataFrame] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Stack labelled snapshots: one row per (snapshot, active customer).
 
     Columns: ``snapshot_date``, ``customer_id``, the features of :func:`snapshot_features` and
     ``lapsed`` (no purchase in the ``horizon_days`` after the snapshot). ``features`` maps
-    snapshot dates to ``customer_features`` already computed at them.
+    snapshot dates to ``customer_features`` already computed at them. A pandas transactions
+    frame is registered on ``engine`` (or on an engine opened for the call).
     """
+    with engine_for(tables["transactions"], engine) as engine:
+        return _training_set(
+            tables_on(tables, engine),
+            as_of_date,
+            horizon_days=horizon_days,
+            lookback_days=lookback_days,
+            n_snapshots=n_snapshots,
+            spacing_days=spacing_days,
+            recent_days=recent_days,
+            include_btyd=include_btyd,
+            low_score=low_score,
+            segments=segments,
+            features=features,
+            engine=engine,
+        )
+
+
+def _training_set(
+    tables,
+    as_of_date,
+    *,
+    horizon_days,
+    lookback_days,
+    n_snapshots,
+    spacing_days,
+    recent_days,
+    include_btyd,
+    low_score,
+    segments,
+    features,
+    engine,
+):
+    """:func:`build_training_set` with the transactions in the backend."""
     tx = tables["transactions"]
     earliest = _min_timestamp(tx)
     dates = snapshot_dates(as_of_date, horizon_days, n_snapshots, spacing_days, earliest)
@@ -270,9 +337,9 @@ def build_training_set(
             low_score=low_score,
             segments=segments,
             features=(features or {}).get(s),
+            engine=engine,
         )
-        f.attrs = {}
-        f["lapsed"] = lapse_labels(tx, s, horizon_days, f.index).to_numpy()
+        f["lapsed"] = lapse_labels(tx, s, horizon_days, f.index, engine=engine).to_numpy()
         f.insert(0, "snapshot_date", s)
         frames.append(f.reset_index())
         log.info(

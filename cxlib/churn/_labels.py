@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import logging
-import uuid
-import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 
 from cxlib.churn._common import MODE_CONTRACTUAL, MODE_NON_CONTRACTUAL
+from cxlib.churn._summary import _daily_totals
+from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table
 from cxlib.features import isin_ids
-from cxlib.sources import fetch_frame, is_backend_table
+from cxlib.sources import fetch_frame
 
 log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine of a call
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def engine_for(obj: Any, engine: Engine | None) -> Iterator[Engine | None]:
+    """The engine a call uses: ``engine``; else, when ``obj`` is a pandas frame, an engine opened
+    for the call (closed at the end of the ``with`` block); else None (an Ibis table needs none)."""
+    if engine is not None or obj is None or is_table(obj):
+        yield engine
+        return
+    with Engine() as local:
+        yield local
+
+
+def tables_on(tables: Mapping[str, Any], engine: Engine | None) -> dict[str, Any]:
+    """``tables`` with the transactions as a table of the backend (a frame registered on
+    ``engine``); the customer-level tables (customers, feedback) stay as they are."""
+    out = dict(tables)
+    tx = out.get("transactions")
+    if tx is not None:
+        out["transactions"] = as_table(tx, engine)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -22,11 +49,11 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 
 
-def _backend_lapse_counts(purchases: Any, snapshot: pd.Timestamp, horizon_days: int) -> tuple:
-    """(lapsed, bought again) among the customers of backend ``purchases`` who bought up to the
-    end of ``snapshot``: the counts of :func:`lapse_labels`, in one aggregate query (only two
-    numbers come back; no per-customer table is built)."""
-    s = pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)
+def _lapse_counts(purchases: Any, snapshot: pd.Timestamp, horizon_days: int) -> tuple:
+    """(lapsed, bought again) among the customers of ``purchases`` who bought up to the end of
+    ``snapshot``: the counts of :func:`lapse_labels`, in one aggregate query (only two numbers
+    come back; no per-customer table is built)."""
+    s = data_end(snapshot)
     e = s + pd.Timedelta(days=int(horizon_days))
     t = purchases.filter(purchases.timestamp < _ts(e))
     per = t.group_by("customer_id").aggregate(
@@ -40,19 +67,24 @@ def _backend_lapse_counts(purchases: Any, snapshot: pd.Timestamp, horizon_days: 
     return n - kept, kept
 
 
-def detect_mode(tables: Mapping[str, pd.DataFrame], *, strict: bool = True) -> str | None:
+def detect_mode(
+    tables: Mapping[str, Any], *, strict: bool = True, engine: Engine | None = None
+) -> str | None:
     """``"contractual"`` when the customers table has a ``churned``/``churn_date`` column with at
     least one known value, else ``"non_contractual"`` (which needs transactions).
 
-    When neither is available: raise ``ValueError`` (``strict``) or return None.
+    When neither is available: raise ``ValueError`` (``strict``) or return None. A pandas
+    transactions frame is registered on ``engine`` (or on an engine opened for the call).
     """
     customers = tables.get("customers")
     if customers is not None and len(customers):
         for col in ("churned", "churn_date"):
             if col in customers.columns and customers[col].notna().any():
                 return MODE_CONTRACTUAL
-    if _has_purchase(tables.get("transactions")):
-        return MODE_NON_CONTRACTUAL
+    tx = tables.get("transactions")
+    with engine_for(tx, engine) as engine:
+        if tx is not None and _has_purchase(as_table(tx, engine)):
+            return MODE_NON_CONTRACTUAL
     if not strict:
         return None
     raise ValueError(
@@ -80,7 +112,7 @@ def snapshot_dates(
     spacing = int(spacing_days or horizon_days)
     if spacing < horizon_days:
         raise ValueError("spacing_days must be at least horizon_days (label windows would overlap)")
-    d = pd.Timestamp(as_of_date).normalize()
+    d = analysis_day(as_of_date)
     dates = [d - pd.Timedelta(days=int(horizon_days) + k * spacing) for k in range(n_snapshots)]
     if earliest is not None:
         if pd.isna(earliest):  # no transactions at all: no history for any snapshot
@@ -98,30 +130,24 @@ def _ts(value: Any) -> Any:
 
 
 def _is_empty(table: Any) -> bool:
-    """True for None or a table (pandas or backend) without rows."""
+    """True for None or a table without rows."""
     if table is None:
         return True
-    if is_backend_table(table):
-        return int(table.limit(1).count().execute()) == 0
-    return not len(table)
+    return int(table.limit(1).count().execute()) == 0
 
 
 def _has_purchase(transactions: Any) -> bool:
-    """True when the transactions (pandas or backend) hold at least one positive amount."""
+    """True when the transactions table holds at least one positive amount."""
     if transactions is None:
         return False
-    if is_backend_table(transactions):
-        top = transactions.amount.max().execute()
-        return top is not None and not pd.isna(top) and float(top) > 0
-    return bool(len(transactions) and (transactions["amount"] > 0).any())
+    top = transactions.amount.max().execute()
+    return top is not None and not pd.isna(top) and float(top) > 0
 
 
 def _min_timestamp(transactions: Any) -> pd.Timestamp:
     """Earliest timestamp of a transactions table (NaT when it has none)."""
-    if is_backend_table(transactions):
-        v = transactions.timestamp.min().execute()
-        return pd.NaT if v is None or pd.isna(v) else pd.Timestamp(v)
-    return transactions["timestamp"].min()
+    v = transactions.timestamp.min().execute()
+    return pd.NaT if v is None or pd.isna(v) else pd.Timestamp(v)
 
 
 def _text_ids(table: Any) -> Any:
@@ -131,80 +157,69 @@ def _text_ids(table: Any) -> Any:
     return table.mutate(customer_id=table.customer_id.cast("string"))
 
 
-def _purchases(transactions: pd.DataFrame | Any) -> pd.DataFrame | Any:
-    """Purchases (positive amounts) with ``customer_id``, ``timestamp``, ``amount`` (+ channel).
-
-    A backend table gives a backend expression (rows filtered in the backend).
-    """
+def _purchases(transactions: Any) -> Any:
+    """Purchases (positive amounts) with ``customer_id``, ``timestamp``, ``amount`` (+ channel):
+    an expression over the transactions table (rows filtered in its backend)."""
     cols = [
         c for c in ("customer_id", "timestamp", "amount", "channel") if c in transactions.columns
     ]
-    if is_backend_table(transactions):
-        return transactions.filter(transactions.amount > 0).select(*cols)
-    tx = transactions.loc[transactions["amount"] > 0, cols]
-    return tx
+    return transactions.filter(transactions.amount > 0).select(*cols)
 
 
-_PURCHASE_DAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Purchase days per backend transactions table (see :func:`purchase_days`)."""
+def purchase_days(transactions: Any, engine: Engine | None = None) -> Any:
+    """One row per customer and purchase day of a transactions table.
 
-
-class _PurchaseDays:
-    def __init__(self, transactions: Any) -> None:
-        from cxlib.churn._summary import backend_daily_totals
-        from cxlib.features import _drop_quietly, keep_in_backend
-
-        self.source = transactions
-        expr = backend_daily_totals(_purchases(transactions))
-        con = expr._find_backend()
-        self.table, name = keep_in_backend(con, f"cx_purchase_days_{uuid.uuid4().hex[:12]}", expr)
-        if name is not None:
-            self._drop = weakref.finalize(self, _drop_quietly, con, name)
-
-
-def purchase_days(transactions: Any) -> Any:
-    """One row per customer and purchase day of a backend transactions table, kept in the backend.
-
-    The table of :func:`cxlib.churn._summary.backend_daily_totals` over the purchases (positive amounts):
-    ``_c`` (customer id as text), ``_d`` (days since 1970-01-01), ``_a`` (the day's spend). It is
-    computed once per transactions table and kept (a temporary table, dropped when the table
-    expression is no longer used), so that the BG/NBD summaries, the lapse labels and the
-    retention durations of several snapshot dates read it instead of every transaction.
+    The :func:`cxlib.churn._summary._daily_totals` of the purchases (positive amounts): ``_c``
+    (customer id as text), ``_d`` (days since 1970-01-01), ``_a`` (the day's spend). With an
+    ``engine`` it is computed once per transactions table and kept as a temporary table for the
+    life of the engine (:meth:`cxlib.engine.Engine.cached`), so that the BG/NBD summaries, the
+    lapse labels and the retention durations of several snapshot dates read it instead of every
+    transaction; without one it is an expression computed where it is used.
     """
-    from cxlib.features import kept_per_table
-
-    return kept_per_table(_PURCHASE_DAYS, transactions, _PurchaseDays).table
+    if engine is None:
+        return _daily_totals(_purchases(transactions))
+    return engine.cached(
+        transactions,
+        "churn.purchase_days",
+        lambda: engine.keep(_daily_totals(_purchases(transactions)), "cx_purchase_days"),
+    )
 
 
 def _epoch_day(value: pd.Timestamp) -> int:
     return int((pd.Timestamp(value).normalize() - pd.Timestamp("1970-01-01")).days)
 
 
-def _buyers(transactions: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.Index:
-    """Distinct ids with a purchase in ``[start, end)`` (computed in the backend for a table)."""
-    if is_backend_table(transactions):
-        if start == start.normalize() and end == end.normalize():  # whole days: the day table
-            d = purchase_days(transactions)
-            got = d.filter((d._d >= _epoch_day(start)) & (d._d < _epoch_day(end)))
-            return pd.Index(fetch_frame(got.select("_c").distinct())["_c"], name="customer_id")
-        tx = _purchases(transactions)
-        got = tx.filter((tx.timestamp >= _ts(start)) & (tx.timestamp < _ts(end)))
-        return pd.Index(fetch_frame(got.select("customer_id").distinct())["customer_id"])
+def _buyers(
+    transactions: Any, start: pd.Timestamp, end: pd.Timestamp, engine: Engine | None = None
+) -> pd.Index:
+    """Distinct ids with a purchase in ``[start, end)`` (computed in the backend)."""
+    if start == start.normalize() and end == end.normalize():  # whole days: the day table
+        d = purchase_days(transactions, engine)
+        got = d.filter((d._d >= _epoch_day(start)) & (d._d < _epoch_day(end)))
+        return pd.Index(fetch_frame(got.select("_c").distinct())["_c"], name="customer_id")
     tx = _purchases(transactions)
-    return pd.Index(tx.loc[(tx["timestamp"] >= start) & (tx["timestamp"] < end), "customer_id"])
+    got = tx.filter((tx.timestamp >= _ts(start)) & (tx.timestamp < _ts(end)))
+    return pd.Index(fetch_frame(got.select("customer_id").distinct())["customer_id"])
 
 
 def lapse_labels(
-    transactions: pd.DataFrame | Any, snapshot_date: Any, horizon_days: int, customer_ids
+    transactions: Any,
+    snapshot_date: Any,
+    horizon_days: int,
+    customer_ids,
+    *,
+    engine: Engine | None = None,
 ) -> pd.Series:
     """True when a customer makes no purchase in the ``horizon_days`` days after ``snapshot_date``.
 
     The window runs from the day after the snapshot through the end of ``snapshot + horizon``.
-    ``transactions`` may be a backend (Ibis) table: only the ids of the buyers come back.
+    The buyers are found in the backend (a pandas frame is registered on ``engine``, or on an
+    engine opened for the call); only their ids come back.
     """
-    s = pd.Timestamp(snapshot_date).normalize() + pd.Timedelta(days=1)
+    s = data_end(snapshot_date)
     e = s + pd.Timedelta(days=int(horizon_days))
-    buyers = _buyers(transactions, s, e)
+    with engine_for(transactions, engine) as engine:
+        buyers = _buyers(as_table(transactions, engine), s, e, engine)
     ids = pd.Index(customer_ids)
     return pd.Series(~isin_ids(ids, buyers), index=ids, name="lapsed")
 
@@ -217,5 +232,5 @@ def contractual_labels(customers: pd.DataFrame, as_of_date: Any) -> pd.Series:
         if "churn_date" in c.columns:
             lab = lab.fillna(c["churn_date"].notna() if c["churn_date"].notna().any() else pd.NA)
         return lab.rename("churned")
-    end = pd.Timestamp(as_of_date).normalize() + pd.Timedelta(days=1)
+    end = data_end(as_of_date)
     return (c["churn_date"].notna() & (c["churn_date"] < end)).astype("boolean").rename("churned")

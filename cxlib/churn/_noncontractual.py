@@ -29,7 +29,7 @@ from cxlib.churn._features import (
     build_training_set,
     feature_columns,
     low_score_threshold,
-    snapshot_features,
+    snapshot_features_and_btyd,
 )
 from cxlib.churn._labels import _min_timestamp, _ts, snapshot_dates
 from cxlib.churn._models import LogitChurnModel
@@ -46,7 +46,7 @@ from cxlib.churn._prepare import (
 )
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import kaplan_meier, retention_durations
-from cxlib.sources import is_backend_table
+from cxlib.engine import data_end
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,192 @@ def _run_non_contractual(
     max_train_rows,
     min_group_size,
     max_eval_rows=MAX_EVAL_ROWS,
+    engine=None,
 ) -> ChurnResult:
     rng = np.random.default_rng(random_state)
     notes: list[str] = []
+    tables, records, low, segments, train = _training(
+        tables,
+        as_of,
+        notes,
+        n_snapshots=n_snapshots,
+        master_map=master_map,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        random_state=random_state,
+        recent_days=recent_days,
+        engine=engine,
+    )
+    tx = tables["transactions"]
+    feats = feature_columns(train)
+    if segments is not None:
+        train["segment"] = segments.name(train["segment_code"]).to_numpy()
+    logit_feats = logit_feature_columns(feats, segments is not None)
+    cols = list(dict.fromkeys([*feats, *logit_feats]))
+    pair_kw = dict(logit_features=logit_feats, gbm_features=feats)
+    j = _judge(
+        train,
+        feats,
+        logit_feats,
+        notes,
+        rng,
+        horizon_days=horizon_days,
+        max_eval_rows=max_eval_rows,
+        max_train_rows=max_train_rows,
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+        recent_days=recent_days,
+        low=low,
+    )
+    y_all, groups_all, chosen = j["y_all"], j["groups_all"], j["chosen"]
+    snapshot_idx, dates = j["snapshot_idx"], j["dates"]
+
+    # final models on every labelled snapshot, scores at the as-of date with all data
+    sub = _sample_rows(len(train), max_train_rows, rng)
+    final = _fit_pair(train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw)
+    # the drivers model: what goes with lapsing, adjusted for the other drivers and for tenure
+    # but NOT for the purchase pattern (recency, BG/NBD ...), which drivers act through
+    driver_feats = [
+        f for f in logit_feats if not is_pattern_feature(f) and f not in _DRIVER_MODEL_SKIP
+    ]
+    # controls, not drivers: tenure, and whether a score was given at all (low satisfaction is
+    # then compared among customers who gave a score; answering surveys goes with buying often)
+    driver_feats += [c for c in ("tenure_days", "score_given") if c in train.columns]
+    driver_model = LogitChurnModel(features=driver_feats).fit(
+        train.iloc[sub][cols], y_all[sub], groups=groups_all[sub]
+    )
+    odds = driver_model.summary(recent_days=recent_days, low_score=low)
+    drivers = driver_table(odds)
+    latest = train.iloc[snapshot_idx]
+    risk = relative_risks(
+        latest[_flags_of(latest[feats])], latest["lapsed"], recent_days=recent_days, low_score=low
+    )
+
+    now, bt = snapshot_features_and_btyd(
+        tables,
+        as_of,
+        lookback_days=lookback_days,
+        horizon_days=horizon_days,
+        recent_days=recent_days,
+        low_score=low,
+        segments=segments,
+        value_horizon_days=value_horizon_days,
+        engine=engine,
+    )
+    if bt is not None and bt.fit_customers is not None:
+        notes.append(
+            f"The BG/NBD parameters (and their standard errors) are estimated on a random sample "
+            f"of {bt.fit_customers:,} of the {len(bt.rfm):,} customers with purchases; P(alive), "
+            "expected purchases and values are computed for every customer."
+        )
+    for c in feats:
+        if c not in now.columns:
+            now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
+    share_cols = [c for c in now.columns if "_share_" in c or c == "no_app_use"]
+    now[share_cols] = now[share_cols].fillna(0.0)
+    if segments is not None:
+        now["segment"] = segments.name(now["segment_code"]).to_numpy()
+    candidates = pd.DataFrame(
+        {k: m.predict_proba(now[cols])[:, 1] for k, m in final.items()}, index=now.index
+    )
+    if "bgnbd_p_lapse" in now.columns:
+        candidates[BGNBD] = now["bgnbd_p_lapse"].to_numpy(dtype=float)
+        candidates[BLEND] = 0.5 * (candidates[GBM] + candidates[BGNBD])
+    scores = pd.DataFrame(index=now.index)
+    scores["churn_probability"] = candidates[chosen]
+    for c in ("p_alive", "expected_purchases", "expected_value"):
+        scores[c] = bt.predictions[c].reindex(now.index).to_numpy()
+    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
+    customers = tables.get("customers")
+    if segment_column and customers is not None and segment_column in customers.columns:
+        seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]
+        scores["segment"] = seg.reindex(now.index).astype("str")
+        segment_label = str(segment_column)
+    elif segments is not None:
+        scores["segment"] = segments.name(now["segment_code"])
+        segment_label = "behavioural segment"
+    else:
+        scores["segment"] = _segment_rfm(now)
+        segment_label = "RFM segment"
+    scores["marketing_consent"] = _consent(customers, now.index)
+    for c in _flags_of(now[feats]):
+        scores[c] = now[c]
+    if bt is not None:  # the BG/NBD summary at the as-of date: every buyer up to it
+        all_buyers = len(bt.rfm)
+    else:
+        bought = tx.filter((tx.amount > 0) & (tx.timestamp < _ts(data_end(as_of))))
+        all_buyers = int(bought.customer_id.nunique().execute())
+    n_not_scored = int(all_buyers - len(scores))
+
+    curves, test, groups_label = _survival(
+        train,
+        tx,
+        as_of,
+        pd.Timestamp(dates[0]),
+        segments,
+        segment_label,
+        notes,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        min_group_size=min_group_size,
+        engine=engine,
+    )
+
+    snaps = _snapshots_table(train, j["test_date"], dates)
+    result = ChurnResult(
+        mode=MODE_NON_CONTRACTUAL,
+        as_of_date=as_of,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        recent_days=recent_days,
+        low_score=low,
+        validation=j["validation"],
+        snapshots=snaps,
+        metrics=j["metrics"],
+        holdout=j["holdout"],
+        chosen_model=chosen,
+        choice_reason=j["reason"],
+        odds_ratios=odds,
+        drivers=drivers,
+        risk_ratios=risk,
+        importance=j["importance"],
+        scores=scores,
+        btyd=bt,
+        survival_curves=curves,
+        survival_test=test,
+        survival_groups=groups_label,
+        feature_names=feats,
+        models=final,
+        notes=notes,
+        n_not_scored=n_not_scored,
+    )
+    result.records = records
+    result.segments = segments
+    result.candidate_scores = candidates
+    result.score_odds_ratios = final[LOGIT].summary(recent_days=recent_days, low_score=low)
+    result.models["drivers"] = driver_model
+    return result
+
+
+def _training(
+    tables,
+    as_of,
+    notes,
+    *,
+    n_snapshots,
+    master_map,
+    horizon_days,
+    lookback_days,
+    random_state,
+    recent_days,
+    engine,
+):
+    """Orphans left out, records joined into people, the behavioural segments and the stacked
+    labelled snapshots: ``(tables, records, low_score, segments, train)``."""
     tables = _drop_orphans(tables, notes)
     records = None
     if master_map is not None and len(master_map):
-        tables, records = people_tables(tables, master_map)
+        tables, records = people_tables(tables, master_map, engine=engine)
         n_rec, n_people = len(records), records["unit"].nunique()
         notes.append(
             f"Records of the same person are analysed together (single customer view from the "
@@ -109,12 +288,29 @@ def _run_non_contractual(
         low_score=low,
         segments=segments,
         features=known_features,
+        engine=engine,
     )
     known_features.clear()
-    feats = feature_columns(train)
-    if segments is not None:
-        train["segment"] = segments.name(train["segment_code"]).to_numpy()
-    logit_feats = logit_feature_columns(feats, segments is not None)
+    return tables, records, low, segments, train
+
+
+def _judge(
+    train,
+    feats,
+    logit_feats,
+    notes,
+    rng,
+    *,
+    horizon_days,
+    max_eval_rows,
+    max_train_rows,
+    n_bootstrap,
+    random_state,
+    recent_days,
+    low,
+):
+    """The models judged out of time on the latest labelled snapshot (out of fold within it when
+    it is the only one): validation wording, metrics, choice, held-out predictions, importance."""
     cols = list(dict.fromkeys([*feats, *logit_feats]))
     pair_kw = dict(logit_features=logit_feats, gbm_features=feats)
     dates = sorted(train["snapshot_date"].unique())
@@ -184,97 +380,45 @@ def _run_non_contractual(
         recent_days=recent_days,
         low_score=low,
     )
+    return {
+        "validation": validation,
+        "metrics": metrics,
+        "chosen": chosen,
+        "reason": reason,
+        "holdout": holdout,
+        "importance": importance,
+        "snapshot_idx": snapshot_idx,
+        "test_date": test_date,
+        "dates": dates,
+        "y_all": y_all,
+        "groups_all": groups_all,
+    }
 
-    # final models on every labelled snapshot, scores at the as-of date with all data
-    sub = _sample_rows(len(train), max_train_rows, rng)
-    final = _fit_pair(train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw)
-    # the drivers model: what goes with lapsing, adjusted for the other drivers and for tenure
-    # but NOT for the purchase pattern (recency, BG/NBD ...), which drivers act through
-    driver_feats = [
-        f for f in logit_feats if not is_pattern_feature(f) and f not in _DRIVER_MODEL_SKIP
-    ]
-    # controls, not drivers: tenure, and whether a score was given at all (low satisfaction is
-    # then compared among customers who gave a score; answering surveys goes with buying often)
-    driver_feats += [c for c in ("tenure_days", "score_given") if c in train.columns]
-    driver_model = LogitChurnModel(features=driver_feats).fit(
-        train.iloc[sub][cols], y_all[sub], groups=groups_all[sub]
-    )
-    odds = driver_model.summary(recent_days=recent_days, low_score=low)
-    drivers = driver_table(odds)
-    latest = train.iloc[snapshot_idx]
-    risk = relative_risks(
-        latest[_flags_of(latest[feats])], latest["lapsed"], recent_days=recent_days, low_score=low
-    )
 
-    now = snapshot_features(
-        tables,
-        as_of,
-        lookback_days=lookback_days,
-        horizon_days=horizon_days,
-        recent_days=recent_days,
-        low_score=low,
-        segments=segments,
-        value_horizon_days=value_horizon_days,
-    )
-    bt = now.attrs.pop("btyd")
-    if bt is not None and bt.fit_customers is not None:
-        notes.append(
-            f"The BG/NBD parameters (and their standard errors) are estimated on a random sample "
-            f"of {bt.fit_customers:,} of the {len(bt.rfm):,} customers with purchases; P(alive), "
-            "expected purchases and values are computed for every customer."
-        )
-    for c in feats:
-        if c not in now.columns:
-            now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
-    share_cols = [c for c in now.columns if "_share_" in c or c == "no_app_use"]
-    now[share_cols] = now[share_cols].fillna(0.0)
-    if segments is not None:
-        now["segment"] = segments.name(now["segment_code"]).to_numpy()
-    candidates = pd.DataFrame(
-        {k: m.predict_proba(now[cols])[:, 1] for k, m in final.items()}, index=now.index
-    )
-    if "bgnbd_p_lapse" in now.columns:
-        candidates[BGNBD] = now["bgnbd_p_lapse"].to_numpy(dtype=float)
-        candidates[BLEND] = 0.5 * (candidates[GBM] + candidates[BGNBD])
-    scores = pd.DataFrame(index=now.index)
-    scores["churn_probability"] = candidates[chosen]
-    for c in ("p_alive", "expected_purchases", "expected_value"):
-        scores[c] = bt.predictions[c].reindex(now.index).to_numpy()
-    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
-    customers = tables.get("customers")
-    if segment_column and customers is not None and segment_column in customers.columns:
-        seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]
-        scores["segment"] = seg.reindex(now.index).astype("str")
-        segment_label = str(segment_column)
-    elif segments is not None:
-        scores["segment"] = segments.name(now["segment_code"])
-        segment_label = "behavioural segment"
-    else:
-        scores["segment"] = _segment_rfm(now)
-        segment_label = "RFM segment"
-    scores["marketing_consent"] = _consent(customers, now.index)
-    for c in _flags_of(now[feats]):
-        scores[c] = now[c]
-    if bt is not None:  # the BG/NBD summary at the as-of date: every buyer up to it
-        all_buyers = len(bt.rfm)
-    elif is_backend_table(tx):
-        bought = tx.filter((tx.amount > 0) & (tx.timestamp < _ts(as_of + pd.Timedelta(days=1))))
-        all_buyers = int(bought.customer_id.nunique().execute())
-    else:
-        all_buyers = tx.loc[
-            (tx["amount"] > 0) & (tx["timestamp"] < as_of + pd.Timedelta(days=1)), "customer_id"
-        ].nunique()
-    n_not_scored = int(all_buyers - len(scores))
-
+def _survival(
+    train,
+    tx,
+    as_of,
+    start,
+    segments,
+    segment_label,
+    notes,
+    *,
+    horizon_days,
+    lookback_days,
+    min_group_size,
+    engine,
+):
+    """Retention curves of the customers active at the earliest snapshot, by their segment at
+    that time: ``(curves, log-rank test, what the groups are)``."""
     # survival: customers active at the earliest snapshot, by their segment at that time
     curves, test = pd.DataFrame(), {"chi2": np.nan, "df": np.nan, "p_value": np.nan}
     groups_label = segment_label
-    start = pd.Timestamp(dates[0])
     try:
         if (as_of - start).days <= horizon_days + 30:
             raise ValueError("the data is too short to follow customers over time")
         f0 = train.loc[train["snapshot_date"] == start].set_index("customer_id")
-        dur = retention_durations(tx, start, as_of, horizon_days, lookback_days)
+        dur = retention_durations(tx, start, as_of, horizon_days, lookback_days, engine=engine)
         if segments is not None:
             seg0 = segments.name(f0["segment_code"]).reindex(dur.index).fillna("other")
         else:
@@ -286,7 +430,11 @@ def _run_non_contractual(
         groups_label = f"{groups_label} on {start.date()}"
     except ValueError as exc:
         notes.append(f"Retention curves skipped: {exc}.")
+    return curves, test, groups_label
 
+
+def _snapshots_table(train, test_date, dates):
+    """One row per labelled snapshot: customers, lapsed, lapse rate and role."""
     snaps = (
         train.groupby("snapshot_date")["lapsed"].agg(customers="size", lapsed="sum").reset_index()
     )
@@ -294,36 +442,4 @@ def _run_non_contractual(
     snaps["role"] = np.where(snaps["snapshot_date"] == test_date, "test", "training")
     if len(dates) < 2:
         snaps["role"] = "training and test (out of fold)"
-    result = ChurnResult(
-        mode=MODE_NON_CONTRACTUAL,
-        as_of_date=as_of,
-        horizon_days=horizon_days,
-        lookback_days=lookback_days,
-        recent_days=recent_days,
-        low_score=low,
-        validation=validation,
-        snapshots=snaps,
-        metrics=metrics,
-        holdout=holdout,
-        chosen_model=chosen,
-        choice_reason=reason,
-        odds_ratios=odds,
-        drivers=drivers,
-        risk_ratios=risk,
-        importance=importance,
-        scores=scores,
-        btyd=bt,
-        survival_curves=curves,
-        survival_test=test,
-        survival_groups=groups_label,
-        feature_names=feats,
-        models=final,
-        notes=notes,
-        n_not_scored=n_not_scored,
-    )
-    result.records = records
-    result.segments = segments
-    result.candidate_scores = candidates
-    result.score_odds_ratios = final[LOGIT].summary(recent_days=recent_days, low_score=low)
-    result.models["drivers"] = driver_model
-    return result
+    return snaps

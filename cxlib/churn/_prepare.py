@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._common import GBM, LOGIT, is_pattern_feature
-from cxlib.churn._labels import _text_ids
+from cxlib.churn._labels import _text_ids, tables_on
 from cxlib.churn._models import BoostedChurnModel, LogitChurnModel, _is_categorical
+from cxlib.engine import Engine, is_table
 from cxlib.features import isin_ids
-from cxlib.sources import is_backend_table
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def _consent(customers: pd.DataFrame | None, ids: pd.Index) -> pd.Series:
     return c.reindex(ids).astype("boolean").rename("marketing_consent")
 
 
-def _rekey_backend(table: Any, m: pd.Series) -> Any:
-    """A backend table with ``customer_id`` replaced by ``m[customer_id]`` where ``m`` has it
+def _rekey(table: Any, m: pd.Series) -> Any:
+    """A table with ``customer_id`` replaced by ``m[customer_id]`` where ``m`` has it
     (a join with the map in the backend; columns and their order kept)."""
     import ibis
 
@@ -89,8 +89,8 @@ def _rekey_backend(table: Any, m: pd.Series) -> Any:
 
 
 def people_tables(
-    tables: Mapping[str, pd.DataFrame], master_map: pd.DataFrame
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    tables: Mapping[str, Any], master_map: pd.DataFrame, *, engine: Engine | None = None
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Re-key the tables from source records to people (single customer view).
 
     ``master_map`` (``customer_id``, ``master_id``; e.g. notebook 01's
@@ -100,16 +100,18 @@ def people_tables(
     only when some record consents and none refuses.
 
     Returns the re-keyed tables and ``records``: ``customer_id`` (record), ``unit`` (person) and
-    the record's own ``marketing_consent`` (for per-record exports). Backend (Ibis) tables are
-    re-keyed by a join in their backend and stay backend tables.
+    the record's own ``marketing_consent`` (for per-record exports). The transactions are
+    re-keyed by a join in their backend (a pandas frame is registered on ``engine``, which must
+    then outlive the returned tables); feedback, a customer-level table, in pandas.
     """
     mm = master_map.dropna(subset=["customer_id", "master_id"]).drop_duplicates("customer_id")
     m = mm.set_index(mm["customer_id"].astype("str"))["master_id"].astype("str")
+    tables = tables_on(tables, engine)
     out = dict(tables)
     for name in ("transactions", "feedback"):
         df = tables.get(name)
-        if is_backend_table(df):
-            out[name] = _rekey_backend(df, m)
+        if is_table(df):
+            out[name] = _rekey(df, m)
         elif df is not None and len(df):
             df = df.copy()
             df["customer_id"] = df["customer_id"].map(m).fillna(df["customer_id"]).astype("str")
@@ -117,7 +119,7 @@ def people_tables(
     ids: list[pd.Series] = []
     for t in ("transactions", "feedback"):
         df = tables.get(t)
-        if is_backend_table(df):  # each id once, from the backend
+        if is_table(df):  # each id once, from the backend
             ids.append(_text_ids(df).select("customer_id").distinct().to_pandas()["customer_id"])
         elif df is not None:
             ids.append(df["customer_id"])
@@ -170,7 +172,7 @@ def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
     known_t = None
     for name in ("transactions", "feedback"):
         df = tables.get(name)
-        if is_backend_table(df):  # counted and filtered in the backend
+        if is_table(df):  # counted and filtered in the backend
             import ibis
 
             if known_t is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from cxlib.churn._exports import segment_risk
 from cxlib.churn._features import _words, feature_label, feature_phrase
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import retention_at
+
+if TYPE_CHECKING:
+    from cxlib.churn._run import ChurnCheck
 
 log = logging.getLogger(__name__)
 
@@ -384,3 +388,45 @@ def btyd_segments_display(result: ChurnResult) -> pd.DataFrame:
             lambda v: "n/a" if not np.isfinite(v) else f"{v:.2f}"
         )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences of notebook 03
+# ---------------------------------------------------------------------------------------------
+
+
+def intro_markdown(check: ChurnCheck) -> str:
+    """The analysis date and mode of a run that goes ahead."""
+    return (
+        f"Analysis date **{check.as_of_date.date()}** (data through the end of that day); "
+        f"mode: **{str(check.mode).replace('_', '-')}**."
+    )
+
+
+def choice_markdown(result: ChurnResult) -> str:
+    """Which model the scores come from, and why."""
+    return f"**Scores come from the {result.chosen_model}**: {result.choice_reason}."
+
+
+def survival_title(result: ChurnResult) -> str:
+    """Title of the retention chart."""
+    return f"Still active, by {result.survival_groups}"
+
+
+def suppressed_segments_markdown(result: ChurnResult) -> str | None:
+    """How many segments the segment table leaves out as too small (None: none)."""
+    n = segment_risk(result, result.min_group_size).attrs.get("suppressed_groups")
+    if not n:
+        return None
+    return f"{n} segment(s) with fewer than {result.min_group_size} customers are not shown."
+
+
+def export_markdown(result: ChurnResult, exports: dict[str, pd.DataFrame] | None = None) -> str:
+    """What the export holds (``exports/churn_scores.csv``)."""
+    scores = (exports or result.exports())["churn_scores.csv"]
+    return (
+        f"Scores for {len(scores):,} customer records written to "
+        "`exports/churn_scores.csv` "
+        "(customer_id, churn_probability, p_alive, expected_purchases, expected_value, "
+        "value_at_risk, segment, marketing_consent). Use `marketing_consent` before any contact."
+    )

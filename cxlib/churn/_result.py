@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from cxlib.churn._btyd_fit import BehaviourSegments, BTYDFit
+from cxlib.result import QuestionResult
+
+if TYPE_CHECKING:
+    from cxlib.report import Finding
 
 
 @dataclass
-class ChurnResult:
+class ChurnResult(QuestionResult):
     """Everything the churn report shows; built by :func:`run_churn`.
 
     Attributes
@@ -83,6 +87,32 @@ class ChurnResult:
     segments: BehaviourSegments | None = None
     score_odds_ratios: pd.DataFrame | None = None
     candidate_scores: pd.DataFrame | None = None
+    min_group_size: int = 10
+    action_list_size: int = 25
+
+    # -- the shape every question's result shares ---------------------------------------------
+    def findings(self) -> list[Finding]:
+        """The finding sentences (:func:`churn_findings`), headlines marked."""
+        from cxlib.churn._report import churn_findings
+        from cxlib.report import Finding
+
+        return [
+            Finding(text, headline)
+            for text, headline in churn_findings(self, min_group_size=self.min_group_size)
+        ]
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """``churn_scores.csv``: :func:`scores_export` (one row per customer record)."""
+        from cxlib.churn._exports import scores_export
+
+        return {"churn_scores.csv": scores_export(self)}
+
+    # -- display tables of notebook 03 ----------------------------------------------------------
+    def action_list(self, pseudonym_key: str) -> pd.DataFrame:
+        """:func:`action_list` of ``action_list_size`` customers (pseudonymised ids)."""
+        from cxlib.churn._exports import action_list
+
+        return action_list(self, pseudonym_key, top_n=self.action_list_size)
 
     def metrics_table(self) -> pd.DataFrame:
         """Models side by side: ROC AUC, PR AUC, Brier, top-decile lift with 95% CIs."""

@@ -9,121 +9,23 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._bgnbd import FREQ_DAYS
+from cxlib.engine import Engine, as_table, is_table
 
 log = logging.getLogger(__name__)
 
 
-def summary_from_transactions(
-    transactions: pd.DataFrame,
-    calibration_end,
-    observation_end=None,
-    freq: str | float = "W",
-    *,
-    customer_col: str = "customer_id",
-    time_col: str = "timestamp",
-    amount_col: str | None = "amount",
-) -> pd.DataFrame:
-    """Per-customer RFM summary for BG/NBD / Gamma-Gamma from a transactions table.
-
-    Purchases on the same calendar day count as one purchase (their amounts are summed). Times are
-    whole days counted as in Fader, Hardie & Lee (2005) and the ``lifetimes`` package: ``T`` is the
-    number of days from the first purchase day to ``calibration_end`` (so a customer whose first
-    purchase is on ``calibration_end`` has ``T = 0``), divided by the length of ``freq``.
-
-    Parameters
-    ----------
-    transactions : DataFrame or ibis Table
-        At least ``customer_id``, ``timestamp`` (and ``amount`` for ``monetary_value``). An Ibis
-        table is summarised in its backend (:func:`backend_summary_from_transactions`).
-    calibration_end : date-like
-        Last day of the calibration period (inclusive). Only customers whose first purchase is on or
-        before it are returned.
-    observation_end : date-like, optional
-        Last day of a holdout period (inclusive); adds ``frequency_holdout`` (purchase days in the
-        holdout), ``monetary_value_holdout`` and ``duration_holdout``.
-    freq : {"D", "W", "M", "Y"} or float
-        Time unit (or its length in days).
-
-    Returns
-    -------
-    DataFrame indexed by ``customer_id`` with ``frequency``, ``recency``, ``T``,
-    ``monetary_value`` (mean spend per repeat purchase day, 0 without repeats) and ``first_purchase``.
-    """
-    if _is_backend_table(transactions):
-        return backend_summary_from_transactions(
-            transactions,
-            calibration_end,
-            observation_end,
-            freq,
-            customer_col=customer_col,
-            time_col=time_col,
-            amount_col=amount_col,
-        )
-    unit = float(FREQ_DAYS[freq]) if isinstance(freq, str) else float(freq)
-    cal_end = pd.Timestamp(calibration_end).normalize()
-    cols = [customer_col, time_col] + ([amount_col] if amount_col else [])
-    tx = transactions[cols].copy()
-    tx["_day"] = pd.to_datetime(tx[time_col]).dt.normalize()
-    if amount_col is None:
-        tx["_amount"] = 0.0
-    else:
-        tx["_amount"] = pd.to_numeric(tx[amount_col], errors="coerce").fillna(0.0)
-    daily = (
-        tx.groupby([customer_col, "_day"], sort=True, observed=True)["_amount"].sum().reset_index()
-    )
-    cal = daily[daily["_day"] <= cal_end]
-    first = cal.groupby(customer_col, observed=True)["_day"].min()
-    last = cal.groupby(customer_col, observed=True)["_day"].max()
-    n_days = cal.groupby(customer_col, observed=True)["_day"].size()
-    total = cal.groupby(customer_col, observed=True)["_amount"].sum()
-    first_amount = cal.groupby(customer_col, observed=True)["_amount"].first()
-    out = pd.DataFrame(
-        {
-            "frequency": (n_days - 1).astype(float),
-            "recency": (last - first).dt.days / unit,
-            "T": (cal_end - first).dt.days / unit,
-        }
-    )
-    repeats = out["frequency"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["monetary_value"] = np.where(repeats > 0, (total - first_amount) / repeats, 0.0)
-    out["first_purchase"] = first
-    if observation_end is not None:
-        obs_end = pd.Timestamp(observation_end).normalize()
-        hold = daily[(daily["_day"] > cal_end) & (daily["_day"] <= obs_end)]
-        grp = hold.groupby(customer_col, observed=True)["_amount"]
-        out["frequency_holdout"] = grp.size().reindex(out.index).fillna(0).astype(float)
-        hold_total = grp.sum().reindex(out.index).fillna(0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["monetary_value_holdout"] = np.where(
-                out["frequency_holdout"] > 0, hold_total / out["frequency_holdout"], 0.0
-            )
-        out["duration_holdout"] = (obs_end - cal_end).days / unit
-    out.index.name = customer_col
-    return out
-
-
-def _is_backend_table(obj: object) -> bool:
-    """Whether ``obj`` is an Ibis table expression (without importing Ibis for pandas input)."""
-    if isinstance(obj, pd.DataFrame) or not type(obj).__module__.startswith("ibis."):
-        return False
-    import ibis.expr.types as ir
-
-    return isinstance(obj, ir.Table)
-
-
-def backend_daily_totals(
+def _daily_totals(
     table: Any,
     *,
     customer_col: str = "customer_id",
     time_col: str = "timestamp",
     amount_col: str | None = "amount",
 ) -> Any:
-    """Ibis expression with one row per customer and purchase day of a backend table.
+    """Ibis expression with one row per customer and purchase day of a table of a backend.
 
     Columns ``_c`` (the customer id as text), ``_d`` (the day, as days since 1970-01-01) and
     ``_a`` (the day's total ``amount_col``, missing amounts as 0); rows without a customer or a
-    time are left out. The input of :func:`backend_summary_from_transactions` for any dates.
+    time are left out. The input of :func:`summary_from_transactions` for any dates.
     """
     import ibis
 
@@ -140,24 +42,63 @@ def backend_daily_totals(
     return t.group_by(["_c", "_d"]).aggregate(_a=exact_sum(t._a))
 
 
-def backend_summary_from_transactions(
-    table,
-    calibration_end,
-    observation_end=None,
+def summary_from_transactions(
+    transactions: Any,
+    calibration_end: Any,
+    observation_end: Any = None,
     freq: str | float = "W",
     *,
     customer_col: str = "customer_id",
     time_col: str = "timestamp",
     amount_col: str | None = "amount",
     daily_totals: Any = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
-    """:func:`summary_from_transactions` computed by an Ibis backend (DuckDB, PostgreSQL, PySpark).
+    """Per-customer RFM summary for BG/NBD / Gamma-Gamma from a transactions table.
 
-    The daily totals and the per-customer summary are aggregated in the backend; only one row per
-    customer comes back. Same columns, dtypes, index and order as the pandas function.
-    ``daily_totals`` is the table's :func:`backend_daily_totals` computed once (e.g. kept as a
-    temporary table when several dates are summarised); ``table`` is then not read.
+    Purchases on the same calendar day count as one purchase (their amounts are summed). Times are
+    whole days counted as in Fader, Hardie & Lee (2005) and the ``lifetimes`` package: ``T`` is the
+    number of days from the first purchase day to ``calibration_end`` (so a customer whose first
+    purchase is on ``calibration_end`` has ``T = 0``), divided by the length of ``freq``.
+
+    Parameters
+    ----------
+    transactions : DataFrame or ibis Table
+        At least ``customer_id``, ``timestamp`` (and ``amount`` for ``monetary_value``). The daily
+        totals and the per-customer summary are aggregated in the table's backend (DuckDB,
+        PostgreSQL, PySpark; a pandas frame is registered on ``engine``, or on an engine opened
+        for the call); only one row per customer comes back.
+    calibration_end : date-like
+        Last day of the calibration period (inclusive). Only customers whose first purchase is on or
+        before it are returned.
+    observation_end : date-like, optional
+        Last day of a holdout period (inclusive); adds ``frequency_holdout`` (purchase days in the
+        holdout), ``monetary_value_holdout`` and ``duration_holdout``.
+    freq : {"D", "W", "M", "Y"} or float
+        Time unit (or its length in days).
+    daily_totals : ibis Table, optional
+        The table's :func:`daily_totals` computed once (e.g. kept as a temporary table when
+        several dates are summarised); ``transactions`` is then not read.
+    engine : Engine, optional
+        The engine a pandas frame is registered on.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` with ``frequency``, ``recency``, ``T``,
+    ``monetary_value`` (mean spend per repeat purchase day, 0 without repeats) and ``first_purchase``.
     """
+    if daily_totals is None and engine is None and not is_table(transactions):
+        with Engine() as local:
+            return summary_from_transactions(
+                transactions,
+                calibration_end,
+                observation_end,
+                freq,
+                customer_col=customer_col,
+                time_col=time_col,
+                amount_col=amount_col,
+                engine=local,
+            )
     import ibis
 
     from cxlib.features import exact_sum  # row-order independent: the same bits every run
@@ -170,8 +111,11 @@ def backend_summary_from_transactions(
     if observation_end is not None:
         obs_day = (pd.Timestamp(observation_end).normalize() - epoch).days
     if daily_totals is None:
-        daily_totals = backend_daily_totals(
-            table, customer_col=customer_col, time_col=time_col, amount_col=amount_col
+        daily_totals = _daily_totals(
+            as_table(transactions, engine),
+            customer_col=customer_col,
+            time_col=time_col,
+            amount_col=amount_col,
         )
     daily = daily_totals.filter(daily_totals._d <= (cal_day if obs_day is None else obs_day))
     cal = daily._d <= cal_day

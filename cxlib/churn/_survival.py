@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._bgnbd import _Z95
-from cxlib.churn._labels import _purchases, purchase_days
-from cxlib.sources import is_backend_table
+from cxlib.churn._labels import engine_for, purchase_days
+from cxlib.engine import Engine, analysis_day, as_table
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def retention_durations(
-    transactions: pd.DataFrame | Any,
+    transactions: Any,
     start_date: Any,
     end_date: Any,
     horizon_days: int = 90,
     lookback_days: int = 365,
+    *,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Days each customer active at ``start_date`` kept buying, for Kaplan-Meier curves.
 
@@ -35,52 +37,35 @@ def retention_durations(
     ``end_date - horizon_days`` (else the customer is censored there).
 
     Returns ``customer_id``-indexed ``duration_days`` and ``lapsed`` (1 = event observed).
-    ``transactions`` may be a backend (Ibis) table: the purchase days and gaps are then computed
-    in the backend and one row per customer comes back.
+    The purchase days and gaps are computed in the backend (a pandas frame is registered on
+    ``engine``, or on an engine opened for the call); one row per customer comes back.
     """
-    s = pd.Timestamp(start_date).normalize()
-    e = pd.Timestamp(end_date).normalize()
+    s = analysis_day(start_date)
+    e = analysis_day(end_date)
     last_obs = e - pd.Timedelta(days=int(horizon_days))
     if last_obs <= s:
         raise ValueError("end_date must be more than horizon_days after start_date")
-    if is_backend_table(transactions):
-        return _backend_retention_durations(transactions, s, e, horizon_days, lookback_days)
-    tx = _purchases(transactions)
-    day = tx["timestamp"].dt.normalize()
-    before = tx.loc[(day <= s) & (day > s - pd.Timedelta(days=int(lookback_days))), "customer_id"]
-    active = pd.Index(before.unique())
-    after = pd.DataFrame({"customer_id": tx["customer_id"], "day": day})
-    after = after.loc[(after["day"] > s) & (after["day"] <= e) & after["customer_id"].isin(active)]
-    starts = pd.DataFrame({"customer_id": active, "day": s})
-    seq = pd.concat([starts, after.drop_duplicates()], ignore_index=True)
-    seq = seq.sort_values(["customer_id", "day"], kind="stable").reset_index(drop=True)
-    nxt = seq.groupby("customer_id")["day"].shift(-1)
-    gap = (nxt - seq["day"]).dt.days.astype(float)
-    # last observed day: a gap to the end of the data counts only if longer than the horizon
-    gap = gap.fillna((e - seq["day"]).dt.days.astype(float) + 0.5)
-    lapse_here = gap > horizon_days
-    first_lapse = seq.loc[lapse_here].groupby("customer_id")["day"].first()
-    out = pd.DataFrame(index=active.sort_values())
-    out.index.name = "customer_id"
-    lapse_day = first_lapse.reindex(out.index)
-    observed = lapse_day.notna() & (lapse_day <= last_obs)
-    out["duration_days"] = np.where(observed, (lapse_day - s).dt.days, (last_obs - s).days).astype(
-        float
-    )
-    out["lapsed"] = observed.astype(int).to_numpy()
-    return out
+    with engine_for(transactions, engine) as engine:
+        return _retention_durations(
+            as_table(transactions, engine), s, e, horizon_days, lookback_days, engine
+        )
 
 
-def _backend_retention_durations(
-    transactions: Any, s: pd.Timestamp, e: pd.Timestamp, horizon_days: int, lookback_days: int
+def _retention_durations(
+    transactions: Any,
+    s: pd.Timestamp,
+    e: pd.Timestamp,
+    horizon_days: int,
+    lookback_days: int,
+    engine: Engine | None,
 ) -> pd.DataFrame:
-    """:func:`retention_durations` in the backend (same result)."""
+    """:func:`retention_durations` of a table of a backend."""
     import ibis
 
     epoch = pd.Timestamp("1970-01-01")
     s_day, e_day = (s - epoch).days, (e - epoch).days
     last_obs_day = s_day + ((e - pd.Timedelta(days=int(horizon_days))) - s).days
-    d = purchase_days(transactions)
+    d = purchase_days(transactions, engine)
     days = d.select(customer_id=d._c, _d=d._d)
     days = days.filter((days._d > s_day - int(lookback_days)) & (days._d <= e_day))
     active = days.filter(days._d <= s_day).select("customer_id").distinct()
