@@ -383,10 +383,6 @@ def _typed(transactions: Any) -> Any:
     return transactions.astype(dict.fromkeys(untyped, "str")) if untyped else transactions
 
 
-backend_customer_features = customer_features
-"""The former name of :func:`customer_features` (kept for :mod:`cxlib.uplift`)."""
-
-
 def _purchases_until(
     table: Any, d: pd.Timestamp, row_order: str | None
 ) -> tuple[Any, list[tuple[str, str]], dict[str, list[str]]]:
@@ -525,44 +521,3 @@ def _features_from_aggregates(
         )
     parts.append(pd.DataFrame({"weekend_share": col("weekend") / n_pur}, index=cust_index))
     return pd.concat(parts, axis=1)
-
-
-# --------------------------------------------------------------------------------------------
-# Kept only until cxlib.churn keeps its purchase days with Engine.keep / Engine.cached
-# --------------------------------------------------------------------------------------------
-
-
-def keep_in_backend(con: Any, name: str, expr: Any) -> tuple[Any, str | None]:
-    """Deprecated (use :meth:`cxlib.engine.Engine.keep`): ``expr`` computed into a temporary
-    table ``name`` of ``con`` (returns the table and its name), or cached (name None) in a
-    backend without temporary tables (Spark). The caller drops the table."""
-    try:
-        return con.create_table(name, expr, temp=True), name
-    except Exception:  # noqa: BLE001 - a backend without temporary tables (Spark)
-        return expr.cache(), None
-
-
-def _drop_quietly(con: Any, name: str) -> None:
-    """Deprecated: drop a temporary table unless its connection is already closed."""
-    try:
-        con.drop_table(name, force=True)
-    except Exception:  # noqa: BLE001 - the connection (and its temporary tables) is gone
-        pass
-
-
-def kept_per_table(cache: Any, table: Any, build: Any) -> Any:
-    """Deprecated (use :meth:`cxlib.engine.Engine.cached`): ``build(table)`` computed once per
-    table expression and kept in the caller's ``cache`` (``build``'s result records the table as
-    ``source``)."""
-    try:
-        got = cache[table]
-        if got.source is table:  # an equal expression may belong to another connection
-            return got
-    except (KeyError, TypeError):
-        pass
-    got = build(table)
-    try:
-        cache[table] = got
-    except TypeError:  # pragma: no cover - an expression that cannot be weakly referenced
-        pass
-    return got

@@ -209,8 +209,7 @@ def oracle_customer_features(
     ----------
     transactions : DataFrame or ibis Table
         Contract ``transactions`` (``customer_id``, ``timestamp``, ``amount`` and optional
-        ``transaction_id``, ``channel``, ``category``). An Ibis table expression is computed in
-        its backend by :func:`backend_customer_features` (same result).
+        ``transaction_id``, ``channel``, ``category``).
     as_of_date : date-like
         Analysis date D; nothing after the end of D is used.
     lookback_days : int
