@@ -118,10 +118,18 @@ def part02(args) -> None:
                 ids=tx["customer_id"],
             )
             tx = seg.to_people(tx, master_map)
-        features = step("customer_features (as of)", customer_features, tx, as_of, 365)
+        # one engine for both dates: the transactions are combined once (engine.cached)
+        features = step(
+            "customer_features (as of)", customer_features, tx, as_of, 365, engine=data.engine
+        )
         previous_date = as_of - pd.Timedelta(days=90)
         previous_features = step(
-            "customer_features (as of - 90 d)", customer_features, tx, previous_date, 365
+            "customer_features (as of - 90 d)",
+            customer_features,
+            tx,
+            previous_date,
+            365,
+            engine=data.engine,
         )
         if cache:
             cache.mkdir(parents=True, exist_ok=True)
