@@ -345,6 +345,38 @@ def test_transactions_only_audit(tmp_path: Path) -> None:
     ]
 
 
+def test_run_audit_on_tables_gives_findings_and_exports() -> None:
+    """The common shape: a dict of tables, as_of_date and options; findings() and exports()."""
+    from cxlib.report import Finding
+
+    tables, _ = _tables()
+    res = audit.run_audit(
+        tables, as_of_date=AS_OF, options={"postcode_regex": r"[0-9]{4}"}, pseudonym_key="k"
+    )
+    assert res.as_of_date == AS_OF
+    assert res.counts["accepted_rows"].tolist() == [6, 6]
+    r = res.rules.set_index(["table", "rule_id"])["failed_rows"]
+    assert r["customers", "invalid_email"] == 2 and r["transactions", "future_timestamp"] == 1
+    found = res.findings()
+    assert found and all(isinstance(f, Finding) for f in found)
+    assert [f.text for f in found] == [f["text"] for f in audit.audit_findings(res)]
+    assert found[0].text.startswith("Overall data-quality score") and found[0].headline
+    ex = res.exports()
+    assert list(ex) == ["data_quality.csv", "customer_master_map.csv"]
+    pd.testing.assert_frame_equal(ex["data_quality.csv"], res.data_quality_export())
+    assert ex["customer_master_map.csv"] is res.master_map
+    assert res.summary().startswith("- Overall data-quality score")
+    assert list(res.top_issues_table(3).columns) == [
+        "table",
+        "rule",
+        "dimension",
+        "rows failing",
+        "rows checked",
+        "% failing",
+        "examples",
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # the sample data against its planted truth
 # ---------------------------------------------------------------------------------------------

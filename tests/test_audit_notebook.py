@@ -32,6 +32,12 @@ def test_notebook_is_thin() -> None:
         assert f"{name} = " in tagged[0].source
     for c in code:
         assert "def " not in c.source and "class " not in c.source
+        # no finding sentences, date arithmetic or private modules in cells
+        assert 'f"' not in c.source and "Timedelta" not in c.source and "DateOffset" not in c.source
+        assert "._" not in c.source.replace("_dir", "")
+    setup = "\n".join(c.source for c in code)
+    assert "from cxlib.audit import run_audit" in setup
+    assert "result.exports()" in setup and "findings.extend_from(result)" in setup
     assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code)
 
 

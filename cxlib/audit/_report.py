@@ -1,4 +1,4 @@
-"""The audit's finding sentences, ranked by impact."""
+"""The audit's finding sentences, ranked by impact, and the display tables of notebook 01."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cxlib.audit._formats import AGE_RANGE
+from cxlib.privacy import suppression_note
+from cxlib.report import Finding
 
 if TYPE_CHECKING:
     from cxlib.audit._run import AuditResult
@@ -34,86 +36,89 @@ def _rows(table: str, k: int) -> str:
     return f"{_n(k)} {one if k == 1 else many}"
 
 
-def audit_findings(result: AuditResult, *, retention_months: int = 24) -> list[dict[str, Any]]:
-    """Findings for a business reader, ranked by impact.
+class _Collector:
+    """Findings as they are phrased: ``text, impact, kind``."""
 
-    The impact of a finding is the share of customers, rows or revenue it affects (duplicated
-    customers and unattributable revenue count double: they distort every per-customer figure).
-    The overall score and the single-customer-view result are always headlines, plus the
-    highest-impact other finding.
+    def __init__(self, result: AuditResult) -> None:
+        self.result = result
+        self.out: list[dict[str, Any]] = []
+        self._rules = result.rules
 
-    Returns
-    -------
-    list of dict ``text, impact, headline, kind``: the score first, then by descending impact.
-    """
-    out: list[dict[str, Any]] = []
-    rules = result.rules
-    money = result.revenue_at_risk
+    def add(self, text: str, impact: float, kind: str) -> None:
+        self.out.append({"text": text, "impact": float(impact), "kind": kind})
 
-    def rule(table: str, rule_id: str) -> pd.Series | None:
-        r = rules[(rules["table"] == table) & (rules["rule_id"] == rule_id)]
+    def rule(self, table: str, rule_id: str) -> pd.Series | None:
+        """The rule's row when it has failures."""
+        r = self._rules[(self._rules["table"] == table) & (self._rules["rule_id"] == rule_id)]
         return r.iloc[0] if len(r) and r.iloc[0]["failed_rows"] > 0 else None
 
-    def add(text: str, impact: float, kind: str) -> None:
-        out.append({"text": text, "impact": float(impact), "kind": kind})
 
-    scores = result.scores
+def _score(c: _Collector) -> None:
+    scores = c.result.scores
     overall = float(scores.loc[scores["table"] == "overall", "score"].iloc[0])
     worst = scores[(scores["dimension"] == "all") & (scores["table"] != "overall")]
     worst = worst.sort_values("score").iloc[0] if len(worst) else None
     text = f"Overall data-quality score: {overall:.1f} out of 100"
     if worst is not None:
         text += f"; the weakest table is {worst.table} ({worst.score:.1f})"
-    add(text + ".", -1.0, "score")
+    c.add(text + ".", -1.0, "score")
 
-    scv = result.scv
-    if scv is not None and scv.skipped_reason_ is None:
-        dup = scv.n_records_ - scv.n_people_
-        sizes = scv.master_map_.groupby("master_id").size()
-        people_multi = int((sizes > 1).sum())
-        text = (
-            f"{_n(people_multi)} customers ({_pct(people_multi / max(scv.n_people_, 1))}) "
-            f"appear more than once: the {_n(scv.n_records_)} customer records hold "
-            f"{_n(scv.n_people_)} people"
+
+def _duplicates(c: _Collector) -> None:
+    scv = c.result.scv
+    if scv is None or scv.skipped_reason_ is not None:
+        return
+    dup = scv.n_records_ - scv.n_people_
+    sizes = scv.master_map_.groupby("master_id").size()
+    people_multi = int((sizes > 1).sum())
+    text = (
+        f"{_n(people_multi)} customers ({_pct(people_multi / max(scv.n_people_, 1))}) "
+        f"appear more than once: the {_n(scv.n_records_)} customer records hold "
+        f"{_n(scv.n_people_)} people"
+    )
+    if c.result.impact is not None:
+        ch = c.result.impact.set_index("measure")["change"]
+        text += (
+            f"; merging them raises average spend per customer by "
+            f"{_pct(ch['revenue per customer'])}"
         )
-        if result.impact is not None:
-            ch = result.impact.set_index("measure")["change"]
-            text += (
-                f"; merging them raises average spend per customer by "
-                f"{_pct(ch['revenue per customer'])}"
-            )
-        add(text + ".", 2 * dup / max(scv.n_records_, 1), "duplicates")
-    for table, (n, nq) in result.checks.totals.items():
+    c.add(text + ".", 2 * dup / max(scv.n_records_, 1), "duplicates")
+
+
+def _unusable_rows(c: _Collector) -> None:
+    """Rows set aside, orphans and duplicate rows."""
+    money = c.result.revenue_at_risk
+    for table, (n, nq) in c.result.checks.totals.items():
         if nq:
-            add(
+            c.add(
                 f"{_rows(table, nq)} ({_pct(nq / (n + nq))}) could not be read (unreadable "
                 "dates or numbers, missing customer ids) and are left out of every analysis.",
                 nq / (n + nq),
                 "quarantine",
             )
-    r = rule("transactions", "orphan_customer_id")
+    r = c.rule("transactions", "orphan_customer_id")
     if r is not None:
         extra = ""
         if money.get("revenue"):
             extra = f", worth {_pct(money['orphan_revenue'] / money['revenue'])} of revenue,"
-        add(
+        c.add(
             f"{_rows('transactions', r.failed_rows)} ({_pct(r.share)}){extra} belong to "
             "customer ids missing from the customer table, so they cannot be tied to a person.",
             2 * r.share,
             "orphans",
         )
     for table in ("events", "feedback", "campaign"):
-        r = rule(table, "orphan_customer_id")
+        r = c.rule(table, "orphan_customer_id")
         if r is not None:
-            add(
+            c.add(
                 f"{_rows(table, r.failed_rows)} ({_pct(r.share)}) belong to customer ids missing "
                 "from the customer table.",
                 r.share,
                 "orphans",
             )
-    r = rule("transactions", "duplicate_row")
+    r = c.rule("transactions", "duplicate_row")
     if r is not None:
-        prof = result.profile
+        prof = c.result.profile
         has_id = ((prof["table"] == "transactions") & (prof["column"] == "transaction_id")).any()
         if has_id:
             text = (
@@ -122,22 +127,27 @@ def audit_findings(result: AuditResult, *, retention_months: int = 24) -> list[d
             )
         else:
             text = (
-                f"{_rows('transactions', r.failed_rows)} ({_pct(r.share)}) are identical to another "
-                "row; without a transaction id they may be genuine repeat purchases or double "
-                f"loads (worth {money.get('duplicate_revenue', 0):,.0f})."
+                f"{_rows('transactions', r.failed_rows)} ({_pct(r.share)}) are identical to "
+                "another row; without a transaction id they may be genuine repeat purchases or "
+                f"double loads (worth {money.get('duplicate_revenue', 0):,.0f})."
             )
-        add(text, 1.5 * r.share, "duplicate_rows")
+        c.add(text, 1.5 * r.share, "duplicate_rows")
     for table in ("events", "feedback", "campaign"):
-        r = rule(table, "duplicate_row")
+        r = c.rule(table, "duplicate_row")
         if r is not None:
-            add(
+            c.add(
                 f"{_rows(table, r.failed_rows)} ({_pct(r.share)}) are exact duplicates.",
                 r.share,
                 "duplicate_rows",
             )
-    r = rule("transactions", "non_refund_negative_amount")
+
+
+def _wrong_values(c: _Collector) -> None:
+    """Negative amounts, future dates and label spellings."""
+    money = c.result.revenue_at_risk
+    r = c.rule("transactions", "non_refund_negative_amount")
     if r is not None:
-        add(
+        c.add(
             f"{_rows('transactions', r.failed_rows)} ({_pct(r.share)}) have a negative amount "
             "but a positive quantity (not a refund), understating revenue by "
             f"{money.get('non_refund_negative', 0):,.0f}.",
@@ -145,25 +155,25 @@ def audit_findings(result: AuditResult, *, retention_months: int = 24) -> list[d
             "negative",
         )
     for table in ("transactions", "events", "feedback"):
-        r = rule(table, "future_timestamp")
+        r = c.rule(table, "future_timestamp")
         if r is not None:
-            add(
+            c.add(
                 f"{_rows(table, r.failed_rows)} ({_pct(r.share)}) are dated after "
-                f"{result.as_of_date:%d %b %Y}, i.e. in the future.",
+                f"{c.result.as_of_date:%d %b %Y}, i.e. in the future.",
                 r.share,
                 "future",
             )
-    sp = result.checks.label_spellings
+    sp = c.result.checks.label_spellings
     for table, col in (
         ("transactions", "channel"),
         ("events", "channel"),
         ("transactions", "category"),
         ("events", "touchpoint"),
     ):
-        r = rule(table, f"inconsistent_{col}_label")
+        r = c.rule(table, f"inconsistent_{col}_label")
         if r is not None:
             n_sp = len(sp[(sp["table"] == table) & (sp["column"] == col)])
-            add(
+            c.add(
                 f"{_rows(table, r.failed_rows)} ({_pct(r.share)}) carry a {col} label spelled "
                 f"in one of {n_sp} non-standard ways (case, spaces"
                 + (", synonyms such as 'online' for web" if col == "channel" else "")
@@ -171,80 +181,117 @@ def audit_findings(result: AuditResult, *, retention_months: int = 24) -> list[d
                 r.share,
                 "labels",
             )
-    cust = result.checks.totals.get("customers")
-    if cust is not None:
-        ncust = max(cust[0], 1)
-        bad_email = rule("customers", "invalid_email")
-        miss_email = rule("customers", "missing_email")
-        k = (0 if bad_email is None else bad_email.failed_rows) + (
-            0 if miss_email is None else miss_email.failed_rows
+
+
+def _contacts(c: _Collector) -> None:
+    """Customers that cannot be reached or whose details are not valid."""
+    cust = c.result.checks.totals.get("customers")
+    if cust is None:
+        return
+    ncust = max(cust[0], 1)
+    bad_email = c.rule("customers", "invalid_email")
+    miss_email = c.rule("customers", "missing_email")
+    k = (0 if bad_email is None else bad_email.failed_rows) + (
+        0 if miss_email is None else miss_email.failed_rows
+    )
+    if k:
+        c.add(
+            f"{_rows('customers', k)} ({_pct(k / ncust)}) cannot be reached by e-mail: the "
+            "address is missing or not valid.",
+            k / ncust,
+            "email",
         )
-        if k:
-            add(
-                f"{_rows('customers', k)} ({_pct(k / ncust)}) cannot be reached by e-mail: the "
-                "address is missing or not valid.",
-                k / ncust,
-                "email",
+    year = c.result.as_of_date.year
+    for rid, what in (
+        ("invalid_phone", "a phone number that is not valid"),
+        ("invalid_postcode", "a postcode that is not valid"),
+        (
+            "implausible_birth_year",
+            "an implausible birth year (before "
+            f"{year - AGE_RANGE[1]} or after {year - AGE_RANGE[0]})",
+        ),
+    ):
+        r = c.rule("customers", rid)
+        if r is not None:
+            c.add(
+                f"{_rows('customers', r.failed_rows)} ({_pct(r.share)}) have {what}.",
+                0.5 * r.share,
+                rid,
             )
-        for rid, what in (
-            ("invalid_phone", "a phone number that is not valid"),
-            ("invalid_postcode", "a postcode that is not valid"),
-            (
-                "implausible_birth_year",
-                "an implausible birth year (before "
-                f"{result.as_of_date.year - AGE_RANGE[1]} or after "
-                f"{result.as_of_date.year - AGE_RANGE[0]})",
-            ),
-        ):
-            r = rule("customers", rid)
-            if r is not None:
-                add(
-                    f"{_rows('customers', r.failed_rows)} ({_pct(r.share)}) have {what}.",
-                    0.5 * r.share,
-                    rid,
-                )
+
+
+def _consent(c: _Collector, retention_months: int) -> None:
+    result = c.result
     cp = result.consent_people if len(result.consent_people) else result.consent
-    if len(cp) and cp["customers"].sum() > 0:
-        full = cp.set_index("status")["share"]
-        shown = result.consent_table().set_index("status")
-        s, c = shown["share"], shown["customers"]
-        old = f"consent older than {retention_months} months"
-        min_size = result.min_group_size
-        few = f"fewer than {min_size}"
-        if "consent given" in s:
-            text = (
-                f"Only {_pct(s['consent given'])} of customers ({_n(c['consent given'])}) may "
-                "receive marketing"
-            )
-        elif int(cp.set_index("status")["customers"].get("consent given", 0)) < min_size:
-            text = f"{few.capitalize()} customers may receive marketing"
-        else:
-            text = (
-                "How many customers may receive marketing is not shown (it would reveal a "
-                f"group of {few} people)"
-            )
-        parts = []
-        if "no consent record" in s:
-            parts.append(f"{_pct(s['no consent record'])} have no consent record")
-        if old in s:
-            parts.append(f"{_pct(s[old])} gave consent more than {retention_months} months ago")
-        text += (": " + " and ".join(parts)) if parts else ""
-        add(
-            text + ".",
-            float(full.get("no consent record", 0.0) + full.get(old, 0.0)),
-            "consent",
+    if not len(cp) or cp["customers"].sum() <= 0:
+        return
+    full = cp.set_index("status")["share"]
+    shown = result.consent_table().set_index("status")
+    s, n = shown["share"], shown["customers"]
+    old = f"consent older than {retention_months} months"
+    min_size = result.min_group_size
+    few = f"fewer than {min_size}"
+    if "consent given" in s:
+        text = (
+            f"Only {_pct(s['consent given'])} of customers ({_n(n['consent given'])}) may "
+            "receive marketing"
         )
-    fr = result.freshness
-    if len(fr):
-        stale = fr[(fr["source_system"] == "all") & (fr["days_behind"] > 7)]
-        for row in stale.itertuples():
-            add(
-                f"The {row.table} data ends {int(row.days_behind)} days before the as-of date "
-                f"(last record {row.latest:%d %b %Y}).",
-                min(row.days_behind / 365, 1.0),
-                "freshness",
-            )
-    head, rest = out[0], sorted(out[1:], key=lambda d: -d["impact"])
+    elif int(cp.set_index("status")["customers"].get("consent given", 0)) < min_size:
+        text = f"{few.capitalize()} customers may receive marketing"
+    else:
+        text = (
+            "How many customers may receive marketing is not shown (it would reveal a "
+            f"group of {few} people)"
+        )
+    parts = []
+    if "no consent record" in s:
+        parts.append(f"{_pct(s['no consent record'])} have no consent record")
+    if old in s:
+        parts.append(f"{_pct(s[old])} gave consent more than {retention_months} months ago")
+    text += (": " + " and ".join(parts)) if parts else ""
+    c.add(text + ".", float(full.get("no consent record", 0.0) + full.get(old, 0.0)), "consent")
+
+
+def _freshness(c: _Collector) -> None:
+    fr = c.result.freshness
+    if not len(fr):
+        return
+    stale = fr[(fr["source_system"] == "all") & (fr["days_behind"] > 7)]
+    for row in stale.itertuples():
+        c.add(
+            f"The {row.table} data ends {int(row.days_behind)} days before the as-of date "
+            f"(last record {row.latest:%d %b %Y}).",
+            min(row.days_behind / 365, 1.0),
+            "freshness",
+        )
+
+
+def audit_findings(
+    result: AuditResult, *, retention_months: int | None = None
+) -> list[dict[str, Any]]:
+    """Findings for a business reader, ranked by impact.
+
+    The impact of a finding is the share of customers, rows or revenue it affects (duplicated
+    customers and unattributable revenue count double: they distort every per-customer figure).
+    The overall score and the single-customer-view result are always headlines, plus the
+    highest-impact other finding. ``retention_months`` defaults to the run's
+    (``result.consent_retention_months``).
+
+    Returns
+    -------
+    list of dict ``text, impact, headline, kind``: the score first, then by descending impact.
+    """
+    if retention_months is None:
+        retention_months = result.consent_retention_months
+    c = _Collector(result)
+    _score(c)
+    _duplicates(c)
+    _unusable_rows(c)
+    _wrong_values(c)
+    _contacts(c)
+    _consent(c, int(retention_months))
+    _freshness(c)
+    head, rest = c.out[0], sorted(c.out[1:], key=lambda d: -d["impact"])
     head["headline"] = True
     first_other = True
     for d in rest:
@@ -254,8 +301,160 @@ def audit_findings(result: AuditResult, *, retention_months: int = 24) -> list[d
     return [head, *rest]
 
 
-def add_findings(findings: Any, result: AuditResult, *, retention_months: int = 24) -> Any:
+def add_findings(findings: Any, result: AuditResult, *, retention_months: int | None = None) -> Any:
     """Add :func:`audit_findings` to a :class:`cxlib.report.Findings` collector; returns it."""
     for item in audit_findings(result, retention_months=retention_months):
         findings.add(item["text"], headline=item["headline"], impact=item["impact"])
     return findings
+
+
+def findings_list(result: AuditResult) -> list[Finding]:
+    """:func:`audit_findings` as :class:`cxlib.report.Finding` items, in the same order."""
+    return [
+        Finding(item["text"], item["headline"], item["impact"]) for item in audit_findings(result)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# display tables: the report's column names and units (percentages), suppression notes
+# ---------------------------------------------------------------------------------------------
+
+
+def as_of_note(result: AuditResult) -> str:
+    """The as-of date line of the report (Markdown)."""
+    return f"**As-of date:** {result.as_of_date:%d %B %Y}"
+
+
+def counts_table(result: AuditResult) -> pd.DataFrame:
+    """Rows read, used and set aside per table."""
+    return result.counts.rename(
+        columns={
+            "read_rows": "rows read",
+            "accepted_rows": "rows used",
+            "quarantined_rows": "rows set aside",
+        }
+    )
+
+
+def top_issues_table(result: AuditResult, n: int = 15) -> pd.DataFrame:
+    """The ``n`` rules failing on the largest share of rows, shares in percent."""
+    return (
+        result.top_issues(n)
+        .assign(share=lambda d: (100 * d["share"]).round(2))
+        .rename(
+            columns={
+                "failed_rows": "rows failing",
+                "total_rows": "rows checked",
+                "share": "% failing",
+            }
+        )
+    )
+
+
+def _note(frame: pd.DataFrame, min_size: int, what: str) -> str | None:
+    note = suppression_note(frame, min_size, what=what, unit="people")
+    return f"_{note}_" if note else None
+
+
+def linkage_notice(result: AuditResult) -> str | None:
+    """Why there is no single customer view (None when records were linked)."""
+    if result.scv is None:
+        return (
+            "there is no customers table, so records cannot be compared; every "
+            "customer id counts as one person in the master map"
+        )
+    return result.scv.skipped_reason_
+
+
+def duplicates_table(result: AuditResult) -> pd.DataFrame:
+    """:meth:`AuditResult.duplicates_by_system` with the report's column names."""
+    return result.duplicates_by_system().rename(
+        columns={
+            "source_system": "source system",
+            "records_of_people_with_several": "records of people recorded more than once",
+            "duplicate_records": "duplicate records",
+        }
+    )
+
+
+def duplicates_note(result: AuditResult) -> str | None:
+    """The note on source systems hidden from the duplicates table (Markdown), if any."""
+    return _note(result.duplicates_by_system(), result.min_group_size, "row")
+
+
+def impact_display(result: AuditResult) -> pd.DataFrame | None:
+    """:attr:`AuditResult.impact` with the report's column names (None without it)."""
+    if result.impact is None:
+        return None
+    return result.impact.rename(
+        columns={
+            "per_record": "counting records",
+            "per_person": "counting people",
+            "change": "change (share)",
+        }
+    )
+
+
+def consent_notice(result: AuditResult) -> str | None:
+    """Why there is no consent table (None when there is one, even if fully suppressed)."""
+    ct = result.consent_table()
+    if len(ct) or ct.attrs.get("suppressed_groups"):
+        return None
+    return "the data holds no marketing consent column"
+
+
+def consent_display(result: AuditResult) -> pd.DataFrame:
+    """:meth:`AuditResult.consent_table` in people and percent."""
+    return (
+        result.consent_table()
+        .assign(share=lambda d: (100 * d["share"]).round(1))
+        .rename(columns={"customers": "people", "share": "% of people"})
+    )
+
+
+def consent_note(result: AuditResult) -> str | None:
+    """The note on consent statuses hidden from the consent table (Markdown), if any."""
+    return _note(result.consent_table(), result.min_group_size, "consent status")
+
+
+def pii_table(result: AuditResult) -> pd.DataFrame:
+    return result.pii.rename(columns={"found_by": "found by"})
+
+
+def unused_table(result: AuditResult) -> pd.DataFrame:
+    return result.unused.rename(columns={"used_by": "used by"})
+
+
+def freshness_table(result: AuditResult) -> pd.DataFrame:
+    return result.freshness.rename(
+        columns={
+            "source_system": "source system",
+            "days_behind": "days behind",
+            "future_rows": "rows dated in the future",
+        }
+    )
+
+
+def profile_table(result: AuditResult) -> pd.DataFrame:
+    return result.profile.assign(completeness=lambda d: (100 * d["completeness"]).round(1)).rename(
+        columns={"non_missing": "filled", "completeness": "% filled"}
+    )
+
+
+def rules_table(result: AuditResult) -> pd.DataFrame:
+    """Every rule (without ids and examples), shares in percent."""
+    return (
+        result.rules.drop(columns=["rule_id", "examples"])
+        .assign(share=lambda d: (100 * d["share"]).round(2))
+        .rename(
+            columns={
+                "failed_rows": "rows failing",
+                "total_rows": "rows checked",
+                "share": "% failing",
+            }
+        )
+    )
+
+
+def spellings_table(result: AuditResult) -> pd.DataFrame:
+    return result.checks.label_spellings.rename(columns={"usual": "usual spelling"})

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxlib.audit import _report
 from cxlib.audit._customers import (
     consent_summary,
     customer_totals,
@@ -23,11 +24,15 @@ from cxlib.privacy import (
     resolve_pseudonym_key,
     suppress_small_groups,
 )
+from cxlib.report import Finding
+from cxlib.result import QuestionResult
 
 
 @dataclass
-class AuditResult:
-    """Everything notebook 01 shows (see :func:`run_audit`)."""
+class AuditResult(QuestionResult):
+    """Everything notebook 01 shows (see :func:`run_audit`): the measures as attributes, the
+    findings (:meth:`findings`), the export files (:meth:`exports`) and the display tables
+    (``*_table`` methods, with the report's column names)."""
 
     as_of_date: pd.Timestamp
     counts: pd.DataFrame
@@ -83,6 +88,47 @@ class AuditResult:
         return self.rules[
             ["table", "column", "rule", "dimension", "failed_rows", "total_rows"]
         ].copy()
+
+    def findings(self) -> list[Finding]:
+        """The finding sentences ranked by impact, the score first (headlines marked)."""
+        return _report.findings_list(self)
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """``data_quality.csv`` (:meth:`data_quality_export`) and ``customer_master_map.csv``
+        (:attr:`master_map`), as ``docs/outputs.md`` lists them."""
+        return {
+            "data_quality.csv": self.data_quality_export(),
+            "customer_master_map.csv": self.master_map,
+        }
+
+    @property
+    def linked(self) -> bool:
+        """Whether the single customer view linked the customer records."""
+        return self.scv is not None and self.scv.skipped_reason_ is None
+
+    def match_pairs(self) -> pd.DataFrame:
+        """The scored candidate pairs of the single customer view (empty without one)."""
+        if not self.linked:
+            return pd.DataFrame(columns=["customer_id_l", "customer_id_r", "match_probability"])
+        return self.scv.pairs_
+
+    # display tables and notes of the notebook (see cxlib.audit._report)
+    as_of_note = _report.as_of_note
+    counts_table = _report.counts_table
+    top_issues_table = _report.top_issues_table
+    linkage_notice = _report.linkage_notice
+    duplicates_table = _report.duplicates_table
+    duplicates_note = _report.duplicates_note
+    impact_table = _report.impact_display
+    consent_notice = _report.consent_notice
+    consent_display = _report.consent_display
+    consent_note = _report.consent_note
+    pii_table = _report.pii_table
+    unused_table = _report.unused_table
+    freshness_table = _report.freshness_table
+    profile_table = _report.profile_table
+    rules_table = _report.rules_table
+    spellings_table = _report.spellings_table
 
     def top_issues(self, n: int = 10) -> pd.DataFrame:
         """Rules with failures, largest share first (plain names, counts, examples)."""
