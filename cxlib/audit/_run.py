@@ -178,7 +178,13 @@ def _source_data(data: Any, as_of_date: Any) -> Any:
         [(k, "", n, n, 0) for k, n in ((k, _len(v)) for k, v in tables.items())],
         columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"],
     )
-    return SourceData(None, tables, {}, counts, resolve_as_of_date(tables, as_of_date))
+    return SourceData(
+        source=None,
+        tables=tables,
+        quarantine={},
+        counts=counts,
+        as_of_date=resolve_as_of_date(tables, as_of_date),
+    )
 
 
 def _link_customers(
