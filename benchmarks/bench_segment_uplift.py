@@ -185,7 +185,7 @@ def part04(args) -> None:
     res = step(
         "run_uplift",
         uplift.run_uplift,
-        data.tables,
+        data,
         n_bootstrap=200,
         n_folds=5,
         random_state=args.seed,

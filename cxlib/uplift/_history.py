@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.engine import Engine, analysis_day, as_table, is_table
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, is_table
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,10 @@ def history_features(
     from cxlib.features import customer_features
 
     tx = _campaign_transactions(table, campaign["customer_id"].dropna().astype("str"))
-    feats = customer_features(tx, cutoff)
+    # one date only: the transactions up to the cut-off are combined in the same query as the
+    # aggregation (row_order given), not first kept whole as for features at several dates
+    row_order = ROW_ORDER if ROW_ORDER in tx.columns else None
+    feats = customer_features(tx, cutoff, engine=engine, row_order=row_order)
     if feats.empty:
         return empty, NO_PURCHASE_NOTE
     try:
