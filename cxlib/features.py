@@ -521,3 +521,53 @@ def _features_from_aggregates(
         )
     parts.append(pd.DataFrame({"weekend_share": col("weekend") / n_pur}, index=cust_index))
     return pd.concat(parts, axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Records to people (the single customer view of the data audit)
+# --------------------------------------------------------------------------------------------
+
+
+def with_master_ids(table: Any, master_map: pd.DataFrame) -> Any:
+    """``table`` with each ``customer_id`` replaced by its person's ``master_id``.
+
+    A left join in the table's backend with the map as an in-memory table (the first
+    ``master_id`` of each ``customer_id``); records absent from the map keep their id. The
+    original id is kept in ``source_customer_id``; the columns are those of ``table`` (the
+    :data:`~cxlib.engine.ROW_ORDER` column, when present, last).
+    """
+    import ibis
+
+    mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
+    mm = mm.drop_duplicates("customer_id").astype("str")
+    m = ibis.memtable(
+        pd.DataFrame(
+            {
+                "_cx_record": mm["customer_id"].to_numpy(),
+                "_cx_master": mm["master_id"].to_numpy(),
+            }
+        )
+    )
+    rid = table["customer_id"].cast("string")
+    j = table.left_join(m, rid == m["_cx_record"])
+    cols = {c: j[c] for c in table.columns if c != ROW_ORDER}
+    cols["customer_id"] = ibis.coalesce(j["_cx_master"], j["customer_id"].cast("string"))
+    cols["source_customer_id"] = j["customer_id"]
+    if ROW_ORDER in table.columns:
+        cols[ROW_ORDER] = j[ROW_ORDER]
+    return j.select(**cols)
+
+
+def id_coverage(ids: Any, known: pd.Series) -> float:
+    """Share of the distinct non-missing ids of the backend column ``ids`` that are among
+    ``known`` (compared as text); 0 when there are none. One query; the ids stay in the backend."""
+    import ibis
+
+    col = ids.cast("string").name("_cx_id")
+    known_table = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(known.astype("str"))}))
+    ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
+    distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
+    hit = distinct.left_join(known_table, distinct["_cx_id"] == known_table["_cx_known"])
+    got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
+    n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)
+    return covered / n if n else 0.0

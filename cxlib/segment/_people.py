@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from cxlib.engine import ROW_ORDER, Engine, is_table
+from cxlib.features import id_coverage, with_master_ids
 from cxlib.sources import fetch_frame
 
 logger = logging.getLogger("cxlib.segment")
@@ -40,16 +41,7 @@ def _id_coverage(ids: pd.Series | Any, mapped: pd.Series) -> float:
         with Engine() as engine:
             frame = pd.DataFrame({"_cx_id": ids.astype("str").to_numpy()}, dtype="str")
             return _id_coverage(engine.table(frame)["_cx_id"], mapped)
-    import ibis
-
-    col = ids.cast("string").name("_cx_id")
-    known = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(mapped.astype("str"))}))
-    ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
-    distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
-    hit = distinct.left_join(known, distinct["_cx_id"] == known["_cx_known"])
-    got = hit.aggregate(n=hit["_cx_id"].count(), covered=hit["_cx_known"].count()).to_pandas()
-    n, covered = int(got["n"].iloc[0] or 0), int(got["covered"].iloc[0] or 0)
-    return covered / n if n else 0.0
+    return id_coverage(ids, mapped)
 
 
 def load_master_map(
@@ -118,27 +110,7 @@ def to_people(
             out = fetch_frame(people.order_by(ROW_ORDER))
         keep = [*transactions.columns, "source_customer_id"]
         return out[[c for c in keep if c in out.columns]]
-    import ibis
-
-    mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
-    mm = mm.drop_duplicates("customer_id").astype("str")
-    m = ibis.memtable(
-        pd.DataFrame(
-            {
-                "_cx_record": mm["customer_id"].to_numpy(),
-                "_cx_master": mm["master_id"].to_numpy(),
-            }
-        )
-    )
-    t = transactions
-    rid = t["customer_id"].cast("string")
-    j = t.left_join(m, rid == m["_cx_record"])
-    cols = {c: j[c] for c in t.columns if c != ROW_ORDER}
-    cols["customer_id"] = j["_cx_master"].coalesce(j["customer_id"].cast("string"))
-    cols["source_customer_id"] = j["customer_id"]
-    if ROW_ORDER in t.columns:
-        cols[ROW_ORDER] = j[ROW_ORDER]
-    return j.select(**cols)
+    return with_master_ids(transactions, master_map)
 
 
 def segments_export(
