@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.engine import ROW_ORDER, Engine, is_table
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, is_table
 from cxlib.sources import FolderSource
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,11 @@ def resolve_as_of_date(
     tables: Mapping[str, pd.DataFrame], as_of_date: Any = None, *, today: Any = None
 ) -> pd.Timestamp:
     """The analysis date: the parameter when given, else the date of the latest transaction or
-    event (timestamps after today are ignored as errors), else today. Data through the end of
-    that day counts."""
+    event (timestamps after today are ignored as errors), else today, as a day
+    (:func:`cxlib.engine.analysis_day`). Data through the end of that day counts: rows before
+    :func:`cxlib.engine.data_end` of it."""
     if as_of_date not in (None, "", "None"):
-        return pd.Timestamp(as_of_date).normalize()
+        return analysis_day(as_of_date)
     now = pd.Timestamp(today) if today is not None else pd.Timestamp.now()
     latest = []
     for name in ("transactions", "events"):
@@ -138,4 +139,4 @@ def resolve_as_of_date(
             ts = ts[ts <= now]
             if len(ts):
                 latest.append(ts.max())
-    return (max(latest) if latest else now).normalize()
+    return analysis_day(max(latest) if latest else now)
