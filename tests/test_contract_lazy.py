@@ -132,6 +132,21 @@ def test_close_deletes_the_private_folders_now():
     b.close()  # a second close does nothing
 
 
+def test_a_failed_lazy_load_leaves_no_private_folder(tmp_path, monkeypatch):
+    """A load that stops on bad input closes its engine and deletes its backend folder at
+    once (not at garbage collection)."""
+    import tempfile
+
+    from cxlib.contract import ContractError
+
+    where = tmp_path / "tmp"
+    where.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(where))
+    with pytest.raises(ContractError, match="'amount'"):
+        load_source(CORPUS / "missing_column", lazy=LAZY)
+    assert not [p for p in where.iterdir() if p.name.startswith("cx-backend-")]
+
+
 def test_pandas_only_data_has_no_engine():
     a = load_source(SAMPLE, tables=("customers",))
     assert a.engine is None and a.backend is None
