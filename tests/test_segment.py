@@ -401,6 +401,9 @@ def test_plots_return_titled_labelled_axes(fitted):
         assert ax.get_title()
         if ax.axison:
             assert ax.get_xlabel() and ax.get_ylabel() is not None
+    ax = P.plot_mix(data=prof.channel_mix, what="channel")
+    assert ax.get_title() == "Purchases by channel in each segment"
+    assert ax.get_xlabel() == "Share of purchases by channel (%)"
     plt.close("all")
 
 

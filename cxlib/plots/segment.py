@@ -261,11 +261,18 @@ def plot_mix(
     ax: Axes | None = None,
     title: str = "Purchase mix by cluster",
     xlabel: str = "Share of purchases",
+    *,
+    what: str | None = None,
 ) -> Axes:
     """Stacked horizontal bars of mean purchase shares (rows = clusters, columns = parts).
 
     ``data`` is e.g. ``ClusterProfile.channel_mix`` (row index may be replaced by names).
+    ``what`` (e.g. ``"channel"``, a key of ``SegmentationResult.mixes()``) sets the report's
+    title and axis label ("Purchases by <what> in each segment").
     """
+    if what is not None:
+        title = f"Purchases by {what} in each segment"
+        xlabel = f"Share of purchases by {what}"
     ax = _ax(ax, (9, 0.5 * len(data) + 1.8))
     d = data.div(data.sum(axis=1).replace(0, np.nan), axis=0).fillna(0) * 100
     left = np.zeros(len(d))
