@@ -13,9 +13,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     nbval shuts each notebook's kernel down without running its finalizers, so the kernel's
     private folders (customer-level Parquet copies, ``cx-backend-`` ...) would stay in the
     temporary folder until the next cxlib start. Sweep them when the session ends; folders of a
-    process that still runs (another analysis) are kept (:func:`cxlib.sources.sweep_private_tempdirs`).
+    process that still runs (another analysis) are kept (:func:`cxlib.privacy.sweep_private_tempdirs`).
     """
-    from cxlib.sources import sweep_private_tempdirs
+    from cxlib.privacy import sweep_private_tempdirs
 
     removed = sweep_private_tempdirs()
     if removed:

@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+
+from cxlib.privacy import private_tempdir
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +188,11 @@ class Engine:
     con : Ibis backend, optional
         A connection to use instead of a new embedded DuckDB (it is not closed by the engine).
     temp_directory : path, optional
-        Where DuckDB spills when a query needs more than its memory cap.
+        Where DuckDB spills when a query needs more than its memory cap. Default: a private
+        temporary folder of its own (:func:`cxlib.privacy.private_tempdir`, ``cx-backend-``),
+        made with the connection and deleted at :meth:`close` (or, if the engine is never
+        closed, when it is garbage-collected or the process exits): spilled rows hold personal
+        data.
 
     Examples
     --------
@@ -197,6 +205,7 @@ class Engine:
         self._con = con
         self._owns_con = con is None
         self._temp_directory = temp_directory
+        self._spill: Any = None  # finalizer of an own private spill folder
         self._temp_tables: list[tuple[Any, str]] = []
         self._cache: dict[tuple[int, str], tuple[Any, Any]] = {}
         self.closed = False
@@ -208,7 +217,11 @@ class Engine:
         if self.closed:
             raise RuntimeError("this Engine is closed")
         if self._con is None:
-            self._con = duckdb_connection(temp_directory=self._temp_directory)
+            temp = self._temp_directory
+            if temp is None:  # never DuckDB's default (.tmp in the working directory)
+                temp = private_tempdir("cx-backend-")
+                self._spill = weakref.finalize(self, shutil.rmtree, str(temp), True)
+            self._con = duckdb_connection(temp_directory=temp)
         return self._con
 
     def table(self, obj: Any, *, name: str | None = None) -> Any:
@@ -286,6 +299,8 @@ class Engine:
             except Exception:  # noqa: BLE001 - already gone (e.g. at interpreter exit)
                 log.debug("engine: connection already closed")
         self._con = None
+        if self._spill is not None:
+            self._spill()  # deletes the private spill folder (once)
         self.closed = True
 
     def __enter__(self) -> Engine:

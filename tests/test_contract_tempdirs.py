@@ -180,3 +180,22 @@ def test_private_tempdir_rejects_a_foreign_prefix(private_tmp):
     with pytest.raises(ValueError, match="prefix"):
         private_tempdir("tmp-")
     assert list(private_tmp.iterdir()) == []
+
+
+def test_an_engine_spills_into_a_private_folder_deleted_at_close(private_tmp):
+    """An Engine's own DuckDB connection never spills into DuckDB's default ``.tmp`` of the
+    working directory: it gets a private, owner-marked folder, deleted when the engine closes."""
+    import pandas as pd
+
+    from cxlib.engine import Engine
+    from cxlib.privacy import private_tempdir as from_privacy
+
+    assert from_privacy is private_tempdir  # cxlib.sources re-exports cxlib.privacy's
+    with Engine() as engine:
+        assert list(private_tmp.iterdir()) == []  # made with the connection, on first use
+        engine.table(pd.DataFrame({"customer_id": ["a"]}))
+        where = engine.con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+        (folder,) = private_tmp.iterdir()
+        assert Path(where) == folder and folder.name.startswith("cx-backend-")
+        assert (folder / OWNER_MARKER).is_file() and (folder.stat().st_mode & 0o077) == 0
+    assert list(private_tmp.iterdir()) == []

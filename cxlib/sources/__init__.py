@@ -9,7 +9,6 @@ Input files are only ever opened for reading.
 The package's modules:
 
 - ``_common``: the table names, :class:`SourceError`, a table's file and its fingerprint;
-- ``_tempdirs``: private temporary folders and the sweep of those left by ended processes;
 - ``_folder``: :class:`FolderSource` (CSV/Parquet files on an embedded DuckDB);
 - ``_batches``: :class:`RawBatches`, a table read in batches of text rows;
 - ``_locations``: folders, URLs (passwords masked or stripped) and ``spark:`` locations;
@@ -20,8 +19,9 @@ The package's modules:
 The DuckDB connection helpers and the row-order column live in :mod:`cxlib.engine`
 (:func:`~cxlib.engine.duckdb_connection`, :data:`~cxlib.engine.ROW_ORDER`,
 :func:`~cxlib.engine.backend_table`, :func:`~cxlib.engine.fetch_frame`,
-:func:`~cxlib.engine.is_table`); they are re-exported here for the modules that import them from
-this package.
+:func:`~cxlib.engine.is_table`), the private temporary folders in :mod:`cxlib.privacy`
+(:func:`~cxlib.privacy.private_tempdir`, :func:`~cxlib.privacy.sweep_private_tempdirs`); both are
+re-exported here for the modules that import them from this package.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ from cxlib.engine import (
     duckdb_memory_limit,
     fetch_frame,
     is_table,
+)
+from cxlib.privacy import (
+    OWNER_MARKER,
+    PRIVATE_PREFIXES,
+    private_tempdir,
+    sweep_private_tempdirs,
 )
 from cxlib.sources._batches import RawBatches, read_batches
 from cxlib.sources._common import (
@@ -78,12 +84,6 @@ from cxlib.sources._spark import (
     SparkPath,
     SparkSource,
     spark_session,
-)
-from cxlib.sources._tempdirs import (
-    OWNER_MARKER,
-    PRIVATE_PREFIXES,
-    private_tempdir,
-    sweep_private_tempdirs,
 )
 
 is_backend_table = is_table

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlib.privacy import private_tempdir, sweep_private_tempdirs
 from cxlib.sources._batches import RawBatches, _chunks
 from cxlib.sources._common import (
     DELIMITERS,
@@ -26,7 +27,6 @@ from cxlib.sources._common import (
     first_line,
     raise_if_interrupted,
 )
-from cxlib.sources._tempdirs import private_tempdir, sweep_private_tempdirs
 
 log = logging.getLogger(__name__)
 

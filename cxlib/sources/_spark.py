@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.engine import DUCKDB_THREADS, duckdb_memory_limit
+from cxlib.privacy import private_tempdir
 from cxlib.sources._batches import RawBatches, _chunks
 from cxlib.sources._common import (
     DELIMITERS,
@@ -28,7 +29,6 @@ from cxlib.sources._common import (
     first_line,
 )
 from cxlib.sources._locations import SPARK_PREFIX, is_url, mask_url
-from cxlib.sources._tempdirs import private_tempdir
 
 log = logging.getLogger(__name__)
 
