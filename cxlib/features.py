@@ -331,8 +331,9 @@ def customer_features(
     lookback_days : int
         Window length L for ``frequency`` and ``monetary``.
     engine : Engine, optional
-        The run's engine: it holds the combined transactions between calls (features at several
-        dates of one table combine them once). Without one, a local engine serves this call.
+        The run's engine: it keeps the combined transactions between calls (features at several
+        dates of one table combine them once). Without one, a local engine serves this call and
+        only the rows up to the date are combined (one query, nothing kept).
     row_order : str, optional
         Column giving the rows' order, used only to pick the first non-missing customer, channel
         and category of a multi-line transaction (see :func:`transactions_until`); default the
@@ -347,17 +348,32 @@ def customer_features(
     ``tod_share_*`` (when timestamps carry a time of day) and ``weekend_share``.
     See ``docs/features.md`` for each definition.
     """
-    if engine is None:
+    if engine is None:  # one date: combining only the rows before it is cheaper than keeping
         with Engine() as local:
-            return customer_features(
-                transactions, as_of_date, lookback_days, engine=local, row_order=row_order
+            return _customer_features(
+                transactions, as_of_date, lookback_days, local, row_order, False
             )
+    return _customer_features(
+        transactions, as_of_date, lookback_days, engine, row_order, row_order is None
+    )
+
+
+def _customer_features(
+    transactions: Any,
+    as_of_date: Any,
+    lookback_days: int,
+    engine: Engine,
+    row_order: str | None,
+    keep: bool,
+) -> pd.DataFrame:
+    """:func:`customer_features` on ``engine``; ``keep``: read the engine's prepared purchases
+    (computed on first use) unless the cut-off falls inside a transaction."""
     from cxlib.sources import fetch_frame
 
     table = engine.table(_typed(transactions))
     d = analysis_day(as_of_date)
     start, end = window_bounds(d, lookback_days)
-    prep = _prepared_purchases(table, engine) if row_order is None else None
+    prep = _prepared_purchases(table, engine) if keep else None
     if prep is not None and not prep.cuts_a_transaction(end):
         tx = prep.table.filter(prep.table.timestamp < _ts(end))
         labels, label_keys = prep.labels, prep.keys
