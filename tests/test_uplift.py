@@ -415,7 +415,7 @@ def test_deciles_merge_when_a_decile_would_be_too_small():
     ten = U.uplift_by_decile(y, t, s)
     assert len(ten) == 10 and ten["customers"].max() == 6
     merged = U.uplift_by_decile(y, t, s, min_group_size=10)
-    assert merged.attrs["n_bins"] == 3 and len(merged) == 3
+    assert len(merged) == 3
     assert merged["customers"].tolist() == [20, 20, 20]
     res = SimpleNamespace(deciles={"offer": merged}, min_group_size=10)
     shown = U.deciles_shown(res, "offer")
@@ -427,24 +427,32 @@ def test_deciles_merge_when_a_decile_would_be_too_small():
 def test_deciles_with_few_control_customers_are_hidden():
     d = pd.DataFrame(
         {
-            "decile": [1, 2],
-            "customers": [40, 40],
-            "n_treated": [37, 20],
-            "n_control": [3, 20],
-            "mean_predicted": [0.1, 0.0],
-            "treated_mean": [0.5, 0.2],
-            "control_mean": [1.0, 0.1],
-            "observed_uplift": [-0.5, 0.1],
-            "ci_low": [-0.9, 0.0],
-            "ci_high": [-0.1, 0.2],
+            "decile": range(1, 11),
+            "customers": 40,
+            "n_treated": [37] + [20] * 9,
+            "n_control": [3] + [20] * 9,
+            "mean_predicted": [0.1] + [0.0] * 9,
+            "treated_mean": [0.5] + [0.2] * 9,
+            "control_mean": [1.0] + [0.1] * 9,
+            "observed_uplift": [-0.5] + [0.1] * 9,
+            "ci_low": [-0.9] + [0.0] * 9,
+            "ci_high": [-0.1] + [0.2] * 9,
         }
     )
-    d.attrs["n_bins"] = 10
     res = SimpleNamespace(deciles={"offer": d}, min_group_size=10)
     table = U.deciles_display(res, "offer")
-    assert table["Decile"].tolist() == [2]
+    assert table["Decile"].tolist() == list(range(2, 11))
     assert "100.0%" not in table.to_string()  # the 3 control customers' rate
-    assert "1 group with fewer than 10" in U.deciles_note(res, "offer")
+    assert U.deciles_note(res, "offer") == (
+        "1 group with fewer than 10 customers, contacted customers or control customers is not "
+        "shown (privacy rule)."
+    )
+    three = SimpleNamespace(deciles={"offer": d.iloc[:3]}, min_group_size=10)
+    assert "Group" in U.deciles_display(three, "offer").columns
+    assert U.deciles_note(three, "offer").startswith(
+        "Ten deciles would hold fewer than 10 contacted or control customers each, so customers "
+        "are cut into 3 equal groups instead. 1 group"
+    )
 
 
 def test_response_groups_hide_small_and_thin_groups():
@@ -458,7 +466,7 @@ def test_response_groups_hide_small_and_thin_groups():
     res = SimpleNamespace(groups={"offer": summ}, min_group_size=10)
     shown = U.groups_display(res, "offer")
     assert "Sleeping dogs" not in set(shown["Group"]) and "Persuadables" not in set(shown["Group"])
-    assert U.groups_shown(res, "offer").attrs["suppressed_groups"] == 2
+    assert U.groups_note(res, "offer").startswith("2 groups are not shown: fewer than 10")
     thin = summ.assign(n_control=np.where(summ["group"] == "lost_cause", 4, summ["n_control"]))
     res2 = SimpleNamespace(groups={"offer": thin}, min_group_size=10)
     row = U.groups_display(res2, "offer").set_index("Group").loc["Lost causes"]

@@ -350,8 +350,8 @@ def uplift_by_decile(
     into ``n_bins`` equal-count bins; bin 1 holds the highest predicted uplift. Works for any
     outcome (rates for 0/1 outcomes). CIs are Wald intervals of the difference of means.
     With ``min_group_size``, fewer bins are used when ``n_bins`` bins would hold fewer than
-    ``min_group_size`` treated or control customers each (``attrs["n_bins"]`` says how many);
-    bins that still fall short are hidden by :func:`deciles_shown`.
+    ``min_group_size`` treated or control customers each (one row per bin used); bins that
+    still fall short are hidden by :func:`deciles_shown`.
 
     Returns
     -------
@@ -383,6 +383,4 @@ def uplift_by_decile(
                 "ci_high": hi,
             }
         )
-    out = pd.DataFrame(rows)
-    out.attrs["n_bins"] = n_bins
-    return out
+    return pd.DataFrame(rows)

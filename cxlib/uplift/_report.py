@@ -204,7 +204,6 @@ def srm_shown(res: UpliftAnalysis) -> pd.DataFrame:
     small = t["customers"] < res.min_group_size
     t["customers"] = t["customers"].astype("float64").mask(small)
     t["observed_share"] = t["observed_share"].mask(small)
-    t.attrs["suppressed_groups"] = int(small.sum())
     return t
 
 
@@ -233,8 +232,8 @@ def _enough(row: Mapping[str, Any], min_size: int) -> bool:
 
 
 def groups_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
-    """The four groups of one arm that have at least ``min_group_size`` customers (the
-    number hidden in ``attrs["suppressed_groups"]``); the observed uplift and its CI are NaN
+    """The four groups of one arm that have at least ``min_group_size`` customers (see
+    :func:`groups_note` for the number hidden); the observed uplift and its CI are NaN
     where a group has fewer than ``min_group_size`` treated or control customers."""
     from cxlib.privacy import suppress_small_groups
 
@@ -271,34 +270,43 @@ def groups_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
             ],
         }
     )
-    out.attrs.update(g.attrs)
     return out
+
+
+def groups_note(res: UpliftAnalysis, arm: str) -> str:
+    """The privacy note under the groups table of ``arm`` (how many groups are not shown);
+    empty when every group is shown."""
+    from cxlib.privacy import suppression_note
+
+    return suppression_note(groups_shown(res, arm), res.min_group_size)
+
+
+def _deciles_kept(res: UpliftAnalysis, arm: str) -> pd.Series:
+    """Which bins of :func:`uplift_by_decile` may be shown: at least ``min_group_size``
+    customers, treated customers and control customers."""
+    d = res.deciles[arm]
+    m = res.min_group_size
+    return (d["customers"] >= m) & (d["n_treated"] >= m) & (d["n_control"] >= m)
 
 
 def deciles_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
     """The bins of :func:`uplift_by_decile` that the report shows (table and chart): bins with
     fewer than ``min_group_size`` customers, treated customers or control customers are
-    hidden (their number in ``attrs["suppressed_groups"]``; ``attrs["n_bins"]`` kept)."""
-    d = res.deciles[arm]
-    m = res.min_group_size
-    keep = (d["customers"] >= m) & (d["n_treated"] >= m) & (d["n_control"] >= m)
-    out = d.loc[keep].reset_index(drop=True)
-    out.attrs["suppressed_groups"] = int((~keep).sum())
-    out.attrs["n_bins"] = d.attrs.get("n_bins", len(d))
-    return out
+    hidden (:func:`deciles_note` says how many)."""
+    return res.deciles[arm].loc[_deciles_kept(res, arm)].reset_index(drop=True)
 
 
 def deciles_note(res: UpliftAnalysis, arm: str) -> str:
     """What the decile table does not show and why (empty when it shows ten full deciles)."""
-    d = deciles_shown(res, arm)
+    n_bins = len(res.deciles[arm])
     m = res.min_group_size
     parts = []
-    if d.attrs["n_bins"] < 10:
+    if n_bins < 10:
         parts.append(
             f"Ten deciles would hold fewer than {m} contacted or control customers each, so "
-            f"customers are cut into {d.attrs['n_bins']} equal groups instead."
+            f"customers are cut into {n_bins} equal groups instead."
         )
-    k = d.attrs["suppressed_groups"]
+    k = int((~_deciles_kept(res, arm)).sum())
     if k:
         parts.append(
             f"{k} group{'s' if k > 1 else ''} with fewer than {m} customers, contacted "
@@ -312,7 +320,7 @@ def deciles_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
     d = deciles_shown(res, arm)
     return pd.DataFrame(
         {
-            ("Decile" if d.attrs["n_bins"] == 10 else "Group"): d["decile"],
+            ("Decile" if len(res.deciles[arm]) == 10 else "Group"): d["decile"],
             "Customers": d["customers"].map("{:,}".format),
             "Predicted uplift": d["mean_predicted"].map(lambda v: f"{v * 100:+.1f} pts"),
             "Treated rate": d["treated_mean"].map("{:.1%}".format),

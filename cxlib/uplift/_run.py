@@ -145,6 +145,10 @@ class UpliftResult(QuestionResult):
         """The four response groups of ``arm`` for managers (:func:`groups_display`)."""
         return _report.groups_display(self, arm)
 
+    def groups_note(self, arm: str) -> str:
+        """How many response groups of ``arm`` are not shown (privacy rule); '' when none."""
+        return _report.groups_note(self, arm)
+
     def sleeping_dog_sentence(self) -> str:
         """The sleeping-dog sentence (:func:`sleeping_dog_finding`)."""
         return _report.sleeping_dog_finding(self)[0]
