@@ -415,15 +415,26 @@ def recommended_display(res: UpliftAnalysis, key: str, *, top_n: int = 10) -> pd
 
 def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
     """The notebook's findings as ``(sentence, headline)`` pairs (2-4 headlines)."""
-    out: list[tuple[str, bool]] = []
-    spec = res.spec
     ro = res.readout.summary()
     conv = ro.loc[ro["outcome"] == "converted"]
     best_arm = conv.sort_values("estimate", ascending=False)["arm"].iloc[0]
-    parts = [readout_sentence(r) for _, r in conv.iterrows()]
-    out.append((" ".join(parts), True))
-    for _, r in ro.loc[ro["outcome"] != "converted"].iterrows():
-        out.append((readout_sentence(r), False))
+    out: list[tuple[str, bool]] = [
+        (" ".join(readout_sentence(r) for _, r in conv.iterrows()), True)
+    ]
+    out += [
+        (readout_sentence(r), False) for _, r in ro.loc[ro["outcome"] != "converted"].iterrows()
+    ]
+    out += _check_findings(res, conv)
+    if res.models is not None:
+        out += _model_findings(res, best_arm)
+    else:
+        out.append((f"No uplift model: {res.model_note}.", False))
+    return out + _who_responds_findings(res, n_head=sum(h for _, h in out))
+
+
+def _check_findings(res: UpliftAnalysis, conv: pd.DataFrame) -> list[tuple[str, bool]]:
+    """Arms left out, repeated rows, the sample-ratio test, balance and the detectable lift."""
+    out: list[tuple[str, bool]] = []
     if res.left_out_arms:
         names = ", ".join(_arm_label(a) for a in res.left_out_arms)
         out.append(
@@ -477,53 +488,58 @@ def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
                 False,
             )
         )
-    if res.models is not None:
-        ev = res.models.evaluation
-        e = ev.loc[(ev["model"] == res.models.best_model) & (ev["arm"] == best_arm)].iloc[0]
-        out.append(
-            (
-                f"The {res.models.best_model} ranks customers best (Qini coefficient "
-                f"{e['qini']:.2f} for {_arm_label(best_arm)}, 95% CI {e['qini_ci_low']:.2f} to "
-                f"{e['qini_ci_high']:.2f}; 0 = random targeting, 1 = perfect).",
-                False,
-            )
-        )
-        out.append((targeting_sentence(res, best_arm), True))
-        for arm in spec.arms:
-            if arm != best_arm:
-                out.append((targeting_sentence(res, arm), False))
-        out.append(sleeping_dog_finding(res))
-        for arm in spec.arms:
-            gtab = res.groups[arm].set_index("group")
-            p = gtab.loc["persuadable"]
-            if _enough(p, res.min_group_size) and np.isfinite(p["observed_uplift"]):
-                out.append(
-                    (
-                        f"{_arm_label(arm)}: {p['share']:.0%} of customers are persuadables "
-                        f"(observed uplift {_pts(p['observed_uplift'])} points, 95% CI "
-                        f"{_pts(p['ci_low'])} to {_pts(p['ci_high'])}).",
-                        False,
-                    )
-                )
-        if res.scores is not None:
-            rec = res.scores.loc[res.scores["recommended"]]
-            consent = (
-                "consenting customers"
-                if res.consent_known
-                else "customers (marketing consent unknown: check it before any contact)"
-            )
-            mix = rec["arm"].value_counts()
-            mix_txt = ", ".join(f"{_arm_label(a)} {n:,}" for a, n in mix.items())
+    return out
+
+
+def _model_findings(res: UpliftAnalysis, best_arm: str) -> list[tuple[str, bool]]:
+    """The chosen model, targeting, sleeping dogs, persuadables and the marketing list."""
+    ev = res.models.evaluation
+    e = ev.loc[(ev["model"] == res.models.best_model) & (ev["arm"] == best_arm)].iloc[0]
+    out: list[tuple[str, bool]] = [
+        (
+            f"The {res.models.best_model} ranks customers best (Qini coefficient "
+            f"{e['qini']:.2f} for {_arm_label(best_arm)}, 95% CI {e['qini_ci_low']:.2f} to "
+            f"{e['qini_ci_high']:.2f}; 0 = random targeting, 1 = perfect).",
+            False,
+        ),
+        (targeting_sentence(res, best_arm), True),
+    ]
+    out += [(targeting_sentence(res, arm), False) for arm in res.spec.arms if arm != best_arm]
+    out.append(sleeping_dog_finding(res))
+    for arm in res.spec.arms:
+        p = res.groups[arm].set_index("group").loc["persuadable"]
+        if _enough(p, res.min_group_size) and np.isfinite(p["observed_uplift"]):
             out.append(
                 (
-                    f"{len(rec):,} {consent} have a positive expected profit and are recommended "
-                    f"for the next campaign" + (f" ({mix_txt})." if len(rec) else "."),
+                    f"{_arm_label(arm)}: {p['share']:.0%} of customers are persuadables "
+                    f"(observed uplift {_pts(p['observed_uplift'])} points, 95% CI "
+                    f"{_pts(p['ci_low'])} to {_pts(p['ci_high'])}).",
                     False,
                 )
             )
-    else:
-        out.append((f"No uplift model: {res.model_note}.", False))
-    n_head = sum(h for _, h in out)
+    if res.scores is not None:
+        rec = res.scores.loc[res.scores["recommended"]]
+        consent = (
+            "consenting customers"
+            if res.consent_known
+            else "customers (marketing consent unknown: check it before any contact)"
+        )
+        mix = rec["arm"].value_counts()
+        mix_txt = ", ".join(f"{_arm_label(a)} {n:,}" for a, n in mix.items())
+        out.append(
+            (
+                f"{len(rec):,} {consent} have a positive expected profit and are recommended "
+                f"for the next campaign" + (f" ({mix_txt})." if len(rec) else "."),
+                False,
+            )
+        )
+    return out
+
+
+def _who_responds_findings(res: UpliftAnalysis, n_head: int) -> list[tuple[str, bool]]:
+    """Which offer works better for whom (at most two sentences per outcome); the first
+    significant one of an outcome is a headline while there are fewer than four."""
+    out: list[tuple[str, bool]] = []
     for outcome in ("converted", "visited"):
         cmp_ = res.comparisons.get(outcome)
         if cmp_ is None or cmp_.empty:
