@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SourceData:
-    """The validated tables of a source, with quarantine, counts and the resolved as-of date."""
+    """The validated tables of a source, with quarantine, counts and the resolved as-of date.
+
+    Backend tables (``load_source(lazy=...)``) live on :attr:`engine`; :meth:`close` (or a
+    ``with`` block) closes it and deletes their private folder at once.
+    """
 
     source: FolderSource | None
     tables: dict[str, pd.DataFrame]
