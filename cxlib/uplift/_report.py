@@ -17,7 +17,7 @@ from cxlib.uplift._subgroups import _level_order
 from cxlib.uplift._targeting import expected_profit
 
 if TYPE_CHECKING:
-    from cxlib.uplift._run import UpliftAnalysis
+    from cxlib.uplift._run import UpliftResult
 
 
 def who_responds_sentences(
@@ -122,7 +122,7 @@ def _pts(v: float) -> str:
     return f"{v * 100:+.1f}"
 
 
-def readout_display(res: UpliftAnalysis) -> pd.DataFrame:
+def readout_display(res: UpliftResult) -> pd.DataFrame:
     """Readout table for managers: rates in %, lifts in points, revenue in money units."""
     rows = []
     for _, r in res.readout.summary().iterrows():
@@ -154,7 +154,7 @@ def readout_display(res: UpliftAnalysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def training_note(res: UpliftAnalysis, requested_folds: int | None = None) -> str:
+def training_note(res: UpliftResult, requested_folds: int | None = None) -> str:
     """A sentence on how a large campaign's models were trained ('' when nothing was capped).
 
     Says how many cross-fitting folds were used (when fewer than ``requested_folds``) and the
@@ -175,7 +175,7 @@ def training_note(res: UpliftAnalysis, requested_folds: int | None = None) -> st
     )
 
 
-def models_display(res: UpliftAnalysis) -> pd.DataFrame:
+def models_display(res: UpliftResult) -> pd.DataFrame:
     """Qini coefficient and AUUC of each model per arm with bootstrap 95% CIs."""
     if res.models is None:
         return pd.DataFrame()
@@ -197,7 +197,7 @@ def models_display(res: UpliftAnalysis) -> pd.DataFrame:
     )
 
 
-def srm_shown(res: UpliftAnalysis) -> pd.DataFrame:
+def srm_shown(res: UpliftResult) -> pd.DataFrame:
     """The sample-ratio table as the report shows it: the size and observed share of an arm of
     fewer than ``min_group_size`` customers are blanked (NaN); the planned figures stay."""
     t = res.srm.table.copy()
@@ -207,7 +207,7 @@ def srm_shown(res: UpliftAnalysis) -> pd.DataFrame:
     return t
 
 
-def srm_display(res: UpliftAnalysis) -> pd.DataFrame:
+def srm_display(res: UpliftResult) -> pd.DataFrame:
     """:func:`srm_shown` formatted for managers ("fewer than 10" for blanked sizes)."""
     t = srm_shown(res)
     few = f"fewer than {res.min_group_size}"
@@ -231,7 +231,7 @@ def _enough(row: Mapping[str, Any], min_size: int) -> bool:
     )
 
 
-def groups_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+def groups_shown(res: UpliftResult, arm: str) -> pd.DataFrame:
     """The four groups of one arm that have at least ``min_group_size`` customers (see
     :func:`groups_note` for the number hidden); the observed uplift and its CI are NaN
     where a group has fewer than ``min_group_size`` treated or control customers."""
@@ -245,7 +245,7 @@ def groups_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
     return g
 
 
-def groups_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+def groups_display(res: UpliftResult, arm: str) -> pd.DataFrame:
     """The four groups for one arm, groups under ``min_group_size`` suppressed; the observed
     uplift is not shown when the group has fewer than ``min_group_size`` treated or control
     customers."""
@@ -273,7 +273,7 @@ def groups_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
     return out
 
 
-def groups_note(res: UpliftAnalysis, arm: str) -> str:
+def groups_note(res: UpliftResult, arm: str) -> str:
     """The privacy note under the groups table of ``arm`` (how many groups are not shown);
     empty when every group is shown."""
     from cxlib.privacy import suppression_note
@@ -281,7 +281,7 @@ def groups_note(res: UpliftAnalysis, arm: str) -> str:
     return suppression_note(groups_shown(res, arm), res.min_group_size)
 
 
-def _deciles_kept(res: UpliftAnalysis, arm: str) -> pd.Series:
+def _deciles_kept(res: UpliftResult, arm: str) -> pd.Series:
     """Which bins of :func:`uplift_by_decile` may be shown: at least ``min_group_size``
     customers, treated customers and control customers."""
     d = res.deciles[arm]
@@ -289,14 +289,14 @@ def _deciles_kept(res: UpliftAnalysis, arm: str) -> pd.Series:
     return (d["customers"] >= m) & (d["n_treated"] >= m) & (d["n_control"] >= m)
 
 
-def deciles_shown(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+def deciles_shown(res: UpliftResult, arm: str) -> pd.DataFrame:
     """The bins of :func:`uplift_by_decile` that the report shows (table and chart): bins with
     fewer than ``min_group_size`` customers, treated customers or control customers are
     hidden (:func:`deciles_note` says how many)."""
     return res.deciles[arm].loc[_deciles_kept(res, arm)].reset_index(drop=True)
 
 
-def deciles_note(res: UpliftAnalysis, arm: str) -> str:
+def deciles_note(res: UpliftResult, arm: str) -> str:
     """What the decile table does not show and why (empty when it shows ten full deciles)."""
     n_bins = len(res.deciles[arm])
     m = res.min_group_size
@@ -315,7 +315,7 @@ def deciles_note(res: UpliftAnalysis, arm: str) -> str:
     return " ".join(parts)
 
 
-def deciles_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
+def deciles_display(res: UpliftResult, arm: str) -> pd.DataFrame:
     """Uplift by decile of predicted uplift as :func:`deciles_shown` (small bins suppressed)."""
     d = deciles_shown(res, arm)
     return pd.DataFrame(
@@ -333,7 +333,7 @@ def deciles_display(res: UpliftAnalysis, arm: str) -> pd.DataFrame:
     )
 
 
-def targeting_sentence(res: UpliftAnalysis, arm: str) -> str:
+def targeting_sentence(res: UpliftResult, arm: str) -> str:
     """What contacting the best share by predicted uplift gains, in words."""
     c, b = res.profit[arm], res.best[arm]
     label = _arm_label(arm)
@@ -354,7 +354,7 @@ def targeting_sentence(res: UpliftAnalysis, arm: str) -> str:
     )
 
 
-def sleeping_dog_finding(res: UpliftAnalysis) -> tuple[str, bool]:
+def sleeping_dog_finding(res: UpliftResult) -> tuple[str, bool]:
     """The sleeping-dog sentence: a headline only when the observed uplift among the customers
     predicted to be harmed is significantly negative."""
     cand = []
@@ -390,7 +390,7 @@ def sleeping_dog_finding(res: UpliftAnalysis) -> tuple[str, bool]:
     )
 
 
-def recommended_display(res: UpliftAnalysis, key: str, *, top_n: int = 10) -> pd.DataFrame:
+def recommended_display(res: UpliftResult, key: str, *, top_n: int = 10) -> pd.DataFrame:
     """The top recommended customers by expected profit, ids pseudonymised with ``key``."""
     from cxlib.privacy import pseudonymise
 
@@ -413,7 +413,7 @@ def recommended_display(res: UpliftAnalysis, key: str, *, top_n: int = 10) -> pd
     )
 
 
-def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
+def uplift_findings(res: UpliftResult) -> list[tuple[str, bool]]:
     """The notebook's findings as ``(sentence, headline)`` pairs (2-4 headlines)."""
     ro = res.readout.summary()
     conv = ro.loc[ro["outcome"] == "converted"]
@@ -432,7 +432,7 @@ def uplift_findings(res: UpliftAnalysis) -> list[tuple[str, bool]]:
     return out + _who_responds_findings(res, n_head=sum(h for _, h in out))
 
 
-def _check_findings(res: UpliftAnalysis, conv: pd.DataFrame) -> list[tuple[str, bool]]:
+def _check_findings(res: UpliftResult, conv: pd.DataFrame) -> list[tuple[str, bool]]:
     """Arms left out, repeated rows, the sample-ratio test, balance and the detectable lift."""
     out: list[tuple[str, bool]] = []
     if res.left_out_arms:
@@ -491,7 +491,7 @@ def _check_findings(res: UpliftAnalysis, conv: pd.DataFrame) -> list[tuple[str, 
     return out
 
 
-def _model_findings(res: UpliftAnalysis, best_arm: str) -> list[tuple[str, bool]]:
+def _model_findings(res: UpliftResult, best_arm: str) -> list[tuple[str, bool]]:
     """The chosen model, targeting, sleeping dogs, persuadables and the marketing list."""
     ev = res.models.evaluation
     e = ev.loc[(ev["model"] == res.models.best_model) & (ev["arm"] == best_arm)].iloc[0]
@@ -536,7 +536,7 @@ def _model_findings(res: UpliftAnalysis, best_arm: str) -> list[tuple[str, bool]
     return out
 
 
-def _who_responds_findings(res: UpliftAnalysis, n_head: int) -> list[tuple[str, bool]]:
+def _who_responds_findings(res: UpliftResult, n_head: int) -> list[tuple[str, bool]]:
     """Which offer works better for whom (at most two sentences per outcome); the first
     significant one of an outcome is a headline while there are fewer than four."""
     out: list[tuple[str, bool]] = []
@@ -553,7 +553,7 @@ def _who_responds_findings(res: UpliftAnalysis, n_head: int) -> list[tuple[str, 
     return out
 
 
-def campaign_description(res: UpliftAnalysis) -> str:
+def campaign_description(res: UpliftResult) -> str:
     """Markdown: the campaign's size, ids, arms, outcomes, covariates and purchase history."""
     spec = res.spec
     return (
@@ -565,7 +565,7 @@ def campaign_description(res: UpliftAnalysis) -> str:
     )
 
 
-def srm_sentence(res: UpliftAnalysis) -> str:
+def srm_sentence(res: UpliftResult) -> str:
     """Markdown: whether the group sizes match the plan, with the chi-square test."""
     verdict = (
         "**Mismatch: the group sizes are not what the plan implies.**"
@@ -575,7 +575,7 @@ def srm_sentence(res: UpliftAnalysis) -> str:
     return f"{verdict} (chi-square = {res.srm.statistic:.2f}, p = {res.srm.p_value:.3f})"
 
 
-def compared_outcomes(res: UpliftAnalysis) -> list[str]:
+def compared_outcomes(res: UpliftResult) -> list[str]:
     """The outcomes (conversion, then visits) with head-to-head comparisons of the arms."""
     return [
         o
@@ -584,7 +584,7 @@ def compared_outcomes(res: UpliftAnalysis) -> list[str]:
     ]
 
 
-def who_responds_text(res: UpliftAnalysis, outcome: str) -> str:
+def who_responds_text(res: UpliftResult, outcome: str) -> str:
     """:func:`who_responds_sentences` of ``outcome`` as a Markdown list (not escaped)."""
     sentences = who_responds_sentences(
         res.comparisons[outcome], outcome_label=OUTCOME_WORDS[outcome]
@@ -592,7 +592,7 @@ def who_responds_text(res: UpliftAnalysis, outcome: str) -> str:
     return "\n".join(f"- {s}" for s in sentences)
 
 
-def top_subgroup_covariate(res: UpliftAnalysis, outcome: str, alpha: float = 0.05) -> str | None:
+def top_subgroup_covariate(res: UpliftResult, outcome: str, alpha: float = 0.05) -> str | None:
     """The covariate of the largest head-to-head difference significant after Holm correction
     on ``outcome`` (the one whose subgroup effects the report charts), None when none is."""
     cmp_ = res.comparisons.get(outcome)
@@ -604,7 +604,7 @@ def top_subgroup_covariate(res: UpliftAnalysis, outcome: str, alpha: float = 0.0
     return str(sig.sort_values("estimate", ascending=False)["covariate"].iloc[0])
 
 
-def targeting_intro(res: UpliftAnalysis) -> str:
+def targeting_intro(res: UpliftResult) -> str:
     """Markdown: the cost per contact and value per extra conversion the targeting uses."""
     return (
         f"Cost per contact: **{res.cost_per_contact:g}**; value per extra conversion: "
@@ -612,7 +612,7 @@ def targeting_intro(res: UpliftAnalysis) -> str:
     )
 
 
-def scores_note(res: UpliftAnalysis, file_name: str = "uplift_scores.csv") -> str:
+def scores_note(res: UpliftResult, file_name: str = "uplift_scores.csv") -> str:
     """Markdown: customers scored and recommended, the consent source and the export's name."""
     if res.scores is None:
         return ""
