@@ -321,8 +321,9 @@ def as_table(obj: Any, engine: Engine | None = None) -> Any:
 
 
 def _table_name(table: Any) -> str | None:
+    """A table's bare name (DuckDB names a temporary table ``temp.main.<name>``)."""
     try:
-        return table.get_name()
+        return str(table.get_name()).split(".")[-1]
     except Exception:  # noqa: BLE001 - not a named table
         return None
 
