@@ -209,7 +209,7 @@ def snapshot_features_and_btyd(
     d = analysis_day(snapshot_date)
     tx = as_table(tables["transactions"], engine)
     feats_all = (
-        customer_features(tx, d, lookback_days=lookback_days)
+        customer_features(tx, d, lookback_days=lookback_days, engine=engine)
         if features is None
         else features.copy()
     )

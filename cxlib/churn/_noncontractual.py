@@ -270,7 +270,9 @@ def _training(
 
         # behavioural segments learnt once, from data up to the latest labelled snapshot (whose
         # customer features the training set reuses)
-        known_features[dates[-1]] = customer_features(tx, dates[-1], lookback_days=lookback_days)
+        known_features[dates[-1]] = customer_features(
+            tx, dates[-1], lookback_days=lookback_days, engine=engine
+        )
         segments = fit_behaviour_segments(
             tx,
             dates[-1],
