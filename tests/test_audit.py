@@ -247,11 +247,11 @@ def test_unused_columns_lists_extra_attributes() -> None:
 
 @pytest.fixture(scope="module")
 def small_crm() -> tuple[pd.DataFrame, pd.DataFrame]:
-    from cxlib.synth import core
+    from cxlib.synth import make_people, make_records
 
     rng = np.random.default_rng(3)
-    people = core.make_people(1500, rng)
-    customers, people = core.make_records(people, rng)
+    people = make_people(1500, rng)
+    customers, people = make_records(people, rng)
     truth = people[["master_id", "customer_ids"]].explode("customer_ids")
     return customers, truth.rename(columns={"customer_ids": "customer_id"})
 
