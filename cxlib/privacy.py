@@ -4,7 +4,7 @@ Everything that leaves a run (reports, exports) goes through these helpers:
 
 - :func:`pseudonymise` replaces customer ids shown in reports by a keyed hash, stable within a run;
 - :func:`suppress_small_groups` removes groups of fewer than ``min_group_size`` customers and
-  :func:`suppression_note` says so;
+  returns the rows shown with the number hidden (:class:`Suppressed`, whose ``note`` says so);
 - :func:`write_export` writes CSV exports atomically and neutralises spreadsheet formulas;
 - :data:`PII_COLUMNS` names the contract columns that hold personal data.
 
@@ -24,6 +24,7 @@ import os
 import shutil
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -89,13 +90,67 @@ def pseudonymise(ids: pd.Series | pd.Index, key: str, *, prefix: str = "C-") -> 
     return out.rename(values.name)
 
 
+@dataclass(frozen=True)
+class Suppressed:
+    """A table after small-group suppression: the rows shown and what was hidden.
+
+    Returned by :func:`suppress_small_groups`; the count travels beside the table (never in
+    ``DataFrame.attrs``) so that a report can say how many groups it leaves out
+    (:meth:`note`).
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The rows shown (a copy; the caller may change it).
+    hidden : int
+        Number of rows hidden.
+    complementary : bool
+        Whether a row was hidden only so that a smaller hidden one cannot be worked out from a
+        total the report states elsewhere (complementary suppression).
+    min_size : int
+        The smallest group that may be shown (``min_group_size``), named by :meth:`note`.
+    """
+
+    frame: pd.DataFrame
+    hidden: int = 0
+    complementary: bool = False
+    min_size: int = 10
+
+    def note(self, *, what: str = "group", unit: str = "customers") -> str:
+        """The sentence a report shows under the table.
+
+        Parameters
+        ----------
+        what : str
+            Singular noun for a row (``"group"``, ``"consent status"`` ...); an ``s`` is added
+            for several.
+        unit : str
+            What the rows count (``"customers"``, ``"people"``).
+
+        Returns
+        -------
+        str
+            E.g. "2 groups are not shown: fewer than 10 customers (privacy rule)."; empty when
+            nothing was hidden.
+        """
+        n = int(self.hidden)
+        if not n:
+            return ""
+        noun = what if n == 1 else what + "s"
+        verb = "is" if n == 1 else "are"
+        text = f"{n} {noun} {verb} not shown: fewer than {self.min_size} {unit}"
+        if self.complementary:
+            text += ", or hidden so that a smaller one cannot be worked out from the total"
+        return text + " (privacy rule)."
+
+
 def suppress_small_groups(
     df: pd.DataFrame,
     count_col: str = "customers",
     min_size: int = 10,
     *,
     complement: bool = False,
-) -> pd.DataFrame:
+) -> Suppressed:
     """Drop rows describing fewer than ``min_size`` customers (``count_col`` holds the count).
 
     Parameters
@@ -114,10 +169,15 @@ def suppress_small_groups(
 
     Returns
     -------
-    DataFrame
-        The rows shown; ``result.attrs["suppressed_groups"]`` holds the number of rows hidden
-        and ``attrs["complementary"]`` whether one was hidden only to protect another, so that a
-        report can say so (see :func:`suppression_note`).
+    Suppressed
+        ``frame`` holds the rows shown, ``hidden`` the number of rows hidden and
+        ``complementary`` whether one was hidden only to protect another;
+        :meth:`Suppressed.note` is the sentence a report shows about them.
+
+    Raises
+    ------
+    KeyError
+        When ``df`` has no column ``count_col``.
     """
     if count_col not in df.columns:
         raise KeyError(f"suppress_small_groups: no column {count_col!r} in {list(df.columns)}")
@@ -127,29 +187,10 @@ def suppress_small_groups(
     extra = bool(complement and 0 < hidden < min_size and keep.any())
     if extra:
         keep[np.flatnonzero(keep)[np.argmin(counts[keep])]] = False
-    out = df.loc[keep].copy()
-    out.attrs["suppressed_groups"] = int((~keep).sum())
-    out.attrs["complementary"] = extra
-    if (~keep).any():
-        log.info("suppressed %d group(s) under %d customers", int((~keep).sum()), min_size)
-    return out
-
-
-def suppression_note(
-    df: pd.DataFrame, min_size: int, *, what: str = "group", unit: str = "customers"
-) -> str:
-    """The sentence a report shows under a table that :func:`suppress_small_groups` filtered,
-    e.g. "2 groups are not shown: fewer than 10 customers (privacy rule)."; empty when
-    nothing was hidden."""
-    n = int(df.attrs.get("suppressed_groups", 0))
-    if not n:
-        return ""
-    noun = what if n == 1 else what + "s"
-    verb = "is" if n == 1 else "are"
-    text = f"{n} {noun} {verb} not shown: fewer than {min_size} {unit}"
-    if df.attrs.get("complementary"):
-        text += ", or hidden so that a smaller one cannot be worked out from the total"
-    return text + " (privacy rule)."
+    n_hidden = int((~keep).sum())
+    if n_hidden:
+        log.info("suppressed %d group(s) under %d customers", n_hidden, min_size)
+    return Suppressed(df.loc[keep].copy(), n_hidden, extra, int(min_size))
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cxlib.audit._formats import AGE_RANGE
-from cxlib.privacy import suppression_note
+from cxlib.privacy import Suppressed
 from cxlib.report import Finding
 
 if TYPE_CHECKING:
@@ -351,8 +351,8 @@ def top_issues_table(result: AuditResult, n: int = 15) -> pd.DataFrame:
     )
 
 
-def _note(frame: pd.DataFrame, min_size: int, what: str) -> str | None:
-    note = suppression_note(frame, min_size, what=what, unit="people")
+def _note(shown: Suppressed, what: str) -> str | None:
+    note = shown.note(what=what, unit="people")
     return f"_{note}_" if note else None
 
 
@@ -379,7 +379,7 @@ def duplicates_table(result: AuditResult) -> pd.DataFrame:
 
 def duplicates_note(result: AuditResult) -> str | None:
     """The note on source systems hidden from the duplicates table (Markdown), if any."""
-    return _note(result.duplicates_by_system(), result.min_group_size, "row")
+    return _note(result.duplicates_suppressed(), "row")
 
 
 def impact_display(result: AuditResult) -> pd.DataFrame | None:
@@ -397,8 +397,8 @@ def impact_display(result: AuditResult) -> pd.DataFrame | None:
 
 def consent_notice(result: AuditResult) -> str | None:
     """Why there is no consent table (None when there is one, even if fully suppressed)."""
-    ct = result.consent_table()
-    if len(ct) or ct.attrs.get("suppressed_groups"):
+    ct = result.consent_suppressed()
+    if len(ct.frame) or ct.hidden:
         return None
     return "the data holds no marketing consent column"
 
@@ -414,7 +414,7 @@ def consent_display(result: AuditResult) -> pd.DataFrame:
 
 def consent_note(result: AuditResult) -> str | None:
     """The note on consent statuses hidden from the consent table (Markdown), if any."""
-    return _note(result.consent_table(), result.min_group_size, "consent status")
+    return _note(result.consent_suppressed(), "consent status")
 
 
 def pii_table(result: AuditResult) -> pd.DataFrame:

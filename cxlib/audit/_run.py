@@ -20,10 +20,7 @@ from cxlib.audit._linkage import SingleCustomerView
 from cxlib.audit._profile import freshness, pii_inventory, profile_tables, unused_columns
 from cxlib.audit._rules import RuleChecks, _check_rules, _repeated_ids, scorecard
 from cxlib.engine import Engine, analysis_day, as_table, is_table
-from cxlib.privacy import (
-    resolve_pseudonym_key,
-    suppress_small_groups,
-)
+from cxlib.privacy import Suppressed, resolve_pseudonym_key, suppress_small_groups
 from cxlib.report import Finding
 from cxlib.result import QuestionResult
 
@@ -55,13 +52,16 @@ class AuditResult(QuestionResult):
     def rules(self) -> pd.DataFrame:
         return self.checks.results
 
-    def duplicates_by_system(self) -> pd.DataFrame:
+    def duplicates_suppressed(self) -> Suppressed:
         """Records, people and duplicates overall and per source system, as the report shows
         them: groups of fewer than ``min_group_size`` people are suppressed (source systems with
         complementary suppression, since their records add up to the ``all`` row).
 
-        Returns an empty frame when the single customer view was not built; the number of
-        hidden rows is in ``attrs["suppressed_groups"]`` (see :func:`cxlib.privacy.suppression_note`).
+        Returns
+        -------
+        Suppressed
+            The rows shown (an empty frame when the single customer view was not built) and
+            the number hidden (see :meth:`cxlib.privacy.Suppressed.note`).
         """
         cols = [
             "source_system",
@@ -71,17 +71,32 @@ class AuditResult(QuestionResult):
             "duplicate_records",
         ]
         if self.scv is None or self.scv.skipped_reason_ is not None:
-            return pd.DataFrame(columns=cols)
+            return Suppressed(pd.DataFrame(columns=cols), min_size=self.min_group_size)
         return _suppress_with_total(self.scv.summary(), "people", self.min_group_size)
 
-    def consent_table(self) -> pd.DataFrame:
+    def duplicates_by_system(self) -> pd.DataFrame:
+        """The rows of :meth:`duplicates_suppressed` that are shown."""
+        return _legacy_attrs(self.duplicates_suppressed())
+
+    def consent_suppressed(self) -> Suppressed:
         """Consent status per person (per record without a single customer view), statuses of
         fewer than ``min_group_size`` people suppressed with complementary suppression (the
-        statuses add up to all people). Columns ``status, customers, share``."""
+        statuses add up to all people).
+
+        Returns
+        -------
+        Suppressed
+            The rows shown (columns ``status, customers, share``; empty when there is no
+            consent column) and the number hidden.
+        """
         cp = self.consent_people if len(self.consent_people) else self.consent
         if not len(cp) or cp["customers"].sum() == 0:
-            return cp.iloc[0:0].copy()
+            return Suppressed(cp.iloc[0:0].copy(), min_size=self.min_group_size)
         return suppress_small_groups(cp, "customers", self.min_group_size, complement=True)
+
+    def consent_table(self) -> pd.DataFrame:
+        """The rows of :meth:`consent_suppressed` that are shown."""
+        return _legacy_attrs(self.consent_suppressed())
 
     def data_quality_export(self) -> pd.DataFrame:
         """``exports/data_quality.csv``: table, column, rule, dimension, failed_rows, total_rows."""
@@ -139,22 +154,27 @@ class AuditResult(QuestionResult):
         ].reset_index(drop=True)
 
 
-def _suppress_with_total(df: pd.DataFrame, count_col: str, min_size: int) -> pd.DataFrame:
+def _legacy_attrs(shown: Suppressed) -> pd.DataFrame:
+    """TRANSITIONAL: ``shown.frame`` still stamped with the old ``attrs`` keys because
+    tests/test_audit.py (owned elsewhere) reads them; nothing in cxlib reads them. Delete this
+    helper (return ``shown.frame``) once that test uses :meth:`AuditResult.duplicates_suppressed`
+    and :meth:`AuditResult.consent_suppressed` (issue #18: no metadata in ``DataFrame.attrs``)."""
+    frame = shown.frame
+    frame.attrs.update(suppressed_groups=shown.hidden, complementary=shown.complementary)
+    return frame
+
+
+def _suppress_with_total(df: pd.DataFrame, count_col: str, min_size: int) -> Suppressed:
     """Suppress small groups in a table whose first row (``source_system == "all"``) is the
     total of the others: the total under ``min_size`` hides everything, and the other rows get
     complementary suppression so that none can be worked out as total minus the rest."""
     is_total = (df["source_system"] == "all").to_numpy()
     total = suppress_small_groups(df.loc[is_total], count_col, min_size)
-    if len(total) == 0:
-        parts = df.iloc[0:0].copy()
-        parts.attrs["suppressed_groups"] = len(df)
-        parts.attrs["complementary"] = False
-        return parts
+    if len(total.frame) == 0:
+        return Suppressed(df.iloc[0:0].copy(), len(df), False, min_size)
     rest = suppress_small_groups(df.loc[~is_total], count_col, min_size, complement=True)
-    out = pd.concat([total, rest], ignore_index=True)
-    out.attrs["suppressed_groups"] = rest.attrs["suppressed_groups"]
-    out.attrs["complementary"] = rest.attrs["complementary"]
-    return out
+    out = pd.concat([total.frame, rest.frame], ignore_index=True)
+    return Suppressed(out, rest.hidden, rest.complementary, min_size)
 
 
 def _rows_removed_after_reading(data: Any) -> bool:

@@ -11,6 +11,7 @@ from cxlib.churn._common import EXPORT_COLUMNS
 from cxlib.churn._evaluate import gains_table, reliability_table
 from cxlib.churn._features import feature_label
 from cxlib.churn._result import ChurnResult
+from cxlib.privacy import Suppressed, pseudonymise, suppress_small_groups
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def action_list(
     Columns: ``rank``, ``customer``, ``segment``, ``churn_probability``, ``expected_value``,
     ``value_at_risk``, ``reasons`` (risk-raising drivers that apply to the customer).
     """
-    from cxlib.privacy import pseudonymise
-
     s = result.scores.copy()
     if "churned" in s.columns:
         s = s.loc[~s["churned"].fillna(False).astype(bool)]
@@ -99,9 +98,26 @@ def segment_risk(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
 
     Columns: ``segment``, ``customers``, ``expected_lapsers`` (sum of probabilities),
     ``mean_churn_probability``, ``expected_value``, ``value_at_risk``, ``share_of_value_at_risk``.
+    The number of segments hidden is :func:`segment_risk_suppressed`'s ``hidden``.
     """
-    from cxlib.privacy import suppress_small_groups
+    return segment_risk_suppressed(result, min_group_size).frame
 
+
+def segment_risk_suppressed(result: ChurnResult, min_group_size: int = 10) -> Suppressed:
+    """:func:`segment_risk` with the number of segments hidden as too small.
+
+    Parameters
+    ----------
+    result : ChurnResult
+        The scored customers (``scores``).
+    min_group_size : int
+        Smallest segment shown.
+
+    Returns
+    -------
+    Suppressed
+        ``frame`` is the :func:`segment_risk` table, ``hidden`` the number of segments left out.
+    """
     s = result.scores
     if "churned" in s.columns:
         s = s.loc[~s["churned"].fillna(False).astype(bool)]

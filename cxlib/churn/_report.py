@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._common import MODE_NON_CONTRACTUAL, is_pattern_feature
-from cxlib.churn._exports import segment_risk
+from cxlib.churn._exports import segment_risk, segment_risk_suppressed
 from cxlib.churn._features import _words, feature_label, feature_phrase
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import retention_at
@@ -333,7 +333,6 @@ def segment_risk_display(result: ChurnResult, min_group_size: int = 10) -> pd.Da
         out["Expected value"] = t["expected_value"].map("{:,.0f}".format)
         out["Value at risk"] = t["value_at_risk"].map("{:,.0f}".format)
         out["Share of value at risk"] = (100 * t["share_of_value_at_risk"]).map("{:.1f}%".format)
-    out.attrs["suppressed_groups"] = t.attrs.get("suppressed_groups", 0)
     return out
 
 
@@ -415,7 +414,7 @@ def survival_title(result: ChurnResult) -> str:
 
 def suppressed_segments_markdown(result: ChurnResult) -> str | None:
     """How many segments the segment table leaves out as too small (None: none)."""
-    n = segment_risk(result, result.min_group_size).attrs.get("suppressed_groups")
+    n = segment_risk_suppressed(result, result.min_group_size).hidden
     if not n:
         return None
     return f"{n} segment(s) with fewer than {result.min_group_size} customers are not shown."

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cxlib.churn._btyd_fit import BehaviourSegments, BTYDFit
+from cxlib.privacy import Suppressed
 from cxlib.result import QuestionResult
 
 if TYPE_CHECKING:
@@ -113,6 +114,13 @@ class ChurnResult(QuestionResult):
         from cxlib.churn._exports import action_list
 
         return action_list(self, pseudonym_key, top_n=self.action_list_size)
+
+    def segment_risk_suppressed(self) -> Suppressed:
+        """Risk by segment, segments under ``min_group_size`` hidden, with the number hidden
+        (:func:`segment_risk_suppressed`)."""
+        from cxlib.churn._exports import segment_risk_suppressed
+
+        return segment_risk_suppressed(self, self.min_group_size)
 
     def metrics_table(self) -> pd.DataFrame:
         """Models side by side: ROC AUC, PR AUC, Brier, top-decile lift with 95% CIs."""

@@ -86,9 +86,8 @@ def prioritised(
     out["effort"] = out["avg_steps"] + out["contacts_per_journey"]
     out["fix_effort"] = [(fix_effort or {}).get(k, "not assessed") for k in out.index]
     out = out.reset_index()
-    n_types = len(out)
-    out = suppress_small_groups(out, "customers", min_group_size)
-    suppressed = n_types - len(out)
+    shown = suppress_small_groups(out, "customers", min_group_size)
+    out = shown.frame
     out = out.sort_values(["opportunity_value", "journeys"], ascending=False, kind="stable")
     out["rank"] = np.arange(1, len(out) + 1)
     known = value_known(jd, value_per_conversion)
@@ -118,6 +117,4 @@ def prioritised(
         "friction_rate",
         "recommendation",
     ]
-    out = out[cols].reset_index(drop=True)
-    out.attrs.clear()  # no metadata on the table: the suppressed count is returned beside it
-    return out, int(suppressed)
+    return out[cols].reset_index(drop=True), shown.hidden

@@ -61,7 +61,9 @@ class JourneyResult(QuestionResult):
 
     Every table is a pandas frame (computed before the engine closed). Tables of groups are
     already suppressed below ``min_group_size`` customers where notebook 05 suppresses them
-    (paths, attribution, friction per type and per touchpoint, priorities).
+    (paths, attribution, friction per type and per touchpoint, priorities); the number of
+    groups hidden is ``suppressed_priorities`` for the priorities and ``suppressed_groups``
+    (table name -> count) for the others.
     """
 
     as_of_date: pd.Timestamp | None = None
@@ -84,6 +86,7 @@ class JourneyResult(QuestionResult):
     friction_by_touchpoint: pd.DataFrame | None = None
     priorities: pd.DataFrame | None = None
     suppressed_priorities: int = 0
+    suppressed_groups: dict[str, int] = field(default_factory=dict)
     value_known: bool = True
 
     @property
@@ -301,23 +304,30 @@ def _run(
         currency=base["currency"],
     )
     main_types = j["journey_type"].astype(str).value_counts().head(3).index.tolist()
+    shown = {
+        "paths": suppress_small_groups(top_paths(jd, 15), "customers", mgs),
+        "attribution": suppress_small_groups(attribution, "customers", mgs),
+        "friction": suppress_small_groups(friction_by_type(jd, fb), "customers", mgs),
+        "friction_by_touchpoint": suppress_small_groups(
+            friction_by_touchpoint(jd, fb), "customers", mgs
+        ),
+    }
     return JourneyResult(
         **base,
         journeys=j,
         touchpoint_types=jd.touchpoint_types,
         built_from=_report.built_from(jd.params["used_journey_id"], kw["session_gap_minutes"]),
         n_customers=n_customers,
-        paths=suppress_small_groups(top_paths(jd, 15), "customers", mgs),
+        paths=shown["paths"].frame,
         transitions=transition_matrix(jd, min_share=0.01),
         flow=flow_table(jd, max_steps=4, top_n=5),
         funnels={t: funnel(jd, t) for t in main_types},
         outcome_summary=outcome_summary(jd),
         outcomes=compare_outcomes(jd, min_journeys=mgs),
-        attribution=suppress_small_groups(attribution, "customers", mgs),
-        friction=suppress_small_groups(friction_by_type(jd, fb), "customers", mgs),
-        friction_by_touchpoint=suppress_small_groups(
-            friction_by_touchpoint(jd, fb), "customers", mgs
-        ),
+        attribution=shown["attribution"].frame,
+        friction=shown["friction"].frame,
+        friction_by_touchpoint=shown["friction_by_touchpoint"].frame,
+        suppressed_groups={name: s.hidden for name, s in shown.items()},
         priorities=priorities,
         suppressed_priorities=suppressed,
         value_known=value_known(jd, kw["value_per_conversion"]),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cxlib.privacy import Suppressed, suppress_small_groups
 from cxlib.uplift._constants import BINARY_OUTCOMES
 from cxlib.uplift._subgroups import _level_order
 from cxlib.uplift._targeting import expected_profit
@@ -231,18 +232,23 @@ def _enough(row: Mapping[str, Any], min_size: int) -> bool:
     )
 
 
-def groups_shown(res: UpliftResult, arm: str) -> pd.DataFrame:
-    """The four groups of one arm that have at least ``min_group_size`` customers (see
-    :func:`groups_note` for the number hidden); the observed uplift and its CI are NaN
-    where a group has fewer than ``min_group_size`` treated or control customers."""
-    from cxlib.privacy import suppress_small_groups
-
+def groups_suppressed(res: UpliftResult, arm: str) -> Suppressed:
+    """The four groups of one arm that have at least ``min_group_size`` customers, with the
+    number hidden (:meth:`cxlib.privacy.Suppressed.note` is :func:`groups_note`); the observed
+    uplift and its CI are NaN where a group has fewer than ``min_group_size`` treated or
+    control customers."""
     m = res.min_group_size
-    g = suppress_small_groups(res.groups[arm], count_col="customers", min_size=m)
+    shown = suppress_small_groups(res.groups[arm], count_col="customers", min_size=m)
+    g = shown.frame
     thin = (g["n_treated"] < m) | (g["n_control"] < m)
     for c in ("observed_uplift", "ci_low", "ci_high"):
         g[c] = g[c].mask(thin)
-    return g
+    return shown
+
+
+def groups_shown(res: UpliftResult, arm: str) -> pd.DataFrame:
+    """The rows of :func:`groups_suppressed` (the groups of ``arm`` that may be shown)."""
+    return groups_suppressed(res, arm).frame
 
 
 def groups_display(res: UpliftResult, arm: str) -> pd.DataFrame:
@@ -276,9 +282,7 @@ def groups_display(res: UpliftResult, arm: str) -> pd.DataFrame:
 def groups_note(res: UpliftResult, arm: str) -> str:
     """The privacy note under the groups table of ``arm`` (how many groups are not shown);
     empty when every group is shown."""
-    from cxlib.privacy import suppression_note
-
-    return suppression_note(groups_shown(res, arm), res.min_group_size)
+    return groups_suppressed(res, arm).note()
 
 
 def _deciles_kept(res: UpliftResult, arm: str) -> pd.Series:

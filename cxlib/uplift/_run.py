@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from cxlib.engine import Engine
+from cxlib.privacy import Suppressed
 from cxlib.report import Finding
 from cxlib.result import QuestionResult
 from cxlib.uplift import _report
@@ -136,6 +137,11 @@ class UpliftResult(QuestionResult):
     def deciles_note(self, arm: str) -> str:
         """What the decile table of ``arm`` does not show and why (:func:`deciles_note`)."""
         return _report.deciles_note(self, arm)
+
+    def groups_suppressed(self, arm: str) -> Suppressed:
+        """The response groups of ``arm`` that may be shown and how many are hidden
+        (:func:`groups_suppressed`)."""
+        return _report.groups_suppressed(self, arm)
 
     def groups_shown(self, arm: str) -> pd.DataFrame:
         """The four response groups of ``arm`` that may be shown (:func:`groups_shown`)."""
