@@ -18,6 +18,15 @@ Two helpers answer the two questions every analysis asks:
   :data:`ROW_ORDER` column giving its row positions), so both take the same path.
 - :func:`data_end` — the analysis-date cut-off: data through the end of ``as_of_date`` counts,
   i.e. every timestamp strictly before the returned instant.
+
+Ibis is imported only here and in the data layer. The analyses build their expressions with the
+methods of tables and columns (``t.filter``, ``t.group_by(...).aggregate(...)``, ``col.max()``
+…), which need no import; what would need the ``ibis`` module itself is a small set of functions
+below, named by what they do for the analyses: typed constants (:func:`literal`,
+:func:`timestamp_literal`), counts (:func:`row_count`, :func:`count_where`), windows
+(:func:`window`, :func:`cumulative_window`, :func:`row_number`), :func:`coalesce`, exact money
+(:func:`as_decimal`), small in-memory tables (:func:`in_memory_table`, :func:`ids_table_like`)
+and :func:`backend_name`.
 """
 
 from __future__ import annotations
@@ -47,13 +56,25 @@ __all__ = [
     "ROW_ORDER",
     "Engine",
     "analysis_day",
+    "as_decimal",
     "as_table",
+    "backend_name",
     "backend_table",
+    "coalesce",
+    "count_where",
+    "cumulative_window",
     "data_end",
     "duckdb_connection",
     "duckdb_memory_limit",
     "fetch_frame",
+    "ids_table_like",
+    "in_memory_table",
     "is_table",
+    "literal",
+    "row_count",
+    "row_number",
+    "timestamp_literal",
+    "window",
 ]
 
 ROW_ORDER = "cx_row_number"
@@ -227,11 +248,15 @@ class Engine:
     def table(self, obj: Any, *, name: str | None = None) -> Any:
         """``obj`` as a table of the backend: an Ibis table as it is, a pandas frame registered
         on :attr:`con` as a temporary table with :data:`ROW_ORDER` added, a path of a Parquet
-        file as a view with its file row number as :data:`ROW_ORDER`."""
+        file as a view with its file row number as :data:`ROW_ORDER`.
+
+        A frame's object columns that hold nothing but missing values (e.g. a ``channel`` of
+        None) are registered as text: a DuckDB table cannot hold an untyped (NULL-typed) column.
+        """
         if is_table(obj):
             return obj
         if isinstance(obj, pd.DataFrame):
-            df = obj.reset_index(drop=True)
+            df = _typed(obj).reset_index(drop=True)
             if ROW_ORDER not in df.columns:
                 df = df.assign(**{ROW_ORDER: np.arange(len(df), dtype="int64")})
             name = name or f"cx_frame_{uuid.uuid4().hex[:12]}"
@@ -250,7 +275,20 @@ class Engine:
     # -- temporary tables ---------------------------------------------------------------------
     def keep(self, expr: Any, prefix: str = "cx_kept") -> Any:
         """``expr`` computed once into a temporary table of its own backend, dropped at
-        :meth:`close`; on a backend without temporary tables (Spark) Ibis's ``cache()``."""
+        :meth:`close`; on a backend without temporary tables (Spark) Ibis's ``cache()``.
+
+        A failure is retried once after running ``expr`` for no rows: PySpark's ``cache()`` does
+        not register the in-memory tables an expression reads (e.g. a master map of
+        :func:`cxlib.segment.to_people`, see :func:`in_memory_table`); any execution does. A real
+        error is raised again.
+        """
+        try:
+            return self._keep(expr, prefix)
+        except Exception:  # noqa: BLE001 - retried once; a real error is raised again
+            expr.limit(0).to_pyarrow()
+            return self._keep(expr, prefix)
+
+    def _keep(self, expr: Any, prefix: str) -> Any:
         import ibis
 
         con = ibis.get_backend(expr)
@@ -320,6 +358,12 @@ def as_table(obj: Any, engine: Engine | None = None) -> Any:
     return engine.table(obj)
 
 
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its all-missing object columns as text (see :meth:`Engine.table`)."""
+    untyped = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
+    return frame.astype(dict.fromkeys(untyped, "str")) if untyped else frame
+
+
 def _table_name(table: Any) -> str | None:
     """A table's bare name (DuckDB names a temporary table ``temp.main.<name>``)."""
     try:
@@ -337,3 +381,230 @@ def _drop_quietly(con: Any, name: Any) -> None:
             con.drop_table(name, force=True)
     except Exception:  # noqa: BLE001 - the connection (and its temporary tables) is gone
         pass
+
+
+# --------------------------------------------------------------------------------------------
+# Expression helpers: what the analyses' expressions need from the ``ibis`` module itself
+# --------------------------------------------------------------------------------------------
+
+
+def literal(value: Any, type: str | None = None) -> Any:  # noqa: A002 - Ibis's own name
+    """A constant as a backend expression (e.g. a flag that is False on every row, or an
+    amount of 0.0 where a table has no amount column).
+
+    Parameters
+    ----------
+    value : scalar
+        The constant.
+    type : str, optional
+        Its backend type (e.g. ``"int64"``); default the type Ibis infers from ``value``.
+
+    Returns
+    -------
+    ibis Scalar
+    """
+    import ibis
+
+    return ibis.literal(value) if type is None else ibis.literal(value, type=type)
+
+
+def timestamp_literal(value: Any) -> Any:
+    """A date-like as a timestamp constant, for comparisons with a timestamp column
+    (``t.timestamp < timestamp_literal(data_end(as_of_date))``).
+
+    Parameters
+    ----------
+    value : date-like
+        Anything :class:`pandas.Timestamp` reads; compared at its full time of day.
+
+    Returns
+    -------
+    ibis TimestampScalar
+    """
+    import ibis
+
+    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+
+
+def row_count() -> Any:
+    """The number of rows of each group, for ``t.group_by(...).aggregate(n=row_count())``.
+
+    Returns
+    -------
+    ibis Deferred
+        Counts the rows of the table being aggregated (``COUNT(*)``).
+    """
+    import ibis
+
+    return ibis._.count()
+
+
+def count_where(condition: Any) -> Any:
+    """The number of rows where a boolean expression is True, as an aggregate
+    (``SUM(CASE WHEN condition THEN 1 ELSE 0 END)``; a missing condition counts as not True).
+
+    Parameters
+    ----------
+    condition : ibis BooleanValue
+        A boolean column expression.
+
+    Returns
+    -------
+    ibis IntegerScalar
+    """
+    import ibis
+
+    return ibis.ifelse(condition, 1, 0).sum()
+
+
+def window(group_by: Any = None, order_by: Any = None) -> Any:
+    """A window over the rows of each group in order, for ``expr.over(window(...))``
+    (e.g. ``col.lag().over(window(group_by=t.customer_id, order_by=t.day))``).
+
+    Parameters
+    ----------
+    group_by : column expression or list of them, optional
+        The groups (``PARTITION BY``); default the whole table.
+    order_by : column expression or list of them, optional
+        The order of rows within a group (``ORDER BY``).
+
+    Returns
+    -------
+    ibis window builder
+    """
+    import ibis
+
+    return ibis.window(group_by=group_by, order_by=order_by)
+
+
+def cumulative_window(order_by: Any) -> Any:
+    """A window from the first row through the current one in ``order_by`` order, for running
+    totals (``col.sum().over(cumulative_window(order_by=t.value))``).
+
+    Parameters
+    ----------
+    order_by : column expression or list of them
+        The order of the rows.
+
+    Returns
+    -------
+    ibis window builder
+    """
+    import ibis
+
+    return ibis.cumulative_window(order_by=order_by)
+
+
+def row_number() -> Any:
+    """Each row's 0-based position in a window, for ``row_number().over(window(...))`` or
+    ``row_number().over(order_by=...)``.
+
+    Returns
+    -------
+    ibis IntegerColumn
+    """
+    import ibis
+
+    return ibis.row_number()
+
+
+def coalesce(*values: Any) -> Any:
+    """The first non-missing of ``values`` on each row (``COALESCE``).
+
+    Parameters
+    ----------
+    *values : column expressions or constants
+        Candidates in order of preference, of compatible types.
+
+    Returns
+    -------
+    ibis Value
+    """
+    import ibis
+
+    return ibis.coalesce(*values)
+
+
+def as_decimal(value: Any, scale: int) -> Any:
+    """A numeric column as ``DECIMAL(38, scale)``: summed exactly, the same bits in any row order
+    (see :data:`cxlib.features.SUM_DECIMALS`).
+
+    Parameters
+    ----------
+    value : ibis NumericValue
+        The column (e.g. an amount).
+    scale : int
+        Decimal places kept.
+
+    Returns
+    -------
+    ibis DecimalValue
+    """
+    import ibis.expr.datatypes as dt
+
+    return value.cast(dt.Decimal(38, scale))
+
+
+def in_memory_table(frame: pd.DataFrame) -> Any:
+    """A small pandas frame (a map of ids, a list of known ids) as a table expression to join
+    with backend tables.
+
+    The frame is sent to the backend of the table it is joined with when the expression runs
+    (DuckDB, PostgreSQL, PySpark); :meth:`Engine.keep` runs an expression once before caching it
+    on PySpark, whose ``cache()`` does not send it.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Its columns and dtypes become the table's.
+
+    Returns
+    -------
+    ibis Table
+    """
+    import ibis
+
+    return ibis.memtable(frame)
+
+
+def ids_table_like(table: Any, values: Any, column: str = "_cx_id") -> Any:
+    """Ids as a one-column text table to (semi-/anti-)join with ``table`` in ``table``'s backend
+    (e.g. ``table.semi_join(ids, table.customer_id.cast("string") == ids._cx_id)``).
+
+    It is an :func:`in_memory_table`: sent to ``table``'s backend when the join runs, so it works
+    with a DuckDB, PostgreSQL or PySpark table alike.
+
+    Parameters
+    ----------
+    table : ibis Table
+        The backend table the ids are joined with.
+    values : array-like
+        The ids (read as text), in the order and with the repeats given.
+    column : str
+        The column's name.
+
+    Returns
+    -------
+    ibis Table
+    """
+    if not is_table(table):
+        raise TypeError(f"expected a backend (Ibis) table, not {type(table).__name__}")
+    return in_memory_table(pd.DataFrame({column: pd.Series(values, dtype="str")}))
+
+
+def backend_name(expr: Any) -> str:
+    """The name of the backend an expression runs on (``"duckdb"``, ``"postgres"``,
+    ``"pyspark"`` …).
+
+    Parameters
+    ----------
+    expr : ibis Expr
+        A table or column expression bound to one backend.
+
+    Returns
+    -------
+    str
+    """
+    import ibis
+
+    return ibis.get_backend(expr).name

@@ -25,7 +25,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.engine import ROW_ORDER, Engine, analysis_day, data_end
+from cxlib.engine import (
+    ROW_ORDER,
+    Engine,
+    analysis_day,
+    as_decimal,
+    backend_name,
+    coalesce,
+    count_where,
+    data_end,
+    in_memory_table,
+    literal,
+    timestamp_literal,
+    window,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +105,7 @@ def window_bounds(as_of_date: Any, lookback_days: int) -> tuple[pd.Timestamp, pd
     return end - pd.Timedelta(days=int(lookback_days)), end
 
 
-def _ts(value: pd.Timestamp) -> Any:
-    """A timestamp literal for a backend filter."""
-    import ibis
-
-    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+_ts = timestamp_literal
 
 
 _LABEL_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -185,10 +194,8 @@ does not (values are rounded to 1e-10 first, far below a cent)."""
 
 def exact_sum(value: Any, where: Any = None) -> Any:
     """Sum of a float column in the backend, independent of row order (see :data:`SUM_DECIMALS`)."""
-    import ibis.expr.datatypes as dt
-
     if not value.type().is_decimal():
-        value = value.cast(dt.Decimal(38, SUM_DECIMALS))
+        value = as_decimal(value, SUM_DECIMALS)
     return value.sum(where=where).cast("float64")
 
 
@@ -212,7 +219,7 @@ class _PreparedPurchases:
 
         # the combined transactions are computed once (deduplicating and combining 25 M rows is
         # the expensive part); the time spans, the labels and the per-row values read them
-        base = _keep(engine, transactions_until(table, None, with_end_time=True), "cx_combined")
+        base = engine.keep(transactions_until(table, None, with_end_time=True), "cx_combined")
         self.straddles = fetch_frame(
             base.filter(base.end_time > base.timestamp).select("timestamp", "end_time")
         )
@@ -233,8 +240,8 @@ class _PreparedPurchases:
             groups.setdefault("unknown", [])
             self.groups[c] = groups
             self.keys[c] = sorted(groups)
-        self.table = _keep(
-            engine, _purchase_columns(base.drop("end_time"), self.groups), "cx_purchases"
+        self.table = engine.keep(
+            _purchase_columns(base.drop("end_time"), self.groups), "cx_purchases"
         )
         if _materialises(base):  # read into the purchases table: no longer needed
             engine.drop(base)
@@ -251,20 +258,7 @@ class _PreparedPurchases:
 def _materialises(table: Any) -> bool:
     """Whether a kept table of this backend is computed when kept (a temporary table), not on
     first use (PySpark's lazy ``cache()``, whose later readers still need it)."""
-    import ibis
-
-    return ibis.get_backend(table).name != "pyspark"
-
-
-def _keep(engine: Engine, expr: Any, prefix: str) -> Any:
-    """:meth:`Engine.keep`, retried once after running ``expr`` for no rows: PySpark's ``cache()``
-    does not register the in-memory tables an expression reads (e.g. a master map of
-    :func:`cxlib.segment.to_people`); any execution does."""
-    try:
-        return engine.keep(expr, prefix)
-    except Exception:  # noqa: BLE001 - retried once; a real error is raised again
-        expr.limit(0).to_pyarrow()
-        return engine.keep(expr, prefix)
+    return backend_name(table) != "pyspark"
 
 
 def _prepared_purchases(table: Any, engine: Engine) -> _PreparedPurchases:
@@ -275,27 +269,21 @@ def _prepared_purchases(table: Any, engine: Engine) -> _PreparedPurchases:
 
 def _purchase_columns(tx: Any, groups: Mapping[str, Mapping[str, list[str]]]) -> Any:
     """The per-row values of the feature aggregation (see :class:`_PreparedPurchases`)."""
-    import ibis
-
     tx = tx.filter(tx.customer_id.notnull())
     tx = tx.mutate(_pos=tx.amount > 0, _day=tx.timestamp.date().epoch_days())
     # gaps between a customer's consecutive purchases in day order; the positive ones are the
     # gaps between distinct purchase days
-    w = ibis.window(group_by=[tx.customer_id, tx._pos], order_by=tx._day)
+    w = window(group_by=[tx.customer_id, tx._pos], order_by=tx._day)
     ts = tx.timestamp
     keys = {}
     for c, by_key in groups.items():
         mapping = {raw: key for key, raws in by_key.items() for raw in raws}
         keys[f"_key_{c}"] = (
-            tx[c].substitute(mapping, else_=ibis.literal("unknown"))
-            if mapping
-            else ibis.literal("unknown")
+            tx[c].substitute(mapping, else_=literal("unknown")) if mapping else literal("unknown")
         ).fill_null("unknown")
         keys[f"_has_{c}"] = tx[c].notnull()
-    import ibis.expr.datatypes as dt
-
     return tx.mutate(
-        _amount=tx.amount.cast(dt.Decimal(38, SUM_DECIMALS)),  # cast once, summed per date
+        _amount=as_decimal(tx.amount, SUM_DECIMALS),  # cast once, summed per date
         _gap=tx._day - tx._day.lag().over(w),
         _hour=ts.hour(),
         _weekend=ts.day_of_week.index() >= 5,
@@ -370,7 +358,7 @@ def _customer_features(
     (computed on first use) unless the cut-off falls inside a transaction."""
     from cxlib.sources import fetch_frame
 
-    table = engine.table(_typed(transactions))
+    table = engine.table(transactions)
     d = analysis_day(as_of_date)
     start, end = window_bounds(d, lookback_days)
     prep = _prepared_purchases(table, engine) if keep else None
@@ -384,19 +372,6 @@ def _customer_features(
     out = _features_from_aggregates(res, d, labels, label_keys)
     log.info("customer features: %d customers, %d columns", len(out), out.shape[1])
     return out
-
-
-def _typed(transactions: Any) -> Any:
-    """A pandas frame's all-missing object columns (e.g. ``channel`` of None) as text: a backend
-    table cannot hold an untyped (NULL-typed) column. Other inputs are returned as they are."""
-    if not isinstance(transactions, pd.DataFrame):
-        return transactions
-    untyped = [
-        c
-        for c in transactions.columns
-        if transactions[c].dtype == object and transactions[c].isna().all()
-    ]
-    return transactions.astype(dict.fromkeys(untyped, "str")) if untyped else transactions
 
 
 def _purchases_until(
@@ -431,41 +406,36 @@ def _customer_aggregates(
     end: pd.Timestamp,
 ) -> Any:
     """The per-customer counts and sums every feature is computed from (one backend query)."""
-    import ibis
-
     pos, day, ts = tx._pos, tx._day, tx.timestamp
-
-    def count(cond: Any) -> Any:
-        return ibis.ifelse(cond, 1, 0).sum()
 
     gap_ok = pos & (tx._gap > 0)
     aggs: dict[str, Any] = {
-        "n_pur": count(pos),
+        "n_pur": count_where(pos),
         "first_day": day.min(where=pos),
         "last_day": day.max(where=pos),
-        "frequency": count(pos & (ts >= _ts(start))),
+        "frequency": count_where(pos & (ts >= _ts(start))),
         "monetary": exact_sum(tx._amount, where=ts >= _ts(start)),
         "spend": exact_sum(tx._amount, where=pos),
-        "g_n": count(gap_ok),
+        "g_n": count_where(gap_ok),
         "g_sum": tx._gap.sum(where=gap_ok),
         "g_sq": (tx._gap * tx._gap).sum(where=gap_ok),
-        "trend_a": count(pos & (ts >= _ts(end - pd.Timedelta(days=90)))),
-        "trend_b": count(
+        "trend_a": count_where(pos & (ts >= _ts(end - pd.Timedelta(days=90)))),
+        "trend_b": count_where(
             pos
             & (ts >= _ts(end - pd.Timedelta(days=180)))
             & (ts < _ts(end - pd.Timedelta(days=90)))
         ),
-        "weekend": count(pos & tx._weekend),
-        "has_time": count(pos & tx._has_time),
+        "weekend": count_where(pos & tx._weekend),
+        "has_time": count_where(pos & tx._has_time),
     }
     hour = tx._hour
     for j, (lo, hi) in enumerate(TIME_OF_DAY_BINS.values()):
         in_bin = ((hour >= lo) & (hour < hi)) | ((hour + 24 >= lo) & (hour + 24 < hi))
-        aggs[f"tod_{j}"] = count(pos & in_bin)
+        aggs[f"tod_{j}"] = count_where(pos & in_bin)
     for c, _ in labels:
-        aggs[f"{c}_nonnull"] = count(pos & tx[f"_has_{c}"])
+        aggs[f"{c}_nonnull"] = count_where(pos & tx[f"_has_{c}"])
         for j, key in enumerate(label_keys[c]):
-            aggs[f"{c}_{j}"] = count(pos & (tx[f"_key_{c}"] == key))
+            aggs[f"{c}_{j}"] = count_where(pos & (tx[f"_key_{c}"] == key))
     return tx.group_by("customer_id").aggregate(**aggs)
 
 
@@ -552,11 +522,9 @@ def with_master_ids(table: Any, master_map: pd.DataFrame) -> Any:
     original id is kept in ``source_customer_id``; the columns are those of ``table`` (the
     :data:`~cxlib.engine.ROW_ORDER` column, when present, last).
     """
-    import ibis
-
     mm = master_map[["customer_id", "master_id"]].dropna(subset=["customer_id"])
     mm = mm.drop_duplicates("customer_id").astype("str")
-    m = ibis.memtable(
+    m = in_memory_table(
         pd.DataFrame(
             {
                 "_cx_record": mm["customer_id"].to_numpy(),
@@ -567,7 +535,7 @@ def with_master_ids(table: Any, master_map: pd.DataFrame) -> Any:
     rid = table["customer_id"].cast("string")
     j = table.left_join(m, rid == m["_cx_record"])
     cols = {c: j[c] for c in table.columns if c != ROW_ORDER}
-    cols["customer_id"] = ibis.coalesce(j["_cx_master"], j["customer_id"].cast("string"))
+    cols["customer_id"] = coalesce(j["_cx_master"], j["customer_id"].cast("string"))
     cols["source_customer_id"] = j["customer_id"]
     if ROW_ORDER in table.columns:
         cols[ROW_ORDER] = j[ROW_ORDER]
@@ -577,10 +545,8 @@ def with_master_ids(table: Any, master_map: pd.DataFrame) -> Any:
 def id_coverage(ids: Any, known: pd.Series) -> float:
     """Share of the distinct non-missing ids of the backend column ``ids`` that are among
     ``known`` (compared as text); 0 when there are none. One query; the ids stay in the backend."""
-    import ibis
-
     col = ids.cast("string").name("_cx_id")
-    known_table = ibis.memtable(pd.DataFrame({"_cx_known": pd.unique(known.astype("str"))}))
+    known_table = in_memory_table(pd.DataFrame({"_cx_known": pd.unique(known.astype("str"))}))
     ids_table = col.as_table()  # filter on its own column: `col` may sit on a join
     distinct = ids_table.filter(ids_table["_cx_id"].notnull()).distinct()
     hit = distinct.left_join(known_table, distinct["_cx_id"] == known_table["_cx_known"])

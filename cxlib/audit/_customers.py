@@ -9,20 +9,18 @@ import pandas as pd
 
 from cxlib.audit._expr import _columns, _flag, _float, _present, engine_for
 from cxlib.audit._formats import isin
-from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, row_count
 
 
 def customer_totals(t: Any) -> pd.DataFrame:
     """Transactions per customer id, aggregated in the backend (a customer-level frame):
     ``customer_id`` (missing ids as one row), ``n`` rows, ``amount`` (sum of the non-missing
     amounts), ``positive`` (sum of the positive amounts)."""
-    import ibis
-
     ok = _present(t, "amount")
     got = (
         t.group_by("customer_id")
         .aggregate(
-            n=ibis._.count(),
+            n=row_count(),
             amount=t.amount.sum(where=ok),
             positive=t.amount.sum(where=ok & _flag(t.amount > 0)),
         )

@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.engine import ROW_ORDER, Engine
+from cxlib.engine import (
+    ROW_ORDER,
+    Engine,
+    count_where,
+    cumulative_window,
+    row_count,
+    timestamp_literal,
+)
 
 
 def _columns(df: Any) -> list[str]:
@@ -37,10 +44,7 @@ def _n_rows(t: Any) -> int:
     return int(t.count().execute())
 
 
-def _ts_literal(value: pd.Timestamp) -> Any:
-    import ibis
-
-    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+_ts_literal = timestamp_literal
 
 
 def _flag(expr: Any) -> Any:
@@ -49,9 +53,7 @@ def _flag(expr: Any) -> Any:
 
 
 def _count_true(expr: Any) -> Any:
-    import ibis
-
-    return ibis.ifelse(_flag(expr), 1, 0).sum()
+    return count_where(_flag(expr))
 
 
 def _no_row(t: Any) -> Any:
@@ -123,11 +125,9 @@ def linear_percentile(stat: Any, n: int, q: float) -> float:
 def _order_statistics(t: Any, col: str, ks: Iterable[int]) -> dict[int, float]:
     """The k-th smallest non-missing values (0-based) of a backend column, in one query over
     its value counts (a cumulative count over the distinct values: no sort of the rows)."""
-    import ibis
-
     ks = sorted(set(int(k) for k in ks))
-    vals = t.filter(_present(t, col)).group_by(col).aggregate(_cx_n=ibis._.count())
-    vals = vals.mutate(_cx_cum=vals._cx_n.sum().over(ibis.cumulative_window(order_by=vals[col])))
+    vals = t.filter(_present(t, col)).group_by(col).aggregate(_cx_n=row_count())
+    vals = vals.mutate(_cx_cum=vals._cx_n.sum().over(cumulative_window(order_by=vals[col])))
     got = vals.aggregate(
         **{f"k{i}": vals[col].min(where=vals._cx_cum > k) for i, k in enumerate(ks)}
     ).to_pandas()

@@ -32,7 +32,7 @@ from cxlib.audit._formats import (
     valid_phone,
 )
 from cxlib.audit._linkage import _LINK_FIELDS
-from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, data_end
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, data_end, row_number
 from cxlib.privacy import (
     PII_COLUMNS,
 )
@@ -166,8 +166,6 @@ def _freshness(
 def _text_sample(t: Any, col: str, non_missing: int, rows: int, span: tuple) -> pd.Series:
     """Every k-th non-missing value of a backend text column in row order (k =
     ``max(1, non_missing // 2000)``): the sample :func:`_sample_kind` judges."""
-    import ibis
-
     if non_missing == 0:
         return pd.Series([], dtype="str")
     k = max(1, non_missing // 2000)
@@ -176,7 +174,7 @@ def _text_sample(t: Any, col: str, non_missing: int, rows: int, span: tuple) -> 
         s = t.filter(((t[ROW_ORDER] - lo) % k) == 0)
     else:
         f = t.filter(t[col].notnull())
-        f = f.mutate(_cx_rank=ibis.row_number().over(order_by=f[ROW_ORDER]))
+        f = f.mutate(_cx_rank=row_number().over(order_by=f[ROW_ORDER]))
         s = f.filter((f._cx_rank % k) == 0)
     got = s.order_by(ROW_ORDER).select(col).to_pandas()[col]
     return pd.Series(got.to_numpy(dtype=object), dtype="str")

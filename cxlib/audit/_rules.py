@@ -40,7 +40,18 @@ from cxlib.audit._formats import (
     valid_phone,
     valid_postcode,
 )
-from cxlib.engine import ROW_ORDER, Engine, as_table, data_end, is_table
+from cxlib.engine import (
+    ROW_ORDER,
+    Engine,
+    as_table,
+    data_end,
+    in_memory_table,
+    is_table,
+    literal,
+    row_count,
+    row_number,
+    window,
+)
 from cxlib.features import CHANNEL_SYNONYMS, label_key
 from cxlib.privacy import pseudonymise, resolve_pseudonym_key
 
@@ -115,29 +126,23 @@ def _duplicates(table: str, t: Any, engine: Engine) -> Any:
     column (``_cx_exact``; the first copy is not flagged) or reuse an earlier row's transaction
     id (``_cx_reused``), by :data:`ROW_ORDER`; "earlier" is row order. Missing values compare
     equal."""
-    import ibis
-
     cols = _columns(t)
     has_id = table == "transactions" and "transaction_id" in cols
     cand = t
     if has_id:  # identical rows share their id: only ids seen twice (or missing) can repeat
-        rep = (
-            t.group_by("transaction_id")
-            .aggregate(_cx_n=ibis._.count())
-            .filter(ibis._._cx_n > 1)
-            .select("transaction_id")
-        )
+        counts = t.group_by("transaction_id").aggregate(_cx_n=row_count())
+        rep = counts.filter(counts._cx_n > 1).select("transaction_id")
         cand = t.filter(
             t.transaction_id.isnull() | _flag(t.transaction_id.isin(rep.transaction_id))
         )
-    whole = ibis.window(group_by=[cand[c] for c in cols], order_by=cand[ROW_ORDER])
-    exact = ibis.row_number().over(whole) > 0
+    whole = window(group_by=[cand[c] for c in cols], order_by=cand[ROW_ORDER])
+    exact = row_number().over(whole) > 0
     if has_id:
-        same_id = ibis.window(group_by=cand.transaction_id, order_by=cand[ROW_ORDER])
-        id_repeat = cand.transaction_id.notnull() & (ibis.row_number().over(same_id) > 0)
+        same_id = window(group_by=cand.transaction_id, order_by=cand[ROW_ORDER])
+        id_repeat = cand.transaction_id.notnull() & (row_number().over(same_id) > 0)
         reused = id_repeat & ~exact
     else:
-        id_repeat = reused = ibis.literal(False)
+        id_repeat = reused = literal(False)
     flags = cand.select(ROW_ORDER, _cx_exact=exact, _cx_reused=reused, _cx_id_repeat=id_repeat)
     return engine.keep(flags.filter(flags._cx_exact | flags._cx_reused), "cx_audit_dups")
 
@@ -217,9 +222,9 @@ def _quarantine_rules(table: str, q: pd.DataFrame, total: int, keys: _KeyMaker) 
 
 
 def _known_ids_table(ids: pd.Index) -> Any:
-    import ibis
-
-    return ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+    """The customers table's ids (as text, column ``customer_id``) as an in-memory table that
+    every table's rule joins with in its own backend."""
+    return in_memory_table(pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
 
 
 @dataclass
@@ -378,8 +383,6 @@ class _TableRules:
 
     def labels(self, n: int) -> None:
         """Label columns spelled inconsistently (case, spaces, synonyms for channels)."""
-        import ibis
-
         t, sch = self.t, self.t.schema()
         label_cols = [c for c in LABEL_COLUMNS.get(self.table, ()) if c in self.cols]
         label_cols = [c for c in label_cols if sch[c].is_string()]
@@ -389,7 +392,7 @@ class _TableRules:
         for col in label_cols:
             if _int(distinct[col]) > max(50, 0.01 * n):
                 continue  # not a label column
-            vc = t.filter(t[col].notnull()).group_by(col).aggregate(rows=ibis._.count()).to_pandas()
+            vc = t.filter(t[col].notnull()).group_by(col).aggregate(rows=row_count()).to_pandas()
             vc = pd.Series(vc["rows"].to_numpy(), index=vc[col].astype("str").to_numpy())
             bad = _label_spellings(vc, self.s.synonyms if col == "channel" else None)
             self.add(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cxlib.churn._common import MODE_CONTRACTUAL, MODE_NON_CONTRACTUAL
 from cxlib.churn._summary import _daily_totals
-from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table
+from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table, timestamp_literal
 from cxlib.features import isin_ids
 from cxlib.sources import fetch_frame
 
@@ -122,11 +122,7 @@ def snapshot_dates(
     return sorted(dates)
 
 
-def _ts(value: Any) -> Any:
-    """A timestamp literal for backend filters."""
-    import ibis
-
-    return ibis.literal(pd.Timestamp(value).to_pydatetime(), type="timestamp")
+_ts = timestamp_literal  # a timestamp literal for backend filters
 
 
 def _is_empty(table: Any) -> bool:

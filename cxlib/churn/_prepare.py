@@ -12,7 +12,7 @@ import pandas as pd
 from cxlib.churn._common import GBM, LOGIT, is_pattern_feature
 from cxlib.churn._labels import _text_ids, tables_on
 from cxlib.churn._models import BoostedChurnModel, LogitChurnModel, _is_categorical
-from cxlib.engine import Engine, is_table
+from cxlib.engine import Engine, coalesce, ids_table_like, in_memory_table, is_table
 from cxlib.features import isin_ids
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,12 @@ def _consent(customers: pd.DataFrame | None, ids: pd.Index) -> pd.Series:
 def _rekey(table: Any, m: pd.Series) -> Any:
     """A table with ``customer_id`` replaced by ``m[customer_id]`` where ``m`` has it
     (a join with the map in the backend; columns and their order kept)."""
-    import ibis
-
     t = _text_ids(table)
-    mt = ibis.memtable(
+    mt = in_memory_table(
         pd.DataFrame({"_mm_record": m.index.astype("str"), "_mm_person": m.to_numpy(dtype=str)})
     )
     j = t.left_join(mt, t.customer_id == mt._mm_record)
-    person = ibis.coalesce(j._mm_person, j.customer_id).name("customer_id")
+    person = coalesce(j._mm_person, j.customer_id).name("customer_id")
     return j.select(*[person if c == "customer_id" else j[c] for c in t.columns])
 
 
@@ -173,12 +171,8 @@ def _drop_orphans(tables: Mapping[str, pd.DataFrame], notes: list[str]) -> dict:
     for name in ("transactions", "feedback"):
         df = tables.get(name)
         if is_table(df):  # counted and filtered in the backend
-            import ibis
-
             if known_t is None:
-                known_t = ibis.memtable(
-                    pd.DataFrame({"customer_id": pd.Series(known_ids.sort_values(), dtype="str")})
-                )
+                known_t = ids_table_like(df, known_ids.sort_values(), "customer_id")
             t = _text_ids(df)
             orphans = t.anti_join(known_t, "customer_id")
             got = orphans.aggregate(

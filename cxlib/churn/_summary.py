@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._bgnbd import FREQ_DAYS
-from cxlib.engine import Engine, as_table, is_table
+from cxlib.engine import Engine, as_table, count_where, is_table, literal
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,11 @@ def _daily_totals(
     ``_a`` (the day's total ``amount_col``, missing amounts as 0); rows without a customer or a
     time are left out. The input of :func:`summary_from_transactions` for any dates.
     """
-    import ibis
-
     t = table.filter(table[customer_col].notnull() & table[time_col].notnull())
     cid = t[customer_col]
     if not cid.type().is_string():
         cid = cid.cast("string")
-    amount = (
-        ibis.literal(0.0) if amount_col is None else t[amount_col].cast("float64").fill_null(0.0)
-    )
+    amount = literal(0.0) if amount_col is None else t[amount_col].cast("float64").fill_null(0.0)
     t = t.select(_c=cid, _d=t[time_col].date().epoch_days(), _a=amount)
     from cxlib.features import exact_sum  # row-order independent: the same bits every run
 
@@ -99,8 +95,6 @@ def summary_from_transactions(
                 amount_col=amount_col,
                 engine=local,
             )
-    import ibis
-
     from cxlib.features import exact_sum  # row-order independent: the same bits every run
 
     unit = float(FREQ_DAYS[freq]) if isinstance(freq, str) else float(freq)
@@ -120,7 +114,7 @@ def summary_from_transactions(
     daily = daily_totals.filter(daily_totals._d <= (cal_day if obs_day is None else obs_day))
     cal = daily._d <= cal_day
     aggs = {
-        "n_days": ibis.ifelse(cal, 1, 0).sum(),
+        "n_days": count_where(cal),
         "first_day": daily._d.min(where=cal),
         "last_day": daily._d.max(where=cal),
         "total": exact_sum(daily._a, where=cal),
@@ -128,7 +122,7 @@ def summary_from_transactions(
     }
     if obs_day is not None:
         hold = daily._d > cal_day
-        aggs["n_hold"] = ibis.ifelse(hold, 1, 0).sum()
+        aggs["n_hold"] = count_where(hold)
         aggs["hold_total"] = exact_sum(daily._a, where=hold)
     agg = daily.group_by("_c").aggregate(**aggs)
     res = agg.filter(agg.n_days > 0).to_pyarrow().to_pandas()  # Arrow: fast with nulls

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cxlib.churn._bgnbd import _Z95
 from cxlib.churn._labels import engine_for, purchase_days
-from cxlib.engine import Engine, analysis_day, as_table
+from cxlib.engine import Engine, analysis_day, as_table, coalesce, literal, window
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,6 @@ def _retention_durations(
     engine: Engine | None,
 ) -> pd.DataFrame:
     """:func:`retention_durations` of a table of a backend."""
-    import ibis
-
     epoch = pd.Timestamp("1970-01-01")
     s_day, e_day = (s - epoch).days, (e - epoch).days
     last_obs_day = s_day + ((e - pd.Timedelta(days=int(horizon_days))) - s).days
@@ -70,14 +68,12 @@ def _retention_durations(
     days = days.filter((days._d > s_day - int(lookback_days)) & (days._d <= e_day))
     active = days.filter(days._d <= s_day).select("customer_id").distinct()
     after = days.filter(days._d > s_day).semi_join(active, "customer_id")
-    seq = active.mutate(_d=ibis.literal(s_day, type="int64")).union(
+    seq = active.mutate(_d=literal(s_day, type="int64")).union(
         after.mutate(_d=after._d.cast("int64")), distinct=True
     )
-    w = ibis.window(group_by=seq.customer_id, order_by=seq._d)
+    w = window(group_by=seq.customer_id, order_by=seq._d)
     seq = seq.mutate(_next=seq._d.lead().over(w))
-    gap = ibis.coalesce(
-        (seq._next - seq._d).cast("float64"), (e_day - seq._d).cast("float64") + 0.5
-    )
+    gap = coalesce((seq._next - seq._d).cast("float64"), (e_day - seq._d).cast("float64") + 0.5)
     seq = seq.mutate(_lapse=gap > float(horizon_days))
     res = (
         seq.group_by("customer_id")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, is_table
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, ids_table_like, is_table
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,8 @@ def _no_rows(table: Any) -> bool:
 def _campaign_transactions(table: Any, ids: Iterable[str]) -> Any:
     """The transactions of the customers ``ids``: a semi-join in the table's backend with the
     ids as an in-memory table (the table's columns and row-order column are kept)."""
-    import ibis
-
     ids = pd.unique(pd.Series(list(ids), dtype="str"))
-    known = ibis.memtable(pd.DataFrame({"_cx_id": ids}))
+    known = ids_table_like(table, ids, "_cx_id")
     return table.semi_join(known, table["customer_id"].cast("string") == known["_cx_id"])
 
 
