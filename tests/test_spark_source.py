@@ -1,5 +1,6 @@
 """Spark sources (``--data spark:<folder>``): the same tables, quarantine and counts as the folder
-source, and a ``cx run`` whose exports are byte-identical to the folder's.
+source, and the whole series (``cx run``, all five notebooks) on ``spark:<sample>`` writing the
+folder run's exports and headline files byte for byte.
 
 One local Spark session (``local[2]`` on 127.0.0.1, UI off) serves the whole module; skipped
 with the reason when pyspark or Java is missing, a failure where ``CX_REQUIRE_BACKENDS``
@@ -9,6 +10,7 @@ names ``spark`` (CI). Locally: ``.venv/bin/pip install -e '.[spark]'`` and a Jav
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
@@ -21,9 +23,13 @@ import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
 from file_digests import digests
+from test_safety_net import KEY as SAFETY_NET_KEY
+from test_safety_net import SAMPLE_DIGESTS
 
 from cxlib.cli import main
 from cxlib.contract import ContractError, load_source
+from cxlib.privacy import write_export
+from cxlib.runner import NOTEBOOKS
 from cxlib.sources import (
     FolderSource,
     SparkPath,
@@ -225,45 +231,49 @@ def test_empty_file_says_so(spark, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def two_runs(spark, tmp_path_factory):
-    """Notebooks 01 and 02 on the folder and on spark:<folder>, same pseudonym key."""
-    out = tmp_path_factory.mktemp("spark-runs")
-    runs = {}
+def spark_run(spark, tmp_path_factory):
+    """The whole series on ``spark:<sample>`` with the safety net's pseudonymisation key."""
+    out = tmp_path_factory.mktemp("spark-run")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CX_PSEUDONYM_KEY", "fixed-key-for-comparison")
-        for name, data in (("folder", str(SAMPLE)), ("spark", f"spark:{SAMPLE}")):
-            code, err = run_cli(
-                ["run", "--data", data, "--out", str(out / name), "--only", "01,02"]
-            )
-            runs[name] = (code, (out / name / "latest").resolve(), err)
-    return runs
+        mp.setenv("CX_PSEUDONYM_KEY", SAFETY_NET_KEY)
+        code, err = run_cli(["run", "--data", f"spark:{SAMPLE}", "--out", str(out)])
+    return code, (out / "latest").resolve(), err
 
 
-def test_cx_run_on_spark_equals_the_folder(two_runs):
-    """Exports equal to 1e-12 relative (DuckDB's parallel sums in the notebooks' backend tables
-    may round differently from run to run, also between two folder runs), quarantine files
-    byte-identical, the same counts and input fingerprints."""
-    for name, (code, run_dir, err) in two_runs.items():
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
-        assert set(status.values()) == {"ok"} and len(status) == 2, (name, status, err[-2000:])
-        assert code == 0 and manifest["inputs"]["unchanged"] is True
-    (_, folder, _), (_, sp, _) = two_runs["folder"], two_runs["spark"]
-    exports = digests(folder / "exports")
-    assert len(exports) >= 2 and sorted(digests(sp / "exports")) == sorted(exports)
-    for name in exports:  # same rows and values; sums may differ in the last bit (see below)
-        pd.testing.assert_frame_equal(
-            pd.read_csv(sp / "exports" / name),
-            pd.read_csv(folder / "exports" / name),
-            check_exact=False,
-            rtol=1e-12,
-            obj=name,
-        )
-    assert digests(sp / "quarantine") == digests(folder / "quarantine")
-    m_sp, m_f = (json.loads((d / "manifest.json").read_text()) for d in (sp, folder))
-    assert m_sp["inputs"]["tables"] == m_f["inputs"]["tables"]
-    assert m_sp["inputs"]["files"] == m_f["inputs"]["files"]
-    assert m_sp["parameters"]["data"] == f"spark:{SAMPLE}"
+def run_files(run_dir: Path) -> dict[str, str]:
+    """SHA-256 of a run's export and headline files, keyed as in the safety net."""
+    return {
+        f"{sub}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in ("exports", "headlines")
+        for p in sorted((run_dir / sub).iterdir())
+    }
+
+
+def test_whole_series_on_spark_equals_the_folder(spark_run, tmp_path):
+    """All five notebooks ok on ``spark:<sample>``; exports and headline files byte-identical
+    to the folder run's (the safety net's digests, which tests/test_safety_net.py checks the
+    folder run against: no second folder run here); quarantine files, counts and input
+    fingerprints as the folder source gives them."""
+    code, run_dir, err = spark_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
+    assert status == {nb.name: "ok" for nb in NOTEBOOKS}, (status, err[-2000:])
+    assert code == 0 and manifest["inputs"]["unchanged"] is True
+    got = run_files(run_dir)
+    assert sorted(got) == sorted(SAMPLE_DIGESTS)
+    assert {k for k in got if got[k] != SAMPLE_DIGESTS[k]} == set()
+    folder = load_source(SAMPLE)
+    for name, q in folder.quarantine.items():
+        if len(q):
+            write_export(q, tmp_path / "quarantine" / f"{name}.csv")
+    assert len(digests(tmp_path / "quarantine")) == 2
+    assert digests(run_dir / "quarantine") == digests(tmp_path / "quarantine")
+    as_json = json.loads(json.dumps(folder.counts.to_dict(orient="records"), default=str))
+    assert manifest["inputs"]["tables"] == as_json
+    assert manifest["inputs"]["files"] == json.loads(
+        json.dumps(FolderSource(SAMPLE).fingerprints(), default=str)
+    )
+    assert manifest["parameters"]["data"] == f"spark:{SAMPLE}"
 
 
 def test_config_file_names_a_spark_folder_and_master(spark, defects, monkeypatch):
