@@ -9,6 +9,15 @@ Backend mode: .venv/bin/python benchmarks/bench_journey.py --backend /tmp/cx1m_v
 runs the notebook-05 pipeline on ``backend_table(<folder>/events.parquet)`` (DuckDB; the events
 never come into pandas) with the feedback table from pandas, as notebook 05 does with
 ``load_source(..., lazy=("events",))``.
+
+Build only (issue #18's "journeys from events on DuckDB" figure):
+.venv/bin/python benchmarks/bench_journey.py --write-events 200000 /tmp/jperf/1m   writes the
+events (and feedback) that ``generate_journeys`` makes for that many people (seed 0, as above)
+as Parquet; then
+.venv/bin/python benchmarks/bench_journey.py --build /tmp/jperf/1m [runs]   times
+``build_journeys`` alone on ``backend_table(<folder>/events.parquet)`` (the notebooks' lazy
+events; default settings), ``runs`` times (default 3) in one process, each on a fresh table,
+and prints every run, the median and the spread.
 """
 
 from __future__ import annotations
@@ -74,9 +83,9 @@ def main_backend(folder: str) -> None:
     print(f"peak resident memory: {peak:,.0f} MB")
 
 
-def main(n: int = 1_000_000) -> None:
-    rng = np.random.default_rng(0)
-    people = pd.DataFrame(
+def _people(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The synthetic people the events are generated for (seeded by ``rng``)."""
+    return pd.DataFrame(
         {
             "master_id": np.char.add("P", np.arange(n).astype(str)),
             "app_user": rng.random(n) < 0.4,
@@ -85,6 +94,43 @@ def main(n: int = 1_000_000) -> None:
             "avg_basket": rng.lognormal(3.7, 0.6, n),
         }
     )
+
+
+def write_events(n: int, folder: str) -> None:
+    """``generate_journeys`` for ``n`` people (seed 0, as :func:`main`) written as Parquet."""
+    from pathlib import Path
+
+    rng = np.random.default_rng(0)
+    events, feedback, _ = generate_journeys(_people(n, rng), None, rng)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    events.to_parquet(out / "events.parquet", index=False)
+    feedback.to_parquet(out / "feedback.parquet", index=False)
+    print(f"{len(events):,} events, {len(feedback):,} feedback rows -> {out}")
+
+
+def main_build(folder: str, runs: int = 3) -> None:
+    """``build_journeys`` alone on the lazy events of ``folder``, ``runs`` times."""
+    from pathlib import Path
+
+    from cxlib.sources import backend_table
+
+    times = []
+    for i in range(runs):
+        ev = backend_table(Path(folder) / "events.parquet")
+        t = time.perf_counter()
+        with jr.build_journeys(ev) as jd:
+            times.append(time.perf_counter() - t)
+            print(f"run {i + 1}: {jd.n_journeys:,} journeys, build {times[-1]:.2f} s", flush=True)
+    print(
+        f"build_journeys: median {np.median(times):.2f} s, min {min(times):.2f} s, "
+        f"max {max(times):.2f} s over {runs} runs"
+    )
+
+
+def main(n: int = 1_000_000) -> None:
+    rng = np.random.default_rng(0)
+    people = _people(n, rng)
     t = time.perf_counter()
     events, feedback, _ = generate_journeys(people, None, rng)
     print(f"generate_journeys: {len(events):,} events in {time.perf_counter() - t:.1f} s")
@@ -127,5 +173,9 @@ def main(n: int = 1_000_000) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--backend":
         main_backend(sys.argv[2])
+    elif len(sys.argv) > 3 and sys.argv[1] == "--write-events":
+        write_events(int(sys.argv[2]), sys.argv[3])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--build":
+        main_build(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 3)
     else:
         main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -316,12 +316,18 @@ def _build_journeys(
     tp_names, tp_types, contacts, tpt = _touchpoints(
         base, conversion_touchpoint, channel_types, contact_touchpoints, type_map
     )
-    ev = engine.keep(_sessions(base, tpt, has_jid, session_gap_minutes), "cx_journey_events")
-    j0 = engine.keep(_journey_keys(ev), "cx_journey_j0")
-    runs = engine.keep(_runs(ev, j0, tpt, contact_window_minutes), "cx_journey_runs")
+    ev = _sessions(base, tpt, has_jid, session_gap_minutes)
+    if not collapse_repeats:  # the steps are single events: the event table is read twice
+        ev = engine.keep(ev, "cx_journey_events")
+    # the event-level windows run once, into the runs of repeats; the journeys from the runs
+    r0 = engine.keep(_run_keys(ev), "cx_journey_r0")
+    j0 = engine.keep(_journey_keys(r0), "cx_journey_j0")
+    runs = engine.keep(_runs(r0, j0, tpt, contact_window_minutes), "cx_journey_runs")
+    _drop(engine, r0)
     # through Arrow: Ibis's to_pandas converts the nullable columns value by value (3-4 s of
     # the build at a million events); numbers stay NumPy arrays (NaN for a null)
     jf = fetch_frame(_journey_aggregates(runs, j0))
+    jf = jf.sort_values("journey", kind="stable", ignore_index=True)  # numbers are unique
     n_j = len(jf)
     fpos_safe, kind_code = _friction_steps(jf)
     has_f = fpos_safe >= 0
@@ -374,7 +380,7 @@ def _build_journeys(
         steps_x = engine.keep(_event_steps(ev, j0, runs_x), "cx_journey_steps")
         _drop(engine, j0)
         max_step_pos = int((jf["e0"] - 1).max())
-    _drop(engine, ev)  # the event-level table is no longer needed
+        _drop(engine, ev)  # the event-level table is no longer needed
     log.info(
         "built %d journeys in the backend (%s)",
         n_j,
@@ -449,13 +455,20 @@ def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) ->
     cols = list(base.columns)
     ev = base.join(tpt, "cx_tp")
     us = ev["timestamp"].delta(ibis.timestamp(_EPOCH), unit="microsecond")
-    row = ev[ROW_ORDER] if ROW_ORDER in cols else ibis.row_number()
     if ROW_ORDER not in cols:
         log.warning(
             "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
         )
+        ev = ev.mutate(**{ROW_ORDER: ibis.row_number()})
+    row = ev[ROW_ORDER]
     if has_jid:
-        jk = ibis.ifelse(ev["journey_id"].isnull(), -1, row.min().over(group_by=ev["journey_id"]))
+        # each journey id's first row, by a GROUP BY and a join (a window partitioned by the
+        # id sorted every event: the slowest of the event-level passes)
+        first = ev.filter(ev["journey_id"].notnull())
+        first = first.group_by(cx_jid_key="journey_id").aggregate(cx_jk=first[ROW_ORDER].min())
+        ev = ev.left_join(first, ev["journey_id"] == first["cx_jid_key"])
+        jk = ev["cx_jk"].fill_null(-1)
+        row = ev[ROW_ORDER]
         jid = ev["journey_id"].cast("string")
     else:
         jk, jid = ibis.literal(-1, "int64"), ibis.null("string")
@@ -491,37 +504,51 @@ def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) ->
     return ev
 
 
-def _journey_keys(ev: Any) -> Any:
-    """One row per journey (customer, ``lj``): its number ``journey``, start, end, first run."""
-    import ibis
-
-    j0 = ev.group_by(["customer_id", "lj"]).aggregate(
-        start=ev["timestamp"].min(),
-        end=ev["timestamp"].max(),
-        t_start=ev["t"].min(),
-        t_end=ev["t"].max(),
-        lr0=ev["lr"].min(),
-        e0=ev["row"].count(),
-        jid=ev["jid"].max(),
-        jk=ev["jk"].max(),
-    )
-    j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
-    return j0
-
-
-def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
-    """One row per run of repeats, with position and friction flags (one window pass over each
-    journey's runs)."""
-    import ibis
-
-    r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
+def _run_keys(ev: Any) -> Any:
+    """One row per run of repeats (customer, ``lj``, ``lr``) of the events ``ev``: touchpoint,
+    first/last time, events, value, first/last timestamp, journey id and key."""
+    return ev.group_by(["customer_id", "lj", "lr"]).aggregate(
         tp=ev["tp"].max(),
         t0=ev["t"].min(),
         t1=ev["t"].max(),
         repeats=ev.count(),
         value=ev["value"].sum(),
         timestamp=ev["timestamp"].min(),
+        ts_end=ev["timestamp"].max(),
+        jid=ev["jid"].max(),
+        jk=ev["jk"].max(),
     )
+
+
+def _journey_keys(r0: Any) -> Any:
+    """One row per journey (customer, ``lj``) of the runs ``r0``: its number ``journey``,
+    start, end, first run, events (the events' minima and maxima through their runs')."""
+    import ibis
+
+    j0 = r0.group_by(["customer_id", "lj"]).aggregate(
+        start=r0["timestamp"].min(),
+        end=r0["ts_end"].max(),
+        t_start=r0["t0"].min(),
+        t_end=r0["t1"].max(),
+        lr0=r0["lr"].min(),
+        e0=r0["repeats"].sum().cast("int64"),
+        jid=r0["jid"].max(),
+        jk=r0["jk"].max(),
+    )
+    j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
+    return j0
+
+
+def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
+    """One row per run of repeats (``r0``), with position and friction flags (one window pass
+    over each journey's runs)."""
+    import ibis
+
+    r = r0.drop("ts_end", "jid", "jk")
+    # a revisit: an earlier run of the journey at the same touchpoint (lr > its first lr is
+    # pos > its first pos; computed on the kept runs, before the journey numbers are joined)
+    fp = r.group_by(["customer_id", "lj", "tp"]).aggregate(first_lr=r["lr"].min())
+    r = r.join(fp, ["customer_id", "lj", "tp"])
     r = r.join(j0.select("customer_id", "lj", "journey", "lr0"), ["customer_id", "lj"])
     r = r.join(tpt.drop("cx_tp"), "tp")
     r = r.select(
@@ -538,12 +565,10 @@ def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         is_conversion=r["is_conv"],
         is_contact=r["is_contact"],
         pos=r["lr"] - r["lr0"],
+        is_revisit=(r["lr"] > r["first_lr"]) & ~r["is_conv"],
     )
     # one window pass over each journey's runs (the neighbours' flags are built from the
     # neighbours' columns, not from a second window over the first)
-    fp = r.group_by(["journey", "tp"]).aggregate(first_pos=r["pos"].min())
-    r = r.join(fp, ["journey", "tp"])
-    r = r.mutate(is_revisit=(r["pos"] > r["first_pos"]) & ~r["is_conversion"])
     wr = ibis.window(group_by="journey", order_by="pos")
     whole = ibis.window(group_by="journey", order_by="pos", preceding=None, following=None)
     r = r.mutate(
@@ -580,7 +605,7 @@ def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         next_repeat_contact=next_rep,
         minutes_to_next=r["n_t0"] - r["t1"],
     )
-    r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
+    r = r.drop("first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
     return r
 
 
@@ -604,8 +629,8 @@ def _journey_aggregates(runs: Any, j0: Any) -> Any:
         mapped_tp=runs["tp"].argmin(runs["pos"], where=runs["is_mapped"]),
         max_pos=runs["pos"].max(),
     )
-    ja = ja.join(j0.drop("lj", "lr0", "jk"), "journey").order_by("journey")
-    return ja
+    # no ORDER BY in the backend: the caller sorts the fetched rows by journey number
+    return ja.join(j0.drop("lj", "lr0", "jk"), "journey")
 
 
 def _friction_steps(jf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
