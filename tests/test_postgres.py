@@ -3,8 +3,9 @@ a real server (``$CX_PG_URL``, started by ``.ci/run``; skipped with the reason w
 
 The integration test loads ``data/sample/*.csv`` with ``COPY`` into all-text tables of a fresh
 schema (so the planted defects load as they are), runs the whole series against the URL and
-against the folder, and checks that the exports and quarantine files are byte-identical, the
-counts equal and every notebook ok. Locally::
+checks that every notebook is ok, the exports and headline files are byte-identical to the
+folder run's (the safety net's digests, tests/test_safety_net.py), the quarantine files
+byte-identical to the folder source's and the counts equal. Locally::
 
     source .ci/postgres.sh && cx_pg_start   # prints CX_PG_URL; cx_pg_stop when done
     CX_PG_URL=... .venv/bin/python -m pytest -q tests/test_postgres.py
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -26,9 +28,12 @@ import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
 from file_digests import digests
+from test_safety_net import KEY as SAFETY_NET_KEY
+from test_safety_net import SAMPLE_DIGESTS
 
 from cxlib.cli import main
 from cxlib.contract import ContractError, load_source
+from cxlib.privacy import write_export
 from cxlib.runner import NOTEBOOKS, notebook_parameters
 from cxlib.sources import (
     PostgresSource,
@@ -410,45 +415,58 @@ def test_bad_load_order_column(pg_url, scratch_schema):
 
 
 @pytest.fixture(scope="module")
-def two_runs(pg_sample, sample_dir, tmp_path_factory):
-    """The whole series on the folder and on PostgreSQL (URL with a password), same key."""
+def pg_run(pg_sample, tmp_path_factory):
+    """The whole series on PostgreSQL (URL with a password), with the safety net's key."""
     u = PostgresURL.parse(pg_sample)
     url = f"postgresql://{u.user}:{SECRET}@{u.host}:{u.port}/{u.database}/{u.schema}"
-    out = tmp_path_factory.mktemp("pg-runs")
-    runs = {}
+    out = tmp_path_factory.mktemp("pg-run")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CX_PSEUDONYM_KEY", "fixed-key-for-comparison")
-        for name, data in (("folder", str(sample_dir)), ("postgres", url)):
-            code, err = run_cli(["run", "--data", data, "--out", str(out / name)])
-            runs[name] = (code, (out / name / "latest").resolve(), err)
-    return runs
+        mp.setenv("CX_PSEUDONYM_KEY", SAFETY_NET_KEY)
+        code, err = run_cli(["run", "--data", url, "--out", str(out)])
+    return code, (out / "latest").resolve(), err
+
+
+def run_files(run_dir: Path) -> dict[str, str]:
+    """SHA-256 of a run's export and headline files, keyed as in the safety net."""
+    return {
+        f"{sub}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in ("exports", "headlines")
+        for p in sorted((run_dir / sub).iterdir())
+    }
 
 
 @pytest.mark.slow
-def test_whole_series_on_postgres_equals_the_folder(two_runs):
-    for name, (code, run_dir, err) in two_runs.items():
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
-        assert status == {nb.name: "ok" for nb in NOTEBOOKS}, (name, status, err[-2000:])
-        assert code == 0 and manifest["inputs"]["unchanged"] is True
-    (_, folder, _), (_, pg, _) = two_runs["folder"], two_runs["postgres"]
-    exports = digests(folder / "exports")
-    assert len(exports) >= 8
-    assert digests(pg / "exports") == exports
-    assert digests(pg / "quarantine") == digests(folder / "quarantine")
-    m_pg, m_f = (json.loads((d / "manifest.json").read_text()) for d in (pg, folder))
-    strip = [{k: v for k, v in r.items() if k != "file"} for r in m_pg["inputs"]["tables"]]
-    assert strip == [{k: v for k, v in r.items() if k != "file"} for r in m_f["inputs"]["tables"]]
-    assert sum(r["quarantined_rows"] for r in m_pg["inputs"]["tables"]) > 0
-    assert m_pg["parameters"]["data"].startswith(
-        f"postgresql://{PostgresURL.parse(m_pg['parameters']['data']).user}:***@"
+def test_whole_series_on_postgres_equals_the_folder(pg_run, sample_dir, tmp_path):
+    """All five notebooks ok; exports and headline files byte-identical to the folder run's
+    (the safety net's digests, which tests/test_safety_net.py checks the folder run against:
+    no second folder run here); quarantine files and counts as the folder source gives them."""
+    code, run_dir, err = pg_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
+    assert status == {nb.name: "ok" for nb in NOTEBOOKS}, (status, err[-2000:])
+    assert code == 0 and manifest["inputs"]["unchanged"] is True
+    got = run_files(run_dir)
+    assert sorted(got) == sorted(SAMPLE_DIGESTS)
+    assert {k for k in got if got[k] != SAMPLE_DIGESTS[k]} == set()
+    folder = load_source(sample_dir)
+    for name, q in folder.quarantine.items():
+        if len(q):
+            write_export(q, tmp_path / "quarantine" / f"{name}.csv")
+    assert len(digests(tmp_path / "quarantine")) == 2
+    assert digests(run_dir / "quarantine") == digests(tmp_path / "quarantine")
+    want = json.loads(json.dumps(folder.counts.to_dict(orient="records"), default=str))
+    strip = [{k: v for k, v in r.items() if k != "file"} for r in manifest["inputs"]["tables"]]
+    assert strip == [{k: v for k, v in r.items() if k != "file"} for r in want]
+    assert sum(r["quarantined_rows"] for r in manifest["inputs"]["tables"]) > 0
+    assert manifest["parameters"]["data"].startswith(
+        f"postgresql://{PostgresURL.parse(manifest['parameters']['data']).user}:***@"
     )
-    assert m_pg["inputs"]["files"]["transactions"]["rows"] == 127206
+    assert manifest["inputs"]["files"]["transactions"]["rows"] == 127206
 
 
 @pytest.mark.slow
-def test_password_appears_nowhere(two_runs):
-    _, run_dir, err = two_runs["postgres"]
+def test_password_appears_nowhere(pg_run):
+    _, run_dir, err = pg_run
     assert SECRET not in err
     assert "***" in err  # the progress output names the source, masked
     for path in run_dir.rglob("*"):
