@@ -34,6 +34,7 @@ from cxlib.engine import (
     coalesce,
     count_where,
     data_end,
+    fetch_frame,
     in_memory_table,
     literal,
     timestamp_literal,
@@ -215,8 +216,6 @@ class _PreparedPurchases:
     """
 
     def __init__(self, table: Any, engine: Engine):
-        from cxlib.sources import fetch_frame
-
         # the combined transactions are computed once (deduplicating and combining 25 M rows is
         # the expensive part); the time spans, the labels and the per-row values read them
         base = engine.keep(transactions_until(table, None, with_end_time=True), "cx_combined")
@@ -356,8 +355,6 @@ def _customer_features(
 ) -> pd.DataFrame:
     """:func:`customer_features` on ``engine``; ``keep``: read the engine's prepared purchases
     (computed on first use) unless the cut-off falls inside a transaction."""
-    from cxlib.sources import fetch_frame
-
     table = engine.table(transactions)
     d = analysis_day(as_of_date)
     start, end = window_bounds(d, lookback_days)

@@ -22,8 +22,7 @@ from corpus import CORPUS, READABLE
 
 from cxlib import audit
 from cxlib.contract import load_source
-from cxlib.engine import ROW_ORDER, is_table
-from cxlib.sources import backend_table, duckdb_connection
+from cxlib.engine import ROW_ORDER, backend_table, duckdb_connection, is_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

@@ -20,8 +20,7 @@ from cxlib.churn._bgnbd import FREQ_DAYS
 from cxlib.churn._labels import _buyers
 from cxlib.churn._prepare import _drop_orphans
 from cxlib.contract import load_source
-from cxlib.engine import Engine, is_table
-from cxlib.sources import ROW_ORDER, backend_table
+from cxlib.engine import ROW_ORDER, Engine, backend_table, is_table
 
 
 def oracle_summary(transactions, calibration_end, observation_end=None, freq="W"):

@@ -366,7 +366,7 @@ def test_postgres_features_equal_oracle(pg, sample_tx):
 def test_backend_features_are_bitwise_repeatable(sample_tx):
     """Money sums do not depend on DuckDB's thread scheduling: two runs, two connections, the
     same bits (a parallel float sum differed in the last bit between runs before)."""
-    from cxlib.sources import backend_table, duckdb_connection
+    from cxlib.engine import backend_table, duckdb_connection
 
     tx, as_of = sample_tx
     big = pd.concat([tx] * 4, ignore_index=True)  # several row groups, so threads share rows

@@ -16,10 +16,9 @@ from test_features_backend import assert_same, messy_transactions, spark, to_par
 
 from cxlib import segment as S
 from cxlib.contract import load_source
-from cxlib.engine import is_table
+from cxlib.engine import ROW_ORDER, backend_table, is_table
 from cxlib.features import customer_features
 from cxlib.segment._people import _id_coverage
-from cxlib.sources import ROW_ORDER, backend_table
 
 SEED = 42
 

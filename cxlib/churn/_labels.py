@@ -11,9 +11,16 @@ import pandas as pd
 
 from cxlib.churn._common import MODE_CONTRACTUAL, MODE_NON_CONTRACTUAL
 from cxlib.churn._summary import _daily_totals
-from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table, timestamp_literal
+from cxlib.engine import (
+    Engine,
+    analysis_day,
+    as_table,
+    data_end,
+    fetch_frame,
+    is_table,
+    timestamp_literal,
+)
 from cxlib.features import isin_ids
-from cxlib.sources import fetch_frame
 
 log = logging.getLogger(__name__)
 
