@@ -478,29 +478,46 @@ def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) ->
         timestamp=ev["timestamp"],
         tp=ev["tp"],
         is_conv=ev["is_conv"],
+        is_dig=ev["is_dig"],
+        is_contact=ev["is_contact"],
         t=(us * 1000).cast("float64") / 6e10,
         jk=jk.cast("int64"),
         jid=jid,
         value=value,
         row=row,
     )
+    # one pass for both neighbours: the previous event gives the breaks and, at a run's first
+    # event, the previous run's last; the next event, at a run's last, the next run's first
     w = ibis.window(group_by="customer_id", order_by=["jk", "t", "row"])
     ev = ev.mutate(
-        p_jk=ev["jk"].lag().over(w),
-        p_t=ev["t"].lag().over(w),
-        p_conv=ev["is_conv"].lag().over(w),
-        p_tp=ev["tp"].lag().over(w),
+        **{f"p_{c}": ev[c].lag().over(w) for c in ("jk", "t", "is_conv", "tp", "is_dig")},
+        p_contact=ev["is_contact"].lag().over(w),
+        **{f"n_{c}": ev[c].lead().over(w) for c in ("jk", "t", "is_conv", "tp")},
+        n_contact=ev["is_contact"].lead().over(w),
     )
+    gap = float(session_gap_minutes)
     brk = (
         ev["p_jk"].isnull()
         | (ev["jk"] != ev["p_jk"])
-        | ((ev["jk"] < 0) & ((ev["t"] - ev["p_t"]) > float(session_gap_minutes)))
-        | (ev["p_conv"] & ~ev["is_conv"])
+        | ((ev["jk"] < 0) & ((ev["t"] - ev["p_t"]) > gap))
+        | (ev["p_is_conv"] & ~ev["is_conv"])
     )
-    ev = ev.mutate(brk=brk.cast("int64"), rbrk=(brk | (ev["tp"] != ev["p_tp"])).cast("int64"))
+    n_brk = (  # the next event's brk
+        ev["n_jk"].isnull()
+        | (ev["n_jk"] != ev["jk"])
+        | ((ev["n_jk"] < 0) & ((ev["n_t"] - ev["t"]) > gap))
+        | (ev["is_conv"] & ~ev["n_is_conv"])
+    )
+    rbrk = brk | (ev["tp"] != ev["p_tp"])
+    ev = ev.mutate(
+        brk=brk.cast("int64"),
+        rbrk=rbrk.cast("int64"),
+        pf=rbrk & ~brk,  # a run's first event, after a run of the same journey
+        nf=~n_brk & (ev["n_tp"] != ev["tp"]),  # a run's last event, before a run of it
+    )
     cw = ibis.cumulative_window(group_by="customer_id", order_by=["jk", "t", "row"])
     ev = ev.mutate(lj=ev["brk"].sum().over(cw), lr=ev["rbrk"].sum().over(cw))
-    ev = ev.drop("p_jk", "p_t", "p_conv", "p_tp", "brk", "rbrk")
+    ev = ev.drop("p_jk", "p_is_conv", "n_jk", "brk", "rbrk")
     return ev
 
 
@@ -517,6 +534,16 @@ def _run_keys(ev: Any) -> Any:
         ts_end=ev["timestamp"].max(),
         jid=ev["jid"].max(),
         jk=ev["jk"].max(),
+        dig=ev["is_dig"].cast("int8").max(),
+        # the neighbouring runs of the journey (NULL at its first / last run)
+        p_tp=ev["p_tp"].max(where=ev["pf"]),
+        p_t1=ev["p_t"].max(where=ev["pf"]),
+        p_dig=ev["p_is_dig"].cast("int8").max(where=ev["pf"]).cast("boolean"),
+        p_contact=ev["p_contact"].cast("int8").max(where=ev["pf"]).cast("boolean"),
+        n_t0=ev["n_t"].max(where=ev["nf"]),
+        n_tp=ev["n_tp"].max(where=ev["nf"]),
+        n_conv=ev["n_is_conv"].cast("int8").max(where=ev["nf"]).cast("boolean"),
+        n_contact=ev["n_contact"].cast("int8").max(where=ev["nf"]).cast("boolean"),
     )
 
 
@@ -534,22 +561,26 @@ def _journey_keys(r0: Any) -> Any:
         e0=r0["repeats"].sum().cast("int64"),
         jid=r0["jid"].max(),
         jk=r0["jk"].max(),
+        dig_lr=r0["lr"].min(where=r0["dig"] == 1),
     )
     j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
     return j0
 
 
 def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
-    """One row per run of repeats (``r0``), with position and friction flags (one window pass
-    over each journey's runs)."""
-    import ibis
-
-    r = r0.drop("ts_end", "jid", "jk")
+    """One row per run of repeats (``r0``), with position and friction flags: the neighbouring
+    runs' columns come with ``r0`` (from the events' one window pass), the journey-wide ones
+    (first digital step, first visit of each touchpoint) by GROUP BY and join; no window."""
+    r = r0.drop("ts_end", "jid", "jk", "dig")
     # a revisit: an earlier run of the journey at the same touchpoint (lr > its first lr is
-    # pos > its first pos; computed on the kept runs, before the journey numbers are joined)
+    # pos > its first pos); the next run's too, for goes_back
     fp = r.group_by(["customer_id", "lj", "tp"]).aggregate(first_lr=r["lr"].min())
     r = r.join(fp, ["customer_id", "lj", "tp"])
-    r = r.join(j0.select("customer_id", "lj", "journey", "lr0"), ["customer_id", "lj"])
+    fn = fp.select(cx_c="customer_id", cx_lj="lj", cx_ntp="tp", n_first_lr="first_lr")
+    r = r.left_join(
+        fn, [r["customer_id"] == fn["cx_c"], r["lj"] == fn["cx_lj"], r["n_tp"] == fn["cx_ntp"]]
+    )
+    r = r.join(j0.select("customer_id", "lj", "journey", "lr0", "dig_lr"), ["customer_id", "lj"])
     r = r.join(tpt.drop("cx_tp"), "tp")
     r = r.select(
         "journey",
@@ -566,22 +597,16 @@ def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         is_contact=r["is_contact"],
         pos=r["lr"] - r["lr0"],
         is_revisit=(r["lr"] > r["first_lr"]) & ~r["is_conv"],
-    )
-    # one window pass over each journey's runs (the neighbours' flags are built from the
-    # neighbours' columns, not from a second window over the first)
-    wr = ibis.window(group_by="journey", order_by="pos")
-    whole = ibis.window(group_by="journey", order_by="pos", preceding=None, following=None)
-    r = r.mutate(
-        first_dig=ibis.ifelse(r["is_dig"], r["pos"], None).min().over(whole),
-        p_tp=r["tp"].lag().over(wr),
-        p_t1=r["t1"].lag().over(wr),
-        p_dig=r["is_dig"].lag().over(wr),
-        p_contact=r["is_contact"].lag().over(wr),
-        n_t0=r["t0"].lead().over(wr),
-        n_tp=r["tp"].lead().over(wr),
-        n_conv=r["is_conversion"].lead().over(wr),
-        n_contact=r["is_contact"].lead().over(wr),
-        goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
+        n_tp=r["n_tp"],
+        n_conv=r["n_conv"],
+        goes_back=(((r["lr"] + 1) > r["n_first_lr"]) & ~r["n_conv"]).fill_null(False),
+        first_dig=r["dig_lr"] - r["lr0"],
+        p_tp=r["p_tp"],
+        p_t1=r["p_t1"],
+        p_dig=r["p_dig"],
+        p_contact=r["p_contact"],
+        n_t0=r["n_t0"],
+        n_contact=r["n_contact"],
     )
     window = float(contact_window_minutes)
     rep = (
@@ -630,7 +655,7 @@ def _journey_aggregates(runs: Any, j0: Any) -> Any:
         max_pos=runs["pos"].max(),
     )
     # no ORDER BY in the backend: the caller sorts the fetched rows by journey number
-    return ja.join(j0.drop("lj", "lr0", "jk"), "journey")
+    return ja.join(j0.drop("lj", "lr0", "jk", "dig_lr"), "journey")
 
 
 def _friction_steps(jf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -740,13 +765,7 @@ def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
 
 def _drop(engine: Engine, table: Any) -> None:
     """Drop a table kept by ``engine`` now (the event-level tables are large)."""
-    import ibis
-
     engine.drop(table)
-    try:  # Engine.drop matches the bare name; DuckDB's get_name() is qualified (temp.main.x)
-        ibis.get_backend(table).drop_table(table.get_name().split(".")[-1], force=True)
-    except Exception:  # noqa: BLE001 - already dropped, or a cached (Spark) table
-        log.debug("journey: table already dropped")
 
 
 def _tp_names(jd: JourneyData) -> list[str]:
