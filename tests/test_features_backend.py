@@ -379,3 +379,69 @@ def test_backend_features_are_bitwise_repeatable(sample_tx):
     for got in runs[1:]:
         pd.testing.assert_frame_equal(got, runs[0], check_exact=True)
     assert_same(runs[0], oracle_customer_features(big, as_of))
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine's expression helpers (what the analyses use instead of importing Ibis)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_engine_expression_helpers_on_hand_computed_rows():
+    from cxlib import engine as E
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-02", "2024-01-05"]),
+            "amount": [1.25, -2.0, 3.0, None],
+            "channel": [None, None, None, None],  # all missing: registered as text
+        }
+    )
+    with E.Engine() as engine:
+        t = engine.table(frame)
+        assert t.schema()["channel"].is_string()
+        assert E.backend_name(t) == "duckdb"
+        got = (
+            t.filter(t.timestamp < E.timestamp_literal("2024-01-04"))
+            .group_by("customer_id")
+            .aggregate(
+                n=E.row_count(),
+                pos=E.count_where(t.amount > 0),
+                total=E.as_decimal(t.amount, 2).sum().cast("float64"),
+                first=E.coalesce(t.channel, E.literal("none")).min(),
+            )
+            .order_by("customer_id")
+            .to_pandas()
+        )
+        assert got["customer_id"].tolist() == ["a", "b"]
+        assert got["n"].tolist() == [2, 1] and got["pos"].tolist() == [1, 1]
+        assert got["total"].tolist() == [-0.75, 3.0] and got["first"].tolist() == ["none"] * 2
+        w = E.window(group_by=t.customer_id, order_by=t.timestamp)
+        ranked = t.mutate(rank=E.row_number().over(w)).order_by(E.ROW_ORDER).to_pandas()
+        assert ranked["rank"].tolist() == [0, 1, 0, 0]
+        ids = E.ids_table_like(t, ["c", "a"], "_cx_id")
+        kept = engine.keep(t.semi_join(ids, t.customer_id == ids._cx_id), "cx_test")
+        assert sorted(kept.to_pandas()[E.ROW_ORDER]) == [0, 1, 3]
+        runs = t.mutate(run=t[E.ROW_ORDER].sum().over(E.cumulative_window(order_by=t[E.ROW_ORDER])))
+        assert runs.order_by(E.ROW_ORDER).to_pandas()["run"].tolist() == [0, 1, 3, 6]
+
+
+@pytest.mark.spark
+def test_spark_keeps_a_join_with_ids_in_memory(spark, tmp_path):
+    """:meth:`Engine.keep` of a PySpark expression reading an in-memory table of ids: Spark's
+    ``cache()`` alone does not register the ids (the keep is retried after one run)."""
+    from cxlib import engine as E
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-02", "2024-01-05"]),
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    t = spark.read_parquet(to_parquet(frame, tmp_path / "ids.parquet"))
+    assert E.backend_name(t) == "pyspark"
+    ids = E.ids_table_like(t, ["c", "a"], "_cx_id")
+    with E.Engine() as engine:
+        kept = engine.keep(t.semi_join(ids, t.customer_id == ids._cx_id), "cx_test")
+        assert sorted(kept.to_pandas()["amount"]) == [1.0, 2.0, 4.0]
