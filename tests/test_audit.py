@@ -490,7 +490,8 @@ def test_duplicates_by_system_hides_small_systems(tmp_path: Path) -> None:
     shown = res.duplicates_by_system()
     # crm_b (3 people) is hidden and so is crm_a, else crm_b = all - crm_a
     assert shown["source_system"].tolist() == ["all"]
-    assert shown.attrs["suppressed_groups"] == 2 and shown.attrs["complementary"]
+    hidden = res.duplicates_suppressed()
+    assert hidden.hidden == 2 and hidden.complementary
     assert (shown["people"] >= 10).all()
     # with min_group_size 3 every row is shown
     (tmp_path / "m3").mkdir()
@@ -506,7 +507,7 @@ def test_consent_table_and_finding_hide_small_statuses(tmp_path: Path) -> None:
     # refused (3) and stale (3) together 6 < 10: the smallest other status (7, no record) goes too
     assert shown["status"].tolist() == ["consent given"]
     assert (shown["customers"] >= 10).all()
-    assert shown.attrs["suppressed_groups"] == 3
+    assert res.consent_suppressed().hidden == 3
     text = " ".join(f["text"] for f in audit.audit_findings(res) if f["kind"] == "consent")
     assert "69.8%" in text  # 30 of 43 may receive marketing
     assert "7.0%" not in text and "16.3%" not in text  # no record, stale: not quoted
@@ -521,7 +522,7 @@ def test_audit_with_fewer_customers_than_min_group_size(tmp_path: Path) -> None:
         tmp_path / "customers.csv", index=False
     )
     res = audit.run_audit(load_source(tmp_path), pseudonym_key="k")
-    assert len(res.consent_table()) == 0 and res.consent_table().attrs["suppressed_groups"] == 4
+    assert len(res.consent_table()) == 0 and res.consent_suppressed().hidden == 4
     assert len(res.duplicates_by_system()) == 0
     text = " ".join(f["text"] for f in audit.audit_findings(res) if f["kind"] == "consent")
     assert text.startswith("Fewer than 10 customers may receive marketing")

@@ -212,7 +212,7 @@ def test_folder_reader_spills_into_a_private_folder_not_the_working_directory(sa
 
 def test_engine_names_stay_importable_from_sources():
     """The connection helpers moved to cxlib.engine; cxlib.sources re-exports the same objects
-    (``is_backend_table`` is ``cxlib.engine.is_table`` until it is removed)."""
+    (one helper, :func:`cxlib.engine.is_table`, decides backend membership)."""
     import cxlib.engine as engine
     import cxlib.sources as sources
 
@@ -228,5 +228,5 @@ def test_engine_names_stay_importable_from_sources():
     ]
     for name in names:
         assert getattr(sources, name) is getattr(engine, name), name
-    assert sources.is_backend_table is engine.is_table
+    assert not hasattr(sources, "is_backend_table")
     assert sources.LOAD_ORDER_COLUMN == engine.ROW_ORDER == "cx_row_number"

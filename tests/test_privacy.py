@@ -120,10 +120,6 @@ ATTRS_ALLOWED = {
     "cxlib/contract/_suppression.py",
 }
 
-#: TRANSITIONAL: cxlib/audit/_run.py's ``_legacy_attrs`` keeps the old keys for
-#: tests/test_audit.py until it reads ``AuditResult.*_suppressed()``; then empty this.
-ATTRS_TRANSITIONAL = {"cxlib/audit/_run.py": 1}
-
 
 def test_no_metadata_in_dataframe_attrs():
     """Counts travel beside tables (Suppressed, result fields), never in DataFrame.attrs."""
@@ -133,11 +129,7 @@ def test_no_metadata_in_dataframe_attrs():
         rel = path.relative_to(ROOT).as_posix()
         if rel in ATTRS_ALLOWED:
             continue
-        hits = [
-            f"{rel}:{i}: {line.strip()}"
-            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-            if pattern.search(line)
-        ]
-        if len(hits) != ATTRS_TRANSITIONAL.get(rel, 0):
-            found += hits or [f"{rel}: transitional attrs use gone, drop it from the list"]
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{rel}:{i}: {line.strip()}")
     assert not found, "metadata in DataFrame.attrs:\n" + "\n".join(found)

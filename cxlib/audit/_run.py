@@ -76,7 +76,7 @@ class AuditResult(QuestionResult):
 
     def duplicates_by_system(self) -> pd.DataFrame:
         """The rows of :meth:`duplicates_suppressed` that are shown."""
-        return _legacy_attrs(self.duplicates_suppressed())
+        return self.duplicates_suppressed().frame
 
     def consent_suppressed(self) -> Suppressed:
         """Consent status per person (per record without a single customer view), statuses of
@@ -96,7 +96,7 @@ class AuditResult(QuestionResult):
 
     def consent_table(self) -> pd.DataFrame:
         """The rows of :meth:`consent_suppressed` that are shown."""
-        return _legacy_attrs(self.consent_suppressed())
+        return self.consent_suppressed().frame
 
     def data_quality_export(self) -> pd.DataFrame:
         """``exports/data_quality.csv``: table, column, rule, dimension, failed_rows, total_rows."""
@@ -152,16 +152,6 @@ class AuditResult(QuestionResult):
         return r[
             ["table", "rule", "dimension", "failed_rows", "total_rows", "share", "examples"]
         ].reset_index(drop=True)
-
-
-def _legacy_attrs(shown: Suppressed) -> pd.DataFrame:
-    """TRANSITIONAL: ``shown.frame`` still stamped with the old ``attrs`` keys because
-    tests/test_audit.py (owned elsewhere) reads them; nothing in cxlib reads them. Delete this
-    helper (return ``shown.frame``) once that test uses :meth:`AuditResult.duplicates_suppressed`
-    and :meth:`AuditResult.consent_suppressed` (issue #18: no metadata in ``DataFrame.attrs``)."""
-    frame = shown.frame
-    frame.attrs.update(suppressed_groups=shown.hidden, complementary=shown.complementary)
-    return frame
 
 
 def _suppress_with_total(df: pd.DataFrame, count_col: str, min_size: int) -> Suppressed:

@@ -86,10 +86,6 @@ from cxlib.sources._spark import (
     spark_session,
 )
 
-is_backend_table = is_table
-"""Deprecated alias of :func:`cxlib.engine.is_table` (the same function object); to be removed
-once no module imports it from here."""
-
 __all__ = [
     "DELIMITERS",
     "DUCKDB_MEMORY_ENV",
@@ -125,7 +121,6 @@ __all__ = [
     "fetch_frame",
     "file_fingerprint",
     "first_line",
-    "is_backend_table",
     "is_spark",
     "is_table",
     "is_url",
