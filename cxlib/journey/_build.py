@@ -316,14 +316,22 @@ def _build_journeys(
     tp_names, tp_types, contacts, tpt = _touchpoints(
         base, conversion_touchpoint, channel_types, contact_touchpoints, type_map
     )
-    ev = _sessions(base, tpt, has_jid, session_gap_minutes)
+    ev = numbered = base.join(tpt, "cx_tp")
+    if ROW_ORDER not in cols:  # numbered once, so that every query sees the same numbers
+        log.warning(
+            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
+        )
+        ev = numbered = engine.keep(ev.mutate(**{ROW_ORDER: _row_number()}), "cx_journey_numbered")
+    # each journey id's first row (its key), by a GROUP BY: the ids stay out of the event pass
+    ids = engine.keep(_journey_id_keys(ev), "cx_journey_ids") if has_jid else None
+    ev = _sessions(ev, ids, session_gap_minutes)
     if not collapse_repeats:  # the steps are single events: the event table is read twice
         ev = engine.keep(ev, "cx_journey_events")
     # the event-level windows run once, into the runs of repeats; the journeys from the runs
     r0 = engine.keep(_run_keys(ev), "cx_journey_r0")
-    j0 = engine.keep(_journey_keys(r0), "cx_journey_j0")
+    j0 = engine.keep(_journey_keys(r0, ids), "cx_journey_j0")
     runs = engine.keep(_runs(r0, j0, tpt, contact_window_minutes), "cx_journey_runs")
-    _drop(engine, r0)
+    _drop(engine, r0, ids, numbered)
     # through Arrow: Ibis's to_pandas converts the nullable columns value by value (3-4 s of
     # the build at a million events); numbers stay NumPy arrays (NaN for a null)
     jf = fetch_frame(_journey_aggregates(runs, j0))
@@ -370,9 +378,7 @@ def _build_journeys(
     )
     jattr = attr_t.drop("jfpos")
     runs_x = engine.keep(runs.join(jattr, "journey"), "cx_journey_runs_x")
-    for t in (runs, j0 if collapse_repeats else None, attr_kept):
-        if t is not None:
-            _drop(engine, t)
+    _drop(engine, runs, j0 if collapse_repeats else None, attr_kept)
     if collapse_repeats:
         steps_x = runs_x
         max_step_pos = int(jf["max_pos"].max())
@@ -447,31 +453,35 @@ def _touchpoints(
     return tp_names, tp_types, contacts, tpt
 
 
-def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) -> Any:
-    """Events with their touchpoint code, minutes since the epoch and, per customer in
-    (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters."""
+def _row_number() -> Any:
+    """Ibis's row number (0-based), for events without :data:`ROW_ORDER`."""
     import ibis
 
-    cols = list(base.columns)
-    ev = base.join(tpt, "cx_tp")
+    return ibis.row_number()
+
+
+def _journey_id_keys(ev: Any) -> Any:
+    """Per journey id of the events ``ev``: its first row ``cx_jk`` (the journey's key) and the
+    id as text ``cx_jid``."""
+    first = ev.filter(ev["journey_id"].notnull())
+    return first.group_by(cx_jid_key="journey_id").aggregate(
+        cx_jk=first[ROW_ORDER].min(), cx_jid=first["journey_id"].cast("string").max()
+    )
+
+
+def _sessions(ev: Any, ids: Any, session_gap_minutes: float) -> Any:
+    """Events (joined with their touchpoint's code and flags) with minutes since the epoch and,
+    per customer in (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters
+    and the neighbouring events' columns (journey key from ``ids``; -1 without a journey id)."""
+    import ibis
+
+    cols = list(ev.columns)
     us = ev["timestamp"].delta(ibis.timestamp(_EPOCH), unit="microsecond")
-    if ROW_ORDER not in cols:
-        log.warning(
-            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
-        )
-        ev = ev.mutate(**{ROW_ORDER: ibis.row_number()})
-    row = ev[ROW_ORDER]
-    if has_jid:
-        # each journey id's first row, by a GROUP BY and a join (a window partitioned by the
-        # id sorted every event: the slowest of the event-level passes)
-        first = ev.filter(ev["journey_id"].notnull())
-        first = first.group_by(cx_jid_key="journey_id").aggregate(cx_jk=first[ROW_ORDER].min())
-        ev = ev.left_join(first, ev["journey_id"] == first["cx_jid_key"])
+    if ids is not None:
+        ev = ev.left_join(ids.drop("cx_jid"), ev["journey_id"] == ids["cx_jid_key"])
         jk = ev["cx_jk"].fill_null(-1)
-        row = ev[ROW_ORDER]
-        jid = ev["journey_id"].cast("string")
     else:
-        jk, jid = ibis.literal(-1, "int64"), ibis.null("string")
+        jk = ibis.literal(-1, "int64")
     value = ev["value"].cast("float64").fill_null(0.0) if "value" in cols else ibis.literal(0.0)
     ev = ev.select(
         customer_id=ev["customer_id"].cast("string"),
@@ -482,9 +492,8 @@ def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) ->
         is_contact=ev["is_contact"],
         t=(us * 1000).cast("float64") / 6e10,
         jk=jk.cast("int64"),
-        jid=jid,
         value=value,
-        row=row,
+        row=ev[ROW_ORDER],
     )
     # one pass for both neighbours: the previous event gives the breaks and, at a run's first
     # event, the previous run's last; the next event, at a run's last, the next run's first
@@ -532,7 +541,6 @@ def _run_keys(ev: Any) -> Any:
         value=ev["value"].sum(),
         timestamp=ev["timestamp"].min(),
         ts_end=ev["timestamp"].max(),
-        jid=ev["jid"].max(),
         jk=ev["jk"].max(),
         dig=ev["is_dig"].cast("int8").max(),
         # the neighbouring runs of the journey (NULL at its first / last run)
@@ -547,9 +555,10 @@ def _run_keys(ev: Any) -> Any:
     )
 
 
-def _journey_keys(r0: Any) -> Any:
+def _journey_keys(r0: Any, ids: Any) -> Any:
     """One row per journey (customer, ``lj``) of the runs ``r0``: its number ``journey``,
-    start, end, first run, events (the events' minima and maxima through their runs')."""
+    start, end, first run, events (the events' minima and maxima through their runs'), and
+    its journey id from ``ids`` (:func:`_journey_id_keys`; None: no ids)."""
     import ibis
 
     j0 = r0.group_by(["customer_id", "lj"]).aggregate(
@@ -559,10 +568,14 @@ def _journey_keys(r0: Any) -> Any:
         t_end=r0["t1"].max(),
         lr0=r0["lr"].min(),
         e0=r0["repeats"].sum().cast("int64"),
-        jid=r0["jid"].max(),
         jk=r0["jk"].max(),
         dig_lr=r0["lr"].min(where=r0["dig"] == 1),
     )
+    if ids is None:
+        j0 = j0.mutate(jid=ibis.null("string"))
+    else:  # the journey's id: the one whose first row is its key (none for the key -1)
+        j0 = j0.left_join(ids.drop("cx_jid_key"), j0["jk"] == ids["cx_jk"]).drop("cx_jk")
+        j0 = j0.rename(jid="cx_jid")
     j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
     return j0
 
@@ -571,7 +584,7 @@ def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
     """One row per run of repeats (``r0``), with position and friction flags: the neighbouring
     runs' columns come with ``r0`` (from the events' one window pass), the journey-wide ones
     (first digital step, first visit of each touchpoint) by GROUP BY and join; no window."""
-    r = r0.drop("ts_end", "jid", "jk", "dig")
+    r = r0.drop("ts_end", "jk", "dig")
     # a revisit: an earlier run of the journey at the same touchpoint (lr > its first lr is
     # pos > its first pos); the next run's too, for goes_back
     fp = r.group_by(["customer_id", "lj", "tp"]).aggregate(first_lr=r["lr"].min())
@@ -763,9 +776,12 @@ def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
     return e
 
 
-def _drop(engine: Engine, table: Any) -> None:
-    """Drop a table kept by ``engine`` now (the event-level tables are large)."""
-    engine.drop(table)
+def _drop(engine: Engine, *tables: Any) -> None:
+    """Drop tables kept by ``engine`` now (the event-level tables are large); None and tables
+    the engine did not make are skipped."""
+    for table in tables:
+        if table is not None:
+            engine.drop(table)
 
 
 def _tp_names(jd: JourneyData) -> list[str]:
