@@ -152,3 +152,20 @@ def test_one_row_and_empty():
     assert tm.loc["(start)", "web_home"] == 1 and tm.loc["web_home", "(end)"] == 1
     with pytest.raises(ValueError, match="no rows"):
         J.build_journeys(backend_table(one.iloc[:0]))
+
+
+def test_events_without_row_order_numbered_once():
+    """An Ibis table without the row-order column (no ties in time here) gives the journeys of
+    the registered frame, with and without journey ids; the build's tables are dropped at
+    close (the events numbered once and the ids' keys included)."""
+    import ibis
+
+    ev = _events([["web_home", "web_home", "purchase", "app_home"], ["app_home", "chat"]] * 3)
+    ev["journey_id"] = ["J1", "J1", "J1", "J1", None, None, "J2", "J2", "J2", "J2"] + [None] * 8
+    con = ibis.duckdb.connect()
+    table = con.create_table("raw_events", ev, temp=True)
+    assert "cx_row_number" not in table.columns
+    for kw in ({}, {"use_journey_id": False}, {"collapse_repeats": False}):
+        with J.build_journeys(ev, **kw) as a, J.build_journeys(table, **kw) as b:
+            pd.testing.assert_frame_equal(b.journeys, a.journeys)
+        assert not [n for n in con.list_tables() if n.startswith("cx_journey")]
