@@ -17,7 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.engine import ROW_ORDER, Engine, fetch_frame, is_table
+from cxlib.engine import (
+    ROW_ORDER,
+    Engine,
+    fetch_frame,
+    in_memory_table,
+    is_table,
+    literal,
+    row_number,
+    timestamp_literal,
+    window,
+)
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +331,7 @@ def _build_journeys(
         log.warning(
             "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
         )
-        ev = numbered = engine.keep(ev.mutate(**{ROW_ORDER: _row_number()}), "cx_journey_numbered")
+        ev = numbered = engine.keep(ev.mutate(**{ROW_ORDER: row_number()}), "cx_journey_numbered")
     # each journey id's first row (its key), by a GROUP BY: the ids stay out of the event pass
     ids = engine.keep(_journey_id_keys(ev), "cx_journey_ids") if has_jid else None
     ev = _sessions(ev, ids, session_gap_minutes)
@@ -415,8 +425,6 @@ def _touchpoints(
 ) -> tuple[list[str], pd.Series, list[str], Any]:
     """Touchpoint names (sorted), channel types, contact touchpoints and the touchpoint table
     (code and flags per name) of the events ``base`` (with the stripped name ``cx_tp``)."""
-    import ibis
-
     cols = list(base.columns)
     names_df = base.select("cx_tp").distinct().to_pandas()
     tp_names = sorted(str(t) for t in names_df["cx_tp"].dropna())
@@ -438,7 +446,7 @@ def _touchpoints(
     else:
         contacts = [t for t in contact_touchpoints if t in tp_names]
     tmap = {str(a): str(b) for a, b in (type_map or {}).items()}
-    tpt = ibis.memtable(
+    tpt = in_memory_table(
         pd.DataFrame(
             {
                 "cx_tp": tp_names,
@@ -451,13 +459,6 @@ def _touchpoints(
         )
     )
     return tp_names, tp_types, contacts, tpt
-
-
-def _row_number() -> Any:
-    """Ibis's row number (0-based), for events without :data:`ROW_ORDER`."""
-    import ibis
-
-    return ibis.row_number()
 
 
 def _journey_id_keys(ev: Any) -> Any:
@@ -473,16 +474,14 @@ def _sessions(ev: Any, ids: Any, session_gap_minutes: float) -> Any:
     """Events (joined with their touchpoint's code and flags) with minutes since the epoch and,
     per customer in (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters
     and the neighbouring events' columns (journey key from ``ids``; -1 without a journey id)."""
-    import ibis
-
     cols = list(ev.columns)
-    us = ev["timestamp"].delta(ibis.timestamp(_EPOCH), unit="microsecond")
+    us = ev["timestamp"].delta(timestamp_literal(_EPOCH), unit="microsecond")
     if ids is not None:
         ev = ev.left_join(ids.drop("cx_jid"), ev["journey_id"] == ids["cx_jid_key"])
         jk = ev["cx_jk"].fill_null(-1)
     else:
-        jk = ibis.literal(-1, "int64")
-    value = ev["value"].cast("float64").fill_null(0.0) if "value" in cols else ibis.literal(0.0)
+        jk = literal(-1, "int64")
+    value = ev["value"].cast("float64").fill_null(0.0) if "value" in cols else literal(0.0)
     ev = ev.select(
         customer_id=ev["customer_id"].cast("string"),
         timestamp=ev["timestamp"],
@@ -497,7 +496,7 @@ def _sessions(ev: Any, ids: Any, session_gap_minutes: float) -> Any:
     )
     # one pass for both neighbours: the previous event gives the breaks and, at a run's first
     # event, the previous run's last; the next event, at a run's last, the next run's first
-    w = ibis.window(group_by="customer_id", order_by=["jk", "t", "row"])
+    w = window(group_by="customer_id", order_by=["jk", "t", "row"])
     ev = ev.mutate(
         **{f"p_{c}": ev[c].lag().over(w) for c in ("jk", "t", "is_conv", "tp", "is_dig")},
         p_contact=ev["is_contact"].lag().over(w),
@@ -524,8 +523,8 @@ def _sessions(ev: Any, ids: Any, session_gap_minutes: float) -> Any:
         pf=rbrk & ~brk,  # a run's first event, after a run of the same journey
         nf=~n_brk & (ev["n_tp"] != ev["tp"]),  # a run's last event, before a run of it
     )
-    cw = ibis.cumulative_window(group_by="customer_id", order_by=["jk", "t", "row"])
-    ev = ev.mutate(lj=ev["brk"].sum().over(cw), lr=ev["rbrk"].sum().over(cw))
+    cw = {"rows": (None, 0), "group_by": "customer_id", "order_by": ["jk", "t", "row"]}
+    ev = ev.mutate(lj=ev["brk"].sum().over(**cw), lr=ev["rbrk"].sum().over(**cw))
     ev = ev.drop("p_jk", "p_is_conv", "n_jk", "brk", "rbrk")
     return ev
 
@@ -559,8 +558,6 @@ def _journey_keys(r0: Any, ids: Any) -> Any:
     """One row per journey (customer, ``lj``) of the runs ``r0``: its number ``journey``,
     start, end, first run, events (the events' minima and maxima through their runs'), and
     its journey id from ``ids`` (:func:`_journey_id_keys`; None: no ids)."""
-    import ibis
-
     j0 = r0.group_by(["customer_id", "lj"]).aggregate(
         start=r0["timestamp"].min(),
         end=r0["ts_end"].max(),
@@ -572,11 +569,11 @@ def _journey_keys(r0: Any, ids: Any) -> Any:
         dig_lr=r0["lr"].min(where=r0["dig"] == 1),
     )
     if ids is None:
-        j0 = j0.mutate(jid=ibis.null("string"))
+        j0 = j0.mutate(jid=literal(None, "string"))
     else:  # the journey's id: the one whose first row is its key (none for the key -1)
         j0 = j0.left_join(ids.drop("cx_jid_key"), j0["jk"] == ids["cx_jk"]).drop("cx_jk")
         j0 = j0.rename(jid="cx_jid")
-    j0 = j0.mutate(journey=ibis.row_number().over(order_by=["customer_id", "lj"]))
+    j0 = j0.mutate(journey=row_number().over(order_by=["customer_id", "lj"]))
     return j0
 
 
@@ -754,8 +751,6 @@ def _journey_frame(
 
 def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
     """Steps of single events (``collapse_repeats=False``), with the journey attributes."""
-    import ibis
-
     e = ev.join(j0.select("customer_id", "lj", "journey"), ["customer_id", "lj"])
     e = e.select(
         "journey",
@@ -764,11 +759,11 @@ def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
         "timestamp",
         "value",
         t0=e["t"],
-        repeats=ibis.literal(1, "int64"),
+        repeats=literal(1, "int64"),
         is_conversion=e["is_conv"],
-        pos=ibis.row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
+        pos=row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
     )
-    we = ibis.window(group_by="journey", order_by="pos")
+    we = window(group_by="journey", order_by="pos")
     e = e.mutate(n_tp=e["tp"].lead().over(we), n_conv=e["is_conversion"].lead().over(we))
     e = e.join(
         runs_x.select("journey", "jtype", "jconv", "jlast", "jloop", "jvalue").distinct(), "journey"
