@@ -326,26 +326,12 @@ def _build_journeys(
     tp_names, tp_types, contacts, tpt = _touchpoints(
         base, conversion_touchpoint, channel_types, contact_touchpoints, type_map
     )
-    ev = numbered = base.join(tpt, "cx_tp")
-    if ROW_ORDER not in cols:  # numbered once, so that every query sees the same numbers
-        log.warning(
-            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
-        )
-        ev = numbered = engine.keep(ev.mutate(**{ROW_ORDER: row_number()}), "cx_journey_numbered")
-    # each journey id's first row (its key), by a GROUP BY: the ids stay out of the event pass
-    ids = engine.keep(_journey_id_keys(ev), "cx_journey_ids") if has_jid else None
-    ev = _sessions(ev, ids, session_gap_minutes)
-    if not collapse_repeats:  # the steps are single events: the event table is read twice
-        ev = engine.keep(ev, "cx_journey_events")
-    # the event-level windows run once, into the runs of repeats; the journeys from the runs
-    r0 = engine.keep(_run_keys(ev), "cx_journey_r0")
-    j0 = engine.keep(_journey_keys(r0, ids), "cx_journey_j0")
-    runs = engine.keep(_runs(r0, j0, tpt, contact_window_minutes), "cx_journey_runs")
-    _drop(engine, r0, ids, numbered)
+    ev = engine.keep(_sessions(base, tpt, has_jid, session_gap_minutes), "cx_journey_events")
+    j0 = engine.keep(_journey_keys(ev), "cx_journey_j0")
+    runs = engine.keep(_runs(ev, j0, tpt, contact_window_minutes), "cx_journey_runs")
     # through Arrow: Ibis's to_pandas converts the nullable columns value by value (3-4 s of
     # the build at a million events); numbers stay NumPy arrays (NaN for a null)
     jf = fetch_frame(_journey_aggregates(runs, j0))
-    jf = jf.sort_values("journey", kind="stable", ignore_index=True)  # numbers are unique
     n_j = len(jf)
     fpos_safe, kind_code = _friction_steps(jf)
     has_f = fpos_safe >= 0
@@ -388,7 +374,9 @@ def _build_journeys(
     )
     jattr = attr_t.drop("jfpos")
     runs_x = engine.keep(runs.join(jattr, "journey"), "cx_journey_runs_x")
-    _drop(engine, runs, j0 if collapse_repeats else None, attr_kept)
+    for t in (runs, j0 if collapse_repeats else None, attr_kept):
+        if t is not None:
+            _drop(engine, t)
     if collapse_repeats:
         steps_x = runs_x
         max_step_pos = int(jf["max_pos"].max())
@@ -396,7 +384,7 @@ def _build_journeys(
         steps_x = engine.keep(_event_steps(ev, j0, runs_x), "cx_journey_steps")
         _drop(engine, j0)
         max_step_pos = int((jf["e0"] - 1).max())
-        _drop(engine, ev)  # the event-level table is no longer needed
+    _drop(engine, ev)  # the event-level table is no longer needed
     log.info(
         "built %d journeys in the backend (%s)",
         n_j,
@@ -461,136 +449,83 @@ def _touchpoints(
     return tp_names, tp_types, contacts, tpt
 
 
-def _journey_id_keys(ev: Any) -> Any:
-    """Per journey id of the events ``ev``: its first row ``cx_jk`` (the journey's key) and the
-    id as text ``cx_jid``."""
-    first = ev.filter(ev["journey_id"].notnull())
-    return first.group_by(cx_jid_key="journey_id").aggregate(
-        cx_jk=first[ROW_ORDER].min(), cx_jid=first["journey_id"].cast("string").max()
-    )
-
-
-def _sessions(ev: Any, ids: Any, session_gap_minutes: float) -> Any:
-    """Events (joined with their touchpoint's code and flags) with minutes since the epoch and,
-    per customer in (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters
-    and the neighbouring events' columns (journey key from ``ids``; -1 without a journey id)."""
-    cols = list(ev.columns)
+def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) -> Any:
+    """Events with their touchpoint code, minutes since the epoch and, per customer in
+    (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters."""
+    cols = list(base.columns)
+    ev = base.join(tpt, "cx_tp")
     us = ev["timestamp"].delta(timestamp_literal(_EPOCH), unit="microsecond")
-    if ids is not None:
-        ev = ev.left_join(ids.drop("cx_jid"), ev["journey_id"] == ids["cx_jid_key"])
-        jk = ev["cx_jk"].fill_null(-1)
+    if ROW_ORDER not in cols:  # numbered first: a row number cannot sit inside a window
+        log.warning(
+            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
+        )
+        ev = ev.mutate(**{ROW_ORDER: row_number()})
+    row = ev[ROW_ORDER]
+    if has_jid:
+        jk = ev["journey_id"].isnull().ifelse(-1, row.min().over(group_by=ev["journey_id"]))
+        jid = ev["journey_id"].cast("string")
     else:
-        jk = literal(-1, "int64")
+        jk, jid = literal(-1, "int64"), literal(None, "string")
     value = ev["value"].cast("float64").fill_null(0.0) if "value" in cols else literal(0.0)
     ev = ev.select(
         customer_id=ev["customer_id"].cast("string"),
         timestamp=ev["timestamp"],
         tp=ev["tp"],
         is_conv=ev["is_conv"],
-        is_dig=ev["is_dig"],
-        is_contact=ev["is_contact"],
         t=(us * 1000).cast("float64") / 6e10,
         jk=jk.cast("int64"),
+        jid=jid,
         value=value,
-        row=ev[ROW_ORDER],
+        row=row,
     )
-    # one pass for both neighbours: the previous event gives the breaks and, at a run's first
-    # event, the previous run's last; the next event, at a run's last, the next run's first
     w = window(group_by="customer_id", order_by=["jk", "t", "row"])
     ev = ev.mutate(
-        **{f"p_{c}": ev[c].lag().over(w) for c in ("jk", "t", "is_conv", "tp", "is_dig")},
-        p_contact=ev["is_contact"].lag().over(w),
-        **{f"n_{c}": ev[c].lead().over(w) for c in ("jk", "t", "is_conv", "tp")},
-        n_contact=ev["is_contact"].lead().over(w),
+        p_jk=ev["jk"].lag().over(w),
+        p_t=ev["t"].lag().over(w),
+        p_conv=ev["is_conv"].lag().over(w),
+        p_tp=ev["tp"].lag().over(w),
     )
-    gap = float(session_gap_minutes)
     brk = (
         ev["p_jk"].isnull()
         | (ev["jk"] != ev["p_jk"])
-        | ((ev["jk"] < 0) & ((ev["t"] - ev["p_t"]) > gap))
-        | (ev["p_is_conv"] & ~ev["is_conv"])
+        | ((ev["jk"] < 0) & ((ev["t"] - ev["p_t"]) > float(session_gap_minutes)))
+        | (ev["p_conv"] & ~ev["is_conv"])
     )
-    n_brk = (  # the next event's brk
-        ev["n_jk"].isnull()
-        | (ev["n_jk"] != ev["jk"])
-        | ((ev["n_jk"] < 0) & ((ev["n_t"] - ev["t"]) > gap))
-        | (ev["is_conv"] & ~ev["n_is_conv"])
-    )
-    rbrk = brk | (ev["tp"] != ev["p_tp"])
-    ev = ev.mutate(
-        brk=brk.cast("int64"),
-        rbrk=rbrk.cast("int64"),
-        pf=rbrk & ~brk,  # a run's first event, after a run of the same journey
-        nf=~n_brk & (ev["n_tp"] != ev["tp"]),  # a run's last event, before a run of it
-    )
+    ev = ev.mutate(brk=brk.cast("int64"), rbrk=(brk | (ev["tp"] != ev["p_tp"])).cast("int64"))
     cw = {"rows": (None, 0), "group_by": "customer_id", "order_by": ["jk", "t", "row"]}
     ev = ev.mutate(lj=ev["brk"].sum().over(**cw), lr=ev["rbrk"].sum().over(**cw))
-    ev = ev.drop("p_jk", "p_is_conv", "n_jk", "brk", "rbrk")
+    ev = ev.drop("p_jk", "p_t", "p_conv", "p_tp", "brk", "rbrk")
     return ev
 
 
-def _run_keys(ev: Any) -> Any:
-    """One row per run of repeats (customer, ``lj``, ``lr``) of the events ``ev``: touchpoint,
-    first/last time, events, value, first/last timestamp, journey id and key."""
-    return ev.group_by(["customer_id", "lj", "lr"]).aggregate(
+def _journey_keys(ev: Any) -> Any:
+    """One row per journey (customer, ``lj``): its number ``journey``, start, end, first run."""
+    j0 = ev.group_by(["customer_id", "lj"]).aggregate(
+        start=ev["timestamp"].min(),
+        end=ev["timestamp"].max(),
+        t_start=ev["t"].min(),
+        t_end=ev["t"].max(),
+        lr0=ev["lr"].min(),
+        e0=ev["row"].count(),
+        jid=ev["jid"].max(),
+        jk=ev["jk"].max(),
+    )
+    j0 = j0.mutate(journey=row_number().over(order_by=["customer_id", "lj"]))
+    return j0
+
+
+def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
+    """One row per run of repeats, with position and friction flags (one window pass over each
+    journey's runs)."""
+    r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
         tp=ev["tp"].max(),
         t0=ev["t"].min(),
         t1=ev["t"].max(),
         repeats=ev.count(),
         value=ev["value"].sum(),
         timestamp=ev["timestamp"].min(),
-        ts_end=ev["timestamp"].max(),
-        jk=ev["jk"].max(),
-        dig=ev["is_dig"].cast("int8").max(),
-        # the neighbouring runs of the journey (NULL at its first / last run)
-        p_tp=ev["p_tp"].max(where=ev["pf"]),
-        p_t1=ev["p_t"].max(where=ev["pf"]),
-        p_dig=ev["p_is_dig"].cast("int8").max(where=ev["pf"]).cast("boolean"),
-        p_contact=ev["p_contact"].cast("int8").max(where=ev["pf"]).cast("boolean"),
-        n_t0=ev["n_t"].max(where=ev["nf"]),
-        n_tp=ev["n_tp"].max(where=ev["nf"]),
-        n_conv=ev["n_is_conv"].cast("int8").max(where=ev["nf"]).cast("boolean"),
-        n_contact=ev["n_contact"].cast("int8").max(where=ev["nf"]).cast("boolean"),
     )
-
-
-def _journey_keys(r0: Any, ids: Any) -> Any:
-    """One row per journey (customer, ``lj``) of the runs ``r0``: its number ``journey``,
-    start, end, first run, events (the events' minima and maxima through their runs'), and
-    its journey id from ``ids`` (:func:`_journey_id_keys`; None: no ids)."""
-    j0 = r0.group_by(["customer_id", "lj"]).aggregate(
-        start=r0["timestamp"].min(),
-        end=r0["ts_end"].max(),
-        t_start=r0["t0"].min(),
-        t_end=r0["t1"].max(),
-        lr0=r0["lr"].min(),
-        e0=r0["repeats"].sum().cast("int64"),
-        jk=r0["jk"].max(),
-        dig_lr=r0["lr"].min(where=r0["dig"] == 1),
-    )
-    if ids is None:
-        j0 = j0.mutate(jid=literal(None, "string"))
-    else:  # the journey's id: the one whose first row is its key (none for the key -1)
-        j0 = j0.left_join(ids.drop("cx_jid_key"), j0["jk"] == ids["cx_jk"]).drop("cx_jk")
-        j0 = j0.rename(jid="cx_jid")
-    j0 = j0.mutate(journey=row_number().over(order_by=["customer_id", "lj"]))
-    return j0
-
-
-def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
-    """One row per run of repeats (``r0``), with position and friction flags: the neighbouring
-    runs' columns come with ``r0`` (from the events' one window pass), the journey-wide ones
-    (first digital step, first visit of each touchpoint) by GROUP BY and join; no window."""
-    r = r0.drop("ts_end", "jk", "dig")
-    # a revisit: an earlier run of the journey at the same touchpoint (lr > its first lr is
-    # pos > its first pos); the next run's too, for goes_back
-    fp = r.group_by(["customer_id", "lj", "tp"]).aggregate(first_lr=r["lr"].min())
-    r = r.join(fp, ["customer_id", "lj", "tp"])
-    fn = fp.select(cx_c="customer_id", cx_lj="lj", cx_ntp="tp", n_first_lr="first_lr")
-    r = r.left_join(
-        fn, [r["customer_id"] == fn["cx_c"], r["lj"] == fn["cx_lj"], r["n_tp"] == fn["cx_ntp"]]
-    )
-    r = r.join(j0.select("customer_id", "lj", "journey", "lr0", "dig_lr"), ["customer_id", "lj"])
+    r = r.join(j0.select("customer_id", "lj", "journey", "lr0"), ["customer_id", "lj"])
     r = r.join(tpt.drop("cx_tp"), "tp")
     r = r.select(
         "journey",
@@ -606,31 +541,39 @@ def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         is_conversion=r["is_conv"],
         is_contact=r["is_contact"],
         pos=r["lr"] - r["lr0"],
-        is_revisit=(r["lr"] > r["first_lr"]) & ~r["is_conv"],
-        n_tp=r["n_tp"],
-        n_conv=r["n_conv"],
-        goes_back=(((r["lr"] + 1) > r["n_first_lr"]) & ~r["n_conv"]).fill_null(False),
-        first_dig=r["dig_lr"] - r["lr0"],
-        p_tp=r["p_tp"],
-        p_t1=r["p_t1"],
-        p_dig=r["p_dig"],
-        p_contact=r["p_contact"],
-        n_t0=r["n_t0"],
-        n_contact=r["n_contact"],
     )
-    window = float(contact_window_minutes)
+    # one window pass over each journey's runs (the neighbours' flags are built from the
+    # neighbours' columns, not from a second window over the first)
+    fp = r.group_by(["journey", "tp"]).aggregate(first_pos=r["pos"].min())
+    r = r.join(fp, ["journey", "tp"])
+    r = r.mutate(is_revisit=(r["pos"] > r["first_pos"]) & ~r["is_conversion"])
+    wr = window(group_by="journey", order_by="pos")
+    whole = {"rows": (None, None), "group_by": "journey", "order_by": "pos"}
+    r = r.mutate(
+        first_dig=r["is_dig"].ifelse(r["pos"], literal(None, "int64")).min().over(**whole),
+        p_tp=r["tp"].lag().over(wr),
+        p_t1=r["t1"].lag().over(wr),
+        p_dig=r["is_dig"].lag().over(wr),
+        p_contact=r["is_contact"].lag().over(wr),
+        n_t0=r["t0"].lead().over(wr),
+        n_tp=r["tp"].lead().over(wr),
+        n_conv=r["is_conversion"].lead().over(wr),
+        n_contact=r["is_contact"].lead().over(wr),
+        goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
+    )
+    within = float(contact_window_minutes)
     rep = (
         r["is_contact"]
         & r["p_tp"].notnull()
         & (r["pos"] > r["first_dig"])
-        & ((r["t0"] - r["p_t1"]) <= window)
+        & ((r["t0"] - r["p_t1"]) <= within)
         & (r["p_dig"] | r["p_contact"])
     ).fill_null(False)
     next_rep = (  # the next run's repeat_contact
         r["n_contact"]
         & r["n_tp"].notnull()
         & ((r["pos"] + 1) > r["first_dig"])
-        & ((r["n_t0"] - r["t1"]) <= window)
+        & ((r["n_t0"] - r["t1"]) <= within)
         & (r["is_dig"] | r["is_contact"])
     ).fill_null(False)
     r = r.mutate(
@@ -640,7 +583,7 @@ def _runs(r0: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         next_repeat_contact=next_rep,
         minutes_to_next=r["n_t0"] - r["t1"],
     )
-    r = r.drop("first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
+    r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
     return r
 
 
@@ -664,8 +607,8 @@ def _journey_aggregates(runs: Any, j0: Any) -> Any:
         mapped_tp=runs["tp"].argmin(runs["pos"], where=runs["is_mapped"]),
         max_pos=runs["pos"].max(),
     )
-    # no ORDER BY in the backend: the caller sorts the fetched rows by journey number
-    return ja.join(j0.drop("lj", "lr0", "jk", "dig_lr"), "journey")
+    ja = ja.join(j0.drop("lj", "lr0", "jk"), "journey").order_by("journey")
+    return ja
 
 
 def _friction_steps(jf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -771,12 +714,9 @@ def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
     return e
 
 
-def _drop(engine: Engine, *tables: Any) -> None:
-    """Drop tables kept by ``engine`` now (the event-level tables are large); None and tables
-    the engine did not make are skipped."""
-    for table in tables:
-        if table is not None:
-            engine.drop(table)
+def _drop(engine: Engine, table: Any) -> None:
+    """Drop a table kept by ``engine`` now (the event-level tables are large)."""
+    engine.drop(table)
 
 
 def _tp_names(jd: JourneyData) -> list[str]:
