@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -27,13 +26,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
-from file_digests import digests
 from test_safety_net import KEY as SAFETY_NET_KEY
-from test_safety_net import SAMPLE_DIGESTS
+from test_safety_net import assert_equals_the_folder_run
 
 from cxlib.cli import main
 from cxlib.contract import ContractError, load_source
-from cxlib.privacy import write_export
 from cxlib.runner import NOTEBOOKS, notebook_parameters
 from cxlib.sources import (
     PostgresSource,
@@ -426,34 +423,12 @@ def pg_run(pg_sample, tmp_path_factory):
     return code, (out / "latest").resolve(), err
 
 
-def run_files(run_dir: Path) -> dict[str, str]:
-    """SHA-256 of a run's export and headline files, keyed as in the safety net."""
-    return {
-        f"{sub}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
-        for sub in ("exports", "headlines")
-        for p in sorted((run_dir / sub).iterdir())
-    }
-
-
 @pytest.mark.slow
 def test_whole_series_on_postgres_equals_the_folder(pg_run, sample_dir, tmp_path):
     """All five notebooks ok; exports and headline files byte-identical to the folder run's
     (the safety net's digests, which tests/test_safety_net.py checks the folder run against:
     no second folder run here); quarantine files and counts as the folder source gives them."""
-    code, run_dir, err = pg_run
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
-    assert status == {nb.name: "ok" for nb in NOTEBOOKS}, (status, err[-2000:])
-    assert code == 0 and manifest["inputs"]["unchanged"] is True
-    got = run_files(run_dir)
-    assert sorted(got) == sorted(SAMPLE_DIGESTS)
-    assert {k for k in got if got[k] != SAMPLE_DIGESTS[k]} == set()
-    folder = load_source(sample_dir)
-    for name, q in folder.quarantine.items():
-        if len(q):
-            write_export(q, tmp_path / "quarantine" / f"{name}.csv")
-    assert len(digests(tmp_path / "quarantine")) == 2
-    assert digests(run_dir / "quarantine") == digests(tmp_path / "quarantine")
+    manifest, folder = assert_equals_the_folder_run(pg_run, sample_dir, tmp_path)
     want = json.loads(json.dumps(folder.counts.to_dict(orient="records"), default=str))
     strip = [{k: v for k, v in r.items() if k != "file"} for r in manifest["inputs"]["tables"]]
     assert strip == [{k: v for k, v in r.items() if k != "file"} for r in want]

@@ -12,11 +12,16 @@ says which and why, and the digest here is updated in the same commit.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
+from file_digests import digests
 
 from cxlib.cli import main
+from cxlib.contract import SourceData, load_source
+from cxlib.privacy import write_export
+from cxlib.runner import NOTEBOOKS
 from cxlib.synth import generate
 
 pytestmark = pytest.mark.slow
@@ -56,15 +61,45 @@ SYNTH_20000_SEED_7_DIGESTS = {
 }
 
 
-def run_digests(data: Path, out: Path) -> dict[str, str]:
-    """``cx run`` on ``data`` and the SHA-256 of every export and headline file it wrote."""
-    assert main(["run", "--data", str(data), "--out", str(out)]) == 0
-    latest = (out / "latest").resolve()
+def run_files(run_dir: Path) -> dict[str, str]:
+    """SHA-256 of every export and headline file of a run folder, keyed as in the digests."""
     return {
         f"{sub}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
         for sub in ("exports", "headlines")
-        for p in sorted((latest / sub).iterdir())
+        for p in sorted((run_dir / sub).iterdir())
     }
+
+
+def run_digests(data: Path, out: Path) -> dict[str, str]:
+    """``cx run`` on ``data`` and the SHA-256 of every export and headline file it wrote."""
+    assert main(["run", "--data", str(data), "--out", str(out)]) == 0
+    return run_files((out / "latest").resolve())
+
+
+def assert_equals_the_folder_run(
+    run: tuple[int, Path, str], sample_dir: Path, scratch: Path
+) -> tuple[dict, SourceData]:
+    """Checks shared by the whole-series runs on other sources (PostgreSQL, Spark) of the sample:
+    every notebook ok, exit 0, inputs unchanged; exports and headline files byte-identical to
+    :data:`SAMPLE_DIGESTS` (which the folder run is checked against here, so no second folder
+    run is needed); quarantine files as the folder source gives them (written under
+    ``scratch``). Returns the run's manifest and the folder source, for the source's own checks.
+    """
+    code, run_dir, err = run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
+    assert status == {nb.name: "ok" for nb in NOTEBOOKS}, (status, err[-2000:])
+    assert code == 0 and manifest["inputs"]["unchanged"] is True
+    got = run_files(run_dir)
+    assert sorted(got) == sorted(SAMPLE_DIGESTS)
+    assert {k for k in got if got[k] != SAMPLE_DIGESTS[k]} == set()
+    folder = load_source(sample_dir)
+    for name, q in folder.quarantine.items():
+        if len(q):
+            write_export(q, scratch / "quarantine" / f"{name}.csv")
+    assert len(digests(scratch / "quarantine")) == 2
+    assert digests(run_dir / "quarantine") == digests(scratch / "quarantine")
+    return manifest, folder
 
 
 def test_sample_run_is_byte_identical(sample_dir, tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ names ``spark`` (CI). Locally: ``.venv/bin/pip install -e '.[spark]'`` and a Jav
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import json
@@ -22,14 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
-from file_digests import digests
 from test_safety_net import KEY as SAFETY_NET_KEY
-from test_safety_net import SAMPLE_DIGESTS
+from test_safety_net import assert_equals_the_folder_run
 
 from cxlib.cli import main
 from cxlib.contract import ContractError, load_source
-from cxlib.privacy import write_export
-from cxlib.runner import NOTEBOOKS
 from cxlib.sources import (
     FolderSource,
     SparkPath,
@@ -240,34 +236,12 @@ def spark_run(spark, tmp_path_factory):
     return code, (out / "latest").resolve(), err
 
 
-def run_files(run_dir: Path) -> dict[str, str]:
-    """SHA-256 of a run's export and headline files, keyed as in the safety net."""
-    return {
-        f"{sub}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
-        for sub in ("exports", "headlines")
-        for p in sorted((run_dir / sub).iterdir())
-    }
-
-
 def test_whole_series_on_spark_equals_the_folder(spark_run, tmp_path):
     """All five notebooks ok on ``spark:<sample>``; exports and headline files byte-identical
     to the folder run's (the safety net's digests, which tests/test_safety_net.py checks the
     folder run against: no second folder run here); quarantine files, counts and input
     fingerprints as the folder source gives them."""
-    code, run_dir, err = spark_run
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
-    assert status == {nb.name: "ok" for nb in NOTEBOOKS}, (status, err[-2000:])
-    assert code == 0 and manifest["inputs"]["unchanged"] is True
-    got = run_files(run_dir)
-    assert sorted(got) == sorted(SAMPLE_DIGESTS)
-    assert {k for k in got if got[k] != SAMPLE_DIGESTS[k]} == set()
-    folder = load_source(SAMPLE)
-    for name, q in folder.quarantine.items():
-        if len(q):
-            write_export(q, tmp_path / "quarantine" / f"{name}.csv")
-    assert len(digests(tmp_path / "quarantine")) == 2
-    assert digests(run_dir / "quarantine") == digests(tmp_path / "quarantine")
+    manifest, folder = assert_equals_the_folder_run(spark_run, SAMPLE, tmp_path)
     as_json = json.loads(json.dumps(folder.counts.to_dict(orient="records"), default=str))
     assert manifest["inputs"]["tables"] == as_json
     assert manifest["inputs"]["files"] == json.loads(
