@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -50,6 +51,52 @@ def test_clusters_recover_planted_latent_segments(sample, record_clusters):
 def test_chosen_k_is_five(record_clusters):
     _, segmenter = record_clusters
     assert segmenter.k_ == 5, segmenter.selection_.to_string()
+
+
+def test_planted_segments_are_clearly_better_than_the_null(record_clusters):
+    """The planted segments beat the shuffled-columns reference by a wide margin."""
+    _, segmenter = record_clusters
+    assert segmenter.has_structure_
+    chosen = segmenter.selection_.loc[segmenter.selection_["chosen"]].iloc[0]
+    assert chosen["silhouette_gain"] >= 3 * segmenter.min_silhouette_gain, chosen.to_string()
+
+
+def _shuffle_columns(features: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Every behavioural column permuted independently: same distributions, no joint structure."""
+    rng = np.random.default_rng(seed)
+    out = features.copy()
+    for column in S.behaviour_columns(features):
+        out[column] = rng.permutation(out[column].to_numpy())
+    return out
+
+
+def test_no_segments_named_without_joint_structure(sample, monkeypatch):
+    """Issue #20: with each behavioural column permuted independently, the report says there
+    are no distinct behavioural segments, shows RFM only and exports an empty ``cluster``."""
+    data, _ = sample
+    real = S._run.customer_features
+    calls = []
+
+    def shuffled(*args, **kwargs):
+        calls.append(1)
+        features = real(*args, **kwargs)
+        return _shuffle_columns(features, SEED) if len(calls) == 1 else features
+
+    monkeypatch.setattr(S._run, "customer_features", shuffled)
+    result = S.run_segmentation(data, as_of_date=data.as_of_date, seed=SEED, n_bootstrap=5)
+    assert not result.has_segments
+    chosen = result.segmenter.selection_.loc[result.segmenter.selection_["chosen"]].iloc[0]
+    assert chosen["silhouette_gain"] < result.segmenter.min_silhouette_gain
+    export = result.exports()["segments.csv"]
+    assert len(export) == len(result.features)
+    assert export["cluster"].isna().all() and export["cluster_name"].isna().all()
+    assert export["rfm_segment"].notna().all()
+    text = " ".join(f.text for f in result.findings())
+    assert "no distinct behavioural segments" in text
+    headlines = [f.text for f in result.findings() if f.headline]
+    assert any("no distinct behavioural segments" in h for h in headlines)
+    assert "shuffled" in result.k_choice()
+    assert result.profile is None and result.stability is None
 
 
 def test_people_mode_recovers_latent_segments(sample):

@@ -176,10 +176,20 @@ def plot_k_selection(
     title: str = "Choosing the number of clusters",
 ) -> Axes:
     """Silhouette (left axis) and bootstrap stability (right axis) by k, both higher-is-better;
-    the chosen k (best silhouette x stability) is marked. ``data`` is
-    ``BehaviouralSegmenter.selection_``."""
+    the chosen k (best silhouette x stability) is marked, and the silhouette of the same columns
+    shuffled at random (``null_silhouette``, the null reference) is drawn when present. ``data``
+    is ``BehaviouralSegmenter.selection_``."""
     ax = _ax(ax, (8, 4.5))
     ax.plot(data["k"], data["silhouette"], marker="o", color=PALETTE[0], label="Silhouette")
+    if "null_silhouette" in data:
+        ax.plot(
+            data["k"],
+            data["null_silhouette"],
+            marker="o",
+            linestyle=":",
+            color="grey",
+            label="Silhouette of shuffled data (no real groups)",
+        )
     ax.set_xlabel("Number of clusters (k)")
     ax.set_ylabel("Silhouette (separation)", color=PALETTE[0])
     ax2 = ax.twinx()
@@ -214,7 +224,8 @@ def plot_k_selection(
             fontsize=9,
         )
     ax.set_xticks(data["k"])
-    lines = ax.get_lines()[:1] + ax2.get_lines()[:1]
+    lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    lines += ax2.get_lines()[:1]
     ax.legend(lines, [ln.get_label() for ln in lines], loc="lower left")
     ax.set_title(title)
     return ax

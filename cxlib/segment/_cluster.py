@@ -1,4 +1,5 @@
-"""Behavioural clusters: k-means on how customers buy, k chosen by silhouette x stability."""
+"""Behavioural clusters: k-means on how customers buy, k chosen by silhouette x stability and
+checked against a null reference (the same columns shuffled independently)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ class BehaviouralSegmenter:
     k). A k is chosen when its clusters are both well separated and found again on resampled data;
     an unstable k is penalised even if its silhouette is marginally higher.
 
+    **Null reference.** k-means always returns k groups, and skewed or discrete columns give
+    positive silhouettes even without any joint structure. So for every k the same procedure is
+    run on ``n_null`` copies of the scored sample whose columns are shuffled independently (each
+    column keeps its distribution; any relation between columns is destroyed), and
+    ``null_silhouette`` is their mean silhouette. The data has distinct behavioural segments
+    (``has_structure_``) only when the chosen k's silhouette exceeds its null silhouette by at
+    least ``min_silhouette_gain``; otherwise the groups are what k-means finds in structureless
+    data and should not be named.
+
     Parameters
     ----------
     k_range : iterable of int
@@ -78,6 +88,11 @@ class BehaviouralSegmenter:
         Bootstrap resamples per k for the stability criterion.
     n_init : int
         K-means restarts.
+    n_null : int
+        Shuffled copies of the scored sample per k for the null reference.
+    min_silhouette_gain : float
+        How much the chosen k's silhouette must exceed the null silhouette (in silhouette units,
+        which run from -1 to 1) for the segments to count as distinct.
     n_threads : int or None
         Threads for the k-means loops (OpenMP/BLAS). 1, the default, is the fastest on a busy
         two-core machine: there, busy-waiting threads made each k-means fit 20-40x slower than
@@ -91,7 +106,11 @@ class BehaviouralSegmenter:
     labels_ : np.ndarray
         Cluster of each fitted row, 1..k_ (1 = largest cluster).
     selection_ : pd.DataFrame
-        One row per k: ``k, silhouette, stability, stability_sd, score, inertia, chosen``.
+        One row per k: ``k, silhouette, stability, stability_sd, score, inertia,
+        null_silhouette, silhouette_gain, chosen``.
+    has_structure_ : bool
+        Whether the chosen k's silhouette gain over the null reference is at least
+        ``min_silhouette_gain``.
     n_scored_ : int
         Customers on which the silhouette and the stability were computed (at most
         ``sample_size``; every customer is still segmented).
@@ -117,6 +136,8 @@ class BehaviouralSegmenter:
         sample_size: int = 5_000,
         n_stability: int = 10,
         n_init: int = 5,
+        n_null: int = 3,
+        min_silhouette_gain: float = 0.05,
         n_threads: int | None = 1,
     ) -> None:
         self.k_range = k_range
@@ -127,6 +148,8 @@ class BehaviouralSegmenter:
         self.sample_size = sample_size
         self.n_stability = n_stability
         self.n_init = n_init
+        self.n_null = n_null
+        self.min_silhouette_gain = min_silhouette_gain
         self.n_threads = n_threads
 
     # -- preprocessing -----------------------------------------------------------------------
@@ -157,6 +180,17 @@ class BehaviouralSegmenter:
             km = self.make_kmeans(k, n, random_state=int(rng.integers(2**31 - 1))).fit(Zs[boot])
             aris.append(adjusted_rand_score(ref, km.predict(Zs)))
         return np.asarray(aris)
+
+    def _null_silhouette(self, Zs: np.ndarray, k: int, rng) -> float:
+        """Mean silhouette of k-means on ``n_null`` column-wise shuffles of ``Zs``."""
+        values = []
+        for _ in range(self.n_null):
+            shuffled = np.column_stack([rng.permutation(col) for col in Zs.T])
+            seed = int(rng.integers(2**31 - 1))
+            labels = self.make_kmeans(k, len(Zs), random_state=seed).fit_predict(shuffled)
+            if len(np.unique(labels)) > 1:
+                values.append(silhouette_score(shuffled, labels))
+        return float(np.mean(values)) if values else np.nan
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None) -> BehaviouralSegmenter:
@@ -189,6 +223,10 @@ class BehaviouralSegmenter:
         s_idx = _sample_index(n, self.sample_size, rng)
         self.n_scored_ = len(s_idx)
         Zs = Z[s_idx]
+        # the null reference draws from its own stream, so it leaves the clustering unchanged
+        null_rng = np.random.default_rng(
+            None if self.random_state is None else [self.random_state, 1]
+        )
         rows, models = [], {}
         for k in ks:
             km = self.make_kmeans(k, n).fit(Z)
@@ -196,6 +234,7 @@ class BehaviouralSegmenter:
             lab = km.labels_[s_idx]
             sil = silhouette_score(Zs, lab) if len(np.unique(lab)) > 1 else np.nan
             stab = self._stability(Zs, lab, k, rng)
+            null = self._null_silhouette(Zs, k, null_rng)
             rows.append(
                 {
                     "k": k,
@@ -203,16 +242,22 @@ class BehaviouralSegmenter:
                     "stability": float(stab.mean()),
                     "stability_sd": float(stab.std(ddof=1)) if len(stab) > 1 else np.nan,
                     "inertia": float(km.inertia_),
+                    "null_silhouette": null,
                 }
             )
-            logger.debug("k=%d silhouette=%.4f stability=%.4f", k, sil, stab.mean())
+            logger.debug("k=%d silhouette=%.4f stability=%.4f null=%.4f", k, sil, stab.mean(), null)
         sel = pd.DataFrame(rows)
         sel["score"] = sel["silhouette"] * sel["stability"]
-        sel = sel[["k", "silhouette", "stability", "stability_sd", "score", "inertia"]]
+        sel["silhouette_gain"] = sel["silhouette"] - sel["null_silhouette"]
+        sel = sel[
+            ["k", "silhouette", "stability", "stability_sd", "score", "inertia"]
+            + ["null_silhouette", "silhouette_gain"]
+        ]
         best = sel.sort_values(["score", "k"], ascending=[False, True]).iloc[0]
         k_best = int(best["k"])
         sel["chosen"] = sel["k"] == k_best
         self.selection_ = sel
+        self.has_structure_ = bool(best["silhouette_gain"] >= self.min_silhouette_gain)
         self.k_ = k_best
         self.model_ = models[k_best]
         # relabel 1..k by size (descending), ties by raw label
@@ -230,7 +275,12 @@ class BehaviouralSegmenter:
         for c in self.log_features_:
             centers[c] = np.expm1(centers[c])
         self.cluster_centers_ = centers
-        logger.info("BehaviouralSegmenter: chose k=%d from %s", k_best, ks)
+        logger.info(
+            "BehaviouralSegmenter: chose k=%d from %s (silhouette gain over null %.3f)",
+            k_best,
+            ks,
+            best["silhouette_gain"],
+        )
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -115,7 +115,7 @@ def to_people(
 
 def segments_export(
     rfm: pd.DataFrame,
-    clusters: pd.Series,
+    clusters: pd.Series | None,
     cluster_names: dict,
     customers: pd.DataFrame | None = None,
     master_map: pd.DataFrame | None = None,
@@ -126,8 +126,9 @@ def segments_export(
     ----------
     rfm : pd.DataFrame
         :func:`rfm_scores` output indexed by the segmented id (customer or person).
-    clusters : pd.Series
-        Cluster per segmented id.
+    clusters : pd.Series or None
+        Cluster per segmented id; None (no distinct behavioural segments) leaves ``cluster``
+        and ``cluster_name`` empty.
     cluster_names : dict
         Cluster -> name.
     customers : pd.DataFrame, optional
@@ -146,7 +147,11 @@ def segments_export(
         ["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_segment"]
     ].copy()
     seg["rfm_segment"] = seg["rfm_segment"].astype("object")
-    seg["cluster"] = clusters.reindex(seg.index).astype("Int64")
+    seg["cluster"] = (
+        clusters.reindex(seg.index).astype("Int64")
+        if clusters is not None
+        else pd.Series(pd.NA, index=seg.index, dtype="Int64")
+    )
     seg["cluster_name"] = seg["cluster"].map(
         lambda c: cluster_names.get(c) if pd.notna(c) else None
     )

@@ -73,6 +73,11 @@ def k_choice_sentence(
         f"and reproducibility (stability {row['stability']:.3f}), score "
         f"{row['score']:.3f}."
     )
+    if "null_silhouette" in sel:
+        text += (
+            f" The same measures shuffled at random between customers, which have no real "
+            f"groups, give a separation of {row['null_silhouette']:.3f} for {k} segments."
+        )
     best_sil = int(sel["silhouette"].idxmax())
     if best_sil != k:
         text += (
@@ -92,6 +97,18 @@ def k_choice_sentence(
             f"{n_scored:,} of the {n_customers:,} customers; every customer is given a segment."
         )
     return text
+
+
+def no_segments_sentence(selection: pd.DataFrame) -> str:
+    """The finding when the best clustering is no better than the null reference."""
+    row = selection.loc[selection["chosen"]].iloc[0]
+    return (
+        "There are no distinct behavioural segments: the best grouping found "
+        f"({int(row['k'])} groups) separates customers barely better than the same measures "
+        f"shuffled at random between customers (separation score {row['silhouette']:.2f} "
+        f"against {row['null_silhouette']:.2f}), so no behavioural segments are named or "
+        "exported; use the RFM segments."
+    )
 
 
 def cluster_findings(

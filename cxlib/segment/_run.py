@@ -74,15 +74,26 @@ class SegmentationResult(QuestionResult):
         """Whether the segmentation was skipped (see ``skip_reason``)."""
         return self.skip_reason is not None
 
+    @property
+    def has_segments(self) -> bool:
+        """Whether distinct behavioural segments were found (better than the null reference);
+        without them only RFM is shown and ``segments.csv`` has an empty ``cluster``."""
+        return self.clusters is not None
+
     # -- the question's shape -----------------------------------------------------------------
     def findings(self) -> list[Finding]:
         """Who is counted, then the RFM, cluster and migration sentences (one headline each)."""
         if self.skipped:
             return []
         out = [Finding(_report.unit_finding(self.unit, len(self.features), self.as_of_date))]
+        clusters = (
+            (_report.cluster_findings(self.profile, self.stability), 1)
+            if self.has_segments
+            else ([_report.no_segments_sentence(self.segmenter.selection_)], 0)
+        )
         groups = (
             (_report.rfm_findings(self.rfm_summary), 0),
-            (_report.cluster_findings(self.profile, self.stability), 1),
+            clusters,
             (_report.migration_findings(self.migration, self.min_group_size), 0),
         )
         for sentences, headline in groups:
@@ -109,13 +120,16 @@ class SegmentationResult(QuestionResult):
         return _report.segment_table(self.rfm_summary, RFM_DESCRIPTIONS)
 
     def k_choice(self) -> str:
-        """Why this number of behavioural segments was chosen."""
-        return _report.k_choice_sentence(
+        """Why this number of behavioural segments was chosen, or why there are none."""
+        text = _report.k_choice_sentence(
             self.segmenter.selection_,
             expected_k=None,
             n_scored=self.segmenter.n_scored_,
             n_customers=len(self.features),
         )
+        if not self.has_segments:
+            text = _report.no_segments_sentence(self.segmenter.selection_) + " " + text
+        return text
 
     def cluster_table(self) -> pd.DataFrame:
         """The behavioural segments with sizes, revenue and descriptions."""
@@ -271,12 +285,13 @@ def _run(
     )
     segmenter.fit(features)
     result.segmenter = segmenter
-    clusters = pd.Series(segmenter.labels_, index=features.index, name="cluster")
-    result.clusters = clusters
-    result.profile = profile_clusters(features, clusters.to_numpy(), min_group_size=min_size)
-    result.stability = bootstrap_stability(
-        segmenter, features, n_bootstrap=opts["n_bootstrap"], random_state=seed
-    )
+    if segmenter.has_structure_:
+        clusters = pd.Series(segmenter.labels_, index=features.index, name="cluster")
+        result.clusters = clusters
+        result.profile = profile_clusters(features, clusters.to_numpy(), min_group_size=min_size)
+        result.stability = bootstrap_stability(
+            segmenter, features, n_bootstrap=opts["n_bootstrap"], random_state=seed
+        )
     previous_date = as_of - pd.Timedelta(days=opts["migration_days"])
     previous = rfm_scores(
         customer_features(transactions, previous_date, lookback_days=lookback, engine=engine)
@@ -286,5 +301,9 @@ def _run(
     customers = tables.get("customers")
     result.consent_known = customers is not None and "marketing_consent" in customers
     result.export = segments_export(
-        rfm, clusters, result.profile.names, customers=customers, master_map=master_map
+        rfm,
+        result.clusters,
+        result.profile.names if result.has_segments else {},
+        customers=customers,
+        master_map=master_map,
     )
