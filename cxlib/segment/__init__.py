@@ -26,6 +26,7 @@ from cxlib.segment._cluster import (
     StabilityResult,
     behaviour_columns,
     bootstrap_stability,
+    uninformative_shares,
 )
 from cxlib.segment._people import EXPORT_COLUMNS, load_master_map, segments_export, to_people
 from cxlib.segment._profile import ClusterProfile, profile_clusters
@@ -89,5 +90,6 @@ __all__ = [
     "segment_table",
     "segments_export",
     "to_people",
+    "uninformative_shares",
     "with_names",
 ]

@@ -39,6 +39,61 @@ def behaviour_columns(features: pd.DataFrame) -> list[str]:
     return cols
 
 
+#: Column of :func:`cxlib.features.customer_features` holding each customer's purchase count,
+#: the denominator of the share columns.
+PURCHASE_COUNT_COLUMN = "n_transactions_total"
+
+
+def _share_words(column: str) -> str:
+    """A share column in words: ``channel_share_web`` → "share of purchases in web"."""
+    if column == "weekend_share":
+        return "share of purchases at weekends"
+    kind, _, level = column.partition("_share_")
+    where = {"channel": "in", "category": "in", "tod": "in the"}.get(kind, "of")
+    return f"share of purchases {where} {level.replace('_', ' ')}"
+
+
+def uninformative_shares(
+    features: pd.DataFrame, columns: list[str], min_signal: float = 0.1
+) -> dict[str, str]:
+    """Share columns whose spread between customers is mostly chance, with the reason.
+
+    A customer's share (of weekend purchases, of a channel …) over ``n`` purchases varies by
+    chance alone with variance ``p (1 - p) / n`` around the overall share ``p``. The part of the
+    observed variance between customers that is more than this binomial noise,
+    ``signal = 1 - mean(p (1 - p) / n) / var(share)``, is what a segmentation can use. A share
+    whose ``signal`` is below ``min_signal`` (for example weekday/weekend at a mail-order shop
+    where most customers bought once or twice) only sorts customers by luck and is left out.
+    Needs :data:`PURCHASE_COUNT_COLUMN`; without it nothing is left out.
+
+    Returns
+    -------
+    dict
+        Column → reason, for the columns to leave out.
+    """
+    if PURCHASE_COUNT_COLUMN not in features:
+        return {}
+    n = features[PURCHASE_COUNT_COLUMN].to_numpy(dtype=float)
+    out = {}
+    for column in columns:
+        if "share" not in column:
+            continue
+        share = features[column].to_numpy(dtype=float)
+        ok = np.isfinite(share) & (n > 0)
+        if not ok.any():
+            continue
+        p = float(np.sum(share[ok] * n[ok]) / np.sum(n[ok]))
+        observed = float(np.var(share[ok]))
+        noise = float(np.mean(p * (1 - p) / n[ok]))
+        signal = 1 - noise / observed if observed > 0 else 0.0
+        if signal < min_signal:
+            out[column] = (
+                f"{_share_words(column)}: only {max(signal, 0):.0%} of its spread between "
+                "customers is more than chance, given how few purchases each made"
+            )
+    return out
+
+
 def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size, replace=False)) if n > size else np.arange(n)
 
@@ -46,6 +101,8 @@ def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 class BehaviouralSegmenter:
     """K-means segmentation of customers on behavioural features, choosing k from a range.
 
+    Columns: ``features``, or by default :func:`behaviour_columns` less the share columns that
+    :func:`uninformative_shares` finds to be mostly chance (``dropped_features_``).
     Preprocessing: non-negative columns whose skewness exceeds ``skew_threshold`` are
     log1p-transformed; missing values are filled with the column median; all columns are then
     standardised. For each k in ``k_range`` a k-means model is fitted (``MiniBatchKMeans`` when the
@@ -115,6 +172,8 @@ class BehaviouralSegmenter:
         Customers on which the silhouette and the stability were computed (at most
         ``sample_size``; every customer is still segmented).
     feature_names_in_ : list of str
+    dropped_features_ : dict
+        Default columns left out, with the reason (see :func:`uninformative_shares`).
     log_features_ : list of str
         Columns that were log1p-transformed.
     fill_values_ : pd.Series
@@ -199,7 +258,13 @@ class BehaviouralSegmenter:
             return self._fit(X)
 
     def _fit(self, X: pd.DataFrame) -> BehaviouralSegmenter:
-        cols = list(self.features) if self.features is not None else behaviour_columns(X)
+        self.dropped_features_ = {}
+        if self.features is not None:
+            cols = list(self.features)
+        else:
+            cols = behaviour_columns(X)
+            self.dropped_features_ = uninformative_shares(X, cols)
+            cols = [c for c in cols if c not in self.dropped_features_]
         if not cols:
             raise ValueError("BehaviouralSegmenter: no behavioural feature columns found")
         ks = sorted(int(k) for k in self.k_range)

@@ -99,6 +99,13 @@ def k_choice_sentence(
     return text
 
 
+def dropped_features_sentence(dropped: dict[str, str]) -> str:
+    """The measures left out of the behavioural segments and why ("" when none)."""
+    if not dropped:
+        return ""
+    return " Left out of the behavioural segments: " + "; ".join(dropped.values()) + "."
+
+
 def no_segments_sentence(selection: pd.DataFrame) -> str:
     """The finding when the best clustering is no better than the null reference."""
     row = selection.loc[selection["chosen"]].iloc[0]

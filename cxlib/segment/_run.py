@@ -129,7 +129,7 @@ class SegmentationResult(QuestionResult):
         )
         if not self.has_segments:
             text = _report.no_segments_sentence(self.segmenter.selection_) + " " + text
-        return text
+        return text + _report.dropped_features_sentence(self.segmenter.dropped_features_)
 
     def cluster_table(self) -> pd.DataFrame:
         """The behavioural segments with sizes, revenue and descriptions."""
