@@ -115,16 +115,45 @@ _LABEL_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _label_groups(values: Any, synonyms: dict[str, str] | None) -> dict[str, list[str]]:
-    """Raw label values grouped by their normalised key (``label_key`` then ``synonyms``)."""
+#: Most levels of a label column (channel, category) that get a share column of their own; the
+#: rest are counted together as :data:`OTHER_LABEL`. Real retail data has thousands of product
+#: codes, and a share column each made segmentation and churn slow and their reports huge.
+MAX_LABEL_LEVELS = 12
+OTHER_LABEL = "other"
+
+
+def _label_counts(table: Any, labels: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """Rows per raw value of each label column (values as text, missing values left out)."""
+    out: dict[str, dict[str, int]] = {}
+    for c, _ in labels:
+        values = table.select(_v=table[c].cast("string"))
+        values = values.filter(values._v.notnull())
+        got = fetch_frame(values.group_by("_v").aggregate(_n=values.count()))
+        out[c] = dict(zip(got["_v"].astype(str), got["_n"].astype("int64"), strict=True))
+    return out
+
+
+def _label_groups(
+    counts: Mapping[str, int], synonyms: dict[str, str] | None, max_levels: int = MAX_LABEL_LEVELS
+) -> dict[str, list[str]]:
+    """Raw label values grouped by their normalised key (``label_key`` then ``synonyms``), with
+    every key beyond the ``max_levels - 1`` most frequent ones folded into ``other``."""
     syn = synonyms or {}
     groups: dict[str, list[str]] = {}
-    for v in values if values is not None else ():
-        if v is None:
-            continue
-        key = label_key(v)
-        groups.setdefault(syn.get(key, key), []).append(str(v))
-    return groups
+    totals: dict[str, int] = {}
+    for value, n in counts.items():
+        key = label_key(value)
+        key = syn.get(key, key)
+        groups.setdefault(key, []).append(str(value))
+        totals[key] = totals.get(key, 0) + int(n)
+    if len(groups) <= max_levels:
+        return groups
+    kept = sorted(totals, key=lambda k: (-totals[k], k))[: max_levels - 1]
+    folded = {key: groups[key] for key in kept}
+    for key in sorted(set(groups) - set(kept)):
+        folded.setdefault(OTHER_LABEL, []).extend(groups[key])
+    log.info("%d label values: the %d most frequent kept, the rest as 'other'", len(groups), len(kept))
+    return folded
 
 
 def transactions_until(
@@ -223,15 +252,7 @@ class _PreparedPurchases:
             base.filter(base.end_time > base.timestamp).select("timestamp", "end_time")
         )
         self.labels = [(c, p) for c, p in _LABEL_COLUMNS if c in table.columns]
-        raw = {}
-        if self.labels:
-            got = base.aggregate(
-                **{c: base[c].collect(distinct=True) for c, _ in self.labels}
-            ).to_pandas()
-            raw = {
-                c: list(got[c].iloc[0]) if got[c].iloc[0] is not None else []
-                for c, _ in self.labels
-            }
+        raw = _label_counts(base, self.labels)
         self.keys: dict[str, list[str]] = {}
         self.groups: dict[str, dict[str, list[str]]] = {}
         for c, _ in self.labels:
@@ -378,13 +399,8 @@ def _purchases_until(
     label columns and their keys (labels as they occur up to ``d``)."""
     cols = list(table.columns)
     labels = [(c, p) for c, p in _LABEL_COLUMNS if c in cols]
-    raw: dict[str, Any] = {}
-    if labels:  # distinct raw labels up to D: few values, normalised by label_key
-        lt = table.filter(table.timestamp < _ts(data_end(d)))
-        got = lt.aggregate(
-            **{c: lt[c].cast("string").collect(distinct=True) for c, _ in labels}
-        ).to_pandas()
-        raw = {c: (list(got[c].iloc[0]) if got[c].iloc[0] is not None else []) for c, _ in labels}
+    # raw labels as they occur up to D, normalised by label_key
+    raw = _label_counts(table.filter(table.timestamp < _ts(data_end(d))), labels)
     groups = {}
     for c, _ in labels:
         g = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cxlib.features import (
     CHANNEL_SYNONYMS,
+    MAX_LABEL_LEVELS,
     TIME_OF_DAY_BINS,
     customer_features,
     label_key,
@@ -512,3 +513,31 @@ def test_isin_ids_matches_pandas_isin():
     assert isin_ids(pd.Index([1, 2, 3]), pd.Index(["2"])).tolist() == [False, True, False]
     assert isin_ids(pd.Series(["a", None]), ["a", None]).tolist() == [True, False]
     assert isin_ids(pd.Series([], dtype="str"), ["a"]).tolist() == []
+
+
+def test_thousands_of_categories_fold_into_other():
+    """Issue #20: 4,000 stock codes give the 11 most bought categories a share column each and
+    count the rest together as ``other``; the shares still add up to 1 per customer."""
+    rng = np.random.default_rng(3)
+    n = 40_000
+    codes = np.array([f"SKU-{i:05d}" for i in range(4_000)])
+    weights = 1.0 / np.arange(1, 4_001)  # Zipf-like: a few codes sell most
+    category = rng.choice(codes, n, p=weights / weights.sum())
+    tx = pd.DataFrame(
+        {
+            "transaction_id": [f"t{i}" for i in range(n)],
+            "customer_id": [f"c{i % 800}" for i in range(n)],
+            "timestamp": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+            "amount": rng.gamma(2.0, 20.0, n).round(2),
+            "category": category,
+        }
+    )
+    feats = customer_features(tx, "2026-12-31")
+    shares = [c for c in feats.columns if c.startswith("category_share_")]
+    assert len(shares) == MAX_LABEL_LEVELS
+    counts = pd.Series(category).value_counts()
+    top = sorted(counts.index, key=lambda c: (-counts[c], label_key(c)))[: MAX_LABEL_LEVELS - 1]
+    assert {f"category_share_{label_key(c)}" for c in top} | {"category_share_other"} == set(shares)
+    np.testing.assert_allclose(feats[shares].sum(axis=1), 1.0)
+    other = tx.assign(folded=~tx["category"].isin(top)).groupby("customer_id")["folded"].mean()
+    np.testing.assert_allclose(feats["category_share_other"], other.reindex(feats.index))
