@@ -58,7 +58,8 @@ def test_planted_segments_are_clearly_better_than_the_null(record_clusters):
     _, segmenter = record_clusters
     assert segmenter.has_structure_
     chosen = segmenter.selection_.loc[segmenter.selection_["chosen"]].iloc[0]
-    assert chosen["silhouette_gain"] >= 3 * segmenter.min_silhouette_gain, chosen.to_string()
+    assert chosen["silhouette_gain"] >= 0.15, chosen.to_string()
+    assert chosen["silhouette"] >= 4 * chosen["null_silhouette"], chosen.to_string()
 
 
 def _shuffle_columns(features: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -86,7 +87,7 @@ def test_no_segments_named_without_joint_structure(sample, monkeypatch):
     result = S.run_segmentation(data, as_of_date=data.as_of_date, seed=SEED, n_bootstrap=5)
     assert not result.has_segments
     chosen = result.segmenter.selection_.loc[result.segmenter.selection_["chosen"]].iloc[0]
-    assert chosen["silhouette_gain"] < result.segmenter.min_silhouette_gain
+    assert chosen["silhouette"] < result.segmenter.min_silhouette_ratio * chosen["null_silhouette"]
     export = result.exports()["segments.csv"]
     assert len(export) == len(result.features)
     assert export["cluster"].isna().all() and export["cluster_name"].isna().all()

@@ -123,9 +123,11 @@ class BehaviouralSegmenter:
     run on ``n_null`` copies of the scored sample whose columns are shuffled independently (each
     column keeps its distribution; any relation between columns is destroyed), and
     ``null_silhouette`` is their mean silhouette. The data has distinct behavioural segments
-    (``has_structure_``) only when the chosen k's silhouette exceeds its null silhouette by at
-    least ``min_silhouette_gain``; otherwise the groups are what k-means finds in structureless
-    data and should not be named.
+    (``has_structure_``) only when the chosen k's silhouette exceeds its null silhouette both by
+    at least ``min_silhouette_gain`` and by a factor of at least ``min_silhouette_ratio``;
+    otherwise the groups are what k-means finds in structureless data and should not be named.
+    (Silhouettes shrink as columns are added, so the ratio is what carries across data sets; the
+    small absolute gain guards against a ratio of two tiny numbers.)
 
     Parameters
     ----------
@@ -150,6 +152,8 @@ class BehaviouralSegmenter:
     min_silhouette_gain : float
         How much the chosen k's silhouette must exceed the null silhouette (in silhouette units,
         which run from -1 to 1) for the segments to count as distinct.
+    min_silhouette_ratio : float
+        How many times the null silhouette the chosen k's silhouette must be.
     n_threads : int or None
         Threads for the k-means loops (OpenMP/BLAS). 1, the default, is the fastest on a busy
         two-core machine: there, busy-waiting threads made each k-means fit 20-40x slower than
@@ -166,8 +170,8 @@ class BehaviouralSegmenter:
         One row per k: ``k, silhouette, stability, stability_sd, score, inertia,
         null_silhouette, silhouette_gain, chosen``.
     has_structure_ : bool
-        Whether the chosen k's silhouette gain over the null reference is at least
-        ``min_silhouette_gain``.
+        Whether the chosen k's silhouette beats the null reference by ``min_silhouette_gain``
+        and ``min_silhouette_ratio``.
     n_scored_ : int
         Customers on which the silhouette and the stability were computed (at most
         ``sample_size``; every customer is still segmented).
@@ -196,7 +200,8 @@ class BehaviouralSegmenter:
         n_stability: int = 10,
         n_init: int = 5,
         n_null: int = 3,
-        min_silhouette_gain: float = 0.05,
+        min_silhouette_gain: float = 0.02,
+        min_silhouette_ratio: float = 1.25,
         n_threads: int | None = 1,
     ) -> None:
         self.k_range = k_range
@@ -209,6 +214,7 @@ class BehaviouralSegmenter:
         self.n_init = n_init
         self.n_null = n_null
         self.min_silhouette_gain = min_silhouette_gain
+        self.min_silhouette_ratio = min_silhouette_ratio
         self.n_threads = n_threads
 
     # -- preprocessing -----------------------------------------------------------------------
@@ -322,7 +328,10 @@ class BehaviouralSegmenter:
         k_best = int(best["k"])
         sel["chosen"] = sel["k"] == k_best
         self.selection_ = sel
-        self.has_structure_ = bool(best["silhouette_gain"] >= self.min_silhouette_gain)
+        self.has_structure_ = bool(
+            best["silhouette_gain"] >= self.min_silhouette_gain
+            and best["silhouette"] >= self.min_silhouette_ratio * best["null_silhouette"]
+        )
         self.k_ = k_best
         self.model_ = models[k_best]
         # relabel 1..k by size (descending), ties by raw label
