@@ -103,26 +103,68 @@ def test_journey_id_used_and_split_after_conversion():
     assert len(plain.journeys) == 3  # sessionised: 90-minute gaps split every event
 
 
-def test_channel_types_defaults_and_override():
+def test_channel_types_exact_names_only():
     tps = [
+        "app",
         "app_checkout",
+        "kappa",
         "web_browse",
-        "email_open",
         "store_visit",
         "call_centre",
         "chat",
         "purchase",
         "kiosk",
     ]
-    t = J.touchpoint_channel_types(tps)
-    assert t["app_checkout"] == t["web_browse"] == t["email_open"] == "digital"
+    channels = {"app_checkout": "App ", "web_browse": "web", "store_visit": "store"}
+    t = J.touchpoint_channel_types(tps, channels=channels)
+    assert t["app"] == t["app_checkout"] == t["web_browse"] == "digital"
     assert t["store_visit"] == t["call_centre"] == t["chat"] == "human"
-    assert t["purchase"] == "conversion" and t["kiosk"] == "unknown"
+    assert t["purchase"] == "conversion"
+    # no substring or prefix guessing: "kappa" contains "app", "app_checkout" starts with it
+    assert t["kappa"] == t["kiosk"] == "unknown"
+    assert J.touchpoint_channel_types(["app_checkout"])["app_checkout"] == "unknown"
     t2 = J.touchpoint_channel_types(tps, mapping={"kiosk": "digital", "chat": "digital"})
     assert t2["kiosk"] == "digital" and t2["chat"] == "digital"
-    # the channel column wins over the touchpoint name
-    t3 = J.touchpoint_channel_types(["help"], channels={"help": "phone"})
-    assert t3["help"] == "human"
+    # the user's mapping on the channel wins over the defaults on the touchpoint
+    t3 = J.touchpoint_channel_types(
+        ["call_centre"], channels={"call_centre": "robot"}, mapping={"robot": "digital"}
+    )
+    assert t3["call_centre"] == "digital"
+    t4 = J.touchpoint_channel_types(["help"], channels={"help": "phone"})
+    assert t4["help"] == "human"
+
+
+def test_repeat_contact_whatever_the_names():
+    """A human contact within the window after a digital step is a repeat contact, whatever the
+    touchpoint is called; store visits (by channel) are not contacts."""
+    ev = _events([["pg1", "ivr_support", "purchase"], ["pg1", "boutique", "purchase"]])
+    ev["channel"] = ev["touchpoint"].map({"pg1": "web", "boutique": "store"})
+    jd = J.build_journeys(ev, channel_types={"ivr_support": "human"})
+    assert jd.contact_touchpoints == ["ivr_support"]
+    assert jd.journeys["n_repeat_contacts"].tolist() == [1, 0]
+    late = J.build_journeys(ev, channel_types={"ivr_support": "human"}, contact_window_minutes=0.5)
+    assert late.journeys["n_repeat_contacts"].tolist() == [0, 0]
+
+
+def test_journey_type_from_first_step_past_the_entry_pages():
+    ev = _events(
+        [
+            ["home_page", "web_returns", "purchase"],
+            ["landing", "home", "web_browse"],
+            ["home_page", "purchase"],
+            ["portal", "web_browse"],
+        ]
+    )
+    jd = J.build_journeys(ev)
+    assert jd.journeys["journey_type"].astype(str).tolist() == [
+        "web_returns",
+        "web_browse",
+        "home_page",  # nothing past the entry: the entry page itself
+        "portal",
+    ]
+    mine = J.build_journeys(ev, entry_touchpoints=["portal"])
+    assert mine.journeys["journey_type"].astype(str).tolist()[3] == "web_browse"
+    assert mine.journeys["journey_type"].astype(str).tolist()[0] == "home_page"
 
 
 def test_contacts_exclude_store_visits():
