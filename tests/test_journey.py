@@ -367,9 +367,26 @@ def test_prioritise_ranks_failing_journey_first_and_exports():
         < pr.loc[0, "conversion_ci_high"]
     )
     assert "Fix 'app_start'" in pr.loc[0, "recommendation"]
+    assert "associated with lower conversion" in pr.loc[0, "recommendation"]
+    # one unit: journeys x conversion gap, in conversions and money, with an interval
+    top = pr.loc[0]
+    assert top["stands_out"] and 0 < top["extra_conversions_ci_low"] < top["extra_conversions"]
+    assert top["extra_conversions"] < top["extra_conversions_ci_high"]
+    assert top["extra_conversions"] == pytest.approx(
+        top["journeys"] * (top["target_conversion"] - top["conversion_rate"])
+    )
+    assert top["opportunity_value"] == pytest.approx(
+        top["extra_conversions"] * top["value_per_conversion"]
+    )
+    assert top["opportunity_ci_low"] == pytest.approx(
+        top["extra_conversions_ci_low"] * top["value_per_conversion"]
+    )
+    assert f"about {top['extra_conversions']:,.0f} more conversions" in top["recommendation"]
     assert pr.loc[1, "opportunity_value"] == 0 and pr.loc[1, "recommendation"].startswith("Monitor")
+    assert not pr.loc[1, "stands_out"]
     exp = J.priorities_export(pr)
     assert list(exp.columns) == J.PRIORITY_EXPORT_COLUMNS
+    assert exp.loc[0, "opportunity_ci_high"] == round(top["opportunity_ci_high"], 2)
     att = J.attribution_export(J.attribution_table(jd))
     assert list(att.columns) == J.ATTRIBUTION_EXPORT_COLUMNS
     fr = J.friction_by_touchpoint(jd, fbl)
@@ -394,8 +411,11 @@ def test_small_groups_suppressed_and_targets():
     row = fixed.set_index("journey").loc["web_start"]
     assert row["target_conversion"] == 0.95
     assert row["opportunity_value"] == pytest.approx(
-        row["customers"] * (0.95 - row["conversion_rate"]) * 2.0
+        row["journeys"] * (0.95 - row["conversion_rate"]) * 2.0
     )
+    # a set target: the interval is that of the current rate
+    assert row["extra_conversions_ci_low"] < row["extra_conversions"]
+    assert row["extra_conversions"] < row["extra_conversions_ci_high"]
 
 
 def test_plain_clickstream_without_value_or_feedback():
