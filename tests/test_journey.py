@@ -76,7 +76,7 @@ def test_sessionise_by_gap_and_conversion():
     assert len(j) == 4
     assert j["converted"].tolist() == [True, False, False, True]
     assert j["n_steps"].tolist() == [1, 1, 3, 1]  # repeats collapsed
-    assert j.loc[0, "has_retry"]
+    assert not j["has_retry"].any()  # collapsed, a repeat is one step, not friction
     assert j.loc[2, "has_loop"]  # web_browse > call_centre > web_browse
     assert j.loc[2, "n_repeat_contacts"] == 1  # call 10 min after a digital step
     assert j["journey_type"].astype(str).tolist() == [
@@ -89,6 +89,7 @@ def test_sessionise_by_gap_and_conversion():
     assert len(J.build_journeys(ev, session_gap_minutes=5).journeys) == 6
     no_collapse = J.build_journeys(ev, collapse_repeats=False)
     assert no_collapse.journeys["n_steps"].tolist()[0] == 1
+    assert no_collapse.journeys["has_retry"].tolist() == [True, False, False, False]
     assert int(no_collapse.steps.count().execute()) == len(ev)
 
 
@@ -353,7 +354,7 @@ def _friction_world(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataF
 
 def test_prioritise_ranks_failing_journey_first_and_exports():
     ev, fb = _friction_world()
-    jd = J.build_journeys(ev)
+    jd = J.build_journeys(ev, collapse_repeats=False)  # a repeat may be a failure signal
     fbl = J.link_feedback(jd, fb)
     assert (fbl["linked_by"] == "journey_id").all()
     pr = J.prioritise(jd, fbl, min_group_size=10)
@@ -393,6 +394,11 @@ def test_prioritise_ranks_failing_journey_first_and_exports():
     row = fr.set_index(["journey_type", "touchpoint"]).loc[("app_start", "app_checkout")]
     assert row["retry_rate"] > 0.3 and row["contact_after_rate"] > 0.3
     assert row["lost_conversions"] > 0
+    # repeats collapsed (the default): the repeat is no friction, the contact after it still is
+    with J.build_journeys(ev) as collapsed:
+        fc = J.friction_by_touchpoint(collapsed).set_index(["journey_type", "touchpoint"])
+        assert fc.loc[("app_start", "app_checkout"), "retry_rate"] == 0
+        assert fc.loc[("app_start", "app_checkout"), "lost_conversions"] > 0
     ft = J.friction_by_type(jd, fbl).set_index("journey")
     assert ft.loc["app_start", "avg_satisfaction"] < ft.loc["web_start", "avg_satisfaction"]
 
