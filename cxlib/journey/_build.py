@@ -347,7 +347,9 @@ def _build_journeys(
         session_gap_minutes = gap.minutes
     ev = engine.keep(_sessions(base, tpt, has_jid, session_gap_minutes), "cx_journey_events")
     j0 = engine.keep(_journey_keys(ev), "cx_journey_j0")
-    runs = engine.keep(_runs(ev, j0, tpt, contact_window_minutes, collapse_repeats), "cx_journey_runs")
+    runs = engine.keep(
+        _runs(ev, j0, tpt, contact_window_minutes, collapse_repeats), "cx_journey_runs"
+    )
     # through Arrow: Ibis's to_pandas converts the nullable columns value by value (3-4 s of
     # the build at a million events); numbers stay NumPy arrays (NaN for a null)
     jf = fetch_frame(_journey_aggregates(runs, j0))
@@ -547,9 +549,7 @@ def _journey_keys(ev: Any) -> Any:
     return j0
 
 
-def _runs(
-    ev: Any, j0: Any, tpt: Any, contact_window_minutes: float, collapse_repeats: bool
-) -> Any:
+def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float, collapse_repeats: bool) -> Any:
     """One row per run of repeats, with position and friction flags (one window pass over each
     journey's runs). A run of repeats is a retry only when repeats are not collapsed: collapsed,
     reloading a page or opening an e-mail twice is one step, not friction."""

@@ -88,8 +88,9 @@ def friction_by_touchpoint(jd: JourneyData, feedback: pd.DataFrame | None = None
     drop_off_rate (share of those journeys that ended there unconverted), retry_rate,
     loop_rate (share going back to an earlier touchpoint from here), contact_after_rate (share
     followed by a repeat contact), median_minutes_to_next (after the first visit),
-    friction_journeys (journeys with a counted friction signal here), lost_conversions
-    (see :func:`opportunity`), and with feedback avg_score, complaint_rate, feedback_n.
+    friction_journeys (journeys with a counted friction signal here), friction_kind (their
+    commonest signal: retry, loop or contact), lost_conversions (see :func:`opportunity`), and
+    with feedback avg_score, complaint_rate, feedback_n.
     """
     out = _touchpoint_friction(jd)
     return _friction_by_touchpoint_tail(jd, out, feedback)
@@ -153,13 +154,16 @@ def _friction_by_touchpoint_tail(
     out["channel_type"] = out["touchpoint"].map(jd.touchpoint_types)
     opp = _lost_by_touchpoint(jd)
     out = out.merge(
-        opp[["journey_type", "touchpoint", "friction_journeys", "lost_conversions"]],
+        opp[
+            ["journey_type", "touchpoint", "friction_journeys", "lost_conversions", "friction_kind"]
+        ],
         on=["journey_type", "touchpoint"],
         how="left",
     )
     out[["friction_journeys", "lost_conversions"]] = out[
         ["friction_journeys", "lost_conversions"]
     ].fillna(0.0)
+    out["friction_kind"] = out["friction_kind"].fillna("")
     if feedback is not None and len(feedback):
         fb = feedback[feedback["journey"] >= 0] if "journey" in feedback else feedback
         fa = (
@@ -206,6 +210,8 @@ def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.
     tested = np.flatnonzero((g["at"] > 0).to_numpy() & (g["smooth"] >= min_smooth).to_numpy())
     p = np.ones(len(g))
     for i in tested:
+        if g["conv_at"].iloc[i] + g["conv_smooth"].iloc[i] == 0:
+            continue  # no conversion on either side: nothing lower (p = 1, still one test)
         res = test_proportions_2indep(
             int(g["conv_at"].iloc[i]),
             int(g["at"].iloc[i]),

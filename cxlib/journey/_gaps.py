@@ -7,11 +7,12 @@ of visits, so that no threshold has to assume how long a step may take (the samp
 come about 80 minutes after the web step before them, beyond the usual 30-minute web session).
 
 The rule (``docs/journeys.md``): histogram of ``log10(gap in minutes)`` in bins of a tenth of a
-decade, smoothed over three bins; Otsu's threshold splits it into a short and a long class; the
-session gap is the centre of the emptiest smoothed bin between the two classes' modes (of equal
-bins, the one nearest Otsu's threshold), rounded to two significant digits. When there are too
-few gaps or the valley is not clearly lower than the smaller mode (its smoothed count above half
-of it), there is no valley and :data:`FALLBACK_GAP_MINUTES` is used.
+decade, smoothed over three bins. The valley is the widest stretch of bins holding under 5% of
+the highest bin's count with busier bins on both sides (of equal widths, the longer gaps'); the
+session gap is its middle. When no bin is that empty, Otsu's threshold splits the histogram into
+a short and a long class and the valley is the emptiest bin between their modes (of equal bins,
+the one nearest the threshold), if it holds under half of the smaller mode. The gap is rounded to
+two significant digits. With too few gaps or no valley, :data:`FALLBACK_GAP_MINUTES` is used.
 """
 
 from __future__ import annotations
@@ -86,6 +87,18 @@ def _otsu(counts: np.ndarray) -> int:
     return int(np.argmax(w0 * w1 * (m0 - m1) ** 2))
 
 
+def _widest_empty_stretch(smooth: np.ndarray, share: float = 0.05) -> float | None:
+    """Middle (in bins) of the widest run of bins under ``share`` of the peak with busier bins
+    on both sides (ties: the later run), or None."""
+    low = smooth < share * smooth.max()
+    edges = np.flatnonzero(np.diff(np.r_[0, low.astype(int), 0]))
+    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if a > 0 and b < len(low)]
+    if not runs:
+        return None
+    a, b = max(runs, key=lambda r: (r[1] - r[0], r[0]))
+    return (a + b - 1) / 2
+
+
 def valley_gap(histogram: pd.DataFrame) -> float | None:
     """The session gap (minutes) at the valley of a :func:`gap_histogram`, or None when the
     gaps show no clear valley (see the module's rule)."""
@@ -95,6 +108,9 @@ def valley_gap(histogram: pd.DataFrame) -> float | None:
     counts = np.zeros(hi - lo + 1)
     counts[histogram["bin"].to_numpy() - lo] = histogram["gaps"].to_numpy()
     smooth = np.convolve(np.pad(counts, 1), np.ones(3) / 3, mode="valid")
+    wide = _widest_empty_stretch(smooth)
+    if wide is not None:
+        return float(f"{10.0 ** ((lo + wide + 0.5) / _BINS_PER_DECADE):.2g}")
     cut = _otsu(counts)
     mode_lo = int(np.argmax(smooth[: cut + 1]))
     mode_hi = cut + 1 + int(np.argmax(smooth[cut + 1 :]))

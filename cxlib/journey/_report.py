@@ -270,8 +270,9 @@ def journey_findings(r: Any) -> list[Finding]:
             Finding(
                 f"The friction most associated with lower conversion is at '{w['touchpoint']}' "
                 f"in '{w['journey_type']}' journeys: {w['friction_journeys']:,.0f} of "
-                f"{w['journeys']:,} journeys hit a problem there (repeat {w['retry_rate']:.0%}, "
-                f"contact us {w['contact_after_rate']:.0%}) and they convert less than those "
+                f"{w['journeys']:,} journeys hit a problem there "
+                f"({_KIND_TEXT.get(w['friction_kind'], 'customers drop out')}) and they convert "
+                "less than those "
                 f"that pass it smoothly, about {w['lost_conversions']:,.0f} fewer conversions.",
                 headline=True,
             )
