@@ -63,6 +63,7 @@ def _reshape(events: pd.DataFrame, feedback: pd.DataFrame, changes: set[str]):
     return ev.reset_index(drop=True), fb, options
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no warning text reaches a report
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_planted_ranking_survives_real_data_shapes(sample, name):
     events, feedback, truth = sample

@@ -212,14 +212,15 @@ def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.
     for i in tested:
         if g["conv_at"].iloc[i] + g["conv_smooth"].iloc[i] == 0:
             continue  # no conversion on either side: nothing lower (p = 1, still one test)
-        res = test_proportions_2indep(
-            int(g["conv_at"].iloc[i]),
-            int(g["at"].iloc[i]),
-            int(g["conv_smooth"].iloc[i]),
-            int(g["smooth"].iloc[i]),
-            alternative="smaller",
-            method="agresti-caffo",
-        )
+        with np.errstate(divide="ignore", invalid="ignore"):  # its ratio/odds of a 0% or 100%
+            res = test_proportions_2indep(
+                int(g["conv_at"].iloc[i]),
+                int(g["at"].iloc[i]),
+                int(g["conv_smooth"].iloc[i]),
+                int(g["smooth"].iloc[i]),
+                alternative="smaller",
+                method="agresti-caffo",
+            )
         p[i] = float(res.pvalue)
     p_adj = np.ones(len(g))
     if len(tested):
