@@ -17,6 +17,7 @@ import pytest
 from cxlib import journey as J
 from cxlib.engine import ROW_ORDER, Engine
 from cxlib.journey._gaps import FALLBACK_GAP_MINUTES, session_gap, valley_gap
+from cxlib.journey._report import built_from
 from cxlib.plots import journey as jplots
 
 VARIANTS = {
@@ -108,9 +109,13 @@ def test_session_gap_at_the_valley_of_the_gaps():
     with J.build_journeys(ev) as jd:
         assert jd.params["session_gap_minutes"] == gap.minutes
         assert len(jd.journeys) == 1200  # one journey per visit
+        said = built_from(jd.params)
+        assert f"no gap longer than {gap.minutes:,.0f} minutes" in said
+        assert "chosen from the data: 80% of the gaps" in said
     with J.build_journeys(ev, session_gap_minutes=45) as jd:  # a set gap is honoured exactly
         assert jd.params["session_gap_minutes"] == 45 and jd.params["session_gap"] is None
         assert len(jd.journeys) == 2400  # the 80-minute step now starts a journey
+        assert built_from(jd.params) == "sessions with no gap longer than 45 minutes (as set)"
     one_hump = pd.DataFrame({"bin": np.arange(10), "gaps": [5, 20, 60, 90, 100, 90, 60, 20, 5, 1]})
     assert valley_gap(one_hump) is None
     assert FALLBACK_GAP_MINUTES == 30

@@ -83,7 +83,8 @@ def built_from(params: Mapping[str, Any]) -> str:
     if params["used_journey_id"]:
         return "the journey ids in the data"
     minutes = params["session_gap_minutes"]
-    text = f"sessions with no gap longer than {minutes:,.0f} minutes"
+    hours = f" (about {minutes / 60:,.0f} hours)" if minutes >= 120 else ""
+    text = f"sessions with no gap longer than {minutes:,.0f} minutes{hours}"
     gap = params.get("session_gap")
     if gap is None:
         return f"{text} (as set)"
@@ -95,7 +96,7 @@ def built_from(params: Mapping[str, Any]) -> str:
     return (
         f"{text}, chosen from the data: {gap.share_below:.0%} of the gaps between a customer's "
         "consecutive events are shorter (steps of one visit) and the rest much longer (separate "
-        f"visits), with fewest gaps around {minutes:,.0f} minutes"
+        "visits), with fewest gaps in between"
     )
 
 
