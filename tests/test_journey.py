@@ -388,6 +388,7 @@ def test_prioritise_ranks_failing_journey_first_and_exports():
     exp = J.priorities_export(pr)
     assert list(exp.columns) == J.PRIORITY_EXPORT_COLUMNS
     assert exp.loc[0, "opportunity_ci_high"] == round(top["opportunity_ci_high"], 2)
+    assert exp.loc[0, "avg_satisfaction"] == round(top["avg_satisfaction"], 4)
     att = J.attribution_export(J.attribution_table(jd))
     assert list(att.columns) == J.ATTRIBUTION_EXPORT_COLUMNS
     fr = J.friction_by_touchpoint(jd, fbl)

@@ -48,6 +48,7 @@ def priorities_export(priorities: pd.DataFrame) -> pd.DataFrame:
     out = priorities[PRIORITY_EXPORT_COLUMNS].copy()
     for c in ("conversion_rate", "avg_satisfaction"):
         out[c] = out[c].astype(float).round(4)
-    for c in PRIORITY_EXPORT_COLUMNS[5:-1]:  # conversions and money with their intervals
-        out[c] = out[c].astype(float).round(2)
+    for c in PRIORITY_EXPORT_COLUMNS:  # conversions and money with their intervals
+        if c.startswith(("extra_conversions", "opportunity_")):
+            out[c] = out[c].astype(float).round(2)
     return out.reset_index(drop=True)
