@@ -16,6 +16,7 @@ import pytest
 
 from cxlib import journey as J
 from cxlib.engine import ROW_ORDER, Engine
+from cxlib.journey import _gaps as gaps
 from cxlib.journey._gaps import FALLBACK_GAP_MINUTES, session_gap, valley_gap
 from cxlib.journey._report import built_from
 from cxlib.plots import journey as jplots
@@ -89,7 +90,7 @@ def test_planted_ranking_survives_real_data_shapes(sample, name):
         assert returns["conversion_rate"] > 0.3
 
 
-def test_session_gap_at_the_valley_of_the_gaps():
+def test_session_gap_at_the_valley_of_the_gaps(monkeypatch):
     rng = np.random.default_rng(0)
     rows = []
     for c in range(300):
@@ -106,6 +107,15 @@ def test_session_gap_at_the_valley_of_the_gaps():
         gap = session_gap(e.table(ev))
     assert gap.from_data and 100 < gap.minutes < 2880  # above the 80-minute step, below days
     assert gap.share_below == pytest.approx(0.8, abs=0.02)  # 3 of 4 gaps are within visits
+    # large tables: the gaps of a fixed share of the customers, the same valley
+    monkeypatch.setattr(gaps, "MAX_GAP_EVENTS", len(ev) // 4)
+    with Engine() as e:
+        part = gaps.session_gap(e.table(ev))
+        assert gaps.session_gap(e.table(ev)).histogram.equals(part.histogram)
+    n_all, n_part = gap.histogram["gaps"].sum(), part.histogram["gaps"].sum()
+    assert 0.1 * n_all < n_part < 0.45 * n_all
+    assert part.minutes == gap.minutes
+    monkeypatch.undo()
     with J.build_journeys(ev) as jd:
         assert jd.params["session_gap_minutes"] == gap.minutes
         assert len(jd.journeys) == 1200  # one journey per visit

@@ -13,6 +13,8 @@ session gap is its middle. When no bin is that empty, Otsu's threshold splits th
 a short and a long class and the valley is the emptiest bin between their modes (of equal bins,
 the one nearest the threshold), if it holds under half of the smaller mode. The gap is rounded to
 two significant digits. With too few gaps or no valley, :data:`FALLBACK_GAP_MINUTES` is used.
+Above :data:`MAX_GAP_EVENTS` events the gaps of a fixed subset of the customers (by a hash of
+their id) are used, so the choice costs one window pass over at most about that many events.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Session gap (minutes) used when the gaps show no valley.
 FALLBACK_GAP_MINUTES = 30.0
+
+#: Events whose gaps are histogrammed at most (about): above, a hash-chosen share of customers.
+MAX_GAP_EVENTS = 500_000
 
 _BINS_PER_DECADE = 10
 _MIN_GAPS = 50
@@ -60,7 +65,12 @@ class SessionGap:
 
 def gap_histogram(events: Any) -> pd.DataFrame:
     """Counts of the gaps between each customer's consecutive events (``customer_id``,
-    ``timestamp``), per tenth of a decade of minutes (aggregated in the backend)."""
+    ``timestamp``), per tenth of a decade of minutes (aggregated in the backend; above
+    :data:`MAX_GAP_EVENTS` events, of a hash-chosen share of the customers)."""
+    n = int(events.count().execute())
+    if n > MAX_GAP_EVENTS:  # the same customers every time: deterministic
+        k = -(-n // MAX_GAP_EVENTS)
+        events = events.filter(events["customer_id"].cast("string").hash().abs() % k == 0)
     us = events["timestamp"].delta(timestamp_literal(_EPOCH), unit="microsecond")
     e = events.select(customer_id=events["customer_id"], t=us.cast("float64") / 6e7)
     e = e.mutate(gap=e["t"] - e["t"].lag().over(window(group_by="customer_id", order_by="t")))
