@@ -109,7 +109,7 @@ def test_unknown_key_at_any_depth_names_its_path_and_the_nearest_key(tmp_path, t
         ),
         (
             "journeys:\n  session_gap_minutes: 45m\n",
-            "journeys.session_gap_minutes: expected number, got text ('45m').",
+            "journeys.session_gap_minutes: expected number or null, got text ('45m').",
         ),
         (
             "journeys:\n  collapse_repeats: 'no'\n",
@@ -164,7 +164,7 @@ notebooks:
 def test_empty_block_is_its_defaults(tmp_path):
     cfg = _load(tmp_path, "journeys:\nuplift: {}\n")
     opts = resolve_options(cfg)
-    assert opts["journeys"]["session_gap_minutes"] == 30
+    assert opts["journeys"]["session_gap_minutes"] is None  # from the data
     assert opts["uplift"]["control_arm"] == "control"
 
 

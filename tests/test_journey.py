@@ -76,7 +76,7 @@ def test_sessionise_by_gap_and_conversion():
     assert len(j) == 4
     assert j["converted"].tolist() == [True, False, False, True]
     assert j["n_steps"].tolist() == [1, 1, 3, 1]  # repeats collapsed
-    assert j.loc[0, "has_retry"]
+    assert not j["has_retry"].any()  # collapsed, a repeat is one step, not friction
     assert j.loc[2, "has_loop"]  # web_browse > call_centre > web_browse
     assert j.loc[2, "n_repeat_contacts"] == 1  # call 10 min after a digital step
     assert j["journey_type"].astype(str).tolist() == [
@@ -89,6 +89,7 @@ def test_sessionise_by_gap_and_conversion():
     assert len(J.build_journeys(ev, session_gap_minutes=5).journeys) == 6
     no_collapse = J.build_journeys(ev, collapse_repeats=False)
     assert no_collapse.journeys["n_steps"].tolist()[0] == 1
+    assert no_collapse.journeys["has_retry"].tolist() == [True, False, False, False]
     assert int(no_collapse.steps.count().execute()) == len(ev)
 
 
@@ -103,26 +104,68 @@ def test_journey_id_used_and_split_after_conversion():
     assert len(plain.journeys) == 3  # sessionised: 90-minute gaps split every event
 
 
-def test_channel_types_defaults_and_override():
+def test_channel_types_exact_names_only():
     tps = [
+        "app",
         "app_checkout",
+        "kappa",
         "web_browse",
-        "email_open",
         "store_visit",
         "call_centre",
         "chat",
         "purchase",
         "kiosk",
     ]
-    t = J.touchpoint_channel_types(tps)
-    assert t["app_checkout"] == t["web_browse"] == t["email_open"] == "digital"
+    channels = {"app_checkout": "App ", "web_browse": "web", "store_visit": "store"}
+    t = J.touchpoint_channel_types(tps, channels=channels)
+    assert t["app"] == t["app_checkout"] == t["web_browse"] == "digital"
     assert t["store_visit"] == t["call_centre"] == t["chat"] == "human"
-    assert t["purchase"] == "conversion" and t["kiosk"] == "unknown"
+    assert t["purchase"] == "conversion"
+    # no substring or prefix guessing: "kappa" contains "app", "app_checkout" starts with it
+    assert t["kappa"] == t["kiosk"] == "unknown"
+    assert J.touchpoint_channel_types(["app_checkout"])["app_checkout"] == "unknown"
     t2 = J.touchpoint_channel_types(tps, mapping={"kiosk": "digital", "chat": "digital"})
     assert t2["kiosk"] == "digital" and t2["chat"] == "digital"
-    # the channel column wins over the touchpoint name
-    t3 = J.touchpoint_channel_types(["help"], channels={"help": "phone"})
-    assert t3["help"] == "human"
+    # the user's mapping on the channel wins over the defaults on the touchpoint
+    t3 = J.touchpoint_channel_types(
+        ["call_centre"], channels={"call_centre": "robot"}, mapping={"robot": "digital"}
+    )
+    assert t3["call_centre"] == "digital"
+    t4 = J.touchpoint_channel_types(["help"], channels={"help": "phone"})
+    assert t4["help"] == "human"
+
+
+def test_repeat_contact_whatever_the_names():
+    """A human contact within the window after a digital step is a repeat contact, whatever the
+    touchpoint is called; store visits (by channel) are not contacts."""
+    ev = _events([["pg1", "ivr_support", "purchase"], ["pg1", "boutique", "purchase"]])
+    ev["channel"] = ev["touchpoint"].map({"pg1": "web", "boutique": "store"})
+    jd = J.build_journeys(ev, channel_types={"ivr_support": "human"})
+    assert jd.contact_touchpoints == ["ivr_support"]
+    assert jd.journeys["n_repeat_contacts"].tolist() == [1, 0]
+    late = J.build_journeys(ev, channel_types={"ivr_support": "human"}, contact_window_minutes=0.5)
+    assert late.journeys["n_repeat_contacts"].tolist() == [0, 0]
+
+
+def test_journey_type_from_first_step_past_the_entry_pages():
+    ev = _events(
+        [
+            ["home_page", "web_returns", "purchase"],
+            ["landing", "home", "web_browse"],
+            ["home_page", "purchase"],
+            ["portal", "web_browse"],
+        ]
+    )
+    jd = J.build_journeys(ev)
+    assert jd.journeys["journey_type"].astype(str).tolist() == [
+        "web_returns",
+        "web_browse",
+        "home_page",  # nothing past the entry: the entry page itself
+        "portal",
+    ]
+    mine = J.build_journeys(ev, entry_touchpoints=["portal"])
+    assert mine.journeys["journey_type"].astype(str).tolist()[3] == "web_browse"
+    assert mine.journeys["journey_type"].astype(str).tolist()[0] == "home_page"
 
 
 def test_contacts_exclude_store_visits():
@@ -311,7 +354,7 @@ def _friction_world(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataF
 
 def test_prioritise_ranks_failing_journey_first_and_exports():
     ev, fb = _friction_world()
-    jd = J.build_journeys(ev)
+    jd = J.build_journeys(ev, collapse_repeats=False)  # a repeat may be a failure signal
     fbl = J.link_feedback(jd, fb)
     assert (fbl["linked_by"] == "journey_id").all()
     pr = J.prioritise(jd, fbl, min_group_size=10)
@@ -325,15 +368,38 @@ def test_prioritise_ranks_failing_journey_first_and_exports():
         < pr.loc[0, "conversion_ci_high"]
     )
     assert "Fix 'app_start'" in pr.loc[0, "recommendation"]
+    assert "associated with lower conversion" in pr.loc[0, "recommendation"]
+    # one unit: journeys x conversion gap, in conversions and money, with an interval
+    top = pr.loc[0]
+    assert top["stands_out"] and 0 < top["extra_conversions_ci_low"] < top["extra_conversions"]
+    assert top["extra_conversions"] < top["extra_conversions_ci_high"]
+    assert top["extra_conversions"] == pytest.approx(
+        top["journeys"] * (top["target_conversion"] - top["conversion_rate"])
+    )
+    assert top["opportunity_value"] == pytest.approx(
+        top["extra_conversions"] * top["value_per_conversion"]
+    )
+    assert top["opportunity_ci_low"] == pytest.approx(
+        top["extra_conversions_ci_low"] * top["value_per_conversion"]
+    )
+    assert f"about {top['extra_conversions']:,.0f} more conversions" in top["recommendation"]
     assert pr.loc[1, "opportunity_value"] == 0 and pr.loc[1, "recommendation"].startswith("Monitor")
+    assert not pr.loc[1, "stands_out"]
     exp = J.priorities_export(pr)
     assert list(exp.columns) == J.PRIORITY_EXPORT_COLUMNS
+    assert exp.loc[0, "opportunity_ci_high"] == round(top["opportunity_ci_high"], 2)
+    assert exp.loc[0, "avg_satisfaction"] == round(top["avg_satisfaction"], 4)
     att = J.attribution_export(J.attribution_table(jd))
     assert list(att.columns) == J.ATTRIBUTION_EXPORT_COLUMNS
     fr = J.friction_by_touchpoint(jd, fbl)
     row = fr.set_index(["journey_type", "touchpoint"]).loc[("app_start", "app_checkout")]
     assert row["retry_rate"] > 0.3 and row["contact_after_rate"] > 0.3
     assert row["lost_conversions"] > 0
+    # repeats collapsed (the default): the repeat is no friction, the contact after it still is
+    with J.build_journeys(ev) as collapsed:
+        fc = J.friction_by_touchpoint(collapsed).set_index(["journey_type", "touchpoint"])
+        assert fc.loc[("app_start", "app_checkout"), "retry_rate"] == 0
+        assert fc.loc[("app_start", "app_checkout"), "lost_conversions"] > 0
     ft = J.friction_by_type(jd, fbl).set_index("journey")
     assert ft.loc["app_start", "avg_satisfaction"] < ft.loc["web_start", "avg_satisfaction"]
 
@@ -352,8 +418,11 @@ def test_small_groups_suppressed_and_targets():
     row = fixed.set_index("journey").loc["web_start"]
     assert row["target_conversion"] == 0.95
     assert row["opportunity_value"] == pytest.approx(
-        row["customers"] * (0.95 - row["conversion_rate"]) * 2.0
+        row["journeys"] * (0.95 - row["conversion_rate"]) * 2.0
     )
+    # a set target: the interval is that of the current rate
+    assert row["extra_conversions_ci_low"] < row["extra_conversions"]
+    assert row["extra_conversions"] < row["extra_conversions_ci_high"]
 
 
 def test_plain_clickstream_without_value_or_feedback():

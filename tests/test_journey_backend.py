@@ -121,9 +121,13 @@ def test_edge_cases_by_hand():
     assert j["converted"].tolist() == [True, False, False, True, False, False, False]
     assert j["value"].tolist() == [10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert j["n_steps"].tolist() == [1, 1, 2, 2, 1, 1, 1]
-    assert j["has_retry"].tolist() == [False, False, False, True, False, False, False]
-    assert j["friction_kind"].astype(str).tolist()[3] == "retry"
-    assert j["friction_touchpoint"].astype(str).tolist()[3] == "web_basket"
+    assert not j["has_retry"].any()  # repeats collapsed: not friction
+    assert pd.isna(j["friction_kind"].iloc[3])
+    with J.build_journeys(ev, collapse_repeats=False) as uncollapsed:
+        u = uncollapsed.journeys
+        assert u["has_retry"].tolist() == [False, False, False, True, False, False, False]
+        assert u["friction_kind"].astype(str).tolist()[3] == "retry"
+        assert u["friction_touchpoint"].astype(str).tolist()[3] == "web_basket"
     assert j["n_repeat_contacts"].tolist()[2] == 1  # chat a minute after app_home
     assert j["journey_type"].astype(str).tolist() == [
         "web_home",

@@ -137,7 +137,7 @@ def test_config_file_and_unknown_key(tmp_path, capsys, fake_series):
     assert "Traceback" not in err
     cfg.write_text("journeys:\n  session_gap_minutes: soon\n")
     assert main(["run", "--config", str(cfg)]) == 2
-    assert "journeys.session_gap_minutes: expected number, got text" in capsys.readouterr().err
+    assert "journeys.session_gap_minutes: expected number or null, got text" in capsys.readouterr().err
 
 
 def test_unknown_or_mistyped_cli_parameter_is_exit_2(fake_series, tmp_path, capsys):
@@ -327,7 +327,8 @@ def test_journeys_block_reaches_notebook_05_and_the_manifest(fake_series, tmp_pa
 def test_journeys_session_gap_changes_the_journeys_of_notebook_05(tmp_path, monkeypatch):
     """The real notebook 05 on clickstream events without journey ids, 40 minutes apart:
     ``journeys: {session_gap_minutes: 45}`` joins each customer's three events into one journey
-    where the default 30 minutes splits them into three."""
+    where the default splits them into three (gaps all alike show no valley: the 30-minute
+    fallback; the manifest records the unset gap as null, "from the data")."""
     monkeypatch.delenv("CX_NOTEBOOKS", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     data = tmp_path / "data"
@@ -349,7 +350,7 @@ def test_journeys_session_gap_changes_the_journeys_of_notebook_05(tmp_path, monk
         cfg.write_text(f"data: {data}\nout: {out}\nonly: ['05']\n{block}")
         assert main(["run", "--config", str(cfg)]) == 0
         manifest = json.loads((out / "latest" / "manifest.json").read_text())
-        assert manifest["parameters"]["options"]["journeys"]["session_gap_minutes"] == (gap or 30)
+        assert manifest["parameters"]["options"]["journeys"]["session_gap_minutes"] == gap
         priorities = runner.pd.read_csv(out / "latest" / "exports" / "journey_priorities.csv")
         journeys[gap] = int(priorities["journeys"].sum())
     assert journeys == {None: 100, 45: 40}

@@ -133,8 +133,15 @@ UPLIFT = Group(
 JOURNEYS = Group(
     {
         "conversion_touchpoint": _p(TEXT, "purchase", "touchpoint that counts as a conversion"),
-        "session_gap_minutes": _p(NUM, 30, "inactivity gap that ends a journey"),
-        "collapse_repeats": _p(BOOL, True, "consecutive events at one touchpoint form one step"),
+        "session_gap_minutes": _p(
+            ("number", "null"),
+            None,
+            "inactivity gap that ends a journey when events carry no `journey_id`",
+            shown="from the data",
+        ),
+        "collapse_repeats": _p(
+            BOOL, True, "consecutive events at one touchpoint form one step (no friction)"
+        ),
         "markov_order": _p(INT, 1, "order of the Markov attribution model"),
         "target_conversion": _p(
             ("number", "mapping", "null"),
@@ -153,20 +160,31 @@ JOURNEYS = Group(
         "channel_types": Field(
             OPT_MAP,
             None,
-            "touchpoint or channel → `digital` / `human`",
+            "touchpoint or channel → `digital` / `human` (exact names)",
             values=TEXT,
-            shown="built-in (docs/journeys.md)",
+            shown="built-in exact names (docs/journeys.md)",
         ),
         "contact_touchpoints": Field(
             ("list", "null"),
             None,
             "assisted-service contact touchpoints",
             values=TEXT,
-            shown="human touchpoints but store visits",
+            shown="human touchpoints but store/shop/branch visits",
         ),
         "contact_window_minutes": Field(NUM, 60, "window of a repeat contact"),
         "type_map": Field(
-            OPT_MAP, None, "touchpoint → journey type name", values=TEXT, shown="entry touchpoint"
+            OPT_MAP,
+            None,
+            "touchpoint → journey type name",
+            values=TEXT,
+            shown="first step past the entry touchpoints",
+        ),
+        "entry_touchpoints": Field(
+            ("list", "null"),
+            None,
+            "touchpoints a journey passes on its way in (not its type)",
+            values=TEXT,
+            shown="home/landing pages (docs/journeys.md)",
         ),
         "fix_effort": Field(
             OPT_MAP, None, "journey type → effort to fix, e.g. low", values=TEXT, shown="not shown"

@@ -8,7 +8,6 @@ only the journey table comes back to pandas, the steps and runs stay backend tab
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +27,14 @@ from cxlib.engine import (
     timestamp_literal,
     window,
 )
+from cxlib.journey._gaps import session_gap
 
 log = logging.getLogger(__name__)
 
 
-#: Channel (or touchpoint prefix) -> channel type. Matched on the event's ``channel`` when
-#: present, else on the touchpoint, its prefix before ``_`` and then by substring.
+#: Channel or touchpoint name -> channel type, matched exactly (case and surrounding spaces
+#: aside): first the touchpoint's own name, then its usual ``channel``. A name in none of these
+#: (nor in ``journeys.channel_types``) is typed ``unknown`` and listed in the report.
 DEFAULT_CHANNEL_TYPES: dict[str, str] = {
     "app": "digital",
     "web": "digital",
@@ -61,9 +62,20 @@ DEFAULT_CHANNEL_TYPES: dict[str, str] = {
     "contact_center": "human",
 }
 
+#: Human channels or touchpoints that are in-person visits, not assisted-service contacts
+#: (exact names; ``journeys.contact_touchpoints`` names the contacts instead).
+VISIT_CHANNELS: tuple[str, ...] = ("store", "shop", "branch")
 
-#: Human touchpoints matching this are in-person visits, not assisted-service contacts.
-_VISIT_PATTERN = re.compile(r"store|shop|branch|visit", re.IGNORECASE)
+#: Default ``journeys.entry_touchpoints``: pages a journey passes on its way in, which say
+#: nothing of what it is for (exact names).
+DEFAULT_ENTRY_TOUCHPOINTS: tuple[str, ...] = (
+    "home",
+    "home_page",
+    "homepage",
+    "landing",
+    "landing_page",
+    "index",
+)
 
 
 START, CONV, NULL = "(start)", "(conversion)", "(null)"
@@ -140,19 +152,6 @@ class _Backend:
     owns_engine: bool = False
 
 
-def _channel_type(name: str, mapping: Mapping[str, str]) -> str | None:
-    key = str(name).strip().lower()
-    if key in mapping:
-        return mapping[key]
-    prefix = re.split(r"[_\-\s.:/]", key, maxsplit=1)[0]
-    if prefix in mapping:
-        return mapping[prefix]
-    for k in sorted(mapping, key=len, reverse=True):
-        if len(k) >= 3 and k in key:
-            return mapping[k]
-    return None
-
-
 def touchpoint_channel_types(
     touchpoints: Sequence[str],
     channels: Mapping[str, str] | None = None,
@@ -161,34 +160,41 @@ def touchpoint_channel_types(
 ) -> pd.Series:
     """Channel type per touchpoint (``digital``, ``human``, ``conversion`` or ``unknown``).
 
-    ``mapping`` entries (touchpoint or channel -> type) take precedence over
-    :data:`DEFAULT_CHANNEL_TYPES`; ``channels`` gives each touchpoint's usual channel.
+    Exact names only (case and surrounding spaces aside), first match wins: ``mapping``
+    (``journeys.channel_types``) on the touchpoint, then on its usual channel (``channels``),
+    then :data:`DEFAULT_CHANNEL_TYPES` on the touchpoint, then on the channel. A touchpoint none
+    of them names is ``unknown`` (no substring or prefix guessing: "kappa" is not an app).
     """
-    user = {str(k).lower(): str(v) for k, v in (mapping or {}).items()}
-    merged = {**DEFAULT_CHANNEL_TYPES, **user}
+    user = {_key(k): str(v) for k, v in (mapping or {}).items()}
     out = {}
     for tp in touchpoints:
         if tp == conversion_touchpoint:
             out[tp] = "conversion"
             continue
-        kind = user.get(str(tp).lower())
         ch = (channels or {}).get(tp)
-        if kind is None and ch is not None and str(ch) not in ("", "nan"):
-            kind = _channel_type(ch, merged)
-        if kind is None:
-            kind = _channel_type(tp, merged)
-        out[tp] = kind or "unknown"
+        keys = [_key(tp)] + ([_key(ch)] if ch is not None and str(ch) not in ("", "nan") else [])
+        kinds = [d[k] for d in (user, DEFAULT_CHANNEL_TYPES) for k in keys if k in d]
+        out[tp] = kinds[0] if kinds else "unknown"
     return pd.Series(out, name="channel_type", dtype="str")
+
+
+def _key(name: object) -> str:
+    """A name as the channel-type lookups match it: stripped and lower case."""
+    return str(name).strip().lower()
 
 
 def _journey_type_codes(
     entry_tp: np.ndarray,
+    intent_tp: np.ndarray,
     mapped_tp: np.ndarray,
     tp_names: list[str],
     type_map: Mapping[str, str] | None,
 ) -> pd.Categorical:
     """Journey type per journey: the type of its first mapped step (``mapped_tp``, -1 when
-    none), else its entry touchpoint; categories are the types that occur, sorted."""
+    none), else its first step that is neither an entry touchpoint nor the conversion
+    (``intent_tp``, -1 when none), else its entry touchpoint; categories are the types that
+    occur, sorted."""
+    entry_tp = np.where(intent_tp >= 0, intent_tp, entry_tp)
     if type_map:
         tmap = {str(k): str(v) for k, v in type_map.items()}
         type_names = sorted(set(tmap.values()) | set(tp_names))
@@ -228,13 +234,14 @@ def build_journeys(
     events: pd.DataFrame,
     *,
     conversion_touchpoint: str = "purchase",
-    session_gap_minutes: float = 30.0,
+    session_gap_minutes: float | None = None,
     collapse_repeats: bool = True,
     use_journey_id: bool = True,
     channel_types: Mapping[str, str] | None = None,
     contact_touchpoints: Sequence[str] | None = None,
     contact_window_minutes: float = 60.0,
     type_map: Mapping[str, str] | None = None,
+    entry_touchpoints: Sequence[str] | None = None,
     engine: Engine | None = None,
 ) -> JourneyData:
     """Build journeys from an events table, in the backend (one set of Ibis expressions).
@@ -246,8 +253,10 @@ def build_journeys(
         ``value``. A pandas frame is registered on the engine's connection first.
     conversion_touchpoint : str
         Touchpoint that counts as a conversion.
-    session_gap_minutes : float
-        Inactivity gap that starts a new journey when events have no ``journey_id``.
+    session_gap_minutes : float, optional
+        Inactivity gap that starts a new journey when events have no ``journey_id``. None: chosen
+        from the data, at the valley of the gaps between a customer's events
+        (:mod:`cxlib.journey._gaps`; ``params["session_gap"]`` holds what it was chosen from).
     collapse_repeats : bool
         Collapse consecutive events at the same touchpoint into one step.
     use_journey_id : bool
@@ -255,13 +264,17 @@ def build_journeys(
     channel_types : mapping, optional
         Touchpoint or channel -> ``digital`` / ``human`` overrides.
     contact_touchpoints : sequence of str, optional
-        Assisted-service contact touchpoints (default: human touchpoints that are not store or
-        branch visits).
+        Assisted-service contact touchpoints (default: human touchpoints whose name and channel
+        are not one of :data:`VISIT_CHANNELS`).
     contact_window_minutes : float
-        A contact within this many minutes of the previous step counts as a repeat contact.
+        A contact within this many minutes after a digital step (or another contact) of the
+        same journey counts as a repeat contact.
     type_map : mapping, optional
-        Touchpoint -> journey type; a journey's type is that of its first mapped step, else its
-        entry touchpoint.
+        Touchpoint -> journey type; a journey's type is that of its first mapped step.
+    entry_touchpoints : sequence of str, optional
+        Touchpoints a journey passes on its way in (default :data:`DEFAULT_ENTRY_TOUCHPOINTS`).
+        Without ``type_map`` (or when no step is mapped), a journey's type is its first step
+        that is neither an entry touchpoint nor the conversion, else its first step.
     engine : Engine, optional
         The engine that keeps the journeys' backend tables (``steps``, ``runs``). Default: an
         engine of the journeys' own (on the events' connection, or a new embedded DuckDB for a
@@ -296,6 +309,7 @@ def build_journeys(
             contact_touchpoints=contact_touchpoints,
             contact_window_minutes=contact_window_minutes,
             type_map=type_map,
+            entry_touchpoints=entry_touchpoints,
         )
     except BaseException:
         if owns:
@@ -310,13 +324,14 @@ def _build_journeys(
     engine: Engine,
     *,
     conversion_touchpoint: str,
-    session_gap_minutes: float,
+    session_gap_minutes: float | None,
     collapse_repeats: bool,
     use_journey_id: bool,
     channel_types: Mapping[str, str] | None,
     contact_touchpoints: Sequence[str] | None,
     contact_window_minutes: float,
     type_map: Mapping[str, str] | None,
+    entry_touchpoints: Sequence[str] | None,
 ) -> JourneyData:
     """:func:`build_journeys` on a backend table: sessions, runs, friction flags and the journey
     table computed in the backend; only the journey table comes back to pandas."""
@@ -324,11 +339,17 @@ def _build_journeys(
     has_jid = use_journey_id and "journey_id" in cols
     base = events.mutate(cx_tp=events["touchpoint"].cast("string").strip())
     tp_names, tp_types, contacts, tpt = _touchpoints(
-        base, conversion_touchpoint, channel_types, contact_touchpoints, type_map
+        base, conversion_touchpoint, channel_types, contact_touchpoints, type_map, entry_touchpoints
     )
+    gap = None
+    if session_gap_minutes is None:  # from the gaps of the events a journey id does not group
+        gap = session_gap(base.filter(base["journey_id"].isnull()) if has_jid else base)
+        session_gap_minutes = gap.minutes
     ev = engine.keep(_sessions(base, tpt, has_jid, session_gap_minutes), "cx_journey_events")
     j0 = engine.keep(_journey_keys(ev), "cx_journey_j0")
-    runs = engine.keep(_runs(ev, j0, tpt, contact_window_minutes), "cx_journey_runs")
+    runs = engine.keep(
+        _runs(ev, j0, tpt, contact_window_minutes, collapse_repeats), "cx_journey_runs"
+    )
     # through Arrow: Ibis's to_pandas converts the nullable columns value by value (3-4 s of
     # the build at a million events); numbers stay NumPy arrays (NaN for a null)
     jf = fetch_frame(_journey_aggregates(runs, j0))
@@ -341,7 +362,8 @@ def _build_journeys(
     last_tp = jf["last_nc"].fillna(-1).to_numpy().astype(np.int64)
     last_tp = np.where(last_tp >= 0, last_tp, first_tp)
     mapped_tp = jf["mapped_tp"].fillna(-1).to_numpy().astype(np.int64)
-    jtype = _journey_type_codes(entry_tp, mapped_tp, tp_names, type_map)
+    intent_tp = jf["intent_tp"].fillna(-1).to_numpy().astype(np.int64)
+    jtype = _journey_type_codes(entry_tp, intent_tp, mapped_tp, tp_names, type_map)
     # the friction step's touchpoint, per journey with friction
     attr = pd.DataFrame(
         {
@@ -397,9 +419,12 @@ def _build_journeys(
         touchpoint_types=tp_types,
         contact_touchpoints=contacts,
         conversion_touchpoint=conversion_touchpoint,
-        params=_build_params(
-            session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
-        ),
+        params={
+            **_build_params(
+                session_gap_minutes, collapse_repeats, has_jid, contact_window_minutes, tp_names
+            ),
+            "session_gap": gap,
+        },
         backend=_Backend(engine, runs_x, steps_x, max_step_pos),
     )
 
@@ -410,6 +435,7 @@ def _touchpoints(
     channel_types: Mapping[str, str] | None,
     contact_touchpoints: Sequence[str] | None,
     type_map: Mapping[str, str] | None,
+    entry_touchpoints: Sequence[str] | None,
 ) -> tuple[list[str], pd.Series, list[str], Any]:
     """Touchpoint names (sorted), channel types, contact touchpoints and the touchpoint table
     (code and flags per name) of the events ``base`` (with the stripped name ``cx_tp``)."""
@@ -430,10 +456,18 @@ def _touchpoints(
             chan_of = {str(t): str(c) for t, c in zip(mode["cx_tp"], mode["channel"], strict=True)}
     tp_types = touchpoint_channel_types(tp_names, chan_of, channel_types, conversion_touchpoint)
     if contact_touchpoints is None:
-        contacts = [t for t in tp_names if tp_types[t] == "human" and not _VISIT_PATTERN.search(t)]
+        visit = set(VISIT_CHANNELS)
+        contacts = [
+            t
+            for t in tp_names
+            if tp_types[t] == "human"
+            and _key(t) not in visit
+            and _key((chan_of or {}).get(t, "")) not in visit
+        ]
     else:
         contacts = [t for t in contact_touchpoints if t in tp_names]
     tmap = {str(a): str(b) for a, b in (type_map or {}).items()}
+    entry = set(DEFAULT_ENTRY_TOUCHPOINTS if entry_touchpoints is None else entry_touchpoints)
     tpt = in_memory_table(
         pd.DataFrame(
             {
@@ -443,6 +477,7 @@ def _touchpoints(
                 "is_dig": [tp_types[t] in ("digital", "unknown") for t in tp_names],
                 "is_contact": [t in contacts for t in tp_names],
                 "is_mapped": [t in tmap for t in tp_names],
+                "is_entry": [t in entry for t in tp_names],
             }
         )
     )
@@ -514,9 +549,10 @@ def _journey_keys(ev: Any) -> Any:
     return j0
 
 
-def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
+def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float, collapse_repeats: bool) -> Any:
     """One row per run of repeats, with position and friction flags (one window pass over each
-    journey's runs)."""
+    journey's runs). A run of repeats is a retry only when repeats are not collapsed: collapsed,
+    reloading a page or opening an e-mail twice is one step, not friction."""
     r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
         tp=ev["tp"].max(),
         t0=ev["t"].min(),
@@ -538,6 +574,7 @@ def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         "timestamp",
         "is_dig",
         "is_mapped",
+        "is_entry",
         is_conversion=r["is_conv"],
         is_contact=r["is_contact"],
         pos=r["lr"] - r["lr0"],
@@ -577,7 +614,7 @@ def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float) -> Any:
         & (r["is_dig"] | r["is_contact"])
     ).fill_null(False)
     r = r.mutate(
-        is_retry=(r["repeats"] > 1) & ~r["is_conversion"],
+        is_retry=(r["repeats"] > 1) & ~r["is_conversion"] & literal(not collapse_repeats),
         repeat_contact=rep,
         contact_cand=rep & r["p_dig"].fill_null(False),
         next_repeat_contact=next_rep,
@@ -605,6 +642,7 @@ def _journey_aggregates(runs: Any, j0: Any) -> Any:
         entry_nc=runs["tp"].argmin(runs["pos"], where=nc),
         last_nc=runs["tp"].argmax(runs["pos"], where=nc),
         mapped_tp=runs["tp"].argmin(runs["pos"], where=runs["is_mapped"]),
+        intent_tp=runs["tp"].argmin(runs["pos"], where=nc & ~runs["is_entry"]),
         max_pos=runs["pos"].max(),
     )
     ja = ja.join(j0.drop("lj", "lr0", "jk"), "journey").order_by("journey")

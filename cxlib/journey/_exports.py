@@ -24,7 +24,12 @@ PRIORITY_EXPORT_COLUMNS = [
     "conversion_rate",
     "drop_off_step",
     "avg_satisfaction",
+    "extra_conversions",
+    "extra_conversions_ci_low",
+    "extra_conversions_ci_high",
     "opportunity_value",
+    "opportunity_ci_low",
+    "opportunity_ci_high",
     "rank",
 ]
 
@@ -43,5 +48,7 @@ def priorities_export(priorities: pd.DataFrame) -> pd.DataFrame:
     out = priorities[PRIORITY_EXPORT_COLUMNS].copy()
     for c in ("conversion_rate", "avg_satisfaction"):
         out[c] = out[c].astype(float).round(4)
-    out["opportunity_value"] = out["opportunity_value"].round(2)
+    for c in PRIORITY_EXPORT_COLUMNS:  # conversions and money with their intervals
+        if c.startswith(("extra_conversions", "opportunity_")):
+            out[c] = out[c].astype(float).round(2)
     return out.reset_index(drop=True)

@@ -88,8 +88,9 @@ def friction_by_touchpoint(jd: JourneyData, feedback: pd.DataFrame | None = None
     drop_off_rate (share of those journeys that ended there unconverted), retry_rate,
     loop_rate (share going back to an earlier touchpoint from here), contact_after_rate (share
     followed by a repeat contact), median_minutes_to_next (after the first visit),
-    friction_journeys (journeys with a counted friction signal here), lost_conversions
-    (see :func:`opportunity`), and with feedback avg_score, complaint_rate, feedback_n.
+    friction_journeys (journeys with a counted friction signal here), friction_kind (their
+    commonest signal: retry, loop or contact), lost_conversions (see :func:`opportunity`), and
+    with feedback avg_score, complaint_rate, feedback_n.
     """
     out = _touchpoint_friction(jd)
     return _friction_by_touchpoint_tail(jd, out, feedback)
@@ -153,13 +154,16 @@ def _friction_by_touchpoint_tail(
     out["channel_type"] = out["touchpoint"].map(jd.touchpoint_types)
     opp = _lost_by_touchpoint(jd)
     out = out.merge(
-        opp[["journey_type", "touchpoint", "friction_journeys", "lost_conversions"]],
+        opp[
+            ["journey_type", "touchpoint", "friction_journeys", "lost_conversions", "friction_kind"]
+        ],
         on=["journey_type", "touchpoint"],
         how="left",
     )
     out[["friction_journeys", "lost_conversions"]] = out[
         ["friction_journeys", "lost_conversions"]
     ].fillna(0.0)
+    out["friction_kind"] = out["friction_kind"].fillna("")
     if feedback is not None and len(feedback):
         fb = feedback[feedback["journey"] >= 0] if "journey" in feedback else feedback
         fa = (
@@ -187,33 +191,48 @@ def _lost_by_touchpoint(jd: JourneyData, min_smooth: int = 20, alpha: float = 0.
 
     Among the journeys that reached the touchpoint, those with a friction signal there
     (``friction_journeys``; a journey's loop counts once, at its first backtrack) are compared
-    with those that passed it smoothly. ``lost_conversions = friction_journeys x (smooth rate - friction rate)`` when the
-    friction journeys convert worse with a one-sided two-proportion test p-value below
-    ``alpha`` and at least ``min_smooth`` smooth journeys exist; else 0 (a signal that does not
-    clearly cost conversions, such as comparing products, is not counted as a loss).
+    with those that passed it smoothly, by a one-sided two-proportion test (statsmodels,
+    Agresti-Caffo) in every cell with at least ``min_smooth`` smooth journeys; the p-values are
+    adjusted together (Benjamini-Hochberg, ``multipletests``) into ``p_adjusted``.
+    ``lost_conversions = friction_journeys x (smooth rate - friction rate)`` where the friction
+    journeys convert worse with ``p_adjusted < alpha``; else 0 (a signal that is not clearly
+    associated with lower conversion, such as comparing products, is not counted as a loss).
+    ``lost_var`` is its normal-approximation variance (0 where not counted). The comparison is an
+    association, not a measured effect of removing the friction.
     """
+    from statsmodels.stats.multitest import multipletests
     from statsmodels.stats.proportion import test_proportions_2indep
 
     runs = jd.backend.runs
     g = jd.backend.engine.cached(runs, "journey_signals", lambda: _signal_counts(jd)).copy()
     rate_s = g["conv_smooth"] / g["smooth"].replace(0, np.nan)
     rate_f = g["conv_at"] / g["at"].replace(0, np.nan)
+    tested = np.flatnonzero((g["at"] > 0).to_numpy() & (g["smooth"] >= min_smooth).to_numpy())
     p = np.ones(len(g))
-    for i in np.flatnonzero((g["at"] > 0).to_numpy() & (g["smooth"] >= min_smooth).to_numpy()):
-        if rate_f.iloc[i] >= rate_s.iloc[i]:
-            continue
-        res = test_proportions_2indep(
-            int(g["conv_at"].iloc[i]),
-            int(g["at"].iloc[i]),
-            int(g["conv_smooth"].iloc[i]),
-            int(g["smooth"].iloc[i]),
-            alternative="smaller",
-            method="agresti-caffo",
-        )
+    for i in tested:
+        if g["conv_at"].iloc[i] + g["conv_smooth"].iloc[i] == 0:
+            continue  # no conversion on either side: nothing lower (p = 1, still one test)
+        with np.errstate(divide="ignore", invalid="ignore"):  # its ratio/odds of a 0% or 100%
+            res = test_proportions_2indep(
+                int(g["conv_at"].iloc[i]),
+                int(g["at"].iloc[i]),
+                int(g["conv_smooth"].iloc[i]),
+                int(g["smooth"].iloc[i]),
+                alternative="smaller",
+                method="agresti-caffo",
+            )
         p[i] = float(res.pvalue)
-    g["p_value"] = p
-    ok = (g["smooth"] >= min_smooth) & (g["p_value"] < alpha)
+    p_adj = np.ones(len(g))
+    if len(tested):
+        p_adj[tested] = multipletests(p[tested], alpha=alpha, method="fdr_bh")[1]
+    g["p_value"], g["p_adjusted"] = p, p_adj
+    ok = (p_adj < alpha) & (rate_f < rate_s).fillna(False).to_numpy()
     g["lost_conversions"] = np.where(ok, (g["at"] * (rate_s - rate_f)).fillna(0.0), 0.0)
+    var = g["at"] ** 2 * (
+        rate_s * (1 - rate_s) / g["smooth"].replace(0, np.nan)
+        + rate_f * (1 - rate_f) / g["at"].replace(0, np.nan)
+    )
+    g["lost_var"] = np.where(ok, var.fillna(0.0), 0.0)
     g["friction_journeys"] = g["at"]
     g["smooth_rate"] = rate_s
     g["friction_rate"] = rate_f
@@ -271,18 +290,26 @@ def opportunity(
     alpha: float = 0.05,
     min_value_n: int = 10,
 ) -> pd.DataFrame:
-    """Opportunity per journey type: customers x (target - current conversion) x value.
+    """Opportunity per journey type, in one unit: journeys x (target - current conversion), in
+    conversions (``extra_conversions``) and, times the value per conversion, in money
+    (``opportunity_value``), each with a 95% interval (``*_ci_low``, ``*_ci_high``).
 
-    ``target_conversion`` None uses the smooth-step benchmark (current conversion plus the
+    ``target_conversion`` None uses the smooth-step benchmark: current conversion plus the
     conversions recovered if journeys converted after their friction step like journeys that
-    passed it smoothly - only where the friction clearly costs conversions, one-sided test at
-    ``alpha`` - per journey); a number or a mapping per type sets it instead (never
-    below the current rate). ``value_per_conversion`` None uses the type's mean conversion
-    value (the overall mean when the type has fewer than ``min_value_n`` valued conversions;
-    1.0, i.e. opportunity in conversions, when events carry no value).
+    passed it smoothly - only where the friction is associated with clearly lower conversion
+    (one-sided tests, Benjamini-Hochberg adjusted, at ``alpha``; see :func:`_lost_by_touchpoint`)
+    - per journey; its interval is the normal approximation of the summed losses. A number or a
+    mapping per type sets the target instead (never below the current rate); the interval then
+    comes from the Wilson interval of the current rate. ``value_per_conversion`` None uses the
+    type's mean conversion value (the overall mean when the type has fewer than ``min_value_n``
+    valued conversions; 1.0, i.e. opportunity in conversions, when events carry no value); the
+    money interval takes the value as given. ``stands_out`` is True where the opportunity is a
+    positive number whose interval excludes zero.
     """
+    from statsmodels.stats.proportion import proportion_confint
+
     j = jd.journeys
-    g = j.groupby("journey_type")
+    g = j.groupby("journey_type", observed=True)
     out = pd.DataFrame(
         {
             "customers": g["customer_id"].nunique(),
@@ -292,7 +319,9 @@ def opportunity(
     )
     out["conversion_rate"] = out["conversions"] / out["journeys"]
     lost = _lost_by_touchpoint(jd, min_smooth=min_smooth, alpha=alpha)
-    lt = lost.groupby("journey_type")["lost_conversions"].sum().reindex(out.index).fillna(0.0)
+    by_type = lost.groupby("journey_type")
+    lt = by_type["lost_conversions"].sum().reindex(out.index).fillna(0.0)
+    sd = np.sqrt(by_type["lost_var"].sum().reindex(out.index).fillna(0.0))
     worst = (
         lost[lost["lost_conversions"] > 0]
         .sort_values("lost_conversions", ascending=False)
@@ -301,8 +330,9 @@ def opportunity(
     )
     out["main_friction_touchpoint"] = worst["touchpoint"].reindex(out.index)
     out["main_friction_kind"] = worst["friction_kind"].reindex(out.index)
-    nonconv_fric = (j["has_friction"] & ~j["converted"]).groupby(j["journey_type"]).sum()
-    lt = np.minimum(lt.clip(lower=0.0), nonconv_fric.reindex(out.index).fillna(0))
+    cap = (j["has_friction"] & ~j["converted"]).groupby(j["journey_type"], observed=True).sum()
+    cap = cap.reindex(out.index).fillna(0).astype(float)
+    lt = np.minimum(lt.clip(lower=0.0), cap)
     bench = out["conversion_rate"] + lt / out["journeys"]
     if target_conversion is None:
         target = bench
@@ -311,27 +341,53 @@ def opportunity(
     else:
         target = pd.Series(float(target_conversion), index=out.index)
     out["target_conversion"] = np.maximum(target, out["conversion_rate"])
+    out["conversion_gap"] = out["target_conversion"] - out["conversion_rate"]
+    out["extra_conversions"] = out["journeys"] * out["conversion_gap"]
+    # the interval: of the summed losses where the benchmark is the target, else of the rate
+    lo_rate, hi_rate = proportion_confint(out["conversions"], out["journeys"], method="wilson")
+    fixed = (out["target_conversion"] - bench).abs() > 1e-12
+    z = 1.959963984540054
+    out["extra_conversions_ci_low"] = np.where(
+        fixed,
+        out["journeys"] * (out["target_conversion"] - hi_rate).clip(lower=0.0),
+        (lt - z * sd).clip(lower=0.0),
+    )
+    out["extra_conversions_ci_high"] = np.where(
+        fixed, out["journeys"] * (out["target_conversion"] - lo_rate), np.minimum(lt + z * sd, cap)
+    )
+    v = _value_per_conversion(j, out.index, value_per_conversion, min_value_n)
+    out["value_per_conversion"] = v
+    out["opportunity_value"] = out["extra_conversions"] * v
+    out["opportunity_ci_low"] = out["extra_conversions_ci_low"] * v
+    out["opportunity_ci_high"] = out["extra_conversions_ci_high"] * v
+    val = out["opportunity_value"].to_numpy(dtype=float)
+    out["stands_out"] = (
+        np.isfinite(val) & (val > 0) & (out["extra_conversions_ci_low"].to_numpy() > 0)
+    )
+    out.index = out.index.astype("str")
+    out.index.name = "journey"
+    return out.reset_index()
+
+
+def _value_per_conversion(
+    j: pd.DataFrame,
+    types: pd.Index,
+    value_per_conversion: float | Mapping[str, float] | None,
+    min_value_n: int,
+) -> pd.Series:
+    """Value of a conversion per journey type (see :func:`opportunity`)."""
     conv_vals = j.loc[j["converted"], ["journey_type", "value"]]
     has_value = conv_vals["value"].abs().sum() > 0
     overall = float(conv_vals["value"].mean()) if has_value and len(conv_vals) else 1.0
     if value_per_conversion is None:
-        if has_value:
-            vg = conv_vals.groupby("journey_type")["value"].agg(["mean", "size"])
-            v = vg["mean"].where(vg["size"] >= min_value_n, overall).reindex(out.index)
-            v = v.fillna(overall)
-        else:
-            v = pd.Series(1.0, index=out.index)
-    elif isinstance(value_per_conversion, Mapping):
-        v = pd.Series(value_per_conversion, dtype=float).reindex(out.index).fillna(overall)
-    else:
-        v = pd.Series(float(value_per_conversion), index=out.index)
-    out["value_per_conversion"] = v
-    out["conversion_gap"] = out["target_conversion"] - out["conversion_rate"]
-    out["extra_conversions"] = out["customers"] * out["conversion_gap"]
-    out["opportunity_value"] = out["extra_conversions"] * v
-    out.index = out.index.astype("str")
-    out.index.name = "journey"
-    return out.reset_index()
+        if not has_value:
+            return pd.Series(1.0, index=types)
+        vg = conv_vals.groupby("journey_type", observed=True)["value"].agg(["mean", "size"])
+        v = vg["mean"].where(vg["size"] >= min_value_n, overall).reindex(types)
+        return v.fillna(overall)
+    if isinstance(value_per_conversion, Mapping):
+        return pd.Series(value_per_conversion, dtype=float).reindex(types).fillna(overall)
+    return pd.Series(float(value_per_conversion), index=types)
 
 
 def value_known(jd: JourneyData, value_per_conversion: Any = None) -> bool:

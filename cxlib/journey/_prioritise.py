@@ -51,7 +51,10 @@ def prioritised(
     target_conversion, drop_off_step, avg_satisfaction, satisfaction_gap (overall mean score
     minus the type's; positive = less satisfied than average), effort (customer effort: steps
     plus assisted contacts per journey), fix_effort (from ``fix_effort`` when given),
-    extra_conversions (customers x conversion gap), opportunity_value, main friction and a plain-language recommendation.
+    extra_conversions (journeys x conversion gap) and opportunity_value (times the value per
+    conversion), each with its 95% interval, stands_out (a positive opportunity whose interval
+    excludes zero), main friction and a plain-language recommendation. Journey types that stand
+    out come first, each group by opportunity.
     Journey types under ``min_group_size`` customers are suppressed (their number is returned
     beside the table).
     """
@@ -88,7 +91,9 @@ def prioritised(
     out = out.reset_index()
     shown = suppress_small_groups(out, "customers", min_group_size)
     out = shown.frame
-    out = out.sort_values(["opportunity_value", "journeys"], ascending=False, kind="stable")
+    out = out.sort_values(
+        ["stands_out", "opportunity_value", "journeys"], ascending=False, kind="stable"
+    )
     out["rank"] = np.arange(1, len(out) + 1)
     known = value_known(jd, value_per_conversion)
     out["recommendation"] = [
@@ -110,8 +115,13 @@ def prioritised(
         "effort",
         "fix_effort",
         "extra_conversions",
+        "extra_conversions_ci_low",
+        "extra_conversions_ci_high",
         "value_per_conversion",
         "opportunity_value",
+        "opportunity_ci_low",
+        "opportunity_ci_high",
+        "stands_out",
         "main_friction_touchpoint",
         "main_friction_kind",
         "friction_rate",

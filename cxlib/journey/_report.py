@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -11,19 +12,32 @@ from cxlib.report import Finding
 _KIND_TEXT = {
     "retry": "customers repeat the step (it fails or stalls)",
     "loop": "customers go round in circles",
-    "contact": "customers give up and contact us",
+    "contact": "customers contact us soon after",
 }
+
+
+def _worth(row: Any, currency: str, value_known: bool) -> str:
+    """The opportunity of a prioritised row in conversions and (value known) money, with its
+    95% interval."""
+    conv = (
+        f"about {row.extra_conversions:,.0f} more conversions (95% interval "
+        f"{row.extra_conversions_ci_low:,.0f} to {row.extra_conversions_ci_high:,.0f})"
+    )
+    if not value_known:
+        return conv
+    return (
+        f"{conv}, worth about {currency}{row.opportunity_value:,.0f} ({currency}"
+        f"{row.opportunity_ci_low:,.0f} to {currency}{row.opportunity_ci_high:,.0f})"
+    )
 
 
 def _recommend(row: Any, currency: str = "", value_known: bool = True) -> str:
     """One plain-language recommendation for a prioritised journey type."""
-    worth = f" worth {currency}{row.opportunity_value:,.0f}" if value_known else ""
     conv = f"{row.conversion_rate:.1%}"
-    tgt = f"{row.target_conversion:.1%}"
-    if row.opportunity_value <= 0 or row.target_conversion - row.conversion_rate < 0.0005:
+    if not row.stands_out:
         return (
-            f"Monitor: '{row.journey}' journeys convert at {conv} and show no friction that "
-            f"costs conversions; keep them as they are."
+            f"Monitor: '{row.journey}' journeys convert at {conv}; no friction in them is "
+            "clearly associated with lower conversion, so nothing here stands out to fix."
         )
     kind = row.main_friction_kind if isinstance(row.main_friction_kind, str) else ""
     where = row.main_friction_touchpoint if isinstance(row.main_friction_touchpoint, str) else ""
@@ -33,8 +47,9 @@ def _recommend(row: Any, currency: str = "", value_known: bool = True) -> str:
         sat = f" Satisfaction is {row.satisfaction_gap:.1f} points below average."
     step = f" at '{where}'" if where else f" at '{row.drop_off_step}'"
     return (
-        f"Fix '{row.journey}' journeys{step}: {what}. Bringing conversion from {conv} to {tgt} "
-        f"would add about {row.extra_conversions:,.0f} converting customers{worth}.{sat}"
+        f"Fix '{row.journey}' journeys{step}: {what}, which is associated with lower conversion. "
+        f"Bringing conversion from {conv} to {row.target_conversion:.1%} would add "
+        f"{_worth(row, currency, value_known)}.{sat}"
     )
 
 
@@ -62,11 +77,27 @@ def few_customers_reason(min_group_size: int) -> str:
     )
 
 
-def built_from(used_journey_id: bool, session_gap_minutes: Any) -> str:
-    """How the journeys were cut: from journey ids, or sessions with a gap."""
-    if used_journey_id:
+def built_from(params: Mapping[str, Any]) -> str:
+    """How the journeys were cut (from a build's ``JourneyData.params``): from journey ids, or
+    sessions with a gap set, chosen from the data, or the fallback."""
+    if params["used_journey_id"]:
         return "the journey ids in the data"
-    return f"sessions with no gap longer than {session_gap_minutes} minutes"
+    minutes = params["session_gap_minutes"]
+    hours = f" (about {minutes / 60:,.0f} hours)" if minutes >= 120 else ""
+    text = f"sessions with no gap longer than {minutes:,.0f} minutes{hours}"
+    gap = params.get("session_gap")
+    if gap is None:
+        return f"{text} (as set)"
+    if not gap.from_data:
+        return (
+            f"{text} (the usual web-session gap: the gaps between a customer's events show no "
+            "clear valley between steps of a visit and separate visits)"
+        )
+    return (
+        f"{text}, chosen from the data: {gap.share_below:.0%} of the gaps between a customer's "
+        "consecutive events are shorter (steps of one visit) and the rest much longer (separate "
+        "visits), with fewest gaps in between"
+    )
 
 
 def overview_markdown(r: Any) -> str:
@@ -74,7 +105,21 @@ def overview_markdown(r: Any) -> str:
     j = r.journeys
     return (
         f"**{len(j):,} journeys** by **{r.n_customers:,} customers**, built from {r.built_from}; "
-        f"{j['converted'].mean():.1%} end in a purchase. Touchpoints and their channel type:"
+        f"{j['converted'].mean():.1%} end in a conversion. Touchpoints and their channel type"
+        f"{untyped_note(r)}:"
+    )
+
+
+def untyped_note(r: Any) -> str:
+    """The touchpoints no channel-type rule named (none: empty)."""
+    t = r.touchpoint_types
+    unknown = sorted(str(x) for x in t.index[t == "unknown"])
+    if not unknown:
+        return ""
+    shown = ", ".join(f"'{x}'" for x in unknown[:12]) + (" …" if len(unknown) > 12 else "")
+    return (
+        f" ({len(unknown)} touchpoint(s) could not be typed digital or human and count as "
+        f"digital: {shown}; set `journeys.channel_types` to type them)"
     )
 
 
@@ -194,7 +239,7 @@ def journey_findings(r: Any) -> list[Finding]:
         Finding(
             f"{len(j):,} journeys by {r.n_customers:,} customers up to {r.as_of_date.date()} "
             f"(built from {r.built_from}); {j['converted'].mean():.1%} of journeys end in a "
-            "purchase."
+            "conversion."
         )
     ]
     if len(r.outcomes):
@@ -213,8 +258,8 @@ def journey_findings(r: Any) -> list[Finding]:
         out.append(
             Finding(
                 f"The Markov model credits '{top['touchpoint']}' with {top['markov']:,.0f} of "
-                f"{n_conv:,.0f} purchases ({top['markov'] / n_conv:.1%}); without it "
-                f"{top['removal_effect']:.1%} of purchases would be lost. Last-touch would give "
+                f"{n_conv:,.0f} conversions ({top['markov'] / n_conv:.1%}); without it "
+                f"{top['removal_effect']:.1%} of conversions would be lost. Last-touch would give "
                 f"most credit to '{last_top['touchpoint']}' ({last_top['last_touch']:,.0f}).",
                 headline=True,
             )
@@ -224,33 +269,44 @@ def journey_findings(r: Any) -> list[Finding]:
         w = worst.iloc[0]
         out.append(
             Finding(
-                f"The costliest friction is at '{w['touchpoint']}' in '{w['journey_type']}' "
-                f"journeys: {w['friction_journeys']:,.0f} of {w['journeys']:,} journeys hit a "
-                f"problem there (repeat {w['retry_rate']:.0%}, contact us "
-                f"{w['contact_after_rate']:.0%}), costing about {w['lost_conversions']:,.0f} "
-                "purchases.",
+                f"The friction most associated with lower conversion is at '{w['touchpoint']}' "
+                f"in '{w['journey_type']}' journeys: {w['friction_journeys']:,.0f} of "
+                f"{w['journeys']:,} journeys hit a problem there "
+                f"({_KIND_TEXT.get(w['friction_kind'], 'customers drop out')}) and they convert "
+                "less than those "
+                f"that pass it smoothly, about {w['lost_conversions']:,.0f} fewer conversions.",
                 headline=True,
             )
         )
-    pr = r.priorities
-    if len(pr):
-        first = pr.iloc[0]
-        total = pr["opportunity_value"].sum()
-        worth = (
-            f"{r.currency}{first['opportunity_value']:,.0f}"
-            if r.value_known
-            else f"{first['extra_conversions']:,.0f} more converting customers"
-        )
-        out.append(
-            Finding(
-                f"Fix first: '{first['journey']}' journeys ({first['customers']:,} customers) "
-                f"convert at {first['conversion_rate']:.1%} against "
-                f"{first['target_conversion']:.1%} when smooth; closing the gap is worth about "
-                f"{worth}, {first['opportunity_value'] / total:.0%} of the opportunity across all "
-                "journey types.",
-                headline=True,
-                impact=float(first["opportunity_value"]),
-            )
-        )
-        out += [Finding(f"Rank {x.rank}: {x.recommendation}") for x in pr.head(5).itertuples()]
+    out += _fix_first_findings(r)
     return out
+
+
+def _fix_first_findings(r: Any) -> list[Finding]:
+    """The "fix first" headline (or that nothing stands out) and the ranked recommendations."""
+    pr = r.priorities
+    if not len(pr):
+        return []
+    first = pr.iloc[0]
+    if not bool(first["stands_out"]):
+        return [
+            Finding(
+                f"No journey type stands out: in none of the {len(pr):,} journey types shown is "
+                "friction clearly associated with lower conversion, so there is no journey to "
+                "fix first.",
+                headline=True,
+            )
+        ]
+    worth = _worth(first, r.currency, r.value_known)
+    total = pr.loc[pr["stands_out"], "opportunity_value"].sum()
+    return [
+        Finding(
+            f"Fix first: '{first['journey']}' journeys ({first['journeys']:,} journeys) "
+            f"convert at {first['conversion_rate']:.1%} against "
+            f"{first['target_conversion']:.1%} when smooth; closing the gap would add {worth}, "
+            f"{first['opportunity_value'] / total:.0%} of the opportunity across the journey "
+            "types that stand out.",
+            headline=True,
+            impact=float(first["opportunity_value"]),
+        )
+    ] + [Finding(f"Rank {x.rank}: {x.recommendation}") for x in pr.head(5).itertuples()]

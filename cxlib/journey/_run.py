@@ -42,6 +42,7 @@ OPTION_KEYS = (
     "contact_touchpoints",
     "contact_window_minutes",
     "type_map",
+    "entry_touchpoints",
     "fix_effort",
     "currency",
 )
@@ -167,7 +168,7 @@ def run_journeys(
     as_of_date: Any = None,
     options: Mapping[str, Any] | None = None,
     conversion_touchpoint: str = "purchase",
-    session_gap_minutes: float = 30,
+    session_gap_minutes: float | None = None,
     collapse_repeats: bool = True,
     markov_order: int = 1,
     target_conversion: float | Mapping[str, float] | None = None,
@@ -189,7 +190,8 @@ def run_journeys(
         ``as_of_date`` (none: every event).
     options : mapping, optional
         cx.yml's ``journeys:`` block and the top-level ``currency``: ``channel_types``,
-        ``contact_touchpoints``, ``contact_window_minutes``, ``type_map``, ``fix_effort``,
+        ``contact_touchpoints``, ``contact_window_minutes``, ``type_map``,
+        ``entry_touchpoints``, ``fix_effort``,
         ``currency`` (see docs/journeys.md). The block's notebook parameters are the keyword
         arguments below.
     conversion_touchpoint, session_gap_minutes, collapse_repeats : see :func:`build_journeys`
@@ -278,6 +280,7 @@ def _run(
             contact_touchpoints=opts.get("contact_touchpoints"),
             contact_window_minutes=opts.get("contact_window_minutes", 60),
             type_map=opts.get("type_map"),
+            entry_touchpoints=opts.get("entry_touchpoints"),
             engine=engine,
         )
     except ValueError as exc:  # no event up to the analysis date
@@ -316,7 +319,7 @@ def _run(
         **base,
         journeys=j,
         touchpoint_types=jd.touchpoint_types,
-        built_from=_report.built_from(jd.params["used_journey_id"], kw["session_gap_minutes"]),
+        built_from=_report.built_from(jd.params),
         n_customers=n_customers,
         paths=shown["paths"].frame,
         transitions=transition_matrix(jd, min_share=0.01),

@@ -301,16 +301,28 @@ def plot_friction(data: pd.DataFrame, ax=None, *, title: str | None = None):
 
 
 def plot_priorities(data: pd.DataFrame, ax=None, *, currency: str = "", title: str | None = None):
-    """Opportunity value per journey type (ranked bars), labelled with satisfaction gap."""
+    """Opportunity value per journey type (ranked bars with their 95% interval), coloured by
+    satisfaction gap; journey types that do not stand out are grey, and when none does the
+    chart says so."""
     df = data.sort_values("rank", ascending=False)
     ax = _ax(ax, (9, 0.5 * len(df) + 1.5))
     gaps = df["satisfaction_gap"].fillna(0.0).to_numpy()
     cmap = plt.get_cmap("RdYlGn_r")
     norm = plt.Normalize(-1.5, 1.5)
+    out = df["stands_out"].to_numpy(dtype=bool)
+    val = df["opportunity_value"].to_numpy(dtype=float)
+    err = np.vstack(
+        [
+            val - df["opportunity_ci_low"].to_numpy(dtype=float),
+            df["opportunity_ci_high"].to_numpy(dtype=float) - val,
+        ]
+    ).clip(min=0.0)
     bars = ax.barh(
         [f"{r}. {j}" for r, j in zip(df["rank"], df["journey"], strict=True)],
-        df["opportunity_value"],
-        color=[cmap(norm(g)) for g in gaps],
+        val,
+        xerr=err,
+        color=[cmap(norm(g)) if o else "#bbbbbb" for g, o in zip(gaps, out, strict=True)],
+        error_kw={"ecolor": "#444444", "capsize": 3, "lw": 1},
     )
     for b, (_, r) in zip(bars, df.iterrows(), strict=True):
         sat = (
@@ -319,13 +331,22 @@ def plot_priorities(data: pd.DataFrame, ax=None, *, currency: str = "", title: s
             else f", satisfaction {-r['satisfaction_gap']:+.1f} vs avg"
         )
         ax.text(
-            b.get_width(),
+            r["opportunity_ci_high"],
             b.get_y() + b.get_height() / 2,
             f"  {currency}{r['opportunity_value']:,.0f}{sat}",
             va="center",
             fontsize=8,
         )
-    ax.set_xlabel(f"opportunity value ({currency or 'value'} per period)")
+    if not out.any():
+        ax.text(
+            0.5,
+            0.5,
+            "No journey type stands out:\nno friction is clearly associated with lower conversion",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
+    ax.set_xlabel(f"opportunity value ({currency or 'value'} per period, 95% interval)")
     ax.set_title(title or "What to fix first")
     ax.margins(x=0.35)
     return ax
