@@ -120,7 +120,7 @@ def readout_sentence(row: Mapping[str, Any], *, currency: str = "") -> str:
 # Display tables and findings for the report
 # --------------------------------------------------------------------------------------------
 def _pts(v: float) -> str:
-    return f"{v * 100:+.1f}"
+    return f"{v * 100 + 0.0:+.1f}".replace("-0.0", "+0.0")
 
 
 def readout_display(res: UpliftResult) -> pd.DataFrame:
