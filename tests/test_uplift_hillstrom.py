@@ -146,7 +146,7 @@ def test_no_unconfirmed_group_is_named(hillstrom_run):
         assert dog["confirmed"] == (dog["ci_high"] < 0)
         if not dog["confirmed"]:
             assert dog["label"] == "Predicted sleeping dogs (not confirmed)"
-            assert f"sleeping dogs: contacting them" not in text
+            assert "sleeping dogs: contacting them" not in text
             assert "Sleeping dogs" not in set(res.groups_display(arm)["Group"])
         if not g["confirmed"].any():
             assert f"The model cannot separate groups for {arm}" in text
