@@ -71,6 +71,9 @@ def test_listed_covariates_are_used_exactly():
     kept, excluded = U.screen_covariates(camp, candidates, "control", listed=["tier", "batch"])
     assert kept == ["tier", "batch"]  # the user's word wins over the rules
     assert set(excluded["reason"]) == {"not listed in uplift.covariates"}
+    # the rules still say what they doubt among the listed columns (the report warns)
+    doubt = U.covariate_doubts(camp, kept, "control")
+    assert doubt["column"].tolist() == ["batch"]
     with pytest.raises(ValueError, match="'Tier', not a covariate column"):
         U.screen_covariates(camp, candidates, "control", listed=["Tier"])  # exact names
 
@@ -125,6 +128,19 @@ def test_injected_response_column_is_left_out(sample_runs):
     a = clean.exports()["uplift_scores.csv"].set_index("customer_id")["uplift"]
     b = dirty.exports()["uplift_scores.csv"].set_index("customer_id")["uplift"].loc[a.index]
     assert stats.spearmanr(a, b).statistic >= 0.95
+    # listed by the user it is used, and the report warns
+    camp = dirty.campaign
+    forced = U.run_uplift(
+        {"campaign": camp},
+        options={"covariates": [*clean.spec.covariates, "email_opened"]},
+        random_state=42,
+        n_bootstrap=0,
+    )
+    assert "email_opened" in forced.spec.covariates
+    warning = "Warning: uplift.covariates lists columns that look recorded after the send: "
+    assert warning + "email_opened (its name marks a response (opened))" in " ".join(
+        f.text for f in forced.findings()
+    )
     # without the name rule the balance rule still catches it (constant in control)
     renamed = dirty.campaign.rename(columns={"email_opened": "flag_x"})
     _, ex = U.screen_covariates(renamed, ["recency_days", "flag_x"], "control")

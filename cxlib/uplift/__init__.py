@@ -67,7 +67,13 @@ from cxlib.uplift._constants import (
     SCORES_EXPORT_COLUMNS,
     TARGETING_EXPORT_COLUMNS,
 )
-from cxlib.uplift._covariates import MAX_SMD, RESPONSE_WORDS, name_words, screen_covariates
+from cxlib.uplift._covariates import (
+    MAX_SMD,
+    RESPONSE_WORDS,
+    covariate_doubts,
+    name_words,
+    screen_covariates,
+)
 from cxlib.uplift._evaluation import (
     auuc_score,
     evaluate_uplift,
@@ -167,6 +173,7 @@ __all__ = [
     "compared_outcomes",
     "consenting",
     "covariate_balance",
+    "covariate_doubts",
     "covariate_matrix",
     "cross_fitting_folds",
     "deciles_display",

@@ -122,18 +122,28 @@ def screen_covariates(
             if c not in set(listed)
         ]
         return keep, _exclusions(rows)
-    keep = []
-    for c in candidates:
+    doubts = covariate_doubts(campaign, candidates, control_arm)
+    keep = [c for c in candidates if c not in set(doubts["column"])]
+    return keep, doubts
+
+
+def covariate_doubts(
+    campaign: pd.DataFrame, columns: Sequence[str], control_arm: str = "control"
+) -> pd.DataFrame:
+    """The ``columns`` that look recorded after the send, with the reason: the name rule
+    (:data:`RESPONSE_WORDS`) first, then the balance rule (:data:`MAX_SMD`, missing or constant
+    in one arm only). Returns ``column, reason`` (no row for a column without doubt)."""
+    rows = []
+    for c in columns:
         words = sorted(set(name_words(c)) & RESPONSE_WORDS)
-        if words:
-            rows.append({"column": c, "reason": f"its name marks a response ({', '.join(words)})"})
-            continue
-        why = _arm_difference(campaign, c, control_arm)
+        why = (
+            f"its name marks a response ({', '.join(words)})"
+            if words
+            else _arm_difference(campaign, c, control_arm)
+        )
         if why:
             rows.append({"column": c, "reason": why})
-        else:
-            keep.append(c)
-    return keep, _exclusions(rows)
+    return _exclusions(rows)
 
 
 def _exclusions(rows: list[dict[str, str]]) -> pd.DataFrame:

@@ -534,18 +534,25 @@ def ranked_readout_sentence(rows: pd.DataFrame) -> str:
 
 def covariates_sentence(res: UpliftResult) -> str:
     """Which campaign columns were left out of the covariates and why ('' when none)."""
-    ex = res.covariate_exclusions
-    if ex.empty:
-        return ""
-    parts = "; ".join(f"{r.column} ({r.reason})" for r in ex.itertuples(index=False))
-    return f"Left out of the covariates, as not known before the send: {parts}."
+    ex, doubt = res.covariate_exclusions, res.covariate_doubts
+    out = []
+    if not ex.empty:
+        parts = "; ".join(f"{r.column} ({r.reason})" for r in ex.itertuples(index=False))
+        out.append(f"Left out of the covariates, as not known before the send: {parts}.")
+    if not doubt.empty:
+        parts = "; ".join(f"{r.column} ({r.reason})" for r in doubt.itertuples(index=False))
+        out.append(
+            f"Warning: uplift.covariates lists columns that look recorded after the send: "
+            f"{parts}. If they are, every model and targeting figure below is unreliable."
+        )
+    return " ".join(out)
 
 
 def _check_findings(res: UpliftResult, conv: pd.DataFrame) -> list[tuple[str, bool]]:
     """Columns left out of the covariates, arms left out, repeated rows, the sample-ratio test,
     balance and the detectable lift."""
     out: list[tuple[str, bool]] = []
-    if not res.covariate_exclusions.empty:
+    if covariates_sentence(res):
         out.append((covariates_sentence(res), False))
     if res.left_out_arms:
         names = ", ".join(_arm_label(a) for a in res.left_out_arms)
@@ -664,7 +671,7 @@ def campaign_description(res: UpliftResult) -> str:
         + f": control group **{spec.control_arm}**, offers **{', '.join(spec.arms)}**; outcomes "
         f"measured: {', '.join(spec.outcomes)}. Covariates known before the send: "
         f"{', '.join(spec.covariates) or 'none'}. "
-        + (f"{covariates_sentence(res)} " if not res.covariate_exclusions.empty else "")
+        + (f"{covariates_sentence(res)} " if covariates_sentence(res) else "")
         + f"Purchase history: {res.feature_note}."
     )
 

@@ -16,7 +16,7 @@ from cxlib.report import Finding
 from cxlib.result import QuestionResult
 from cxlib.uplift import _report
 from cxlib.uplift._constants import ASSUMED_COST_PER_CONTACT, ASSUMED_VALUE_PER_CONVERSION
-from cxlib.uplift._covariates import screen_covariates
+from cxlib.uplift._covariates import covariate_doubts, screen_covariates
 from cxlib.uplift._evaluation import qini_curves_frame, uplift_by_decile
 from cxlib.uplift._history import history_features
 from cxlib.uplift._models import UpliftModelResult, fit_uplift_models
@@ -95,6 +95,11 @@ class UpliftResult(QuestionResult):
         default_factory=lambda: pd.DataFrame(columns=["column", "reason"])
     )
     """Campaign columns left out of the covariates: ``column, reason`` (docs/uplift.md)."""
+    covariate_doubts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["column", "reason"])
+    )
+    """Columns listed in ``uplift.covariates`` that the rules would have left out (kept: the
+    user's word wins; the report warns)."""
     targeting: pd.DataFrame | None = None
     min_group_size: int = 10
     duplicates_removed: int = 0
@@ -373,6 +378,7 @@ def run_uplift(
     )
     for row in excluded.itertuples(index=False):
         log.warning("campaign column %s is not a covariate: %s", row.column, row.reason)
+    doubts = covariate_doubts(campaign, kept, control_arm) if listed is not None else None
     spec = replace(spec, covariates=kept)
     feats, feature_note = history_features(
         campaign, tables.get("transactions"), engine=engine or getattr(data, "engine", None)
@@ -396,6 +402,7 @@ def run_uplift(
         else "configured",
         currency=str(opts["currency"] or ""),
         covariate_exclusions=excluded,
+        covariate_doubts=excluded.iloc[:0] if doubts is None else doubts,
         min_group_size=min_group_size,
         duplicates_removed=duplicates,
         left_out_arms=left_out,
