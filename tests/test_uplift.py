@@ -687,7 +687,15 @@ def test_run_uplift_shape_options_and_skip():
     assert [(f.text, f.headline) for f in found] == U.uplift_findings(res)
     assert 2 <= sum(f.headline for f in found) <= 4
     ex = res.exports()
-    assert list(ex) == ["uplift_readout.csv", "uplift_scores.csv", "uplift_targeting.csv"]
+    assert list(ex) == [
+        "uplift_readout.csv",
+        "uplift_scores.csv",
+        "uplift_targeting.csv",
+        "uplift_covariates.csv",
+    ]
+    cov = ex["uplift_covariates.csv"]
+    assert list(cov.columns) == ["column", "used", "reason"]
+    assert cov.loc[cov["used"], "column"].tolist() == res.spec.covariates
     assert list(ex["uplift_targeting.csv"].columns) == list(U.TARGETING_EXPORT_COLUMNS)
     assert set(ex["uplift_targeting.csv"]["economics"]) == {"assumed"}
     pd.testing.assert_frame_equal(ex["uplift_readout.csv"], res.readout.export_table())

@@ -122,6 +122,9 @@ def test_injected_response_column_is_left_out(sample_runs):
     assert "email_opened" not in dirty.spec.covariates
     assert dirty.spec.covariates == clean.spec.covariates
     assert dirty.covariate_exclusions["column"].tolist() == ["email_opened"]
+    cov = dirty.exports()["uplift_covariates.csv"].set_index("column")
+    assert not cov.loc["email_opened", "used"] and "opened" in cov.loc["email_opened", "reason"]
+    assert cov["used"].sum() == len(clean.spec.covariates)
     said = "Left out of the covariates, as not known before the send: email_opened (its name "
     assert said in " ".join(f.text for f in dirty.findings())
     assert said in dirty.description()

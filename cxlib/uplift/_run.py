@@ -114,13 +114,24 @@ class UpliftResult(QuestionResult):
     def exports(self) -> dict[str, pd.DataFrame]:
         """``uplift_readout.csv`` (the readout) and, when models were fitted,
         ``uplift_scores.csv`` (the marketing list: every customer's best offer and uplift) and
-        ``uplift_targeting.csv`` (the targeting decision per offer, the same as the list's)."""
+        ``uplift_targeting.csv`` (the targeting decision per offer, the same as the list's);
+        always ``uplift_covariates.csv`` (:meth:`covariates_table`)."""
         out = {READOUT_EXPORT: self.readout.export_table()}
         if self.scores is not None:
             out[SCORES_EXPORT] = self.scores
         if self.targeting is not None:
             out[TARGETING_EXPORT] = self.targeting
+        out[COVARIATES_EXPORT] = self.covariates_table()
         return out
+
+    def covariates_table(self) -> pd.DataFrame:
+        """``uplift_covariates.csv``: every candidate campaign column, whether the models used
+        it and why not (or the doubt about a column the user listed), for the run's manifest."""
+        used = pd.DataFrame({"column": self.spec.covariates, "used": True})
+        used = used.merge(self.covariate_doubts, on="column", how="left")
+        left = self.covariate_exclusions.assign(used=False)
+        out = pd.concat([used, left], ignore_index=True)[["column", "used", "reason"]]
+        return out.assign(reason=out["reason"].fillna("").astype("str"))
 
     @property
     def assumed(self) -> bool:
@@ -225,6 +236,7 @@ UpliftAnalysis = UpliftResult
 READOUT_EXPORT = "uplift_readout.csv"
 SCORES_EXPORT = "uplift_scores.csv"
 TARGETING_EXPORT = "uplift_targeting.csv"
+COVARIATES_EXPORT = "uplift_covariates.csv"
 
 
 @dataclass(frozen=True)
