@@ -262,7 +262,7 @@ def groups_display(res: UpliftResult, arm: str) -> pd.DataFrame:
             "Group": g["label"],
             "Customers": g["customers"].map("{:,}".format),
             "Share": g["share"].map("{:.1%}".format),
-            "Predicted uplift": g["mean_predicted_uplift"].map(lambda v: f"{v * 100:+.1f} pts"),
+            "Predicted uplift": g["mean_predicted_uplift"].map(lambda v: f"{_pts(v)} pts"),
             "Observed uplift (95% CI)": [
                 (
                     f"not shown (fewer than {m} contacted or control customers)"
@@ -326,7 +326,7 @@ def deciles_display(res: UpliftResult, arm: str) -> pd.DataFrame:
         {
             ("Decile" if len(res.deciles[arm]) == 10 else "Group"): d["decile"],
             "Customers": d["customers"].map("{:,}".format),
-            "Predicted uplift": d["mean_predicted"].map(lambda v: f"{v * 100:+.1f} pts"),
+            "Predicted uplift": d["mean_predicted"].map(lambda v: f"{_pts(v)} pts"),
             "Treated rate": d["treated_mean"].map("{:.1%}".format),
             "Control rate": d["control_mean"].map("{:.1%}".format),
             "Observed uplift (95% CI)": [
@@ -360,7 +360,7 @@ def targeting_sentence(res: UpliftResult, arm: str) -> str:
             f"With {label}, no share of customers is profitable to contact with 95% confidence "
             f"at a cost of {_unit(res, res.cost_per_contact)} per contact and a value of "
             f"{_unit(res, res.value_per_conversion)} per extra conversion (most profitable "
-            f"share, the top {top['share']:.0%}: {_money(res, top['profit'])}, 95% CI "
+            f"share, the top {top['share']:.0%}: a profit of {_money(res, top['profit'])}, 95% CI "
             f"{_money(res, top['profit_ci_low'])} to {_money(res, top['profit_ci_high'])}; "
             f"contacting everyone: {_money(res, full['profit'])}), so nobody is recommended for "
             "it."
@@ -499,7 +499,7 @@ def recommended_display(res: UpliftResult, key: str, *, top_n: int = 10) -> pd.D
         {
             "Customer (pseudonym)": pseudonymise(rec["customer_id"], key).to_numpy(),
             "Best offer": rec["arm"].map(_arm_label).to_numpy(),
-            "Predicted uplift": rec["uplift"].map(lambda v: f"{v * 100:+.1f} pts").to_numpy(),
+            "Predicted uplift": rec["uplift"].map(lambda v: f"{_pts(v)} pts").to_numpy(),
             "Expected extra profit" + (" (assumed)" if res.assumed else ""): rec["profit"]
             .map(lambda v: f"{res.currency}{v:,.2f}")
             .to_numpy(),
@@ -635,13 +635,13 @@ def _model_findings(res: UpliftResult, best_arm: str) -> list[tuple[str, bool]]:
         )
         mix = rec["arm"].value_counts()
         mix_txt = ", ".join(f"{_arm_label(a)} {n:,}" for a, n in mix.items())
-        out.append(
-            (
-                f"{len(rec):,} {consent} are inside the chosen share and recommended for the "
-                f"next campaign" + (f" ({mix_txt})." if len(rec) else "."),
-                False,
-            )
+        text = (
+            f"{len(rec):,} {consent} are inside the chosen share and recommended for the next "
+            f"campaign ({mix_txt})."
+            if len(rec)
+            else "No customer is on the marketing list: no share was chosen for any offer."
         )
+        out.append((text, False))
     return out
 
 
