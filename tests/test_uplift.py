@@ -729,3 +729,49 @@ def test_run_uplift_shape_options_and_skip():
     )
     skip = U.skip_reason(data, control_arm="nobody")
     assert skip.status_note == f"skipped: {skip.notice}" and "no control group" in skip.notice
+
+
+def test_targeting_decision_is_the_marketing_list():
+    """One decision: the share the profit curve chose (profit CI above zero), the consenting
+    customers inside it on the list, uplift_targeting.csv counting that list; a money figure in
+    the headline only with configured economics."""
+    rng = np.random.default_rng(0)
+    people, customers, tx = make_toy_inputs(12_000, rng)
+    campaign, _ = generate_campaign(people, customers, tx, rng)
+    data = {"campaign": campaign, "customers": customers}
+    base = {"n_bootstrap": 100, "n_folds": 3}
+    assumed = U.run_uplift(data, options=base, random_state=0)
+    configured = U.run_uplift(
+        data,
+        options={**base, "cost_per_contact": 0.2, "value_per_conversion": 40, "currency": "£"},
+        random_state=0,
+    )
+    consent = customers.set_index("customer_id")["marketing_consent"].astype("boolean")
+    for res in (assumed, configured):
+        target = res.exports()["uplift_targeting.csv"].set_index("arm")
+        scores = res.scores
+        assert (target["share_contacted"] > 0).any()
+        for arm, row in target.iterrows():
+            rec = scores["recommended"] & (scores["arm"] == arm)
+            assert row["customers_recommended"] == rec.sum()
+            if row["share_contacted"] == 0:
+                assert row["customers_recommended"] == 0
+                continue
+            assert row["profit_ci_low"] > 0
+            curve = res.profit[arm]
+            sure = curve.loc[curve["profit_ci_low"] > 0]
+            assert row["expected_profit"] == sure["profit"].max()
+            # the recommended customers are consenting and inside the chosen share
+            f = res.models.arm_frame(arm)
+            tau = U.share_threshold(f["uplift"], row["share_contacted"])
+            ids = scores.loc[rec, "customer_id"]
+            assert consent.reindex(ids).fillna(False).all()
+            assert (res.models.uplift(arm).to_numpy()[rec.to_numpy()] >= tau).all()
+    head = [f.text for f in assumed.findings() if f.headline]
+    target_head = next(t for t in head if t.startswith("Target the next campaign"))
+    assert "assumed economics" in target_head and "(assumed)" not in target_head
+    assert "profit of" not in target_head
+    assert set(assumed.targeting["economics"]) == {"assumed"}
+    money = [t for t in (f.text for f in configured.findings() if f.headline) if "£" in t]
+    assert money and not any("assumed" in t for t in money)
+    assert set(configured.targeting["economics"]) == {"configured"}
