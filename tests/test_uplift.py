@@ -266,17 +266,20 @@ def test_cross_fitted_models_recover_planted_uplift(toy):
     summ = U.group_summary(groups, f["y"], f["treatment"], f["uplift"])
     assert summ["customers"].sum() == len(f)
     assert summ.set_index("group").loc["sleeping_dog", "observed_uplift"] < 0
+    # the list is the share's customers: offer_b's top 30%, offer_a contacts nobody
+    tau = U.share_threshold(f["uplift"], 0.3)
+    assert (f["uplift"] >= tau).mean() == pytest.approx(0.3, abs=0.002)
     export = U.uplift_scores_export(
-        res, customers=customers, cost_per_contact=1.0, value_per_conversion=40.0
+        res, customers=customers, thresholds={"offer_a": None, "offer_b": tau}
     )
     assert list(export.columns) == list(U.SCORES_EXPORT_COLUMNS)
     assert len(export) == len(campaign)
     consent = customers.set_index("customer_id")["marketing_consent"]
-    rec = export.loc[export["recommended"]]
-    assert consent.loc[rec["customer_id"]].all()
-    assert (rec["uplift"] * 40 - 1 > 0).all()
-    expected = (export["uplift"] * 40 - 1 > 0) & consent.reindex(export["customer_id"]).to_numpy()
-    assert (export["recommended"] == expected.to_numpy()).all()
+    inside = (res.uplift("offer_b") >= tau).to_numpy()
+    expected = inside & consent.reindex(export["customer_id"]).fillna(False).to_numpy(bool)
+    assert (export["recommended"].to_numpy() == expected).all()
+    assert (export.loc[export["recommended"], "arm"] == "offer_b").all()
+    assert export["recommended"].sum() > 0
 
 
 def test_export_without_consent_column_and_missing_consent(toy):
@@ -293,16 +296,23 @@ def test_export_without_consent_column_and_missing_consent(toy):
     res = U.UpliftModelResult(
         scores, pd.DataFrame(), "M", ["offer_a", "offer_b"], "control", "converted", []
     )
-    no_consent = U.uplift_scores_export(res, customers=None)
+    both = {"offer_a": 0.05, "offer_b": 0.15}
+    no_consent = U.uplift_scores_export(res, customers=None, thresholds=both)
     assert no_consent["recommended"].tolist() == [True, True, False, True]
+    # the second customer is inside both shares: the offer with the higher uplift
     assert no_consent["arm"].tolist() == ["offer_a", "offer_b", "offer_b", "offer_a"]
+    # outside every share: not recommended, the offer with the higher uplift is shown
+    only_b = U.uplift_scores_export(res, thresholds={"offer_a": None, "offer_b": 0.15})
+    assert only_b["recommended"].tolist() == [False, True, False, False]
+    nobody = U.uplift_scores_export(res, thresholds={"offer_a": None, "offer_b": None})
+    assert not nobody["recommended"].any()
     cust = pd.DataFrame(
         {
             "customer_id": scores["customer_id"],
             "marketing_consent": pd.array([True, pd.NA, True, False], dtype="boolean"),
         }
     )
-    with_consent = U.uplift_scores_export(res, customers=cust)
+    with_consent = U.uplift_scores_export(res, customers=cust, thresholds=both)
     assert with_consent["recommended"].tolist() == [True, False, False, False]
 
 
@@ -318,7 +328,26 @@ def test_profit_curve_full_share_equals_ate():
     assert full["profit"] == pytest.approx(40 * ate * len(y) - len(y))
     assert (curve["profit_ci_low"] <= curve["profit"] + 1e-9).all()
     best = U.best_share(curve)
-    assert best["profit"] == curve["profit"].max() or best["share"] == 0
+    sure = curve.loc[curve["profit_ci_low"] > 0]
+    if len(sure):
+        assert best["profit"] == sure["profit"].max() and best["profit_ci_low"] > 0
+    else:
+        assert best["share"] == 0 and best["profit"] == 0
+
+
+def test_best_share_needs_a_profit_ci_above_zero():
+    curve = pd.DataFrame(
+        {
+            "share": [0.1, 0.2, 0.3],
+            "profit": [50.0, 90.0, 70.0],
+            "profit_ci_low": [5.0, -1.0, 2.0],
+            "profit_ci_high": [90.0, 180.0, 140.0],
+        }
+    )
+    # 0.2 has the highest profit but its CI crosses zero: the best sure share is 0.3
+    assert U.best_share(curve)["share"] == 0.3
+    unsure = curve.assign(profit_ci_low=[-1.0, -2.0, 0.0])
+    assert U.best_share(unsure).to_dict() == {c: 0.0 for c in curve.columns}
 
 
 def test_who_responds_names_significant_differences():
@@ -651,21 +680,40 @@ def test_run_uplift_shape_options_and_skip():
     res = U.run_uplift(data, options=options, cost_per_contact=1.5)
     assert isinstance(res, QuestionResult) and U.UpliftAnalysis is U.UpliftResult
     assert res.cost_per_contact == 1.5 and res.value_per_conversion == 40.0  # keyword wins
+    assert res.economics == "assumed"  # the value per conversion is not set
     assert res.requested_folds == 2 and res.models is not None
     found = res.findings()
     assert all(isinstance(f, Finding) for f in found)
     assert [(f.text, f.headline) for f in found] == U.uplift_findings(res)
     assert 2 <= sum(f.headline for f in found) <= 4
     ex = res.exports()
-    assert list(ex) == ["uplift_readout.csv", "uplift_scores.csv"]
+    assert list(ex) == [
+        "uplift_readout.csv",
+        "uplift_scores.csv",
+        "uplift_targeting.csv",
+        "uplift_covariates.csv",
+    ]
+    cov = ex["uplift_covariates.csv"]
+    assert list(cov.columns) == ["column", "used", "reason"]
+    assert cov.loc[cov["used"], "column"].tolist() == res.spec.covariates
+    assert list(ex["uplift_targeting.csv"].columns) == list(U.TARGETING_EXPORT_COLUMNS)
+    assert set(ex["uplift_targeting.csv"]["economics"]) == {"assumed"}
     pd.testing.assert_frame_equal(ex["uplift_readout.csv"], res.readout.export_table())
     assert list(ex["uplift_scores.csv"].columns) == list(U.SCORES_EXPORT_COLUMNS)
     # the notebook's sentences, worded as they were in its cells
     assert res.description().startswith(f"**{len(campaign):,} customers** in the campaign")
     assert res.srm_sentence().endswith(f"p = {res.srm.p_value:.3f})")
-    assert res.targeting_intro() == (
-        "Cost per contact: **1.5**; value per extra conversion: **40**."
+    assert res.targeting_intro().startswith(
+        "Cost per contact: **1.5 (assumed)**; value per extra conversion: **40 (assumed)**."
     )
+    configured = U.run_uplift(
+        data, options={**options, "value_per_conversion": 30, "currency": "£"}
+    )
+    assert configured.economics == "configured"
+    assert configured.targeting_intro() == (
+        "Cost per contact: **£2**; value per extra conversion: **£30**."
+    )
+    assert "assumed" not in " ".join(f.text for f in configured.findings())
     n_rec = int(res.scores["recommended"].sum())
     assert f"**{n_rec:,} recommended** (consent taken from the customer table)" in (
         res.scores_note()
@@ -681,3 +729,49 @@ def test_run_uplift_shape_options_and_skip():
     )
     skip = U.skip_reason(data, control_arm="nobody")
     assert skip.status_note == f"skipped: {skip.notice}" and "no control group" in skip.notice
+
+
+def test_targeting_decision_is_the_marketing_list():
+    """One decision: the share the profit curve chose (profit CI above zero), the consenting
+    customers inside it on the list, uplift_targeting.csv counting that list; a money figure in
+    the headline only with configured economics."""
+    rng = np.random.default_rng(0)
+    people, customers, tx = make_toy_inputs(12_000, rng)
+    campaign, _ = generate_campaign(people, customers, tx, rng)
+    data = {"campaign": campaign, "customers": customers}
+    base = {"n_bootstrap": 100, "n_folds": 3}
+    assumed = U.run_uplift(data, options=base, random_state=0)
+    configured = U.run_uplift(
+        data,
+        options={**base, "cost_per_contact": 0.2, "value_per_conversion": 40, "currency": "£"},
+        random_state=0,
+    )
+    consent = customers.set_index("customer_id")["marketing_consent"].astype("boolean")
+    for res in (assumed, configured):
+        target = res.exports()["uplift_targeting.csv"].set_index("arm")
+        scores = res.scores
+        assert (target["share_contacted"] > 0).any()
+        for arm, row in target.iterrows():
+            rec = scores["recommended"] & (scores["arm"] == arm)
+            assert row["customers_recommended"] == rec.sum()
+            if row["share_contacted"] == 0:
+                assert row["customers_recommended"] == 0
+                continue
+            assert row["profit_ci_low"] > 0
+            curve = res.profit[arm]
+            sure = curve.loc[curve["profit_ci_low"] > 0]
+            assert row["expected_profit"] == sure["profit"].max()
+            # the recommended customers are consenting and inside the chosen share
+            f = res.models.arm_frame(arm)
+            tau = U.share_threshold(f["uplift"], row["share_contacted"])
+            ids = scores.loc[rec, "customer_id"]
+            assert consent.reindex(ids).fillna(False).all()
+            assert (res.models.uplift(arm).to_numpy()[rec.to_numpy()] >= tau).all()
+    head = [f.text for f in assumed.findings() if f.headline]
+    target_head = next(t for t in head if t.startswith("Target the next campaign"))
+    assert "assumed economics" in target_head and "(assumed)" not in target_head
+    assert "profit of" not in target_head
+    assert set(assumed.targeting["economics"]) == {"assumed"}
+    money = [t for t in (f.text for f in configured.findings() if f.headline) if "£" in t]
+    assert money and not any("assumed" in t for t in money)
+    assert set(configured.targeting["economics"]) == {"configured"}

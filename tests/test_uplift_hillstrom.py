@@ -100,3 +100,53 @@ def test_report_names_which_arm_works_for_whom(hillstrom):
     # the women's e-mail is not better than the men's among men's-merchandise buyers
     row = cmp_.loc[(cmp_["covariate"] == "mens") & (cmp_["level"] == "1")].iloc[0]
     assert row["better_arm"] == "Mens E-Mail" and row["p_value_holm"] < 0.001
+
+
+@pytest.fixture(scope="module")
+def hillstrom_run(hillstrom):
+    """The whole analysis with every customer consenting, so the targeting decision is what is
+    tested (two folds and 100 resamples keep it quick; the decision rule is the same)."""
+    campaign, _ = hillstrom
+    customers = pd.DataFrame({"customer_id": campaign["customer_id"], "marketing_consent": True})
+    data = {"campaign": campaign, "customers": customers}
+    return U.run_uplift(data, control_arm=CONTROL, n_folds=2, n_bootstrap=100, random_state=0)
+
+
+def test_targeting_export_is_the_marketing_list(hillstrom_run):
+    res = hillstrom_run
+    ex = res.exports()
+    target = ex["uplift_targeting.csv"].set_index("arm")
+    scores = ex["uplift_scores.csv"]
+    assert list(target.index) == ["Mens E-Mail", "Womens E-Mail"]
+    assert set(target["economics"]) == {"assumed"}
+    for arm, row in target.iterrows():
+        n_rec = int((scores["recommended"] & (scores["arm"] == arm)).sum())
+        assert row["customers_recommended"] == n_rec, arm
+        if row["profit_ci_low"] <= 0:
+            assert row["customers_recommended"] == 0 and row["share_contacted"] == 0, arm
+    # about 1% conversion at the assumed 1 per contact and 40 per conversion: nobody is
+    # recommended and the headline says what to do instead, without a money figure
+    assert not scores["recommended"].any()
+    headline = next(f.text for f in res.findings() if f.headline and "recommended" in f.text)
+    assert headline.startswith("Nobody is recommended for the next campaign")
+    assert "Mens E-Mail raises conversion on average" in headline
+    assert "(assumed)" not in headline and not any(ch.isdigit() for ch in headline.split(":")[0])
+
+
+def test_no_unconfirmed_group_is_named(hillstrom_run):
+    """A persuadable or sleeping-dog group is named only when its observed uplift in held-out
+    folds has a CI on the right side of zero; no sleeping-dog group with a CI that includes
+    zero is named."""
+    res = hillstrom_run
+    text = " ".join(f.text for f in res.findings())
+    for arm in res.spec.arms:
+        g = res.groups[arm].set_index("group")
+        assert g.loc["persuadable", "confirmed"] == (g.loc["persuadable", "ci_low"] > 0)
+        dog = g.loc["sleeping_dog"]
+        assert dog["confirmed"] == (dog["ci_high"] < 0)
+        if not dog["confirmed"]:
+            assert dog["label"] == "Predicted sleeping dogs (not confirmed)"
+            assert "sleeping dogs: contacting them" not in text
+            assert "Sleeping dogs" not in set(res.groups_display(arm)["Group"])
+        if not g["confirmed"].any():
+            assert f"The model cannot separate groups for {arm}" in text

@@ -123,10 +123,27 @@ UPLIFT = Group(
     {
         "control_arm": _p(TEXT, "control", "name of the control group in the column `group`"),
         "expected_allocation": _p(OPT_MAP, None, "planned share per arm", values=NUM),
-        "cost_per_contact": _p(NUM, 1.0, "cost of contacting one customer"),
-        "value_per_conversion": _p(NUM, 40.0, "value of one extra conversion"),
+        "cost_per_contact": _p(
+            ("number", "null"),
+            None,
+            "cost of contacting one customer",
+            shown="assumed 1 (the report says so)",
+        ),
+        "value_per_conversion": _p(
+            ("number", "null"),
+            None,
+            "value of one extra conversion",
+            shown="assumed 40 (the report says so)",
+        ),
         "n_bootstrap": _p(INT, 200, "resamples for the confidence intervals"),
         "n_folds": _p(INT, 5, "cross-fitting folds"),
+        "covariates": Field(
+            ("list", "null"),
+            None,
+            "campaign columns known before the send, used as covariates (exact names)",
+            values=TEXT,
+            shown="screened (docs/uplift.md)",
+        ),
     },
     doc="notebook 04, docs/uplift.md",
 )

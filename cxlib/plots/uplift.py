@@ -173,7 +173,9 @@ def plot_profit_curve(
     best_share: float | None = None,
     currency: str = "",
 ) -> Axes:
-    """Incremental profit by share targeted (``profit_curve``), with its bootstrap 95% band."""
+    """Incremental profit by share targeted (``profit_curve``), with its bootstrap 95% band;
+    ``best_share`` marks the share the targeting decision chose (``best_share``: the highest
+    profit whose CI lies above zero; none when 0)."""
     ax = _ax(ax)
     d = pd.concat(
         [
@@ -202,7 +204,7 @@ def plot_profit_curve(
                 color=TRAFFIC_LIGHT["green"],
                 s=70,
                 zorder=3,
-                label=f"best: top {best_share:.0%}",
+                label=f"chosen: top {best_share:.0%} (profit CI above zero)",
             )
     ax.axhline(0, color="black", lw=0.8)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))

@@ -15,8 +15,16 @@ Four steps, each with an honest uncertainty statement:
    :func:`auuc_score` (both defined once here, see their docstrings) and
    :func:`uplift_by_decile`; :func:`response_groups` sorts customers into persuadables, sure
    things, lost causes and sleeping dogs.
-4. **Targeting** — :func:`profit_curve` (incremental profit by share targeted) and
-   :func:`uplift_scores_export` (the marketing list, consenting customers only).
+   Groups are cut relative to the base rate and named only when their observed uplift (out of
+   fold) confirms them.
+4. **Targeting** — :func:`profit_curve` (incremental profit by share targeted with bootstrap
+   CIs), :func:`best_share` (the share the policy contacts: highest profit among the shares
+   whose profit CI lies above zero, else nobody) and :func:`uplift_scores_export` (the marketing
+   list: the consenting customers inside that share, the same decision as the report's).
+
+Covariates are pre-treatment only (:func:`screen_covariates`: ``uplift.covariates`` when given,
+otherwise columns whose name marks a response or whose distribution differs between arms are
+left out, each with its reason).
 
 The question's entry point is :func:`run_uplift` (``run_uplift(data, *, options=...)``), which
 returns an :class:`UpliftResult` (``findings()``, ``exports()`` and the display tables of
@@ -46,14 +54,25 @@ and #798, scikit-uplift issues #53 and #93). Here, with customers sorted by pred
 """
 
 from cxlib.uplift._constants import (
+    ASSUMED_COST_PER_CONTACT,
+    ASSUMED_VALUE_PER_CONVERSION,
     BINARY_OUTCOMES,
     GROUP_LABELS,
+    GROUP_RELATIVE_THRESHOLD,
     NON_COVARIATES,
     OUTCOME_COLUMNS,
     PERSONAL_COLUMNS,
     READOUT_EXPORT_COLUMNS,
     RESPONSE_GROUPS,
     SCORES_EXPORT_COLUMNS,
+    TARGETING_EXPORT_COLUMNS,
+)
+from cxlib.uplift._covariates import (
+    MAX_SMD,
+    RESPONSE_WORDS,
+    covariate_doubts,
+    name_words,
+    screen_covariates,
 )
 from cxlib.uplift._evaluation import (
     auuc_score,
@@ -96,6 +115,7 @@ from cxlib.uplift._report import (
     groups_note,
     groups_shown,
     models_display,
+    ranked_readout_sentence,
     readout_display,
     readout_sentence,
     recommended_display,
@@ -129,44 +149,31 @@ from cxlib.uplift._subgroups import (
 )
 from cxlib.uplift._targeting import (
     best_share,
+    consenting,
     expected_profit,
     group_summary,
     profit_curve,
     response_groups,
+    share_threshold,
+    targeting_table,
     uplift_scores_export,
 )
 
 __all__ = [
-    "BINARY_OUTCOMES",
-    "CampaignSpec",
-    "GROUP_LABELS",
-    "MAX_TRAIN_ROWS",
-    "MIN_CONVERTERS_FOR_MODELS",
-    "NON_COVARIATES",
-    "OPTION_DEFAULTS",
-    "OUTCOME_COLUMNS",
-    "OUTCOME_WORDS",
-    "PERSONAL_COLUMNS",
-    "READOUT_EXPORT_COLUMNS",
-    "RESPONSE_GROUPS",
-    "ReadoutResult",
-    "SCORES_EXPORT_COLUMNS",
-    "SRMResult",
-    "Skip",
-    "TLearner",
-    "TransformedOutcome",
-    "UpliftAnalysis",
-    "UpliftModelResult",
-    "UpliftResult",
-    "XLearner",
+    "ASSUMED_COST_PER_CONTACT",
+    "ASSUMED_VALUE_PER_CONVERSION",
     "auuc_score",
     "best_share",
+    "BINARY_OUTCOMES",
     "campaign_description",
     "campaign_problem",
     "campaign_readout",
+    "CampaignSpec",
     "compare_arms_by_subgroup",
     "compared_outcomes",
+    "consenting",
     "covariate_balance",
+    "covariate_doubts",
     "covariate_matrix",
     "cross_fitting_folds",
     "deciles_display",
@@ -178,38 +185,67 @@ __all__ = [
     "evaluate_uplift",
     "expected_profit",
     "fit_uplift_models",
+    "GROUP_LABELS",
+    "GROUP_RELATIVE_THRESHOLD",
     "group_summary",
     "groups_display",
     "groups_note",
     "groups_shown",
     "history_features",
+    "MAX_SMD",
+    "MAX_TRAIN_ROWS",
+    "MIN_CONVERTERS_FOR_MODELS",
     "models_display",
+    "name_words",
+    "NON_COVARIATES",
+    "OPTION_DEFAULTS",
+    "OUTCOME_COLUMNS",
+    "OUTCOME_WORDS",
+    "PERSONAL_COLUMNS",
     "profit_curve",
     "qini_coefficient",
     "qini_curve",
     "qini_curves_frame",
+    "ranked_readout_sentence",
     "readout_display",
+    "READOUT_EXPORT_COLUMNS",
     "readout_sentence",
+    "ReadoutResult",
     "recommended_display",
     "response_groups",
+    "RESPONSE_GROUPS",
+    "RESPONSE_WORDS",
     "run_uplift",
+    "SCORES_EXPORT_COLUMNS",
     "scores_note",
+    "screen_covariates",
     "send_cutoff",
+    "share_threshold",
+    "Skip",
     "skip_reason",
     "sleeping_dog_finding",
     "srm_display",
     "srm_sentence",
     "srm_shown",
     "srm_test",
+    "SRMResult",
     "subgroup_levels",
+    "TARGETING_EXPORT_COLUMNS",
     "targeting_intro",
     "targeting_sentence",
+    "targeting_table",
+    "TLearner",
     "top_subgroup_covariate",
     "training_note",
+    "TransformedOutcome",
     "uplift_by_decile",
     "uplift_curve",
     "uplift_findings",
     "uplift_scores_export",
+    "UpliftAnalysis",
+    "UpliftModelResult",
+    "UpliftResult",
     "who_responds_sentences",
     "who_responds_text",
+    "XLearner",
 ]

@@ -37,3 +37,20 @@ GROUP_LABELS: dict[str, str] = {
     "lost_cause": "Lost causes",
     "sleeping_dog": "Sleeping dogs",
 }
+#: Response groups are cut at this share of the base rate (control conversion rate): predicted
+#: uplift of at least +25% of the base rate is a persuadable, at most −25% a sleeping dog.
+GROUP_RELATIVE_THRESHOLD = 0.25
+#: Column order of ``exports/uplift_targeting.csv``.
+TARGETING_EXPORT_COLUMNS: tuple[str, ...] = (
+    "arm",
+    "model",
+    "share_contacted",
+    "customers_recommended",
+    "expected_profit",
+    "profit_ci_low",
+    "profit_ci_high",
+    "economics",
+)
+#: Economics applied when cx.yml does not set them (the report then says "assumed").
+ASSUMED_COST_PER_CONTACT = 1.0
+ASSUMED_VALUE_PER_CONVERSION = 40.0

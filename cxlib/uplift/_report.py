@@ -120,7 +120,7 @@ def readout_sentence(row: Mapping[str, Any], *, currency: str = "") -> str:
 # Display tables and findings for the report
 # --------------------------------------------------------------------------------------------
 def _pts(v: float) -> str:
-    return f"{v * 100:+.1f}"
+    return f"{v * 100 + 0.0:+.1f}".replace("-0.0", "+0.0")
 
 
 def readout_display(res: UpliftResult) -> pd.DataFrame:
@@ -262,7 +262,7 @@ def groups_display(res: UpliftResult, arm: str) -> pd.DataFrame:
             "Group": g["label"],
             "Customers": g["customers"].map("{:,}".format),
             "Share": g["share"].map("{:.1%}".format),
-            "Predicted uplift": g["mean_predicted_uplift"].map(lambda v: f"{v * 100:+.1f} pts"),
+            "Predicted uplift": g["mean_predicted_uplift"].map(lambda v: f"{_pts(v)} pts"),
             "Observed uplift (95% CI)": [
                 (
                     f"not shown (fewer than {m} contacted or control customers)"
@@ -326,7 +326,7 @@ def deciles_display(res: UpliftResult, arm: str) -> pd.DataFrame:
         {
             ("Decile" if len(res.deciles[arm]) == 10 else "Group"): d["decile"],
             "Customers": d["customers"].map("{:,}".format),
-            "Predicted uplift": d["mean_predicted"].map(lambda v: f"{v * 100:+.1f} pts"),
+            "Predicted uplift": d["mean_predicted"].map(lambda v: f"{_pts(v)} pts"),
             "Treated rate": d["treated_mean"].map("{:.1%}".format),
             "Control rate": d["control_mean"].map("{:.1%}".format),
             "Observed uplift (95% CI)": [
@@ -337,30 +337,92 @@ def deciles_display(res: UpliftResult, arm: str) -> pd.DataFrame:
     )
 
 
+def _money(res: UpliftResult, value: float) -> str:
+    """A money figure built on the economics: currency, whole units, "(assumed)" when the
+    economics are not set in cx.yml."""
+    sign = "-" if value < 0 else ""
+    return f"{sign}{res.currency}{abs(value):,.0f}" + (" (assumed)" if res.assumed else "")
+
+
+def _unit(res: UpliftResult, value: float) -> str:
+    return f"{res.currency}{value:g}" + (" (assumed)" if res.assumed else "")
+
+
 def targeting_sentence(res: UpliftResult, arm: str) -> str:
-    """What contacting the best share by predicted uplift gains, in words."""
+    """What the targeting decision for ``arm`` is and what it gains, in words (money figures
+    say "assumed" when the economics are)."""
     c, b = res.profit[arm], res.best[arm]
     label = _arm_label(arm)
     full = c.iloc[-1]
     if float(b["share"]) == 0:
+        top = c.iloc[c["profit"].to_numpy().argmax()]
         return (
-            f"With {label}, no share of customers is profitable to contact at a cost of "
-            f"{res.cost_per_contact:g} per contact and a value of {res.value_per_conversion:g} "
-            f"per extra conversion (contacting everyone: {full['profit']:,.0f})."
+            f"With {label}, no share of customers is profitable to contact with 95% confidence "
+            f"at a cost of {_unit(res, res.cost_per_contact)} per contact and a value of "
+            f"{_unit(res, res.value_per_conversion)} per extra conversion (most profitable "
+            f"share, the top {top['share']:.0%}: a profit of {_money(res, top['profit'])}, 95% CI "
+            f"{_money(res, top['profit_ci_low'])} to {_money(res, top['profit_ci_high'])}; "
+            f"contacting everyone: {_money(res, full['profit'])}), so nobody is recommended for "
+            "it."
         )
     return (
         f"With {label}, contacting the top {b['share']:.0%} by predicted uplift "
         f"({b['contacted']:,.0f} customers) brings {b['gain_share']:.0%} of the extra conversions "
         f"that contacting everyone brings, at {b['share']:.0%} of the cost, for an incremental "
-        f"profit of "
-        f"{b['profit']:,.0f} (95% CI {b['profit_ci_low']:,.0f} to {b['profit_ci_high']:,.0f}) "
-        f"against {full['profit']:,.0f} for contacting everyone."
+        f"profit of {_money(res, b['profit'])} (95% CI {_money(res, b['profit_ci_low'])} to "
+        f"{_money(res, b['profit_ci_high'])}) against {_money(res, full['profit'])} for "
+        "contacting everyone."
+    )
+
+
+def targeting_finding(res: UpliftResult) -> str:
+    """The targeting headline: the offer and share the policy contacts, or that nobody is
+    recommended and what to do instead. No money figure when the economics are assumed."""
+    chosen = {a: b for a, b in res.best.items() if float(b["share"]) > 0}
+    if chosen:
+        arm = max(chosen, key=lambda a: float(chosen[a]["profit"]))
+        if not res.assumed:
+            return targeting_sentence(res, arm)
+        b = chosen[arm]
+        n_rec = int(res.targeting.set_index("arm").loc[arm, "customers_recommended"])
+        return (
+            f"Target the next campaign: with {_arm_label(arm)}, contact the top {b['share']:.0%} "
+            f"of customers by predicted uplift ({n_rec:,} on the marketing list); it is the "
+            "most profitable share whose profit is above zero with 95% confidence, at assumed "
+            "economics (set uplift.cost_per_contact and uplift.value_per_conversion in cx.yml "
+            "to confirm it)."
+        )
+    at = " at the assumed cost and value" if res.assumed else ""
+    head = (
+        "Nobody is recommended for the next campaign: no share of customers is profitable to "
+        f"contact with 95% confidence{at}."
+    )
+    conv = res.readout.summary().query("outcome == 'converted'")
+    r = conv.sort_values("estimate", ascending=False).iloc[0]
+    label = _arm_label(str(r["arm"]))
+    if r["ci_low"] > 0 and r["p_value_holm"] < 0.05:
+        per = 1.0 / float(r["estimate"])
+        return (
+            f"{head} {label} raises conversion on average ({_pts(r['estimate'])} points, about one "
+            f"extra conversion per {per:,.0f} contacts), but no model can pick who responds: "
+            f"contact everyone with {label} only if one extra conversion is worth more than "
+            f"{per:,.0f} contacts."
+        )
+    mde = float(conv["mde"].min())
+    detect = (
+        f" (this test could only detect lifts of {mde * 100:.1f} points or more)"
+        if (np.isfinite(mde))
+        else ""
+    )
+    return (
+        f"{head} No offer clearly raised conversion and no model can pick who responds: do not "
+        f"roll the campaign out on this evidence; test again with more customers{detect}."
     )
 
 
 def sleeping_dog_finding(res: UpliftResult) -> tuple[str, bool]:
-    """The sleeping-dog sentence: a headline only when the observed uplift among the customers
-    predicted to be harmed is significantly negative."""
+    """The sleeping-dog sentence: sleeping dogs are named (a headline) only when the observed
+    uplift among the customers predicted to be harmed is significantly negative."""
     cand = []
     for arm in res.spec.arms:
         gs = res.groups[arm].set_index("group").loc["sleeping_dog"]
@@ -374,28 +436,54 @@ def sleeping_dog_finding(res: UpliftResult) -> tuple[str, bool]:
         f"{_pts(gs['observed_uplift'])} points, 95% CI {_pts(gs['ci_low'])} to "
         f"{_pts(gs['ci_high'])}"
     )
-    if gs["ci_high"] < 0:
+    if gs["confirmed"]:
         return (
             f"{gs['share']:.0%} of customers respond worse when contacted with {label} "
-            f"(sleeping dogs: contacting them changed their conversion by {obs}): leave them "
-            "out.",
+            f"(sleeping dogs: contacting them changed their conversion by {obs} in held-out "
+            "folds): leave them out.",
             True,
         )
-    if gs["observed_uplift"] < 0:
-        return (
-            f"The model flags {gs['share']:.0%} of customers as possible sleeping dogs for "
-            f"{label} (observed uplift among them {obs}): the harm is not confirmed by the data.",
-            False,
-        )
     return (
-        f"No harmed group is confirmed: the {gs['share']:.0%} of customers the model flags as "
-        f"sleeping dogs for {label} show an observed uplift of {obs}.",
+        f"No harmed group is confirmed: the {gs['share']:.0%} of customers the model predicts "
+        f"to respond worse to {label} show an observed uplift of {obs} in held-out folds.",
         False,
     )
 
 
+def separated(res: UpliftResult, arm: str) -> bool:
+    """True when the model separates groups for ``arm``: its predicted persuadables or
+    sleeping dogs are confirmed by their observed uplift (:func:`group_summary`)."""
+    return bool(res.groups[arm]["confirmed"].any())
+
+
+def groups_sentence(res: UpliftResult, arm: str) -> str:
+    """The response groups of ``arm`` in words: the confirmed groups, or that the model cannot
+    separate groups."""
+    g = res.groups[arm].set_index("group")
+    label = _arm_label(arm)
+
+    def obs(r) -> str:
+        return f"{_pts(r['observed_uplift'])} points, 95% CI {_pts(r['ci_low'])} to {_pts(r['ci_high'])}"
+
+    if not separated(res, arm):
+        p, d = g.loc["persuadable"], g.loc["sleeping_dog"]
+        return (
+            f"The model cannot separate groups for {label}: neither the {p['share']:.0%} of "
+            f"customers it predicts to gain from contact (observed uplift {obs(p)}) nor the "
+            f"{d['share']:.0%} it predicts to lose ({obs(d)}) show an effect that excludes zero "
+            "in held-out folds."
+        )
+    parts = [
+        f"{r['share']:.0%} are {r['label'].lower()} (observed uplift {obs(r)})"
+        for _, r in g.loc[g["confirmed"]].iterrows()
+        if _enough(r, res.min_group_size)
+    ]
+    return f"{label}: " + "; ".join(parts) + " in held-out folds." if parts else ""
+
+
 def recommended_display(res: UpliftResult, key: str, *, top_n: int = 10) -> pd.DataFrame:
-    """The top recommended customers by expected profit, ids pseudonymised with ``key``."""
+    """The top recommended customers by expected profit (uplift × value − cost, "assumed" in
+    the column name when the economics are), ids pseudonymised with ``key``."""
     from cxlib.privacy import pseudonymise
 
     if res.scores is None:
@@ -411,8 +499,10 @@ def recommended_display(res: UpliftResult, key: str, *, top_n: int = 10) -> pd.D
         {
             "Customer (pseudonym)": pseudonymise(rec["customer_id"], key).to_numpy(),
             "Best offer": rec["arm"].map(_arm_label).to_numpy(),
-            "Predicted uplift": rec["uplift"].map(lambda v: f"{v * 100:+.1f} pts").to_numpy(),
-            "Expected extra profit": rec["profit"].map("{:,.2f}".format).to_numpy(),
+            "Predicted uplift": rec["uplift"].map(lambda v: f"{_pts(v)} pts").to_numpy(),
+            "Expected extra profit" + (" (assumed)" if res.assumed else ""): rec["profit"]
+            .map(lambda v: f"{res.currency}{v:,.2f}")
+            .to_numpy(),
         }
     )
 
@@ -422,11 +512,10 @@ def uplift_findings(res: UpliftResult) -> list[tuple[str, bool]]:
     ro = res.readout.summary()
     conv = ro.loc[ro["outcome"] == "converted"]
     best_arm = conv.sort_values("estimate", ascending=False)["arm"].iloc[0]
-    out: list[tuple[str, bool]] = [
-        (" ".join(readout_sentence(r) for _, r in conv.iterrows()), True)
-    ]
+    out: list[tuple[str, bool]] = [(ranked_readout_sentence(conv), True)]
     out += [
-        (readout_sentence(r), False) for _, r in ro.loc[ro["outcome"] != "converted"].iterrows()
+        (readout_sentence(r, currency=res.currency), False)
+        for _, r in ro.loc[ro["outcome"] != "converted"].iterrows()
     ]
     out += _check_findings(res, conv)
     if res.models is not None:
@@ -436,9 +525,35 @@ def uplift_findings(res: UpliftResult) -> list[tuple[str, bool]]:
     return out + _who_responds_findings(res, n_head=sum(h for _, h in out))
 
 
+def ranked_readout_sentence(rows: pd.DataFrame) -> str:
+    """The readout sentences of ``rows`` (one outcome, :meth:`ReadoutResult.summary`), the arm
+    with the largest lift first."""
+    ranked = rows.sort_values("estimate", ascending=False, kind="mergesort")
+    return " ".join(readout_sentence(r) for _, r in ranked.iterrows())
+
+
+def covariates_sentence(res: UpliftResult) -> str:
+    """Which campaign columns were left out of the covariates and why ('' when none)."""
+    ex, doubt = res.covariate_exclusions, res.covariate_doubts
+    out = []
+    if not ex.empty:
+        parts = "; ".join(f"{r.column} ({r.reason})" for r in ex.itertuples(index=False))
+        out.append(f"Left out of the covariates, as not known before the send: {parts}.")
+    if not doubt.empty:
+        parts = "; ".join(f"{r.column} ({r.reason})" for r in doubt.itertuples(index=False))
+        out.append(
+            f"Warning: uplift.covariates lists columns that look recorded after the send: "
+            f"{parts}. If they are, every model and targeting figure below is unreliable."
+        )
+    return " ".join(out)
+
+
 def _check_findings(res: UpliftResult, conv: pd.DataFrame) -> list[tuple[str, bool]]:
-    """Arms left out, repeated rows, the sample-ratio test, balance and the detectable lift."""
+    """Columns left out of the covariates, arms left out, repeated rows, the sample-ratio test,
+    balance and the detectable lift."""
     out: list[tuple[str, bool]] = []
+    if covariates_sentence(res):
+        out.append((covariates_sentence(res), False))
     if res.left_out_arms:
         names = ", ".join(_arm_label(a) for a in res.left_out_arms)
         out.append(
@@ -506,21 +621,11 @@ def _model_findings(res: UpliftResult, best_arm: str) -> list[tuple[str, bool]]:
             f"{e['qini_ci_high']:.2f}; 0 = random targeting, 1 = perfect).",
             False,
         ),
-        (targeting_sentence(res, best_arm), True),
+        (targeting_finding(res), True),
     ]
-    out += [(targeting_sentence(res, arm), False) for arm in res.spec.arms if arm != best_arm]
+    out += [(targeting_sentence(res, arm), False) for arm in res.spec.arms]
     out.append(sleeping_dog_finding(res))
-    for arm in res.spec.arms:
-        p = res.groups[arm].set_index("group").loc["persuadable"]
-        if _enough(p, res.min_group_size) and np.isfinite(p["observed_uplift"]):
-            out.append(
-                (
-                    f"{_arm_label(arm)}: {p['share']:.0%} of customers are persuadables "
-                    f"(observed uplift {_pts(p['observed_uplift'])} points, 95% CI "
-                    f"{_pts(p['ci_low'])} to {_pts(p['ci_high'])}).",
-                    False,
-                )
-            )
+    out += [(t, False) for t in (groups_sentence(res, a) for a in res.spec.arms) if t]
     if res.scores is not None:
         rec = res.scores.loc[res.scores["recommended"]]
         consent = (
@@ -530,13 +635,13 @@ def _model_findings(res: UpliftResult, best_arm: str) -> list[tuple[str, bool]]:
         )
         mix = rec["arm"].value_counts()
         mix_txt = ", ".join(f"{_arm_label(a)} {n:,}" for a, n in mix.items())
-        out.append(
-            (
-                f"{len(rec):,} {consent} have a positive expected profit and are recommended "
-                f"for the next campaign" + (f" ({mix_txt})." if len(rec) else "."),
-                False,
-            )
+        text = (
+            f"{len(rec):,} {consent} are inside the chosen share and recommended for the next "
+            f"campaign ({mix_txt})."
+            if len(rec)
+            else "No customer is on the marketing list: no share was chosen for any offer."
         )
+        out.append((text, False))
     return out
 
 
@@ -565,7 +670,9 @@ def campaign_description(res: UpliftResult) -> str:
         + (f" ({', '.join(spec.campaign_ids)})" if spec.campaign_ids else "")
         + f": control group **{spec.control_arm}**, offers **{', '.join(spec.arms)}**; outcomes "
         f"measured: {', '.join(spec.outcomes)}. Covariates known before the send: "
-        f"{', '.join(spec.covariates) or 'none'}. Purchase history: {res.feature_note}."
+        f"{', '.join(spec.covariates) or 'none'}. "
+        + (f"{covariates_sentence(res)} " if covariates_sentence(res) else "")
+        + f"Purchase history: {res.feature_note}."
     )
 
 
@@ -610,10 +717,17 @@ def top_subgroup_covariate(res: UpliftResult, outcome: str, alpha: float = 0.05)
 
 def targeting_intro(res: UpliftResult) -> str:
     """Markdown: the cost per contact and value per extra conversion the targeting uses."""
-    return (
-        f"Cost per contact: **{res.cost_per_contact:g}**; value per extra conversion: "
-        f"**{res.value_per_conversion:g}**."
+    text = (
+        f"Cost per contact: **{_unit(res, res.cost_per_contact)}**; value per extra conversion: "
+        f"**{_unit(res, res.value_per_conversion)}**."
     )
+    if res.assumed:
+        text += (
+            " These are not set in cx.yml (`uplift.cost_per_contact`, "
+            "`uplift.value_per_conversion`): every money figure below is built on assumed "
+            "economics."
+        )
+    return text
 
 
 def scores_note(res: UpliftResult, file_name: str = "uplift_scores.csv") -> str:
@@ -628,6 +742,7 @@ def scores_note(res: UpliftResult, file_name: str = "uplift_scores.csv") -> str:
     )
     return (
         f"{len(res.scores):,} customers scored, **{n_rec:,} recommended** "
-        f"({consent_note}); written to `exports/{file_name}` "
-        "(customer_id, arm, uplift, recommended)."
+        f"({consent_note}): the consenting customers inside the share the profit curve "
+        f"chose; written to `exports/{file_name}` (customer_id, arm, uplift, recommended), the "
+        "decision per offer to `exports/uplift_targeting.csv`."
     )

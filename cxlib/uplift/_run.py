@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -15,6 +15,8 @@ from cxlib.privacy import Suppressed
 from cxlib.report import Finding
 from cxlib.result import QuestionResult
 from cxlib.uplift import _report
+from cxlib.uplift._constants import ASSUMED_COST_PER_CONTACT, ASSUMED_VALUE_PER_CONVERSION
+from cxlib.uplift._covariates import covariate_doubts, screen_covariates
 from cxlib.uplift._evaluation import qini_curves_frame, uplift_by_decile
 from cxlib.uplift._history import history_features
 from cxlib.uplift._models import UpliftModelResult, fit_uplift_models
@@ -34,6 +36,8 @@ from cxlib.uplift._targeting import (
     group_summary,
     profit_curve,
     response_groups,
+    share_threshold,
+    targeting_table,
     uplift_scores_export,
 )
 
@@ -42,14 +46,18 @@ log = logging.getLogger(__name__)
 #: Fewest converters per arm (and in control) needed to fit uplift models.
 MIN_CONVERTERS_FOR_MODELS = 20
 #: Keys of the ``uplift`` block of cx.yml that :func:`run_uplift` reads from ``options``, with
-#: their defaults (each may also be given as a keyword argument, which wins).
+#: their defaults (each may also be given as a keyword argument, which wins), plus the top-level
+#: ``currency``. Unset economics (None) are assumed: :data:`ASSUMED_COST_PER_CONTACT` and
+#: :data:`ASSUMED_VALUE_PER_CONVERSION`, and the report says "assumed".
 OPTION_DEFAULTS: dict[str, Any] = {
     "control_arm": "control",
     "expected_allocation": None,
-    "cost_per_contact": 1.0,
-    "value_per_conversion": 40.0,
+    "cost_per_contact": None,
+    "value_per_conversion": None,
     "n_bootstrap": 200,
     "n_folds": 5,
+    "covariates": None,
+    "currency": "",
 }
 
 
@@ -77,8 +85,22 @@ class UpliftResult(QuestionResult):
     subgroups: dict[str, pd.DataFrame] = field(default_factory=dict)
     comparisons: dict[str, pd.DataFrame] = field(default_factory=dict)
     consent_known: bool = False
-    cost_per_contact: float = 1.0
-    value_per_conversion: float = 40.0
+    cost_per_contact: float = ASSUMED_COST_PER_CONTACT
+    value_per_conversion: float = ASSUMED_VALUE_PER_CONVERSION
+    economics: str = "assumed"
+    """``configured`` when cx.yml sets both the cost per contact and the value per conversion,
+    else ``assumed`` (every money figure built on them then says so)."""
+    currency: str = ""
+    covariate_exclusions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["column", "reason"])
+    )
+    """Campaign columns left out of the covariates: ``column, reason`` (docs/uplift.md)."""
+    covariate_doubts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["column", "reason"])
+    )
+    """Columns listed in ``uplift.covariates`` that the rules would have left out (kept: the
+    user's word wins; the report warns)."""
+    targeting: pd.DataFrame | None = None
     min_group_size: int = 10
     duplicates_removed: int = 0
     left_out_arms: list[str] = field(default_factory=list)
@@ -91,11 +113,30 @@ class UpliftResult(QuestionResult):
 
     def exports(self) -> dict[str, pd.DataFrame]:
         """``uplift_readout.csv`` (the readout) and, when models were fitted,
-        ``uplift_scores.csv`` (the marketing list: every customer's best offer and uplift)."""
+        ``uplift_scores.csv`` (the marketing list: every customer's best offer and uplift) and
+        ``uplift_targeting.csv`` (the targeting decision per offer, the same as the list's);
+        always ``uplift_covariates.csv`` (:meth:`covariates_table`)."""
         out = {READOUT_EXPORT: self.readout.export_table()}
         if self.scores is not None:
             out[SCORES_EXPORT] = self.scores
+        if self.targeting is not None:
+            out[TARGETING_EXPORT] = self.targeting
+        out[COVARIATES_EXPORT] = self.covariates_table()
         return out
+
+    def covariates_table(self) -> pd.DataFrame:
+        """``uplift_covariates.csv``: every candidate campaign column, whether the models used
+        it and why not (or the doubt about a column the user listed), for the run's manifest."""
+        used = pd.DataFrame({"column": self.spec.covariates, "used": True})
+        used = used.merge(self.covariate_doubts, on="column", how="left")
+        left = self.covariate_exclusions.assign(used=False)
+        out = pd.concat([used, left], ignore_index=True)[["column", "used", "reason"]]
+        return out.assign(reason=out["reason"].fillna("").astype("str"))
+
+    @property
+    def assumed(self) -> bool:
+        """True when the economics are assumed, not set in cx.yml."""
+        return self.economics == "assumed"
 
     # -- display tables and sentences (see cxlib.uplift._report) ------------------------------
     def description(self) -> str:
@@ -194,6 +235,8 @@ UpliftAnalysis = UpliftResult
 #: Export file names (docs/outputs.md).
 READOUT_EXPORT = "uplift_readout.csv"
 SCORES_EXPORT = "uplift_scores.csv"
+TARGETING_EXPORT = "uplift_targeting.csv"
+COVARIATES_EXPORT = "uplift_covariates.csv"
 
 
 @dataclass(frozen=True)
@@ -294,7 +337,9 @@ def run_uplift(
     options : mapping, optional
         The ``uplift`` block of cx.yml (:data:`OPTION_DEFAULTS`: ``control_arm``,
         ``expected_allocation``, ``cost_per_contact``, ``value_per_conversion``,
-        ``n_bootstrap``, ``n_folds``); a keyword argument given here wins over the block.
+        ``n_bootstrap``, ``n_folds``, ``covariates``) and the top-level ``currency``; a keyword
+        argument given here wins over the block. Unset economics are assumed (1 per contact,
+        40 per conversion) and the report says so.
     random_state, min_group_size, models
         Seed; the smallest group whose figures are shown (offer arms of fewer customers are
         left out of everything but the sample-ratio test: ``left_out_arms``); the uplift
@@ -339,6 +384,14 @@ def run_uplift(
         log.warning("campaign arms under %d customers left out: %s", min_group_size, left_out)
         campaign = campaign.loc[~campaign["group"].isin(left_out)].reset_index(drop=True)
     spec = describe_campaign(campaign, control_arm)
+    listed = opts["covariates"]
+    kept, excluded = screen_covariates(
+        campaign, spec.covariates, control_arm, None if listed is None else list(listed)
+    )
+    for row in excluded.itertuples(index=False):
+        log.warning("campaign column %s is not a covariate: %s", row.column, row.reason)
+    doubts = covariate_doubts(campaign, kept, control_arm) if listed is not None else None
+    spec = replace(spec, covariates=kept)
     feats, feature_note = history_features(
         campaign, tables.get("transactions"), engine=engine or getattr(data, "engine", None)
     )
@@ -354,8 +407,14 @@ def run_uplift(
         None,
         "",
         consent_known=customers is not None and "marketing_consent" in customers.columns,
-        cost_per_contact=float(opts["cost_per_contact"]),
-        value_per_conversion=float(opts["value_per_conversion"]),
+        cost_per_contact=_or(opts["cost_per_contact"], ASSUMED_COST_PER_CONTACT),
+        value_per_conversion=_or(opts["value_per_conversion"], ASSUMED_VALUE_PER_CONVERSION),
+        economics="assumed"
+        if opts["cost_per_contact"] is None or opts["value_per_conversion"] is None
+        else "configured",
+        currency=str(opts["currency"] or ""),
+        covariate_exclusions=excluded,
+        covariate_doubts=excluded.iloc[:0] if doubts is None else doubts,
         min_group_size=min_group_size,
         duplicates_removed=duplicates,
         left_out_arms=left_out,
@@ -371,6 +430,10 @@ def run_uplift(
         random_state=random_state,
     )
     return res
+
+
+def _or(value: Any, assumed: float) -> float:
+    return assumed if value is None else float(value)
 
 
 def _subgroup_parts(res: UpliftResult) -> None:
@@ -440,7 +503,8 @@ def _model_parts(
         res.deciles[arm] = uplift_by_decile(
             f["y"], f["treatment"], f["uplift"], min_group_size=min_group_size
         )
-        grp = response_groups(f["uplift"], f["p_control"])
+        base_rate = float(f.loc[f["treatment"] == 0, "y"].mean())
+        grp = response_groups(f["uplift"], f["p_control"], base_rate=base_rate)
         res.groups[arm] = group_summary(grp, f["y"], f["treatment"], f["uplift"])
         res.profit[arm] = profit_curve(
             f["y"],
@@ -454,11 +518,13 @@ def _model_parts(
             min_group_size=min_group_size,
         )
         res.best[arm] = best_share(res.profit[arm])
-    res.scores = uplift_scores_export(
-        mres,
-        customers=customers,
-        cost_per_contact=res.cost_per_contact,
-        value_per_conversion=res.value_per_conversion,
+    thresholds = {
+        arm: share_threshold(mres.arm_frame(arm)["uplift"], float(res.best[arm]["share"]))
+        for arm in spec.arms
+    }
+    res.scores = uplift_scores_export(mres, thresholds=thresholds, customers=customers)
+    res.targeting = targeting_table(
+        res.best, res.scores, model=mres.best_model, economics=res.economics
     )
 
 

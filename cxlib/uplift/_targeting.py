@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from cxlib.uplift._constants import GROUP_LABELS, RESPONSE_GROUPS, SCORES_EXPORT_COLUMNS
+from cxlib.uplift._constants import (
+    GROUP_LABELS,
+    GROUP_RELATIVE_THRESHOLD,
+    RESPONSE_GROUPS,
+    SCORES_EXPORT_COLUMNS,
+    TARGETING_EXPORT_COLUMNS,
+)
 from cxlib.uplift._evaluation import _as_arrays, _bootstrap_weights, _diff_ci
 from cxlib.uplift._models import UpliftModelResult
 
@@ -16,19 +22,35 @@ from cxlib.uplift._models import UpliftModelResult
 # The four groups
 # --------------------------------------------------------------------------------------------
 def response_groups(
-    uplift, p_control, *, min_uplift: float = 0.01, sure_thing_rate: float | None = None
+    uplift,
+    p_control,
+    *,
+    base_rate: float | None = None,
+    min_uplift: float | None = None,
+    sure_thing_rate: float | None = None,
 ) -> pd.Series:
     """Sort customers into the four classic uplift groups from predicted uplift.
+
+    The threshold is relative to the base rate: ``min_uplift`` defaults to
+    :data:`GROUP_RELATIVE_THRESHOLD` × ``base_rate`` (default: the mean predicted control
+    rate), so a group means the same on a campaign converting 1% as on one converting 10%.
 
     * sleeping dogs: predicted uplift ≤ −``min_uplift`` (contact makes them less likely to buy);
     * persuadables: predicted uplift ≥ ``min_uplift``;
     * sure things: |uplift| < ``min_uplift`` and predicted control rate ≥ ``sure_thing_rate``
       (default: the mean predicted control rate) — they buy anyway;
     * lost causes: the rest — unlikely to buy either way.
+
+    A predicted group is only a claim once its observed uplift confirms it
+    (:func:`group_summary`, ``confirmed``).
     """
     u = np.asarray(uplift, dtype=float)
     p = np.asarray(p_control, dtype=float)
-    thr = float(np.nanmean(p)) if sure_thing_rate is None else float(sure_thing_rate)
+    mean_p = float(np.nanmean(p)) if len(p) else 0.0
+    if min_uplift is None:
+        base = mean_p if base_rate is None else float(base_rate)
+        min_uplift = GROUP_RELATIVE_THRESHOLD * base
+    thr = mean_p if sure_thing_rate is None else float(sure_thing_rate)
     grp = np.where(
         u <= -min_uplift,
         "sleeping_dog",
@@ -40,7 +62,13 @@ def response_groups(
 
 def group_summary(groups, y, treatment, uplift, *, alpha: float = 0.05) -> pd.DataFrame:
     """Size (all, treated, control), mean predicted uplift and observed uplift (treated −
-    control, Wald CI) per group."""
+    control, Wald CI) per group.
+
+    With cross-fitted predictions (every customer scored by a model that did not see them) the
+    observed uplift of a group is measured out of fold. ``confirmed``: persuadables whose CI lies
+    above zero, sleeping dogs whose CI lies below zero (False for the two other groups, which
+    claim no effect); ``label`` names a persuadable or sleeping-dog group only when confirmed
+    ("Predicted … (not confirmed)" otherwise)."""
     groups = pd.Series(pd.Categorical(np.asarray(groups), categories=list(RESPONSE_GROUPS)))
     y = np.asarray(y, dtype=float)
     t = np.asarray(treatment, dtype=float)
@@ -49,10 +77,15 @@ def group_summary(groups, y, treatment, uplift, *, alpha: float = 0.05) -> pd.Da
     for grp in RESPONSE_GROUPS:
         m = (groups == grp).to_numpy()
         d, lo, hi = _diff_ci(y[m & (t == 1)], y[m & (t == 0)], alpha)
+        confirmed = bool((grp == "persuadable" and lo > 0) or (grp == "sleeping_dog" and hi < 0))
+        claims = grp in ("persuadable", "sleeping_dog")
+        label = GROUP_LABELS[grp]
         rows.append(
             {
                 "group": grp,
-                "label": GROUP_LABELS[grp],
+                "label": label
+                if confirmed or not claims
+                else f"Predicted {label.lower()} (not confirmed)",
                 "customers": int(m.sum()),
                 "n_treated": int((m & (t == 1)).sum()),
                 "n_control": int((m & (t == 0)).sum()),
@@ -61,6 +94,7 @@ def group_summary(groups, y, treatment, uplift, *, alpha: float = 0.05) -> pd.Da
                 "observed_uplift": d,
                 "ci_low": lo,
                 "ci_high": hi,
+                "confirmed": confirmed,
             }
         )
     return pd.DataFrame(rows)
@@ -173,14 +207,24 @@ def profit_curve(
 
 
 def best_share(curve: pd.DataFrame) -> pd.Series:
-    """The row of :func:`profit_curve` with the highest profit (ties: the smaller share); a
-    row of zeros at share 0 when no share is profitable."""
-    if curve.empty:
+    """The share the targeting policy contacts: among the shares of :func:`profit_curve` whose
+    profit has a 95% CI above zero (``profit_ci_low > 0``), the one with the highest profit
+    (ties: the smaller share); a row of zeros at share 0 (contact nobody) when no share is
+    profitable with confidence."""
+    ok = curve.loc[curve["profit_ci_low"] > 0] if len(curve) else curve
+    if ok.empty:
         return pd.Series({c: 0.0 for c in curve.columns})
-    i = curve["profit"].to_numpy().argmax()
-    if curve["profit"].iloc[i] <= 0:
-        return pd.Series({c: 0.0 for c in curve.columns})
-    return curve.iloc[i]
+    return ok.iloc[ok["profit"].to_numpy().argmax()]
+
+
+def share_threshold(uplift, share: float) -> float | None:
+    """The lowest predicted uplift inside the top ``share`` of ``uplift`` (ranked as
+    :func:`profit_curve` ranks them); None for share 0 (nobody is inside)."""
+    s = np.asarray(uplift, dtype=float)
+    if share <= 0 or not len(s):
+        return None
+    k = int(np.clip(np.round(share * len(s)), 1, len(s)))
+    return float(np.sort(s)[::-1][k - 1])
 
 
 def expected_profit(uplift, *, cost_per_contact: float, value_per_conversion: float) -> np.ndarray:
@@ -188,46 +232,74 @@ def expected_profit(uplift, *, cost_per_contact: float, value_per_conversion: fl
     return np.asarray(uplift, dtype=float) * value_per_conversion - cost_per_contact
 
 
+def consenting(customers: pd.DataFrame | None, ids: pd.Series) -> np.ndarray:
+    """True for the ``ids`` whose ``marketing_consent`` is true; every id when ``customers`` has
+    no consent column (the report then says consent is unknown); missing consent is no consent."""
+    if customers is None or "marketing_consent" not in customers.columns:
+        return np.ones(len(ids), dtype=bool)
+    first = customers.drop_duplicates("customer_id")
+    consent = first.set_index(first["customer_id"].astype("str"))["marketing_consent"]
+    return consent.reindex(ids.astype("str")).astype("boolean").fillna(False).to_numpy(bool)
+
+
 def uplift_scores_export(
     result: UpliftModelResult,
     *,
+    thresholds: Mapping[str, float | None],
     customers: pd.DataFrame | None = None,
-    cost_per_contact: float = 1.0,
-    value_per_conversion: float = 40.0,
     model: str | None = None,
 ) -> pd.DataFrame:
-    """The marketing list: one row per campaign customer with their best offer.
+    """The marketing list: one row per campaign customer, the same decision as the report's.
 
-    ``arm`` is the offer with the highest predicted uplift for that customer (model
-    ``model``, default the best by Qini), ``uplift`` its predicted uplift (cross-fitted), and
-    ``recommended`` is True only when the expected profit (uplift × value − cost) is positive
-    and — when ``customers`` has ``marketing_consent`` — the customer has consented (missing
-    consent counts as no consent).
+    A customer is inside an offer's chosen share when their cross-fitted predicted uplift for
+    that offer (model ``model``, default the best by Qini) is at least ``thresholds[arm]``
+    (:func:`share_threshold` of the share :func:`best_share` chose; None: the offer contacts
+    nobody). ``arm`` is the offer with the highest predicted uplift among those whose share the
+    customer is inside (any offer when inside none), ``uplift`` its predicted uplift, and
+    ``recommended`` is True exactly for the consenting customers (:func:`consenting`) inside a
+    chosen share.
     """
     model = model or result.best_model
-    cols = [f"{model}|{a}" for a in result.arms]
-    u = result.scores[cols].to_numpy(dtype=float)
-    best = np.nanargmax(np.where(np.isnan(u), -np.inf, u), axis=1)
-    uplift = u[np.arange(len(u)), best]
-    arm = np.asarray(result.arms, dtype=object)[best]
+    u = result.scores[[f"{model}|{a}" for a in result.arms]].to_numpy(dtype=float)
+    u = np.where(np.isnan(u), -np.inf, u)
+    inside = np.column_stack(
+        [
+            u[:, j] >= thresholds[a] if thresholds.get(a) is not None else np.zeros(len(u), bool)
+            for j, a in enumerate(result.arms)
+        ]
+    )
+    any_inside = inside.any(axis=1)
+    best = np.where(any_inside, np.where(inside, u, -np.inf).argmax(axis=1), u.argmax(axis=1))
+    ids = result.scores["customer_id"].astype("str")
     out = pd.DataFrame(
         {
-            "customer_id": result.scores["customer_id"].astype("str").to_numpy(),
-            "arm": pd.array(arm, dtype="str"),
-            "uplift": np.round(uplift, 6),
+            "customer_id": ids.to_numpy(),
+            "arm": pd.array(np.asarray(result.arms, dtype=object)[best], dtype="str"),
+            "uplift": np.round(u[np.arange(len(u)), best], 6),
+            "recommended": any_inside & consenting(customers, ids),
         }
     )
-    ok = (
-        expected_profit(
-            uplift, cost_per_contact=cost_per_contact, value_per_conversion=value_per_conversion
-        )
-        > 0
-    )
-    if customers is not None and "marketing_consent" in customers.columns:
-        consent = customers.drop_duplicates("customer_id").set_index(
-            customers.drop_duplicates("customer_id")["customer_id"].astype("str")
-        )["marketing_consent"]
-        c = consent.reindex(out["customer_id"]).astype("boolean").fillna(False).to_numpy(bool)
-        ok &= c
-    out["recommended"] = ok
     return out[list(SCORES_EXPORT_COLUMNS)]
+
+
+def targeting_table(
+    best: Mapping[str, pd.Series], scores: pd.DataFrame, *, model: str, economics: str
+) -> pd.DataFrame:
+    """The rows of ``exports/uplift_targeting.csv``: per offer the share the policy contacts,
+    the customers the marketing list recommends for it (from ``scores``, so the two agree) and
+    the expected profit with its 95% CI at that share (0 when the share is 0)."""
+    rec = scores.loc[scores["recommended"], "arm"].value_counts()
+    rows = [
+        {
+            "arm": arm,
+            "model": model,
+            "share_contacted": float(b["share"]),
+            "customers_recommended": int(rec.get(arm, 0)),
+            "expected_profit": float(b["profit"]),
+            "profit_ci_low": float(b["profit_ci_low"]),
+            "profit_ci_high": float(b["profit_ci_high"]),
+            "economics": economics,
+        }
+        for arm, b in best.items()
+    ]
+    return pd.DataFrame(rows, columns=list(TARGETING_EXPORT_COLUMNS))
