@@ -460,6 +460,9 @@ def _run(
     manifest["inputs"]["unchanged"] = after == before
     exports = sorted(p.name for p in (run_dir / "exports").glob("*.csv"))
     manifest["exports"] = exports
+    covariates = uplift_covariates(run_dir)
+    if covariates is not None:
+        manifest["uplift_covariates"] = covariates
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["status"] = "failed" if any(s == "failed" for s in statuses.values()) else "ok"
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -467,6 +470,19 @@ def _run(
     _point_latest(out, run_dir)
     say(f"Report: {out.resolve() / 'latest' / 'index.html'}")
     return RunResult(run_id, run_dir, manifest, statuses)
+
+
+def uplift_covariates(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The rows of the run's ``exports/uplift_covariates.csv`` (which campaign columns the uplift
+    models used, and why the others were left out), for ``manifest.json``; None without it."""
+    path = run_dir / "exports" / "uplift_covariates.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype={"column": str, "reason": str}, keep_default_na=False)
+    return [
+        {"column": r["column"], "used": bool(r["used"]), "reason": r["reason"]}
+        for r in frame.to_dict(orient="records")
+    ]
 
 
 CHECKED_TAG = "nbval-check-output"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from cxlib import runner
@@ -546,3 +547,27 @@ def test_first_fingerprints_are_those_of_the_folder_source(fake_series, tmp_path
     assert runner._folder_fingerprints(str(tmp_path / "missing"), cfg) is None
     assert runner._folder_fingerprints("postgresql://u@h:5432/db/s", cfg) is None
     assert runner._folder_fingerprints("spark:/tmp/x", cfg) is None
+
+
+def test_uplift_covariate_decisions_go_to_the_manifest(tmp_path):
+    """Issue #19: every campaign column left out of the uplift models is recorded with its
+    reason in manifest.json (from notebook 04's ``uplift_covariates.csv``)."""
+    assert runner.uplift_covariates(tmp_path) is None  # notebook 04 did not run
+    (tmp_path / "exports").mkdir()
+    pd.DataFrame(
+        {
+            "column": ["age_band", "email_opened"],
+            "used": [True, False],
+            "reason": ["", "its name marks a response recorded after the send ('opened')"],
+        }
+    ).to_csv(tmp_path / "exports" / "uplift_covariates.csv", index=False)
+    got = runner.uplift_covariates(tmp_path)
+    assert got == [
+        {"column": "age_band", "used": True, "reason": ""},
+        {
+            "column": "email_opened",
+            "used": False,
+            "reason": "its name marks a response recorded after the send ('opened')",
+        },
+    ]
+    assert json.loads(json.dumps(got)) == got
