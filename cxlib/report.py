@@ -136,9 +136,41 @@ def table(df: Any, *, index: bool = False, floatfmt: str = "{:,.2f}") -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+#: The style of a report page: everything a report needs, inline (no request to any server).
+REPORT_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;line-height:1.45;
+margin:2rem auto;max-width:1100px;padding:0 1rem}
+h1,h2,h3{line-height:1.2} h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.anchor-link{display:none}
+.output_subarea{overflow-x:auto;margin:.6rem 0}
+img{max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
+th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
+tbody tr:nth-child(even){background:#fafafa}
+pre{white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;background:#f7f7f7;
+padding:.6rem .8rem;border-radius:6px}
+"""
+
+
+def _page_title(nb: Any, fallback: str) -> str:
+    """The notebook's first Markdown heading (its report title), or ``fallback``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return fallback
+
+
 def notebook_to_html(ipynb_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:
-    """Convert an executed notebook to HTML for business readers: every code cell, prompt and
-    log message (stderr) hidden; the executed ``.ipynb`` keeps them for analysts."""
+    """Convert an executed notebook to a self-contained HTML page for business readers.
+
+    Every code cell, prompt and log message (stderr) is hidden; the executed ``.ipynb`` keeps
+    them for analysts. The page is nbconvert's ``basic`` body inside a page of our own with
+    :data:`REPORT_CSS` inline: no script and no request to any outside server (the default
+    template loads MathJax, require.js and mermaid from a CDN), so a report opens offline.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -151,11 +183,21 @@ def notebook_to_html(ipynb_path: str | os.PathLike, html_path: str | os.PathLike
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb)
     html_path = Path(html_path)
-    html_path.write_text(body, encoding="utf-8")
+    title = html.escape(_page_title(nb, html_path.stem))
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n<style>{REPORT_CSS}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+    html_path.write_text(page, encoding="utf-8")
     return html_path
 
 

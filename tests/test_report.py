@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cxlib.report import Findings, fmt_int, pct, read_headlines, render_index
+from cxlib.report import Findings, fmt_int, notebook_to_html, pct, read_headlines, render_index
 
 
 def test_findings_save_and_read_headlines(tmp_path):
@@ -50,3 +50,31 @@ def test_index_escapes_and_shows_status():
 def test_formatting_helpers():
     assert pct(312, 5000) == "6.2%" and pct(1, 0) == "n/a"
     assert fmt_int(12345.4) == "12,345"
+
+
+def test_report_pages_are_self_contained(tmp_path):
+    """Issue #21: a report opens offline: no script, no URL with a scheme other than ``data:``
+    (nbconvert's default page loads MathJax, require.js and mermaid from a CDN)."""
+    import base64
+    import re
+
+    import nbformat
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"image/png": png, "text/html": "<table><tr><th>a</th></tr></table>"},
+        ),
+        nbformat.v4.new_output("stream", name="stderr", text="a log line"),
+    ]
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Customer segments\nWith $x$ maths."), cell]
+    )
+    nbformat.write(nb, tmp_path / "r.ipynb")
+    page = notebook_to_html(tmp_path / "r.ipynb", tmp_path / "r.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<title>Customer segments</title>" in page
+    assert "<style>" in page and "<script" not in page.lower()
+    assert re.findall(r"\b(?!data:)[a-z][a-z0-9+.-]*://", page) == []
+    assert "a log line" not in page and "<table>" in page

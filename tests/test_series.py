@@ -56,6 +56,18 @@ def test_every_notebook_runs_ok_on_the_sample(sample_run):
     assert index.count("class='card'") == len(NOTEBOOKS)
 
 
+def test_report_pages_request_nothing_from_outside(sample_run):
+    """Issue #21: no HTML page of the run holds a URL with a scheme other than ``data:`` or a
+    script; each report opens offline."""
+    _, latest, _ = sample_run
+    pages = sorted(latest.glob("*.html"))
+    assert len(pages) == len(NOTEBOOKS) + 1  # the reports and the index
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert re.findall(r"\b(?!data:)[a-z][a-z0-9+.-]*://[^\s\"'<>]*", text) == [], page.name
+        assert "<script" not in text.lower(), page.name
+
+
 def test_exports_have_their_documented_columns(sample_run):
     _, latest, _ = sample_run
     documented = documented_exports()
