@@ -367,25 +367,51 @@ def _manifest(
     }
 
 
+def local_kernel(folder: Path) -> dict[str, Any]:
+    """papermill arguments that run the kernel over local IPC sockets in ``folder``.
+
+    Over TCP (Jupyter's default) every kernel listens on localhost ports and ipykernel prints
+    "Kernel is running over TCP without encryption" on the console for every notebook. The
+    kernel of a headless run talks only to this process, so Unix-domain sockets in a private
+    folder are the right transport: no port is open and the warning does not apply. Windows has
+    no IPC transport; there the default (TCP) stays.
+    """
+    if os.name == "nt":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(folder / "kernel")
+
+    return {"kernel_manager_class": IPCKernelManager}
+
+
 def _execute(
     src: Path, out_nb: Path, params: dict[str, Any], timeout_s: int, entry: dict[str, Any]
 ) -> None:
     """Execute one notebook with papermill; its status (and error) go into ``entry``."""
+    import tempfile
+
     import papermill as pm
 
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(
-            str(src),
-            str(out_nb),
-            parameters=params,
-            kernel_name="python3",
-            cwd=str(out_nb.parent),
-            execution_timeout=timeout_s,
-            progress_bar=False,
-            log_output=False,
-            report_mode=True,
-        )
+        with tempfile.TemporaryDirectory(prefix="cx-kernel-") as sockets:
+            pm.execute_notebook(
+                str(src),
+                str(out_nb),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(out_nb.parent),
+                execution_timeout=timeout_s,
+                progress_bar=False,
+                log_output=False,
+                report_mode=True,
+                **local_kernel(Path(sockets)),
+            )
         entry["status"] = "ok"
     except Exception as exc:  # papermill execution error, dead kernel, timeout
         entry["status"] = "failed"
@@ -510,6 +536,7 @@ def refresh_checked_outputs(path: str | os.PathLike, *, timeout_s: int = 1800) -
             cwd=str(path.parent),
             execution_timeout=timeout_s,
             progress_bar=False,
+            **local_kernel(Path(tmp)),
         )
         ran = nbformat.read(str(executed), as_version=4)
     nb = nbformat.read(str(path), as_version=4)

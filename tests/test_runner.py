@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -273,6 +274,7 @@ def test_block_sets_notebook_parameters_and_reaches_config_whole(tmp_path):
 
 JOURNEY_PROBE = """\
 import json
+import tempfile
 from pathlib import Path
 Path(output_dir, NAME + ".probe").write_text(json.dumps({
     "session_gap_minutes": session_gap_minutes,
@@ -571,3 +573,15 @@ def test_uplift_covariate_decisions_go_to_the_manifest(tmp_path):
         },
     ]
     assert json.loads(json.dumps(got)) == got
+
+
+def test_console_has_no_tcp_warning(fake_series, tmp_path, capfd):
+    """Issue #21: kernels talk over local IPC sockets, so ipykernel's "running over TCP without
+    encryption" warning (printed by the kernel process, hence ``capfd``) never reaches the
+    console; the socket folder is removed after each notebook."""
+    before = set(Path(tempfile.gettempdir()).glob("cx-kernel-*"))
+    main(["run", "--data", str(fake_series), "--out", str(tmp_path / "reports"), "--only", "01"])
+    captured = capfd.readouterr()
+    assert "[1/1] 01_data_audit" in captured.err
+    assert "TCP without encryption" not in captured.err + captured.out
+    assert set(Path(tempfile.gettempdir()).glob("cx-kernel-*")) == before
