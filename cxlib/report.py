@@ -53,6 +53,20 @@ class Findings:
     notebook: str
     items: list[Finding] = field(default_factory=list)
     status_note: str | None = None
+    skip_fix: str | None = None
+    """Set by :meth:`skip`: the setting or table that would let the analysis run."""
+    skipped: bool = False
+    skip_configuration: bool = False
+
+    def skip(self, reason: str, *, fix: str | None = None, configuration: bool = False) -> None:
+        """Record that the notebook could not produce its analysis, so the run reports it as
+        ``skipped`` (not ``ok``) with ``reason`` and ``fix``; ``configuration`` marks a cause
+        the user can fix with a setting or a table (a run whose every notebook is skipped for
+        such a cause exits 3)."""
+        self.skipped = True
+        self.status_note = reason
+        self.skip_fix = fix
+        self.skip_configuration = bool(configuration)
 
     def add(self, text: str, *, headline: bool = False, impact: float = 0.0) -> Finding:
         """Add a finding sentence; ``headline=True`` puts it on the index card (2-4 per notebook)."""
@@ -100,6 +114,9 @@ class Findings:
             "headlines": self.headlines(),
             "findings": [f.text for f in self.items],
             "note": self.status_note,
+            "status": "skipped" if self.skipped else "ok",
+            "fix": self.skip_fix,
+            "configuration": self.skip_configuration,
         }
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -212,6 +229,7 @@ h1{margin-bottom:.2rem} .meta{color:#666;margin-bottom:1.5rem}
 .card h2{font-size:1.1rem;margin:.2rem 0 .5rem} .status{color:#fff;border-radius:4px;padding:2px 8px;
 font-size:.8rem;text-transform:uppercase} .dur{color:#666;font-size:.85rem;margin-left:.5rem}
 .card ul{padding-left:1.1rem} .card li{margin:.3rem 0} .reason{color:#555;font-style:italic}
+.fix{background:#fff6e0;border-left:3px solid #e6a100;padding:.3rem .5rem}
 table{border-collapse:collapse;margin-top:1rem} td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
 th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
 """
@@ -223,6 +241,10 @@ def render_index(manifest: Mapping[str, Any]) -> str:
     for nb in manifest.get("notebooks", []):
         status = nb.get("status", "failed")
         colour = _STATUS_COLOURS.get(status, "#c62828")
+        if status == "skipped" and nb.get("configuration"):
+            colour = "#e6a100"  # amber: the user can make it run
+        fix = nb.get("fix")
+        fix_html = f"<p class='fix'>To run it: {html.escape(str(fix))}</p>" if fix else ""
         title = html.escape(nb.get("title") or nb["name"])
         dur = nb.get("duration_s")
         dur_txt = f"<span class='dur'>{dur:.0f} s</span>" if isinstance(dur, int | float) else ""
@@ -236,7 +258,7 @@ def render_index(manifest: Mapping[str, Any]) -> str:
         )
         cards.append(
             f"<div class='card'><span class='status' style='background:{colour}'>{status}</span>"
-            f"{dur_txt}<h2>{title}</h2>{reason_html}<ul>{items}</ul>{link}</div>"
+            f"{dur_txt}<h2>{title}</h2>{reason_html}{fix_html}<ul>{items}</ul>{link}</div>"
         )
     counts = manifest.get("inputs", {}).get("tables", [])
     rows = "".join(
@@ -265,6 +287,23 @@ def render_index(manifest: Mapping[str, Any]) -> str:
         f"<h1>{title}</h1><div class='meta'>{meta}</div>{notes}"
         f"<div class='cards'>{''.join(cards)}</div>{counts_html}</body></html>"
     )
+
+
+def read_skip(run_dir: str | os.PathLike, notebook: str) -> dict[str, Any] | None:
+    """The skip a notebook recorded with :meth:`Findings.skip` (``reason``, ``fix``,
+    ``configuration``), or None when it produced its analysis."""
+    path = Path(run_dir) / HEADLINES_DIR / f"{notebook}.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if saved.get("status") != "skipped":
+        return None
+    return {
+        "reason": saved.get("note") or "the analysis could not run",
+        "fix": saved.get("fix"),
+        "configuration": bool(saved.get("configuration")),
+    }
 
 
 def read_headlines(run_dir: str | os.PathLike, notebook: str) -> list[str]:

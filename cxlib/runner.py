@@ -27,7 +27,7 @@ import cxlib
 from cxlib.config import block_of, block_parameters, merge_settings, resolve_options
 from cxlib.contract import TABLE_NAMES, VALIDATED_KEY, ContractError, SourceData, load_source
 from cxlib.privacy import resolve_pseudonym_key, write_export
-from cxlib.report import notebook_to_html, read_headlines, render_index
+from cxlib.report import notebook_to_html, read_headlines, read_skip, render_index
 from cxlib.sources import (
     FolderSource,
     SourceError,
@@ -84,6 +84,17 @@ class NotebookSpec:
         if self.needs_any and not any(_satisfied(present, n) for n in self.needs_any):
             options = " or ".join(_describe(n) for n in self.needs_any)
             return f"it needs {options}, and none is present"
+        return None
+
+    def missing_fix(self, present: Mapping[str, Any]) -> str | None:
+        """What to add so that this notebook can run (None when it can)."""
+        absent = [t for t in self.needs if t not in present]
+        if absent:
+            files = " and ".join(f"{t}.csv" for t in absent)
+            return f"add {files} (see docs/data-contract.md) to the data folder"
+        if self.needs_any and not any(_satisfied(present, n) for n in self.needs_any):
+            options = " or ".join(_describe(n) for n in self.needs_any)
+            return f"add {options} (see docs/data-contract.md) to the data folder"
         return None
 
 
@@ -210,7 +221,16 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """1 when a notebook failed; 3 when every notebook was skipped for a configuration
+        reason (a setting or table to add: a scheduler must notice); else 0."""
+        if self.failed:
+            return 1
+        entries = self.manifest.get("notebooks", [])
+        if entries and all(
+            nb.get("status") == "skipped" and nb.get("configuration") for nb in entries
+        ):
+            return 3
+        return 0
 
 
 def notebook_parameters(
@@ -461,7 +481,13 @@ def _run(
             reason = f"the notebook file {src} is missing"
             entry.update(status="failed", error=reason, duration_s=0.0)
         elif reason is not None:
-            entry.update(status="skipped", reason=f"Skipped because {reason}.", duration_s=0.0)
+            entry.update(
+                status="skipped",
+                reason=f"Skipped because {reason}.",
+                fix=spec.missing_fix(present),
+                configuration=True,
+                duration_s=0.0,
+            )
         if reason is not None:
             say(f"[{i}/{len(specs)}] {spec.name}: {entry['status']} ({reason})")
             statuses[spec.name] = entry["status"]
@@ -474,6 +500,9 @@ def _run(
         timeout_s = int(config.get("cell_timeout_s") or 1800)
         _execute(src, run_dir / f"{spec.name}.ipynb", params, timeout_s, entry)
         entry["headlines"] = read_headlines(run_dir, spec.name)
+        skipped = read_skip(run_dir, spec.name) if entry["status"] == "ok" else None
+        if skipped is not None:  # the notebook ran but could not produce its analysis
+            entry.update(status="skipped", **skipped)
         statuses[spec.name] = entry["status"]
         say(
             f"[{i}/{len(specs)}] {spec.name}: {entry['status']} in {entry['duration_s']:.0f} s"

@@ -165,7 +165,7 @@ def test_empty_block_is_its_defaults(tmp_path):
     cfg = _load(tmp_path, "journeys:\nuplift: {}\n")
     opts = resolve_options(cfg)
     assert opts["journeys"]["session_gap_minutes"] is None  # from the data
-    assert opts["uplift"]["control_arm"] == "control"
+    assert opts["uplift"]["control_arm"] is None  # recognised by its name
 
 
 def test_resolve_options_defaults_then_block_then_notebook_overrides():

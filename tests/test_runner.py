@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -274,6 +275,7 @@ def test_block_sets_notebook_parameters_and_reaches_config_whole(tmp_path):
 
 JOURNEY_PROBE = """\
 import json
+import os
 import tempfile
 from pathlib import Path
 Path(output_dir, NAME + ".probe").write_text(json.dumps({
@@ -585,3 +587,44 @@ def test_console_has_no_tcp_warning(fake_series, tmp_path, capfd):
     assert "[1/1] 01_data_audit" in captured.err
     assert "TCP without encryption" not in captured.err + captured.out
     assert set(Path(tempfile.gettempdir()).glob("cx-kernel-*")) == before
+
+
+SKIP_SOURCE = """
+from cxlib.report import Findings
+f = Findings(output_dir, notebook=NAME)
+f.skip("no control group", fix='uplift: {control_arm: "No E-Mail"} in cx.yml', configuration=True)
+f.save()
+"""
+
+
+def test_a_notebook_that_cannot_analyse_is_skipped_with_its_fix(fake_series, tmp_path):
+    """Issue #21: a notebook that ran but could not produce its analysis is ``skipped`` (not
+    ``ok``) with its reason and fix, amber on the index page; when every requested notebook is
+    skipped for configuration the run exits 3."""
+    make_notebook(
+        Path(os.environ["CX_NOTEBOOKS"]) / "04_campaign_uplift.ipynb",
+        SKIP_SOURCE,
+        "04_campaign_uplift",
+    )
+    (fake_series / "campaign.csv").write_text("customer_id,group,converted\na,x,0\nb,y,1\n")
+    out = tmp_path / "reports"
+    code = main(["run", "--data", str(fake_series), "--out", str(out), "--only", "04"])
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    [entry] = manifest["notebooks"]
+    assert entry["status"] == "skipped" and entry["reason"] == "no control group"
+    assert entry["fix"] == 'uplift: {control_arm: "No E-Mail"} in cx.yml'
+    assert entry["configuration"] is True
+    assert code == 3
+    index = (out / "latest" / "index.html").read_text()
+    assert "#e6a100" in index and "To run it: uplift: {control_arm: &quot;No E-Mail&quot;}" in index
+    # with a notebook that ran ok as well, the run is not "nothing produced"
+    assert main(["run", "--data", str(fake_series), "--out", str(out), "--only", "01,04"]) == 0
+
+
+def test_every_notebook_skipped_for_missing_tables_exits_3(fake_series, tmp_path):
+    out = tmp_path / "reports"
+    code = main(["run", "--data", str(fake_series), "--out", str(out), "--only", "04,05"])
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    assert [nb["status"] for nb in manifest["notebooks"]] == ["skipped", "skipped"]
+    assert all(nb["fix"].startswith("add ") for nb in manifest["notebooks"])
+    assert code == 3

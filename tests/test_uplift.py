@@ -726,8 +726,11 @@ def test_run_uplift_shape_options_and_skip():
         "skipped: no campaign table",
         "the data has no `campaign` table (one row per customer of a randomised campaign "
         "with its group and outcome)",
+        fix="add campaign.csv (customer_id, group, converted …) to the data folder",
+        configuration=True,
     )
     skip = U.skip_reason(data, control_arm="nobody")
+    assert skip.configuration and "'nobody' is not a group" in skip.fix
     assert skip.status_note == f"skipped: {skip.notice}" and "no control group" in skip.notice
 
 
@@ -775,3 +778,16 @@ def test_targeting_decision_is_the_marketing_list():
     money = [t for t in (f.text for f in configured.findings() if f.headline) if "£" in t]
     assert money and not any("assumed" in t for t in money)
     assert set(configured.targeting["economics"]) == {"configured"}
+
+
+def test_control_arm_recognised_only_by_an_exact_usual_name():
+    camp = pd.DataFrame({"customer_id": list("abcdef"), "group": ["Holdout", "A", "B"] * 2})
+    assert U.resolve_control_arm(camp, None) == ("Holdout", True)
+    assert U.resolve_control_arm(camp, "A") == ("A", False)  # a configured name wins
+    for groups in (["controls", "A", "B"], ["none", "Control", "B"], ["x", "A", "B"]):
+        camp = camp.assign(group=groups * 2)
+        assert U.resolve_control_arm(camp, None) == (None, False), groups
+    skip = U.skip_reason({"campaign": camp})
+    assert skip.configuration and skip.fix.startswith('uplift: {control_arm: "')
+    assert "'A', 'B', 'x'" in skip.notice
+    assert U.skip_reason({}).configuration  # no campaign table: add one

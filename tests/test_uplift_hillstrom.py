@@ -150,3 +150,15 @@ def test_no_unconfirmed_group_is_named(hillstrom_run):
             assert "Sleeping dogs" not in set(res.groups_display(arm)["Group"])
         if not g["confirmed"].any():
             assert f"The model cannot separate groups for {arm}" in text
+
+
+def test_control_group_recognised_without_control_arm(hillstrom):
+    """Issue #21: without ``uplift.control_arm``, Hillstrom's 'No E-Mail' is recognised as the
+    control group by its name, and the campaign description says so."""
+    campaign, _ = hillstrom
+    assert U.resolve_control_arm(campaign, None) == ("No E-Mail", True)
+    assert U.skip_reason({"campaign": campaign}) is None
+    res = U.run_uplift({"campaign": campaign}, n_folds=2, n_bootstrap=20, random_state=0)
+    assert res.spec.control_arm == "No E-Mail" and res.control_arm_detected
+    assert "recognised by its name" in res.description()
+    assert res.findings()

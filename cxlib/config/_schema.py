@@ -121,7 +121,12 @@ CHURN = Group(
 )
 UPLIFT = Group(
     {
-        "control_arm": _p(TEXT, "control", "name of the control group in the column `group`"),
+        "control_arm": _p(
+            OPT_TEXT,
+            None,
+            "name of the control group in the column `group`",
+            shown="recognised by name (control, holdout, no e-mail …)",
+        ),
         "expected_allocation": _p(OPT_MAP, None, "planned share per arm", values=NUM),
         "cost_per_contact": _p(
             ("number", "null"),

@@ -139,6 +139,7 @@ from cxlib.uplift._run import (
     UpliftAnalysis,
     UpliftResult,
     campaign_problem,
+    resolve_control_arm,
     run_uplift,
     skip_reason,
 )
@@ -222,6 +223,7 @@ __all__ = [
     "send_cutoff",
     "share_threshold",
     "Skip",
+    "resolve_control_arm",
     "skip_reason",
     "sleeping_dog_finding",
     "srm_display",

@@ -14,6 +14,26 @@ NON_COVARIATES: frozenset[str] = frozenset(
 )
 #: Columns never used as model inputs: the contract's personal data plus common other names.
 PERSONAL_COLUMNS: frozenset[str] = frozenset(PII_COLUMNS) | {"birth_date", "name"}
+#: Names of a control group recognised when ``uplift.control_arm`` is not set: exact, after
+#: trimming and ignoring case ("No E-Mail" matches ``no e-mail``; "controls" does not match).
+CONTROL_ARM_NAMES: frozenset[str] = frozenset(
+    {
+        "control",
+        "control group",
+        "no e-mail",
+        "no email",
+        "no mail",
+        "no mailing",
+        "no contact",
+        "no offer",
+        "no treatment",
+        "holdout",
+        "hold-out",
+        "hold out",
+        "none",
+        "untreated",
+    }
+)
 #: Column order of ``exports/uplift_readout.csv``.
 READOUT_EXPORT_COLUMNS: tuple[str, ...] = (
     "arm",

@@ -668,7 +668,14 @@ def campaign_description(res: UpliftResult) -> str:
     return (
         f"**{spec.n:,} customers** in the campaign"
         + (f" ({', '.join(spec.campaign_ids)})" if spec.campaign_ids else "")
-        + f": control group **{spec.control_arm}**, offers **{', '.join(spec.arms)}**; outcomes "
+        + f": control group **{spec.control_arm}**"
+        + (
+            " (recognised by its name; set `uplift: {control_arm: …}` in cx.yml to choose "
+            "another)"
+            if res.control_arm_detected
+            else ""
+        )
+        + f", offers **{', '.join(spec.arms)}**; outcomes "
         f"measured: {', '.join(spec.outcomes)}. Covariates known before the send: "
         f"{', '.join(spec.covariates) or 'none'}. "
         + (f"{covariates_sentence(res)} " if covariates_sentence(res) else "")

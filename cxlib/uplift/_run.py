@@ -15,7 +15,11 @@ from cxlib.privacy import Suppressed
 from cxlib.report import Finding
 from cxlib.result import QuestionResult
 from cxlib.uplift import _report
-from cxlib.uplift._constants import ASSUMED_COST_PER_CONTACT, ASSUMED_VALUE_PER_CONVERSION
+from cxlib.uplift._constants import (
+    ASSUMED_COST_PER_CONTACT,
+    ASSUMED_VALUE_PER_CONVERSION,
+    CONTROL_ARM_NAMES,
+)
 from cxlib.uplift._covariates import covariate_doubts, screen_covariates
 from cxlib.uplift._evaluation import qini_curves_frame, uplift_by_decile
 from cxlib.uplift._history import history_features
@@ -50,7 +54,7 @@ MIN_CONVERTERS_FOR_MODELS = 20
 #: ``currency``. Unset economics (None) are assumed: :data:`ASSUMED_COST_PER_CONTACT` and
 #: :data:`ASSUMED_VALUE_PER_CONVERSION`, and the report says "assumed".
 OPTION_DEFAULTS: dict[str, Any] = {
-    "control_arm": "control",
+    "control_arm": None,
     "expected_allocation": None,
     "cost_per_contact": None,
     "value_per_conversion": None,
@@ -104,6 +108,8 @@ class UpliftResult(QuestionResult):
     min_group_size: int = 10
     duplicates_removed: int = 0
     left_out_arms: list[str] = field(default_factory=list)
+    control_arm_detected: bool = False
+    """The control group was recognised by its name (``uplift.control_arm`` not set)."""
     requested_folds: int | None = None
 
     # -- the shape every question shares ------------------------------------------------------
@@ -241,17 +247,50 @@ COVARIATES_EXPORT = "uplift_covariates.csv"
 
 @dataclass(frozen=True)
 class Skip:
-    """Why notebook 04 skips the analysis: the run's status note and the notice it shows."""
+    """Why notebook 04 skips the analysis: the run's status note, the notice it shows, the
+    setting that would fix it (``fix``) and whether the cause is configuration (a setting or a
+    table the user can add) rather than too little data."""
 
     status_note: str
     notice: str
+    fix: str | None = None
+    configuration: bool = False
+
+
+def resolve_control_arm(campaign: pd.DataFrame, control_arm: str | None) -> tuple[str | None, bool]:
+    """The control group and whether it was recognised rather than configured.
+
+    A configured ``control_arm`` is used as given. Without one, the campaign's group whose name
+    is one of :data:`CONTROL_ARM_NAMES` (exact, ignoring case and surrounding spaces) is the
+    control when exactly one group matches; otherwise there is none (``(None, False)``).
+    """
+    if control_arm is not None:
+        return str(control_arm), False
+    groups = pd.Series(campaign["group"].dropna().astype("str").unique())
+    matches = sorted(g for g in groups if g.strip().casefold() in CONTROL_ARM_NAMES)
+    return (matches[0], True) if len(matches) == 1 else (None, False)
+
+
+def _no_control_skip(campaign: pd.DataFrame) -> Skip:
+    groups = sorted(campaign["group"].dropna().astype("str").unique())
+    listed = ", ".join(f"'{g}'" for g in groups) or "none"
+    example = groups[-1] if groups else "control"
+    fix = f'uplift: {{control_arm: "{example}"}} in cx.yml (the name of the control group)'
+    return Skip(
+        "skipped: the control group is not set",
+        f"no group of the campaign is recognisable as the control group (groups: {listed}); "
+        f"set it in cx.yml: `{fix.removesuffix(' in cx.yml (the name of the control group)')}`",
+        fix=fix,
+        configuration=True,
+    )
 
 
 def skip_reason(
-    data: Any, *, control_arm: str = "control", min_group_size: int = 10
+    data: Any, *, control_arm: str | None = None, min_group_size: int = 10
 ) -> Skip | None:
     """Why ``data`` (a :class:`cxlib.contract.SourceData` or a dict of tables) cannot be
-    analysed — no campaign table, or :func:`campaign_problem` — or None when it can."""
+    analysed — no campaign table, no recognisable control group (:func:`resolve_control_arm`),
+    or :func:`campaign_problem` — or None when it can."""
     tables = _tables(data)
     has = getattr(data, "has", None)
     present = has("campaign") if has is not None else _has_rows(tables.get("campaign"))
@@ -260,9 +299,22 @@ def skip_reason(
             "skipped: no campaign table",
             "the data has no `campaign` table (one row per customer of a randomised campaign "
             "with its group and outcome)",
+            fix="add campaign.csv (customer_id, group, converted …) to the data folder",
+            configuration=True,
         )
-    problem = campaign_problem(tables["campaign"], control_arm, min_group_size)
-    return Skip(f"skipped: {problem}", problem) if problem else None
+    arm, _ = resolve_control_arm(tables["campaign"], control_arm)
+    if arm is None:
+        return _no_control_skip(tables["campaign"])
+    problem = campaign_problem(tables["campaign"], arm, min_group_size)
+    if problem is None:
+        return None
+    configured = problem.startswith("the campaign has no control group")
+    fix = (
+        f'uplift: {{control_arm: "…"}} in cx.yml: {arm!r} is not a group of the campaign'
+        if configured
+        else None
+    )
+    return Skip(f"skipped: {problem}", problem, fix=fix, configuration=configured)
 
 
 def _has_rows(table: Any) -> bool:
@@ -368,8 +420,10 @@ def run_uplift(
     opts = {**OPTION_DEFAULTS, **{k: v for k, v in dict(options or {}).items() if v is not None}}
     opts.update({k: v for k, v in given.items() if v is not None})
     tables = _tables(data)
-    control_arm = str(opts["control_arm"])
     raw = tables["campaign"]
+    control_arm, detected = resolve_control_arm(raw, opts["control_arm"])
+    if control_arm is None:
+        raise ValueError(_no_control_skip(raw).notice)
     problem = campaign_problem(raw, control_arm, min_group_size)
     if problem:
         raise ValueError(problem)
@@ -419,6 +473,7 @@ def run_uplift(
         duplicates_removed=duplicates,
         left_out_arms=left_out,
         requested_folds=int(opts["n_folds"]),
+        control_arm_detected=detected,
     )
     _subgroup_parts(res)
     _model_parts(
