@@ -11,7 +11,6 @@ from cxlib.churn._btyd_fit import fit_btyd
 from cxlib.churn._common import GBM, LOGIT, MODE_CONTRACTUAL
 from cxlib.churn._evaluate import (
     choose_model,
-    driver_table,
     evaluate_models,
     permutation_drivers,
     relative_risks,
@@ -23,7 +22,15 @@ from cxlib.churn._features import (
     low_score_threshold,
 )
 from cxlib.churn._labels import _has_purchase, _is_empty, contractual_labels
-from cxlib.churn._prepare import _consent, _fit_pair, _flags_of, _sample_rows
+from cxlib.churn._prepare import (
+    _attribute_columns,
+    _consent,
+    _fit_pair,
+    _flags_of,
+    _sample_rows,
+    _with_driver_columns,
+    fit_drivers,
+)
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import kaplan_meier
 
@@ -105,8 +112,16 @@ def _run_contractual(
     rng = np.random.default_rng(random_state)
     sub = _sample_rows(len(y), max_train_rows, rng)
     final = _fit_pair(Xl.iloc[sub], y[sub], None, random_state)
-    odds = final[LOGIT].summary(recent_days=recent_days, low_score=low)
-    drivers = driver_table(odds)
+    _, odds, drivers = fit_drivers(
+        Xl.iloc[sub],
+        y[sub],
+        features=feats,
+        model=final[LOGIT],
+        as_of_today=_attribute_columns(tables),
+        random_state=random_state,
+        recent_days=recent_days,
+        low_score=low,
+    )
     risk = relative_risks(Xl[_flags_of(Xl)], y, recent_days=recent_days, low_score=low)
 
     scores = pd.DataFrame(index=X.index)
@@ -150,6 +165,7 @@ def _run_contractual(
     scores["churned"] = labels.reindex(scores.index)
     for c in _flags_of(Xl):
         scores[c] = X[c].reindex(scores.index)
+    scores = _with_driver_columns(scores, X, drivers)
 
     curves, test, groups_label, dur, unit = _retention(
         c_idx, labels, scores, seg_col, as_of, duration_column, min_group_size, notes

@@ -412,3 +412,19 @@ def feature_phrase(name: str, *, recent_days: int = 90, low_score: float = 2.5) 
     if name in FEATURE_PHRASES:
         return FEATURE_PHRASES[name].format(recent=recent_days, low=f"{low_score:g}")
     return f"with {feature_label(name, recent_days=recent_days, low_score=low_score)} = yes"
+
+
+def exposure_phrases(
+    column: str, exposed: Any, reference: Any, *, recent_days: int = 90, low_score: float = 2.5
+) -> tuple[str, str, str]:
+    """How a driver's higher-risk state reads: ``(who, others, short)``, e.g. ``("with contract =
+    Month-to-month", "those with Two year", "contract = Month-to-month")`` for a text column, or
+    ``("who have a complaint on record", "the others", "a complaint on record")`` for a flag."""
+    kw = {"recent_days": recent_days, "low_score": low_score}
+    if isinstance(exposed, str):
+        name = _words(column)
+        return f"with {name} = {exposed}", f"those with {reference}", f"{name} = {exposed}"
+    label = feature_label(column, **kw)
+    if exposed == 1:
+        return feature_phrase(column, **kw), "the others", label
+    return f"with {label} = no", "those with yes", f"{label}: no"

@@ -20,7 +20,6 @@ from cxlib.churn._common import (
 )
 from cxlib.churn._evaluate import (
     choose_model,
-    driver_table,
     evaluate_models,
     permutation_drivers,
     relative_risks,
@@ -32,15 +31,18 @@ from cxlib.churn._features import (
     snapshot_features_and_btyd,
 )
 from cxlib.churn._labels import _min_timestamp, _ts, snapshot_dates
-from cxlib.churn._models import LogitChurnModel
 from cxlib.churn._prepare import (
     _DRIVER_MODEL_SKIP,
+    DRIVER_CONTROLS,
+    _attribute_columns,
     _consent,
     _drop_orphans,
     _fit_pair,
     _flags_of,
     _sample_rows,
     _segment_rfm,
+    _with_driver_columns,
+    fit_drivers,
     logit_feature_columns,
     people_tables,
 )
@@ -110,19 +112,23 @@ def _run_non_contractual(
     # final models on every labelled snapshot, scores at the as-of date with all data
     sub = _sample_rows(len(train), max_train_rows, rng)
     final = _fit_pair(train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw)
-    # the drivers model: what goes with lapsing, adjusted for the other drivers and for tenure
-    # but NOT for the purchase pattern (recency, BG/NBD ...), which drivers act through
+    # the drivers model: what goes with lapsing among customers with the same purchase
+    # frequency, recency and tenure (not levers), without the behavioural segments
+    train["log_purchases"] = np.log1p(train["frequency"].astype(float))
     driver_feats = [
         f for f in logit_feats if not is_pattern_feature(f) and f not in _DRIVER_MODEL_SKIP
     ]
-    # controls, not drivers: tenure, and whether a score was given at all (low satisfaction is
-    # then compared among customers who gave a score; answering surveys goes with buying often)
-    driver_feats += [c for c in ("tenure_days", "score_given") if c in train.columns]
-    driver_model = LogitChurnModel(features=driver_feats).fit(
-        train.iloc[sub][cols], y_all[sub], groups=groups_all[sub]
+    driver_model, odds, drivers = fit_drivers(
+        train.iloc[sub],
+        y_all[sub],
+        features=driver_feats,
+        controls=DRIVER_CONTROLS,
+        groups=groups_all[sub],
+        as_of_today=_attribute_columns(tables),
+        random_state=random_state,
+        recent_days=recent_days,
+        low_score=low,
     )
-    odds = driver_model.summary(recent_days=recent_days, low_score=low)
-    drivers = driver_table(odds)
     latest = train.iloc[snapshot_idx]
     risk = relative_risks(
         latest[_flags_of(latest[feats])], latest["lapsed"], recent_days=recent_days, low_score=low
@@ -177,6 +183,7 @@ def _run_non_contractual(
     scores["marketing_consent"] = _consent(customers, now.index)
     for c in _flags_of(now[feats]):
         scores[c] = now[c]
+    scores = _with_driver_columns(scores, now, drivers)
     if bt is not None:  # the BG/NBD summary at the as-of date: every buyer up to it
         all_buyers = len(bt.rfm)
     else:
