@@ -55,6 +55,7 @@ from cxlib.churn._common import (
     RFM_BROAD_GROUPS,
     is_pattern_feature,
 )
+from cxlib.churn._contractual import contractual_features
 from cxlib.churn._evaluate import (
     SIMPLICITY_ORDER,
     choose_model,
@@ -77,7 +78,9 @@ from cxlib.churn._exports import (
     segment_risk,
 )
 from cxlib.churn._features import (
+    DEFAULT_CHANNEL_ROLES,
     FEATURE_PHRASES,
+    app_channel_columns,
     attribute_features,
     build_training_set,
     feature_columns,
@@ -97,7 +100,7 @@ from cxlib.churn._labels import (
     snapshot_dates,
 )
 from cxlib.churn._models import BoostedChurnModel, LogitChurnModel
-from cxlib.churn._prepare import logit_feature_columns, people_tables
+from cxlib.churn._prepare import DRIVER_CONTROLS, fit_drivers, logit_feature_columns, people_tables
 from cxlib.churn._report import (
     action_list_display,
     action_list_markdown,
@@ -131,12 +134,14 @@ __all__ = [
     "BGNBD",
     "BLEND",
     "BTYDFit",
+    "DEFAULT_CHANNEL_ROLES",
     "CONSENT_UNKNOWN",
     "BehaviourSegments",
     "BetaGeoModel",
     "BoostedChurnModel",
     "ChurnCheck",
     "ChurnResult",
+    "DRIVER_CONTROLS",
     "EXPORT_COLUMNS",
     "FEATURE_LABELS",
     "FEATURE_PHRASES",
@@ -154,6 +159,7 @@ __all__ = [
     "RFM_BROAD_GROUPS",
     "SIMPLICITY_ORDER",
     "action_list",
+    "app_channel_columns",
     "action_list_display",
     "action_list_markdown",
     "attribute_features",
@@ -165,6 +171,7 @@ __all__ = [
     "choose_model",
     "churn_findings",
     "consent_known",
+    "contractual_features",
     "contractual_labels",
     "detect_mode",
     "driver_table",
@@ -180,6 +187,7 @@ __all__ = [
     "feedback_features",
     "fit_behaviour_segments",
     "fit_btyd",
+    "fit_drivers",
     "fit_stratified_bgnbd",
     "format_p",
     "gains_long",

@@ -25,6 +25,7 @@ from cxlib.churn._evaluate import (
     relative_risks,
 )
 from cxlib.churn._features import (
+    app_use_note,
     build_training_set,
     feature_columns,
     low_score_threshold,
@@ -69,6 +70,7 @@ def _run_non_contractual(
     max_train_rows,
     min_group_size,
     max_eval_rows=MAX_EVAL_ROWS,
+    channel_roles=None,
     engine=None,
 ) -> ChurnResult:
     rng = np.random.default_rng(random_state)
@@ -83,10 +85,12 @@ def _run_non_contractual(
         lookback_days=lookback_days,
         random_state=random_state,
         recent_days=recent_days,
+        channel_roles=channel_roles,
         engine=engine,
     )
+    notes.append(app_use_note(train.columns, channel_roles))
     tx = tables["transactions"]
-    feats = feature_columns(train)
+    feats = feature_columns(train, channel_roles)
     if segments is not None:
         train["segment"] = segments.name(train["segment_code"]).to_numpy()
     logit_feats = logit_feature_columns(feats, segments is not None)
@@ -143,6 +147,7 @@ def _run_non_contractual(
         low_score=low,
         segments=segments,
         value_horizon_days=value_horizon_days,
+        channel_roles=channel_roles,
         engine=engine,
     )
     if bt is not None and bt.fit_customers is not None:
@@ -252,6 +257,7 @@ def _training(
     lookback_days,
     random_state,
     recent_days,
+    channel_roles,
     engine,
 ):
     """Orphans left out, records joined into people, the behavioural segments and the stacked
@@ -268,24 +274,30 @@ def _training(
         )
     tx = tables["transactions"]
     fb = tables.get("feedback")
-    low = low_score_threshold(fb["score"]) if fb is not None and len(fb) else 2.5
+    # the low-score threshold of the scores: from answers up to the as-of date (each labelled
+    # snapshot learns its own from the answers before it, see feedback_features)
+    low = (
+        low_score_threshold(fb.loc[fb["timestamp"] < data_end(as_of), "score"])
+        if fb is not None and len(fb)
+        else 2.5
+    )
     dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, _min_timestamp(tx))
     segments = None
     known_features: dict[pd.Timestamp, pd.DataFrame] = {}
     if dates:
         from cxlib.features import customer_features
 
-        # behavioural segments learnt once, from data up to the latest labelled snapshot (whose
-        # customer features the training set reuses)
-        known_features[dates[-1]] = customer_features(
-            tx, dates[-1], lookback_days=lookback_days, engine=engine
+        # behavioural segments learnt once, from data up to the earliest labelled snapshot (so
+        # no snapshot's segments use later data; the training set reuses its customer features)
+        known_features[dates[0]] = customer_features(
+            tx, dates[0], lookback_days=lookback_days, engine=engine
         )
         segments = fit_behaviour_segments(
             tx,
-            dates[-1],
+            dates[0],
             lookback_days=lookback_days,
             random_state=random_state,
-            features=known_features[dates[-1]],
+            features=known_features[dates[0]],
         )
     train = build_training_set(
         tables,
@@ -294,9 +306,10 @@ def _training(
         lookback_days=lookback_days,
         n_snapshots=n_snapshots,
         recent_days=recent_days,
-        low_score=low,
+        low_score=None,
         segments=segments,
         features=known_features,
+        channel_roles=channel_roles,
         engine=engine,
     )
     known_features.clear()

@@ -24,6 +24,11 @@ def _money(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def _share(x: float) -> str:
+    """A share in percent: one decimal below 10%, none above."""
+    return f"{x:.1%}" if abs(x) < 0.095 else f"{x:.0%}"
+
+
 def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tuple[str, bool]]:
     """Plain-language findings with numbers as ``(sentence, headline)`` pairs."""
     out: list[tuple[str, bool]] = []
@@ -136,14 +141,13 @@ def _driver_findings(
             else (r["estimate"], r["ci_low"], r["ci_high"])
         )
         most = ", more than any other driver" if i == 0 else ""
-        today = (
-            f" ({_words(r['column'])} is known only as it is today)" if r["as_of_today"] else ""
-        )
+        today = f" ({_words(r['column'])} is known only as it is today)" if r["as_of_today"] else ""
         out.append(
             (
                 f"Customers {who} {verb} {r['rate_exposed'] / r['rate_reference']:.1f}× as often "
                 f"as {others} ({r['rate_exposed']:.0%} vs {r['rate_reference']:.0%}); about "
-                f"{r['paf']:.0%} of {noun} (95% CI {r['paf_ci_low']:.0%}–{r['paf_ci_high']:.0%}) "
+                f"{_share(r['paf'])} of {noun} (95% CI {_share(r['paf_ci_low'])}–"
+                f"{_share(r['paf_ci_high'])}) "
                 f"is associated with it{most}, comparing customers alike in {alike}"
                 f" (adjusted odds ratio {est:.2f}, 95% CI {lo:.2f}–{hi:.2f}; p "
                 f"{format_p(r['p_adjusted'])} after Holm's correction for multiple testing)"
