@@ -141,7 +141,7 @@ def _driver_findings(
             else (r["estimate"], r["ci_low"], r["ci_high"])
         )
         most = ", more than any other driver" if i == 0 else ""
-        today = f" ({_words(r['column'])} is known only as it is today)" if r["as_of_today"] else ""
+        today = f"; {_words(r['column'])} is known only as it is today" if r["as_of_today"] else ""
         out.append(
             (
                 f"Customers {who} {verb} {r['rate_exposed'] / r['rate_reference']:.1f}× as often "
@@ -150,8 +150,8 @@ def _driver_findings(
                 f"{_share(r['paf_ci_high'])}) "
                 f"is associated with it{most}, comparing customers alike in {alike}"
                 f" (adjusted odds ratio {est:.2f}, 95% CI {lo:.2f}–{hi:.2f}; p "
-                f"{format_p(r['p_adjusted'])} after Holm's correction for multiple testing)"
-                f"{today}.",
+                f"{format_p(r['p_adjusted'])} after Holm's correction for multiple testing"
+                f"{today}).",
                 i == 0,
             )
         )
@@ -204,7 +204,8 @@ def setup_markdown(result: ChurnResult) -> str:
             "date.",
             f"**Checked {result.validation.split(': ', 1)[0]}.** The models were "
             f"{result.validation.split(': ', 1)[-1]}. Every feature uses only data from before its "
-            "snapshot date, so nothing from the future leaks in.",
+            "snapshot date (segments and thresholds too), so nothing from the future leaks in; "
+            "customer attributes, which have no history, are the exception (as of today).",
             f"**Scores** are for the {len(result.scores):,} customers active at "
             f"{result.as_of_date.date()}, using all data up to that date.",
         ]
