@@ -140,7 +140,7 @@ def _driver_findings(
             if flip
             else (r["estimate"], r["ci_low"], r["ci_high"])
         )
-        most = ", more than any other driver" if i == 0 else ""
+        most = ", more than with any other driver" if i == 0 else ""
         today = f"; {_words(r['column'])} is known only as it is today" if r["as_of_today"] else ""
         out.append(
             (
@@ -148,10 +148,9 @@ def _driver_findings(
                 f"as {others} ({r['rate_exposed']:.0%} vs {r['rate_reference']:.0%}); about "
                 f"{_share(r['paf'])} of {noun} (95% CI {_share(r['paf_ci_low'])}–"
                 f"{_share(r['paf_ci_high'])}) "
-                f"is associated with it{most}, comparing customers alike in {alike}"
-                f" (adjusted odds ratio {est:.2f}, 95% CI {lo:.2f}–{hi:.2f}; p "
-                f"{format_p(r['p_adjusted'])} after Holm's correction for multiple testing"
-                f"{today}).",
+                f"is associated with it{most} (odds ratio {est:.2f}, 95% CI {lo:.2f}–{hi:.2f}, "
+                f"among customers alike in {alike}; p {format_p(r['p_adjusted'])} after "
+                f"correcting for multiple tests{today}).",
                 i == 0,
             )
         )
@@ -272,7 +271,7 @@ def drivers_display(result: ChurnResult, top_n: int = 10) -> pd.DataFrame:
     share = [
         "n/a (not a yes/no or group comparison)"
         if not np.isfinite(p)
-        else f"{p:.0%} ({_ci(lo, hi, '{:.0%}')})"
+        else f"{_share(p)} ({_share(lo)}–{_share(hi)})"
         for p, lo, hi in zip(d["paf"], d["paf_ci_low"], d["paf_ci_high"], strict=True)
     ]
     return pd.DataFrame(
