@@ -424,24 +424,23 @@ def action_list_markdown(result: ChurnResult, actions: pd.DataFrame | None = Non
     """What the action list holds and what consent it rests on (``actions``: the list shown;
     default :meth:`ChurnResult.action_list` with a throwaway key, only for its length)."""
     actions = result.action_list("-") if actions is None else actions
-    n = len(actions)
-    if consent_known(result):
-        who = "who agreed to marketing"
-        if not n:
-            return "_No customer who agreed to marketing has a risk of leaving of 50% or more._"
-    else:
-        who = (
-            "(the data holds no marketing consent, so consent is unknown for every customer: "
-            "**check consent before any contact**)"
-        )
-        if not n:
-            return "_No customer has a risk of leaving of 50% or more._"
-    return (
-        f"{n} customers at risk (probability of leaving at least 50%) {who}, ranked by value at "
-        "risk. Ids are pseudonyms (the full list with real ids is in the export for the CRM "
-        "team); the last column lists the clear drivers above that apply to each customer, the "
-        "one associated with the most leaving first."
+    known = consent_known(result)
+    if not len(actions):
+        who = " who agreed to marketing" if known else ""
+        return f"_No customer{who} has a risk of leaving of 50% or more._"
+    text = (
+        f"{len(actions)} customers at risk (probability of leaving at least 50%)"
+        f"{' who agreed to marketing' if known else ''}, ranked by value at risk. Ids are "
+        "pseudonyms (the full list with real ids is in the export for the CRM team); the last "
+        "column lists the clear drivers above that apply to each customer, the one associated "
+        "with the most leaving first."
     )
+    if not known:
+        text += (
+            " The data holds no marketing consent, so consent is unknown for every customer: "
+            "**check consent before any contact**."
+        )
+    return text
 
 
 def survival_sentence(result: ChurnResult) -> str:
