@@ -550,12 +550,21 @@ def test_run_churn_non_contractual(retail, retail_result):
     assert roc_auc_score(s["lapsed_90d"], s["churn_probability"]) > 0.7
     # calibration in the large
     assert abs(s["churn_probability"].mean() - s["lapsed_90d"].mean()) < 0.05
-    # the planted drivers are found: complaints and low satisfaction as drivers; app use shows
-    # as a raw risk ratio (in this small simulation it is carried by the app-shopper segment)
-    top = list(res.drivers["term"].head(5))
-    assert {"complained", "low_satisfaction"} <= set(top)
-    assert top[0] == "complained"
-    assert res.drivers.set_index("term").loc["complained", "estimate"] > 1.5
+    # the planted drivers are found among customers alike in purchase frequency, recency and
+    # tenure: complaints and app use (low satisfaction, planted +0.7, goes the right way but is
+    # not clear after Holm's correction in this small simulation: measured odds ratio 1.31,
+    # p = 0.11), ranked by the share of lapsing associated with them (never buying in the app
+    # is common, complaints are rare: 3.7% and 1.0%)
+    d = res.drivers.set_index("term")
+    assert list(res.drivers["term"]) == ["no_app_use", "complained"]
+    assert d.loc["complained", "estimate"] > 1.5 and d.loc["no_app_use", "estimate"] > 1
+    assert (d["p_adjusted"] >= d["p_value"]).all() and (d["p_adjusted"] < 0.05).all()
+    assert (d["paf_ci_low"] > 0).all() and (d["paf"] > d["paf_ci_low"]).all()
+    assert res.odds_ratios.set_index("term").loc["low_satisfaction", "estimate"] > 1
+    # the controls are in the drivers model and never drivers; the segments are not in it
+    for control in churn.DRIVER_CONTROLS:
+        assert control in res.models["drivers"].terms_ and control not in d.index
+    assert not any(t.startswith("segment") for t in res.models["drivers"].terms_)
     # whether a score was given is held as a control (low satisfaction is compared among
     # customers who gave one), never reported as a driver
     assert "score_given" in res.models["drivers"].terms_
@@ -632,7 +641,8 @@ def test_findings_have_numbers(retail_result):
     found = churn.churn_findings(retail_result)
     assert 2 <= sum(h for _, h in found) <= 4
     assert all(any(ch.isdigit() for ch in text) for text, _ in found)
-    assert any("as likely to lapse" in text for text, _ in found)
+    assert any("as often as the others" in text and "associated with" in text for text, _ in found)
+    assert not any(w in text for text, _ in found for w in ("causes", "drives", "driven by"))
 
 
 def test_plots_return_axes(retail_result):

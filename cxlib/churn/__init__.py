@@ -55,6 +55,7 @@ from cxlib.churn._common import (
     RFM_BROAD_GROUPS,
     is_pattern_feature,
 )
+from cxlib.churn._contractual import contractual_features
 from cxlib.churn._evaluate import (
     SIMPLICITY_ORDER,
     choose_model,
@@ -68,14 +69,19 @@ from cxlib.churn._evaluate import (
     top_decile_lift,
 )
 from cxlib.churn._exports import (
+    CONSENT_UNKNOWN,
     action_list,
+    consent_known,
     gains_long,
     reliability_long,
     scores_export,
     segment_risk,
 )
 from cxlib.churn._features import (
+    DEFAULT_CHANNEL_ROLES,
     FEATURE_PHRASES,
+    app_channel_columns,
+    app_use_note,
     attribute_features,
     build_training_set,
     feature_columns,
@@ -95,14 +101,16 @@ from cxlib.churn._labels import (
     snapshot_dates,
 )
 from cxlib.churn._models import BoostedChurnModel, LogitChurnModel
-from cxlib.churn._prepare import logit_feature_columns, people_tables
+from cxlib.churn._prepare import DRIVER_CONTROLS, fit_drivers, logit_feature_columns, people_tables
 from cxlib.churn._report import (
     action_list_display,
+    action_list_markdown,
     btyd_display,
     btyd_segments_display,
     choice_markdown,
     churn_findings,
     drivers_display,
+    drivers_warning,
     export_markdown,
     format_p,
     intro_markdown,
@@ -127,11 +135,14 @@ __all__ = [
     "BGNBD",
     "BLEND",
     "BTYDFit",
+    "DEFAULT_CHANNEL_ROLES",
+    "CONSENT_UNKNOWN",
     "BehaviourSegments",
     "BetaGeoModel",
     "BoostedChurnModel",
     "ChurnCheck",
     "ChurnResult",
+    "DRIVER_CONTROLS",
     "EXPORT_COLUMNS",
     "FEATURE_LABELS",
     "FEATURE_PHRASES",
@@ -149,7 +160,10 @@ __all__ = [
     "RFM_BROAD_GROUPS",
     "SIMPLICITY_ORDER",
     "action_list",
+    "app_channel_columns",
+    "app_use_note",
     "action_list_display",
+    "action_list_markdown",
     "attribute_features",
     "btyd_display",
     "btyd_segments_display",
@@ -158,10 +172,13 @@ __all__ = [
     "choice_markdown",
     "choose_model",
     "churn_findings",
+    "consent_known",
+    "contractual_features",
     "contractual_labels",
     "detect_mode",
     "driver_table",
     "drivers_display",
+    "drivers_warning",
     "evaluate_models",
     "evaluate_predictions",
     "expected_value",
@@ -172,6 +189,7 @@ __all__ = [
     "feedback_features",
     "fit_behaviour_segments",
     "fit_btyd",
+    "fit_drivers",
     "fit_stratified_bgnbd",
     "format_p",
     "gains_long",

@@ -52,6 +52,7 @@ PATTERN_FEATURES: frozenset[str] = frozenset(
     {
         "recency_days",
         "frequency",
+        "log_purchases",
         "monetary",
         "tenure_days",
         "avg_basket",
@@ -80,6 +81,7 @@ def is_pattern_feature(name: str) -> bool:
 FEATURE_LABELS: dict[str, str] = {
     "recency_days": "days since the last purchase",
     "frequency": "purchases in the look-back window",
+    "log_purchases": "log(1 + purchases in the look-back window)",
     "monetary": "spend in the look-back window",
     "tenure_days": "days since the first purchase",
     "avg_basket": "average basket value",

@@ -11,7 +11,6 @@ from cxlib.churn._btyd_fit import fit_btyd
 from cxlib.churn._common import GBM, LOGIT, MODE_CONTRACTUAL
 from cxlib.churn._evaluate import (
     choose_model,
-    driver_table,
     evaluate_models,
     permutation_drivers,
     relative_risks,
@@ -23,11 +22,64 @@ from cxlib.churn._features import (
     low_score_threshold,
 )
 from cxlib.churn._labels import _has_purchase, _is_empty, contractual_labels
-from cxlib.churn._prepare import _consent, _fit_pair, _flags_of, _sample_rows
+from cxlib.churn._prepare import (
+    _attribute_columns,
+    _consent,
+    _fit_pair,
+    _flags_of,
+    _sample_rows,
+    _with_driver_columns,
+    fit_drivers,
+)
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import kaplan_meier
+from cxlib.engine import data_end
 
 log = logging.getLogger(__name__)
+
+
+def contractual_features(
+    tables, as_of, *, recent_days: int = 90, notes: list[str] | None = None
+) -> tuple[pd.DataFrame, float]:
+    """Features of contract customers and the low-score threshold: ``(features, low_score)``.
+
+    Each customer is described as at their own cut-off: the start of their ``churn_date`` for
+    churned customers with one (nothing dated on or after the day they left is used), else the
+    end of the as-of day. Feedback (and ``signup_tenure_days``) use only rows before the cut-off;
+    the low-score threshold is learnt from the answers up to the as-of date. ``notes`` receives
+    the caveats for the report.
+    """
+    notes = [] if notes is None else notes
+    customers = tables["customers"]
+    c = customers.drop_duplicates("customer_id").set_index("customer_id")
+    labels = contractual_labels(customers, as_of)
+    ends = pd.Series(data_end(as_of), index=c.index)
+    if "churn_date" in c.columns:
+        left = labels.reindex(c.index).fillna(False).astype(bool) & c["churn_date"].notna()
+        ends[left] = pd.to_datetime(c.loc[left, "churn_date"]).dt.normalize()
+        undated = int((labels.fillna(False).astype(bool)).sum() - left.sum())
+    else:
+        undated = int(labels.fillna(False).astype(bool).sum())
+    X = attribute_features(customers, as_of)
+    if "signup_tenure_days" in X.columns:  # tenure when the customer left, not today
+        days = (ends.dt.normalize() - pd.to_datetime(c["signup_date"])).dt.days.astype(float)
+        X["signup_tenure_days"] = days.where(days >= 0).reindex(X.index)
+    fb = tables.get("feedback")
+    low = 2.5
+    if fb is not None and len(fb):
+        low = low_score_threshold(fb.loc[fb["timestamp"] < data_end(as_of), "score"])
+        ff = feedback_features(fb, as_of, recent_days=recent_days, low_score=low, ends=ends)
+        X = _fill_feedback(X.join(ff, how="left"), list(ff.columns))
+        notes.append(
+            "Feedback of a customer who left is used only up to the day before they left "
+            "(a complaint logged in the cancellation call would predict the cancellation)."
+        )
+        if undated:
+            notes.append(
+                f"{undated:,} churned customers have no churn date, so their feedback is used "
+                "up to the as-of date; feedback given after they left could flatter the model."
+            )
+    return X, low
 
 
 def _run_contractual(
@@ -52,18 +104,8 @@ def _run_contractual(
 
     customers = tables["customers"]
     labels = contractual_labels(customers, as_of)
-    X = attribute_features(customers, as_of)
-    fb = tables.get("feedback")
-    low = 2.5
     notes: list[str] = []
-    if fb is not None and len(fb):
-        low = low_score_threshold(fb["score"])
-        ff = feedback_features(fb, as_of, recent_days=recent_days, low_score=low)
-        X = _fill_feedback(X.join(ff, how="left"), list(ff.columns))
-        notes.append(
-            "Feedback is used up to the as-of date; feedback given after a customer "
-            "left could flatter the model."
-        )
+    X, low = contractual_features(tables, as_of, recent_days=recent_days, notes=notes)
     tx = tables.get("transactions")
     has_tx = not _is_empty(tx)
     if has_tx:
@@ -105,8 +147,16 @@ def _run_contractual(
     rng = np.random.default_rng(random_state)
     sub = _sample_rows(len(y), max_train_rows, rng)
     final = _fit_pair(Xl.iloc[sub], y[sub], None, random_state)
-    odds = final[LOGIT].summary(recent_days=recent_days, low_score=low)
-    drivers = driver_table(odds)
+    _, odds, drivers = fit_drivers(
+        Xl.iloc[sub],
+        y[sub],
+        features=feats,
+        model=final[LOGIT],
+        as_of_today=_attribute_columns(tables),
+        random_state=random_state,
+        recent_days=recent_days,
+        low_score=low,
+    )
     risk = relative_risks(Xl[_flags_of(Xl)], y, recent_days=recent_days, low_score=low)
 
     scores = pd.DataFrame(index=X.index)
@@ -150,6 +200,7 @@ def _run_contractual(
     scores["churned"] = labels.reindex(scores.index)
     for c in _flags_of(Xl):
         scores[c] = X[c].reindex(scores.index)
+    scores = _with_driver_columns(scores, X, drivers)
 
     curves, test, groups_label, dur, unit = _retention(
         c_idx, labels, scores, seg_col, as_of, duration_column, min_group_size, notes

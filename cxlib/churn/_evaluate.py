@@ -284,23 +284,52 @@ def relative_risks(
 
 
 def driver_table(
-    odds_ratios: pd.DataFrame, *, alpha: float = 0.05, include_pattern: bool = False
+    odds_ratios: pd.DataFrame,
+    fractions: pd.DataFrame | None = None,
+    *,
+    alpha: float = 0.05,
+    controls: frozenset[str] | set[str] = frozenset(),
+    as_of_today: frozenset[str] | set[str] = frozenset(),
 ) -> pd.DataFrame:
-    """Drivers: significant logistic-regression terms ranked by the size of their effect.
+    """Drivers: the drivers model's terms whose Holm-adjusted p-value is below ``alpha``, ranked
+    by the share of leaving they are associated with.
 
-    Purchase-pattern features (recency, frequency, BG/NBD risk ...) are symptoms of lapsing, not
-    levers, and are left out unless ``include_pattern``. Ranked by ``|log odds ratio|``; a
-    ``direction`` column says whether the driver raises or lowers the risk.
+    Purchase-pattern features (recency, frequency, BG/NBD risk ...) and ``controls`` are
+    adjustments, not levers, and are never drivers. ``p_adjusted`` is Holm's step-down adjustment
+    (statsmodels ``multipletests``) over every candidate driver term. ``fractions``
+    (:meth:`LogitChurnModel.attributable_fractions`) adds the population attributable fraction
+    with its CI and the exposed state; drivers are ranked by ``paf`` (terms without one, e.g.
+    continuous, after them by ``|log odds ratio|``). ``direction`` says whether the term raises or
+    lowers the risk; ``as_of_today`` is True for terms of a column in ``as_of_today`` (a
+    customer attribute without history, the same value for every snapshot).
     """
+    from statsmodels.stats.multitest import multipletests
+
     t = odds_ratios.copy()
-    if not include_pattern:
-        t = t.loc[~t["term"].map(is_pattern_feature)]
-    t = t.loc[t["p_value"] < alpha].copy()
+    base = t["term"].map(lambda x: x.split("[", 1)[0].removesuffix("_missing"))
+    t = t.loc[~t["term"].map(is_pattern_feature) & ~base.isin(controls)].copy()
+    t["p_adjusted"] = np.nan
+    ok = t["p_value"].notna().to_numpy()
+    if ok.any():
+        t.loc[ok, "p_adjusted"] = multipletests(t.loc[ok, "p_value"], method="holm")[1]
+    t = t.loc[t["p_adjusted"] < alpha].copy()
+    keep = ["term", "column", "exposed_value", "reference_value", "exposed", "paf"]
+    keep += ["paf_ci_low", "paf_ci_high"]
+    if fractions is None:
+        fractions = pd.DataFrame(columns=keep)
+    t = t.merge(fractions[keep], on="term", how="left")
+    t["column"] = t["column"].fillna(t["term"].map(lambda x: x.split("[", 1)[0]))
+    t["as_of_today"] = t["column"].isin(as_of_today)
     t["abs_log_or"] = np.abs(np.log(t["estimate"]))
     t["direction"] = np.where(t["estimate"] > 1, "raises risk", "lowers risk")
-    t = t.sort_values(["abs_log_or", "term"], ascending=[False, True], kind="stable")
+    t["_no_paf"] = t["paf"].isna()
+    t = t.sort_values(
+        ["_no_paf", "paf", "abs_log_or", "term"],
+        ascending=[True, False, False, True],
+        kind="stable",
+    )
     t.insert(0, "rank", np.arange(1, len(t) + 1))
-    return t.drop(columns="abs_log_or").reset_index(drop=True)
+    return t.drop(columns=["abs_log_or", "_no_paf"]).reset_index(drop=True)
 
 
 #: Candidate models from simplest to most complex (ties in accuracy go to the simpler one).

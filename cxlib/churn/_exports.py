@@ -9,7 +9,8 @@ import pandas as pd
 
 from cxlib.churn._common import EXPORT_COLUMNS
 from cxlib.churn._evaluate import gains_table, reliability_table
-from cxlib.churn._features import feature_label
+from cxlib.churn._features import exposure_phrases
+from cxlib.churn._prepare import in_state
 from cxlib.churn._result import ChurnResult
 from cxlib.privacy import Suppressed, pseudonymise, suppress_small_groups
 
@@ -45,41 +46,66 @@ def scores_export(result: ChurnResult) -> pd.DataFrame:
     return out.iloc[order].reset_index(drop=True)
 
 
+#: The action list's ``consent`` when the data holds no consent (never read as consent).
+CONSENT_UNKNOWN = "consent unknown — check before contact"
+
+
+def consent_known(result: ChurnResult) -> bool:
+    """True when the data says for some customer whether they agreed to marketing."""
+    return bool(result.scores["marketing_consent"].notna().any())
+
+
 def action_list(
     result: ChurnResult,
     pseudonym_key: str,
     *,
     top_n: int = 25,
     min_probability: float = 0.5,
+    max_reasons: int = 3,
 ) -> pd.DataFrame:
-    """Who to contact first: consenting, not yet churned customers at risk, by value at risk.
+    """Who to contact first: not yet churned customers at risk, by value at risk.
 
-    Customers with unknown consent are left out (unknown consent is not consent). Ranked by
+    When the data holds consent, only customers who gave it are listed (unknown consent is not
+    consent) and ``consent`` is "given"; when it holds none (no ``marketing_consent``
+    column), customers are listed with ``consent`` = :data:`CONSENT_UNKNOWN`. Ranked by
     ``value_at_risk`` (by ``churn_probability`` when no value is known). Ids are pseudonymised.
     Columns: ``rank``, ``customer``, ``segment``, ``churn_probability``, ``expected_value``,
-    ``value_at_risk``, ``reasons`` (risk-raising drivers that apply to the customer).
+    ``value_at_risk``, ``consent``, ``reasons`` (the higher-risk states of the clear drivers
+    that apply to the customer, the driver associated with the most leaving first; at most
+    ``max_reasons``).
     """
     s = result.scores.copy()
     if "churned" in s.columns:
         s = s.loc[~s["churned"].fillna(False).astype(bool)]
-    consent = s["marketing_consent"]
-    if consent.notna().any():
-        s = s.loc[consent.fillna(False).astype(bool)]
+    known = consent_known(result)
+    if known:
+        s = s.loc[s["marketing_consent"].fillna(False).astype(bool)]
     s = s.loc[s["churn_probability"] >= min_probability]
     key = "value_at_risk" if s["value_at_risk"].notna().any() else "churn_probability"
     s = s.assign(_id=s.index.astype(str))
     s = s.sort_values([key, "_id"], ascending=[False, True], kind="stable").head(top_n)
-    raising = result.drivers.loc[result.drivers["estimate"] > 1, "term"]
-    flags = [t for t in raising if t in s.columns]
-    reasons = []
-    for _, row in s.iterrows():
-        r = [
-            feature_label(f, recent_days=result.recent_days, low_score=result.low_score)
-            for f in flags
-            if row[f] == 1
-        ]
-        reasons.append("; ".join(r))
-    out = pd.DataFrame(
+    d = result.drivers
+    d = d.loc[d["paf"].notna() & (d["paf_ci_low"] > 0) & d["column"].isin(s.columns)]
+    d = d.drop_duplicates("column")
+    applies = pd.DataFrame(
+        {r["column"]: in_state(s[r["column"]], r["exposed_value"]) for _, r in d.iterrows()},
+        index=s.index,
+    )
+    labels = {
+        r["column"]: exposure_phrases(
+            r["column"],
+            r["exposed_value"],
+            r["reference_value"],
+            recent_days=result.recent_days,
+            low_score=result.low_score,
+        )[2]
+        for _, r in d.iterrows()
+    }
+    reasons = [
+        "; ".join([labels[c] for c in applies.columns if row[c]][:max_reasons])
+        for _, row in applies.iterrows()
+    ]
+    return pd.DataFrame(
         {
             "rank": np.arange(1, len(s) + 1),
             "customer": pseudonymise(pd.Series(s.index, index=s.index), pseudonym_key).to_numpy(),
@@ -87,10 +113,10 @@ def action_list(
             "churn_probability": s["churn_probability"].to_numpy(),
             "expected_value": s["expected_value"].to_numpy(),
             "value_at_risk": s["value_at_risk"].to_numpy(),
+            "consent": "given" if known else CONSENT_UNKNOWN,
             "reasons": reasons,
         }
     )
-    return out
 
 
 def segment_risk(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:

@@ -49,12 +49,15 @@ def feedback_features(
     as_of_date: Any,
     recent_days: int = 90,
     low_score: float | None = None,
+    ends: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Feedback-derived drivers per customer, from feedback up to the end of ``as_of_date``.
+    """Feedback-derived drivers per customer, from feedback up to the end of ``as_of_date``
+    (or, for the customers in ``ends``, before their own cut-off ``ends[customer_id]``, e.g. the
+    day a contract customer left; the recent window then ends there too).
 
     Returns a frame indexed by ``customer_id`` with ``feedback_count``, ``score_given`` (at
     least one score), ``mean_score``, ``last_score``, ``low_satisfaction`` (mean score below
-    ``low_score``; scores of answers flagged as complaints are left out of these four; every
+    ``low_score``, default :func:`low_score_threshold` of the answers up to the date; scores of answers flagged as complaints are left out of these four; every
     answer up to the date counts, not only a recent window) and, when the table has
     ``complaint``, ``complained`` (at least one complaint so far) and ``complaint_recent`` (a
     complaint in the last ``recent_days`` days).
@@ -66,10 +69,15 @@ def feedback_features(
     """
     end = data_end(as_of_date)
     fb = feedback.loc[feedback["timestamp"] < end]
-    threshold = low_score_threshold(feedback["score"]) if low_score is None else float(low_score)
+    ends_fb = pd.Series(end, index=fb.index)
+    if ends is not None:
+        ends_fb = fb["customer_id"].map(ends).fillna(end).clip(upper=end)
+        fb, ends_fb = fb.loc[fb["timestamp"] < ends_fb], ends_fb.loc[fb["timestamp"] < ends_fb]
+    threshold = low_score_threshold(fb["score"]) if low_score is None else float(low_score)
     if fb.empty:
         return pd.DataFrame(index=pd.Index([], name="customer_id", dtype="str"))
     fb = fb.sort_values(["customer_id", "timestamp"], kind="stable")
+    ends_fb = ends_fb.loc[fb.index]
     comp = (
         fb["complaint"].fillna(False).astype(bool)
         if "complaint" in fb.columns
@@ -87,7 +95,7 @@ def feedback_features(
     out["low_satisfaction"] = (out["mean_score"] < threshold).astype(float)
     if "complaint" in fb.columns:
         out["complained"] = comp.groupby(fb["customer_id"]).any().reindex(out.index).astype(float)
-        recent = comp & (fb["timestamp"] >= end - pd.Timedelta(days=int(recent_days)))
+        recent = comp & (fb["timestamp"] >= ends_fb - pd.Timedelta(days=int(recent_days)))
         out["complaint_recent"] = (
             recent.groupby(fb["customer_id"]).any().reindex(out.index).astype(float)
         )
@@ -163,6 +171,7 @@ def snapshot_features(
     value_horizon_days: int | None = None,
     btyd_segments: BehaviourSegments | None = None,
     features: pd.DataFrame | None = None,
+    channel_roles: Mapping[str, str] | None = None,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Features at ``snapshot_date`` for customers with a purchase in the look-back window.
@@ -196,6 +205,7 @@ def snapshot_features_and_btyd(
     value_horizon_days: int | None = None,
     btyd_segments: BehaviourSegments | None = None,
     features: pd.DataFrame | None = None,
+    channel_roles: Mapping[str, str] | None = None,
     engine: Engine | None = None,
 ) -> tuple[pd.DataFrame, BTYDFit | None]:
     """:func:`snapshot_features` and the :class:`BTYDFit` behind ``bgnbd_p_lapse`` (None without
@@ -213,8 +223,9 @@ def snapshot_features_and_btyd(
         if features is None
         else features.copy()
     )
-    if "channel_share_app" in feats_all.columns:
-        feats_all["no_app_use"] = (feats_all["channel_share_app"] <= 0).astype(float)
+    app_cols = app_channel_columns(feats_all.columns, channel_roles)
+    if app_cols:
+        feats_all["no_app_use"] = (feats_all[app_cols].sum(axis=1) <= 0).astype(float)
     fb = tables.get("feedback")
     ff = None
     if fb is not None and len(fb):
@@ -275,6 +286,7 @@ def build_training_set(
     low_score: float | None = None,
     segments: BehaviourSegments | None = None,
     features: Mapping[pd.Timestamp, pd.DataFrame] | None = None,
+    channel_roles: Mapping[str, str] | None = None,
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Stack labelled snapshots: one row per (snapshot, active customer).
@@ -297,6 +309,7 @@ def build_training_set(
             low_score=low_score,
             segments=segments,
             features=features,
+            channel_roles=channel_roles,
             engine=engine,
         )
 
@@ -314,6 +327,7 @@ def _training_set(
     low_score,
     segments,
     features,
+    channel_roles,
     engine,
 ):
     """:func:`build_training_set` with the transactions in the backend."""
@@ -337,6 +351,7 @@ def _training_set(
             low_score=low_score,
             segments=segments,
             features=(features or {}).get(s),
+            channel_roles=channel_roles,
             engine=engine,
         )
         f["lapsed"] = lapse_labels(tx, s, horizon_days, f.index, engine=engine).to_numpy()
@@ -354,21 +369,65 @@ def _training_set(
     return out
 
 
-def feature_columns(frame: pd.DataFrame) -> list[str]:
-    """Model feature columns of a training/scoring frame (everything but ids and the label)."""
-    drop = {
-        "snapshot_date",
-        "customer_id",
-        "lapsed",
-        "churned",
-        "channel_share_app",
-        "segment_code",
-    }
-    cols = [c for c in frame.columns if c not in drop]
-    # with an app channel, 'no_app_use' carries the app signal; keep other channel shares
-    if "no_app_use" not in frame.columns and "channel_share_app" in frame.columns:
-        cols.append("channel_share_app")
-    return cols
+def feature_columns(
+    frame: pd.DataFrame, channel_roles: Mapping[str, str] | None = None
+) -> list[str]:
+    """Model feature columns of a training/scoring frame (everything but ids, the label, the
+    segment code and the shares of the app channels, which ``no_app_use`` stands for)."""
+    drop = {"snapshot_date", "customer_id", "lapsed", "churned", "segment_code"}
+    drop |= set(app_channel_columns(frame.columns, channel_roles))
+    return [c for c in frame.columns if c not in drop]
+
+
+#: Default ``churn.channel_roles``: channels whose purchases count as app use (exact names,
+#: compared case-insensitively after :func:`cxlib.features.label_key`).
+DEFAULT_CHANNEL_ROLES: dict[str, str] = {
+    "app": "app",
+    "ios": "app",
+    "android": "app",
+    "mobile": "app",
+}
+
+
+def _channel_key(name: str) -> str:
+    from cxlib.features import CHANNEL_SYNONYMS, label_key
+
+    key = label_key(name)
+    return CHANNEL_SYNONYMS.get(key, key)
+
+
+def app_channel_columns(columns: Any, channel_roles: Mapping[str, str] | None = None) -> list[str]:
+    """The ``channel_share_<channel>`` columns of the channels whose role is ``app`` in
+    ``channel_roles`` (default :data:`DEFAULT_CHANNEL_ROLES`). A channel matches a mapped name
+    exactly, ignoring case and punctuation (``"iOS"`` matches ``ios``, ``"iOS App"`` does not)."""
+    roles = DEFAULT_CHANNEL_ROLES if channel_roles is None else channel_roles
+    keys = {_channel_key(k) for k, r in roles.items() if str(r).strip().lower() == "app"}
+    prefix = "channel_share_"
+    return [c for c in columns if str(c).startswith(prefix) and c[len(prefix) :] in keys]
+
+
+def app_use_note(columns: Any, channel_roles: Mapping[str, str] | None = None) -> str:
+    """The report's sentence on how app use was recognised (or why it was not)."""
+    prefix = "channel_share_"
+    channels = sorted(c[len(prefix) :] for c in columns if str(c).startswith(prefix))
+    if not channels:
+        return "The purchases have no channel, so app use is not among the drivers."
+    app = [c[len(prefix) :] for c in app_channel_columns(columns, channel_roles)]
+    source = (
+        "the default roles of `churn.channel_roles` (app, ios, android, mobile → app)"
+        if channel_roles is None
+        else "`churn.channel_roles`"
+    )
+    if app:
+        return (
+            f"App use (whether a customer ever bought in the app) is recognised from the "
+            f"channel(s) {', '.join(app)}, mapped to `app` by {source}."
+        )
+    return (
+        f"No channel of the data ({', '.join(channels)}) has the role `app` in {source}, so app "
+        "use is not among the drivers; map your app channels in `churn.channel_roles` to "
+        "include it."
+    )
 
 
 def feature_label(name: str, *, recent_days: int = 90, low_score: float = 2.5) -> str:
@@ -412,3 +471,19 @@ def feature_phrase(name: str, *, recent_days: int = 90, low_score: float = 2.5) 
     if name in FEATURE_PHRASES:
         return FEATURE_PHRASES[name].format(recent=recent_days, low=f"{low_score:g}")
     return f"with {feature_label(name, recent_days=recent_days, low_score=low_score)} = yes"
+
+
+def exposure_phrases(
+    column: str, exposed: Any, reference: Any, *, recent_days: int = 90, low_score: float = 2.5
+) -> tuple[str, str, str]:
+    """How a driver's higher-risk state reads: ``(who, others, short)``, e.g. ``("with contract =
+    Month-to-month", "those with Two year", "contract = Month-to-month")`` for a text column, or
+    ``("who have a complaint on record", "the others", "a complaint on record")`` for a flag."""
+    kw = {"recent_days": recent_days, "low_score": low_score}
+    if isinstance(exposed, str):
+        name = _words(column)
+        return f"with {name} = {exposed}", f"those with {reference}", f"{name} = {exposed}"
+    label = feature_label(column, **kw)
+    if exposed == 1:
+        return feature_phrase(column, **kw), "the others", label
+    return f"with {label} = no", "those with yes", f"{label}: no"

@@ -20,27 +20,30 @@ from cxlib.churn._common import (
 )
 from cxlib.churn._evaluate import (
     choose_model,
-    driver_table,
     evaluate_models,
     permutation_drivers,
     relative_risks,
 )
 from cxlib.churn._features import (
+    app_use_note,
     build_training_set,
     feature_columns,
     low_score_threshold,
     snapshot_features_and_btyd,
 )
 from cxlib.churn._labels import _min_timestamp, _ts, snapshot_dates
-from cxlib.churn._models import LogitChurnModel
 from cxlib.churn._prepare import (
     _DRIVER_MODEL_SKIP,
+    DRIVER_CONTROLS,
+    _attribute_columns,
     _consent,
     _drop_orphans,
     _fit_pair,
     _flags_of,
     _sample_rows,
     _segment_rfm,
+    _with_driver_columns,
+    fit_drivers,
     logit_feature_columns,
     people_tables,
 )
@@ -67,6 +70,7 @@ def _run_non_contractual(
     max_train_rows,
     min_group_size,
     max_eval_rows=MAX_EVAL_ROWS,
+    channel_roles=None,
     engine=None,
 ) -> ChurnResult:
     rng = np.random.default_rng(random_state)
@@ -81,10 +85,12 @@ def _run_non_contractual(
         lookback_days=lookback_days,
         random_state=random_state,
         recent_days=recent_days,
+        channel_roles=channel_roles,
         engine=engine,
     )
+    notes.append(app_use_note(train.columns, channel_roles))
     tx = tables["transactions"]
-    feats = feature_columns(train)
+    feats = feature_columns(train, channel_roles)
     if segments is not None:
         train["segment"] = segments.name(train["segment_code"]).to_numpy()
     logit_feats = logit_feature_columns(feats, segments is not None)
@@ -110,19 +116,23 @@ def _run_non_contractual(
     # final models on every labelled snapshot, scores at the as-of date with all data
     sub = _sample_rows(len(train), max_train_rows, rng)
     final = _fit_pair(train.iloc[sub][cols], y_all[sub], groups_all[sub], random_state, **pair_kw)
-    # the drivers model: what goes with lapsing, adjusted for the other drivers and for tenure
-    # but NOT for the purchase pattern (recency, BG/NBD ...), which drivers act through
+    # the drivers model: what goes with lapsing among customers with the same purchase
+    # frequency, recency and tenure (not levers), without the behavioural segments
+    train["log_purchases"] = np.log1p(train["frequency"].astype(float))
     driver_feats = [
         f for f in logit_feats if not is_pattern_feature(f) and f not in _DRIVER_MODEL_SKIP
     ]
-    # controls, not drivers: tenure, and whether a score was given at all (low satisfaction is
-    # then compared among customers who gave a score; answering surveys goes with buying often)
-    driver_feats += [c for c in ("tenure_days", "score_given") if c in train.columns]
-    driver_model = LogitChurnModel(features=driver_feats).fit(
-        train.iloc[sub][cols], y_all[sub], groups=groups_all[sub]
+    driver_model, odds, drivers = fit_drivers(
+        train.iloc[sub],
+        y_all[sub],
+        features=driver_feats,
+        controls=DRIVER_CONTROLS,
+        groups=groups_all[sub],
+        as_of_today=_attribute_columns(tables),
+        random_state=random_state,
+        recent_days=recent_days,
+        low_score=low,
     )
-    odds = driver_model.summary(recent_days=recent_days, low_score=low)
-    drivers = driver_table(odds)
     latest = train.iloc[snapshot_idx]
     risk = relative_risks(
         latest[_flags_of(latest[feats])], latest["lapsed"], recent_days=recent_days, low_score=low
@@ -137,6 +147,7 @@ def _run_non_contractual(
         low_score=low,
         segments=segments,
         value_horizon_days=value_horizon_days,
+        channel_roles=channel_roles,
         engine=engine,
     )
     if bt is not None and bt.fit_customers is not None:
@@ -177,6 +188,7 @@ def _run_non_contractual(
     scores["marketing_consent"] = _consent(customers, now.index)
     for c in _flags_of(now[feats]):
         scores[c] = now[c]
+    scores = _with_driver_columns(scores, now, drivers)
     if bt is not None:  # the BG/NBD summary at the as-of date: every buyer up to it
         all_buyers = len(bt.rfm)
     else:
@@ -245,6 +257,7 @@ def _training(
     lookback_days,
     random_state,
     recent_days,
+    channel_roles,
     engine,
 ):
     """Orphans left out, records joined into people, the behavioural segments and the stacked
@@ -261,24 +274,30 @@ def _training(
         )
     tx = tables["transactions"]
     fb = tables.get("feedback")
-    low = low_score_threshold(fb["score"]) if fb is not None and len(fb) else 2.5
+    # the low-score threshold of the scores: from answers up to the as-of date (each labelled
+    # snapshot learns its own from the answers before it, see feedback_features)
+    low = (
+        low_score_threshold(fb.loc[fb["timestamp"] < data_end(as_of), "score"])
+        if fb is not None and len(fb)
+        else 2.5
+    )
     dates = snapshot_dates(as_of, horizon_days, n_snapshots, None, _min_timestamp(tx))
     segments = None
     known_features: dict[pd.Timestamp, pd.DataFrame] = {}
     if dates:
         from cxlib.features import customer_features
 
-        # behavioural segments learnt once, from data up to the latest labelled snapshot (whose
-        # customer features the training set reuses)
-        known_features[dates[-1]] = customer_features(
-            tx, dates[-1], lookback_days=lookback_days, engine=engine
+        # behavioural segments learnt once, from data up to the earliest labelled snapshot (so
+        # no snapshot's segments use later data; the training set reuses its customer features)
+        known_features[dates[0]] = customer_features(
+            tx, dates[0], lookback_days=lookback_days, engine=engine
         )
         segments = fit_behaviour_segments(
             tx,
-            dates[-1],
+            dates[0],
             lookback_days=lookback_days,
             random_state=random_state,
-            features=known_features[dates[-1]],
+            features=known_features[dates[0]],
         )
     train = build_training_set(
         tables,
@@ -287,9 +306,10 @@ def _training(
         lookback_days=lookback_days,
         n_snapshots=n_snapshots,
         recent_days=recent_days,
-        low_score=low,
+        low_score=None,
         segments=segments,
         features=known_features,
+        channel_roles=channel_roles,
         engine=engine,
     )
     known_features.clear()

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.churn._common import GBM, LOGIT, is_pattern_feature
+from cxlib.churn._common import GBM, LOGIT, NON_FEATURE_COLUMNS, is_pattern_feature
+from cxlib.churn._evaluate import driver_table
 from cxlib.churn._labels import _text_ids, tables_on
 from cxlib.churn._models import BoostedChurnModel, LogitChurnModel, _is_categorical
 from cxlib.engine import Engine, coalesce, ids_table_like, in_memory_table, is_table
@@ -46,8 +47,69 @@ _LOGIT_SKIP_PREFIXES = ("channel_share_", "category_share_", "tod_share_")
 _LOGIT_SKIP = frozenset({"weekend_share", "mean_score", "last_score"})
 
 
-#: Left out of the drivers model: a second measure of complaints (``complained`` is kept).
-_DRIVER_MODEL_SKIP = frozenset({"complaint_recent"})
+#: Left out of the drivers model: a second measure of complaints (``complained`` is kept) and
+#: the behavioural segment (defined by the purchase pattern, not a lever).
+_DRIVER_MODEL_SKIP = frozenset({"complaint_recent", "segment"})
+
+#: Controls of the non-contractual drivers model: what a manager cannot pull and what confounds
+#: the drivers (buying often goes with using the app, answering surveys ...). ``log_purchases``
+#: is log(1 + purchases in the look-back window); ``score_given`` makes low satisfaction a
+#: comparison among customers who gave a score.
+DRIVER_CONTROLS: tuple[str, ...] = ("log_purchases", "recency_days", "tenure_days", "score_given")
+
+
+def fit_drivers(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    features: list[str],
+    controls: list[str] | tuple[str, ...] = (),
+    groups=None,
+    model: LogitChurnModel | None = None,
+    as_of_today: frozenset[str] | set[str] = frozenset(),
+    random_state: int | None = None,
+    recent_days: int = 90,
+    low_score: float = 2.5,
+):
+    """The drivers model (a logistic regression of leaving on ``features`` adjusted for
+    ``controls``; ``model`` when already fitted), its odds ratios and :func:`driver_table` with
+    the attributable fractions: ``(model, odds_ratios, drivers)``."""
+    controls = [c for c in controls if c in frame.columns]
+    if model is None:
+        model = LogitChurnModel(features=[*features, *controls]).fit(frame, y, groups=groups)
+    odds = model.summary(recent_days=recent_days, low_score=low_score)
+    fractions = model.attributable_fractions(frame, random_state=random_state)
+    drivers = driver_table(odds, fractions, controls=set(controls), as_of_today=as_of_today)
+    y = np.asarray(y, dtype=float)
+    for state in ("exposed", "reference"):
+        drivers[f"rate_{state}"] = [
+            _rate(y, in_state(frame[c], v)) if isinstance(c, str) and c in frame else np.nan
+            for c, v in zip(drivers["column"], drivers[f"{state}_value"], strict=True)
+        ]
+    return model, odds, drivers
+
+
+def _rate(y: np.ndarray, mask: np.ndarray) -> float:
+    return float(y[mask].mean()) if mask.any() else float("nan")
+
+
+def in_state(values: pd.Series, state: Any) -> np.ndarray:
+    """Which of ``values`` (a driver's column) are in ``state`` (a driver table's
+    ``exposed_value`` or ``reference_value``: a level of a text column, or 1.0/0.0 of a flag)."""
+    if isinstance(state, str):
+        return (values.astype("str").fillna("missing") == state).to_numpy()
+    if state is None or pd.isna(state):
+        return np.zeros(len(values), dtype=bool)
+    return (pd.to_numeric(values, errors="coerce") == float(state)).to_numpy()
+
+
+def _with_driver_columns(scores: pd.DataFrame, frame: pd.DataFrame, drivers: pd.DataFrame):
+    """``scores`` with the columns of the drivers that have an exposed state (for the action
+    list's reasons), taken from ``frame`` (same index)."""
+    for c in drivers.loc[drivers["exposed_value"].notna(), "column"].unique():
+        if c in frame.columns and c not in scores.columns:
+            scores[c] = frame[c].reindex(scores.index)
+    return scores
 
 
 def logit_feature_columns(features: list[str], has_segment: bool) -> list[str]:
@@ -148,6 +210,16 @@ def people_tables(
             first["marketing_consent"] = consent.reindex(first["customer_id"]).to_numpy()
         out["customers"] = first.reset_index(drop=True)
     return out, records
+
+
+def _attribute_columns(tables: Mapping[str, Any]) -> frozenset[str]:
+    """Customer attributes without history: their value today stands for every snapshot
+    (``birth_year`` and ``signup_date`` are dated, so age and tenure are not among them)."""
+    customers = tables.get("customers")
+    if customers is None:
+        return frozenset()
+    skip = NON_FEATURE_COLUMNS | {"birth_year"}
+    return frozenset(c for c in customers.columns if c not in skip and not c.startswith("_"))
 
 
 def _flags_of(frame: pd.DataFrame) -> list[str]:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._common import MODE_NON_CONTRACTUAL, is_pattern_feature
-from cxlib.churn._exports import segment_risk, segment_risk_suppressed
-from cxlib.churn._features import _words, feature_label, feature_phrase
+from cxlib.churn._exports import consent_known, segment_risk, segment_risk_suppressed
+from cxlib.churn._features import _words, exposure_phrases, feature_label, feature_phrase
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import retention_at
 
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 def _money(x: float) -> str:
     return f"{x:,.0f}"
+
+
+def _share(x: float) -> str:
+    """A share in percent: one decimal below 10%, none above."""
+    return f"{x:.1%}" if abs(x) < 0.095 else f"{x:.0%}"
 
 
 def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tuple[str, bool]]:
@@ -78,44 +83,7 @@ def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tup
             False,
         )
     )
-    # drivers: risk ratios of the significant risk-raising flags, in driver order
-    rr = result.risk_ratios.set_index("feature") if len(result.risk_ratios) else None
-    said = 0
-    for _, d in result.drivers.iterrows():
-        if rr is None or d["term"] not in rr.index or said >= 3:
-            continue
-        r = rr.loc[d["term"]]
-        if r["customers_with"] < min_group_size or r["p_value"] >= 0.05:
-            continue
-        if (r["risk_ratio"] > 1) != (d["estimate"] > 1):
-            continue  # raw and adjusted effects disagree: not a plain-language headline
-        ratio = r["risk_ratio"]
-        who = feature_phrase(d["term"], recent_days=result.recent_days, low_score=result.low_score)
-        text = (
-            f"Customers {who} are {ratio:.1f}× as likely to "
-            f"{'lapse' if result.mode == MODE_NON_CONTRACTUAL else 'churn'} "
-            f"({r['rate_with']:.0%} vs {r['rate_without']:.0%}; adjusted odds ratio "
-            f"{d['estimate']:.2f}, 95% CI {d['ci_low']:.2f}–{d['ci_high']:.2f})."
-        )
-        if ratio < 1:
-            text = (
-                f"Customers {who} are less likely to "
-                f"{'lapse' if result.mode == MODE_NON_CONTRACTUAL else 'churn'}: "
-                f"{r['rate_with']:.0%} vs {r['rate_without']:.0%} (risk ratio {ratio:.2f}; "
-                f"adjusted odds ratio {d['estimate']:.2f}, 95% CI {d['ci_low']:.2f}–"
-                f"{d['ci_high']:.2f})."
-            )
-        out.append((text, said == 0))
-        said += 1
-    if said == 0 and len(result.drivers):
-        d = result.drivers.iloc[0]
-        out.append(
-            (
-                f"The strongest driver is {d['label']} (odds ratio {d['estimate']:.2f}, 95% CI "
-                f"{d['ci_low']:.2f}–{d['ci_high']:.2f}, {d['per']}).",
-                True,
-            )
-        )
+    out += _driver_findings(result, min_group_size)
     curves = result.survival_curves
     if len(curves) and np.isfinite(result.survival_test.get("p_value", np.nan)):
         p = result.survival_test["p_value"]
@@ -132,6 +100,75 @@ def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tup
             (
                 f"Retention differs by {result.survival_groups} (log-rank {ptxt}): {when}, "
                 f"{ret[best]:.0%} of '{best}' are still active vs {ret[worst]:.0%} of '{worst}'.",
+                False,
+            )
+        )
+    return out
+
+
+def _driver_findings(
+    result: ChurnResult, min_group_size: int, n_max: int = 3
+) -> list[tuple[str, bool]]:
+    """The drivers associated with the most leaving (one sentence per column, largest share
+    first; the first is a headline): observed rates, share of leaving with its CI, adjusted odds
+    ratio of the higher-risk state and Holm-adjusted p-value."""
+    d = result.drivers
+    verb, noun, alike = (
+        ("lapse", "lapsing", "purchase frequency, recency, tenure and the other drivers")
+        if result.mode == MODE_NON_CONTRACTUAL
+        else ("churn", "churn", "the other drivers")
+    )
+    clear = d.loc[
+        d["paf"].notna()
+        & (d["paf_ci_low"] > 0)
+        & d["rate_reference"].gt(0)
+        & (d["exposed"] >= min_group_size)
+    ]
+    clear = clear.drop_duplicates("column")
+    out: list[tuple[str, bool]] = []
+    for i, (_, r) in enumerate(clear.head(n_max).iterrows()):
+        who, others, _ = exposure_phrases(
+            r["column"],
+            r["exposed_value"],
+            r["reference_value"],
+            recent_days=result.recent_days,
+            low_score=result.low_score,
+        )
+        flip = r["estimate"] < 1  # the odds ratio of the higher-risk state against the other
+        est, lo, hi = (
+            (1 / r["estimate"], 1 / r["ci_high"], 1 / r["ci_low"])
+            if flip
+            else (r["estimate"], r["ci_low"], r["ci_high"])
+        )
+        most = ", more than with any other driver" if i == 0 else ""
+        today = f"; {_words(r['column'])} is known only as it is today" if r["as_of_today"] else ""
+        out.append(
+            (
+                f"Customers {who} {verb} {r['rate_exposed'] / r['rate_reference']:.1f}× as often "
+                f"as {others} ({r['rate_exposed']:.0%} vs {r['rate_reference']:.0%}); about "
+                f"{_share(r['paf'])} of {noun} (95% CI {_share(r['paf_ci_low'])}–"
+                f"{_share(r['paf_ci_high'])}) "
+                f"is associated with it{most} (odds ratio {est:.2f}, 95% CI {lo:.2f}–{hi:.2f}, "
+                f"among customers alike in {alike}; p {format_p(r['p_adjusted'])} after "
+                f"correcting for multiple tests{today}).",
+                i == 0,
+            )
+        )
+    if not out and len(d):
+        r = d.iloc[0]
+        out.append(
+            (
+                f"The clearest driver is {r['label']} (odds ratio {r['estimate']:.2f}, 95% CI "
+                f"{r['ci_low']:.2f}–{r['ci_high']:.2f}, {r['per']}; p "
+                f"{format_p(r['p_adjusted'])} after Holm's correction).",
+                True,
+            )
+        )
+    elif not out:
+        out.append(
+            (
+                "No driver beyond the purchase pattern is clear after adjusting for the other "
+                "drivers and correcting for multiple testing.",
                 False,
             )
         )
@@ -166,7 +203,8 @@ def setup_markdown(result: ChurnResult) -> str:
             "date.",
             f"**Checked {result.validation.split(': ', 1)[0]}.** The models were "
             f"{result.validation.split(': ', 1)[-1]}. Every feature uses only data from before its "
-            "snapshot date, so nothing from the future leaks in.",
+            "snapshot date (segments and thresholds too), so nothing from the future leaks in; "
+            "customer attributes, which have no history, are the exception (as of today).",
             f"**Scores** are for the {len(result.scores):,} customers active at "
             f"{result.as_of_date.date()}, using all data up to that date.",
         ]
@@ -226,18 +264,46 @@ def metrics_display(result: ChurnResult) -> pd.DataFrame:
 
 
 def drivers_display(result: ChurnResult, top_n: int = 10) -> pd.DataFrame:
-    """The top drivers (significant, not purchase-pattern) as a readable table."""
+    """The top drivers (Holm-adjusted p below 0.05, not purchase-pattern) as a readable table:
+    share of leaving associated with each (population attributable fraction, 95% CI), odds
+    ratio, adjusted p-value and whether the value is known only as of today."""
     d = result.drivers.head(top_n)
+    share = [
+        "n/a (not a yes/no or group comparison)"
+        if not np.isfinite(p)
+        else f"{_share(p)} ({_share(lo)}–{_share(hi)})"
+        for p, lo, hi in zip(d["paf"], d["paf_ci_low"], d["paf_ci_high"], strict=True)
+    ]
     return pd.DataFrame(
         {
             "Rank": d["rank"].astype(int),
             "Driver": d["label"],
             "Compared": d["per"],
             "Effect": d["direction"],
+            "Share of leaving associated (95% CI)": share,
             "Odds ratio": d["estimate"].map("{:.2f}".format),
             "95% CI": [_ci(a, b) for a, b in zip(d["ci_low"], d["ci_high"], strict=True)],
-            "p-value": d["p_value"].map(format_p),
+            "p-value (Holm-adjusted)": d["p_adjusted"].map(format_p),
+            "Measured": np.where(
+                d["as_of_today"], "as of today (no history)", "before each period"
+            ),
         }
+    )
+
+
+def drivers_warning(result: ChurnResult) -> str | None:
+    """The warning under the drivers table when some driver is a customer attribute known only
+    as of today (None: none is)."""
+    today = result.drivers.loc[result.drivers["as_of_today"], "column"].unique()
+    if not len(today):
+        return None
+    names = ", ".join(_words(c) for c in today)
+    return (
+        f"**Warning:** {names} {'is' if len(today) == 1 else 'are'} known only as "
+        f"{'it is' if len(today) == 1 else 'they are'} today (the customer table keeps no "
+        "history), and today's value is used for every past period. A value that changed "
+        "because a customer was leaving (a downgraded tier, a cancelled contract) can look like "
+        "a driver; treat these rows with care."
     )
 
 
@@ -349,8 +415,32 @@ def action_list_display(actions: pd.DataFrame) -> pd.DataFrame:
     if actions["value_at_risk"].notna().any():
         out["Expected value"] = actions["expected_value"].map("{:,.0f}".format)
         out["Value at risk"] = actions["value_at_risk"].map("{:,.0f}".format)
+    out["Consent"] = actions["consent"]
     out["Why (drivers that apply)"] = actions["reasons"].replace("", "—")
     return out
+
+
+def action_list_markdown(result: ChurnResult, actions: pd.DataFrame | None = None) -> str:
+    """What the action list holds and what consent it rests on (``actions``: the list shown;
+    default :meth:`ChurnResult.action_list` with a throwaway key, only for its length)."""
+    actions = result.action_list("-") if actions is None else actions
+    known = consent_known(result)
+    if not len(actions):
+        who = " who agreed to marketing" if known else ""
+        return f"_No customer{who} has a risk of leaving of 50% or more._"
+    text = (
+        f"{len(actions)} customers at risk (probability of leaving at least 50%)"
+        f"{' who agreed to marketing' if known else ''}, ranked by value at risk. Ids are "
+        "pseudonyms (the full list with real ids is in the export for the CRM team); the last "
+        "column lists the clear drivers above that apply to each customer, the one associated "
+        "with the most leaving first."
+    )
+    if not known:
+        text += (
+            " The data holds no marketing consent, so consent is unknown for every customer: "
+            "**check consent before any contact**."
+        )
+    return text
 
 
 def survival_sentence(result: ChurnResult) -> str:
@@ -421,11 +511,20 @@ def suppressed_segments_markdown(result: ChurnResult) -> str | None:
 
 
 def export_markdown(result: ChurnResult, exports: dict[str, pd.DataFrame] | None = None) -> str:
-    """What the export holds (``exports/churn_scores.csv``)."""
+    """What the export holds (``exports/churn_scores.csv``) and what its consent column means."""
     scores = (exports or result.exports())["churn_scores.csv"]
-    return (
+    text = (
         f"Scores for {len(scores):,} customer records written to "
         "`exports/churn_scores.csv` "
         "(customer_id, churn_probability, p_alive, expected_purchases, expected_value, "
-        "value_at_risk, segment, marketing_consent). Use `marketing_consent` before any contact."
+        "value_at_risk, segment, marketing_consent). "
+    )
+    if consent_known(result):
+        return text + (
+            "Only records with `marketing_consent` true may be contacted for marketing; an "
+            "empty value means unknown, which is not consent."
+        )
+    return text + (
+        "The data holds no marketing consent, so `marketing_consent` is empty for every record "
+        "and no customer is flagged for marketing: check consent before any contact."
     )

@@ -35,13 +35,15 @@ class ChurnResult(QuestionResult):
     chosen_model, choice_reason : str
     odds_ratios : DataFrame
         :meth:`LogitChurnModel.summary` of the drivers model: a logistic regression of leaving on
-        the drivers (feedback, app use, segment, attributes; tenure as a control), fitted on all
-        labelled rows, *not* adjusted for the purchase pattern through which drivers act.
+        the candidate drivers (feedback, app use, attributes) adjusted for
+        :data:`~cxlib.churn.DRIVER_CONTROLS` (log(1 + purchases), recency, tenure, whether a
+        score was given), without the behavioural segments, fitted on all labelled rows.
         Contractual mode: the scoring logistic regression (attributes are the drivers).
     score_odds_ratios : DataFrame or None
         Non-contractual mode: summary of the scoring logistic regression (pattern included).
     drivers : DataFrame
-        :func:`driver_table`.
+        :func:`driver_table` (Holm-adjusted p-values, ranked by attributable fraction) with the
+        observed ``rate_exposed`` and ``rate_reference``.
     risk_ratios : DataFrame
         :func:`relative_risks` on the latest labelled customers.
     importance : DataFrame

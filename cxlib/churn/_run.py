@@ -46,6 +46,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "max_train_rows": 200_000,
     "max_eval_rows": MAX_EVAL_ROWS,
     "min_group_size": 10,
+    "channel_roles": None,
 }
 
 #: Options of the ``churn`` block of cx.yml that are not analysis settings: how many customers
@@ -259,6 +260,9 @@ def run_churn(
         the drivers still use every customer of the snapshot.
     min_group_size : int
         Smallest group shown in survival curves.
+    channel_roles : mapping, optional
+        Non-contractual mode: channel -> role; purchases in the channels with role ``app``
+        count as app use (default: app, ios, android, mobile; exact names, any case).
 
     Returns
     -------
@@ -304,6 +308,7 @@ def _run(tables: Mapping[str, Any], as_of: pd.Timestamp, s: dict[str, Any], engi
             n_snapshots=s["n_snapshots"],
             master_map=s["master_map"],
             max_eval_rows=s["max_eval_rows"],
+            channel_roles=s["channel_roles"],
             engine=engine,
             **kw,
         )

@@ -116,6 +116,13 @@ CHURN = Group(
         "value_column": _p(OPT_TEXT, None, "contractual mode: attribute holding the value"),
         "duration_column": _p(OPT_TEXT, None, "contractual mode: attribute holding the tenure"),
         "action_list_size": _p(INT, 25, "customers in the action list"),
+        "channel_roles": Field(
+            OPT_MAP,
+            None,
+            "channel → role; purchases in channels with role `app` count as app use",
+            values=TEXT,
+            shown="app, ios, android, mobile → `app`",
+        ),
     },
     doc="notebook 03, docs/churn.md",
 )
