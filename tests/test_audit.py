@@ -173,7 +173,8 @@ def test_check_rules_counts() -> None:
         ("customers", "invalid_phone"): 1,
         ("customers", "implausible_birth_year"): 2,
         ("transactions", "duplicate_row"): 1,
-        ("transactions", "non_refund_negative_amount"): 2,  # the duplicate copy counts too
+        # no earlier purchase of the same amount: C1 twice (the duplicate copy counts), C3 once
+        ("transactions", "non_refund_negative_amount"): 3,
         ("transactions", "future_timestamp"): 1,
         ("transactions", "orphan_customer_id"): 1,
         ("transactions", "inconsistent_channel_label"): 2,

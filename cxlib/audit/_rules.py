@@ -28,6 +28,7 @@ from cxlib.audit._expr import (
     _present,
     _ts_literal,
     engine_for,
+    refund_flags,
 )
 from cxlib.audit._formats import (
     AGE_RANGE,
@@ -239,6 +240,8 @@ class _Settings:
     postcode_regex: str | None
     duplicate_people: tuple[int, int] | None
     engine: Engine
+    refund_rule: str = "evidence"
+    cancellation_prefix: str | None = "C"
 
 
 class _TableRules:
@@ -354,24 +357,15 @@ class _TableRules:
     def consistency(self, n: int) -> None:
         self.labels(n)
         t = self.t
-        if self.table == "transactions" and "amount" in self.cols:
-            neg = _flag(t.amount < 0)
-            if "quantity" in self.cols:
-                self.add(
-                    "amount",
-                    "non_refund_negative_amount",
-                    "Negative amount that is not a refund (quantity not negative)",
-                    "consistency",
-                    neg & ~_flag(t.quantity < 0),
-                )
-            else:
-                self.add(
-                    "amount",
-                    "negative_amount",
-                    "Negative amount (no quantity column to tell refunds apart)",
-                    "consistency",
-                    neg,
-                )
+        if self.table == "transactions" and self.s.refund_rule == "evidence":
+            _, unmatched = refund_flags(t, "evidence", self.s.cancellation_prefix)
+            self.add(
+                "amount",
+                "non_refund_negative_amount",
+                "Negative amount with no sign of a refund (quantity, earlier purchase, prefix)",
+                "consistency",
+                unmatched,
+            )
         if self.table == "customers" and {"signup_date", "consent_date"} <= set(self.cols):
             self.add(
                 "consent_date",
@@ -478,6 +472,8 @@ def _check_rules(
     duplicate_people: tuple[int, int] | None = None,
     file_row_numbers: bool = True,
     customers: pd.DataFrame | None = None,
+    refund_rule: str = "evidence",
+    cancellation_prefix: str | None = "C",
 ) -> tuple[RuleChecks, dict[str, Any]]:
     """:func:`check_rules`, plus the duplicate flags of every table (temporary tables of
     ``engine``: the duplicated revenue and the profile's distinct transaction ids use them).
@@ -499,6 +495,8 @@ def _check_rules(
         postcode_regex=postcode_regex,
         duplicate_people=duplicate_people,
         engine=engine,
+        refund_rule=refund_rule,
+        cancellation_prefix=cancellation_prefix,
     )
     results: list[dict] = []
     totals: dict[str, tuple[int, int]] = {}
@@ -544,6 +542,8 @@ def check_rules(
     duplicate_people: tuple[int, int] | None = None,
     file_row_numbers: bool = True,
     engine: Engine | None = None,
+    refund_rule: str = "evidence",
+    cancellation_prefix: str | None = "C",
 ) -> RuleChecks:
     """Run the quality rules on every table present.
 
@@ -573,6 +573,9 @@ def check_rules(
         them (examples are then left out for those tables).
     engine : Engine, optional
         Where pandas frames and the duplicate flags are kept (a temporary one by default).
+    refund_rule, cancellation_prefix : str
+        Which negative amounts are refunds (:func:`~cxlib.audit.refund_flags`): with
+        ``evidence`` the others fail the consistency rule ``non_refund_negative_amount``.
 
     Returns
     -------
@@ -589,6 +592,8 @@ def check_rules(
             postcode_regex=postcode_regex,
             duplicate_people=duplicate_people,
             file_row_numbers=file_row_numbers,
+            refund_rule=refund_rule,
+            cancellation_prefix=cancellation_prefix,
         )
     return checks
 
