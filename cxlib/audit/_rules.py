@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlib.audit._dates import date_jump
 from cxlib.audit._expr import (
     _columns,
     _count_true,
@@ -110,12 +111,18 @@ class RuleChecks:
     failing_rows : dict
         ``{(table, dimension): int}``: number of rows failing any rule of the dimension, used by
         :func:`scorecard`.
+    date_spans : DataFrame
+        Per event-level table: ``table, column, first_day, data_end`` (the day the data ends
+        before a jump of the dates, :func:`cxlib.audit._dates.data_span`).
     """
 
     results: pd.DataFrame
     totals: dict[str, tuple[int, int]]
     label_spellings: pd.DataFrame
     failing_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    date_spans: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["table", "column", "first_day", "data_end"])
+    )
 
     def failed(self, table: str, dimension: str) -> int:
         """Rows of ``table`` (accepted ones) failing any rule of ``dimension``."""
@@ -253,6 +260,7 @@ class _TableRules:
         self.cols = _columns(t)
         self.entries: list[Any] = []
         self.spellings: list[pd.DataFrame] = []
+        self.jumps: list[dict[str, Any]] = []
         self.duplicates: Any = None
 
     def add(self, col: str, rule_id: str, rule: str, dim: str, expr: Any) -> None:
@@ -410,6 +418,28 @@ class _TableRules:
                     "timeliness",
                     self.t[col] >= _ts_literal(self.s.end),
                 )
+        col = "timestamp"
+        if self.table == "customers" or col not in self.cols or not sch[col].is_timestamp():
+            return
+        jump = date_jump(self.t, col, self.s.end)
+        if jump is None:
+            return
+        late, swapped, span = jump
+        self.add(
+            col,
+            "day_month_swap",
+            "Day and month probably swapped (dated after the data ends; swapped back inside it)",
+            "timeliness",
+            swapped,
+        )
+        self.add(
+            col,
+            "dated_after_gap",
+            "Dated after a gap at the end of the data (the dates jump)",
+            "timeliness",
+            late & ~swapped,
+        )
+        self.jumps.append({"table": self.table, "column": col, **span})
 
     def count(self, n: int, total: int) -> tuple[list[dict], dict[tuple[str, str], int]]:
         """One query counts every rule and the rows failing any rule of each dimension; one
@@ -502,7 +532,8 @@ def _check_rules(
     totals: dict[str, tuple[int, int]] = {}
     failing_rows: dict[tuple[str, str], int] = {}
     duplicates: dict[str, Any] = {}
-    spellings = []
+    spellings: list[pd.DataFrame] = []
+    spans: list[dict[str, Any]] = []
     for table, df in tables.items():
         t = as_table(df, engine)
         n = _n_rows(t)
@@ -518,6 +549,7 @@ def _check_rules(
         results.extend(rows)
         failing_rows.update(fails)
         spellings.extend(rules.spellings)
+        spans.extend(rules.jumps)
         duplicates[table] = rules.duplicates
     res = pd.DataFrame(results, columns=RULE_COLUMNS)
     res["share"] = np.where(
@@ -528,7 +560,10 @@ def _check_rules(
     res["dimension"] = res["dimension"].astype("str")
     cols = ["table", "column", "label", "usual", "rows"]
     sp = pd.concat(spellings, ignore_index=True)[cols] if spellings else pd.DataFrame(columns=cols)
-    return RuleChecks(res, totals, sp, failing_rows), duplicates
+    span_cols = ["table", "column", "first_day", "data_end"]
+    return RuleChecks(res, totals, sp, failing_rows, pd.DataFrame(spans, columns=span_cols)), (
+        duplicates
+    )
 
 
 def check_rules(
