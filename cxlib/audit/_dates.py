@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from cxlib.audit._expr import _flag, _ts_literal
@@ -52,6 +51,10 @@ def data_span(t: Any, col: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     return days[0], days[-1]
 
 
+def _ymd(day: pd.Timestamp) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
 def date_jump(t: Any, col: str, end: pd.Timestamp) -> tuple[Any, Any, dict[str, Any]] | None:
     """Rows dated after the end of the data (:func:`data_span`) but before ``end`` (the
     as-of date's end: later rows are future dates), and the day/month swaps among them: day
@@ -70,11 +73,9 @@ def date_jump(t: Any, col: str, end: pd.Timestamp) -> tuple[Any, Any, dict[str, 
     ts = t[col]
     late = _flag((ts >= _ts_literal(last + pd.Timedelta(days=1))) & (ts < _ts_literal(end)))
     day, month = ts.day(), ts.month()
-    swapped_back = ibis.date(ts.year(), day.clip(upper=12), month)
+    # dates as YYYYMMDD numbers: the swapped-back date needs no date constructor
+    swapped_back = ts.year() * 10000 + day * 100 + month
     swapped = late & _flag(
-        (day <= 12)
-        & (day != month)
-        & (swapped_back >= first.date())
-        & (swapped_back <= last.date())
+        (day <= 12) & (day != month) & (swapped_back >= _ymd(first)) & (swapped_back <= _ymd(last))
     )
     return late, swapped, {"first_day": first, "data_end": last}
