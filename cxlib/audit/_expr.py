@@ -56,10 +56,9 @@ def _flag(expr: Any) -> Any:
 #: ``audit.refund_rule`` values: which rows are refunds (a cancellation prefix in
 #: ``transaction_id`` always makes one).
 REFUND_RULES: dict[str, str] = {
-    "evidence": "a negative amount with a negative quantity or equal to an earlier purchase of "
-    "the same customer, or a transaction id starting with the cancellation prefix",
-    "negative_amount": "any negative amount, or a transaction id starting with the "
-    "cancellation prefix",
+    "evidence": "a negative amount with a negative quantity or equal to an earlier purchase by "
+    "the same customer",
+    "negative_amount": "any negative amount",
 }
 
 

@@ -163,6 +163,10 @@ def _wrong_values(c: _Collector) -> None:
         )
     if money.get("refund_rows"):
         rule = REFUND_RULES[c.result.refund_rule]
+        if c.result.cancellation_prefix:
+            rule += (
+                f', or a transaction id starting "{c.result.cancellation_prefix}" (a cancellation)'
+            )
         c.add(
             f"{_n(money['refund_rows'])} transactions are refunds worth "
             f"{money.get('refunds', 0):,.0f} in total (a refund is {rule}).",

@@ -47,6 +47,7 @@ class AuditResult(QuestionResult):
     unused: pd.DataFrame
     revenue_at_risk: dict[str, float] = field(default_factory=dict)
     refund_rule: str = "evidence"
+    cancellation_prefix: str | None = "C"
     min_group_size: int = 10
     consent_retention_months: int = 24
 
@@ -325,6 +326,7 @@ def run_audit(
         unused=unused_columns(frames),
         revenue_at_risk=money,
         refund_rule=refunds[0],
+        cancellation_prefix=refunds[1],
         min_group_size=int(min_group_size),
         consent_retention_months=int(consent_retention_months),
     )
