@@ -183,13 +183,15 @@ def plot_freshness(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     as_of = pd.to_datetime(f["latest"]) + pd.to_timedelta(f["days_behind"], unit="D")
     if len(f):
         ax.axvline(mdates.date2num(as_of.max()), color="black", linestyle="--", label="as-of date")
-        ax.legend(loc="lower left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     for i, v in enumerate(f["days_behind"]):
-        ax.text(stop[i], i, f" {int(v)} days behind", va="center")
+        ax.text(stop[i], i, f"{int(v)} days behind ", va="center", ha="right", color="white")
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    locator = mdates.AutoDateLocator(maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_title("Which dates does each table cover?")
     ax.set_xlabel("Date of the records (bar: earliest to latest)")
     ax.set_ylabel("Table (source system)")
