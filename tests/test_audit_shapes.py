@@ -47,6 +47,7 @@ def test_matching_compares_the_full_number() -> None:
     assert norm["phone"].tolist() == ["12125550134", "13125550134"]
     scv = audit.SingleCustomerView(default_region="US").fit(cust)
     assert scv.n_people_ == 2
+    assert scv.weights_ == "priors"  # too few records to learn the match weights
 
 
 def _tx(rows: list[tuple]) -> pd.DataFrame:
