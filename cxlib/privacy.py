@@ -39,7 +39,9 @@ PII_COLUMNS: tuple[str, ...] = (
     "email",
     "phone",
     "postcode",
+    "address",
     "birth_year",
+    "birth_date",
     "comment",
 )
 

@@ -173,7 +173,8 @@ def test_check_rules_counts() -> None:
         ("customers", "invalid_phone"): 1,
         ("customers", "implausible_birth_year"): 2,
         ("transactions", "duplicate_row"): 1,
-        ("transactions", "non_refund_negative_amount"): 2,  # the duplicate copy counts too
+        # C1 bought nothing for 5.0 before (the duplicate copy counts too); C3's quantity is < 0
+        ("transactions", "non_refund_negative_amount"): 2,
         ("transactions", "future_timestamp"): 1,
         ("transactions", "orphan_customer_id"): 1,
         ("transactions", "inconsistent_channel_label"): 2,
@@ -233,11 +234,23 @@ def test_pii_inventory_by_name_and_content() -> None:
     assert "tier" not in inv.index and "customer_id" not in inv.index
 
 
-def test_unused_columns_lists_extra_attributes() -> None:
-    df = pd.DataFrame({"customer_id": ["C1"], "zz_never_used_attribute": [1], "email": ["a@x.com"]})
-    un = audit.unused_columns({"customers": df})
-    assert "zz_never_used_attribute" in set(un["column"])
-    assert "customer_id" not in set(un["column"])
+def test_unused_columns_by_role() -> None:
+    """Customer attributes are churn features and campaign columns uplift covariates whatever
+    their names; a column of another table no analysis names is unused."""
+    customers = pd.DataFrame(
+        {"customer_id": ["C1"], "zz_tier": ["gold"], "email": ["a@x.com"], "address": ["1 a"]}
+    )
+    campaign = pd.DataFrame(
+        {"customer_id": ["C1"], "group": ["control"], "converted": [0], "zz_band": ["18-24"]}
+    )
+    events = pd.DataFrame({"customer_id": ["C1"], "zz_never_used": [1]})
+    un = audit.unused_columns({"customers": customers, "campaign": campaign, "events": events})
+    got = dict(zip(un["column"], un["used_by"], strict=True))
+    assert got == {
+        "email": "single customer view only",
+        "address": "single customer view only",
+        "zz_never_used": "nothing",
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,11 +26,13 @@ view), ``_customers`` (merge impact, revenue at risk, consent), ``_run`` (:func:
 
 from __future__ import annotations
 
-from cxlib.audit._customers import consent_summary, merge_impact
-from cxlib.audit._expr import linear_percentile
+from cxlib.audit._customers import consent_summary, customer_totals, merge_impact
+from cxlib.audit._expr import REFUND_RULES, linear_percentile, refund_flags
 from cxlib.audit._formats import (
     AGE_RANGE,
+    CALLING_CODES,
     COMPLETENESS_COLUMNS,
+    DEFAULT_REGION,
     DIMENSIONS,
     LABEL_COLUMNS,
     PII_NAME_PATTERNS,
@@ -38,6 +40,7 @@ from cxlib.audit._formats import (
     TIME_COLUMNS,
     isin,
     original_row_numbers,
+    phone_e164,
     postcode_pattern,
     valid_email,
     valid_phone,
@@ -51,12 +54,15 @@ from cxlib.audit._run import AuditResult, run_audit
 
 __all__ = [
     "AGE_RANGE",
+    "CALLING_CODES",
     "COMPLETENESS_COLUMNS",
     "DEFAULT_M",
+    "DEFAULT_REGION",
     "DIMENSIONS",
     "LABEL_COLUMNS",
     "PII_NAME_PATTERNS",
     "POSTCODE_PATTERNS",
+    "REFUND_RULES",
     "TIME_COLUMNS",
     "AuditResult",
     "RuleChecks",
@@ -65,6 +71,7 @@ __all__ = [
     "audit_findings",
     "check_rules",
     "consent_summary",
+    "customer_totals",
     "freshness",
     "isin",
     "label_inconsistencies",
@@ -72,9 +79,11 @@ __all__ = [
     "merge_impact",
     "normalise_contacts",
     "original_row_numbers",
+    "phone_e164",
     "pii_inventory",
     "postcode_pattern",
     "profile_tables",
+    "refund_flags",
     "run_audit",
     "scorecard",
     "unused_columns",

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.audit._expr import _columns, _flag, _float, _present, engine_for
+from cxlib.audit._expr import _flag, _float, _present, engine_for, refund_flags
 from cxlib.audit._formats import isin
-from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, row_count
+from cxlib.engine import ROW_ORDER, Engine, analysis_day, as_table, count_where, row_count
 
 
 def customer_totals(t: Any) -> pd.DataFrame:
@@ -37,34 +37,37 @@ def customer_totals(t: Any) -> pd.DataFrame:
 
 
 def revenue_at_risk(
-    t: Any, customers: pd.DataFrame | None, duplicates: Any, totals: pd.DataFrame
+    t: Any,
+    customers: pd.DataFrame | None,
+    duplicates: Any,
+    totals: pd.DataFrame,
+    refund_rule: str = "evidence",
+    cancellation_prefix: str | None = "C",
 ) -> dict[str, float]:
     """The transactions' revenue figures of :func:`run_audit` (``revenue_at_risk``): revenue
-    (positive amounts), that of customer ids missing from ``customers``, negative amounts that
-    are not refunds and the amounts of exact duplicate rows (``duplicates``: the duplicate
-    flags of the rules); ``totals`` from :func:`customer_totals`."""
-    cols = _columns(t)
+    (positive amounts), that of customer ids missing from ``customers``, refunds and the
+    rows they count (:func:`~cxlib.audit.refund_flags`), negative amounts that are not refunds
+    and the amounts of exact duplicate rows (``duplicates``: the duplicate flags of the
+    rules); ``totals`` from :func:`customer_totals`."""
     amount = t.amount
     ok = _present(t, "amount")
     fixed = {"revenue": float(totals["positive"].sum())}
     if customers is not None:
         orphan = ~isin(totals["customer_id"], customers["customer_id"])
         fixed["orphan_revenue"] = float(totals.loc[orphan, "positive"].sum())
-    aggs: dict[str, Any] = {}
-    if "quantity" in cols:
-        bad = _flag(amount < 0) & ~_flag(t.quantity < 0)
-        aggs["non_refund_negative"] = amount.sum(where=ok & bad)
+    refund, bad = refund_flags(t, refund_rule, cancellation_prefix)
+    aggs: dict[str, Any] = {
+        "refund_rows": count_where(refund),
+        "refunds": amount.abs().sum(where=ok & refund),
+        "non_refund_negative": amount.sum(where=ok & bad),
+    }
     exact = _flag(t[ROW_ORDER].isin(duplicates.filter(duplicates._cx_exact)[ROW_ORDER]))
     aggs["duplicate_revenue"] = amount.sum(where=ok & exact)
     got = t.aggregate(**aggs).to_pandas().iloc[0]
     money = {**fixed, **{k: _float(got[k]) for k in aggs}}
-    if "non_refund_negative" in money:
-        money["non_refund_negative"] = -money["non_refund_negative"]
-    return {
-        k: money[k]
-        for k in ("revenue", "orphan_revenue", "non_refund_negative", "duplicate_revenue")
-        if k in money
-    }
+    money["non_refund_negative"] = -money["non_refund_negative"]
+    keys = ("revenue", "orphan_revenue", "refunds", "refund_rows", "non_refund_negative")
+    return {k: money[k] for k in (*keys, "duplicate_revenue") if k in money}
 
 
 def merge_impact(

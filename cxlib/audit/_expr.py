@@ -7,6 +7,7 @@ gives none), so frames and lazily loaded tables take the same path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,6 +51,59 @@ _ts_literal = timestamp_literal
 def _flag(expr: Any) -> Any:
     """A boolean backend expression with missing (NULL) read as False, as pandas masks do."""
     return expr.fill_null(False)
+
+
+#: ``audit.refund_rule`` values: which rows are refunds (a cancellation prefix in
+#: ``transaction_id`` always makes one).
+REFUND_RULES: dict[str, str] = {
+    "evidence": "a negative amount with a negative quantity or equal to an earlier purchase by "
+    "the same customer",
+    "negative_amount": "any negative amount",
+}
+
+
+def refund_flags(t: Any, rule: str = "evidence", prefix: str | None = "C") -> tuple[Any, Any]:
+    """Refunds of a transactions table and the negative amounts that are not refunds.
+
+    ``evidence``: a negative amount is a refund when something says so: a negative quantity,
+    or an earlier (or same-time) purchase of the same customer for exactly that amount (to the
+    cent), so a refund with a positive or missing quantity counts when it returns a purchase;
+    ``negative_amount``: every negative amount is. Either way a ``transaction_id`` starting
+    with ``prefix`` (a cancellation invoice, e.g. ``C536379``) is a refund whatever its
+    signs.
+
+    Returns
+    -------
+    (refund, unmatched) : boolean backend expressions over ``t``
+    """
+    if rule not in REFUND_RULES:
+        raise ValueError(f"audit.refund_rule {rule!r} is not one of {', '.join(REFUND_RULES)}")
+    neg = _flag(t.amount < 0)
+    cancel = _no_row(t)
+    if prefix and "transaction_id" in t.columns:
+        pattern = f"^{re.escape(str(prefix))}[0-9]"
+        cancel = _flag(t.transaction_id.cast("string").re_search(pattern))
+    if rule == "negative_amount":
+        return neg | cancel, _no_row(t)
+    buys = t.filter(t.amount > 0).select(
+        _cx_cid=t.customer_id, _cx_amount=t.amount, _cx_ts=t.timestamp
+    )
+    refunds = t.filter(t.amount < 0).select(
+        t[ROW_ORDER], t.customer_id, _cx_back=-t.amount, _cx_at=t.timestamp
+    )
+    hit = refunds.join(
+        buys,
+        [
+            refunds.customer_id == buys._cx_cid,
+            (refunds._cx_back - buys._cx_amount).abs() < 0.005,
+            buys._cx_ts <= refunds._cx_at,
+        ],
+    ).select(ROW_ORDER)
+    matched = _flag(t[ROW_ORDER].isin(hit[ROW_ORDER]))
+    if "quantity" in t.columns:
+        matched = matched | _flag(t.quantity < 0)
+    refund = (neg & matched) | cancel
+    return refund, neg & ~refund
 
 
 def _count_true(expr: Any) -> Any:

@@ -28,7 +28,9 @@ COMPLETENESS_COLUMNS: dict[str, tuple[str, ...]] = {
         "email",
         "phone",
         "postcode",
+        "address",
         "birth_year",
+        "birth_date",
         "signup_date",
         "marketing_consent",
     ),
@@ -113,6 +115,58 @@ def valid_phone(values: pd.Series) -> pd.Series:
     digits = digits.str.replace(r"^(\+|00)", "", regex=True)
     ok = digits.str.fullmatch(r"[0-9]{7,15}")
     return ok.astype("boolean").where(values.notna())
+
+
+#: Country calling code and national trunk prefix of the regions ``audit.default_region`` may
+#: name (ISO 3166 alpha-2). A number written without ``+`` or ``00`` is a national number of the
+#: default region: its trunk prefix is dropped and the calling code put in front.
+CALLING_CODES: dict[str, tuple[str, str]] = {
+    "GB": ("44", "0"),
+    "IE": ("353", "0"),
+    "US": ("1", "1"),
+    "CA": ("1", "1"),
+    "AU": ("61", "0"),
+    "NZ": ("64", "0"),
+    "DE": ("49", "0"),
+    "AT": ("43", "0"),
+    "CH": ("41", "0"),
+    "FR": ("33", "0"),
+    "BE": ("32", "0"),
+    "NL": ("31", "0"),
+    "SE": ("46", "0"),
+    "NO": ("47", ""),
+    "DK": ("45", ""),
+    "ES": ("34", ""),
+    "PT": ("351", ""),
+    "IT": ("39", ""),
+    "PL": ("48", ""),
+}
+
+#: Region of numbers written without a country code (``audit.default_region``).
+DEFAULT_REGION = "GB"
+
+
+def phone_e164(values: pd.Series, default_region: str = DEFAULT_REGION) -> pd.Series:
+    """Phone numbers as E.164 digits (country calling code and national number, no ``+``).
+
+    Separators are removed; a number starting with ``+`` or ``00`` keeps its own country code;
+    any other number is a national number of ``default_region`` (:data:`CALLING_CODES`): its
+    trunk prefix (``0`` in the UK, ``1`` in the US) is dropped and the region's calling code put
+    in front. So ``+44 7700 900123`` and ``07700 900123`` agree, and ``+1 212 555 0134`` differs
+    from ``+1 312 555 0134``. Numbers that are not valid (:func:`valid_phone`) are missing.
+    """
+    region = str(default_region).upper()
+    if region not in CALLING_CODES:
+        raise ValueError(
+            f"audit.default_region {default_region!r} is not one of {', '.join(CALLING_CODES)}"
+        )
+    code, trunk = CALLING_CODES[region]
+    s = values.astype("str").str.strip().str.replace(_PHONE_SEPARATORS, "", regex=True)
+    international = s.str.match(r"^(\+|00)").fillna(False).astype(bool)
+    digits = s.str.replace(r"^(\+|00)", "", regex=True)
+    national = digits.str.replace(f"^{trunk}", "", regex=True) if trunk else digits
+    out = digits.where(international, code + national)
+    return out.where(valid_phone(values).fillna(False).astype(bool))
 
 
 def postcode_pattern(values: pd.Series, pattern: str | None = None) -> tuple[str, str]:

@@ -339,6 +339,28 @@ def pii_inventory(tables: Mapping[str, Any], *, engine: Engine | None = None) ->
     return pd.DataFrame(rows, columns=["table", "column", "kind", "found_by"])
 
 
+def _used_by_role(table: str, col: str) -> bool | None:
+    """Whether an analysis uses a column by its role rather than by name, by the analyses' own
+    rules (None: decided by name): every customer attribute is a churn feature
+    (:data:`cxlib.churn.NON_FEATURE_COLUMNS` are not) and no analysis reads customers' personal
+    data (:data:`cxlib.privacy.PII_COLUMNS`) but the birth year (churn's ``age``); every campaign column but the outcomes,
+    identifiers and personal data is a pre-treatment covariate of the uplift analysis
+    (:data:`cxlib.uplift.NON_COVARIATES`)."""
+    if table == "customers":
+        from cxlib.churn import NON_FEATURE_COLUMNS
+
+        if col == "birth_year":
+            return True  # churn's ``age`` feature
+        if col in PII_COLUMNS:
+            return False
+        return True if col not in NON_FEATURE_COLUMNS else None
+    if table == "campaign":
+        from cxlib.uplift import NON_COVARIATES, PERSONAL_COLUMNS
+
+        return True if col not in NON_COVARIATES and col.lower() not in PERSONAL_COLUMNS else None
+    return None
+
+
 def unused_columns(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -347,8 +369,10 @@ def unused_columns(
 ) -> pd.DataFrame:
     """Columns that no analysis notebook (02-05) uses, for a data-minimisation note.
 
-    A column counts as used when its name appears quoted in the cxlib analysis modules (all but
-    the audit and the synthetic-data generator) or in the notebooks 02-05. Columns used only by
+    A column counts as used when the analyses use it by its role (customer attributes are churn
+    features, campaign columns uplift covariates: :func:`_used_by_role`) or its name appears
+    quoted in the cxlib analysis modules (all but the audit and the synthetic-data generator)
+    or in the notebooks 02-05. Columns used only by
     the single customer view (names, contact details, birth year) are listed as such.
 
     Returns
@@ -377,7 +401,9 @@ def unused_columns(
         for col in _columns(df):
             if col == "customer_id":
                 continue
-            used = re.search(r"""["'\\]""" + re.escape(col) + r"""["'\\]""", blob) is not None
+            used = _used_by_role(table, col)
+            if used is None:
+                used = re.search(r"""["'\\]""" + re.escape(col) + r"""["'\\]""", blob) is not None
             if used:
                 continue
             kind = "single customer view only" if col in _LINK_FIELDS else "nothing"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from cxlib.audit._expr import REFUND_RULES
 from cxlib.audit._formats import AGE_RANGE
 from cxlib.privacy import Suppressed
 from cxlib.report import Finding
@@ -75,6 +76,11 @@ def _duplicates(c: _Collector) -> None:
         f"{_n(people_multi)} customers ({_pct(people_multi / max(scv.n_people_, 1))}) "
         f"appear more than once: the {_n(scv.n_records_)} customer records hold "
         f"{_n(scv.n_people_)} people"
+        + (
+            " (match weights learnt from these records)"
+            if scv.weights_ == "learnt"
+            else " (match weights: documented defaults, too few records to learn them)"
+        )
     )
     if c.result.impact is not None:
         ch = c.result.impact.set_index("measure")["change"]
@@ -149,12 +155,34 @@ def _wrong_values(c: _Collector) -> None:
     if r is not None:
         c.add(
             f"{_rows('transactions', r.failed_rows)} ({_pct(r.share)}) have a negative amount "
-            "but a positive quantity (not a refund), understating revenue by "
+            "with nothing saying it is a refund (no negative quantity, no earlier purchase of "
+            "that amount by the customer), understating revenue by "
             f"{money.get('non_refund_negative', 0):,.0f}.",
             1.5 * r.share,
             "negative",
         )
+    if money.get("refund_rows"):
+        rule = REFUND_RULES[c.result.refund_rule]
+        if c.result.cancellation_prefix:
+            rule += (
+                f', or a transaction id starting "{c.result.cancellation_prefix}" (a cancellation)'
+            )
+        c.add(
+            f"{_n(money['refund_rows'])} transactions are refunds worth "
+            f"{money.get('refunds', 0):,.0f} in total (a refund is {rule}).",
+            0.0,
+            "refunds",
+        )
     for table in ("transactions", "events", "feedback"):
+        r = c.rule(table, "day_month_swap")
+        if r is not None:
+            c.add(
+                f"{_rows(table, r.failed_rows)} ({_pct(r.share)}) are dated after the rest of "
+                "the data but would fall inside it with day and month swapped: the dates are "
+                "ambiguous (day first or month first) and must be corrected.",
+                2 * r.share + 0.01,
+                "dates",
+            )
         r = c.rule(table, "future_timestamp")
         if r is not None:
             c.add(
@@ -296,7 +324,7 @@ def audit_findings(
     first_other = True
     for d in rest:
         d["headline"] = d["kind"] == "duplicates"
-        if d["kind"] != "duplicates" and first_other:
+        if d["kind"] not in ("duplicates", "refunds") and first_other:
             d["headline"], first_other = True, False
     return [head, *rest]
 
@@ -321,8 +349,36 @@ def findings_list(result: AuditResult) -> list[Finding]:
 
 
 def as_of_note(result: AuditResult) -> str:
-    """The as-of date line of the report (Markdown)."""
-    return f"**As-of date:** {result.as_of_date:%d %B %Y}"
+    """The as-of date line of the report (Markdown): the date, where it comes from, and a
+    warning when rows dated after a jump at the end of the data (day/month swaps among them)
+    decide it."""
+    as_of = result.as_of_date
+    fr = result.freshness
+    fr = fr[(fr["source_system"] == "all") & fr["table"].isin(["transactions", "events"])]
+    latest = fr["latest"].max() if len(fr) else pd.NaT
+    from_data = pd.notna(latest) and pd.Timestamp(latest).normalize() == as_of
+    origin = "the day of the latest transaction or event" if from_data else "set for this run"
+    text = f"**As-of date:** {as_of:%d %B %Y} ({origin})."
+    spans = result.checks.date_spans
+    rules = result.rules.set_index(["table", "rule_id"])["failed_rows"]
+    for row in spans.itertuples():
+        late = sum(
+            int(rules.get((row.table, rid), 0)) for rid in ("day_month_swap", "dated_after_gap")
+        )
+        if not late:
+            continue
+        swaps = int(rules.get((row.table, "day_month_swap"), 0))
+        text += (
+            f" The {row.table} data ends on {row.data_end:%d %B %Y}: {_rows(row.table, late)} "
+            f"are dated after a gap ({_n(swaps)} look like day and month swapped)"
+        )
+        if from_data:
+            text += (
+                " and set the as-of date; correct them or set `as_of_date` to "
+                f"{row.data_end:%Y-%m-%d}"
+            )
+        text += "."
+    return text
 
 
 def counts_table(result: AuditResult) -> pd.DataFrame:

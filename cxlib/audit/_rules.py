@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlib.audit._dates import date_jump
 from cxlib.audit._expr import (
     _columns,
     _count_true,
@@ -28,6 +29,7 @@ from cxlib.audit._expr import (
     _present,
     _ts_literal,
     engine_for,
+    refund_flags,
 )
 from cxlib.audit._formats import (
     AGE_RANGE,
@@ -109,12 +111,18 @@ class RuleChecks:
     failing_rows : dict
         ``{(table, dimension): int}``: number of rows failing any rule of the dimension, used by
         :func:`scorecard`.
+    date_spans : DataFrame
+        Per event-level table: ``table, column, first_day, data_end`` (the day the data ends
+        before a jump of the dates, :func:`cxlib.audit._dates.data_span`).
     """
 
     results: pd.DataFrame
     totals: dict[str, tuple[int, int]]
     label_spellings: pd.DataFrame
     failing_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    date_spans: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["table", "column", "first_day", "data_end"])
+    )
 
     def failed(self, table: str, dimension: str) -> int:
         """Rows of ``table`` (accepted ones) failing any rule of ``dimension``."""
@@ -239,6 +247,8 @@ class _Settings:
     postcode_regex: str | None
     duplicate_people: tuple[int, int] | None
     engine: Engine
+    refund_rule: str = "evidence"
+    cancellation_prefix: str | None = "C"
 
 
 class _TableRules:
@@ -250,6 +260,7 @@ class _TableRules:
         self.cols = _columns(t)
         self.entries: list[Any] = []
         self.spellings: list[pd.DataFrame] = []
+        self.jumps: list[dict[str, Any]] = []
         self.duplicates: Any = None
 
     def add(self, col: str, rule_id: str, rule: str, dim: str, expr: Any) -> None:
@@ -354,24 +365,15 @@ class _TableRules:
     def consistency(self, n: int) -> None:
         self.labels(n)
         t = self.t
-        if self.table == "transactions" and "amount" in self.cols:
-            neg = _flag(t.amount < 0)
-            if "quantity" in self.cols:
-                self.add(
-                    "amount",
-                    "non_refund_negative_amount",
-                    "Negative amount that is not a refund (quantity not negative)",
-                    "consistency",
-                    neg & ~_flag(t.quantity < 0),
-                )
-            else:
-                self.add(
-                    "amount",
-                    "negative_amount",
-                    "Negative amount (no quantity column to tell refunds apart)",
-                    "consistency",
-                    neg,
-                )
+        if self.table == "transactions" and self.s.refund_rule == "evidence":
+            _, unmatched = refund_flags(t, "evidence", self.s.cancellation_prefix)
+            self.add(
+                "amount",
+                "non_refund_negative_amount",
+                "Negative amount with no sign of a refund (quantity, earlier purchase, prefix)",
+                "consistency",
+                unmatched,
+            )
         if self.table == "customers" and {"signup_date", "consent_date"} <= set(self.cols):
             self.add(
                 "consent_date",
@@ -416,6 +418,28 @@ class _TableRules:
                     "timeliness",
                     self.t[col] >= _ts_literal(self.s.end),
                 )
+        col = "timestamp"
+        if self.table == "customers" or col not in self.cols or not sch[col].is_timestamp():
+            return
+        jump = date_jump(self.t, col, self.s.end)
+        if jump is None:
+            return
+        late, swapped, span = jump
+        self.add(
+            col,
+            "day_month_swap",
+            "Day and month probably swapped (dated after the data ends; swapped back inside it)",
+            "timeliness",
+            swapped,
+        )
+        self.add(
+            col,
+            "dated_after_gap",
+            "Dated after a gap at the end of the data (the dates jump)",
+            "timeliness",
+            late & ~swapped,
+        )
+        self.jumps.append({"table": self.table, "column": col, **span})
 
     def count(self, n: int, total: int) -> tuple[list[dict], dict[tuple[str, str], int]]:
         """One query counts every rule and the rows failing any rule of each dimension; one
@@ -478,6 +502,8 @@ def _check_rules(
     duplicate_people: tuple[int, int] | None = None,
     file_row_numbers: bool = True,
     customers: pd.DataFrame | None = None,
+    refund_rule: str = "evidence",
+    cancellation_prefix: str | None = "C",
 ) -> tuple[RuleChecks, dict[str, Any]]:
     """:func:`check_rules`, plus the duplicate flags of every table (temporary tables of
     ``engine``: the duplicated revenue and the profile's distinct transaction ids use them).
@@ -499,12 +525,15 @@ def _check_rules(
         postcode_regex=postcode_regex,
         duplicate_people=duplicate_people,
         engine=engine,
+        refund_rule=refund_rule,
+        cancellation_prefix=cancellation_prefix,
     )
     results: list[dict] = []
     totals: dict[str, tuple[int, int]] = {}
     failing_rows: dict[tuple[str, str], int] = {}
     duplicates: dict[str, Any] = {}
-    spellings = []
+    spellings: list[pd.DataFrame] = []
+    spans: list[dict[str, Any]] = []
     for table, df in tables.items():
         t = as_table(df, engine)
         n = _n_rows(t)
@@ -520,6 +549,7 @@ def _check_rules(
         results.extend(rows)
         failing_rows.update(fails)
         spellings.extend(rules.spellings)
+        spans.extend(rules.jumps)
         duplicates[table] = rules.duplicates
     res = pd.DataFrame(results, columns=RULE_COLUMNS)
     res["share"] = np.where(
@@ -530,7 +560,10 @@ def _check_rules(
     res["dimension"] = res["dimension"].astype("str")
     cols = ["table", "column", "label", "usual", "rows"]
     sp = pd.concat(spellings, ignore_index=True)[cols] if spellings else pd.DataFrame(columns=cols)
-    return RuleChecks(res, totals, sp, failing_rows), duplicates
+    span_cols = ["table", "column", "first_day", "data_end"]
+    return RuleChecks(res, totals, sp, failing_rows, pd.DataFrame(spans, columns=span_cols)), (
+        duplicates
+    )
 
 
 def check_rules(
@@ -544,6 +577,8 @@ def check_rules(
     duplicate_people: tuple[int, int] | None = None,
     file_row_numbers: bool = True,
     engine: Engine | None = None,
+    refund_rule: str = "evidence",
+    cancellation_prefix: str | None = "C",
 ) -> RuleChecks:
     """Run the quality rules on every table present.
 
@@ -573,6 +608,9 @@ def check_rules(
         them (examples are then left out for those tables).
     engine : Engine, optional
         Where pandas frames and the duplicate flags are kept (a temporary one by default).
+    refund_rule, cancellation_prefix : str
+        Which negative amounts are refunds (:func:`~cxlib.audit.refund_flags`): with
+        ``evidence`` the others fail the consistency rule ``non_refund_negative_amount``.
 
     Returns
     -------
@@ -589,6 +627,8 @@ def check_rules(
             postcode_regex=postcode_regex,
             duplicate_people=duplicate_people,
             file_row_numbers=file_row_numbers,
+            refund_rule=refund_rule,
+            cancellation_prefix=cancellation_prefix,
         )
     return checks
 

@@ -16,6 +16,7 @@ from cxlib.audit._customers import (
     revenue_at_risk,
 )
 from cxlib.audit._expr import engine_for
+from cxlib.audit._formats import DEFAULT_REGION
 from cxlib.audit._linkage import SingleCustomerView
 from cxlib.audit._profile import freshness, pii_inventory, profile_tables, unused_columns
 from cxlib.audit._rules import RuleChecks, _check_rules, _repeated_ids, scorecard
@@ -45,6 +46,8 @@ class AuditResult(QuestionResult):
     pii: pd.DataFrame
     unused: pd.DataFrame
     revenue_at_risk: dict[str, float] = field(default_factory=dict)
+    refund_rule: str = "evidence"
+    cancellation_prefix: str | None = "C"
     min_group_size: int = 10
     consent_retention_months: int = 24
 
@@ -208,6 +211,7 @@ def _link_customers(
             match_threshold=match_threshold,
             random_state=seed,
             postcode_regex=cfg.get("postcode_regex"),
+            default_region=cfg.get("default_region") or DEFAULT_REGION,
         ).fit(customers, as_of_date=as_of)
         return scv, scv.master_map_
     cust = data.customers()
@@ -243,8 +247,9 @@ def run_audit(
     as_of_date : date-like, optional
         The analysis date (default: the source's).
     options : mapping, optional
-        The audit's options (the ``audit`` block of the run config): ``postcode_regex`` and
-        ``channel_synonyms``; they override ``config["audit"]``.
+        The audit's options (the ``audit`` block of the run config): ``postcode_regex``,
+        ``channel_synonyms``, ``default_region``, ``refund_rule`` and
+        ``cancellation_prefix``; they override ``config["audit"]``.
     engine : Engine, optional
         Where pandas frames and intermediate tables are kept (a temporary one by default,
         closed before returning).
@@ -270,6 +275,7 @@ def run_audit(
     if is_table(tables.get("customers")):
         raise TypeError("run_audit: the customers table must be a pandas frame, not lazy")
     as_of = analysis_day(data.as_of_date if as_of_date is None else as_of_date)
+    refunds = (str(cfg.get("refund_rule") or "evidence"), cfg.get("cancellation_prefix", "C"))
     scv, master_map = _link_customers(data, cfg, as_of, match_threshold, seed)
     linked = scv is not None and scv.skipped_reason_ is None
     customers = tables.get("customers")
@@ -286,6 +292,8 @@ def run_audit(
             postcode_regex=cfg.get("postcode_regex"),
             duplicate_people=(scv.n_records_, scv.n_people_) if linked else None,
             file_row_numbers=not _rows_removed_after_reading(data),
+            refund_rule=refunds[0],
+            cancellation_prefix=refunds[1],
         )
         impact, money = None, {}
         if "transactions" in tables:
@@ -293,7 +301,7 @@ def run_audit(
             totals = customer_totals(tx)  # one per-customer aggregate for both
             if scv is not None:
                 impact = impact_table(master_map, totals)
-            money = revenue_at_risk(tx, customers, duplicates["transactions"], totals)
+            money = revenue_at_risk(tx, customers, duplicates["transactions"], totals, *refunds)
         profile = profile_tables(tables, repeated_values=_repeated_ids(duplicates), engine=eng)
         fresh = freshness(tables, as_of, engine=eng)
         pii = pii_inventory(tables, engine=eng)
@@ -317,6 +325,8 @@ def run_audit(
         pii=pii,
         unused=unused_columns(frames),
         revenue_at_risk=money,
+        refund_rule=refunds[0],
+        cancellation_prefix=refunds[1],
         min_group_size=int(min_group_size),
         consent_retention_months=int(consent_retention_months),
     )

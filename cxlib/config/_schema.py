@@ -89,6 +89,13 @@ AUDIT = Group(
             values=TEXT,
             shown="`cxlib.features.CHANNEL_SYNONYMS`",
         ),
+        "default_region": Field(
+            TEXT, "GB", "country of phone numbers written without a country code"
+        ),
+        "refund_rule": Field(TEXT, "evidence", "which negative amounts are refunds"),
+        "cancellation_prefix": Field(
+            OPT_TEXT, "C", "`transaction_id` prefix of a cancellation (always a refund)"
+        ),
     },
     doc="notebook 01, docs/audit.md",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -160,21 +161,39 @@ def plot_completeness(data: pd.DataFrame, ax: Axes | None = None, max_columns: i
 
 
 def plot_freshness(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Days between the latest record and the as-of date, per table and source system."""
-    f = data.copy()
+    """Dates each table (and source system) covers, earliest to latest record, against the
+    as-of date, labelled with the days from the latest record to it.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`cxlib.audit.freshness` output (``table, source_system, earliest, latest,
+        days_behind``).
+    """
+    f = data.dropna(subset=["earliest", "latest"]).reset_index(drop=True)
     ax = _ax(ax, (8, 0.4 * max(len(f), 3) + 1.2))
     labels = [
         t if s == "all" else f"{t} ({s})"
         for t, s in zip(f["table"], f["source_system"], strict=True)
     ]
-    ax.barh(np.arange(len(f)), f["days_behind"].fillna(0), color=PALETTE[1])
-    ax.set_yticks(np.arange(len(f)))
+    start = mdates.date2num(pd.to_datetime(f["earliest"]))
+    stop = mdates.date2num(pd.to_datetime(f["latest"]))
+    y = np.arange(len(f))
+    ax.barh(y, stop - start, left=start, color=PALETTE[1])
+    as_of = pd.to_datetime(f["latest"]) + pd.to_timedelta(f["days_behind"], unit="D")
+    if len(f):
+        ax.axvline(mdates.date2num(as_of.max()), color="black", linestyle="--", label="as-of date")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    for i, v in enumerate(f["days_behind"]):
+        ax.text(stop[i], i, f"{int(v)} days behind ", va="center", ha="right", color="white")
+    ax.set_yticks(y)
     ax.set_yticklabels(labels)
     ax.invert_yaxis()
-    for i, v in enumerate(f["days_behind"]):
-        ax.text(0 if pd.isna(v) else v, i, " n/a" if pd.isna(v) else f" {int(v)}", va="center")
-    ax.set_title("How fresh is each table?")
-    ax.set_xlabel("Days from the latest record to the as-of date")
+    locator = mdates.AutoDateLocator(maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_title("Which dates does each table cover?")
+    ax.set_xlabel("Date of the records (bar: earliest to latest)")
     ax.set_ylabel("Table (source system)")
     return ax
 
