@@ -114,6 +114,18 @@ def test_cancellations_are_refunds_in_the_report() -> None:
         audit.run_audit({"transactions": REFUND_TX}, options={"refund_rule": "quantity"})
 
 
+def test_ordinary_ids_starting_with_c_are_not_refunds() -> None:
+    """A system whose ordinary transaction ids start with C and a digit: its positive amounts
+    stay purchases; only negative amounts can be cancellations."""
+    tx = REFUND_TX.assign(transaction_id="C" + REFUND_TX["transaction_id"].str.lstrip("C"))
+    with Engine() as eng:
+        t = as_table(tx, eng)
+        refund, unmatched = audit.refund_flags(t, "evidence", "C")
+        flags = t.select(t.amount, refund=refund, unmatched=unmatched).to_pandas()
+    assert flags["refund"].sum() == (tx["amount"] < 0).sum()  # every negative amount
+    assert not flags.loc[flags["amount"] > 0, "refund"].any()
+
+
 def _daily(start: str, end: str, seed: int = 0) -> pd.DataFrame:
     days = pd.date_range(start, end, freq="D")
     rng = np.random.default_rng(seed)

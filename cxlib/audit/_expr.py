@@ -68,9 +68,10 @@ def refund_flags(t: Any, rule: str = "evidence", prefix: str | None = "C") -> tu
     ``evidence``: a negative amount is a refund when something says so: a negative quantity,
     or an earlier (or same-time) purchase of the same customer for exactly that amount (to the
     cent), so a refund with a positive or missing quantity counts when it returns a purchase;
-    ``negative_amount``: every negative amount is. Either way a ``transaction_id`` starting
-    with ``prefix`` (a cancellation invoice, e.g. ``C536379``) is a refund whatever its
-    signs.
+    ``negative_amount``: every negative amount is. Either way a negative amount whose
+    ``transaction_id`` starts with ``prefix`` and a digit (a cancellation invoice, e.g.
+    ``C536379``) is a refund whatever its quantity; a positive amount is never a refund, so a
+    system whose ordinary ids start with ``C`` is not misread.
 
     Returns
     -------
@@ -84,7 +85,7 @@ def refund_flags(t: Any, rule: str = "evidence", prefix: str | None = "C") -> tu
         pattern = f"^{re.escape(str(prefix))}[0-9]"
         cancel = _flag(t.transaction_id.cast("string").re_search(pattern))
     if rule == "negative_amount":
-        return neg | cancel, _no_row(t)
+        return neg, _no_row(t)
     buys = t.filter(t.amount > 0).select(
         _cx_cid=t.customer_id, _cx_amount=t.amount, _cx_ts=t.timestamp
     )
@@ -102,7 +103,7 @@ def refund_flags(t: Any, rule: str = "evidence", prefix: str | None = "C") -> tu
     matched = _flag(t[ROW_ORDER].isin(hit[ROW_ORDER]))
     if "quantity" in t.columns:
         matched = matched | _flag(t.quantity < 0)
-    refund = (neg & matched) | cancel
+    refund = neg & (matched | cancel)
     return refund, neg & ~refund
 
 
