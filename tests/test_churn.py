@@ -611,7 +611,8 @@ def test_scores_export_and_action_list(retail, retail_result):
     assert ex["churn_probability"].between(0, 1).all()
     assert ex["p_alive"].between(0, 1).all()
     assert (ex["expected_value"] >= 0).all()
-    assert np.allclose(ex["value_at_risk"], ex["churn_probability"] * ex["expected_value"])
+    # the expected loss over the horizon: P(dropped out) x value over the horizon if they stay
+    assert np.allclose(ex["value_at_risk"], (1 - ex["p_alive"]) * ex["value_if_alive"])
     assert ex["value_at_risk"].is_monotonic_decreasing
     actions = churn.action_list(res, "secret", top_n=20)
     assert len(actions) == 20

@@ -144,8 +144,13 @@ def fit_btyd(
 
     Returns predictions indexed by ``customer_id``: ``p_alive``, ``bgnbd_p_lapse`` (probability
     of no purchase in the next ``horizon_days``), ``expected_purchases`` (next ``horizon_days``),
-    ``expected_value`` (expected spend in the next ``value_horizon_days``; only when
-    ``with_value``, which also fits the Gamma-Gamma model on all customers).
+    ``expected_value`` (expected spend in the next ``value_horizon_days``) and ``value_if_alive``
+    (spend in the next ``horizon_days`` had the customer not dropped out: the pace of their
+    purchases while buying, :meth:`BetaGeoModel.purchase_rate_if_dropped`, x ``horizon_days``
+    x Gamma-Gamma spend per purchase; what is lost if they have dropped out), both only when
+    ``with_value``, which also fits the Gamma-Gamma model on all customers;
+    ``purchase_interval_days`` (the mean gap between the customer's purchase days; missing with
+    a single purchase day).
 
     ``strata`` (customer_id -> label, e.g. the behavioural segment) fits one BG/NBD per stratum of
     at least ``min_stratum_size`` customers (others use the model of all customers): segments
@@ -284,7 +289,7 @@ def _fit_btyd(
     n_fit = None if in_fit is None else int(in_fit.sum())
     cols = ["p_alive", "bgnbd_p_lapse", "expected_purchases"]
     if with_value:
-        cols.append("_purchases_value_horizon")
+        cols += ["_purchases_value_horizon", "_purchases_if_stayed"]
     values = {c: np.full(len(rfm), np.nan) for c in cols}
     for key, pos in sorted(pd.Series(model_of).groupby(model_of, sort=True).indices.items()):
         m = models.get(str(key), bg)
@@ -303,7 +308,15 @@ def _fit_btyd(
             values["_purchases_value_horizon"][pos] = np.asarray(
                 m.expected_purchases(value_horizon_days / unit, x, tx_, T, zc, rc), dtype=float
             )
+            values["_purchases_if_stayed"][pos] = h * np.asarray(
+                m.purchase_rate_if_dropped(x, tx_, T, zc, rc), dtype=float
+            )
     pred = pd.DataFrame(values, index=rfm.index)
+    # the typical gap between purchase days (unknown with a single purchase day)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pred["purchase_interval_days"] = np.where(
+            rfm["frequency"] > 0, rfm["recency"] * unit / rfm["frequency"], np.nan
+        )
     if not with_value:
         return BTYDFit(bg, None, rfm, pred, models, st, n_fit)
     gg = None
@@ -317,6 +330,7 @@ def _fit_btyd(
         first_day_mean = means.set_index("customer_id")["_m"].reindex(rfm.index)
         avg_value = np.where(x > 0, rfm["monetary_value"], first_day_mean)
     pred["expected_value"] = pred.pop("_purchases_value_horizon") * np.asarray(avg_value)
+    pred["value_if_alive"] = pred.pop("_purchases_if_stayed") * np.asarray(avg_value)
     return BTYDFit(bg, gg, rfm, pred, models, st, n_fit)
 
 

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cxlib.churn._common import EXPORT_COLUMNS
+from cxlib.churn._common import EXPORT_COLUMNS, MODE_NON_CONTRACTUAL
 from cxlib.churn._evaluate import gains_table, reliability_table
 from cxlib.churn._features import feature_label
 from cxlib.churn._result import ChurnResult
@@ -54,9 +54,13 @@ def action_list(
 ) -> pd.DataFrame:
     """Who to contact first: consenting, not yet churned customers at risk, by value at risk.
 
-    Customers with unknown consent are left out (unknown consent is not consent). Ranked by
-    ``value_at_risk`` (by ``churn_probability`` when no value is known). Ids are pseudonymised.
-    Columns: ``rank``, ``customer``, ``segment``, ``churn_probability``, ``expected_value``,
+    Customers with unknown consent are left out (unknown consent is not consent). At risk means
+    a probability of having dropped out (``1 - p_alive``; in contractual mode, or without
+    P(alive), the probability of leaving) of at least ``min_probability``: a customer who buys
+    twice a year and has been quiet for a quarter has probably not dropped out, however likely
+    the quarter without a purchase. Ranked by ``value_at_risk`` (by that probability when no
+    value is known). Ids are pseudonymised. Columns: ``rank``, ``customer``, ``segment``,
+    ``churn_probability``, ``p_alive``, ``purchase_interval_days``, ``value_if_alive``,
     ``value_at_risk``, ``reasons`` (risk-raising drivers that apply to the customer).
     """
     s = result.scores.copy()
@@ -65,9 +69,11 @@ def action_list(
     consent = s["marketing_consent"]
     if consent.notna().any():
         s = s.loc[consent.fillna(False).astype(bool)]
-    s = s.loc[s["churn_probability"] >= min_probability]
-    key = "value_at_risk" if s["value_at_risk"].notna().any() else "churn_probability"
-    s = s.assign(_id=s.index.astype(str))
+    dropout = s["churn_probability"]
+    if result.mode == MODE_NON_CONTRACTUAL:
+        dropout = (1.0 - s["p_alive"]).fillna(dropout)
+    s = s.assign(_risk=dropout, _id=s.index.astype(str)).loc[dropout >= min_probability]
+    key = "value_at_risk" if s["value_at_risk"].notna().any() else "_risk"
     s = s.sort_values([key, "_id"], ascending=[False, True], kind="stable").head(top_n)
     raising = result.drivers.loc[result.drivers["estimate"] > 1, "term"]
     flags = [t for t in raising if t in s.columns]
@@ -85,7 +91,9 @@ def action_list(
             "customer": pseudonymise(pd.Series(s.index, index=s.index), pseudonym_key).to_numpy(),
             "segment": s["segment"].to_numpy(),
             "churn_probability": s["churn_probability"].to_numpy(),
-            "expected_value": s["expected_value"].to_numpy(),
+            "p_alive": s["p_alive"].to_numpy(),
+            "purchase_interval_days": s["purchase_interval_days"].to_numpy(),
+            "value_if_alive": s["value_if_alive"].to_numpy(),
             "value_at_risk": s["value_at_risk"].to_numpy(),
             "reasons": reasons,
         }
@@ -97,7 +105,8 @@ def segment_risk(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
     """Risk and value at risk by segment (groups under ``min_group_size`` suppressed).
 
     Columns: ``segment``, ``customers``, ``expected_lapsers`` (sum of probabilities),
-    ``mean_churn_probability``, ``expected_value``, ``value_at_risk``, ``share_of_value_at_risk``.
+    ``mean_churn_probability``, ``value_if_alive`` (what the segment would spend over the horizon
+    if all stayed), ``value_at_risk``, ``share_of_value_at_risk``.
     The number of segments hidden is :func:`segment_risk_suppressed`'s ``hidden``.
     """
     return segment_risk_suppressed(result, min_group_size).frame
@@ -128,7 +137,7 @@ def segment_risk_suppressed(result: ChurnResult, min_group_size: int = 10) -> Su
             "customers": g.size(),
             "expected_lapsers": g["churn_probability"].sum(),
             "mean_churn_probability": g["churn_probability"].mean(),
-            "expected_value": g["expected_value"].sum(min_count=1),
+            "value_if_alive": g["value_if_alive"].sum(min_count=1),
             "value_at_risk": g["value_at_risk"].sum(min_count=1),
         }
     )

@@ -16,6 +16,7 @@ from cxlib.churn._common import (
     MAX_EVAL_ROWS,
     MODE_NON_CONTRACTUAL,
     RFM_BROAD_GROUPS,
+    VALUE_COLUMNS,
     is_pattern_feature,
 )
 from cxlib.churn._evaluate import (
@@ -160,9 +161,10 @@ def _run_non_contractual(
         candidates[BLEND] = 0.5 * (candidates[GBM] + candidates[BGNBD])
     scores = pd.DataFrame(index=now.index)
     scores["churn_probability"] = candidates[chosen]
-    for c in ("p_alive", "expected_purchases", "expected_value"):
+    for c in VALUE_COLUMNS:
         scores[c] = bt.predictions[c].reindex(now.index).to_numpy()
-    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
+    # the expected loss over the horizon: P(dropped out) x what they would spend if still alive
+    scores["value_at_risk"] = (1.0 - scores["p_alive"]) * scores["value_if_alive"]
     customers = tables.get("customers")
     if segment_column and customers is not None and segment_column in customers.columns:
         seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]
