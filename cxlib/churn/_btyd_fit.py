@@ -319,19 +319,24 @@ def _fit_btyd(
         )
     if not with_value:
         return BTYDFit(bg, None, rfm, pred, models, st, n_fit)
-    gg = None
+    gg, avg_value = _spend_per_purchase(rfm, tx)
+    pred["expected_value"] = pred.pop("_purchases_value_horizon") * avg_value
+    pred["value_if_alive"] = pred.pop("_purchases_if_stayed") * avg_value
+    return BTYDFit(bg, gg, rfm, pred, models, st, n_fit)
+
+
+def _spend_per_purchase(rfm: pd.DataFrame, tx) -> tuple[GammaGammaModel | None, np.ndarray]:
+    """The Gamma-Gamma model and each customer's expected spend per purchase (each customer's
+    own mean spend when the model cannot be fitted: ``(None, means)``)."""
     x = rfm["frequency"]
     try:
         gg = GammaGammaModel().fit(x, rfm["monetary_value"])
-        avg_value = gg.expected_average_value(x, rfm["monetary_value"])
+        return gg, np.asarray(gg.expected_average_value(x, rfm["monetary_value"]))
     except ValueError as exc:
         log.warning("Gamma-Gamma not fitted (%s); using each customer's mean spend", exc)
         means = tx.group_by("customer_id").aggregate(_m=tx.amount.mean()).to_pandas()
         first_day_mean = means.set_index("customer_id")["_m"].reindex(rfm.index)
-        avg_value = np.where(x > 0, rfm["monetary_value"], first_day_mean)
-    pred["expected_value"] = pred.pop("_purchases_value_horizon") * np.asarray(avg_value)
-    pred["value_if_alive"] = pred.pop("_purchases_if_stayed") * np.asarray(avg_value)
-    return BTYDFit(bg, gg, rfm, pred, models, st, n_fit)
+        return None, np.asarray(np.where(x > 0, rfm["monetary_value"], first_day_mean))
 
 
 @dataclass
