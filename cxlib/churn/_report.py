@@ -31,11 +31,11 @@ def _value_at_risk_findings(result: ChurnResult, s: pd.DataFrame) -> list[tuple[
     stays, summed over the customers: the spend lost to churn that is expected, not the spend of
     customers who merely go quiet for a while.
     """
-    if not s["value_at_risk"].notna().any():
+    potential = float(s["value_if_alive"].sum())
+    if not s["value_at_risk"].notna().any() or potential <= 0:
         return []
     h = result.horizon_days
     var_total = float(s["value_at_risk"].sum())
-    potential = float(s["value_if_alive"].sum())
     top = s["value_at_risk"].sort_values(ascending=False)
     k = max(1, int(np.ceil(0.1 * len(top))))
     share = float(top.iloc[:k].sum() / var_total) if var_total else 0.0
