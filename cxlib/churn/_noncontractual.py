@@ -146,6 +146,12 @@ def _run_non_contractual(
             f"of {bt.fit_customers:,} of the {len(bt.rfm):,} customers with purchases; P(alive), "
             "expected purchases and values are computed for every customer."
         )
+    if bt is not None and bt.clock is not None:
+        notes.append(
+            f"{bt.clock.describe().capitalize()} (statsmodels Poisson regression of weekly "
+            f"purchases, p < 0.001). The BG/NBD measures time in seasonal volume, so that a quiet "
+            "season is not read as customers dropping out."
+        )
     for c in feats:
         if c not in now.columns:
             now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
