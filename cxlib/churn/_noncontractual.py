@@ -147,8 +147,9 @@ def _run_non_contractual(
             "expected purchases and values are computed for every customer."
         )
     if bt is not None and bt.clock is not None:
+        cycle = bt.clock.describe()
         notes.append(
-            f"{bt.clock.describe().capitalize()} (statsmodels Poisson regression of weekly "
+            f"{cycle[0].upper()}{cycle[1:]} (statsmodels Poisson regression of weekly "
             f"purchases, p < 0.001). The BG/NBD measures time in seasonal volume, so that a quiet "
             "season is not read as customers dropping out."
         )
