@@ -142,7 +142,7 @@ def test_seasonal_world_truth_and_model_choice(seasonal_run):
 
 @pytest.mark.slow
 def test_seasonal_world_scores_are_calibrated(seasonal_run):
-    """Measured (4,000 people, seed 7): Brier 1.06x the truth's, largest decile gap 2.8 points,
+    """Measured (4,000 people, seed 7): Brier 1.06x the truth's, largest decile gap 2.7 points,
     with the BG/NBD on the seasonal clock (without it: 1.29 and 17.7 points; every model read
     a quiet spring as dropout)."""
     res, joined = seasonal_run

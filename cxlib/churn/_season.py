@@ -76,14 +76,14 @@ def seasonal_clock(daily_totals: Any, end_day: int) -> SeasonalClock | None:
     import statsmodels.api as sm
 
     d = daily_totals.filter(daily_totals._d <= end_day)
-    week = (d._d - end_day - 1) // 7  # whole weeks ending with the end day: -1, -2, ...
-    counts = d.group_by(_w=week).aggregate(_n=d.count()).to_pandas()
+    ago = (end_day - d._d) // 7  # whole weeks ending with the end day: 0, 1, ... (non-negative)
+    counts = d.group_by(_w=ago).aggregate(_n=d.count()).to_pandas()
     counts = counts.sort_values("_w")
-    counts = counts.loc[counts["_w"] > counts["_w"].min()]  # the first week may be partial
+    counts = counts.loc[counts["_w"] < counts["_w"].max()]  # the first week may be partial
     if len(counts) < MIN_WEEKS:
         return None
-    w = counts["_w"].to_numpy(dtype=float)
-    mid_day = end_day + 1 + 7.0 * w + 3.5
+    w = -counts["_w"].to_numpy(dtype=float)  # weeks relative to the last one
+    mid_day = end_day - 3.0 + 7.0 * w
     phase = 2.0 * np.pi * mid_day / YEAR_DAYS
     t = w / 52.0
     X = np.column_stack([np.ones_like(t), t, t**2, np.cos(phase), np.sin(phase)])
