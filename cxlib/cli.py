@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--out", required=True, help="folder to write the tables and truth/ into")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument(
+        "--world",
+        choices=["default", "seasonal", "decline"],
+        default="default",
+        help="how people buy: default (BG/NBD, the sample), seasonal (yearly cycle) or decline "
+        "(rates fade instead of dropping out); see docs/synthetic-data.md",
+    )
 
     n = sub.add_parser(
         "refresh-notebooks",
@@ -106,7 +113,7 @@ def _export_spark_master(config: dict) -> None:
 def _synth(args: argparse.Namespace) -> int:
     from cxlib.synth import generate
 
-    res = generate(args.customers, args.seed, args.out, fmt=args.format)
+    res = generate(args.customers, args.seed, args.out, fmt=args.format, world=args.world)
     print(f"Wrote synthetic data for {res.n_people:,} people to {args.out}", file=sys.stderr)
     return EXIT_OK
 

@@ -163,3 +163,25 @@ def test_findings_and_headlines(sample_run):
     # the largest driver is a headline, in the words "associated with", never "causes"
     assert any("associated with" in t and "more than with any other driver" in t for t in heads)
     assert not any(w in t for t, _ in found for w in ("causes", "drives", "driven by"))
+
+
+def test_value_at_risk_is_the_expected_loss(sample_run):
+    """Value at risk = P(dropped out) x value over the horizon if alive, per customer: it ranks
+    customers as the true expected loss over the same 90 days does, (1 - ``p_alive_at_end``) x
+    ``true_value_if_alive_90d`` (the true purchase rate and mean basket of the person behind
+    the record). Measured: Spearman 0.939 (0.20 for the former lapse probability x 365-day
+    value); total 332,514 against the truth's 326,236 (1.02x); of the 10% of customers with the
+    most value at risk, 9.4% are truly alive (docs/churn.md)."""
+    from scipy.stats import spearmanr
+
+    _, _, export, joined, _ = sample_run
+    assert (
+        export["value_at_risk"] - (1 - export["p_alive"]) * export["value_if_alive"]
+    ).abs().max() < 1e-9
+    true_loss = (1 - joined["p_alive_at_end"]) * joined["true_value_if_alive_90d"]
+    rho = spearmanr(joined["value_at_risk"], true_loss).statistic
+    assert rho >= 0.7, rho
+    ratio = joined["value_at_risk"].sum() / true_loss.sum()
+    assert 0.9 < ratio < 1.1, ratio
+    top = joined["value_at_risk"].rank(ascending=False, method="first") <= 0.1 * len(joined)
+    assert joined.loc[top, "alive_at_end"].mean() < 0.2

@@ -57,6 +57,7 @@ TRUTH_COLUMNS = {
         "true_uplift_offer_b",
         "p_drop",
         "lam",
+        "true_value_if_alive_90d",
     },
     "journeys": {"journey", "friction_rank"},
     "defects": {"table", "row_key", "defect"},
@@ -183,14 +184,16 @@ def test_parquet_format(tmp_path: Path) -> None:
 #: of 2026-12-02 before its memory work: the output must not change (the committed sample, the
 #: notebooks' checked outputs and the truth-recovery tests depend on it). Changed on purpose
 #: on 2026-12-04 for the relationship surveys: ``feedback``, and through the defects' shared
-#: stream ``campaign`` and ``truth/defects``; the other six files kept their digests.
+#: stream ``campaign`` and ``truth/defects``; the other six files kept their digests. Changed
+#: on 2026-12-07: ``truth/customers`` gained ``true_value_if_alive_90d`` (a computed column; the
+#: random streams and every other file are unchanged).
 STABLE_CSV_SHA256 = {
     "campaign": "7cd4710d39d384c20e5e12ef310ebffdaf76699be72defe02fd4c0b50ff7b5e4",
     "customers": "44646367f7007934a5523cbaad926c4e2865f0c456600cdede827369e1b9d9e3",
     "events": "10523ef92679bb16cef7381e4c86601e20d5a99a85b1705929490fdc50c366a9",
     "feedback": "f4a2093179cb9b77750c07e895ee4bfcfc670e851887552ce2b43f140c4b9e59",
     "transactions": "a73cc79d411ef19a937a1f72fcc3209c08a75b0525888b1c5085b75da702e321",
-    "truth/customers": "6e36a0fa5963fd36727f409026c7f6f78c705022b71d235f0a8d4140c027e680",
+    "truth/customers": "18952bf52e20d387804a823cdd08fd8634cc87cc82a8b996710eb111c24f7413",
     "truth/defects": "70e1685be0d09f7efa5182e987b1ba6f9fc7450fe9be63a20e03882428772ec6",
     "truth/drivers": "cdb8e174dd8e90a482c54de8453b792ea0245c06d8b6648f5d2d5ddb93983db5",
     "truth/journeys": "c1aadd301b395f3f0816cc87a295bd529aabc6b28c07e42cc475db832d395c2d",

@@ -435,6 +435,18 @@ class BetaGeoModel:
         x, tx, T = _as_float(frequency), _as_float(recency), _as_float(T)
         return special.expit(-self._log_odds_dead(x, tx, T, covariates, rate_covariates))
 
+    def purchase_rate_if_dropped(
+        self, frequency, recency, T, covariates=None, rate_covariates=None
+    ) -> np.ndarray:
+        """Purchases per period a customer who has dropped out would have made had they stayed:
+        the mean of the purchase rate's posterior given dropout right after the last purchase,
+        ``(r + x) / (alpha + t_x)`` (``Gamma(r + x, alpha + t_x)``; the pace of their purchases
+        while they were buying). A customer without repeat purchases cannot have dropped out;
+        their value is the posterior mean given the first purchase alone, ``r / alpha``."""
+        x, tx = _as_float(frequency), _as_float(recency)
+        r, alpha, _, _ = self._params_for(len(x), covariates, rate_covariates)
+        return (r + x) / (alpha + tx)
+
     def expected_purchases(
         self, t: float, frequency, recency, T, covariates=None, rate_covariates=None
     ) -> np.ndarray:

@@ -15,6 +15,7 @@ from cxlib.churn._bgnbd import FREQ_DAYS, BetaGeoModel, fit_stratified_bgnbd
 from cxlib.churn._common import MAX_BTYD_FIT_CUSTOMERS
 from cxlib.churn._gamma_gamma import GammaGammaModel
 from cxlib.churn._labels import _purchases, engine_for, purchase_days
+from cxlib.churn._season import SeasonalClock, seasonal_clock, warp_summary
 from cxlib.churn._summary import summary_from_transactions
 from cxlib.engine import Engine, as_table
 
@@ -27,7 +28,9 @@ class BTYDFit:
 
     ``bgnbd`` is the model fitted on all customers (reported); when ``strata`` were given,
     ``stratum_models`` holds the BG/NBD fitted within each stratum that is large enough, and the
-    predictions come from the customer's stratum model (else from the pooled one).
+    predictions come from the customer's stratum model (else from the pooled one). ``clock`` is
+    the yearly cycle of purchases the models ran on (:func:`seasonal_clock`; ``rfm`` then holds
+    recency and ``T`` in seasonal time), None without a clear cycle.
     """
 
     bgnbd: BetaGeoModel | None
@@ -37,6 +40,7 @@ class BTYDFit:
     stratum_models: dict[str, BetaGeoModel] = field(default_factory=dict)
     strata: pd.Series | None = None
     fit_customers: int | None = None
+    clock: SeasonalClock | None = None
 
     def strata_table(self) -> pd.DataFrame:
         """Per stratum: customers, fitted ``r, alpha, a, b`` (pooled fit for small strata) and the
@@ -144,8 +148,13 @@ def fit_btyd(
 
     Returns predictions indexed by ``customer_id``: ``p_alive``, ``bgnbd_p_lapse`` (probability
     of no purchase in the next ``horizon_days``), ``expected_purchases`` (next ``horizon_days``),
-    ``expected_value`` (expected spend in the next ``value_horizon_days``; only when
-    ``with_value``, which also fits the Gamma-Gamma model on all customers).
+    ``expected_value`` (expected spend in the next ``value_horizon_days``) and ``value_if_alive``
+    (spend in the next ``horizon_days`` had the customer not dropped out: the pace of their
+    purchases while buying, :meth:`BetaGeoModel.purchase_rate_if_dropped`, x ``horizon_days``
+    x Gamma-Gamma spend per purchase; what is lost if they have dropped out), both only when
+    ``with_value``, which also fits the Gamma-Gamma model on all customers;
+    ``purchase_interval_days`` (the mean gap between the customer's purchase days; missing with
+    a single purchase day).
 
     ``strata`` (customer_id -> label, e.g. the behavioural segment) fits one BG/NBD per stratum of
     at least ``min_stratum_size`` customers (others use the model of all customers): segments
@@ -206,22 +215,16 @@ def _fit_btyd(
     engine: Engine | None,
 ) -> BTYDFit:
     """The work of :func:`fit_btyd` on a table of a backend."""
-    unit = FREQ_DAYS[freq]
     tx = _purchases(transactions)
-    # the purchase days, kept for all dates
-    rfm = summary_from_transactions(
-        tx, as_of_date, freq=freq, daily_totals=purchase_days(transactions, engine)
+    rfm, interval, clock, (h, h_value) = _summary_at(
+        transactions, tx, as_of_date, freq, (horizon_days, value_horizon_days), engine
     )
-    # data through the END of the as-of day counts: the customer has been observed one day more
-    # than the date difference (the forecast window starts the day after)
-    rfm["T"] = rfm["T"] + 1.0 / unit
     Z = None
     if covariates is not None and covariates.shape[1]:
         Z = covariates.reindex(rfm.index).astype(float).fillna(0.0)
     R = None
     if rate_covariates is not None and rate_covariates.shape[1]:
         R = rate_covariates.reindex(rfm.index).astype(float).fillna(0.0)
-    h = horizon_days / unit
     models: dict[str, BetaGeoModel] = {}
     # positions, not labels: label lookups of a million text ids cost seconds per stratum
     model_of = np.full(len(rfm), "", dtype=object)
@@ -284,7 +287,7 @@ def _fit_btyd(
     n_fit = None if in_fit is None else int(in_fit.sum())
     cols = ["p_alive", "bgnbd_p_lapse", "expected_purchases"]
     if with_value:
-        cols.append("_purchases_value_horizon")
+        cols += ["_purchases_value_horizon", "_purchases_if_stayed"]
     values = {c: np.full(len(rfm), np.nan) for c in cols}
     for key, pos in sorted(pd.Series(model_of).groupby(model_of, sort=True).indices.items()):
         m = models.get(str(key), bg)
@@ -301,23 +304,56 @@ def _fit_btyd(
         )
         if with_value:
             values["_purchases_value_horizon"][pos] = np.asarray(
-                m.expected_purchases(value_horizon_days / unit, x, tx_, T, zc, rc), dtype=float
+                m.expected_purchases(h_value, x, tx_, T, zc, rc), dtype=float
+            )
+            values["_purchases_if_stayed"][pos] = h * np.asarray(
+                m.purchase_rate_if_dropped(x, tx_, T, zc, rc), dtype=float
             )
     pred = pd.DataFrame(values, index=rfm.index)
+    pred["purchase_interval_days"] = interval
     if not with_value:
-        return BTYDFit(bg, None, rfm, pred, models, st, n_fit)
-    gg = None
+        return BTYDFit(bg, None, rfm, pred, models, st, n_fit, clock)
+    gg, avg_value = _spend_per_purchase(rfm, tx)
+    pred["expected_value"] = pred.pop("_purchases_value_horizon") * avg_value
+    pred["value_if_alive"] = pred.pop("_purchases_if_stayed") * avg_value
+    return BTYDFit(bg, gg, rfm, pred, models, st, n_fit, clock)
+
+
+def _summary_at(transactions, tx, as_of_date, freq, horizons, engine):
+    """The RFM summary the models run on at ``as_of_date``, the calendar purchase interval, the
+    seasonal clock (None without a clear yearly cycle) and ``horizons`` (days) in model time:
+    ``(rfm, interval, clock, horizons)``."""
+    unit = FREQ_DAYS[freq]
+    # the purchase days, kept for all dates
+    days = purchase_days(transactions, engine)
+    rfm = summary_from_transactions(tx, as_of_date, freq=freq, daily_totals=days)
+    # data through the END of the as-of day counts: the customer has been observed one day more
+    # than the date difference (the forecast window starts the day after)
+    rfm["T"] = rfm["T"] + 1.0 / unit
+    # the typical gap between purchase days (unknown with a single purchase day)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interval = np.where(rfm["frequency"] > 0, rfm["recency"] * unit / rfm["frequency"], np.nan)
+    # a clear yearly cycle: the models run on seasonal time (a quiet season is not dropout)
+    end = (pd.Timestamp(as_of_date).normalize() - pd.Timestamp("1970-01-01")).days + 1
+    clock = seasonal_clock(days, end - 1)
+    if clock is None:
+        return rfm, interval, None, tuple(d / unit for d in horizons)
+    model_h = tuple(float(clock.elapsed(end, end + d)) / unit for d in horizons)
+    return warp_summary(rfm, clock, unit), interval, clock, model_h
+
+
+def _spend_per_purchase(rfm: pd.DataFrame, tx) -> tuple[GammaGammaModel | None, np.ndarray]:
+    """The Gamma-Gamma model and each customer's expected spend per purchase (each customer's
+    own mean spend when the model cannot be fitted: ``(None, means)``)."""
     x = rfm["frequency"]
     try:
         gg = GammaGammaModel().fit(x, rfm["monetary_value"])
-        avg_value = gg.expected_average_value(x, rfm["monetary_value"])
+        return gg, np.asarray(gg.expected_average_value(x, rfm["monetary_value"]))
     except ValueError as exc:
         log.warning("Gamma-Gamma not fitted (%s); using each customer's mean spend", exc)
         means = tx.group_by("customer_id").aggregate(_m=tx.amount.mean()).to_pandas()
         first_day_mean = means.set_index("customer_id")["_m"].reindex(rfm.index)
-        avg_value = np.where(x > 0, rfm["monetary_value"], first_day_mean)
-    pred["expected_value"] = pred.pop("_purchases_value_horizon") * np.asarray(avg_value)
-    return BTYDFit(bg, gg, rfm, pred, models, st, n_fit)
+        return None, np.asarray(np.where(x > 0, rfm["monetary_value"], first_day_mean))
 
 
 @dataclass

@@ -30,9 +30,20 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "p_alive",
     "expected_purchases",
     "expected_value",
+    "value_if_alive",
+    "purchase_interval_days",
     "value_at_risk",
     "segment",
     "marketing_consent",
+)
+
+#: Per-customer purchase-pattern predictions copied into the scores (:func:`fit_btyd`).
+VALUE_COLUMNS: tuple[str, ...] = (
+    "p_alive",
+    "expected_purchases",
+    "expected_value",
+    "value_if_alive",
+    "purchase_interval_days",
 )
 
 #: Customer columns never used as model features (identity, personal data, outcome, consent).

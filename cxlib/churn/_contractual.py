@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._btyd_fit import fit_btyd
-from cxlib.churn._common import GBM, LOGIT, MODE_CONTRACTUAL
+from cxlib.churn._common import GBM, LOGIT, MODE_CONTRACTUAL, VALUE_COLUMNS
 from cxlib.churn._evaluate import (
     choose_model,
     evaluate_models,
@@ -168,7 +168,7 @@ def _run_contractual(
             X.reindex(unknown)[feats]
         )[:, 1]
     bt = None
-    for c in ("p_alive", "expected_purchases", "expected_value"):
+    for c in VALUE_COLUMNS:
         scores[c] = np.nan
     if has_tx and _has_purchase(tx):
         bt = fit_btyd(
@@ -178,16 +178,19 @@ def _run_contractual(
             value_horizon_days=value_horizon_days,
             engine=engine,
         )
-        for c in ("p_alive", "expected_purchases", "expected_value"):
+        for c in VALUE_COLUMNS:
             scores[c] = bt.predictions[c].reindex(scores.index).to_numpy()
     c_idx = customers.drop_duplicates("customer_id").set_index("customer_id")
     if value_column:
         if value_column not in c_idx.columns:
             raise KeyError(f"value_column {value_column!r} is not a customers column")
+        # the attribute is the customer's value, taken as their value over the horizon
         scores["expected_value"] = pd.to_numeric(c_idx[value_column], errors="coerce").reindex(
             scores.index
         )
-    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
+        scores["value_if_alive"] = scores["expected_value"]
+    # the expected loss over the horizon: P(leaving within it) x value over it if they stay
+    scores["value_at_risk"] = scores["churn_probability"] * scores["value_if_alive"]
     seg_col = segment_column if segment_column in c_idx.columns else None
     if seg_col is None and "segment" in c_idx.columns:
         seg_col = "segment"

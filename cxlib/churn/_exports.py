@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cxlib.churn._common import EXPORT_COLUMNS
+from cxlib.churn._common import EXPORT_COLUMNS, MODE_NON_CONTRACTUAL
 from cxlib.churn._evaluate import gains_table, reliability_table
 from cxlib.churn._features import exposure_phrases
 from cxlib.churn._prepare import in_state
@@ -67,9 +67,13 @@ def action_list(
 
     When the data holds consent, only customers who gave it are listed (unknown consent is not
     consent) and ``consent`` is "given"; when it holds none (no ``marketing_consent``
-    column), customers are listed with ``consent`` = :data:`CONSENT_UNKNOWN`. Ranked by
-    ``value_at_risk`` (by ``churn_probability`` when no value is known). Ids are pseudonymised.
-    Columns: ``rank``, ``customer``, ``segment``, ``churn_probability``, ``expected_value``,
+    column), customers are listed with ``consent`` = :data:`CONSENT_UNKNOWN`. At risk means a
+    probability of having dropped out (``1 - p_alive``; in contractual mode, or without
+    P(alive), the probability of leaving) of at least ``min_probability``: a customer who buys
+    twice a year and has been quiet for a quarter has probably not dropped out, however likely
+    the quarter without a purchase. Ranked by ``value_at_risk`` (by that probability when no
+    value is known). Ids are pseudonymised. Columns: ``rank``, ``customer``, ``segment``,
+    ``churn_probability``, ``p_alive``, ``purchase_interval_days``, ``value_if_alive``,
     ``value_at_risk``, ``consent``, ``reasons`` (the higher-risk states of the clear drivers
     that apply to the customer, the driver associated with the most leaving first; at most
     ``max_reasons``).
@@ -80,9 +84,11 @@ def action_list(
     known = consent_known(result)
     if known:
         s = s.loc[s["marketing_consent"].fillna(False).astype(bool)]
-    s = s.loc[s["churn_probability"] >= min_probability]
-    key = "value_at_risk" if s["value_at_risk"].notna().any() else "churn_probability"
-    s = s.assign(_id=s.index.astype(str))
+    dropout = s["churn_probability"]
+    if result.mode == MODE_NON_CONTRACTUAL:
+        dropout = (1.0 - s["p_alive"]).fillna(dropout)
+    s = s.assign(_risk=dropout, _id=s.index.astype(str)).loc[dropout >= min_probability]
+    key = "value_at_risk" if s["value_at_risk"].notna().any() else "_risk"
     s = s.sort_values([key, "_id"], ascending=[False, True], kind="stable").head(top_n)
     d = result.drivers
     d = d.loc[d["paf"].notna() & (d["paf_ci_low"] > 0) & d["column"].isin(s.columns)]
@@ -111,7 +117,9 @@ def action_list(
             "customer": pseudonymise(pd.Series(s.index, index=s.index), pseudonym_key).to_numpy(),
             "segment": s["segment"].to_numpy(),
             "churn_probability": s["churn_probability"].to_numpy(),
-            "expected_value": s["expected_value"].to_numpy(),
+            "p_alive": s["p_alive"].to_numpy(),
+            "purchase_interval_days": s["purchase_interval_days"].to_numpy(),
+            "value_if_alive": s["value_if_alive"].to_numpy(),
             "value_at_risk": s["value_at_risk"].to_numpy(),
             "consent": "given" if known else CONSENT_UNKNOWN,
             "reasons": reasons,
@@ -123,7 +131,8 @@ def segment_risk(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
     """Risk and value at risk by segment (groups under ``min_group_size`` suppressed).
 
     Columns: ``segment``, ``customers``, ``expected_lapsers`` (sum of probabilities),
-    ``mean_churn_probability``, ``expected_value``, ``value_at_risk``, ``share_of_value_at_risk``.
+    ``mean_churn_probability``, ``value_if_alive`` (what the segment would spend over the horizon
+    if all stayed), ``value_at_risk``, ``share_of_value_at_risk``.
     The number of segments hidden is :func:`segment_risk_suppressed`'s ``hidden``.
     """
     return segment_risk_suppressed(result, min_group_size).frame
@@ -154,7 +163,7 @@ def segment_risk_suppressed(result: ChurnResult, min_group_size: int = 10) -> Su
             "customers": g.size(),
             "expected_lapsers": g["churn_probability"].sum(),
             "mean_churn_probability": g["churn_probability"].mean(),
-            "expected_value": g["expected_value"].sum(min_count=1),
+            "value_if_alive": g["value_if_alive"].sum(min_count=1),
             "value_at_risk": g["value_at_risk"].sum(min_count=1),
         }
     )

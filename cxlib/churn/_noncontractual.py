@@ -16,6 +16,7 @@ from cxlib.churn._common import (
     MAX_EVAL_ROWS,
     MODE_NON_CONTRACTUAL,
     RFM_BROAD_GROUPS,
+    VALUE_COLUMNS,
     is_pattern_feature,
 )
 from cxlib.churn._evaluate import (
@@ -156,6 +157,13 @@ def _run_non_contractual(
             f"of {bt.fit_customers:,} of the {len(bt.rfm):,} customers with purchases; P(alive), "
             "expected purchases and values are computed for every customer."
         )
+    if bt is not None and bt.clock is not None:
+        cycle = bt.clock.describe()
+        notes.append(
+            f"{cycle[0].upper()}{cycle[1:]} (statsmodels Poisson regression of weekly "
+            f"purchases, p < 0.001). The BG/NBD measures time in seasonal volume, so that a quiet "
+            "season is not read as customers dropping out."
+        )
     for c in feats:
         if c not in now.columns:
             now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
@@ -171,9 +179,10 @@ def _run_non_contractual(
         candidates[BLEND] = 0.5 * (candidates[GBM] + candidates[BGNBD])
     scores = pd.DataFrame(index=now.index)
     scores["churn_probability"] = candidates[chosen]
-    for c in ("p_alive", "expected_purchases", "expected_value"):
+    for c in VALUE_COLUMNS:
         scores[c] = bt.predictions[c].reindex(now.index).to_numpy()
-    scores["value_at_risk"] = scores["churn_probability"] * scores["expected_value"]
+    # the expected loss over the horizon: P(dropped out) x what they would spend if still alive
+    scores["value_at_risk"] = (1.0 - scores["p_alive"]) * scores["value_if_alive"]
     customers = tables.get("customers")
     if segment_column and customers is not None and segment_column in customers.columns:
         seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]

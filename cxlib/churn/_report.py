@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cxlib.churn._common import MODE_NON_CONTRACTUAL, is_pattern_feature
+from cxlib.churn._common import EXPORT_COLUMNS, MODE_NON_CONTRACTUAL, is_pattern_feature
 from cxlib.churn._exports import consent_known, segment_risk, segment_risk_suppressed
 from cxlib.churn._features import _words, exposure_phrases, feature_label, feature_phrase
 from cxlib.churn._result import ChurnResult
@@ -29,6 +29,45 @@ def _share(x: float) -> str:
     return f"{x:.1%}" if abs(x) < 0.095 else f"{x:.0%}"
 
 
+def _value_at_risk_findings(result: ChurnResult, s: pd.DataFrame) -> list[tuple[str, bool]]:
+    """The expected loss over the horizon (value at risk) in one headline, when values are known.
+
+    Value at risk = P(dropped out; contractual: leaving) x value over the horizon if the customer
+    stays, summed over the customers: the spend lost to churn that is expected, not the spend of
+    customers who merely go quiet for a while.
+    """
+    potential = float(s["value_if_alive"].sum())
+    if not s["value_at_risk"].notna().any() or potential <= 0:
+        return []
+    h = result.horizon_days
+    var_total = float(s["value_at_risk"].sum())
+    top = s["value_at_risk"].sort_values(ascending=False)
+    k = max(1, int(np.ceil(0.1 * len(top))))
+    share = float(top.iloc[:k].sum() / var_total) if var_total else 0.0
+    tail = (
+        f"{var_total / potential:.1%} of the {_money(potential)} all these customers "
+        f"would spend if all stayed; the 10% of customers with the most value at risk hold "
+        f"{share:.0%} of it."
+    )
+    if result.mode == MODE_NON_CONTRACTUAL or result.btyd is not None:
+        who = (
+            "customers who have probably stopped buying"
+            if result.mode == MODE_NON_CONTRACTUAL
+            else "customers likely to leave"
+        )
+        text = (
+            f"Value at risk, the spend expected to be lost to churn over the next {h} days, is "
+            f"{_money(var_total)}: what {who} would have spent in those {h} days had they "
+            f"stayed, {tail}"
+        )
+    else:  # contractual, value from a customer attribute over the label's period
+        text = (
+            f"Value at risk, the value expected to be lost to churn, is {_money(var_total)}: each "
+            f"customer's probability of leaving times their value, {tail}"
+        )
+    return [(text, True)]
+
+
 def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tuple[str, bool]]:
     """Plain-language findings with numbers as ``(sentence, headline)`` pairs."""
     out: list[tuple[str, bool]] = []
@@ -39,14 +78,19 @@ def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tup
     h = result.horizon_days
     exp_lapsers = float(s["churn_probability"].sum())
     if result.mode == MODE_NON_CONTRACTUAL:
-        out.append(
-            (
-                f"Of {n:,} customers who bought in the last {result.lookback_days} days, about "
-                f"{exp_lapsers:,.0f} ({exp_lapsers / max(n, 1):.1%}) are expected to make no purchase "
-                f"in the next {h} days.",
-                True,
-            )
+        text = (
+            f"Of {n:,} customers who bought in the last {result.lookback_days} days, about "
+            f"{exp_lapsers:,.0f} ({exp_lapsers / max(n, 1):.1%}) are expected to make no purchase "
+            f"in the next {h} days (lapse)."
         )
+        if s["p_alive"].notna().any():
+            gone = float((1.0 - s["p_alive"]).sum())
+            text += (
+                f" Fewer have stopped buying altogether (churn): about {gone:,.0f} "
+                f"({gone / max(n, 1):.1%}), counting each customer's probability of having "
+                "dropped out; the others are quiet between purchases."
+            )
+        out.append((text, True))
     else:
         out.append(
             (
@@ -55,24 +99,7 @@ def churn_findings(result: ChurnResult, *, min_group_size: int = 10) -> list[tup
                 True,
             )
         )
-    var_total = (
-        float(s["value_at_risk"].sum(min_count=1))
-        if s["value_at_risk"].notna().any()
-        else float("nan")
-    )
-    if np.isfinite(var_total):
-        ev_total = float(s["expected_value"].sum())
-        top = s.sort_values("value_at_risk", ascending=False)
-        k = max(1, int(np.ceil(0.1 * len(top))))
-        share = float(top["value_at_risk"].iloc[:k].sum() / var_total) if var_total else np.nan
-        out.append(
-            (
-                f"Value at risk is {_money(var_total)} ({var_total / ev_total:.1%} of the "
-                f"{_money(ev_total)} expected from these customers); the 10% of customers with the "
-                f"most value at risk hold {share:.0%} of it.",
-                True,
-            )
-        )
+    out.extend(_value_at_risk_findings(result, s))
     t = result.metrics[result.chosen_model].set_index("metric")
     out.append(
         (
@@ -396,7 +423,7 @@ def segment_risk_display(result: ChurnResult, min_group_size: int = 10) -> pd.Da
         }
     )
     if t["value_at_risk"].notna().any():
-        out["Expected value"] = t["expected_value"].map("{:,.0f}".format)
+        out["Value if all stay"] = t["value_if_alive"].map("{:,.0f}".format)
         out["Value at risk"] = t["value_at_risk"].map("{:,.0f}".format)
         out["Share of value at risk"] = (100 * t["share_of_value_at_risk"]).map("{:.1f}%".format)
     return out
@@ -412,8 +439,13 @@ def action_list_display(actions: pd.DataFrame) -> pd.DataFrame:
             "Risk of leaving": (100 * actions["churn_probability"]).map("{:.0f}%".format),
         }
     )
+    if actions["p_alive"].notna().any():
+        out["Still active (P)"] = (100 * actions["p_alive"]).map("{:.0f}%".format)
+        out["Buys every (days)"] = actions["purchase_interval_days"].map(
+            lambda d: "one purchase so far" if not np.isfinite(d) else f"{d:,.0f}"
+        )
     if actions["value_at_risk"].notna().any():
-        out["Expected value"] = actions["expected_value"].map("{:,.0f}".format)
+        out["Value if they stay"] = actions["value_if_alive"].map("{:,.0f}".format)
         out["Value at risk"] = actions["value_at_risk"].map("{:,.0f}".format)
     out["Consent"] = actions["consent"]
     out["Why (drivers that apply)"] = actions["reasons"].replace("", "—")
@@ -516,8 +548,7 @@ def export_markdown(result: ChurnResult, exports: dict[str, pd.DataFrame] | None
     text = (
         f"Scores for {len(scores):,} customer records written to "
         "`exports/churn_scores.csv` "
-        "(customer_id, churn_probability, p_alive, expected_purchases, expected_value, "
-        "value_at_risk, segment, marketing_consent). "
+        f"({', '.join(EXPORT_COLUMNS[1:])}). "
     )
     if consent_known(result):
         return text + (

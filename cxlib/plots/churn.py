@@ -199,21 +199,21 @@ def plot_value_at_risk(
     ax: Axes | None = None,
     title: str = "Value at risk by segment",
 ) -> Axes:
-    """Horizontal bars of value at risk per segment, annotated with the mean churn probability.
+    """Horizontal bars of value at risk per segment, annotated with its share and customers.
 
     ``data``: :func:`cxlib.churn.segment_risk` (``segment``, ``value_at_risk``,
-    ``mean_churn_probability``, ``customers``).
+    ``share_of_value_at_risk``, ``customers``).
     """
     d = data.dropna(subset=["value_at_risk"]).sort_values("value_at_risk").reset_index(drop=True)
     ax = _ax(ax, (8, 0.45 * len(d) + 1.6))
     y = np.arange(len(d))
     ax.barh(y, d["value_at_risk"], color=PALETTE[3])
     for yi, (v, p, n) in enumerate(
-        zip(d["value_at_risk"], d["mean_churn_probability"], d["customers"], strict=True)
+        zip(d["value_at_risk"], d["share_of_value_at_risk"], d["customers"], strict=True)
     ):
-        ax.text(v, yi, f"  {p:.0%} risk, {int(n):,} customers", va="center", fontsize=8)
+        ax.text(v, yi, f"  {p:.0%} of it, {int(n):,} customers", va="center", fontsize=8)
     ax.set_yticks(y, d["segment"].astype(str))
-    ax.set_xlabel("Value at risk (probability of leaving × expected value)")
+    ax.set_xlabel("Value at risk (expected loss: probability of churning × value if they stay)")
     ax.set_ylabel("")
     ax.set_xlim(0, float(d["value_at_risk"].max()) * 1.45 if len(d) else 1)
     ax.set_title(title)

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 # steps are called through their modules, so that benchmarks/ can wrap them
-from cxlib.synth import _feedback, _people, _purchases, _records, _truth, _write
+from cxlib.synth import _feedback, _people, _purchases, _records, _truth, _worlds, _write
 from cxlib.synth._params import CATEGORIES, TIMES_OF_DAY
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def generate(
     *,
     end_date: str | pd.Timestamp = "2025-06-30",
     fmt: str = "csv",
+    world: str = "default",
 ) -> SynthResult:
     """Generate the synthetic dataset with ground truth into ``out_dir``.
 
@@ -80,6 +81,10 @@ def generate(
         sent 46 days and the journey events start 180 days before it.
     fmt : {"csv", "parquet"}
         File format of the tables (truth files are always CSV).
+    world : {"default", "seasonal", "decline"}
+        How people buy (:mod:`cxlib.synth._worlds`): the default BG/NBD world (the committed
+        sample), yearly seasonality, or purchase rates that decay gradually instead of dropping
+        out at once; the last two name the app channel ``iOS``/``Android``.
 
     Returns
     -------
@@ -93,6 +98,8 @@ def generate(
     n = int(n_customers)
     if n < 1:
         raise ValueError("n_customers must be at least 1")
+    if world not in _worlds.WORLDS:
+        raise ValueError(f"unknown world {world!r}; choose one of {', '.join(_worlds.WORLDS)}")
     out = Path(out_dir)
     end = pd.Timestamp(end_date).normalize()
     start = end - pd.DateOffset(years=2) + pd.Timedelta(days=1)
@@ -105,7 +112,14 @@ def generate(
     logger.info("synth: %d people, seed %s, %s .. %s -> %s", n, seed, start.date(), end.date(), out)
     people = _people.make_people(n, r_people, start, end)
     customers, people = _records.make_records(people, r_records)
-    transactions, people, churn = _purchases.make_transactions(people, customers, r_tx, start, end)
+    if world == "default":
+        transactions, people, churn = _purchases.make_transactions(
+            people, customers, r_tx, start, end
+        )
+    else:
+        transactions, people, churn = _worlds.make_world_transactions(
+            world, people, customers, r_tx, start, end
+        )
     service_feedback = _feedback.make_service_feedback(people, customers, r_feedback, start, end)
     relationship = _feedback.make_relationship_surveys(people, r_survey, start, end)
     service_feedback = pd.concat([service_feedback, relationship], ignore_index=True)

@@ -11,6 +11,7 @@ back to calendar time through the inverse of the person's integrated intensity.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,24 @@ def _simulate_chunk(
     }
 
     # observed purchases only from here on
-    person, ts = person[obs], ts[obs]
+    out, truth["complaint_s"], truth["total_spend"] = _purchase_rows(
+        p, person[obs], ts[obs], n_obs, rng, end_s
+    )
+    return out, truth
+
+
+def _purchase_rows(
+    p: dict[str, np.ndarray],
+    person: np.ndarray,
+    ts: np.ndarray,
+    n_obs: np.ndarray,
+    rng: np.random.Generator,
+    end_s: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The rows of the observed purchases ``(person, ts)`` (ordered by person, then time;
+    ``n_obs`` per person): channel, category, amount, quantity, store and record, plus refunds.
+    Returns ``(rows, complaint time per person, total spend per person)``."""
+    c = len(p["lam"])
     n = len(person)
     week_s = np.mod(ts, 7 * _DAY_S)
     piece = np.searchsorted(WEEK_PIECE_START * _DAY_S, week_s, side="right") - 1
@@ -207,8 +225,6 @@ def _simulate_chunk(
     cday = np.minimum(base_day + rng.integers(0, 8, len(comp)), end_s // _DAY_S - 1)
     complaint_s = np.full(c, np.iinfo(np.int64).min)
     complaint_s[comp] = cday * _DAY_S + rng.integers(8 * 3600, 20 * 3600, len(comp))
-    truth["complaint_s"] = complaint_s
-    truth["total_spend"] = spend
 
     # refunds: a later full return of a purchase (more often fashion and electronics)
     w = REFUND_CATEGORY_WEIGHT[cat]
@@ -228,7 +244,7 @@ def _simulate_chunk(
         "store": np.concatenate([store, store[r_idx]]).astype(np.int16),
         "quantity": np.concatenate([qty, -qty[r_idx]]).astype(np.int16),
     }
-    return out, truth
+    return out, complaint_s, spend
 
 
 def _arrow_ids(prefix: str, numbers: np.ndarray, width: int):
@@ -249,7 +265,10 @@ def _str_from_codes(codes: np.ndarray, labels, null_code: int | None = None) -> 
 
 
 def _transactions_frame(
-    rows: dict[str, np.ndarray], customers: pd.DataFrame, anchor: pd.Timestamp
+    rows: dict[str, np.ndarray],
+    customers: pd.DataFrame,
+    anchor: pd.Timestamp,
+    channels: tuple[str, ...] = CHANNELS,
 ) -> pd.DataFrame:
     """The transactions table from the simulated rows, in time order (ties by record).
 
@@ -273,7 +292,7 @@ def _transactions_frame(
     cols["customer_id"] = _str_from_codes(rec, customers["customer_id"].astype("str").to_numpy())
     cols["timestamp"] = anchor_s + rows.pop("ts").astype("timedelta64[s]")
     cols["amount"] = rows.pop("amount")
-    cols["channel"] = _str_from_codes(rows.pop("channel"), CHANNELS)
+    cols["channel"] = _str_from_codes(rows.pop("channel"), channels)
     cols["category"] = _str_from_codes(rows.pop("category"), CATEGORIES)
     store = rows.pop("store").astype(np.int16)
     cols["store_id"] = pd.Categorical.from_codes(
@@ -293,6 +312,8 @@ def make_transactions(
     end: pd.Timestamp = END,
     *,
     horizon_days: int = HORIZON_DAYS,
+    simulate_chunk: Callable | None = None,
+    channels: tuple[str, ...] = CHANNELS,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Simulate every person's purchases through ``end + horizon_days``; keep rows up to ``end``.
 
@@ -308,6 +329,12 @@ def make_transactions(
         Window start and the data end (inclusive; nothing after the end of this day is written).
     horizon_days : int
         Days after the end simulated for the churn truth (never written to the tables).
+    simulate_chunk : callable, optional
+        Simulates a chunk of people (default: the BG/NBD with a weekly pattern,
+        ``_simulate_chunk``; the other worlds of :mod:`cxlib.synth._worlds` have the same
+        signature and outputs).
+    channels : tuple of str
+        Names of the channel codes of the rows.
 
     Returns
     -------
@@ -358,7 +385,9 @@ def make_transactions(
     parts, truths = [], []
     for i in range(n_chunks):  # chunks of TX_CHUNK people (memory), vectorised within
         sl = slice(i * TX_CHUNK, min(n, (i + 1) * TX_CHUNK))
-        part, tr = _simulate_chunk({k: v[sl] for k, v in cols.items()}, rngs[i], anchor, end_s, h_s)
+        part, tr = (simulate_chunk or _simulate_chunk)(
+            {k: v[sl] for k, v in cols.items()}, rngs[i], anchor, end_s, h_s
+        )
         parts.append(part)
         truths.append(tr)
         logger.info("transactions: simulated people %d-%d of %d", sl.start, sl.stop, n)
@@ -368,7 +397,7 @@ def make_transactions(
         rows[k] = np.concatenate([part.pop(k) for part in parts])
     del parts
     truth = {k: np.concatenate([t[k] for t in truths]) for k in truths[0]}
-    transactions = _transactions_frame(rows, customers, anchor)
+    transactions = _transactions_frame(rows, customers, anchor, channels)
     pa.default_memory_pool().release_unused()
     nt = len(transactions)
     anchor_s = anchor.to_datetime64().astype("datetime64[s]")

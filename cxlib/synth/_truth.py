@@ -72,6 +72,13 @@ def _truth_customers(
     out = out[first + rest]
     for c in ("p_lapse_90d", "p_alive_at_end", "p_drop", "lam", "satisfaction"):
         out[c] = out[c].round(6)
+    # what the person would spend in the 90 days after the data end if alive all through them:
+    # their true purchase intensity integrated over those days x their true mean basket
+    basket = people.set_index("master_id")["avg_basket"].reindex(churn["master_id"]).to_numpy()
+    value = pd.Series(
+        churn["expected_purchases_90d_if_alive"].to_numpy() * basket, index=churn["master_id"]
+    )
+    out["true_value_if_alive_90d"] = out["master_id"].map(value).round(2)
     return out
 
 
