@@ -457,12 +457,17 @@ def action_list_markdown(result: ChurnResult, actions: pd.DataFrame | None = Non
     default :meth:`ChurnResult.action_list` with a throwaway key, only for its length)."""
     actions = result.action_list("-") if actions is None else actions
     known = consent_known(result)
+    at_risk = (
+        "have probably stopped buying (probability of still buying at most 50%)"
+        if result.mode == MODE_NON_CONTRACTUAL
+        else "are likely to leave (probability of leaving at least 50%)"
+    )
     if not len(actions):
         who = " who agreed to marketing" if known else ""
-        return f"_No customer{who} has a risk of leaving of 50% or more._"
+        return f"_No customer{who} {at_risk.split(' (')[0]}._"
     text = (
-        f"{len(actions)} customers at risk (probability of leaving at least 50%)"
-        f"{' who agreed to marketing' if known else ''}, ranked by value at risk. Ids are "
+        f"{len(actions)} customers{' who agreed to marketing' if known else ''} {at_risk}, "
+        "ranked by value at risk. Ids are "
         "pseudonyms (the full list with real ids is in the export for the CRM team); the last "
         "column lists the clear drivers above that apply to each customer, the one associated "
         "with the most leaving first."
