@@ -78,3 +78,25 @@ def test_report_pages_are_self_contained(tmp_path):
     assert "<style>" in page and "<script" not in page.lower()
     assert re.findall(r"\b(?!data:)[a-z][a-z0-9+.-]*://", page) == []
     assert "a log line" not in page and "<table>" in page
+
+
+def test_chart_alt_text_says_what_the_chart_shows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cxlib.plots.style import chart_alt_text
+
+    fig, (left, right) = plt.subplots(1, 2)
+    left.plot([1, 2], [3, 4], label="Silhouette")
+    left.plot([1, 2], [2, 2], label="Shuffled data")
+    left.legend()
+    left.set(title="Choosing k", xlabel="Number of clusters (k)", ylabel="Silhouette")
+    right.set_axis_off()
+    fig.suptitle("Segments")
+    assert chart_alt_text(fig) == (
+        "Chart: Segments | Choosing k; x: Number of clusters (k); y: Silhouette; "
+        "series: Silhouette, Shuffled data"
+    )
+    plt.close(fig)

@@ -66,6 +66,10 @@ def test_report_pages_request_nothing_from_outside(sample_run):
         text = page.read_text(encoding="utf-8")
         assert re.findall(r"\b(?!data:)[a-z][a-z0-9+.-]*://[^\s\"'<>]*", text) == [], page.name
         assert "<script" not in text.lower(), page.name
+        # every chart has a text alternative of its own (nbconvert's placeholder is no text)
+        alts = re.findall(r"<img[^>]*?alt=\"([^\"]*)\"", text)
+        assert len(alts) == text.count("<img"), page.name
+        assert all(a.startswith("Chart: ") for a in alts), (page.name, alts)
 
 
 def test_exports_have_their_documented_columns(sample_run):
