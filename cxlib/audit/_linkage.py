@@ -23,29 +23,25 @@ log = logging.getLogger(__name__)
 _GMAIL = ("gmail.com", "googlemail.com")
 
 
-def _norm_name(s: pd.Series) -> pd.Series:
-    out = (
+def _ascii_lower(s: pd.Series) -> pd.Series:
+    """Text folded to lower-case ASCII (accents dropped)."""
+    return (
         s.astype("str")
         .str.normalize("NFKD")
         .str.encode("ascii", errors="ignore")
         .str.decode("ascii")
         .str.lower()
-        .str.replace(r"[^a-z]", "", regex=True)
     )
+
+
+def _norm_name(s: pd.Series) -> pd.Series:
+    out = _ascii_lower(s).str.replace(r"[^a-z]", "", regex=True)
     return out.where(s.notna() & (out != ""))
 
 
 def _norm_address(s: pd.Series) -> pd.Series:
     """Lower case ASCII letters and digits, every other run of characters one space."""
-    out = (
-        s.astype("str")
-        .str.normalize("NFKD")
-        .str.encode("ascii", errors="ignore")
-        .str.decode("ascii")
-        .str.lower()
-        .str.replace(r"[^a-z0-9]+", " ", regex=True)
-        .str.strip()
-    )
+    out = _ascii_lower(s).str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
     return out.where(s.notna() & (out != ""))
 
 
