@@ -7,6 +7,12 @@ The digests were recorded on commit af09ea2 (before any analysis moved) from ``c
 (:data:`cxlib.privacy.EXPORT_FLOAT_FORMAT`), so the bytes do not depend on the last bits of a
 machine's floating point. A digest may change only where a change fixes a bug; the CHANGELOG then
 says which and why, and the digest here is updated in the same commit.
+
+Re-recorded on 2026-12-07 after the conclusions work of issues #19–#21 (CHANGELOG, "Safety-net
+digests"): every headline file (they now carry a skip status), `churn_scores.csv`,
+`customer_master_map.csv`, `data_quality.csv`, `journey_priorities.csv`, `segments.csv`,
+`uplift_scores.csv`, and the new `uplift_targeting.csv` and `uplift_covariates.csv`;
+`attribution.csv` and `uplift_readout.csv` are unchanged.
 """
 
 from __future__ import annotations
@@ -30,34 +36,38 @@ KEY = "cx-safety-net"
 
 SAMPLE_DIGESTS = {
     "exports/attribution.csv": "d96bfcb22fea171ce6480491f8defe9e9cb46d47a9f9532570480b5d527133c5",
-    "exports/churn_scores.csv": "c58856b3894f502e1db1d06965df6cff6ca7bc8b12bb4ef2d77b241ebb67f715",
-    "exports/customer_master_map.csv": "9345ffe8a1212b5911ca8beae583e2b122251dd21b9eea6d4dbd1b6ca43fc438",
-    "exports/data_quality.csv": "dc06f25f6ee1bc7e91b95844ef132a871321aa553e638a02af2981699af55c16",
-    "exports/journey_priorities.csv": "03136cb8423c2833bb5b9052d0f4ccc5545ce261be3bde5dda5ab3dbdbce1e39",
-    "exports/segments.csv": "4866ce86a01f355519eef0e52f84becbaddf79aec4d915ae13ab060ca2cb5ae7",
+    "exports/churn_scores.csv": "c0f2d4dc06d7f254b508ec8e7b9c4b9a53da0f1016ea169554051fff21f00a42",
+    "exports/customer_master_map.csv": "d8184fef68ec2a45b9e239d890534f7174f9ce65a63e0fe9d9757d1d0cb04339",
+    "exports/data_quality.csv": "ddec2404c918ad55aaa4b8190b8b495f9611fb8aac1d921a97e11e133c085e83",
+    "exports/journey_priorities.csv": "07493a518f886a7edd77d8abc0337a7ae63726fb8034865daf2fc8574bd9c803",
+    "exports/segments.csv": "e8c048f45276fec556587dd25b35949f89befda36b74f763f9dbd9f7f0bd5eb2",
+    "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
     "exports/uplift_readout.csv": "ca8f2bd2161c45d3564b0ce4654bbf9702c04801a7463f1aea4cc0bf86db5780",
-    "exports/uplift_scores.csv": "eb5e5ab17ed009d2c09b09214e96b75bc8116c21319112bdd692b8e67909a2a4",
-    "headlines/01_data_audit.json": "bb6ba601bd9dd893c905f42019fa89cf03e2ccfbdf764ac2ec1d4e1b6bdcf110",
-    "headlines/02_segmentation.json": "6a0d3bd8b3f30d19d8601d26ce41da48e7373e5c25fe45ae0fd191e9d9f1fc76",
-    "headlines/03_churn.json": "f90cbbd9a8d8019150666b24d6dec7b0f1d1594dfbcdc7433300cf2d30420707",
-    "headlines/04_campaign_uplift.json": "64472920b16a74eca06563060cf6148ff3d0b7d39e83e53ad5c86b81ed321d6a",
-    "headlines/05_journey_prioritisation.json": "0b228f4ae54cc5054518dfdbfc6ca405135690fd47e31a8fc572ba02cb4bd788",
+    "exports/uplift_scores.csv": "63f5a83e7aaca5727033d9fb6b4fe58de322520b8d405f36d2172d8b2c50bb9e",
+    "exports/uplift_targeting.csv": "75a353bb8a23cc146ad8dc6dd88d0b3db5f74a36ebf2702b5edfdd1f483d8131",
+    "headlines/01_data_audit.json": "117200b51ceb03f53bda61d6e3a20a27988a9792bd3083326d7e433a6e0e5e97",
+    "headlines/02_segmentation.json": "6d744f3b56f042642d2d138bd46e06eb8e3a5e97fda04f19542fa4d88bd27d0f",
+    "headlines/03_churn.json": "d9ca94be701720233c46c3d6e5ef17a5406ef57ed9fca5d08e4466e0fc811435",
+    "headlines/04_campaign_uplift.json": "d34a837696ff14e74caa54b71fe1a8d168c9b8fb9ea455f60ec4ce3e483e1ecb",
+    "headlines/05_journey_prioritisation.json": "ad2c1cf341ea5f3111d83e114e78da28901c26925b3c7ddd2c28282be0cd0bf8",
 }
 
 SYNTH_20000_SEED_7_DIGESTS = {
     "exports/attribution.csv": "ce4047f14bb87fe760f914a1515682e371b9ba1803a2c7dc7a59a3a2562300e2",
-    "exports/churn_scores.csv": "04e7f72cc85424cdf2af1b9c022c7d4bb461364c41b493428df66f012e726e05",
-    "exports/customer_master_map.csv": "d17668d9ebd60967c2d8ec86f1455b8297a51ad0b14f74ee2feb6ca27721fbd6",
-    "exports/data_quality.csv": "baf847d23468faab17e18d4c34c6c87b71898c6661accf63b500d22c8fd152fe",
-    "exports/journey_priorities.csv": "40e72d3736cc3482586cf9b39e32fdd4bb171e992942b501aa2af42771c89662",
-    "exports/segments.csv": "c294e8301640aa044c7285bf0adddd784fbeb691594b6fbe0e902d3a5e1f2836",
+    "exports/churn_scores.csv": "fcba289ac3726e782928e1e6c34aba16aada25d1c6a916375fda72150a977541",
+    "exports/customer_master_map.csv": "759dd0aec61b46efff92961a718d13bc82e4d18d4aae46964bb62c722a9e7d49",
+    "exports/data_quality.csv": "e9bedead11e53fdc872e5f86591a91aa45fc31b3c393b4d6646426098edc4402",
+    "exports/journey_priorities.csv": "e4d411df40d8b75a7330ec9d34dc4a639dda1546ad96854147510e630a4c0e72",
+    "exports/segments.csv": "ec006eec98ea90ced6acee20a6bf8d498ffa9f38af18d7d83830363aa38ed504",
+    "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
     "exports/uplift_readout.csv": "bdfad6a6aa22bcd2fbf421b27d27f723ec9bc2720408aa1bea3e79fefebf1c94",
-    "exports/uplift_scores.csv": "fa65684df3b7f528b6429b08ecc9b2ae8f5e70a5cf72238e543c50fac1c1ac03",
-    "headlines/01_data_audit.json": "56ebdabadb1231c632437b44b10f6e5a543968ee1373a602103cab57958d43c1",
-    "headlines/02_segmentation.json": "a0c546b9e3ca160e9bcf03b9f8efb5158e10a7da6acbb115c18bbe5674e17ce5",
-    "headlines/03_churn.json": "33d40543f0b4a2b51a17496a0213136dbd93c4108415b30ed8987c230b475f5b",
-    "headlines/04_campaign_uplift.json": "7637a11f8a94bd0d541f7dcf5487326a09cc9cc40f112892791e75fc6d28fa6a",
-    "headlines/05_journey_prioritisation.json": "0355156468f818d9df3bdbc213dcb985fd2e1d476a81b8474770766efd8a667a",
+    "exports/uplift_scores.csv": "0399a033cf2ced8479abfd106f73c56bcc70c645eefd58ea82ec4fd1103d8146",
+    "exports/uplift_targeting.csv": "1c7649dc645798fcd7b7c2e63fb1913cc206396d866414979c369b6049bf18e1",
+    "headlines/01_data_audit.json": "939b2e5fb9bc2ead0667db05573a4a3511468ceb362cc67f71c28e1323761d61",
+    "headlines/02_segmentation.json": "97ef4978eda9865371b7052b8ab4b4d7ee95ac87669927ec7525b56d31baf353",
+    "headlines/03_churn.json": "2c2433478657d005b8e6962cc13e241fa02ed37e866b4e2f7ae2c630ded0fd02",
+    "headlines/04_campaign_uplift.json": "d7e547dbebf4dc60898b8bcc86a4fd53cb78e0f3e2ba9189bb0310847dd765f5",
+    "headlines/05_journey_prioritisation.json": "414dc4e8143962a40177c425b02dc1486413b4e53ec62aca4a96ef1fc3d1ee2a",
 }
 
 
