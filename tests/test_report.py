@@ -100,3 +100,42 @@ def test_chart_alt_text_says_what_the_chart_shows():
         "series: Silhouette, Shuffled data"
     )
     plt.close(fig)
+
+
+def test_notebook_charts_show_with_alt_text_whatever_the_backend(tmp_path, monkeypatch):
+    """A notebook's charts reach its report with a text alternative, also when the environment
+    names a non-interactive backend (``MPLBACKEND=Agg``, as on headless servers and in CI, used
+    to make every report chartless)."""
+    import re
+
+    import nbformat
+    import papermill as pm
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    source = (
+        "import matplotlib.pyplot as plt\n"
+        "from cxlib.plots.style import set_house_style\n"
+        "set_house_style()\n"
+        "fig, ax = plt.subplots()\n"
+        "ax.plot([1, 2], [3, 4], label='Customers')\n"
+        "ax.set(title='Customers by month', xlabel='Month')\n"
+        "ax.legend()\n"
+        "plt.show()"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    page = notebook_to_html(tmp_path / "out.ipynb", tmp_path / "out.html").read_text()
+    assert re.findall(r'<img[^>]*alt="([^"]*)"', page) == [
+        "Chart: Customers by month; x: Month; series: Customers"
+    ]

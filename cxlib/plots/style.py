@@ -55,6 +55,10 @@ def _show_charts_with_alt_text() -> None:
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
+    # a notebook shows its charts with the inline backend even when the environment names
+    # another (MPLBACKEND=Agg on a headless server or in CI made every report chartless)
+    if "matplotlib_inline" not in mpl.get_backend():
+        plt.switch_backend("module://matplotlib_inline.backend_inline")
     # the inline backend registers its own PNG formatter when pyplot first makes a figure; make
     # that happen now, so that the formatter below is the one that stays
     plt.close(plt.figure())
