@@ -95,7 +95,10 @@ def test_occasional_buyer_quiet_for_a_quarter_is_not_on_the_at_risk_list(sample_
         mode="non_contractual",
         recent_days=30,
         low_score=2.5,
-        drivers=pd.DataFrame({"term": [], "estimate": []}),
+        drivers=pd.DataFrame(
+            columns=["term", "estimate", "column", "exposed_value", "reference_value", "paf"]
+            + ["paf_ci_low", "paf_ci_high"]
+        ),
     )
     actions = churn.action_list(res, "k", top_n=len(scores))
     assert (actions["p_alive"] <= 0.5).all()

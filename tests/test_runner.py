@@ -388,6 +388,9 @@ def test_manifest_options_cover_every_question_run(fake_series, tmp_path):
         "match_threshold": 0.99,
         "postcode_regex": None,
         "channel_synonyms": None,
+        "default_region": "GB",
+        "refund_rule": "evidence",
+        "cancellation_prefix": "C",
     }
 
 

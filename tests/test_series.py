@@ -75,7 +75,7 @@ def test_report_pages_request_nothing_from_outside(sample_run):
 def test_exports_have_their_documented_columns(sample_run):
     _, latest, _ = sample_run
     documented = documented_exports()
-    assert len(documented) == 8
+    assert len(documented) == 10
     for name, cols in documented.items():
         path = latest / "exports" / name
         assert path.exists(), f"missing export {name}"
@@ -168,5 +168,5 @@ def test_same_inputs_and_seed_give_byte_identical_exports(sample_run, sample_dir
     assert main(["run", "--data", str(sample_dir), "--out", str(out)]) == 0
     first = digests(latest.resolve() / "exports")
     second = digests((out / "latest").resolve() / "exports")
-    assert len(first) == 8
+    assert len(first) == 10
     assert first == second
