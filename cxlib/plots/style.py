@@ -22,12 +22,12 @@ def chart_alt_text(fig: Any) -> str:
     if title:
         parts.append(title)
     for ax in fig.axes:
-        if not ax.get_visible() or not ax.axison:
+        if not ax.get_visible():
             continue
         panel = [ax.get_title()] if ax.get_title() else []
-        if ax.get_xlabel():
+        if ax.axison and ax.get_xlabel():
             panel.append(f"x: {ax.get_xlabel()}")
-        if ax.get_ylabel():
+        if ax.axison and ax.get_ylabel():
             panel.append(f"y: {ax.get_ylabel()}")
         legend = ax.get_legend()
         if legend is not None:
