@@ -152,7 +152,9 @@ def _label_groups(
     folded = {key: groups[key] for key in kept}
     for key in sorted(set(groups) - set(kept)):
         folded.setdefault(OTHER_LABEL, []).extend(groups[key])
-    log.info("%d label values: the %d most frequent kept, the rest as 'other'", len(groups), len(kept))
+    log.info(
+        "%d label values: the %d most frequent kept, the rest as 'other'", len(groups), len(kept)
+    )
     return folded
 
 

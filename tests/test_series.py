@@ -83,6 +83,32 @@ def test_exports_have_their_documented_columns(sample_run):
         assert list(df.columns)[: len(cols)] == cols, name  # documented columns first, in order
 
 
+def test_one_segmentation_across_the_series(sample_run):
+    """Issue #20: the segment of each customer is the same in ``segments.csv``,
+    ``churn_scores.csv`` and ``uplift_scores.csv``, and the churn and campaign reports name only
+    the segments of the segmentation report."""
+    _, latest, _ = sample_run
+    exports = latest / "exports"
+    seg = pd.read_csv(exports / "segments.csv", dtype={"customer_id": "str"})
+    assert seg["cluster_name"].notna().all()  # the sample has distinct behavioural segments
+    series = seg.set_index("customer_id")["cluster_name"]
+    names = set(series)
+    for name in ("churn_scores.csv", "uplift_scores.csv"):
+        other = pd.read_csv(exports / name, dtype={"customer_id": "str"})
+        other = other.dropna(subset=["segment"]).set_index("customer_id")["segment"]
+        both = other.index.intersection(series.index)
+        assert len(both) >= 500, name
+        assert (other.loc[both] == series.loc[both]).all(), name
+        assert set(other) <= names, name
+    churn_html = (latest / "03_churn.html").read_text()
+    uplift_html = (latest / "04_campaign_uplift.html").read_text()
+    for label in names:
+        assert label in churn_html and label in uplift_html, label
+    seg_html = (latest / "02_segmentation.html").read_text()
+    assert "Segments are the" in churn_html and "Segments are the" in uplift_html
+    assert all(label in seg_html for label in names)
+
+
 def test_inputs_unchanged(sample_run, sample_dir):
     _, latest, before = sample_run
     assert digests(sample_dir) == before

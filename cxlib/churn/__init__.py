@@ -35,9 +35,10 @@ from cxlib.churn._bgnbd import FREQ_DAYS, BetaGeoModel, fit_stratified_bgnbd
 from cxlib.churn._btyd_fit import (
     BehaviourSegments,
     BTYDFit,
-    fit_behaviour_segments,
     fit_btyd,
     rate_covariate_design,
+    segments_from_series,
+    series_behaviour_segments,
 )
 from cxlib.churn._common import (
     BGNBD,
@@ -187,7 +188,6 @@ __all__ = [
     "feature_label",
     "feature_phrase",
     "feedback_features",
-    "fit_behaviour_segments",
     "fit_btyd",
     "fit_drivers",
     "fit_stratified_bgnbd",
@@ -228,4 +228,6 @@ __all__ = [
     "survival_title",
     "too_little_data",
     "top_decile_lift",
+    "segments_from_series",
+    "series_behaviour_segments",
 ]

@@ -379,34 +379,71 @@ class BehaviourSegments:
         return codes.map(self.names).astype("str").rename("segment")
 
 
-def fit_behaviour_segments(
-    transactions: pd.DataFrame | Any,
+@dataclass
+class SeriesBehaviourSegments(BehaviourSegments):
+    """The series' behavioural segments at their own analysis date: customers segmented there
+    keep their segment (``known``, cluster numbers by id); others are assigned by ``segmenter``."""
+
+    known: pd.Series = field(default_factory=lambda: pd.Series(dtype="Int64"))
+
+    def assign(self, features: pd.DataFrame) -> pd.Series:
+        """Cluster number of each customer: the series' own, else the nearest segment."""
+        codes = self.known.reindex(features.index.astype("str"))
+        missing = codes.isna().to_numpy()
+        out = pd.Series(0, index=features.index, name="segment_code", dtype="int64")
+        if missing.any():
+            out[missing] = super().assign(features.loc[missing]).to_numpy()
+        out[~missing] = codes[~missing].astype("int64").to_numpy()
+        return out
+
+
+def series_behaviour_segments(series: Any) -> BehaviourSegments | None:
+    """:class:`SeriesBehaviourSegments` of a :class:`cxlib.segment.SeriesSegments` (None when
+    it has no behavioural segments)."""
+    if series is None or not series.behavioural:
+        return None
+    return SeriesBehaviourSegments(
+        series.segmenter, dict(series.names), series.as_of_date, known=series.codes()
+    )
+
+
+def segments_from_series(
+    series: Any,
+    features: pd.DataFrame,
     as_of_date: Any,
     *,
     lookback_days: int = 365,
     random_state: int | None = None,
-    k_range=range(3, 9),
-    features: pd.DataFrame | None = None,
 ) -> BehaviourSegments | None:
-    """Learn behavioural segments from customers active at ``as_of_date`` (data up to that day).
+    """The series' behavioural segments learnt again from data up to ``as_of_date``.
 
-    ``features`` may hold :func:`cxlib.features.customer_features` at ``as_of_date`` already
-    computed (it is then not computed again). Returns None when there are too few customers or
-    no behavioural features.
+    The churn models are judged on earlier snapshots, so the segments they use must not come
+    from later data: k-means is fitted again on the customers active at ``as_of_date`` (their
+    :func:`cxlib.features.customer_features` in ``features``) with the same columns and number
+    of segments as ``series`` (a :class:`cxlib.segment.SeriesSegments`), and each new cluster
+    takes the name of the series segment whose centre is nearest (a one-to-one assignment in the
+    series' scaled space), so every report uses the series' names. None when ``series`` has no
+    behavioural segments or there are too few customers.
     """
-    from cxlib.features import customer_features
-    from cxlib.segment import BehaviouralSegmenter, behaviour_columns, profile_clusters
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
 
-    f = (
-        customer_features(transactions, as_of_date, lookback_days=lookback_days)
-        if features is None
-        else features
-    )
-    f = f.loc[f["recency_days"] < lookback_days] if len(f) else f
-    ks = [k for k in k_range if k < len(f)]
-    if len(f) < 50 or not ks or not behaviour_columns(f):
+    from cxlib.segment import BehaviouralSegmenter
+
+    if series is None or not series.behavioural:
         return None
-    seg = BehaviouralSegmenter(k_range=ks, random_state=random_state).fit(f)
-    prof = profile_clusters(f, seg.labels_, min_group_size=0)
-    names = {int(k): str(v) for k, v in prof.names.items()}
+    k = len(series.names)
+    columns = list(series.segmenter.feature_names_in_)
+    f = features.loc[features["recency_days"] < lookback_days] if len(features) else features
+    if len(f) < max(50, 2 * k + 1):
+        return None
+    f = f.reindex(columns=list(dict.fromkeys([*f.columns, *columns])), fill_value=0.0)
+    seg = BehaviouralSegmenter(k_range=[k], features=columns, random_state=random_state).fit(f)
+    z = series.segmenter.transform(f)
+    labels = np.asarray(seg.labels_)
+    own = sorted(set(labels.tolist()))
+    means = np.vstack([z[labels == c].mean(axis=0) for c in own])
+    ref = series.segmenter.cluster_centers_
+    rows, cols = linear_sum_assignment(cdist(means, series.segmenter.transform(ref)))
+    names = {int(own[r]): series.names[int(ref.index[c])] for r, c in zip(rows, cols, strict=True)}
     return BehaviourSegments(seg, names, pd.Timestamp(as_of_date).normalize())

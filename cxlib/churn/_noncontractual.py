@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cxlib.churn._btyd_fit import fit_behaviour_segments
+from cxlib.churn._btyd_fit import segments_from_series, series_behaviour_segments
 from cxlib.churn._common import (
     BGNBD,
     BLEND,
@@ -72,6 +72,7 @@ def _run_non_contractual(
     min_group_size,
     max_eval_rows=MAX_EVAL_ROWS,
     channel_roles=None,
+    series=None,
     engine=None,
 ) -> ChurnResult:
     rng = np.random.default_rng(random_state)
@@ -80,6 +81,7 @@ def _run_non_contractual(
         tables,
         as_of,
         notes,
+        series=series,
         n_snapshots=n_snapshots,
         master_map=master_map,
         horizon_days=horizon_days,
@@ -139,6 +141,8 @@ def _run_non_contractual(
         latest[_flags_of(latest[feats])], latest["lapsed"], recent_days=recent_days, low_score=low
     )
 
+    # at the as-of date: the series' own segments (notebook 02's), as strata and labels
+    segments_now = series_behaviour_segments(series) if segments is not None else None
     now, bt = snapshot_features_and_btyd(
         tables,
         as_of,
@@ -146,7 +150,7 @@ def _run_non_contractual(
         horizon_days=horizon_days,
         recent_days=recent_days,
         low_score=low,
-        segments=segments,
+        segments=segments_now,
         value_horizon_days=value_horizon_days,
         channel_roles=channel_roles,
         engine=engine,
@@ -169,8 +173,8 @@ def _run_non_contractual(
             now[c] = 0.0 if ("_share_" in c or c == "no_app_use") else np.nan
     share_cols = [c for c in now.columns if "_share_" in c or c == "no_app_use"]
     now[share_cols] = now[share_cols].fillna(0.0)
-    if segments is not None:
-        now["segment"] = segments.name(now["segment_code"]).to_numpy()
+    if segments_now is not None:
+        now["segment"] = segments_now.name(now["segment_code"]).to_numpy()
     candidates = pd.DataFrame(
         {k: m.predict_proba(now[cols])[:, 1] for k, m in final.items()}, index=now.index
     )
@@ -188,9 +192,10 @@ def _run_non_contractual(
         seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]
         scores["segment"] = seg.reindex(now.index).astype("str")
         segment_label = str(segment_column)
-    elif segments is not None:
-        scores["segment"] = segments.name(now["segment_code"])
-        segment_label = "behavioural segment"
+    elif series is not None:
+        scores["segment"] = series.label(now.index).fillna("not segmented").to_numpy()
+        segment_label = series.kind
+        notes.append(series.describe())
     else:
         scores["segment"] = _segment_rfm(now)
         segment_label = "RFM segment"
@@ -248,7 +253,7 @@ def _run_non_contractual(
         n_not_scored=n_not_scored,
     )
     result.records = records
-    result.segments = segments
+    result.segments = segments_now
     result.candidate_scores = candidates
     result.score_odds_ratios = final[LOGIT].summary(recent_days=recent_days, low_score=low)
     result.models["drivers"] = driver_model
@@ -268,6 +273,7 @@ def _training(
     recent_days,
     channel_roles,
     engine,
+    series=None,
 ):
     """Orphans left out, records joined into people, the behavioural segments and the stacked
     labelled snapshots: ``(tables, records, low_score, segments, train)``."""
@@ -296,17 +302,18 @@ def _training(
     if dates:
         from cxlib.features import customer_features
 
-        # behavioural segments learnt once, from data up to the earliest labelled snapshot (so
-        # no snapshot's segments use later data; the training set reuses its customer features)
+        # the series' behavioural segments learnt again from data up to the earliest labelled
+        # snapshot (so no snapshot's segments use later data), under the series' names; the
+        # training set reuses the customer features
         known_features[dates[0]] = customer_features(
             tx, dates[0], lookback_days=lookback_days, engine=engine
         )
-        segments = fit_behaviour_segments(
-            tx,
+        segments = segments_from_series(
+            series,
+            known_features[dates[0]],
             dates[0],
             lookback_days=lookback_days,
             random_state=random_state,
-            features=known_features[dates[0]],
         )
     train = build_training_set(
         tables,

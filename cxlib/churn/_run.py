@@ -47,6 +47,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "max_eval_rows": MAX_EVAL_ROWS,
     "min_group_size": 10,
     "channel_roles": None,
+    "segments": None,
 }
 
 #: Options of the ``churn`` block of cx.yml that are not analysis settings: how many customers
@@ -263,6 +264,11 @@ def run_churn(
     channel_roles : mapping, optional
         Non-contractual mode: channel -> role; purchases in the channels with role ``app``
         count as app use (default: app, ios, android, mobile; exact names, any case).
+    segments : SeriesSegments, optional
+        Non-contractual mode: the series' segments (:func:`cxlib.segment.series_segments`,
+        notebook 02's); the ``segment`` of every score is its segment there, and the purchase-
+        pattern models use the same segments learnt again at their own dates. Default: fitted
+        here with the segmentation defaults.
 
     Returns
     -------
@@ -302,6 +308,18 @@ def _run(tables: Mapping[str, Any], as_of: pd.Timestamp, s: dict[str, Any], engi
         )
     }
     if mode == MODE_NON_CONTRACTUAL:
+        series = s["segments"]
+        if series is None:
+            from cxlib.segment import series_segments
+
+            series = series_segments(
+                tables,
+                as_of_date=as_of,
+                master_map=s["master_map"],
+                min_group_size=s["min_group_size"],
+                seed=s["random_state"],
+                engine=engine,
+            )
         return _run_non_contractual(
             tables,
             as_of,
@@ -309,6 +327,7 @@ def _run(tables: Mapping[str, Any], as_of: pd.Timestamp, s: dict[str, Any], engi
             master_map=s["master_map"],
             max_eval_rows=s["max_eval_rows"],
             channel_roles=s["channel_roles"],
+            series=series,
             engine=engine,
             **kw,
         )

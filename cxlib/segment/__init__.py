@@ -13,6 +13,7 @@ Modules (private; import from here):
 - ``_people`` — the single customer view (:func:`load_master_map`, :func:`to_people`) and the
   ``segments.csv`` export;
 - ``_report`` — finding sentences and display tables;
+- ``_series`` — :func:`series_segments`: the one segmentation the other notebooks use;
 - ``_run`` — :func:`run_segmentation`, the question in one call, and its
   :class:`SegmentationResult` (findings, exports, display tables).
 """
@@ -55,6 +56,7 @@ from cxlib.segment._rfm import (
     segment_summary,
 )
 from cxlib.segment._run import SegmentationResult, run_segmentation
+from cxlib.segment._series import SERIES_FILE, SeriesSegments, series_segments
 
 __all__ = [
     "BEHAVIOUR_COLUMNS",
@@ -64,7 +66,9 @@ __all__ = [
     "RFM_DESCRIPTIONS",
     "RFM_GRID",
     "RFM_SEGMENTS",
+    "SERIES_FILE",
     "SegmentationResult",
+    "SeriesSegments",
     "SLIPPING_SEGMENTS",
     "VALUABLE_SEGMENTS",
     "BehaviouralSegmenter",
@@ -89,6 +93,7 @@ __all__ = [
     "segment_summary",
     "segment_table",
     "segments_export",
+    "series_segments",
     "to_people",
     "uninformative_shares",
     "with_names",

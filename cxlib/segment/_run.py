@@ -26,6 +26,14 @@ from cxlib.segment._rfm import (
     rfm_scores,
     segment_summary,
 )
+from cxlib.segment._series import (
+    FITTED_BY_NOTEBOOK,
+    FITTED_BY_OTHER,
+    SeriesSegments,
+    data_key,
+    load_series_segments,
+    series_from_result,
+)
 
 logger = logging.getLogger("cxlib.segment")
 
@@ -68,6 +76,7 @@ class SegmentationResult(QuestionResult):
     migration: MigrationResult | None = None
     export: pd.DataFrame | None = field(default=None, repr=False)
     consent_known: bool = False
+    series: SeriesSegments | None = field(default=None, repr=False)
 
     @property
     def skipped(self) -> bool:
@@ -184,6 +193,7 @@ def run_segmentation(
     k_max: int | None = None,
     n_bootstrap: int | None = None,
     migration_days: int | None = None,
+    series_only: bool = False,
 ) -> SegmentationResult:
     """RFM segments, behavioural segments, their stability, the migration and the export.
 
@@ -210,6 +220,10 @@ def run_segmentation(
         The run's engine (default ``data.engine`` or a local one for this call).
     lookback_days, k_min, k_max, n_bootstrap, migration_days : int, optional
         Override the options of the same names.
+    series_only : bool
+        Only the segments the other notebooks use (``result.series``): read from the run
+        folder when saved there for the same data, else fitted; no stability, migration or
+        export (:func:`cxlib.segment.series_segments`).
 
     Returns
     -------
@@ -245,9 +259,9 @@ def run_segmentation(
     engine = engine or getattr(data, "engine", None)
     if engine is None:
         with Engine() as local:
-            _run(result, tables, output_dir, master_map, seed, local)
+            _run(result, tables, output_dir, master_map, seed, local, series_only)
     else:
-        _run(result, tables, output_dir, master_map, seed, engine)
+        _run(result, tables, output_dir, master_map, seed, engine, series_only)
     return result
 
 
@@ -258,6 +272,7 @@ def _run(
     master_map: pd.DataFrame | None,
     seed: int | None,
     engine: Engine,
+    series_only: bool = False,
 ) -> None:
     """The analysis of :func:`run_segmentation`, filling ``result``."""
     opts, as_of, min_size = result.options, result.as_of_date, result.min_group_size
@@ -267,6 +282,11 @@ def _run(
     if master_map is not None:
         transactions = to_people(transactions, master_map)
         result.unit, result.master_map = _report.PEOPLE_UNIT, master_map
+    key = data_key(transactions, as_of, result.unit)
+    if series_only:
+        result.series = load_series_segments(output_dir, key)
+        if result.series is not None:
+            return
     lookback = opts["lookback_days"]
     features = customer_features(transactions, as_of, lookback_days=lookback, engine=engine)
     need = max(min_size, 2 * opts["k_max"] + 1)  # the segmenter needs more than 2 * k_max
@@ -289,6 +309,13 @@ def _run(
         clusters = pd.Series(segmenter.labels_, index=features.index, name="cluster")
         result.clusters = clusters
         result.profile = profile_clusters(features, clusters.to_numpy(), min_group_size=min_size)
+    fitted_by = FITTED_BY_OTHER if series_only else FITTED_BY_NOTEBOOK
+    result.series = series_from_result(result, key, fitted_by)
+    if output_dir is not None:
+        result.series.save(output_dir)
+    if series_only:
+        return
+    if segmenter.has_structure_:
         result.stability = bootstrap_stability(
             segmenter, features, n_bootstrap=opts["n_bootstrap"], random_state=seed
         )

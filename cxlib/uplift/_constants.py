@@ -49,7 +49,7 @@ READOUT_EXPORT_COLUMNS: tuple[str, ...] = (
     "p_value_holm",
 )
 #: Column order of ``exports/uplift_scores.csv``.
-SCORES_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "arm", "uplift", "recommended")
+SCORES_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "arm", "uplift", "recommended", "segment")
 RESPONSE_GROUPS: tuple[str, ...] = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
 GROUP_LABELS: dict[str, str] = {
     "persuadable": "Persuadables",

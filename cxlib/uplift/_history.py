@@ -101,17 +101,14 @@ def history_features(
     feats = customer_features(tx, cutoff, engine=engine, row_order=row_order)
     if feats.empty:
         return empty, NO_PURCHASE_NOTE
-    try:
-        from cxlib.segment import rfm_scores
+    from cxlib.segment import rfm_scores
 
-        feats["rfm_segment"] = rfm_scores(feats)["rfm_segment"].astype("str")
-    except Exception as exc:  # pragma: no cover - segment module optional
-        log.info("RFM segment not added: %s", exc)
+    feats["rfm_segment"] = rfm_scores(feats)["rfm_segment"].astype("str")
     feats = feats.add_prefix("hist_")
     out = feats.reindex(campaign["customer_id"].astype("str").to_numpy())
     out.index = campaign.index
     note = (
-        f"{feats.shape[1]} purchase-history features (including the RFM segment) computed from "
+        f"{feats.shape[1]} purchase-history features (including the RFM segment before the send) computed from "
         f"transactions up to {cutoff.date()}, the day before the send"
     )
     return out, note

@@ -503,6 +503,30 @@ def recommended_display(res: UpliftResult, key: str, *, top_n: int = 10) -> pd.D
             "Expected extra profit" + (" (assumed)" if res.assumed else ""): rec["profit"]
             .map(lambda v: f"{res.currency}{v:,.2f}")
             .to_numpy(),
+            **(
+                {"Segment": rec["segment"].fillna("no purchases").to_numpy()}
+                if res.segments is not None
+                else {}
+            ),
+        }
+    )
+
+
+def segments_display(res: UpliftResult) -> pd.DataFrame:
+    """The marketing list by the customer's segment today (the series' segments): campaign
+    customers scored, recommended and the share recommended; segments of fewer than
+    ``min_group_size`` customers are left out. Empty without segments or scores."""
+    if res.scores is None or res.segments is None:
+        return pd.DataFrame()
+    seg = res.scores["segment"].fillna("no purchases")
+    counts = res.scores.groupby(seg, sort=False)["recommended"].agg(["size", "sum"])
+    counts = counts.loc[counts["size"] >= res.min_group_size].sort_values(["size"], ascending=False)
+    return pd.DataFrame(
+        {
+            "Segment today": counts.index.to_numpy(),
+            "Customers in the campaign": counts["size"].map("{:,}".format).to_numpy(),
+            "Recommended for the next send": counts["sum"].map("{:,}".format).to_numpy(),
+            "Share recommended": (counts["sum"] / counts["size"]).map("{:.0%}".format).to_numpy(),
         }
     )
 
@@ -670,8 +694,7 @@ def campaign_description(res: UpliftResult) -> str:
         + (f" ({', '.join(spec.campaign_ids)})" if spec.campaign_ids else "")
         + f": control group **{spec.control_arm}**"
         + (
-            " (recognised by its name; set `uplift: {control_arm: …}` in cx.yml to choose "
-            "another)"
+            " (recognised by its name; set `uplift: {control_arm: …}` in cx.yml to choose another)"
             if res.control_arm_detected
             else ""
         )

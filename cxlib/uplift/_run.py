@@ -111,6 +111,8 @@ class UpliftResult(QuestionResult):
     control_arm_detected: bool = False
     """The control group was recognised by its name (``uplift.control_arm`` not set)."""
     requested_folds: int | None = None
+    segments: Any = None
+    """The series' segments (:class:`cxlib.segment.SeriesSegments`) the list is labelled with."""
 
     # -- the shape every question shares ------------------------------------------------------
     def findings(self) -> list[Finding]:
@@ -229,6 +231,19 @@ class UpliftResult(QuestionResult):
     def scores_note(self, file_name: str = "uplift_scores.csv") -> str:
         """How many customers were scored and recommended, and where the list is written."""
         return _report.scores_note(self, file_name)
+
+    def segments_sentence(self) -> str:
+        """What the list-by-segment table shows and whose segments they are (Markdown)."""
+        if self.segments is None:
+            return ""
+        return (
+            "The marketing list by each customer's segment today (customers without purchases "
+            f"have none). {self.segments.describe()}"
+        )
+
+    def segments_display(self) -> pd.DataFrame:
+        """The marketing list by segment (:func:`segments_display`; empty without segments)."""
+        return _report.segments_display(self)
 
     def recommended_display(self, key: str, *, top_n: int = 10) -> pd.DataFrame:
         """The top recommended customers under pseudonyms (:func:`recommended_display`)."""
@@ -374,6 +389,7 @@ def run_uplift(
     random_state: int | None = 0,
     min_group_size: int = 10,
     models: Mapping[str, BaseEstimator] | None = None,
+    segments: Any = None,
     engine: Engine | None = None,
 ) -> UpliftResult:
     """Run the whole campaign analysis of notebook 04 on contract tables.
@@ -396,6 +412,9 @@ def run_uplift(
         Seed; the smallest group whose figures are shown (offer arms of fewer customers are
         left out of everything but the sample-ratio test: ``left_out_arms``); the uplift
         models (default :func:`default_models`).
+    segments : SeriesSegments, optional
+        The series' segments (:func:`cxlib.segment.series_segments`, notebook 02's): the
+        marketing list's ``segment`` and the report's list by segment use them.
     engine : Engine, optional
         The run's engine (default the one of ``data``, else a local one for the call).
 
@@ -474,6 +493,7 @@ def run_uplift(
         left_out_arms=left_out,
         requested_folds=int(opts["n_folds"]),
         control_arm_detected=detected,
+        segments=segments,
     )
     _subgroup_parts(res)
     _model_parts(
@@ -577,7 +597,9 @@ def _model_parts(
         arm: share_threshold(mres.arm_frame(arm)["uplift"], float(res.best[arm]["share"]))
         for arm in spec.arms
     }
-    res.scores = uplift_scores_export(mres, thresholds=thresholds, customers=customers)
+    res.scores = uplift_scores_export(
+        mres, thresholds=thresholds, customers=customers, segments=res.segments
+    )
     res.targeting = targeting_table(
         res.best, res.scores, model=mres.best_model, economics=res.economics
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -248,6 +249,7 @@ def uplift_scores_export(
     thresholds: Mapping[str, float | None],
     customers: pd.DataFrame | None = None,
     model: str | None = None,
+    segments: Any = None,
 ) -> pd.DataFrame:
     """The marketing list: one row per campaign customer, the same decision as the report's.
 
@@ -257,7 +259,9 @@ def uplift_scores_export(
     nobody). ``arm`` is the offer with the highest predicted uplift among those whose share the
     customer is inside (any offer when inside none), ``uplift`` its predicted uplift, and
     ``recommended`` is True exactly for the consenting customers (:func:`consenting`) inside a
-    chosen share.
+    chosen share. ``segment`` is the customer's segment today in the series' segmentation
+    (``segments``, a :class:`cxlib.segment.SeriesSegments`; empty without one or for customers
+    without purchases).
     """
     model = model or result.best_model
     u = result.scores[[f"{model}|{a}" for a in result.arms]].to_numpy(dtype=float)
@@ -277,6 +281,10 @@ def uplift_scores_export(
             "arm": pd.array(np.asarray(result.arms, dtype=object)[best], dtype="str"),
             "uplift": np.round(u[np.arange(len(u)), best], 6),
             "recommended": any_inside & consenting(customers, ids),
+            "segment": pd.array(
+                [None] * len(ids) if segments is None else segments.label_records(ids).to_numpy(),
+                dtype="str",
+            ),
         }
     )
     return out[list(SCORES_EXPORT_COLUMNS)]
