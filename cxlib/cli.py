@@ -13,8 +13,9 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
-from cxlib.config import check_param, load_config, parse_value
+from cxlib.config import check_param, find_config, load_config, parse_value
 from cxlib.contract import ContractError, load_source
 from cxlib.sources import SourceError
 
@@ -71,11 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _config_file(args: argparse.Namespace) -> str | None:
+    """``--config``, else a ``cx.yml`` inside the ``--data`` folder (said on the console)."""
+    if args.config:
+        return args.config
+    found = find_config(args.data) if args.data else None
+    if found is not None:
+        print(
+            f"Config: {found} (found in the data folder; --config chooses another)", file=sys.stderr
+        )
+        return str(found)
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     from cxlib.runner import NOTEBOOKS, run
 
     config = load_config(
-        args.config,
+        _config_file(args),
         {
             "data": args.data,
             "out": args.out,
@@ -119,12 +133,47 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    config = load_config(args.config, {"data": args.data})
+    config = load_config(_config_file(args), {"data": args.data})
     _export_spark_master(config)
-    data = load_source(config["data"], config=config)
-    print(data.counts.to_string(index=False))
-    print(f"as_of_date: {data.as_of_date:%Y-%m-%d}")
+    data = load_source(config["data"], config=config, as_of_date=config.get("as_of_date"))
+    if not len(data.counts):
+        from cxlib.contract import TABLES
+
+        names = ", ".join(f"{t}.csv" for t in TABLES)
+        raise ContractError(
+            f"{config['data']}: no file matches a contract table. Name the files after the "
+            f"tables ({names}; or .parquet), or map a file to its table in cx.yml: "
+            "`tables: {transactions: {file: orders.csv}}`."
+        )
+    print(check_table(data.counts))
+    print(f"\nAs-of date: {data.as_of.note.replace('`', '')}")
     return EXIT_OK
+
+
+def check_table(counts: Any) -> str:
+    """The per-table counts of ``cx check`` as a readable text table (thousands separators)."""
+    rows = [("Table", "File", "Rows read", "Accepted", "Quarantined")]
+    for r in counts.itertuples(index=False):
+        rows.append(
+            (
+                str(r.table),
+                str(r.file),
+                f"{int(r.read_rows):,}",
+                f"{int(r.accepted_rows):,}",
+                f"{int(r.quarantined_rows):,}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for j, row in enumerate(rows):
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def _refresh(args: argparse.Namespace) -> int:

@@ -276,6 +276,11 @@ def render_index(manifest: Mapping[str, Any]) -> str:
         f"<p class='meta'>{html.escape(n)}</p>" for n in manifest.get("inputs", {}).get("notes", [])
     )
     title = "Customer insight report"
+    as_of_note = str(manifest.get("parameters", {}).get("as_of_date_note") or "")
+    if as_of_note:
+        notes = (
+            f"<p class='meta'>As-of date: {html.escape(as_of_note.replace('`', ''))}</p>" + notes
+        )
     meta = (
         f"Run {html.escape(str(manifest.get('run_id', '')))} · data as of "
         f"{html.escape(str(manifest.get('parameters', {}).get('as_of_date', '')))} · "

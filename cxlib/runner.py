@@ -25,7 +25,14 @@ import pandas as pd
 
 import cxlib
 from cxlib.config import block_of, block_parameters, merge_settings, resolve_options
-from cxlib.contract import TABLE_NAMES, VALIDATED_KEY, ContractError, SourceData, load_source
+from cxlib.contract import (
+    ORIGIN_TODAY,
+    TABLE_NAMES,
+    VALIDATED_KEY,
+    ContractError,
+    SourceData,
+    load_source,
+)
 from cxlib.privacy import resolve_pseudonym_key, write_export
 from cxlib.report import notebook_to_html, read_headlines, read_skip, render_index
 from cxlib.sources import (
@@ -328,6 +335,12 @@ def _preflight(
     before = early.result() if not early.cancelled() else None
     if before is None:
         before = data.source.fingerprints()
+    if data.as_of is not None and data.as_of.origin == ORIGIN_TODAY:
+        raise ContractError(
+            f"{source_label(data_path)}: no transactions or events with dates, so the analysis "
+            "date cannot come from the data. Fix: set `as_of_date: YYYY-MM-DD` in cx.yml (or "
+            "`cx run --as-of YYYY-MM-DD`) to the day the data was extracted."
+        )
     return data, before
 
 
@@ -367,7 +380,10 @@ def _manifest(
             "data": source_label(config["data"]),  # a URL's password masked
             "out": str(Path(config["out"]).resolve()),
             "as_of_date": data.as_of_date.strftime("%Y-%m-%d"),
-            "as_of_date_source": "parameter" if config.get("as_of_date") else "latest data",
+            # where the date comes from (cxlib.contract.analysis_date): parameter, latest data,
+            # latest data before a gap, or today (no dates in the data)
+            "as_of_date_source": data.as_of.origin if data.as_of is not None else "parameter",
+            "as_of_date_note": data.as_of.note if data.as_of is not None else "",
             "seed": int(config["seed"]),
             "min_group_size": int(config["min_group_size"]),
             "pseudonym_key": "from config/env" if config.get("pseudonym_key") else "random per run",

@@ -141,7 +141,7 @@ def _daily(start: str, end: str, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def test_day_month_swap_is_named_and_does_not_move_the_date_silently() -> None:
+def test_day_month_swap_is_named_and_does_not_move_the_date() -> None:
     tx = _daily("2025-01-01", "2025-06-30")
     late = _tx(
         [
@@ -153,32 +153,36 @@ def test_day_month_swap_is_named_and_does_not_move_the_date_silently() -> None:
     ).drop(columns="quantity")
     tx = pd.concat([tx, late], ignore_index=True)
     res = audit.run_audit({"transactions": tx}, pseudonym_key="k")
-    # the analysis date came from the stray rows ...
-    assert res.as_of_date == pd.Timestamp("2025-12-20")
+    # the analysis date is the last day before the jump, not the stray rows' ...
+    assert res.as_of_date == pd.Timestamp("2025-06-30")
+    assert res.as_of.origin == "latest data before a gap" and res.as_of.late_rows == 4
     r = res.rules.set_index("rule_id")
     assert r.loc["day_month_swap", "failed_rows"] == 3
     assert r.loc["dated_after_gap", "failed_rows"] == 1
     assert r.loc["day_month_swap", "dimension"] == "timeliness"
+    assert r.loc["future_timestamp", "failed_rows"] == 0  # counted once, as late rows
     # ... and the report says so, with where the data really ends
     note = res.as_of_note()
-    assert "day of the latest transaction" in note
+    assert note.startswith(
+        "**As-of date:** 30 June 2025, the last day of the transactions before a gap"
+    )
+    assert "4 later row(s), up to 20 December 2025" in note
     assert "ends on 30 June 2025" in note and "3 look like day and month swapped" in note
-    assert "2025-06-30" in note
     texts = [f.text for f in res.findings()]
     assert any("day and month swapped" in t for t in texts)
 
 
 def test_no_jump_no_swap_rows() -> None:
     tx = _daily("2025-01-01", "2025-06-30")
-    res = audit.run_audit({"transactions": tx}, as_of_date="2025-06-30", pseudonym_key="k")
+    res = audit.run_audit({"transactions": tx}, pseudonym_key="k")
     r = res.rules.set_index("rule_id")
     assert r.loc["day_month_swap", "failed_rows"] == 0
     assert r.loc["dated_after_gap", "failed_rows"] == 0
     assert res.as_of_note() == (
-        "**As-of date:** 30 June 2025 (the day of the latest transaction or event)."
+        "**As-of date:** 30 June 2025, the day of the latest transactions record."
     )
     set_date = audit.run_audit({"transactions": tx}, as_of_date="2025-07-31", pseudonym_key="k")
-    assert "(set for this run)" in set_date.as_of_note()
+    assert set_date.as_of_note() == "**As-of date:** 31 July 2025, set for this run."
 
 
 def test_freshness_chart_draws_date_spans() -> None:

@@ -58,27 +58,27 @@ def _load(tmp_path: Path, text: str) -> dict:
             "journeys.type_mapping: unknown key; did you mean 'type_map'?",
         ),
         # a key at the wrong level says where it belongs
-        ("control_arm: test\n", "control_arm: unknown key; did you mean 'uplift.control_arm'?"),
+        ("control_arm: test\n", "control_arm: unknown key; it belongs under 'uplift': write `uplift: {control_arm: …}`."),
         (
             "session_gap_minutes: 45\n",
-            "session_gap_minutes: unknown key; did you mean 'journeys.session_gap_minutes'?",
+            "session_gap_minutes: unknown key; it belongs under 'journeys'",
         ),
         (
             "journeys:\n  currency: '£'\n",
-            "journeys.currency: unknown key; did you mean 'currency'?",
+            "journeys.currency: unknown key; it belongs at the top level of the file",
         ),
         (
             "lookback_days: 180\n",
-            "did you mean 'segmentation.lookback_days' or 'churn.lookback_days'?",
+            "it belongs under 'segmentation' or 'churn'",
         ),
-        ("file: x.csv\n", "file: unknown key; did you mean 'tables.<table>.file'?"),
+        ("file: x.csv\n", "file: unknown key; it belongs under 'tables.<table>': write `tables: {<table>: {file: …}}`."),
         (
             "notebooks:\n  03_churn: {horizon_dys: 60}\n",
             "notebooks.03_churn.horizon_dys: unknown key; did you mean 'horizon_days'?",
         ),
         (
             "notebooks:\n  03_churn: {control_arm: x}\n",
-            "did you mean 'notebooks.04_campaign_uplift.control_arm'?",
+            "it belongs under 'notebooks.04_campaign_uplift'",
         ),
         ("notebooks:\n  03_chrn: {}\n", "notebooks.03_chrn: unknown key; did you mean '03_churn'?"),
         (
@@ -254,3 +254,22 @@ def _bare(cell: str) -> str:
     if cell.startswith("`") and cell.endswith("`") and cell.count("`") == 2:
         return cell[1:-1]
     return cell
+
+
+def test_cx_yml_in_the_data_folder_is_used_and_named(sample_dir, tmp_path, capsys):
+    """Issue #21: without --config, a cx.yml inside the --data folder is the run's config, and
+    the console says so."""
+    from cxlib.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("transactions.csv", "customers.csv"):
+        (data / name).write_bytes((sample_dir / name).read_bytes())
+    (data / "cx.yml").write_text("as_of_date: 2025-03-31\n")
+    assert main(["check", "--data", str(data)]) == 0
+    captured = capsys.readouterr()
+    assert f"Config: {data / 'cx.yml'} (found in the data folder" in captured.err
+    assert "As-of date: 31 March 2025, set for this run." in captured.out
+    (data / "cx.yml").write_text("control_arm: x\n")
+    assert main(["check", "--data", str(data)]) == 2
+    assert "it belongs under 'uplift'" in capsys.readouterr().err

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from cxlib.cli import main
 from cxlib.contract import TABLES, ContractError, load_source, schema, validate_table
@@ -269,3 +271,97 @@ def test_prefix_ids_by_source_system():
     res = validate_table(raw, "customers", prefix_ids=True)
     assert list(res.data["customer_id"]) == ["CRM-A-1", "CRM-B-1", "2"]
     assert res.quarantined_rows == 0
+
+
+def test_cx_check_prints_a_readable_table_and_fails_when_nothing_matches(
+    sample_dir, tmp_path, capsys
+):
+    """Issue #21: ``cx check`` prints words and thousands separators, not a raw frame, with
+    where the as-of date comes from; a folder with no contract file is exit 2, one line."""
+    assert main(["check", "--data", str(sample_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == [
+        "Table",
+        "File",
+        "Rows",
+        "read",
+        "Accepted",
+        "Quarantined",
+    ]
+    assert "127,206" in out and "DataFrame" not in out
+    assert "As-of date: 30 June 2025, the day of the latest transactions record." in out
+    empty = tmp_path / "empty"
+    write(empty / "orders.csv", "id,when\n1,2024-01-01\n")
+    assert main(["check", "--data", str(empty)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no file matches a contract table" in err[0]
+    assert "tables: {transactions: {file: orders.csv}}" in err[0]
+
+
+def _cdnow_whitespace(realdata, folder: Path, name: str) -> Path:
+    """The CDNOW sample as a whitespace-separated text file, columns aligned like the original
+    ``CDNOW_master.txt``."""
+    tx = pd.read_csv(realdata / "cdnow_sample" / "transactions.csv", dtype=str)
+    lines = ["customer_id   timestamp   amount  quantity"]
+    lines += [
+        f"{r.customer_id:>5}  {r.timestamp.replace('-', ''):>10}  {r.amount:>8}  {r.quantity:>3}"
+        for r in tx.itertuples(index=False)
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["transactions.txt", "transactions.csv"])
+def test_whitespace_separated_file_names_the_separator_and_the_setting(
+    realdata, tmp_path, capsys, name
+):
+    """Issue #21: the CDNOW file, whitespace-separated, as ``.txt`` (mapped in cx.yml) or as
+    ``.csv``: one line naming the separator and the setting, exit 2; with the setting it reads
+    every row."""
+    folder = _cdnow_whitespace(realdata, tmp_path / "cdnow", name)
+    config = tmp_path / "cx.yml"
+    tables = {"transactions": {"file": name, "date_format": "%Y%m%d"}}
+    config.write_text(yaml.safe_dump({"tables": tables}))
+    assert main(["check", "--data", str(folder), "--config", str(config)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("cx: error:")]
+    assert len(err) == 1, err
+    assert "looks whitespace-separated" in err[0]
+    assert "`tables.transactions.delimiter: whitespace`" in err[0] and name in err[0]
+    tables["transactions"]["delimiter"] = "whitespace"
+    config.write_text(yaml.safe_dump({"tables": tables}))
+    assert main(["check", "--data", str(folder), "--config", str(config)]) == 0
+    data = load_source(folder, config={"tables": tables})
+    row = data.counts.set_index("table").loc["transactions"]
+    assert (row.read_rows, row.accepted_rows, row.quarantined_rows) == (6919, 6919, 0)
+    assert data.as_of_date == pd.Timestamp("1998-06-30")
+
+
+def test_extension_that_disagrees_with_the_content_is_named(sample_dir, tmp_path, capsys):
+    """Issue #21: a CSV file named ``.parquet`` (and a Parquet file named ``.csv``) is named as
+    such, exit 2."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(sample_dir / "customers.csv", folder / "transactions.parquet")
+    assert main(["check", "--data", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "the extension says Parquet but the file is not Parquet" in err
+    assert "rename it to transactions.csv" in err
+    (folder / "transactions.parquet").unlink()
+    pd.DataFrame({"customer_id": ["A"], "timestamp": ["2024-01-01"], "amount": [1.0]}).to_parquet(
+        folder / "transactions.csv"
+    )
+    assert main(["check", "--data", str(folder)]) == 2
+    assert "the extension says CSV but the file is Parquet" in capsys.readouterr().err
+
+
+def test_no_customer_id_suggests_row_id(tmp_path):
+    """Issue #21: a transactions file without customer ids names ``row_id: true``, and with it
+    the rows are read."""
+    src = tmp_path / "src"
+    write(src / "transactions.csv", "basket,timestamp,amount\nB1,2024-01-01,1\nB2,2024-01-02,2\n")
+    with pytest.raises(ContractError) as err:
+        load_source(src)
+    assert "`tables.transactions.row_id: true`" in str(err.value)
+    data = load_source(src, config={"tables": {"transactions": {"row_id": True}}})
+    assert data.counts.set_index("table").loc["transactions", "accepted_rows"] == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -140,7 +141,9 @@ def test_config_file_and_unknown_key(tmp_path, capsys, fake_series):
     assert "Traceback" not in err
     cfg.write_text("journeys:\n  session_gap_minutes: soon\n")
     assert main(["run", "--config", str(cfg)]) == 2
-    assert "journeys.session_gap_minutes: expected number or null, got text" in capsys.readouterr().err
+    assert (
+        "journeys.session_gap_minutes: expected number or null, got text" in capsys.readouterr().err
+    )
 
 
 def test_unknown_or_mistyped_cli_parameter_is_exit_2(fake_series, tmp_path, capsys):
@@ -276,6 +279,7 @@ def test_block_sets_notebook_parameters_and_reaches_config_whole(tmp_path):
 JOURNEY_PROBE = """\
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 Path(output_dir, NAME + ".probe").write_text(json.dumps({
@@ -631,3 +635,45 @@ def test_every_notebook_skipped_for_missing_tables_exits_3(fake_series, tmp_path
     assert [nb["status"] for nb in manifest["notebooks"]] == ["skipped", "skipped"]
     assert all(nb["fix"].startswith("add ") for nb in manifest["notebooks"])
     assert code == 3
+
+
+def test_day_month_swaps_do_not_move_the_analysis_date(sample_dir, tmp_path):
+    """Issue #20: rows dated months after the rest by a day/month swap leave the analysis date
+    at the day the data really ends; the manifest and the index page say where it comes from."""
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    tx = pd.read_csv(data / "transactions.csv", dtype=str)
+    late = tx.head(6).copy()
+    late["transaction_id"] = [f"SWAP-{i}" for i in range(len(late))]
+    late["timestamp"] = "2025-12-06 10:00:00"  # 12 June written day first
+    pd.concat([tx, late]).to_csv(data / "transactions.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(data), "--out", str(out), "--only", "01"]) == 0
+    latest = out / "latest"
+    params = json.loads((latest / "manifest.json").read_text())["parameters"]
+    assert params["as_of_date"] == "2025-06-30"
+    assert params["as_of_date_source"] == "latest data before a gap"
+    assert "6 later row(s), up to 06 December 2025" in params["as_of_date_note"]
+    assert "the last day of the transactions before a gap" in (latest / "index.html").read_text()
+    audit_html = (latest / "01_data_audit.html").read_text()
+    assert "look like day and month swapped" in audit_html
+
+
+def test_data_without_dates_needs_an_analysis_date(tmp_path, capsys):
+    """Issue #21: without dated transactions or events the run does not take today silently:
+    exit 2, one line naming the setting; with ``--as-of`` it runs."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "customers.csv").write_text(
+        "customer_id,signup_date\n" + "".join(f"C{i},2024-01-{1 + i % 28:02d}\n" for i in range(40))
+    )
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(data), "--out", str(out), "--only", "01"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cx:")]
+    assert len(err) == 1 and "as_of_date: YYYY-MM-DD" in err[0] and "--as-of" in err[0]
+    code = main(
+        ["run", "--data", str(data), "--out", str(out), "--only", "01", "--as-of", "2025-01-31"]
+    )
+    assert code == 0
+    params = json.loads((out / "latest" / "manifest.json").read_text())["parameters"]
+    assert params["as_of_date_source"] == "parameter"

@@ -12,43 +12,7 @@ from typing import Any
 import pandas as pd
 
 from cxlib.audit._expr import _flag, _ts_literal
-from cxlib.engine import row_count
-
-#: A gap of at least this many days (and ten typical gaps between days with data) ends the data
-#: when what follows it holds at most :data:`LATE_SHARE` of the rows.
-GAP_DAYS = 30
-
-#: Largest share of rows after a gap for them to be late outliers rather than a pause.
-LATE_SHARE = 0.01
-
-
-def data_span(t: Any, col: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """``(first day, last day before a jump)`` of a timestamp column, None without dates.
-
-    Days with data are read in order; a gap of at least :data:`GAP_DAYS` days and ten times the
-    median gap between days with data, followed by at most :data:`LATE_SHARE` of the rows,
-    ends the data (the earliest such gap). Without one the last day is the latest date.
-    """
-    daily = (
-        t.filter(t[col].notnull())
-        .group_by(_cx_day=t[col].date())
-        .aggregate(_cx_n=row_count())
-        .to_pandas()
-    )
-    if not len(daily):
-        return None
-    days = pd.to_datetime(daily["_cx_day"]).to_numpy()
-    order = days.argsort()
-    days, n = pd.DatetimeIndex(days[order]), daily["_cx_n"].to_numpy(dtype="int64")[order]
-    if len(days) < 3:
-        return days[0], days[-1]
-    gaps = pd.Series(days).diff().dt.days.to_numpy()
-    limit = max(GAP_DAYS, 10 * float(pd.Series(gaps[1:]).median()))
-    after = n[::-1].cumsum()[::-1]  # rows from each day on
-    for i in range(1, len(days)):
-        if gaps[i] >= limit and after[i] <= LATE_SHARE * n.sum():
-            return days[0], days[i - 1]
-    return days[0], days[-1]
+from cxlib.contract._dates import data_span
 
 
 def _ymd(day: pd.Timestamp) -> int:
@@ -56,8 +20,8 @@ def _ymd(day: pd.Timestamp) -> int:
 
 
 def date_jump(t: Any, col: str, end: pd.Timestamp) -> tuple[Any, Any, dict[str, Any]] | None:
-    """Rows dated after the end of the data (:func:`data_span`) but before ``end`` (the
-    as-of date's end: later rows are future dates), and the day/month swaps among them: day
+    """Rows dated after the end of the data (:func:`data_span`) but before ``end`` (the end
+    of today, or of the as-of date when it is later: later rows are future dates), and the day/month swaps among them: day
     and month can be swapped (day 1-12, not equal to the month) and swapped back the date falls
     inside the data.
 

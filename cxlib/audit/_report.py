@@ -349,16 +349,10 @@ def findings_list(result: AuditResult) -> list[Finding]:
 
 
 def as_of_note(result: AuditResult) -> str:
-    """The as-of date line of the report (Markdown): the date, where it comes from, and a
-    warning when rows dated after a jump at the end of the data (day/month swaps among them)
-    decide it."""
-    as_of = result.as_of_date
-    fr = result.freshness
-    fr = fr[(fr["source_system"] == "all") & fr["table"].isin(["transactions", "events"])]
-    latest = fr["latest"].max() if len(fr) else pd.NaT
-    from_data = pd.notna(latest) and pd.Timestamp(latest).normalize() == as_of
-    origin = "the day of the latest transaction or event" if from_data else "set for this run"
-    text = f"**As-of date:** {as_of:%d %B %Y} ({origin})."
+    """The as-of date line of the report (Markdown): the date and where it comes from
+    (:class:`cxlib.contract.AnalysisDate`), and the rows dated after a jump at the end of the
+    data (day/month swaps among them), which do not move it."""
+    text = f"**As-of date:** {result.as_of.note}"
     spans = result.checks.date_spans
     rules = result.rules.set_index(["table", "rule_id"])["failed_rows"]
     for row in spans.itertuples():
@@ -370,14 +364,9 @@ def as_of_note(result: AuditResult) -> str:
         swaps = int(rules.get((row.table, "day_month_swap"), 0))
         text += (
             f" The {row.table} data ends on {row.data_end:%d %B %Y}: {_rows(row.table, late)} "
-            f"are dated after a gap ({_n(swaps)} look like day and month swapped)"
+            f"are dated after a gap ({_n(swaps)} look like day and month swapped); correct "
+            "them at the source."
         )
-        if from_data:
-            text += (
-                " and set the as-of date; correct them or set `as_of_date` to "
-                f"{row.data_end:%Y-%m-%d}"
-            )
-        text += "."
     return text
 
 

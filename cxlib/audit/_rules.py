@@ -113,7 +113,7 @@ class RuleChecks:
         :func:`scorecard`.
     date_spans : DataFrame
         Per event-level table: ``table, column, first_day, data_end`` (the day the data ends
-        before a jump of the dates, :func:`cxlib.audit._dates.data_span`).
+        before a jump of the dates, :func:`cxlib.contract.data_span`).
     """
 
     results: pd.DataFrame
@@ -409,22 +409,30 @@ class _TableRules:
 
     def timeliness(self) -> None:
         sch = self.t.schema()
-        for col in TIME_COLUMNS.get(self.table, ()):
-            if col in self.cols and sch[col].is_timestamp():
-                self.add(
-                    col,
-                    f"future_{col}",
-                    f"{col.replace('_', ' ').capitalize()} after the as-of date (in the future)",
-                    "timeliness",
-                    self.t[col] >= _ts_literal(self.s.end),
-                )
+        late = swapped = None
         col = "timestamp"
-        if self.table == "customers" or col not in self.cols or not sch[col].is_timestamp():
+        if self.table != "customers" and col in self.cols and sch[col].is_timestamp():
+            # rows after a jump at the end of the data, up to today (the analysis date is taken
+            # before the jump, cxlib.contract.analysis_date, so they may lie after it)
+            today_end = data_end(pd.Timestamp.now())
+            jump = date_jump(self.t, col, max(self.s.end, today_end))
+            if jump is not None:
+                late, swapped, span = jump
+                self.jumps.append({"table": self.table, "column": col, **span})
+        for c in TIME_COLUMNS.get(self.table, ()):
+            if c in self.cols and sch[c].is_timestamp():
+                future = self.t[c] >= _ts_literal(self.s.end)
+                if c == col and late is not None:
+                    future = future & ~late  # counted once, as dated after the gap
+                self.add(
+                    c,
+                    f"future_{c}",
+                    f"{c.replace('_', ' ').capitalize()} after the as-of date (in the future)",
+                    "timeliness",
+                    future,
+                )
+        if late is None:
             return
-        jump = date_jump(self.t, col, self.s.end)
-        if jump is None:
-            return
-        late, swapped, span = jump
         self.add(
             col,
             "day_month_swap",
@@ -439,7 +447,6 @@ class _TableRules:
             "timeliness",
             late & ~swapped,
         )
-        self.jumps.append({"table": self.table, "column": col, **span})
 
     def count(self, n: int, total: int) -> tuple[list[dict], dict[tuple[str, str], int]]:
         """One query counts every rule and the rows failing any rule of each dimension; one

@@ -50,6 +50,8 @@ class AuditResult(QuestionResult):
     cancellation_prefix: str | None = "C"
     min_group_size: int = 10
     consent_retention_months: int = 24
+    as_of: Any = None
+    """The :class:`cxlib.contract.AnalysisDate` of the run (where the as-of date comes from)."""
 
     @property
     def rules(self) -> pd.DataFrame:
@@ -310,7 +312,13 @@ def run_audit(
         consent_people = consent_summary(customers, as_of, consent_retention_months, master_map)
     else:
         consent = consent_people = pd.DataFrame(columns=["status", "customers", "share"])
+    from cxlib.contract import analysis_date
+
+    origin = getattr(data, "as_of", None)
+    if as_of_date is not None or origin is None:
+        origin = analysis_date(data.tables, as_of if as_of_date is not None else None)
     return AuditResult(
+        as_of=origin,
         as_of_date=as_of,
         counts=data.counts,
         profile=profile,

@@ -1,12 +1,19 @@
 """Run configuration (``cx.yml``): one schema for every key at every depth, defaults, the YAML
 file and command-line overrides merged in that order, and the per-question option blocks.
 
-Public names: :func:`load_config`, :func:`parse_value`, :data:`DEFAULTS`, :func:`check_config`,
+Public names: :func:`load_config`, :func:`find_config`, :func:`parse_value`, :data:`DEFAULTS`, :func:`check_config`,
 :func:`check_param`, :func:`resolve_options`, :func:`block_parameters`,
 :func:`merge_settings`, :data:`BLOCKS`, :data:`SCHEMA`.
 """
 
-from cxlib.config._load import DEFAULTS, load_config, merge_settings, parse_value
+from cxlib.config._load import (
+    CONFIG_NAMES,
+    DEFAULTS,
+    find_config,
+    load_config,
+    merge_settings,
+    parse_value,
+)
 from cxlib.config._schema import (
     BLOCKS,
     SCHEMA,
@@ -22,6 +29,7 @@ from cxlib.config._schema import (
 
 __all__ = [
     "BLOCKS",
+    "CONFIG_NAMES",
     "DEFAULTS",
     "SCHEMA",
     "Field",
@@ -31,6 +39,7 @@ __all__ = [
     "check_config",
     "check_param",
     "documented_keys",
+    "find_config",
     "load_config",
     "merge_settings",
     "parse_value",

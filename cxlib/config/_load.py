@@ -33,6 +33,21 @@ def merge_settings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[st
     return out
 
 
+#: Names of a config file found next to the data when ``--config`` is not given.
+CONFIG_NAMES: tuple[str, ...] = ("cx.yml", "cx.yaml")
+
+
+def find_config(data: str | os.PathLike | None) -> Path | None:
+    """The ``cx.yml`` (or ``cx.yaml``) inside the data folder ``data``, None when there is none
+    (or ``data`` is not a local folder)."""
+    if data is None or "://" in str(data) or str(data).lower().startswith("spark:"):
+        return None
+    folder = Path(data)
+    if not folder.is_dir():
+        return None
+    return next((folder / n for n in CONFIG_NAMES if (folder / n).is_file()), None)
+
+
 def load_config(
     path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

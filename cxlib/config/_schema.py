@@ -251,6 +251,13 @@ TABLE = Group(
         "columns": Field(OPT_MAP, {}, "rename map: your column → contract column", values=TEXT),
         "date_format": Field(OPT_TEXT, None, "format of the dates", shown="ISO 8601"),
         "row_id": Field(BOOL, False, "the file has no customer id: number the rows"),
+        "delimiter": Field(
+            OPT_TEXT,
+            None,
+            "column separator of a text file: one character, or comma, semicolon, tab, pipe, "
+            "whitespace",
+            shown="sniffed from the header",
+        ),
     }
 )
 
@@ -399,8 +406,15 @@ def _suggest(key: str, group: Group, path: tuple[str, ...]) -> str:
         return (min(len(p) - 1, len(path)) if common is None else common, not lab, -len(p))
 
     best = max(score(c) for c in elsewhere)
-    found = [".".join(p) for p, lab in elsewhere if score((p, lab)) == best][:3]
-    return "did you mean " + " or ".join(f"'{f}'" for f in found) + "?"
+    found = [p for p, lab in elsewhere if score((p, lab)) == best][:3]
+    if found[0][-1] == key and len(found[0]) == 1:
+        return f"it belongs at the top level of the file: write `{key}: …` there."
+    if found[0][-1] == key:  # the key exists, at another level: say where it belongs
+        places = " or ".join(f"'{'.'.join(p[:-1])}'" for p in found)
+        nested = "".join(f"{part}: {{" for part in found[0][:-1])
+        example = f"{nested}{key}: …{'}' * (len(found[0]) - 1)}"
+        return f"it belongs under {places}: write `{example}`."
+    return "did you mean " + " or ".join(f"'{'.'.join(f)}'" for f in found) + "?"
 
 
 def _check_group(value: Mapping, group: Group, path: tuple[str, ...], prefix: str) -> None:

@@ -24,6 +24,15 @@ The package's modules:
 
 from __future__ import annotations
 
+from cxlib.contract._dates import (
+    ORIGIN_BEFORE_GAP,
+    ORIGIN_LATEST,
+    ORIGIN_PARAMETER,
+    ORIGIN_TODAY,
+    AnalysisDate,
+    analysis_date,
+    data_span,
+)
 from cxlib.contract._load import VALIDATED_KEY, load_source
 from cxlib.contract._source_data import SourceData, resolve_as_of_date
 from cxlib.contract._spec import TABLES, Column, ContractError, TableSpec, schema
@@ -33,6 +42,13 @@ from cxlib.contract._validate import BATCH_ROWS, TableResult, validate_batches, 
 from cxlib.sources import TABLE_NAMES
 
 __all__ = [
+    "ORIGIN_BEFORE_GAP",
+    "ORIGIN_LATEST",
+    "ORIGIN_PARAMETER",
+    "ORIGIN_TODAY",
+    "AnalysisDate",
+    "analysis_date",
+    "data_span",
     "BATCH_ROWS",
     "SUPPRESS_FILE",
     "TABLES",

@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.contract._source_data import SourceData, resolve_as_of_date
+from cxlib.contract._dates import analysis_date
+from cxlib.contract._source_data import SourceData
 from cxlib.contract._spec import TABLES, ContractError
 from cxlib.contract._suppression import SUPPRESS_FILE, apply_suppression
 from cxlib.contract._validate import BATCH_ROWS, TableResult, validate_batches
@@ -87,7 +88,14 @@ def load_source(
     table_cfg = config.get("tables", {}) or {}
     files = {t: c["file"] for t, c in table_cfg.items() if isinstance(c, Mapping) and c.get("file")}
     try:
-        source = open_source(data_dir, files, spark_master=config.get("spark_master"))
+        delimiters = {
+            t: c["delimiter"]
+            for t, c in table_cfg.items()
+            if isinstance(c, Mapping) and c.get("delimiter")
+        }
+        source = open_source(
+            data_dir, files, spark_master=config.get("spark_master"), delimiters=delimiters
+        )
     except SourceError as exc:
         raise ContractError(str(exc)) from None
     wanted = list(tables) if tables is not None else list(TABLE_NAMES)
@@ -107,8 +115,9 @@ def load_source(
             rows, columns=["table", "file", "read_rows", "accepted_rows", "quarantined_rows"]
         )
         out, suppressed = _suppress(source, data_dir, out)
-        as_of = resolve_as_of_date(out, as_of_date)
-        data = SourceData(source, out, quarantine, counts, as_of, config, suppressed)
+        as_of = analysis_date(out, as_of_date)
+        data = SourceData(source, out, quarantine, counts, as_of.date, config, suppressed)
+        data.as_of = as_of
         if backend is not None:
             data.engine = backend.engine
             data._lazy_store = backend  # keeps the private Parquet copies until data is closed

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.engine import ROW_ORDER, Engine, analysis_day, is_table
+from cxlib.engine import ROW_ORDER, Engine, is_table
 from cxlib.sources import FolderSource
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class SourceData:
     engine: Engine | None = None
     """The :class:`cxlib.engine.Engine` owning the DuckDB connection of the backend tables
     (``load_source(lazy=...)``); None when every table is a pandas frame."""
+    as_of: Any = None
+    """The :class:`cxlib.contract.AnalysisDate` behind ``as_of_date`` (where it comes from)."""
     _n_rows: dict[str, int] = field(default_factory=dict, repr=False)
     _lazy_store: Any = field(default=None, repr=False)  # the private folder (_load._LazyTables)
 
@@ -118,29 +120,12 @@ class SourceData:
 def resolve_as_of_date(
     tables: Mapping[str, pd.DataFrame], as_of_date: Any = None, *, today: Any = None
 ) -> pd.Timestamp:
-    """The analysis date: the parameter when given, else the date of the latest transaction or
-    event (timestamps after today are ignored as errors), else today, as a day
+    """The analysis date: the parameter when given, else the last day of the transactions or
+    events before a jump of the dates (rows far after the rest, such as past day/month swaps, do
+    not move it; timestamps after today are ignored as errors), else today, as a day
     (:func:`cxlib.engine.analysis_day`). Data through the end of that day counts: rows before
-    :func:`cxlib.engine.data_end` of it."""
-    if as_of_date not in (None, "", "None"):
-        return analysis_day(as_of_date)
-    now = pd.Timestamp(today) if today is not None else pd.Timestamp.now()
-    latest = []
-    for name in ("transactions", "events"):
-        t = tables.get(name)
-        if t is None:
-            continue
-        if is_table(t):
-            import ibis
+    :func:`cxlib.engine.data_end` of it. Where the date comes from:
+    :func:`cxlib.contract.analysis_date`."""
+    from cxlib.contract._dates import analysis_date
 
-            got = t.filter(t.timestamp <= ibis.literal(now.to_pydatetime())).timestamp.max()
-            value = got.execute()
-            if value is not None and not pd.isna(value):
-                latest.append(pd.Timestamp(value))
-            continue
-        if len(t):
-            ts = t["timestamp"]
-            ts = ts[ts <= now]
-            if len(ts):
-                latest.append(ts.max())
-    return analysis_day(max(latest) if latest else now)
+    return analysis_date(tables, as_of_date, today=today).date

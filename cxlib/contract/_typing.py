@@ -218,10 +218,16 @@ def _missing_column_error(
         "flag": "0 or 1",
         "str": "text",
     }.get(kind, kind)
+    no_ids = ""
+    if col == "customer_id" and spec.name != "customers":
+        no_ids = (
+            f"; if the file has no customer ids (anonymous rows), set "
+            f"`tables.{spec.name}.row_id: true` to number the rows instead"
+        )
     return ContractError(
         f"{file}: required column '{col}' ({expected}) is missing from the '{spec.name}' table "
         f"(found: {', '.join(present) or 'no columns'}).{hint} Fix: rename the column to '{col}' "
-        f"or map it in the config under tables.{spec.name}.columns.",
+        f"or map it in the config under tables.{spec.name}.columns{no_ids}.",
         file=file,
         column=col,
     )

@@ -22,6 +22,20 @@ SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
 
 
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+#: ``tables.<table>.delimiter`` for text files whose fields are separated by runs of spaces.
+WHITESPACE = "whitespace"
+#: Names ``tables.<table>.delimiter`` may take besides the characters themselves.
+DELIMITER_NAMES: dict[str, str] = {
+    "comma": ",",
+    "semicolon": ";",
+    "tab": "\t",
+    "\\t": "\t",
+    "pipe": "|",
+    WHITESPACE: WHITESPACE,
+    "space": WHITESPACE,
+}
+#: The first bytes of every Parquet file.
+PARQUET_MAGIC = b"PAR1"
 
 
 class SourceError(Exception):
@@ -74,10 +88,47 @@ class TableFile:
 
     table: str
     path: Path
+    delimiter: str | None = None
+    """``tables.<table>.delimiter`` (a character or a name of :data:`DELIMITER_NAMES`); None:
+    sniffed from the header."""
 
     @property
     def kind(self) -> str:
-        return "csv" if self.path.suffix.lower() == ".csv" else "parquet"
+        """``csv`` (text) or ``parquet``: by the extension, else (``.txt``, ``.tsv`` …) by the
+        content."""
+        suffix = self.path.suffix.lower()
+        if suffix == ".csv":
+            return "csv"
+        if suffix in (".parquet", ".pq"):
+            return "parquet"
+        return "parquet" if self.is_parquet() else "csv"
+
+    def is_parquet(self) -> bool:
+        """Whether the file's content is Parquet (its magic bytes), whatever its name."""
+        try:
+            with self.path.open("rb") as fh:
+                return fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+        except OSError:
+            return False
+
+    def content_mismatch(self) -> str | None:
+        """The error message when the extension says one format and the content another."""
+        suffix = self.path.suffix.lower()
+        if self.path.is_dir() or not self.path.stat().st_size:
+            return None
+        parquet = self.is_parquet()
+        if suffix == ".csv" and parquet:
+            return (
+                f"{self.path}: the extension says CSV but the file is Parquet. Fix: rename it to "
+                f"{self.path.stem}.parquet."
+            )
+        if suffix in (".parquet", ".pq") and not parquet:
+            return (
+                f"{self.path}: the extension says Parquet but the file is not Parquet (text?). "
+                f"Fix: rename it to {self.path.stem}.csv if it is a CSV file, or export it again "
+                "as Parquet."
+            )
+        return None
 
 
 def file_fingerprint(path: str | os.PathLike) -> dict[str, Any]:

@@ -16,9 +16,11 @@ import pandas as pd
 from cxlib.privacy import private_tempdir, sweep_private_tempdirs
 from cxlib.sources._batches import RawBatches, _chunks
 from cxlib.sources._common import (
+    DELIMITER_NAMES,
     DELIMITERS,
     SUFFIXES,
     TABLE_NAMES,
+    WHITESPACE,
     SourceError,
     TableFile,
     _folder_instead_of_file,
@@ -42,7 +44,12 @@ class FolderSource:
         ``{table: file}`` overrides from the config; relative paths are taken from ``path``.
     """
 
-    def __init__(self, path: str | os.PathLike, table_files: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        table_files: Mapping[str, str] | None = None,
+        delimiters: Mapping[str, str] | None = None,
+    ):
         self.path = Path(path)
         if not self.path.exists():
             raise SourceError(
@@ -55,6 +62,7 @@ class FolderSource:
                 "files, not a file. Fix: pass the folder that contains it."
             )
         self._overrides = dict(table_files or {})
+        self._delimiters = {t: _delimiter_setting(t, d) for t, d in (delimiters or {}).items()}
         self._con = None
         self.files = self._discover()
         sweep_private_tempdirs()  # folders left by processes that were killed
@@ -116,7 +124,10 @@ class FolderSource:
         for tf in found.values():
             if tf.path.is_dir():
                 raise _folder_instead_of_file(tf)
-        return found
+            mismatch = tf.content_mismatch()
+            if mismatch:
+                raise SourceError(mismatch)
+        return {t: TableFile(t, tf.path, self._delimiters.get(t)) for t, tf in found.items()}
 
     def has(self, table: str) -> bool:
         return table in self.files
@@ -144,7 +155,7 @@ class FolderSource:
             )
         try:
             if tf.kind == "csv":
-                return self._read_csv(tf.path)
+                return self._read_csv(tf)
             df = self.con.read_parquet(str(tf.path)).to_pandas()
             df.index = pd.RangeIndex(1, len(df) + 1)
             return df, _no_rejects()
@@ -159,11 +170,12 @@ class FolderSource:
             ) from None
 
     def _read_csv(
-        self, path: Path, copy_to: Path | None = None
+        self, tf: TableFile, copy_to: Path | None = None
     ) -> tuple[pd.DataFrame | int, pd.DataFrame]:
         """Read a CSV file as text; with ``copy_to``, stream it into that Parquet file instead
         (all columns VARCHAR, file order) and return its number of rows in place of the rows."""
         raw = self.con.con  # the DuckDB connection behind Ibis
+        path = tf.path
         head = path.open("rb").readline()
         try:
             head.decode("utf-8")
@@ -171,7 +183,9 @@ class FolderSource:
         except UnicodeDecodeError:
             encoding = "latin-1"
         header = head.decode(encoding).lstrip("\ufeff")
-        delim = max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
+        delim = tf.delimiter or _sniff_delimiter(tf, header)
+        if delim == WHITESPACE:
+            return self._read_whitespace(path, encoding, copy_to)
         names = next(csv.reader([header.rstrip("\r\n")], delimiter=delim), [])
         folded = [n.strip().lower() for n in names]
         dupes = sorted({n for n in folded if n and folded.count(n) > 1})
@@ -247,6 +261,44 @@ class FolderSource:
         df.columns = [str(c) for c in df.columns]
         return df, rejects
 
+    def _read_whitespace(
+        self, path: Path, encoding: str, copy_to: Path | None
+    ) -> tuple[pd.DataFrame | int, pd.DataFrame]:
+        """Read a whitespace-separated text file (``delimiter: whitespace``): any run of spaces
+        or tabs separates fields, blank lines are skipped, and a line with another number of
+        fields than the header is rejected with the reason. Read in Python, line by line (such
+        files are small exports; DuckDB's reader takes one-character delimiters only)."""
+        rows, index, bad = [], [], []
+        with path.open(encoding=encoding, newline="") as fh:
+            names = fh.readline().lstrip("\ufeff").split()
+            for i, line in enumerate(fh, start=1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) == len(names):
+                    rows.append(parts)
+                    index.append(i)
+                else:
+                    bad.append(
+                        (
+                            i,
+                            line.rstrip("\r\n"),
+                            f"malformed line: {len(parts)} fields separated by whitespace, the "
+                            f"header has {len(names)}",
+                        )
+                    )
+        df = pd.DataFrame(rows, columns=names, dtype="str")
+        rejects = pd.DataFrame(bad, columns=["row_number", "raw_line", "reason"])
+        rejects["row_number"] = rejects["row_number"].astype("int64")
+        if copy_to is not None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), copy_to)
+            return len(df), rejects
+        df.index = pd.Index(index, dtype="int64")
+        return df, rejects
+
     def read_batches(self, table: str, batch_rows: int) -> RawBatches:
         """Read a table's file like :meth:`read_raw`, but as frames of at most ``batch_rows``
         rows, so that the text of a large CSV file is never in memory at once.
@@ -266,7 +318,7 @@ class FolderSource:
         target = tmp / f"{table}.parquet"
         try:
             try:
-                n, rejects = self._read_csv(tf.path, copy_to=target)
+                n, rejects = self._read_csv(tf, copy_to=target)
             except SourceError:
                 raise
             except Exception as exc:
@@ -285,3 +337,35 @@ class FolderSource:
     def fingerprints(self) -> dict[str, dict[str, Any]]:
         """Fingerprint of every table file in the source."""
         return {t: file_fingerprint(tf.path) for t, tf in sorted(self.files.items())}
+
+
+def _delimiter_setting(table: str, value: Any) -> str:
+    """The delimiter of ``tables.<table>.delimiter``: one character, or a name of
+    :data:`DELIMITER_NAMES` (``whitespace`` for runs of spaces)."""
+    text = str(value)
+    named = DELIMITER_NAMES.get(text.strip().lower())
+    if named is not None:
+        return named
+    if len(text) == 1:
+        return text
+    names = ", ".join(sorted(DELIMITER_NAMES))
+    raise SourceError(
+        f"cx.yml: tables.{table}.delimiter is {text!r}. Fix: give one character or one of {names}."
+    )
+
+
+def _sniff_delimiter(tf: TableFile, header: str) -> str:
+    """The delimiter of a text file from its header: the most frequent of comma, semicolon,
+    tab and pipe. A header with none of them but several words separated by spaces is a
+    whitespace-separated file, which must be declared (a space can also sit inside a name)."""
+    if any(d in header for d in DELIMITERS):
+        return max(DELIMITERS, key=header.count)
+    words = header.split()
+    if len(words) > 1:
+        shown = " ".join(words[:6]) + (" …" if len(words) > 6 else "")
+        raise SourceError(
+            f"{tf.path}: looks whitespace-separated: the header ({shown}) has {len(words)} "
+            "names separated by spaces and no comma, semicolon, tab or pipe. Fix: set "
+            f"`tables.{tf.table}.delimiter: whitespace` in cx.yml, or save the file with commas."
+        )
+    return ","

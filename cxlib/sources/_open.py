@@ -20,11 +20,13 @@ def open_source(
     table_files: Mapping[str, str] | None = None,
     *,
     spark_master: str | None = None,
+    delimiters: Mapping[str, str] | None = None,
 ):
     """Open a source: a folder of CSV/Parquet files (embedded DuckDB through Ibis), a
     PostgreSQL URL ``postgresql://user@host:port/database[/schema]`` (Ibis's postgres backend)
     or ``spark:<folder or URI>`` (Ibis's pyspark backend on ``spark_master``, see
-    :class:`SparkSource`).
+    :class:`SparkSource`). ``delimiters`` (``tables.<table>.delimiter``) applies to a
+    folder's text files.
     """
     text = str(location)
     if is_spark(text):
@@ -38,4 +40,4 @@ def open_source(
             "URL (postgresql://user@host:port/database/schema) or a folder of CSV or Parquet "
             "files."
         )
-    return FolderSource(location, table_files)
+    return FolderSource(location, table_files, delimiters)
