@@ -99,6 +99,22 @@ class Findings:
         items = self.ranked() if ranked else self.items
         return "\n".join(f"- {'**' + f.text + '**' if f.headline else f.text}" for f in items)
 
+    def key(self, n: int = 5) -> list[Finding]:
+        """The report's key findings: the headlines, then the findings with the largest impact,
+        at most ``n`` (at least every headline)."""
+        heads = [f for f in self.items if f.headline]
+        rest = [f for f in self.ranked() if not f.headline]
+        return heads + rest[: max(0, n - len(heads))]
+
+    def display_key(self, n: int = 5) -> Any:
+        """The key findings (:meth:`key`) as IPython Markdown, for the "Key findings" section
+        that opens every report; a skipped analysis says why."""
+        items = self.key(n)
+        if not items:
+            reason = (self.status_note or "").rstrip(".")
+            return _markdown(f"_No findings: {reason}._" if reason else "_No findings._")
+        return _markdown("\n".join(f"- {f.text}" for f in items))
+
     def display(self, *, ranked: bool = False) -> Any:
         """Return the findings as IPython Markdown (make it the last line of a cell)."""
         return _markdown(self.to_markdown(ranked=ranked) or "_No findings._")

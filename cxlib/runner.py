@@ -559,6 +559,14 @@ def uplift_covariates(run_dir: Path) -> list[dict[str, Any]] | None:
 CHECKED_TAG = "nbval-check-output"
 
 
+def _checkable(output: Any) -> bool:
+    """Whether a cell output is kept for nbval: printed text, or a Markdown display."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        return True
+    return kind in ("display_data", "execute_result") and "text/markdown" in output.get("data", {})
+
+
 def refresh_checked_outputs(path: str | os.PathLike, *, timeout_s: int = 1800) -> int:
     """Re-execute a notebook of the series on its default parameters (the sample data) and keep
     only the outputs of cells tagged ``nbval-check-output``; every other output is cleared.
@@ -591,9 +599,14 @@ def refresh_checked_outputs(path: str | os.PathLike, *, timeout_s: int = 1800) -
         if cell.cell_type != "code":
             continue
         if CHECKED_TAG in cell.metadata.get("tags", []):
-            cell.outputs = [o for o in done.outputs if o.get("output_type") == "stream"]
+            # printed text and Markdown (the "Key findings" list): what nbval compares
+            cell.outputs = [o for o in done.outputs if _checkable(o)]
             for o in cell.outputs:
-                o.pop("execution_count", None)
+                if o.get("output_type") == "execute_result":
+                    o["execution_count"] = 1
+                    o["metadata"] = {}
+                else:
+                    o.pop("execution_count", None)
             cell.execution_count = 1  # nbval skips a cell with outputs but no count
             checked += 1
         else:

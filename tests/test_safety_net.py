@@ -47,8 +47,8 @@ SAMPLE_DIGESTS = {
     "exports/uplift_targeting.csv": "75a353bb8a23cc146ad8dc6dd88d0b3db5f74a36ebf2702b5edfdd1f483d8131",
     "headlines/01_data_audit.json": "117200b51ceb03f53bda61d6e3a20a27988a9792bd3083326d7e433a6e0e5e97",
     "headlines/02_segmentation.json": "6d744f3b56f042642d2d138bd46e06eb8e3a5e97fda04f19542fa4d88bd27d0f",
-    "headlines/03_churn.json": "ee59679a65606c0938396b75a8feb91bd44efaab3d1816ab5db76005286ef95a",
-    "headlines/04_campaign_uplift.json": "d34a837696ff14e74caa54b71fe1a8d168c9b8fb9ea455f60ec4ce3e483e1ecb",
+    "headlines/03_churn.json": "aafe6a19175a788fa8119fca79907f78ce8ed896dab51940a104479a11a2db11",
+    "headlines/04_campaign_uplift.json": "28b15b4eb1b4f91e6c6be977c92148fd121bfdb8eec7a42ec0f2d03c07337d14",
     "headlines/05_journey_prioritisation.json": "ad2c1cf341ea5f3111d83e114e78da28901c26925b3c7ddd2c28282be0cd0bf8",
 }
 
@@ -65,8 +65,8 @@ SYNTH_20000_SEED_7_DIGESTS = {
     "exports/uplift_targeting.csv": "1c7649dc645798fcd7b7c2e63fb1913cc206396d866414979c369b6049bf18e1",
     "headlines/01_data_audit.json": "939b2e5fb9bc2ead0667db05573a4a3511468ceb362cc67f71c28e1323761d61",
     "headlines/02_segmentation.json": "97ef4978eda9865371b7052b8ab4b4d7ee95ac87669927ec7525b56d31baf353",
-    "headlines/03_churn.json": "3c4d3a896e31c91a17a0dee638248cda7c24ccbaacc18ca208caa62c06386cbb",
-    "headlines/04_campaign_uplift.json": "d7e547dbebf4dc60898b8bcc86a4fd53cb78e0f3e2ba9189bb0310847dd765f5",
+    "headlines/03_churn.json": "5ea22a7ad45c280edc732e1faf290b181d0ef547bb761602630ba1220061157b",
+    "headlines/04_campaign_uplift.json": "6e3cd66d491498b1f7c1a246d6e8d302c21ed53d1ee2fa1d1a402d76f16b9289",
     "headlines/05_journey_prioritisation.json": "414dc4e8143962a40177c425b02dc1486413b4e53ec62aca4a96ef1fc3d1ee2a",
 }
 

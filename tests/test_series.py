@@ -72,6 +72,23 @@ def test_report_pages_request_nothing_from_outside(sample_run):
         assert all(a.startswith("Chart: ") for a in alts), (page.name, alts)
 
 
+def test_reports_open_with_key_findings_and_end_with_the_method(sample_run):
+    """Issue #21: in every report the first section heading after the title is "Key findings"
+    (3 to 5 sentences) and the last one "Method and assumptions"."""
+    _, latest, _ = sample_run
+    for nb in NOTEBOOKS:
+        text = (latest / f"{nb.name}.html").read_text()
+        heads = [
+            re.sub(r"<[^>]+>|¶", "", h).strip() for h in re.findall(r"<h2[^>]*>(.*?)</h2>", text)
+        ]
+        assert heads[0] == "Key findings" and heads[-1] == "Method and assumptions", (
+            nb.name,
+            heads,
+        )
+        key = text.split("Key findings", 1)[1].split("<h2", 1)[0]
+        assert 3 <= key.count("<li>") <= 5, nb.name
+
+
 def test_exports_have_their_documented_columns(sample_run):
     _, latest, _ = sample_run
     documented = documented_exports()

@@ -137,8 +137,8 @@ def _driver_findings(
     result: ChurnResult, min_group_size: int, n_max: int = 3
 ) -> list[tuple[str, bool]]:
     """The drivers associated with the most leaving (one sentence per column, largest share
-    first; the first is a headline): observed rates, share of leaving with its CI, adjusted odds
-    ratio of the higher-risk state and Holm-adjusted p-value."""
+    first; the first is a headline): observed rates and the share of leaving with its CI, in
+    plain words (the adjusted odds ratio and Holm-adjusted p-value are in the drivers table)."""
     d = result.drivers
     verb, noun, alike = (
         ("lapse", "lapsing", "purchase frequency, recency, tenure and the other drivers")
@@ -175,9 +175,8 @@ def _driver_findings(
                 f"as {others} ({r['rate_exposed']:.0%} vs {r['rate_reference']:.0%}); about "
                 f"{_share(r['paf'])} of {noun} (95% CI {_share(r['paf_ci_low'])}–"
                 f"{_share(r['paf_ci_high'])}) "
-                f"is associated with it{most} (odds ratio {est:.2f}, 95% CI {lo:.2f}–{hi:.2f}, "
-                f"among customers alike in {alike}; p {format_p(r['p_adjusted'])} after "
-                f"correcting for multiple tests{today}).",
+                f"is associated with it{most}, among customers alike in {alike}, and clearly "
+                f"so even allowing for the number of drivers tested{today}.",
                 i == 0,
             )
         )
@@ -185,9 +184,8 @@ def _driver_findings(
         r = d.iloc[0]
         out.append(
             (
-                f"The clearest driver is {r['label']} (odds ratio {r['estimate']:.2f}, 95% CI "
-                f"{r['ci_low']:.2f}–{r['ci_high']:.2f}, {r['per']}; p "
-                f"{format_p(r['p_adjusted'])} after Holm's correction).",
+                f"The clearest driver is {r['label']} ({r['per']}); how much of leaving goes "
+                "with it cannot be estimated clearly (the drivers table gives its odds ratio).",
                 True,
             )
         )

@@ -90,13 +90,13 @@ OUTCOME_WORDS: dict[str, str] = {
 
 
 def readout_sentence(row: Mapping[str, Any], *, currency: str = "") -> str:
-    """One sentence for one readout row, e.g. "Offer a raised conversion by 1.9 points (95% CI
-    1.2 to 2.6; Holm-adjusted p < 0.001)"."""
+    """One sentence for one readout row in plain words, e.g. "Offer a raised conversion by 1.9
+    points (6.0% → 7.9%; 95% CI +1.2 to +2.6 points; clear even allowing for the several offers
+    and outcomes tested)." (the Holm-adjusted p-value decides "clear"; the table shows it)."""
     arm = _arm_label(str(row["arm"]))
     what = OUTCOME_WORDS.get(str(row["outcome"]), str(row["outcome"]))
     est, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
     p = float(row.get("p_value_holm", row["p_value"]))
-    ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
     if row["outcome"] in BINARY_OUTCOMES:
         verb = "raised" if est >= 0 else "lowered"
         body = (
@@ -112,8 +112,13 @@ def readout_sentence(row: Mapping[str, Any], *, currency: str = "") -> str:
             f"{currency}{float(row['arm_mean']):.2f}; "
             f"95% CI {lo:+.2f} to {hi:+.2f}"
         )
-    sig = "" if p < 0.05 else " — not distinguishable from no effect"
-    return f"{arm} {body}; Holm-adjusted {ptxt}){sig}."
+    # the p-value (Holm-adjusted) is in the readout table; the sentence says what it means
+    sig = (
+        "; clear even allowing for the several offers and outcomes tested"
+        if p < 0.05
+        else ") — not distinguishable from no effect"
+    )
+    return f"{arm} {body}{sig}{')' if p < 0.05 else ''}."
 
 
 # --------------------------------------------------------------------------------------------
