@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +143,33 @@ def skip_notice(reason: str) -> Any:
     return _markdown(f"> **Skipped because {reason.rstrip('.')}.**")
 
 
+# ---------------------------------------------------------------------------------------------
+# Numbers and labels for people: the one place that formats what a report shows
+# ---------------------------------------------------------------------------------------------
+
+#: What a table cell shows for a value that does not exist (never ``nan``).
+NOT_AVAILABLE = "–"
+
+
+def is_missing(value: Any) -> bool:
+    """True for ``None``, NaN, NaT, ``pd.NA`` and ±infinity (a value a report cannot show)."""
+    if value is None:
+        return True
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return True
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return not math.isfinite(float(value))
+    try:
+        return bool(value != value)  # numpy NaN and NaT
+    except (TypeError, ValueError):
+        return False
+
+
 def pct(part: float, whole: float, digits: int = 1) -> str:
     """Format ``part / whole`` as a percentage string ("6.2%"); "n/a" when ``whole`` is 0."""
     if not whole:
@@ -154,14 +182,156 @@ def fmt_int(n: float) -> str:
     return f"{int(round(n)):,}"
 
 
-def table(df: Any, *, index: bool = False, floatfmt: str = "{:,.2f}") -> Any:
-    """Render a small DataFrame as an HTML table (no index, formatted numbers) for a report."""
+def format_count(value: Any) -> str:
+    """A count: "12,345" (no decimals); a missing value is :data:`NOT_AVAILABLE`."""
+    return NOT_AVAILABLE if is_missing(value) else f"{int(round(float(value))):,}"
+
+
+def format_percent(share: Any, digits: int = 1) -> str:
+    """A share (0.028) as a percentage ("2.8%"); a missing value is :data:`NOT_AVAILABLE`."""
+    if is_missing(share):
+        return NOT_AVAILABLE
+    return f"{100.0 * float(share):,.{digits}f}%"
+
+
+def format_number(value: Any, digits: int = 2) -> str:
+    """A measurement with thousands separators and ``digits`` decimals, never in scientific
+    notation: "2,270.00", "0.03", "< 0.01" for a small non-zero value, "–" when missing."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    v = float(value)
+    if v != 0 and abs(v) < 0.5 * 10.0**-digits:
+        return f"{'> -' if v < 0 else '< '}{10.0**-digits:.{digits}f}"
+    return f"{v:,.{digits}f}"
+
+
+def format_significant(value: Any, digits: int = 3) -> str:
+    """A value to ``digits`` significant digits without scientific notation: 2270.4 → "2,270",
+    0.012345 → "0.0123"; "–" when missing."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    v = float(value)
+    if v == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(v))))
+    return f"{round(v, decimals):,.{decimals}f}"
+
+
+def format_money(value: Any, currency: str = "", digits: int = 0) -> str:
+    """Money with the configured ``currency`` prefix: "£1,235", "-£20", "–" when missing."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    v = float(value)
+    return f"{'-' if v < 0 else ''}{currency}{abs(v):,.{digits}f}"
+
+
+def words(name: str) -> str:
+    """A code name as words for a header or label: ``conversion_rate`` → "Conversion rate";
+    a name that is already words is left as it is."""
+    text = str(name)
+    if "_" not in text:
+        return text
+    text = " ".join(part for part in text.split("_") if part)
+    return text[:1].upper() + text[1:]
+
+
+def name_words(name: str) -> str:
+    """A column name inside a sentence, in lower-case words: ``history_segment`` → "history
+    segment", ``PaperlessBilling`` → "paperless billing" (acronyms such as ``ID`` kept)."""
+    import re
+
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("_", " ")
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in text.split())
+
+
+#: How :func:`format_column` shows each kind of column.
+FORMATS = ("text", "count", "percent", "number", "money", "code")
+
+
+def format_column(values: Any, kind: str, *, currency: str = "", digits: int | None = None) -> Any:
+    """Format a column for people by ``kind`` (one of :data:`FORMATS`): counts with separators,
+    shares as percentages, numbers with ``digits`` decimals, money with ``currency``, ``code``
+    (a name from the user's data, such as a column) in code type; missing values as "–"."""
+    import pandas as pd
+
+    s = pd.Series(values)
+    if kind == "count":
+        return s.map(format_count)
+    if kind == "percent":
+        return s.map(lambda v: format_percent(v, 1 if digits is None else digits))
+    if kind == "number":
+        return s.map(lambda v: format_number(v, 2 if digits is None else digits))
+    if kind == "money":
+        return s.map(lambda v: format_money(v, currency, 0 if digits is None else digits))
+    if kind == "code":  # object dtype: a string dtype would drop the CodeName mark
+        return pd.Series(
+            [NOT_AVAILABLE if is_missing(v) else CodeName(str(v)) for v in s],
+            index=s.index,
+            dtype=object,
+        )
+    if kind == "text":
+        return s.map(lambda v: NOT_AVAILABLE if is_missing(v) else str(v))
+    raise ValueError(f"kind must be one of {FORMATS}, not {kind!r}")
+
+
+class CodeName(str):
+    """A name from the user's data (a column, a setting) that a table shows in code type."""
+
+
+def people_table(
+    frame: Any, columns: Mapping[str, tuple[str, str]], *, currency: str = ""
+) -> Any:
+    """The display table of ``frame``: the ``columns`` it names, in that order, each as
+    ``{column: (header, kind)}`` (kinds: :data:`FORMATS`), formatted by :func:`format_column`.
+    Columns that ``frame`` lacks are left out."""
+    import pandas as pd
+
+    out = {
+        header: format_column(frame[col], kind, currency=currency).reset_index(drop=True)
+        for col, (header, kind) in columns.items()
+        if col in frame.columns
+    }
+    return pd.DataFrame(out, index=range(len(frame)))
+
+
+def _cell(value: Any) -> str:
+    """One table cell as escaped HTML: counts and numbers formatted for people, code names in
+    code type, missing values as "–"."""
+    import numpy as np
+
+    if isinstance(value, CodeName):
+        return f"<code>{html.escape(value)}</code>"
+    if is_missing(value):
+        return NOT_AVAILABLE
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return format_count(value) if float(value).is_integer() else format_number(value)
+    if hasattr(value, "strftime"):
+        text = value.strftime("%Y-%m-%d %H:%M")
+        return html.escape(text[:10] if text.endswith("00:00") else text)
+    return html.escape(str(value))
+
+
+def table(df: Any, *, index: bool = False) -> Any:
+    """Render a display table as HTML for a report: headers as words (:func:`words`), counts
+    and numbers with thousands separators and never in scientific notation, missing values as
+    "–", yes/no for true/false, names from the user's data (:class:`CodeName`) in code type.
+    A wide table scrolls inside the page."""
     from IPython.display import HTML
 
-    styled = df.style.format(precision=2, thousands=",").hide(axis="index") if not index else None
-    if styled is not None:
-        return HTML(styled.to_html())
-    return HTML(df.to_html(float_format=lambda v: floatfmt.format(v)))
+    frame = df.reset_index() if index else df
+    head = "".join(f"<th>{html.escape(words(c))}</th>" for c in frame.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False, name=None)
+    )
+    return HTML(
+        "<div class='cx-table'><table><thead><tr>"
+        f"{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,6 +346,7 @@ margin:2rem auto;max-width:1100px;padding:0 1rem}
 h1,h2,h3{line-height:1.2} h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .anchor-link{display:none}
 .output_subarea{overflow-x:auto;margin:.6rem 0}
+.cx-table{overflow-x:auto;max-width:100%}
 img{max-width:100%;height:auto}
 table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
@@ -251,6 +422,17 @@ th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
 """
 
 
+def _inline_html(text: Any) -> str:
+    """Escaped HTML of a sentence whose Markdown code spans (a setting or column name to
+    write, between backticks) show in code type, as in the reports."""
+    import re
+
+    parts = re.split(r"`([^`]+)`", str(text))
+    return "".join(
+        f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts)
+    )
+
+
 def render_index(manifest: Mapping[str, Any]) -> str:
     """Render the run's ``index.html``: one card per notebook (status, duration, headlines, link)."""
     cards = []
@@ -260,13 +442,13 @@ def render_index(manifest: Mapping[str, Any]) -> str:
         if status == "skipped" and nb.get("configuration"):
             colour = "#e6a100"  # amber: the user can make it run
         fix = nb.get("fix")
-        fix_html = f"<p class='fix'>To run it: {html.escape(str(fix))}</p>" if fix else ""
+        fix_html = f"<p class='fix'>To run it: {_inline_html(fix)}</p>" if fix else ""
         title = html.escape(nb.get("title") or nb["name"])
         dur = nb.get("duration_s")
         dur_txt = f"<span class='dur'>{dur:.0f} s</span>" if isinstance(dur, int | float) else ""
-        items = "".join(f"<li>{html.escape(h)}</li>" for h in nb.get("headlines", [])[:4])
+        items = "".join(f"<li>{_inline_html(h)}</li>" for h in nb.get("headlines", [])[:4])
         reason = nb.get("reason") or nb.get("error")
-        reason_html = f"<p class='reason'>{html.escape(str(reason))}</p>" if reason else ""
+        reason_html = f"<p class='reason'>{_inline_html(reason)}</p>" if reason else ""
         link = (
             f"<p><a href='{html.escape(nb['html'])}'>Open the report →</a></p>"
             if nb.get("html")

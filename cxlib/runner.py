@@ -122,7 +122,7 @@ def _describe(need: str) -> str:
     table, _, cols = need.partition(":")
     if not cols:
         return f"a {table} table"
-    return f"a {table} table with {' or '.join(cols.split('|'))}"
+    return f"a {table} table with {' or '.join(f'`{c}`' for c in cols.split('|'))}"
 
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
@@ -425,10 +425,77 @@ def local_kernel(folder: Path) -> dict[str, Any]:
     return {"kernel_manager_class": IPCKernelManager}
 
 
+#: A step (cell) still running after this many seconds is announced on the console with its
+#: report section and the elapsed time, and again every :data:`PROGRESS_EVERY_S`; quick steps
+#: say nothing, so a quick notebook stays at two lines.
+PROGRESS_AFTER_S = 10.0
+PROGRESS_EVERY_S = 30.0
+
+
+class SectionProgress:
+    """papermill (nbclient) cell hooks that tell the console what a long step is doing:
+    ``[3/5] 03_churn: … Drivers of leaving (42 s)`` once a cell has run ``after_s`` seconds,
+    then every ``every_s`` seconds until it ends (a timer thread; :meth:`close` stops it)."""
+
+    def __init__(
+        self,
+        say: Callable[[str], None],
+        label: str,
+        *,
+        after_s: float = PROGRESS_AFTER_S,
+        every_s: float = PROGRESS_EVERY_S,
+    ) -> None:
+        self.say, self.label = say, label
+        self.after_s, self.every_s = after_s, every_s
+        self.t0 = time.perf_counter()
+        self.section = "Starting"
+        self._timer: Any = None
+
+    def hooks(self) -> dict[str, Callable[..., None]]:
+        """The keyword arguments papermill passes to nbclient's ``NotebookClient``."""
+        return {"on_cell_start": self.on_cell_start, "on_cell_executed": self.on_cell_executed}
+
+    def on_cell_start(self, cell: Any, cell_index: int, **_: Any) -> None:
+        if cell.get("cell_type") == "markdown":
+            for line in str(cell.get("source", "")).splitlines():
+                if line.startswith("#"):
+                    self.section = line.lstrip("#").strip()
+                    break
+            return
+        self._arm(self.after_s)
+
+    def on_cell_executed(self, **_: Any) -> None:
+        self.close()
+
+    def _arm(self, delay: float) -> None:
+        import threading
+
+        self.close()
+        self._timer = threading.Timer(delay, self._tell)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _tell(self) -> None:
+        self.say(f"{self.label}: … {self.section} ({time.perf_counter() - self.t0:.0f} s)")
+        self._arm(self.every_s)
+
+    def close(self) -> None:
+        """Stop the timer (the cell ended, or the notebook did)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 def _execute(
-    src: Path, out_nb: Path, params: dict[str, Any], timeout_s: int, entry: dict[str, Any]
+    src: Path,
+    out_nb: Path,
+    params: dict[str, Any],
+    timeout_s: int,
+    entry: dict[str, Any],
+    progress: SectionProgress | None = None,
 ) -> None:
-    """Execute one notebook with papermill; its status (and error) go into ``entry``."""
+    """Execute one notebook with papermill; its status (and error) go into ``entry``;
+    ``progress`` tells the console what a long step is doing."""
     import tempfile
 
     import papermill as pm
@@ -447,6 +514,7 @@ def _execute(
                 log_output=False,
                 report_mode=True,
                 **local_kernel(Path(sockets)),
+                **(progress.hooks() if progress else {}),
             )
         entry["status"] = "ok"
     except Exception as exc:  # papermill execution error, dead kernel, timeout
@@ -514,7 +582,11 @@ def _run(
             spec, {**config, VALIDATED_KEY: str(validated)}, run_dir, as_of, key
         )
         timeout_s = int(config.get("cell_timeout_s") or 1800)
-        _execute(src, run_dir / f"{spec.name}.ipynb", params, timeout_s, entry)
+        progress = SectionProgress(say, f"[{i}/{len(specs)}] {spec.name}")
+        try:
+            _execute(src, run_dir / f"{spec.name}.ipynb", params, timeout_s, entry, progress)
+        finally:
+            progress.close()
         entry["headlines"] = read_headlines(run_dir, spec.name)
         skipped = read_skip(run_dir, spec.name) if entry["status"] == "ok" else None
         if skipped is not None:  # the notebook ran but could not produce its analysis

@@ -385,7 +385,7 @@ def test_run_audit_on_tables_gives_findings_and_exports() -> None:
         "dimension",
         "rows failing",
         "rows checked",
-        "% failing",
+        "share failing",
         "examples",
     ]
 

@@ -250,15 +250,15 @@ def test_rate_covariate_design():
     )
     d = churn.rate_covariate_design(attrs)
     assert list(d.columns) == [
-        "tier_missing",
-        "tier_silver",
+        "tier[missing]",
+        "tier[silver]",
         "app_user_missing",
         "app_user",
         "age_missing",
         "age",
     ]
-    assert d["tier_silver"].tolist() == [0.0, 1.0, 0.0, 0.0]
-    assert d["tier_missing"].tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert d["tier[silver]"].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert d["tier[missing]"].tolist() == [0.0, 0.0, 0.0, 1.0]
     assert d["app_user"].tolist() == [1.0, 0.0, 0.0, 1.0]
     assert d["app_user_missing"].tolist() == [0.0, 0.0, 1.0, 0.0]
     assert d.loc["a", "age"] == pytest.approx(-1.0) and d.loc["c", "age"] == 0.0

@@ -536,6 +536,7 @@ def test_run_journeys_shape_options_and_cutoff():
         r.friction_shown(),
         r.worst_touchpoints(),
         r.priorities_shown(),
+        r.outcome_table(),
     ):
         assert isinstance(shown, pd.DataFrame) and len(shown)
     assert r.overview().startswith(f"**{len(r.journeys):,} journeys**")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from file_digests import digests
+from report_scan import data_names, run_defects
 
 from cxlib.cli import main
 from cxlib.runner import NOTEBOOKS
@@ -87,6 +88,13 @@ def test_reports_open_with_key_findings_and_end_with_the_method(sample_run):
         )
         key = text.split("Key findings", 1)[1].split("<h2", 1)[0]
         assert 3 <= key.count("<li>") <= 5, nb.name
+
+
+def test_reports_read_as_briefings(sample_run, sample_dir):
+    """Issue #21: no page of the run shows ``nan``, ``inf``, scientific notation or a code name
+    (outside code type; names from the data allowed), and every image has a text alternative."""
+    _, latest, _ = sample_run
+    assert run_defects(latest, data_names(sample_dir)) == {}
 
 
 def test_exports_have_their_documented_columns(sample_run):

@@ -9,7 +9,7 @@ import pandas as pd
 from cxlib.audit._expr import REFUND_RULES
 from cxlib.audit._formats import AGE_RANGE
 from cxlib.privacy import Suppressed
-from cxlib.report import Finding
+from cxlib.report import Finding, format_column, format_percent
 
 if TYPE_CHECKING:
     from cxlib.audit._run import AuditResult
@@ -370,6 +370,14 @@ def as_of_note(result: AuditResult) -> str:
     return text
 
 
+def _coded(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``column`` cells marked as names from the user's data (shown in code
+    type, as they are spelt in the files)."""
+    if "column" not in frame.columns:
+        return frame
+    return frame.assign(column=format_column(frame["column"], "code"))
+
+
 def counts_table(result: AuditResult) -> pd.DataFrame:
     """Rows read, used and set aside per table."""
     return result.counts.rename(
@@ -383,14 +391,14 @@ def counts_table(result: AuditResult) -> pd.DataFrame:
 
 def top_issues_table(result: AuditResult, n: int = 15) -> pd.DataFrame:
     """The ``n`` rules failing on the largest share of rows, shares in percent."""
-    return (
+    return _coded(
         result.top_issues(n)
-        .assign(share=lambda d: (100 * d["share"]).round(2))
+        .assign(share=lambda d: d["share"].map(lambda v: format_percent(v, 2)))
         .rename(
             columns={
                 "failed_rows": "rows failing",
                 "total_rows": "rows checked",
-                "share": "% failing",
+                "share": "share failing",
             }
         )
     )
@@ -452,8 +460,8 @@ def consent_display(result: AuditResult) -> pd.DataFrame:
     """:meth:`AuditResult.consent_table` in people and percent."""
     return (
         result.consent_table()
-        .assign(share=lambda d: (100 * d["share"]).round(1))
-        .rename(columns={"customers": "people", "share": "% of people"})
+        .assign(share=lambda d: d["share"].map(format_percent))
+        .rename(columns={"customers": "people", "share": "share of people"})
     )
 
 
@@ -463,11 +471,11 @@ def consent_note(result: AuditResult) -> str | None:
 
 
 def pii_table(result: AuditResult) -> pd.DataFrame:
-    return result.pii.rename(columns={"found_by": "found by"})
+    return _coded(result.pii.rename(columns={"found_by": "found by"}))
 
 
 def unused_table(result: AuditResult) -> pd.DataFrame:
-    return result.unused.rename(columns={"used_by": "used by"})
+    return _coded(result.unused.rename(columns={"used_by": "used by"}))
 
 
 def freshness_table(result: AuditResult) -> pd.DataFrame:
@@ -481,25 +489,27 @@ def freshness_table(result: AuditResult) -> pd.DataFrame:
 
 
 def profile_table(result: AuditResult) -> pd.DataFrame:
-    return result.profile.assign(completeness=lambda d: (100 * d["completeness"]).round(1)).rename(
-        columns={"non_missing": "filled", "completeness": "% filled"}
+    return _coded(
+        result.profile.assign(completeness=lambda d: d["completeness"].map(format_percent)).rename(
+            columns={"non_missing": "filled", "completeness": "share filled"}
+        )
     )
 
 
 def rules_table(result: AuditResult) -> pd.DataFrame:
     """Every rule (without ids and examples), shares in percent."""
-    return (
+    return _coded(
         result.rules.drop(columns=["rule_id", "examples"])
-        .assign(share=lambda d: (100 * d["share"]).round(2))
+        .assign(share=lambda d: d["share"].map(lambda v: format_percent(v, 2)))
         .rename(
             columns={
                 "failed_rows": "rows failing",
                 "total_rows": "rows checked",
-                "share": "% failing",
+                "share": "share failing",
             }
         )
     )
 
 
 def spellings_table(result: AuditResult) -> pd.DataFrame:
-    return result.checks.label_spellings.rename(columns={"usual": "usual spelling"})
+    return _coded(result.checks.label_spellings.rename(columns={"usual": "usual spelling"}))

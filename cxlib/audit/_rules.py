@@ -56,6 +56,7 @@ from cxlib.engine import (
 )
 from cxlib.features import CHANNEL_SYNONYMS, label_key
 from cxlib.privacy import pseudonymise, resolve_pseudonym_key
+from cxlib.report import name_words
 
 RULE_COLUMNS = [
     "table",
@@ -203,7 +204,7 @@ def _quarantine_rules(table: str, q: pd.DataFrame, total: int, keys: _KeyMaker) 
         for rx, template in _QUARANTINE_WHAT:
             m = re.match(rx, reason)
             if m:
-                col, name = m.group("col"), template.format(col=m.group("col"))
+                col, name = m.group("col"), template.format(col=name_words(m.group("col")))
                 break
         rows = q.loc[sorted(set(idx))]
         if (

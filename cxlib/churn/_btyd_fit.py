@@ -109,9 +109,10 @@ def rate_covariate_design(attributes: pd.DataFrame) -> pd.DataFrame:
     for c in attributes.columns:
         s = attributes[c]
         if not pd.api.types.is_numeric_dtype(s):
-            d = pd.get_dummies(s.astype("str").where(s.notna(), "missing"), prefix=c, dtype=float)
+            d = pd.get_dummies(s.astype("str").where(s.notna(), "missing"), dtype=float)
             d = d.drop(columns=[d.sum().idxmax()]) if d.shape[1] else d
-            cols.update({str(k): v for k, v in d.items()})
+            # named "column[level]", the form churn's labels turn into "column = level"
+            cols.update({f"{c}[{k}]": v for k, v in d.items()})
             continue
         v = s.astype(float)
         if v.notna().sum() == 0:

@@ -19,6 +19,7 @@ from cxlib.churn._labels import (
     tables_on,
 )
 from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table
+from cxlib.report import name_words
 
 log = logging.getLogger(__name__)
 
@@ -451,10 +452,7 @@ def feature_label(name: str, *, recent_days: int = 90, low_score: float = 2.5) -
 
 def _words(name: str) -> str:
     """``"PaperlessBilling"`` / ``"paperless_billing"`` -> ``"paperless billing"``."""
-    import re
-
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("_", " ")
-    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in text.split())
+    return name_words(name)
 
 
 #: How findings describe customers for whom a 0/1 feature is 1 ("Customers ...").

@@ -13,6 +13,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from cxlib.churn._bgnbd import _Z95
 from cxlib.churn._features import feature_label
+from cxlib.report import format_significant
 from cxlib.threads import openmp_threads
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ class LogitChurnModel(ClassifierMixin, BaseEstimator):
             elif spec.get("log"):
                 per = "x e^SD (log scale)"
             else:
-                per = f"+1 SD ({spec.get('raw_sd', float('nan')):.3g})"
+                per = f"+1 SD ({format_significant(spec.get('raw_sd'))})"
             rows.append(
                 {
                     "term": term,

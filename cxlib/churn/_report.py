@@ -13,6 +13,7 @@ from cxlib.churn._exports import consent_known, segment_risk, segment_risk_suppr
 from cxlib.churn._features import _words, exposure_phrases, feature_label, feature_phrase
 from cxlib.churn._result import ChurnResult
 from cxlib.churn._survival import retention_at
+from cxlib.report import format_column, format_money
 
 if TYPE_CHECKING:
     from cxlib.churn._run import ChurnCheck
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _money(x: float) -> str:
-    return f"{x:,.0f}"
+def _money(x: float, currency: str = "") -> str:
+    return format_money(x, currency)
 
 
 def _share(x: float) -> str:
@@ -45,7 +46,7 @@ def _value_at_risk_findings(result: ChurnResult, s: pd.DataFrame) -> list[tuple[
     k = max(1, int(np.ceil(0.1 * len(top))))
     share = float(top.iloc[:k].sum() / var_total) if var_total else 0.0
     tail = (
-        f"{var_total / potential:.1%} of the {_money(potential)} all these customers "
+        f"{var_total / potential:.1%} of the {_money(potential, result.currency)} all these customers "
         f"would spend if all stayed; the 10% of customers with the most value at risk hold "
         f"{share:.0%} of it."
     )
@@ -57,12 +58,12 @@ def _value_at_risk_findings(result: ChurnResult, s: pd.DataFrame) -> list[tuple[
         )
         text = (
             f"Value at risk, the spend expected to be lost to churn over the next {h} days, is "
-            f"{_money(var_total)}: what {who} would have spent in those {h} days had they "
+            f"{_money(var_total, result.currency)}: what {who} would have spent in those {h} days had they "
             f"stayed, {tail}"
         )
     else:  # contractual, value from a customer attribute over the label's period
         text = (
-            f"Value at risk, the value expected to be lost to churn, is {_money(var_total)}: each "
+            f"Value at risk, the value expected to be lost to churn, is {_money(var_total, result.currency)}: each "
             f"customer's probability of leaving times their value, {tail}"
         )
     return [(text, True)]
@@ -388,18 +389,21 @@ def btyd_display(result: ChurnResult) -> pd.DataFrame:
     rows = []
     for model, t in frames:
         for name, r in t.iterrows():
-            if str(name).startswith("dropout: "):
-                what = feature_label(str(name)[len("dropout: ") :])
+            shown = str(name)
+            if shown.startswith("dropout: "):
+                what = feature_label(shown[len("dropout: ") :])
+                shown = f"dropout: {what}"
                 text = f"dropout multiplier for {what} (std. error of its log)"
-            elif str(name).startswith("purchase rate: "):
-                what = str(name)[len("purchase rate: ") :]
+            elif shown.startswith("purchase rate: "):
+                what = feature_label(shown[len("purchase rate: ") :])
+                shown = f"purchase rate: {what}"
                 text = f"purchase-rate multiplier for {what} (std. error of its log)"
             else:
-                text = meaning.get(str(name), "")
+                text = meaning.get(shown, "")
             rows.append(
                 {
                     "Model": model,
-                    "Parameter": name,
+                    "Parameter": shown,
                     "Meaning": text,
                     "Estimate": f"{r['estimate']:.3f}",
                     "Std. error": f"{r['std_err']:.3f}",
@@ -412,6 +416,7 @@ def btyd_display(result: ChurnResult) -> pd.DataFrame:
 def segment_risk_display(result: ChurnResult, min_group_size: int = 10) -> pd.DataFrame:
     """:func:`segment_risk` with readable columns."""
     t = segment_risk(result, min_group_size)
+    cur = result.currency
     out = pd.DataFrame(
         {
             "Segment": t["segment"],
@@ -421,14 +426,14 @@ def segment_risk_display(result: ChurnResult, min_group_size: int = 10) -> pd.Da
         }
     )
     if t["value_at_risk"].notna().any():
-        out["Value if all stay"] = t["value_if_alive"].map("{:,.0f}".format)
-        out["Value at risk"] = t["value_at_risk"].map("{:,.0f}".format)
+        out["Value if all stay"] = format_column(t["value_if_alive"], "money", currency=cur)
+        out["Value at risk"] = format_column(t["value_at_risk"], "money", currency=cur)
         out["Share of value at risk"] = (100 * t["share_of_value_at_risk"]).map("{:.1f}%".format)
     return out
 
 
-def action_list_display(actions: pd.DataFrame) -> pd.DataFrame:
-    """:func:`action_list` with readable columns."""
+def action_list_display(actions: pd.DataFrame, currency: str = "") -> pd.DataFrame:
+    """:func:`action_list` with readable columns (money with the ``currency`` prefix)."""
     out = pd.DataFrame(
         {
             "Rank": actions["rank"],
@@ -443,8 +448,12 @@ def action_list_display(actions: pd.DataFrame) -> pd.DataFrame:
             lambda d: "one purchase so far" if not np.isfinite(d) else f"{d:,.0f}"
         )
     if actions["value_at_risk"].notna().any():
-        out["Value if they stay"] = actions["value_if_alive"].map("{:,.0f}".format)
-        out["Value at risk"] = actions["value_at_risk"].map("{:,.0f}".format)
+        out["Value if they stay"] = format_column(
+            actions["value_if_alive"], "money", currency=currency
+        ).to_numpy()
+        out["Value at risk"] = format_column(
+            actions["value_at_risk"], "money", currency=currency
+        ).to_numpy()
     out["Consent"] = actions["consent"]
     out["Why (drivers that apply)"] = actions["reasons"].replace("", "—")
     return out
@@ -551,7 +560,7 @@ def export_markdown(result: ChurnResult, exports: dict[str, pd.DataFrame] | None
     text = (
         f"Scores for {len(scores):,} customer records written to "
         "`exports/churn_scores.csv` "
-        f"({', '.join(EXPORT_COLUMNS[1:])}). "
+        f"({', '.join(f'`{c}`' for c in EXPORT_COLUMNS[1:])}). "
     )
     if consent_known(result):
         return text + (

@@ -92,6 +92,7 @@ class ChurnResult(QuestionResult):
     candidate_scores: pd.DataFrame | None = None
     min_group_size: int = 10
     action_list_size: int = 25
+    currency: str = ""
 
     # -- the shape every question's result shares ---------------------------------------------
     def findings(self) -> list[Finding]:

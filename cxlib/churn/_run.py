@@ -51,8 +51,9 @@ RUN_OPTIONS: dict[str, Any] = {
 }
 
 #: Options of the ``churn`` block of cx.yml that are not analysis settings: how many customers
-#: the action list shows (the notebook's ``action_list_size``).
-DISPLAY_OPTIONS: dict[str, Any] = {"action_list_size": 25}
+#: the action list shows (the notebook's ``action_list_size``) and the money prefix of the
+#: figures (cx.yml's top-level ``currency``, which the notebook passes in).
+DISPLAY_OPTIONS: dict[str, Any] = {"action_list_size": 25, "currency": ""}
 
 
 def _tables_and_date(data: Any, as_of_date: Any) -> tuple[Mapping[str, Any], pd.Timestamp]:
@@ -287,6 +288,7 @@ def run_churn(
     result.action_list_size = int(
         extra.get("action_list_size", DISPLAY_OPTIONS["action_list_size"])
     )
+    result.currency = str(extra.get("currency") or "")
     return result
 
 

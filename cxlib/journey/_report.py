@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.report import Finding
+from cxlib.report import Finding, people_table
 
 _KIND_TEXT = {
     "retry": "customers repeat the step (it fails or stalls)",
@@ -125,82 +125,81 @@ def untyped_note(r: Any) -> str:
 
 def touchpoint_table(r: Any) -> pd.DataFrame:
     """Touchpoints and their channel type."""
-    return r.touchpoint_types.rename("channel type").rename_axis("touchpoint").reset_index()
+    t = r.touchpoint_types
+    return pd.DataFrame({"Touchpoint": t.index.astype(str), "Channel type": t.to_numpy()})
 
 
 def paths_table(r: Any) -> pd.DataFrame:
     """The most common paths with share and conversion rate as percentages."""
-    p = r.paths
-    return p.assign(
-        share=p["share"].map("{:.1%}".format),
-        conversion_rate=p["conversion_rate"].map("{:.1%}".format),
+    return people_table(
+        r.paths,
+        {
+            "path": ("Path", "text"),
+            "journeys": ("Journeys", "count"),
+            "customers": ("Customers", "count"),
+            "share": ("Share of journeys", "percent"),
+            "conversions": ("Conversions", "count"),
+            "conversion_rate": ("Conversion", "percent"),
+        },
     )
 
 
-_ATTRIBUTION_SHOWN = [
-    "touchpoint",
-    "first_touch",
-    "last_touch",
-    "linear",
-    "markov",
-    "markov_ci_low",
-    "markov_ci_high",
-    "removal_effect",
-    "markov_value",
-]
-_FRICTION_SHOWN = [
-    "journey",
-    "customers",
-    "journeys",
-    "conversion_rate",
-    "loop_rate",
-    "retry_rate",
-    "repeat_contact_rate",
-    "drop_off_step",
-    "minutes_to_complete",
-    "avg_satisfaction",
-    "complaint_rate",
-]
-_TOUCHPOINT_SHOWN = [
-    "journey_type",
-    "touchpoint",
-    "channel_type",
-    "journeys",
-    "drop_off_rate",
-    "retry_rate",
-    "loop_rate",
-    "contact_after_rate",
-    "friction_journeys",
-    "lost_conversions",
-    "avg_score",
-    "complaint_rate",
-]
-_PRIORITIES_SHOWN = [
-    "rank",
-    "journey",
-    "customers",
-    "journeys",
-    "conversion_rate",
-    "conversion_ci_low",
-    "conversion_ci_high",
-    "target_conversion",
-    "drop_off_step",
-    "avg_satisfaction",
-    "satisfaction_gap",
-    "effort",
-    "fix_effort",
-    "opportunity_value",
-]
+def outcome_summary_table(r: Any) -> pd.DataFrame:
+    """Converted vs abandoned journeys: steps, minutes and shares with friction, as shown."""
+    o = r.outcome_summary.assign(outcome=lambda d: d["outcome"].str.capitalize())
+    return people_table(
+        o,
+        {
+            "outcome": ("Journeys that", "text"),
+            "journeys": ("Journeys", "count"),
+            "avg_steps": ("Steps (average)", "number"),
+            "median_minutes": ("Minutes (median)", "number"),
+            "loop_share": ("With a loop", "percent"),
+            "retry_share": ("With a retry", "percent"),
+            "repeat_contact_share": ("With a repeat contact", "percent"),
+            "friction_share": ("With any friction", "percent"),
+        },
+    )
 
 
 def attribution_shown(r: Any) -> pd.DataFrame:
-    """The attribution table as shown (conversions and value credited, rounded)."""
-    return r.attribution[[c for c in _ATTRIBUTION_SHOWN if c in r.attribution]].round(2)
+    """The attribution table as shown: conversions credited by each model, the Markov
+    interval, the removal effect and the value credited."""
+    return people_table(
+        r.attribution,
+        {
+            "touchpoint": ("Touchpoint", "text"),
+            "first_touch": ("First touch", "number"),
+            "last_touch": ("Last touch", "number"),
+            "linear": ("Linear", "number"),
+            "markov": ("Markov", "number"),
+            "markov_ci_low": ("Markov, 95% interval from", "number"),
+            "markov_ci_high": ("Markov, 95% interval to", "number"),
+            "removal_effect": ("Conversions lost without it", "percent"),
+            "markov_value": ("Value credited (Markov)", "money"),
+        },
+        currency=r.currency,
+    )
 
 
 def friction_shown(r: Any) -> pd.DataFrame:
-    """Friction per journey type, the columns shown."""
-    return r.friction[[c for c in _FRICTION_SHOWN if c in r.friction.columns]]
+    """Friction per journey type, as shown."""
+    return people_table(
+        r.friction,
+        {
+            "journey": ("Journey", "text"),
+            "customers": ("Customers", "count"),
+            "journeys": ("Journeys", "count"),
+            "conversion_rate": ("Conversion", "percent"),
+            "loop_rate": ("Loops", "percent"),
+            "retry_rate": ("Retries", "percent"),
+            "repeat_contact_rate": ("Repeat contacts", "percent"),
+            "drop_off_step": ("Most common last step when abandoned", "text"),
+            "minutes_to_complete": ("Minutes to complete (median)", "number"),
+            "avg_satisfaction": ("Satisfaction (average)", "number"),
+            "complaint_rate": ("Complaints", "percent"),
+        },
+    )
 
 
 def worst_touchpoints(r: Any, n: int = 10) -> pd.DataFrame:
@@ -209,14 +208,49 @@ def worst_touchpoints(r: Any, n: int = 10) -> pd.DataFrame:
 
 
 def worst_touchpoints_shown(r: Any) -> pd.DataFrame:
-    """:func:`worst_touchpoints`, the columns shown."""
-    w = worst_touchpoints(r)
-    return w[[c for c in _TOUCHPOINT_SHOWN if c in w.columns]]
+    """:func:`worst_touchpoints`, as shown."""
+    return people_table(
+        worst_touchpoints(r),
+        {
+            "journey_type": ("Journey", "text"),
+            "touchpoint": ("Touchpoint", "text"),
+            "channel_type": ("Channel type", "text"),
+            "journeys": ("Journeys", "count"),
+            "drop_off_rate": ("Drop-off", "percent"),
+            "retry_rate": ("Retries", "percent"),
+            "loop_rate": ("Loops", "percent"),
+            "contact_after_rate": ("Contact after it", "percent"),
+            "friction_journeys": ("Journeys with friction here", "count"),
+            "lost_conversions": ("Conversions lost", "number"),
+            "avg_score": ("Satisfaction (average)", "number"),
+            "complaint_rate": ("Complaints", "percent"),
+        },
+    )
 
 
 def priorities_shown(r: Any) -> pd.DataFrame:
-    """The "fix first" table, the columns shown."""
-    return r.priorities[_PRIORITIES_SHOWN]
+    """The "fix first" table, as shown."""
+    return people_table(
+        r.priorities,
+        {
+            "rank": ("Rank", "count"),
+            "journey": ("Journey", "text"),
+            "customers": ("Customers", "count"),
+            "journeys": ("Journeys", "count"),
+            "conversion_rate": ("Conversion", "percent"),
+            "conversion_ci_low": ("Conversion, 95% interval from", "percent"),
+            "conversion_ci_high": ("Conversion, 95% interval to", "percent"),
+            "target_conversion": ("Benchmark conversion", "percent"),
+            "drop_off_step": ("Most common last step when abandoned", "text"),
+            "avg_satisfaction": ("Satisfaction (average)", "number"),
+            "satisfaction_gap": ("Satisfaction gap", "number"),
+            "effort": ("Effort score", "number"),
+            "fix_effort": ("Fix effort", "text"),
+            "extra_conversions": ("Extra conversions", "number"),
+            "opportunity_value": ("Opportunity", "money"),
+        },
+        currency=r.currency,
+    )
 
 
 def recommendations_markdown(r: Any) -> str:

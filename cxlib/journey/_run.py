@@ -122,6 +122,10 @@ class JourneyResult(QuestionResult):
         """The most common paths, shares as percentages."""
         return _report.paths_table(self)
 
+    def outcome_table(self) -> pd.DataFrame:
+        """Converted vs abandoned journeys, as shown."""
+        return _report.outcome_summary_table(self)
+
     def attribution_shown(self) -> pd.DataFrame:
         """Credit per touchpoint and model, rounded."""
         return _report.attribution_shown(self)

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
 
-from cxlib.plots.style import PALETTE
+from cxlib.plots.style import PALETTE, money_axis
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] = (8, 4.5)) -> Axes:
@@ -190,7 +190,14 @@ def plot_retention(
     ax.set_xlabel(time_label)
     ax.set_ylabel("Still active")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower left", ncol=2 if len(groups) > 5 else 1)
+    # below the axes, so that no curve or band is hidden behind it
+    ax.legend(
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=2 if len(groups) > 2 else 1,
+        frameon=False,
+    )
     return ax
 
 
@@ -198,8 +205,10 @@ def plot_value_at_risk(
     data: pd.DataFrame,
     ax: Axes | None = None,
     title: str = "Value at risk by segment",
+    currency: str = "",
 ) -> Axes:
-    """Horizontal bars of value at risk per segment, annotated with its share and customers.
+    """Horizontal bars of value at risk per segment, annotated with its share and customers;
+    the axis in money with the ``currency`` prefix and thousands separators.
 
     ``data``: :func:`cxlib.churn.segment_risk` (``segment``, ``value_at_risk``,
     ``share_of_value_at_risk``, ``customers``).
@@ -216,6 +225,7 @@ def plot_value_at_risk(
     ax.set_xlabel("Value at risk (expected loss: probability of churning × value if they stay)")
     ax.set_ylabel("")
     ax.set_xlim(0, float(d["value_at_risk"].max()) * 1.45 if len(d) else 1)
+    money_axis(ax.xaxis, currency)
     ax.set_title(title)
     return ax
 

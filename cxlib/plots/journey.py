@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path
 
-from cxlib.plots.style import PALETTE
+from cxlib.plots.style import PALETTE, money_axis
 
 __all__ = [
     "plot_attribution",
@@ -346,7 +346,8 @@ def plot_priorities(data: pd.DataFrame, ax=None, *, currency: str = "", title: s
             ha="center",
             va="center",
         )
-    ax.set_xlabel(f"opportunity value ({currency or 'value'} per period, 95% interval)")
+    ax.set_xlabel("Opportunity value per period (95% interval)")
+    money_axis(ax.xaxis, currency)
     ax.set_title(title or "What to fix first")
     ax.margins(x=0.35)
     return ax

@@ -96,3 +96,14 @@ def traffic_light(score: float, *, green: float = 90.0, amber: float = 75.0) -> 
     if score >= amber:
         return "amber"
     return "red"
+
+
+def money_axis(axis: Any, currency: str = "", nbins: int = 5) -> None:
+    """Label a matplotlib axis in money: at most ``nbins`` ticks, thousands separators and the
+    ``currency`` prefix ("£125,000"), so that tick labels never run together."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    from cxlib.report import format_money
+
+    axis.set_major_locator(MaxNLocator(nbins=nbins))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: format_money(v, currency)))

@@ -8,7 +8,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from cxlib.plots.style import PALETTE, TRAFFIC_LIGHT
+from cxlib.plots.style import PALETTE, TRAFFIC_LIGHT, money_axis
+from cxlib.report import name_words
 
 GROUP_COLOURS = {
     "persuadable": TRAFFIC_LIGHT["green"],
@@ -172,10 +173,12 @@ def plot_profit_curve(
     *,
     best_share: float | None = None,
     currency: str = "",
+    assumed: bool = False,
 ) -> Axes:
     """Incremental profit by share targeted (``profit_curve``), with its bootstrap 95% band;
     ``best_share`` marks the share the targeting decision chose (``best_share``: the highest
-    profit whose CI lies above zero; none when 0)."""
+    profit whose CI lies above zero; none when 0); the axis in money with ``currency``, and
+    "(assumed economics)" when the cost and value were assumed."""
     ax = _ax(ax)
     d = pd.concat(
         [
@@ -210,7 +213,8 @@ def plot_profit_curve(
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title("Incremental profit by share of customers contacted")
     ax.set_xlabel("Share contacted (highest predicted uplift first)")
-    ax.set_ylabel(f"Incremental profit {currency}".strip())
+    ax.set_ylabel("Incremental profit" + (" (assumed economics)" if assumed else ""))
+    money_axis(ax.yaxis, currency)
     ax.legend(fontsize=9)
     return ax
 
@@ -271,8 +275,8 @@ def plot_subgroup_effects(
     ax.set_yticks(range(len(levels)), [str(lv).replace("$", r"\$") for lv in levels])
     ax.set_ylim(-0.6, len(levels) - 0.4)
     ax.invert_yaxis()
-    ax.set_title(f"Effect on {outcome_label} by {covariate}")
+    ax.set_title(f"Effect on {outcome_label} by {name_words(covariate)}")
     ax.set_xlabel("Arm − control" + (" (points)" if percent else ""))
-    ax.set_ylabel(covariate)
+    ax.set_ylabel(name_words(covariate).capitalize())
     ax.legend(fontsize=9)
     return ax

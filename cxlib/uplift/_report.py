@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.privacy import Suppressed, suppress_small_groups
+from cxlib.report import name_words
 from cxlib.uplift._constants import BINARY_OUTCOMES
 from cxlib.uplift._subgroups import _level_order
 from cxlib.uplift._targeting import expected_profit
@@ -52,22 +53,23 @@ def who_responds_sentences(
     out = []
     for cov in order[:max_sentences]:
         d = sig.loc[sig["covariate"] == cov].sort_values("estimate", ascending=False)
+        named = name_words(cov)
         parts = []
         shown = d.drop_duplicates("level")
         for _, r in shown.head(3).iterrows():
             parts.append(
-                f"{_arm_label(r['better_arm'])} works better for {cov} = {r['level']} "
+                f"{_arm_label(r['better_arm'])} works better for {named} = {r['level']} "
                 f"({outcome_label} {eff(r['better_effect'])} vs {eff(r['other_effect'])} with "
                 f"{_arm_label(r['other_arm'])}; difference {eff(r['estimate'])}, 95% CI "
                 f"{r['ci_low'] * k:+.1f} to {r['ci_high'] * k:+.1f})"
             )
         if len(shown) > 3:
-            parts.append(f"and {len(shown) - 3} more level(s) of {cov}")
+            parts.append(f"and {len(shown) - 3} more level(s) of {named}")
         levels = _level_order(comparison.loc[comparison["covariate"] == cov, "level"].unique())
         rest = [lv for lv in levels if lv not in set(d["level"])]
         more = f" and {len(rest) - 4} more" if len(rest) > 4 else ""
-        tail = f"; no clear difference for {cov} = {', '.join(rest[:4])}{more}" if rest else ""
-        out.append(f"By {cov}: " + "; ".join(parts) + tail + ".")
+        tail = f"; no clear difference for {named} = {', '.join(rest[:4])}{more}" if rest else ""
+        out.append(f"By {named}: " + "; ".join(parts) + tail + ".")
     return out
 
 
@@ -704,8 +706,8 @@ def campaign_description(res: UpliftResult) -> str:
             else ""
         )
         + f", offers **{', '.join(spec.arms)}**; outcomes "
-        f"measured: {', '.join(spec.outcomes)}. Covariates known before the send: "
-        f"{', '.join(spec.covariates) or 'none'}. "
+        f"measured: {', '.join(f'`{o}`' for o in spec.outcomes)}. Covariates known before the "
+        f"send: {', '.join(f'`{c}`' for c in spec.covariates) or 'none'}. "
         + (f"{covariates_sentence(res)} " if covariates_sentence(res) else "")
         + f"Purchase history: {res.feature_note}."
     )
@@ -778,6 +780,6 @@ def scores_note(res: UpliftResult, file_name: str = "uplift_scores.csv") -> str:
     return (
         f"{len(res.scores):,} customers scored, **{n_rec:,} recommended** "
         f"({consent_note}): the consenting customers inside the share the profit curve "
-        f"chose; written to `exports/{file_name}` (customer_id, arm, uplift, recommended), the "
+        f"chose; written to `exports/{file_name}` (`customer_id`, `arm`, `uplift`, `recommended`), the "
         "decision per offer to `exports/uplift_targeting.csv`."
     )
