@@ -141,9 +141,23 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
 
 
 def notebooks_dir() -> Path:
-    """Folder holding the notebook series (``notebooks/`` next to the cxlib package)."""
+    """Folder holding the notebook series: ``CX_NOTEBOOKS`` when set; else ``notebooks/`` next
+    to the cxlib package (a checkout or an editable install); else the copy a wheel installs in
+    ``<prefix>/share/cxlib/notebooks`` (``pip install cxlib``)."""
+    import sys
+    import sysconfig
+
     env = os.environ.get("CX_NOTEBOOKS")
-    return Path(env) if env else Path(cxlib.__file__).resolve().parent.parent / "notebooks"
+    if env:
+        return Path(env)
+    checkout = Path(cxlib.__file__).resolve().parent.parent / "notebooks"
+    if checkout.is_dir():
+        return checkout
+    for prefix in (sysconfig.get_path("data"), sys.prefix, sysconfig.get_config_var("userbase")):
+        installed = Path(str(prefix)) / "share" / "cxlib" / "notebooks"
+        if installed.is_dir():
+            return installed
+    return checkout
 
 
 def _select(only: Any) -> list[NotebookSpec]:

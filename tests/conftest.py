@@ -30,3 +30,20 @@ def realdata() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("CX_REALDATA is not set (real public datasets not available)")
     return Path(value)
+
+
+@pytest.fixture(scope="session")
+def sample_series_run(sample_dir, tmp_path_factory):
+    """One ``cx run`` of the whole series on ``data/sample`` with the safety net's pseudonym key,
+    shared by the end-to-end checks (tests/test_series.py) and the safety net's digests
+    (tests/test_safety_net.py): ``(exit code, run folder, digests of the inputs before)``."""
+    from file_digests import SAFETY_NET_KEY, digests
+
+    from cxlib.cli import main
+
+    out = tmp_path_factory.mktemp("sample-series")
+    before = digests(sample_dir)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CX_PSEUDONYM_KEY", SAFETY_NET_KEY)
+        code = main(["run", "--data", str(sample_dir), "--out", str(out)])
+    return code, out / "latest", before

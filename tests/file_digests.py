@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+#: The pseudonymisation key of the safety net's runs (tests/test_safety_net.py).
+SAFETY_NET_KEY = "cx-safety-net"
+
 
 def digests(folder: Path) -> dict[str, str]:
     """``{relative path: SHA-256}`` of every file below ``folder``."""

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 import pytest
-from file_digests import digests
+from file_digests import SAFETY_NET_KEY, digests
 
 from cxlib.cli import main
 from cxlib.contract import SourceData, load_source
@@ -32,7 +32,7 @@ from cxlib.synth import generate
 
 pytestmark = pytest.mark.slow
 
-KEY = "cx-safety-net"
+KEY = SAFETY_NET_KEY
 
 SAMPLE_DIGESTS = {
     "exports/attribution.csv": "d96bfcb22fea171ce6480491f8defe9e9cb46d47a9f9532570480b5d527133c5",
@@ -112,9 +112,12 @@ def assert_equals_the_folder_run(
     return manifest, folder
 
 
-def test_sample_run_is_byte_identical(sample_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("CX_PSEUDONYM_KEY", KEY)
-    assert run_digests(sample_dir, tmp_path / "out") == SAMPLE_DIGESTS
+def test_sample_run_is_byte_identical(sample_series_run):
+    """The session's run of the series on the sample (conftest.py, with this key) writes the
+    recorded bytes: same inputs and seed, same exports and headline files, run after run."""
+    code, latest, _ = sample_series_run
+    assert code == 0
+    assert run_files(latest.resolve()) == SAMPLE_DIGESTS
 
 
 def test_synth_20000_seed_7_run_is_byte_identical(tmp_path, monkeypatch):
