@@ -565,3 +565,26 @@ def test_single_customer_view_on_tiny_tables(emails) -> None:
     assert scv.skipped_reason_ is None
     assert len(scv.master_map_) == n and 1 <= scv.n_people_ <= n
     assert scv.master_map_["master_id"].notna().all()
+
+
+def test_empty_charts_give_way_to_a_sentence():
+    """Issue #21: with no failing rule and no missing value there is nothing to chart; the
+    report says so in a sentence instead of drawing an empty chart."""
+    from types import SimpleNamespace
+
+    clean = SimpleNamespace(
+        rules=pd.DataFrame({"failed_rows": [0, 0, 0]}),
+        profile=pd.DataFrame({"completeness": [1.0, 1.0]}),
+    )
+    assert audit.AuditResult.issues_note(clean) == (
+        "No data-quality rule failed: all 3 rules passed on every row."
+    )
+    assert audit.AuditResult.completeness_note(clean) == (
+        "Every column is filled in on every row (2 columns)."
+    )
+    dirty = SimpleNamespace(
+        rules=pd.DataFrame({"failed_rows": [0, 2]}),
+        profile=pd.DataFrame({"completeness": [1.0, 0.5]}),
+    )
+    assert audit.AuditResult.issues_note(dirty) is None
+    assert audit.AuditResult.completeness_note(dirty) is None

@@ -97,3 +97,8 @@ def test_runs_and_reads_as_a_briefing(real_run):
     status = {nb["name"]: nb.get("error") or nb["status"] for nb in manifest["notebooks"]}
     assert {k: status[k] for k in statuses} == statuses, status
     assert run_defects(latest, allow) == {}, name
+    if name == "hillstrom":  # a clean campaign file: no empty chart, a sentence instead
+        audit_page = (latest / "01_data_audit.html").read_text(encoding="utf-8")
+        assert "No data-quality rule failed" in audit_page
+        assert "Every column is filled in on every row" in audit_page
+        assert "Largest data-quality issues" not in audit_page

@@ -389,6 +389,22 @@ def counts_table(result: AuditResult) -> pd.DataFrame:
     )
 
 
+def issues_note(result: AuditResult) -> str | None:
+    """The sentence shown instead of the issues chart and table when no rule failed (an empty
+    chart is not drawn); None when some rule failed."""
+    if (result.rules["failed_rows"] > 0).any():
+        return None
+    return f"No data-quality rule failed: all {len(result.rules):,} rules passed on every row."
+
+
+def completeness_note(result: AuditResult) -> str | None:
+    """The sentence shown instead of the completeness chart when every column is filled in on
+    every row; None when some value is missing."""
+    if (result.profile["completeness"] < 1).any():
+        return None
+    return f"Every column is filled in on every row ({len(result.profile):,} columns)."
+
+
 def top_issues_table(result: AuditResult, n: int = 15) -> pd.DataFrame:
     """The ``n`` rules failing on the largest share of rows, shares in percent."""
     return _coded(

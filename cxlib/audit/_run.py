@@ -136,6 +136,8 @@ class AuditResult(QuestionResult):
     as_of_note = _report.as_of_note
     counts_table = _report.counts_table
     top_issues_table = _report.top_issues_table
+    issues_note = _report.issues_note
+    completeness_note = _report.completeness_note
     linkage_notice = _report.linkage_notice
     duplicates_table = _report.duplicates_table
     duplicates_note = _report.duplicates_note
