@@ -365,3 +365,16 @@ def test_no_customer_id_suggests_row_id(tmp_path):
     assert "`tables.transactions.row_id: true`" in str(err.value)
     data = load_source(src, config={"tables": {"transactions": {"row_id": True}}})
     assert data.counts.set_index("table").loc["transactions", "accepted_rows"] == 2
+
+
+def test_whole_number_beyond_int64_is_set_aside_not_a_crash(tmp_path):
+    """A birth year of 1E100 is finite and whole but fits no whole-number column: the row is
+    quarantined as "not a whole number" (it raised a TypeError from pandas before)."""
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,birth_year\nC1,1E100\nC2,1980\nC3,-9.3e18\n", encoding="utf-8"
+    )
+    data = load_source(tmp_path, tables=("customers",), as_of_date="2025-01-01")
+    assert data.tables["customers"]["customer_id"].tolist() == ["C2"]
+    assert data.tables["customers"]["birth_year"].tolist() == [1980]
+    q = data.quarantine["customers"]
+    assert q["reason"].tolist() == ["not a whole number in birth_year"] * 2

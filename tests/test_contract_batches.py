@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cxlib.contract import ContractError, load_source, validate_batches, validate_table
@@ -193,6 +193,9 @@ CELL = st.text(
     rows=st.lists(st.tuples(CELL, CELL, CELL, CELL), min_size=0, max_size=8),
     batch_rows=st.integers(1, 4),
 )
+# found by CI: a whole number beyond int64 (birth year 1E100) crashed the typing; now set aside
+@example(rows=[("", "", "1E100", "")], batch_rows=1)
+@example(rows=[("C1", "2020-01-01", "1E100", "")], batch_rows=2)
 def test_property_batched_equals_whole_table(rows, batch_rows, tmp_path_factory):
     folder = tmp_path_factory.mktemp("prop")
     with (folder / "customers.csv").open("w", newline="", encoding="utf-8") as fh:

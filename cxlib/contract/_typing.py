@@ -143,7 +143,8 @@ def _parse(s: pd.Series, kind: str, date_format: str | None) -> tuple[pd.Series,
         bad = ~blank & ~np.isfinite(num.fillna(0.0).to_numpy()) | (num.isna() & ~blank)
         num = num.where(~bad)
         if kind == "int":
-            frac = num.notna() & (num != np.floor(num.fillna(0)))
+            # a fraction, or a number no whole-number column can hold (beyond ±2**63, e.g. 1E100)
+            frac = num.notna() & ((num != np.floor(num.fillna(0))) | (num.abs() >= 2.0**63))
             bad = bad | frac
             return num.where(~frac).round().astype("Int64"), bad
         if kind == "flag":
