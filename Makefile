@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check cxlib tests benchmarks
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS) tests
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=1800 notebooks/
@@ -51,25 +51,14 @@ bench: $(STAMP)
 
 # CI's "newest" job: cxlib's ranges (pyproject.toml, no lock) installed into a fresh venv that
 # already holds an analyst's JupyterLab packages at their newest versions. Fails when installing
-# cxlib downgrades or removes any package that was there (.ci/newest.py), then runs the unit tests
-# of every module that need no Spark, no real data and no large synthetic set. Spark is not
-# installed here, so it is dropped from CX_REQUIRE_BACKENDS; PostgreSQL tests run when CX_PG_URL
-# names a server; CX_REALDATA is emptied (real-data tests belong to the lock job). The whole
-# `not slow and not spark and not realdata` set takes 10-12.5 minutes on the 2-core CI machine,
-# more than CI has left, so the newest job leaves out the files that test depth rather than
-# compatibility (thread equality, sample-level truth recovery, leakage, backend-equals-frames,
-# bad-input corpus, batching properties, runner orchestration, ruff limits) and the two slowest
-# single tests: about 3.5 minutes. All of them run in the lock job; run them here with
-# NEWEST_PYTEST_ARGS='-m "not slow and not spark and not realdata"'.
+# cxlib downgrades or removes any package that was there (.ci/newest.py), runs `cx run` from the
+# installed package alone, then the unit tests: every test that needs no Spark, no real data and
+# no large synthetic set (those run in the lock job). Spark is not installed here, so it is
+# dropped from CX_REQUIRE_BACKENDS; PostgreSQL tests run when CX_PG_URL names a server;
+# CX_REALDATA is emptied.
 NEWEST_VENV ?= .venv-newest
 ANALYST_PACKAGES ?= pandas numpy scipy scikit-learn matplotlib jupyterlab
-NEWEST_SKIP_FILES := threads churn_sample segment_sample churn_leakage audit_backend \
-	segment_backend bad_inputs contract_batches runner limits
-NEWEST_SKIP_TESTS := test_churn.py::test_models_judged_on_a_sample_of_a_large_test_snapshot \
-	test_uplift.py::test_column_major_predictions_are_identical
-NEWEST_PYTEST_ARGS ?= -m "not slow and not spark and not realdata" \
-	$(foreach f,$(NEWEST_SKIP_FILES),--ignore=tests/test_$(f).py) \
-	$(foreach t,$(NEWEST_SKIP_TESTS),--deselect tests/$(t))
+NEWEST_PYTEST_ARGS ?= -m "not slow and not spark and not realdata"
 NEWEST_REQUIRE := $(subst $(space),$(comma),$(filter-out spark,$(subst $(comma),$(space),$(CX_REQUIRE_BACKENDS))))
 
 newest:
