@@ -16,29 +16,21 @@ from pathlib import Path
 import pytest
 import yaml
 from report_scan import data_names, run_defects
+from test_churn_realdata import TELCO_CONFIG
+from test_uplift_hillstrom import CONFIG as HILLSTROM_CONFIG
 
 from cxlib.cli import main
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-#: dataset → (folder under CX_REALDATA, cx.yml, files whose names may be shown, statuses)
+#: dataset → (folder under CX_REALDATA, cx.yml, files whose names may be shown, statuses); the
+#: column mappings are the real-data tests' own (Hillstrom, Telco)
 RUNS = {
     "hillstrom": (
         ".",
         {
+            **HILLSTROM_CONFIG,
             "as_of_date": "2008-06-30",
-            "tables": {
-                "campaign": {
-                    "file": "hillstrom.csv",
-                    "row_id": True,
-                    "columns": {
-                        "segment": "group",
-                        "visit": "visited",
-                        "conversion": "converted",
-                        "spend": "revenue",
-                    },
-                }
-            },
             "uplift": {"n_folds": 2, "n_bootstrap": 50},
         },
         ("hillstrom.csv",),
@@ -47,13 +39,8 @@ RUNS = {
     "telco": (
         ".",
         {
+            **TELCO_CONFIG,
             "as_of_date": "2020-01-31",
-            "tables": {
-                "customers": {
-                    "file": "telco_churn.csv",
-                    "columns": {"customerID": "customer_id", "Churn": "churned"},
-                }
-            },
             "churn": {"n_bootstrap": 50, "segment_column": "Contract", "duration_column": "tenure"},
         },
         ("telco_churn.csv",),
