@@ -320,6 +320,30 @@ def test_markov_bootstrap_ci_brackets_estimate():
     assert {"estimate", "ci_low", "ci_high", "p_value"} <= set(out.columns)
 
 
+def test_markov_bootstrap_per_path_spreads_like_resampled_journeys():
+    """The bootstrap draws one Poisson(n) weight per distinct path of n journeys. Oracle: the
+    journeys themselves resampled (each kept Poisson(1) times), rebuilt and refitted. Few
+    distinct paths with many journeys each, so that a Poisson(1) weight per path (the wrong
+    unit) would give a spread several times too small."""
+    rng = np.random.default_rng(7)
+    menu = [["x", "y"], ["y"], ["x"], ["z", "y"], ["x", "z"]]
+    paths = [
+        list(menu[int(rng.integers(len(menu)))]) + (["purchase"] if rng.random() < 0.4 else [])
+        for _ in range(400)
+    ]
+    fit = J.MarkovAttribution(n_boot=400, random_state=1).fit(J.build_journeys(_events(paths)))
+    unit_sd = pd.Series(fit.boot_.std(axis=0), index=fit.touchpoints_)
+    oracle = []
+    for b in range(40):
+        keep = np.random.default_rng(100 + b).poisson(1.0, len(paths))
+        again = [p for p, k in zip(paths, keep, strict=True) for _ in range(k)]
+        m = J.MarkovAttribution().fit(J.build_journeys(_events(again)))
+        oracle.append(pd.Series(m.attributed_, index=m.touchpoints_))
+    oracle_sd = pd.concat(oracle, axis=1).std(axis=1)
+    ratio = unit_sd / oracle_sd.loc[unit_sd.index]
+    assert ratio.between(0.7, 1.4).all(), ratio.to_dict()
+
+
 # ------------------------------------------------------------------ friction and priorities
 
 

@@ -11,29 +11,35 @@ from scipy.sparse.linalg import spsolve
 from cxlib.journey._build import JourneyData, _tp_names
 
 
-def _markov_units(jd: JourneyData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Attribution paths as *units* (identical paths of the same outcome count once):
-    non-conversion steps (unit, tp) in order, converted per unit, and each journey's unit (-1:
-    no non-conversion step). Only the distinct paths and the journey-to-unit map come back."""
+def _markov_units(
+    jd: JourneyData,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Attribution paths as *units*: the distinct (path, outcome) pairs, a path being a journey's
+    non-conversion steps in order, counted in the backend.
+
+    Returns the units' steps (unit, tp) in order, each unit's outcome (converted), its number
+    of journeys and their conversion value; units are in (path, outcome) order. Only the
+    distinct paths come back from the backend, never one row per journey.
+    """
+    import pyarrow.compute as pc
+
     st = jd.backend.steps
     st = st.filter(~st["is_conversion"])
-    keyed = st.group_by("journey").aggregate(
-        key=st["tp"].cast("string").group_concat(",", order_by=st["pos"]),
+    paths = st.group_by("journey").aggregate(
+        path=st["tp"].collect(order_by=st["pos"]),
         conv=st["jconv"].max(),
+        value=st["jvalue"].max(),
     )
-    # a unit per (path, outcome), numbered in (path, outcome) order
-    keyed = keyed.mutate(unit=keyed["key"].dense_rank() * 2 + keyed["conv"].cast("int64"))
-    keyed = jd.backend.engine.keep(keyed, "cx_journey_units")
-    units = keyed.group_by(["unit", "key", "conv"]).aggregate().order_by("unit").to_pandas()
-    jmap = keyed.select("journey", "unit").to_pandas()
-    number = pd.Series(np.arange(len(units), dtype=np.int64), index=units["unit"].to_numpy())
-    unit_of = np.full(jd.n_journeys, -1, dtype=np.int64)
-    unit_of[jmap["journey"].to_numpy()] = number.loc[jmap["unit"].to_numpy()].to_numpy()
-    codes = [np.array(k.split(","), dtype=np.int64) for k in units["key"]]
-    lens = np.array([len(c) for c in codes], dtype=np.int64)
-    jn = np.repeat(np.arange(len(codes), dtype=np.int64), lens)
-    tp = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
-    return jn, tp, units["conv"].to_numpy(dtype=bool), unit_of
+    units = paths.group_by(["path", "conv"]).aggregate(n=paths.count(), value=paths["value"].sum())
+    units = units.mutate(key=units["path"].map(lambda tp: tp.cast("string")).join(","))
+    tab = units.order_by(["key", "conv"]).to_pyarrow()
+    path = tab.column("path").combine_chunks()
+    jn = np.asarray(pc.list_parent_indices(path), dtype=np.int64)
+    tp = np.asarray(pc.list_flatten(path), dtype=np.int64)
+    conv = np.asarray(tab.column("conv").to_numpy(zero_copy_only=False), dtype=bool)
+    n = np.asarray(tab.column("n").to_numpy(zero_copy_only=False), dtype=float)
+    value = tab.column("value").to_pandas().fillna(0.0).to_numpy(dtype=float)
+    return jn, tp, conv, n, value
 
 
 class MarkovAttribution:
@@ -139,15 +145,11 @@ class MarkovAttribution:
         Paths are the journeys' non-conversion steps; journeys made of a conversion alone have
         no touchpoint to credit and are left out.
         """
-        jn, tp, conv_u, unit_of = _markov_units(jd)
-        conv = jd.journeys["converted"].to_numpy(dtype=bool)
-        value = jd.journeys["value"].to_numpy(dtype=float)
+        jn, tp, conv_u, unit_n, unit_value = _markov_units(jd)
         names = _tp_names(jd)
         n_tp = len(names)
-        n_j = jd.n_journeys
-        n_u = len(conv_u)
         frm, to, jj, n_states, holds = self._transitions(jn, tp, conv_u, n_tp)
-        # aggregate identical transitions; bootstrap re-weights them through journey weights
+        # aggregate identical transitions; the bootstrap re-weights them through unit weights
         pair, pair_idx = np.unique(frm * (n_states + 2) + to, return_inverse=True)
         p_frm, p_to = pair // (n_states + 2), pair % (n_states + 2)
         self.touchpoints_ = [
@@ -165,31 +167,26 @@ class MarkovAttribution:
             )
             return p, np.clip(re_, 0.0, None)
 
-        has_unit = unit_of >= 0
-        unit_n = np.bincount(unit_of[has_unit], minlength=n_u).astype(float)
         w = np.bincount(pair_idx, weights=unit_n[jj], minlength=len(pair))
         self.conversion_probability_, self.removal_effects_ = effects(w)
         self.n_states_ = n_states
-        has_steps = has_unit & (np.bincount(jn, minlength=n_u) > 0)[np.maximum(unit_of, 0)]
-        credited = conv & has_steps
-        self.n_conversions_ = int(credited.sum())
-        self.conversion_value_ = float(value[credited].sum())
+        # credited: converted journeys with at least one non-conversion step (every unit has)
+        self.n_conversions_ = int(unit_n[conv_u].sum())
+        self.conversion_value_ = float(unit_value[conv_u].sum())
         share = self.removal_effects_ / max(self.removal_effects_.sum(), 1e-300)
         self.attributed_ = share * self.n_conversions_
         self.attributed_value_ = share * self.conversion_value_
         self.boot_ = None
         if self.n_boot:
+            # resampling journeys with Poisson(1) weights gives a unit of n journeys the weight
+            # Poisson(n): drawn per unit, the bootstrap costs the distinct paths, not the journeys
             rng = np.random.default_rng(self.random_state)
             boots = []
-            unit_bin = np.where(has_unit, unit_of, n_u)  # journeys without a path: a spare bin
-            cred = credited.astype(float)
             for _ in range(self.n_boot):
-                jw = rng.poisson(1.0, n_j).astype(float)
-                uw = np.bincount(unit_bin, weights=jw, minlength=n_u + 1)[:n_u]
+                uw = rng.poisson(unit_n).astype(float)
                 wb = np.bincount(pair_idx, weights=uw[jj], minlength=len(pair))
                 _, reb = effects(wb)
-                nconv_b = float(jw @ cred)
-                boots.append(reb / max(reb.sum(), 1e-300) * nconv_b)
+                boots.append(reb / max(reb.sum(), 1e-300) * float(uw[conv_u].sum()))
             self.boot_ = np.array(boots)
         return self
 
