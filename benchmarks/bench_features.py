@@ -232,6 +232,20 @@ def check_equal(cx: pd.DataFrame, hand: pd.DataFrame) -> list[str]:
     return shared
 
 
+def parquet_as_of(path: Path) -> tuple[int, pd.Timestamp]:
+    """Rows of the Parquet and its default as-of date: the day of the latest timestamp not
+    after now (as the contract)."""
+    con = duckdb.connect()
+    try:
+        n_rows, last = con.sql(
+            "SELECT count(*), max(timestamp) FILTER (WHERE timestamp <= now()::TIMESTAMP) "
+            f"FROM read_parquet('{path}')"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(n_rows), pd.Timestamp(last).normalize()
+
+
 def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -255,12 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         make_parquet(args.csv, args.parquet, args.threads, args.memory_limit)
         print(f"made {args.parquet} from {args.csv} in {time.perf_counter() - t:.1f} s")
-    con = duckdb.connect()
-    n_rows, last = con.sql(
-        "SELECT count(*), max(timestamp) FILTER (WHERE timestamp <= now()::TIMESTAMP) "
-        f"FROM read_parquet('{args.parquet}')"
-    ).fetchone()
-    con.close()
+    n_rows, last = parquet_as_of(args.parquet)
     as_of = pd.Timestamp(args.as_of or last).normalize()
     print(
         f"{args.parquet}: {n_rows:,} rows, {args.parquet.stat().st_size / 2**20:.0f} MiB; "

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.privacy import private_tempdir
+from cxlib.threads import duckdb_threads
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ row order of its own), so that "first row" rules give the pandas result exactly;
 report it. A database table may carry it as its load order
 (:data:`cxlib.sources.LOAD_ORDER_COLUMN`, the same name)."""
 
-DUCKDB_THREADS = 2
+DUCKDB_THREADS = duckdb_threads()
+"""DuckDB's threads when cxlib was imported (every CPU the process may use, or ``CX_THREADS``);
+a connection reads :func:`cxlib.threads.duckdb_threads` when it is made, so a later
+``CX_THREADS`` counts too."""
 DUCKDB_MEMORY_LIMIT = "4GB"
 """DuckDB's own memory cap for the notebooks' backend tables; beyond it DuckDB spills to its
 temporary folder instead of growing (the scale issue's 10 GB budget includes pandas). At 1 M
@@ -102,11 +106,12 @@ def duckdb_memory_limit() -> str:
 def duckdb_connection(temp_directory: str | os.PathLike | None = None) -> Any:
     """A new embedded DuckDB connection through Ibis, with the library's thread and memory caps.
 
-    ``temp_directory`` is where DuckDB spills when a query needs more than its memory cap.
+    ``temp_directory`` is where DuckDB spills when a query needs more than its memory cap. The
+    connection runs on :func:`cxlib.threads.duckdb_threads` threads.
     """
     import ibis
 
-    con = ibis.duckdb.connect(threads=DUCKDB_THREADS, memory_limit=duckdb_memory_limit())
+    con = ibis.duckdb.connect(threads=duckdb_threads(), memory_limit=duckdb_memory_limit())
     if temp_directory is not None:
         con.raw_sql(f"SET temp_directory = '{Path(temp_directory).as_posix()}'")
     con.raw_sql("SET preserve_insertion_order = true")

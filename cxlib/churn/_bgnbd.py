@@ -5,7 +5,9 @@ gradients) on log-parameters; standard errors come from the inverse of the obser
 a numerical Hessian obtained by central finite differences of the analytic gradient
 (:func:`statsmodels.tools.numdiff.approx_fprime`), and confidence intervals are computed on the
 log scale (so they stay positive). Customers with identical ``(frequency, recency, T)`` are
-collapsed into one weighted row, so large data costs little.
+collapsed into one weighted row, so large data costs little. The fits run with BLAS on one
+thread (:func:`cxlib.threads.on_one_blas_thread`): the objective multiplies small vectors
+thousands of times, which waking BLAS threads would make many times slower.
 
 References
 ----------
@@ -30,6 +32,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+
+from cxlib.threads import on_one_blas_thread
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +296,7 @@ class BetaGeoModel:
         return self._objective(theta, x, tx, T, w, Z, R=R)[0]
 
     # -- fitting -----------------------------------------------------------------------------
+    @on_one_blas_thread
     def fit(
         self, frequency, recency, T, weights=None, covariates=None, rate_covariates=None
     ) -> BetaGeoModel:
@@ -308,6 +313,11 @@ class BetaGeoModel:
         rate_covariates : DataFrame or 2-D array, optional
             Time-invariant covariates of the purchase rate (one row per customer; e.g. 0/1
             indicators of a customer attribute's levels, or standardised numbers).
+
+        Returns
+        -------
+        BetaGeoModel
+            The fitted model (BLAS runs on one thread during the fit).
         """
         x, tx, T = _as_float(frequency), _as_float(recency), _as_float(T)
         w = np.ones_like(x) if weights is None else _as_float(weights)
@@ -492,6 +502,7 @@ class BetaGeoModel:
         return (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)) ** r * hyp)
 
 
+@on_one_blas_thread
 def fit_stratified_bgnbd(
     frequency,
     recency,
@@ -524,7 +535,8 @@ def fit_stratified_bgnbd(
     Returns
     -------
     dict mapping each stratum label (as text) to a fitted :class:`BetaGeoModel` whose ``coef_``
-    and ``rate_coef_`` are the shared effects (no standard errors: ``summary()`` has NaN).
+    and ``rate_coef_`` are the shared effects (no standard errors: ``summary()`` has NaN). BLAS
+    runs on one thread during the fits.
     """
     x, tx, tt = _as_float(frequency), _as_float(recency), _as_float(T)
     labels = np.asarray(strata).astype(str)

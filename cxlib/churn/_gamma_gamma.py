@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import special
 
 from cxlib.churn._bgnbd import BetaGeoModel, _as_float, _fit_log_params, _summary_table
+from cxlib.threads import on_one_blas_thread
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,10 @@ class GammaGammaModel:
     def _negll(self, log_params: np.ndarray, x, m, w) -> float:
         return self._objective(log_params, x, m, w)[0]
 
+    @on_one_blas_thread
     def fit(self, frequency, monetary_value, weights=None) -> GammaGammaModel:
-        """Fit on customers with at least one repeat purchase and positive mean spend."""
+        """Fit on customers with at least one repeat purchase and positive mean spend (with BLAS
+        on one thread, :func:`cxlib.threads.on_one_blas_thread`)."""
         x, m = _as_float(frequency), _as_float(monetary_value)
         w = np.ones_like(x) if weights is None else _as_float(weights)
         if len(x) != len(m):

@@ -14,7 +14,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from cxlib.churn._bgnbd import _Z95
 from cxlib.churn._features import feature_label
 from cxlib.report import format_significant
-from cxlib.threads import openmp_threads
+from cxlib.threads import native_threads, openmp_threads
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +50,6 @@ def _independent_columns(X: np.ndarray, names: list[str], tol: float = 1e-7) -> 
                 continue
         keep.append(j)
     return keep
-
-
-def _single_thread():
-    """Run model fitting on one BLAS/OpenMP thread.
-
-    On a loaded 2-core machine, busy-waiting BLAS and OpenMP threads made the logistic fit about
-    25x and gradient boosting about 15x slower than one thread (measured while developing this
-    module); the models here are small enough that one thread is fast and predictable everywhere.
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def _separating_columns(D: pd.DataFrame, y: np.ndarray, min_count: int = 1) -> list[str]:
@@ -203,7 +191,9 @@ class LogitChurnModel(ClassifierMixin, BaseEstimator):
         if groups is not None:
             codes = pd.factorize(pd.Series(np.asarray(groups)))[0]
             fit_kw.update(cov_type="cluster", cov_kwds={"groups": codes})
-        with _single_thread(), warnings.catch_warnings():
+        # one BLAS/OpenMP thread: on a loaded 2-core machine busy-waiting threads made this fit
+        # about 25x slower than one thread (measured while developing this module)
+        with native_threads(1), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
                 res = model.fit(**fit_kw)

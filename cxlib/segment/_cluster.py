@@ -11,7 +11,8 @@ import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+
+from cxlib.threads import native_threads
 
 logger = logging.getLogger("cxlib.segment")
 
@@ -260,7 +261,7 @@ class BehaviouralSegmenter:
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None) -> BehaviouralSegmenter:
         """Choose k and fit the final model on the customer feature table ``X``."""
-        with threadpool_limits(self.n_threads):
+        with native_threads(self.n_threads):
             return self._fit(X)
 
     def _fit(self, X: pd.DataFrame) -> BehaviouralSegmenter:
@@ -359,7 +360,7 @@ class BehaviouralSegmenter:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Cluster (1..k_) of each row of ``X``."""
-        with threadpool_limits(getattr(self, "n_threads", 1)):
+        with native_threads(getattr(self, "n_threads", 1)):
             return self._label_map[self.model_.predict(self.transform(X))]
 
     def fit_predict(self, X: pd.DataFrame, y=None) -> np.ndarray:
@@ -423,7 +424,7 @@ def bootstrap_stability(
     clusters by the adjusted Rand index (1 = identical partition, 0 = chance agreement).
     The k-means loops run on the segmenter's ``n_threads``.
     """
-    with threadpool_limits(getattr(segmenter, "n_threads", 1)):
+    with native_threads(getattr(segmenter, "n_threads", 1)):
         return _bootstrap_stability(segmenter, X, n_bootstrap, random_state, max_samples)
 
 

@@ -29,6 +29,7 @@ from cxlib.sources._common import (
     first_line,
     raise_if_interrupted,
 )
+from cxlib.threads import duckdb_threads
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class FolderSource:
 
     @property
     def con(self) -> Any:
-        """The Ibis DuckDB connection (created on first use). It spills, if ever, into a private
+        """The Ibis DuckDB connection (created on first use, on
+        :func:`cxlib.threads.duckdb_threads` threads). It spills, if ever, into a private
         temporary folder (deleted with the source), not DuckDB's default ``.tmp`` in the
         working directory: the rows it reads hold personal data."""
         if self._con is None:
@@ -81,7 +83,7 @@ class FolderSource:
             import ibis
 
             spill = private_tempdir("cx-read-")
-            self._con = ibis.duckdb.connect()
+            self._con = ibis.duckdb.connect(threads=duckdb_threads())
             self._con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
             self._spill = weakref.finalize(self, shutil.rmtree, spill, True)
         return self._con

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlib.engine import DUCKDB_THREADS, duckdb_memory_limit
+from cxlib.engine import duckdb_memory_limit
 from cxlib.privacy import private_tempdir
 from cxlib.sources._batches import RawBatches, _chunks
 from cxlib.sources._common import (
@@ -29,6 +29,7 @@ from cxlib.sources._common import (
     first_line,
 )
 from cxlib.sources._locations import SPARK_PREFIX, is_url, mask_url
+from cxlib.threads import duckdb_threads
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +460,7 @@ class SparkSource:
                     "row and one record per line, or as Parquet."
                 ) from None
             con = duckdb.connect(
-                config={"threads": DUCKDB_THREADS, "memory_limit": duckdb_memory_limit()}
+                config={"threads": duckdb_threads(), "memory_limit": duckdb_memory_limit()}
             )
             con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
             con.execute("SET preserve_insertion_order = true")
