@@ -602,6 +602,83 @@ def test_column_major_predictions_are_identical():
 
 
 # --------------------------------------------------------------------------------------------
+# The control arm's outcome models are fitted once per fold for every offer
+# --------------------------------------------------------------------------------------------
+def _two_offer_campaign(n: int = 3000, seed: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    campaign = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "group": rng.choice(["control", "offer_a", "offer_b"], n),
+        }
+    )
+    x = rng.normal(size=(n, 3))
+    lift = 0.1 * (x[:, 0] > 0) * (campaign["group"] != "control")
+    campaign["converted"] = rng.random(n) < 0.2 + lift
+    return campaign, pd.DataFrame(x, columns=["a", "b", "c"])
+
+
+def test_shared_control_model_gives_the_learners_own_predictions():
+    """A learner handed the control model fitted on its control rows predicts exactly what it
+    predicts when it fits that model itself."""
+    campaign, X = _two_offer_campaign()
+    x = _models._take_rows(X.to_numpy(), np.ones(len(X), bool))
+    y = campaign["converted"].to_numpy(dtype=float)
+    t = (campaign["group"] == "offer_a").to_numpy()
+    for learner in (U.TLearner(random_state=3), U.XLearner(random_state=3)):
+        rows = _models._control_leaf_rows(learner, int((~t).sum()))
+        control = _models._ControlModels(_models._take_rows(x, ~t), y[~t]).model(3, rows)
+        shared = clone(learner).fit(x, y, t, control_model=control)
+        own = clone(learner).fit(x, y, t)
+        assert np.array_equal(shared.predict(x), own.predict(x))
+    assert _models._control_leaf_rows(U.TLearner(estimator=object()), 10) is None
+    assert _models._control_leaf_rows(U.TransformedOutcome(), 10) is None
+
+
+def test_control_models_fitted_once_per_fold_for_all_offers(monkeypatch):
+    """Two offers, k folds: 2 shared control fits + 2 treated-arm fits per offer (T-learner,
+    X-learner) per fold, i.e. 6k classifier fits instead of 8k."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    campaign, X = _two_offer_campaign()
+    fits = []
+    real_fit = HistGradientBoostingClassifier.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(len(args[1]))
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", counting_fit)
+    res = U.fit_uplift_models(campaign, X, n_folds=3, n_bootstrap=0, max_train_rows=None)
+    assert res.n_folds == 3
+    assert len(fits) == 3 * (2 + 2 * 2)
+
+
+def test_capped_folds_share_the_control_customers():
+    """Above the cap, one control sample per fold serves every offer; each pair stays within
+    the cap (to rounding) and keeps its outcome shares."""
+    rng = np.random.default_rng(1)
+    g = rng.choice(["control", "offer_a", "offer_b"], 9000, p=[0.4, 0.4, 0.2])
+    y = (rng.random(9000) < np.where(g == "control", 0.1, 0.2)).astype(int)
+    strata = np.char.add(np.char.add(g.astype(str), "|"), y.astype(str))
+    pool = rng.random(9000) < 0.5
+    ctrl, own, thinned = _models._fold_training_rows(
+        g, strata, pool, ["offer_a", "offer_b"], "control", 1000, np.random.default_rng(0)
+    )
+    assert thinned and not (ctrl & ~pool).any() and (g[ctrl] == "control").all()
+    for arm, rows in own.items():
+        assert not (rows & ~pool).any() and (g[rows] == arm).all()
+        assert ctrl.sum() + rows.sum() <= 1000 + 4
+    # the control share is that of the largest pair (offer_a), so offer_a keeps its share
+    full_a = pool & (g == "offer_a")
+    full_c = pool & (g == "control")
+    assert ctrl.sum() / 1000 == pytest.approx(full_c.sum() / (full_c.sum() + full_a.sum()), 0.01)
+    assert y[ctrl].mean() == pytest.approx(y[full_c].mean(), abs=0.01)
+    free = _models._fold_training_rows(g, strata, pool, ["offer_a"], "control", None, rng)
+    assert (free[0] == full_c).all() and not free[2]
+
+
+# --------------------------------------------------------------------------------------------
 # Bootstrap resamples as row counts over one sort equal re-sorting the resampled rows
 # --------------------------------------------------------------------------------------------
 def _resorted_statistics(y, t, s, n_boot, seed):

@@ -94,13 +94,19 @@ class _Constant:
         return np.column_stack([np.full(len(X), 1 - self.p), np.full(len(X), self.p)])
 
 
+#: Rows the T-learner's default outcome models size their leaves for (2.5%: 250 rows), whatever
+#: the arm's size.
+T_LEARNER_LEAF_ROWS = 10_000
+
+
 class TLearner(BaseEstimator):
     """Two-model uplift: one outcome classifier per arm, uplift = p_treated(x) − p_control(x).
 
     Parameters
     ----------
     estimator : classifier, optional
-        Cloned for each arm (default: histogram gradient boosting).
+        Cloned for each arm (default: histogram gradient boosting with leaves of
+        :data:`T_LEARNER_LEAF_ROWS`-based size).
     random_state : int, optional
     """
 
@@ -108,14 +114,31 @@ class TLearner(BaseEstimator):
         self.estimator = estimator
         self.random_state = random_state
 
-    def fit(self, X, y, treatment) -> TLearner:
+    def _outcome_model(self):
+        if self.estimator is not None:
+            return clone(self.estimator)
+        return _default_classifier(self.random_state, T_LEARNER_LEAF_ROWS)
+
+    def fit(self, X, y, treatment, *, control_model=None) -> TLearner:
+        """Fit the two outcome models.
+
+        Parameters
+        ----------
+        X, y, treatment : array-like
+            Features, 0/1 outcome and 0/1 treatment of the training customers.
+        control_model : fitted classifier, optional
+            An outcome model already fitted on exactly the control rows of ``X`` with this
+            learner's default estimator; used instead of fitting one, so that several offers
+            share their control arm's model (:func:`fit_uplift_models`).
+        """
         t = np.asarray(treatment).astype(bool)
         y = np.asarray(y)
-        base = (
-            self.estimator if self.estimator is not None else _default_classifier(self.random_state)
+        self.model_control_ = (
+            control_model
+            if control_model is not None
+            else _fit_binary(self._outcome_model(), _take_rows(X, ~t), y[~t])
         )
-        self.model_control_ = _fit_binary(clone(base), _take_rows(X, ~t), y[~t])
-        self.model_treated_ = _fit_binary(clone(base), _take_rows(X, t), y[t])
+        self.model_treated_ = _fit_binary(self._outcome_model(), _take_rows(X, t), y[t])
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -145,7 +168,8 @@ class XLearner(BaseEstimator):
         self.effect_estimator = effect_estimator
         self.random_state = random_state
 
-    def fit(self, X, y, treatment) -> XLearner:
+    def fit(self, X, y, treatment, *, control_model=None) -> XLearner:
+        """Fit the outcome and effect models (``control_model`` as in :meth:`TLearner.fit`)."""
         t = np.asarray(treatment).astype(bool)
         y = np.asarray(y, dtype=float)
 
@@ -161,7 +185,7 @@ class XLearner(BaseEstimator):
 
         n1, n0 = int(t.sum()), int((~t).sum())
         x1, x0 = _take_rows(X, t), _take_rows(X, ~t)
-        m0 = _fit_binary(oe(n0), x0, y[~t])
+        m0 = control_model if control_model is not None else _fit_binary(oe(n0), x0, y[~t])
         m1 = _fit_binary(oe(n1), x1, y[t])
         d1 = y[t] - _proba(m0, x1)
         d0 = _proba(m1, x0) - y[~t]
@@ -357,6 +381,62 @@ def _capped(rows: np.ndarray, strata: np.ndarray, cap: int | None, rng) -> np.nd
     return out
 
 
+def _fold_training_rows(
+    g: np.ndarray,
+    strata: np.ndarray,
+    pool: np.ndarray,
+    arms: Iterable[str],
+    control_arm: str,
+    cap: int | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+    """One fold's training rows: the control customers, shared by every offer, and each offer's
+    own, from ``pool`` (the other folds).
+
+    When the largest pair (offer + control) is over ``cap``, the control customers are a
+    seeded sample with the control share of that pair (in proportion per outcome) and each
+    offer's a sample filling the rest of ``cap``: every offer then meets the same control
+    customers, whose outcome model is fitted once. Returns the masks and whether any was
+    thinned.
+    """
+    ctrl = pool & (g == control_arm)
+    own = {arm: pool & (g == arm) for arm in arms}
+    n_ctrl = int(ctrl.sum())
+    largest = max((int(m.sum()) for m in own.values()), default=0)
+    if cap is None or n_ctrl + largest <= cap:
+        return ctrl, own, False
+    ctrl = _capped(ctrl, strata, min(n_ctrl, round(cap * n_ctrl / (n_ctrl + largest))), rng)
+    room = max(1, cap - int(ctrl.sum()))
+    return ctrl, {arm: _capped(m, strata, room, rng) for arm, m in own.items()}, True
+
+
+def _control_leaf_rows(model: BaseEstimator, n_control: int) -> int | None:
+    """The rows that ``model``'s default control outcome model sizes its leaves for, None when
+    ``model`` fits no default control model (and so cannot take the fold's shared one)."""
+    if isinstance(model, TLearner) and model.estimator is None:
+        return T_LEARNER_LEAF_ROWS
+    if isinstance(model, XLearner) and model.outcome_estimator is None:
+        return n_control
+    return None
+
+
+class _ControlModels:
+    """The control arm's outcome models of one fold (the default estimator), each fitted on
+    first use for a random state and leaf size and shared by every offer."""
+
+    def __init__(self, x_control: np.ndarray, y_control: np.ndarray) -> None:
+        self.x_control = x_control
+        self.y_control = y_control
+        self.fitted: dict[tuple[Any, int], Any] = {}
+
+    def model(self, random_state: int | None, leaf_rows: int) -> Any:
+        key = (random_state, leaf_rows)
+        if key not in self.fitted:
+            estimator = _default_classifier(random_state, leaf_rows)
+            self.fitted[key] = _fit_binary(estimator, self.x_control, self.y_control)
+        return self.fitted[key]
+
+
 def _fit_uplift_models(
     campaign,
     X,
@@ -396,36 +476,38 @@ def _fit_uplift_models(
         {"customer_id": campaign["customer_id"].to_numpy(), "group": g, "_y": y},
         index=campaign.index,
     )
+    preds = {(name, arm): np.full(n, np.nan) for name in models for arm in spec.arms}
+    p_ctrl = np.full(n, np.nan)
+    cap_rng = np.random.default_rng(random_state)
     capped = False
-    for arm in spec.arms:
-        in_pair = np.isin(g, [arm, control_arm])
-        preds = {name: np.full(n, np.nan) for name in models}
-        p_ctrl = np.full(n, np.nan)
-        cap_rng = np.random.default_rng(random_state)
-        for f in range(k):
-            full = in_pair & (folds != f)
-            train = _capped(full, strat.to_numpy(), max_train_rows, cap_rng)
-            capped = capped or int(train.sum()) < int(full.sum())
-            test = folds == f
+    for f in range(k):
+        ctrl_rows, own_rows, thinned = _fold_training_rows(
+            g, strat.to_numpy(), folds != f, spec.arms, control_arm, max_train_rows, cap_rng
+        )
+        capped = capped or thinned
+        test = folds == f
+        x_test = _take_rows(Xv, test)
+        control = _ControlModels(_take_rows(Xv, ctrl_rows), y[ctrl_rows])
+        # the control rate: the T-learner's control model (shared with it when it is fitted)
+        p_ctrl[test] = _proba(control.model(random_state, T_LEARNER_LEAF_ROWS), x_test)
+        for arm in spec.arms:
+            train = ctrl_rows | own_rows[arm]
             t_train = (g[train] == arm).astype(int)
             x_train, y_train = _take_rows(Xv, train), y[train]  # once per fold, column-major
-            x_test = _take_rows(Xv, test)
             for name, model in models.items():
-                m = clone(model).fit(x_train, y_train, t_train)
-                if isinstance(m, TLearner):  # one pass gives the uplift and the control rate
-                    p0, p1 = m.predict_outcomes(x_test)
-                    preds[name][test] = p1 - p0
-                    if np.isnan(p_ctrl[test]).all():
-                        p_ctrl[test] = p0
-                else:
-                    preds[name][test] = m.predict(x_test)
-            if np.isnan(p_ctrl[test]).all():
-                m = TLearner(random_state=random_state).fit(x_train, y_train, t_train)
-                p_ctrl[test] = m.predict_outcomes(x_test)[0]
+                m = clone(model)
+                leaf_rows = _control_leaf_rows(m, int(ctrl_rows.sum()))
+                if leaf_rows is None:
+                    m.fit(x_train, y_train, t_train)
+                else:  # the control arm's model, fitted once per fold for every offer
+                    shared = control.model(m.random_state, leaf_rows)
+                    m.fit(x_train, y_train, t_train, control_model=shared)
+                preds[(name, arm)][test] = m.predict(x_test)
+        log.info("uplift models fitted for fold %d of %d", f + 1, k)
+    for arm in spec.arms:
         for name in models:
-            out[f"{name}|{arm}"] = preds[name]
+            out[f"{name}|{arm}"] = preds[(name, arm)]
         out[f"p_control|{arm}"] = p_ctrl
-        log.info("uplift models fitted for %s (%d folds)", arm, k)
     evals = []
     binary = set(np.unique(y)) <= {0.0, 1.0}
     for arm in spec.arms:
