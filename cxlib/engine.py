@@ -91,16 +91,55 @@ DUCKDB_THREADS = duckdb_threads()
 a connection reads :func:`cxlib.threads.duckdb_threads` when it is made, so a later
 ``CX_THREADS`` counts too."""
 DUCKDB_MEMORY_LIMIT = "4GB"
-"""DuckDB's own memory cap for the notebooks' backend tables; beyond it DuckDB spills to its
-temporary folder instead of growing (the scale issue's 10 GB budget includes pandas). At 1 M
-customers, churn with 4 GB peaked 0.8 GiB lower than with 6 GB and was not slower
-(``benchmarks/RESULTS.md``). ``CX_DUCKDB_MEMORY`` (e.g. ``12GB``) overrides it."""
+"""The largest default of DuckDB's own memory cap for the notebooks' backend tables; beyond the
+cap DuckDB spills to its temporary folder instead of growing (the scale issue's budget includes
+pandas). At 1 M customers, churn with 4 GB peaked 0.8 GiB lower than with 6 GB and was not
+slower (``benchmarks/RESULTS.md``). On a smaller machine the cap is
+:data:`DUCKDB_MEMORY_SHARE` of its memory (:func:`duckdb_memory_limit`); ``CX_DUCKDB_MEMORY``
+(e.g. ``12GB``) overrides both."""
+DUCKDB_MEMORY_SHARE = 1 / 6
+"""Share of the machine's memory (or of a container's memory limit) that DuckDB may hold by
+default: 4 GB on the 24 GB machines of ``benchmarks/RESULTS.md``, 1.3 GB on an 8 GB laptop, where
+the pandas side of a notebook needs the rest."""
 DUCKDB_MEMORY_ENV = "CX_DUCKDB_MEMORY"
+_CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def machine_memory_bytes() -> int | None:
+    """Memory this process may use: the machine's physical memory, or a container's lower
+    limit (cgroup v2 or v1); None when neither can be read."""
+    total = None
+    try:
+        total = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    for path in _CGROUP_MEMORY_FILES:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max" (cgroup v2) means no limit
+            total = int(text) if total is None else min(total, int(text))
+    return total
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's memory cap: ``CX_DUCKDB_MEMORY`` when set, else :data:`DUCKDB_MEMORY_LIMIT`."""
-    return os.environ.get(DUCKDB_MEMORY_ENV, "").strip() or DUCKDB_MEMORY_LIMIT
+    """DuckDB's memory cap: ``CX_DUCKDB_MEMORY`` when set, else :data:`DUCKDB_MEMORY_SHARE` of
+    :func:`machine_memory_bytes`, at most :data:`DUCKDB_MEMORY_LIMIT` (and at least 256 MB).
+
+    Returns
+    -------
+    str
+        A DuckDB memory setting, e.g. ``"4000MB"``.
+    """
+    env = os.environ.get(DUCKDB_MEMORY_ENV, "").strip()
+    if env:
+        return env
+    cap_mb = int(float(DUCKDB_MEMORY_LIMIT.removesuffix("GB")) * 1000)  # DuckDB's MB are 10**6
+    total = machine_memory_bytes()
+    if total:
+        cap_mb = min(cap_mb, int(total * DUCKDB_MEMORY_SHARE / 1e6))
+    return f"{max(cap_mb, 256)}MB"
 
 
 def duckdb_connection(temp_directory: str | os.PathLike | None = None) -> Any:

@@ -186,10 +186,35 @@ def test_duckdb_memory_cap_defaults_and_follows_the_environment(monkeypatch):
             .fetchone()[0]
         )
 
+    from cxlib import engine
+
     monkeypatch.delenv("CX_DUCKDB_MEMORY", raising=False)
-    assert cap(duckdb_connection()) == expected(DUCKDB_MEMORY_LIMIT)
+    assert cap(duckdb_connection()) == expected(engine.duckdb_memory_limit())
+    # a sixth of the machine's (or container's) memory, at most 4 GB, at least 256 MB
+    monkeypatch.setattr(engine, "machine_memory_bytes", lambda: 24 * 2**30)
+    assert expected(engine.duckdb_memory_limit()) == expected(DUCKDB_MEMORY_LIMIT)
+    monkeypatch.setattr(engine, "machine_memory_bytes", lambda: 8 * 10**9)
+    assert engine.duckdb_memory_limit() == "1333MB"
+    assert cap(duckdb_connection()) == expected("1333MB")
+    monkeypatch.setattr(engine, "machine_memory_bytes", lambda: 10**9)
+    assert engine.duckdb_memory_limit() == "256MB"
+    monkeypatch.setattr(engine, "machine_memory_bytes", lambda: None)
+    assert expected(engine.duckdb_memory_limit()) == expected(DUCKDB_MEMORY_LIMIT)
     monkeypatch.setenv("CX_DUCKDB_MEMORY", "1GB")
     assert cap(duckdb_connection()) == expected("1GB") != expected(DUCKDB_MEMORY_LIMIT)
+
+
+def test_machine_memory_takes_a_container_limit(monkeypatch, tmp_path):
+    from cxlib import engine
+
+    monkeypatch.setattr(engine, "_CGROUP_MEMORY_FILES", ())
+    physical = engine.machine_memory_bytes()
+    limit = tmp_path / "memory.max"
+    limit.write_text("2147483648\n")
+    monkeypatch.setattr(engine, "_CGROUP_MEMORY_FILES", (str(limit),))
+    assert engine.machine_memory_bytes() == min(physical or 2**31, 2**31)
+    limit.write_text("max\n")
+    assert engine.machine_memory_bytes() == physical
 
 
 def test_folder_reader_spills_into_a_private_folder_not_the_working_directory(sample_dir):
