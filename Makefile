@@ -75,7 +75,7 @@ newest:
 	rm -rf $(NEWEST_VENV)/smoke
 	cd $(NEWEST_VENV) && bin/cx run --data "$(CURDIR)/$(DATA)" --only 01 --out smoke
 	test -f $(NEWEST_VENV)/smoke/latest/01_data_audit.html
-	CX_REQUIRE_BACKENDS=$(NEWEST_REQUIRE) CX_REALDATA= $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(NEWEST_PYTEST_ARGS) tests
+	CX_REQUIRE_BACKENDS=$(NEWEST_REQUIRE) CX_REALDATA= $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=10 --basetemp=$(NEWEST_VENV)/pytest-tmp $(NEWEST_PYTEST_ARGS) tests
 
 # Regenerates both lock files from pyproject.toml with uv (in a throw-away venv). Pins already in
 # requirements.lock are kept; move one with LOCK_ARGS="--upgrade-package numpy", all with
