@@ -12,6 +12,7 @@ import logging
 import os
 import platform
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -417,6 +418,22 @@ def _manifest(
     }
 
 
+#: Longest path of a kernel's Unix-domain socket that is safe everywhere: ``sun_path`` holds 108
+#: bytes on Linux and 104 on macOS, and jupyter_client appends ``-<n>`` to the name.
+MAX_SOCKET_PATH = 96
+
+
+def kernel_socket_folder() -> tempfile.TemporaryDirectory:
+    """A private folder for a kernel's sockets: under the temporary folder when a socket path
+    there fits :data:`MAX_SOCKET_PATH`, else under ``/tmp`` (a deep ``TMPDIR`` made the socket
+    unbindable and the kernel never answered)."""
+    base = tempfile.gettempdir()
+    probe = Path(base) / "cx-kernel-xxxxxxxx" / "kernel-65535"
+    if len(str(probe)) > MAX_SOCKET_PATH and Path("/tmp").is_dir():
+        base = "/tmp"
+    return tempfile.TemporaryDirectory(prefix="cx-kernel-", dir=base)
+
+
 def local_kernel(folder: Path) -> dict[str, Any]:
     """papermill arguments that run the kernel over local IPC sockets in ``folder``.
 
@@ -427,6 +444,9 @@ def local_kernel(folder: Path) -> dict[str, Any]:
     no IPC transport; there the default (TCP) stays.
     """
     if os.name == "nt":
+        return {}
+    if len(str(folder / "kernel-65535")) > MAX_SOCKET_PATH:
+        log.warning("kernel sockets: %s is too long a path for a socket; using TCP", folder)
         return {}
     from jupyter_client.manager import AsyncKernelManager
 
@@ -510,13 +530,12 @@ def _execute(
 ) -> None:
     """Execute one notebook with papermill; its status (and error) go into ``entry``;
     ``progress`` tells the console what a long step is doing."""
-    import tempfile
 
     import papermill as pm
 
     t0 = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="cx-kernel-") as sockets:
+        with kernel_socket_folder() as sockets:
             pm.execute_notebook(
                 str(src),
                 str(out_nb),
@@ -660,13 +679,12 @@ def refresh_checked_outputs(path: str | os.PathLike, *, timeout_s: int = 1800) -
     This is how the committed notebooks get the outputs nbval compares. Returns the number of
     checked cells.
     """
-    import tempfile
 
     import nbformat
     import papermill as pm
 
     path = Path(path).resolve()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, kernel_socket_folder() as sockets:
         executed = Path(tmp) / path.name
         pm.execute_notebook(
             str(path),
@@ -675,7 +693,7 @@ def refresh_checked_outputs(path: str | os.PathLike, *, timeout_s: int = 1800) -
             cwd=str(path.parent),
             execution_timeout=timeout_s,
             progress_bar=False,
-            **local_kernel(Path(tmp)),
+            **local_kernel(Path(sockets)),
         )
         ran = nbformat.read(str(executed), as_version=4)
     nb = nbformat.read(str(path), as_version=4)

@@ -677,3 +677,21 @@ def test_data_without_dates_needs_an_analysis_date(tmp_path, capsys):
     assert code == 0
     params = json.loads((out / "latest" / "manifest.json").read_text())["parameters"]
     assert params["as_of_date_source"] == "parameter"
+
+
+def test_kernel_sockets_stay_short_under_a_deep_temporary_folder(tmp_path, monkeypatch):
+    """A Unix socket path holds at most 104-108 bytes: under a deep TMPDIR the kernel's socket
+    could not be bound and the run waited for a kernel that never answered. The sockets go
+    under /tmp then; a folder that is still too long falls back to TCP."""
+    import tempfile
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with runner.kernel_socket_folder() as sockets:
+        assert len(str(Path(sockets) / "kernel-65535")) <= runner.MAX_SOCKET_PATH
+        assert runner.local_kernel(Path(sockets))["kernel_manager_class"] is not None
+    assert runner.local_kernel(deep) == {}
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with runner.kernel_socket_folder() as sockets:
+        assert Path(sockets).parent == tmp_path or len(str(tmp_path)) > 60
