@@ -47,6 +47,7 @@ from cxlib.engine import (
     Engine,
     as_table,
     data_end,
+    fetch_frame,
     in_memory_table,
     is_table,
     literal,
@@ -236,6 +237,15 @@ def _known_ids_table(ids: pd.Index) -> Any:
     return in_memory_table(pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
 
 
+def _product_ids(products: Any) -> Any:
+    """The products table's ids as an in-memory table (column ``product_id``), or None."""
+    if products is None:
+        return None
+    frame = fetch_frame(products.select("product_id")) if is_table(products) else products
+    ids = frame["product_id"].dropna().astype("str").unique()
+    return in_memory_table(pd.DataFrame({"product_id": pd.Series(ids, dtype="str")}))
+
+
 @dataclass
 class _Settings:
     """What the rules of every table need besides the table itself."""
@@ -250,6 +260,7 @@ class _Settings:
     engine: Engine
     refund_rule: str = "evidence"
     cancellation_prefix: str | None = "C"
+    products: Any = None  # the products table (its ``product_id``), or None
 
 
 class _TableRules:
@@ -288,6 +299,15 @@ class _TableRules:
                 "Customer id not in the customers table",
                 "integrity",
                 t.customer_id.notnull() & ~_flag(t.customer_id.isin(self.s.known.customer_id)),
+            )
+        if self.table != "products" and self.s.products is not None and "product_id" in self.cols:
+            t = self.t
+            self.add(
+                "product_id",
+                "orphan_product_id",
+                "Product id not in the products table",
+                "integrity",
+                t.product_id.notnull() & ~_flag(t.product_id.isin(self.s.products.product_id)),
             )
 
     def validity(self, q: pd.DataFrame | None, total: int, customers: Any) -> None:
@@ -535,6 +555,7 @@ def _check_rules(
         engine=engine,
         refund_rule=refund_rule,
         cancellation_prefix=cancellation_prefix,
+        products=_product_ids(tables.get("products")),
     )
     results: list[dict] = []
     totals: dict[str, tuple[int, int]] = {}

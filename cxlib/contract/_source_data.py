@@ -106,6 +106,8 @@ class SourceData:
             return self.tables["customers"]
         frames = []
         for df in self.tables.values():
+            if "customer_id" not in df.columns:  # reference data (products)
+                continue
             cols = ["customer_id"] + (["source_system"] if "source_system" in df.columns else [])
             if is_table(df):  # each id once, with its first row's source system
                 aggs = {c: df[c].argmin(df[ROW_ORDER]) for c in cols[1:]}

@@ -38,6 +38,10 @@ class TableSpec:
     name: str
     columns: tuple[Column, ...]
     description: str = ""
+    customer_keyed: bool = True
+    """False for reference data (``products``): no ``customer_id``, nothing personal."""
+    unique: str | None = None
+    """A column whose value names one row: a repeat is quarantined (first row kept)."""
 
     @property
     def required(self) -> list[str]:
@@ -63,6 +67,7 @@ TABLES: dict[str, TableSpec] = {
                 ("transaction_id", "id"),
                 ("channel", "str"),
                 ("category", "str"),
+                ("product_id", "str"),
                 ("store_id", "str"),
                 ("quantity", "float"),
                 ("source_system", "str"),
@@ -92,6 +97,7 @@ TABLES: dict[str, TableSpec] = {
             ],
         ),
         "One row per customer record; other columns are customer attributes.",
+        unique="customer_id",
     ),
     "campaign": TableSpec(
         "campaign",
@@ -110,7 +116,12 @@ TABLES: dict[str, TableSpec] = {
         "events",
         _cols(
             [("customer_id", "id"), ("timestamp", "datetime"), ("touchpoint", "str")],
-            [("channel", "str"), ("journey_id", "str"), ("value", "float")],
+            [
+                ("channel", "str"),
+                ("journey_id", "str"),
+                ("value", "float"),
+                ("campaign_id", "str"),
+            ],
         ),
         "One row per touchpoint event (web, app, e-mail, store, call centre ...).",
     ),
@@ -126,6 +137,17 @@ TABLES: dict[str, TableSpec] = {
             ],
         ),
         "One row per survey answer or complaint.",
+    ),
+    "products": TableSpec(
+        "products",
+        _cols(
+            [("product_id", "str"), ("category", "str")],
+            [("department", "str"), ("brand", "str"), ("price", "float")],
+        ),
+        "One row per product (reference data, no customer): gives transactions a `category` "
+        "through their `product_id`.",
+        customer_keyed=False,
+        unique="product_id",
     ),
 }
 
@@ -151,7 +173,7 @@ def schema(table: str, extra_columns: Iterable[str] = ()) -> Any:
             nullable=not c.required,
             required=c.required,
             checks=checks.get(c.kind, []),
-            unique=(table == "customers" and c.name == "customer_id"),
+            unique=(c.name == TABLES[table].unique),
         )
     for extra in extra_columns:
         cols[extra] = pa.Column(nullable=True, required=False)

@@ -63,6 +63,9 @@ def apply_suppression(
     out: dict[str, pd.DataFrame] = {}
     removed_by_id: dict[str, int] = {}
     for name, df in tables.items():
+        if "customer_id" not in df.columns:  # reference data (products): nobody to remove
+            out[name] = df
+            continue
         if is_table(df):  # counted and filtered in the backend
             import ibis
 

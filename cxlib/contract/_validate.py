@@ -119,9 +119,10 @@ def validate_table(
         typed[col] = values
     if prefix_ids:
         _prefix_ids(typed)
-    if table == "customers":
-        dup = typed["customer_id"].notna() & typed["customer_id"].duplicated(keep="first")
-        reasons = reasons.mask(dup, reasons + "duplicate customer_id (first row kept); ")
+    if spec.unique:
+        key = typed[spec.unique]
+        dup = key.notna() & key.duplicated(keep="first")
+        reasons = reasons.mask(dup, reasons + f"duplicate {spec.unique} (first row kept); ")
 
     bad_rows = reasons != ""
     quarantine = df.loc[bad_rows].copy()
@@ -207,7 +208,7 @@ def validate_batches(
     the whole table, while only one batch's text is in memory at a time.
 
     Rules that need the whole table are carried across batches: the first-row-kept duplicate
-    ``customer_id`` rule of the customers table (a set of ids seen) and the type of a
+    key rule of the customers and products tables (a set of keys seen) and the type of a
     non-contract column (numbers, booleans or text, decided from all its values; its text is
     kept until the last batch).
 
@@ -329,10 +330,10 @@ class _BatchState:
             typed[col] = values
         if self.prefix_ids:
             _prefix_ids(typed)
-        if spec.name == "customers":
-            ids = typed["customer_id"]
+        if spec.unique:
+            ids = typed[spec.unique]
             known = ids.notna()
             dup = known & (ids.duplicated(keep="first") | ids.isin(self.seen_ids))
             self.seen_ids.update(ids[known].tolist())
-            flags.append((dup.to_numpy(dtype=bool), "duplicate customer_id (first row kept); "))
+            flags.append((dup.to_numpy(dtype=bool), f"duplicate {spec.unique} (first row kept); "))
         return typed, flags

@@ -15,7 +15,14 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 
-TABLE_NAMES: tuple[str, ...] = ("customers", "transactions", "campaign", "events", "feedback")
+TABLE_NAMES: tuple[str, ...] = (
+    "customers",
+    "transactions",
+    "campaign",
+    "events",
+    "feedback",
+    "products",
+)
 
 
 SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
