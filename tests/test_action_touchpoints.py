@@ -9,7 +9,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from cxlib.action import DEFAULT_TOUCHPOINT_ROLES, campaign_funnel, recent_contacts
-from cxlib.action import touchpoint_roles as roles_of
+from cxlib.action import roles_of_touchpoints as roles_of
 from cxlib.engine import Engine
 
 

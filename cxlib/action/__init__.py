@@ -13,7 +13,7 @@ from cxlib.action._touchpoints import (
     TouchpointFunnel,
     campaign_funnel,
     recent_contacts,
-    touchpoint_roles,
+    roles_of_touchpoints,
 )
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "TouchpointFunnel",
     "campaign_funnel",
     "recent_contacts",
-    "touchpoint_roles",
+    "roles_of_touchpoints",
 ]

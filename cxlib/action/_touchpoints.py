@@ -125,7 +125,7 @@ class TouchpointFunnel:
         return self.table.empty
 
 
-def touchpoint_roles(
+def roles_of_touchpoints(
     touchpoints: list[str], mapping: Mapping[str, str] | None = None
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Role of each touchpoint that has one, and those of them given by the defaults.
@@ -213,7 +213,7 @@ def campaign_funnel(
         ev = ev.filter(ev.timestamp < timestamp_literal(data_end(as_of_date)))
     counts = fetch_frame(ev.group_by("touchpoint").aggregate(events=ev.count()))
     counts = counts.dropna(subset=["touchpoint"])
-    tp_roles, from_defaults = touchpoint_roles(counts["touchpoint"].astype(str).tolist(), roles)
+    tp_roles, from_defaults = roles_of_touchpoints(counts["touchpoint"].astype(str).tolist(), roles)
     if not tp_roles:
         return TouchpointFunnel(_empty_table(), _empty_base())
     role_map = in_memory_table(
@@ -344,7 +344,7 @@ def recent_contacts(
         (events.timestamp >= timestamp_literal(start)) & (events.timestamp < timestamp_literal(end))
     )
     counts = fetch_frame(ev.group_by("touchpoint").aggregate(events=ev.count()))
-    tp_roles, _ = touchpoint_roles(counts["touchpoint"].dropna().astype(str).tolist(), roles)
+    tp_roles, _ = roles_of_touchpoints(counts["touchpoint"].dropna().astype(str).tolist(), roles)
     sends = [tp for tp, r in tp_roles.items() if r == "sent"]
     if not sends:
         return pd.DataFrame(
