@@ -36,7 +36,8 @@ import os
 import shutil
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -400,6 +401,17 @@ def as_table(obj: Any, engine: Engine | None = None) -> Any:
     if engine is None:
         raise TypeError("a pandas frame needs an Engine to become a backend table")
     return engine.table(obj)
+
+
+@contextmanager
+def engine_for(obj: Any, engine: Engine | None) -> Iterator[Engine | None]:
+    """The engine a call uses: ``engine``; else, when ``obj`` is a pandas frame, an engine opened
+    for the call (closed at the end of the ``with`` block); else None (an Ibis table needs none)."""
+    if engine is not None or obj is None or is_table(obj):
+        yield engine
+        return
+    with Engine() as local:
+        yield local
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,10 +14,10 @@ import pandas as pd
 from cxlib.churn._bgnbd import FREQ_DAYS, BetaGeoModel, fit_stratified_bgnbd
 from cxlib.churn._common import MAX_BTYD_FIT_CUSTOMERS
 from cxlib.churn._gamma_gamma import GammaGammaModel
-from cxlib.churn._labels import _purchases, engine_for, purchase_days
+from cxlib.churn._labels import _purchases, purchase_days
 from cxlib.churn._season import SeasonalClock, seasonal_clock, warp_summary
 from cxlib.churn._summary import summary_from_transactions
-from cxlib.engine import Engine, as_table
+from cxlib.engine import Engine, as_table, engine_for
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,11 @@ from cxlib.churn._btyd_fit import BehaviourSegments, BTYDFit, fit_btyd, rate_cov
 from cxlib.churn._common import FEATURE_LABELS, NON_FEATURE_COLUMNS
 from cxlib.churn._labels import (
     _min_timestamp,
-    engine_for,
     lapse_labels,
     snapshot_dates,
     tables_on,
 )
-from cxlib.engine import Engine, analysis_day, as_table, data_end, is_table
+from cxlib.engine import Engine, analysis_day, as_table, data_end, engine_for, is_table
 from cxlib.report import name_words
 
 log = logging.getLogger(__name__)

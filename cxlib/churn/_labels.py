@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -16,8 +15,8 @@ from cxlib.engine import (
     analysis_day,
     as_table,
     data_end,
+    engine_for,
     fetch_frame,
-    is_table,
     timestamp_literal,
 )
 from cxlib.features import isin_ids
@@ -28,17 +27,6 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 # The engine of a call
 # ---------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def engine_for(obj: Any, engine: Engine | None) -> Iterator[Engine | None]:
-    """The engine a call uses: ``engine``; else, when ``obj`` is a pandas frame, an engine opened
-    for the call (closed at the end of the ``with`` block); else None (an Ibis table needs none)."""
-    if engine is not None or obj is None or is_table(obj):
-        yield engine
-        return
-    with Engine() as local:
-        yield local
 
 
 def tables_on(tables: Mapping[str, Any], engine: Engine | None) -> dict[str, Any]:

@@ -18,13 +18,12 @@ from cxlib.churn._labels import (
     _ts,
     contractual_labels,
     detect_mode,
-    engine_for,
     snapshot_dates,
     tables_on,
 )
 from cxlib.churn._noncontractual import _run_non_contractual
 from cxlib.churn._result import ChurnResult
-from cxlib.engine import Engine, analysis_day, as_table, data_end
+from cxlib.engine import Engine, analysis_day, as_table, data_end, engine_for
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from cxlib.churn._bgnbd import _Z95
-from cxlib.churn._labels import engine_for, purchase_days
-from cxlib.engine import Engine, analysis_day, as_table, coalesce, literal, window
+from cxlib.churn._labels import purchase_days
+from cxlib.engine import Engine, analysis_day, as_table, coalesce, engine_for, literal, window
 
 log = logging.getLogger(__name__)
 
