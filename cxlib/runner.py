@@ -138,7 +138,16 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec(
         "05_journey_prioritisation", "Customer journeys and what to fix first", needs=("events",)
     ),
+    NotebookSpec(
+        "06_next_best_action",
+        "Next best action: whom to contact this week, with what",
+        needs=("transactions",),
+    ),
 )
+
+
+#: The notebook whose offer catalogue (``actions.yml``) is checked before any notebook runs.
+ACTION_NOTEBOOK = "06_next_best_action"
 
 
 def notebooks_dir() -> Path:
@@ -575,6 +584,10 @@ def _run(
     started = datetime.now(UTC)
     out = Path(config["out"])
     specs = _select(config.get("only"))
+    if any(spec.name == ACTION_NOTEBOOK for spec in specs):
+        from cxlib.action import check_catalogue
+
+        check_catalogue(config)  # a broken actions.yml stops the run (exit 2) naming its line
     nb_dir = notebooks_dir()
     data, before = _preflight(config, validated, say)
     run_id, run_dir = _new_run_dir(out)

@@ -93,3 +93,22 @@ def test_audit_counts_purchases_of_unknown_products(tmp_path):
     data = load_source(tmp_path, tables=("transactions", "products"))
     assert _orphan_rows(data) == 1  # the p2 line of t1
     data.close()
+
+
+def test_category_spellings_folded_into_the_most_frequent_name():
+    from cxlib.engine import Engine
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": list("abcdef"),
+            "timestamp": pd.to_datetime(["2024-01-02"] * 6),
+            "amount": [1.0] * 6,
+            "category": ["Dairy", "Dairy", " dairy", "DAIRY!", "Bakery", None],
+        }
+    )
+    with Engine() as engine:
+        got = categorised_purchases({"transactions": engine.table(tx)})
+        names = got.table.order_by("customer_id").to_pandas()["category"].tolist()
+    assert names[:5] == ["Dairy", "Dairy", "Dairy", "Dairy", "Bakery"] and pd.isna(names[5])
+    assert sorted(got.spellings["spelling"]) == [" dairy", "DAIRY!"]
+    assert set(got.spellings["category"]) == {"Dairy"} and got.without_category == 1

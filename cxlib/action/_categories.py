@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from cxlib.engine import coalesce, count_where, fetch_frame, row_count
+import pandas as pd
+
+from cxlib.engine import coalesce, count_where, fetch_frame, in_memory_table, row_count
+from cxlib.features import label_key
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,17 @@ class CategorisedPurchases:
         Transactions read.
     without_category : int
         Transactions left without a category (no product match, or missing).
+    spellings : DataFrame
+        Category spellings folded into another's name (``spelling``, ``category``, ``rows``).
     """
 
     table: Any
     source: str
     rows: int = 0
     without_category: int = 0
+    spellings: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["spelling", "category", "rows"])
+    )
 
     @property
     def available(self) -> bool:
@@ -91,10 +99,40 @@ def categorised_purchases(
             "`product_id` and `category` and `product_id` in the transactions"
         )
         return CategorisedPurchases(None, fix)
+    table, spellings = _one_name_per_category(table)
     counts = fetch_frame(
         table.aggregate(rows=row_count(), without=count_where(table.category.isnull()))
     )
     rows, without = int(counts["rows"].iloc[0]), int(counts["without"].iloc[0])
     if without:
         log.info("%d of %d transactions have no category (%s)", without, rows, source)
-    return CategorisedPurchases(table, source, rows, without)
+    return CategorisedPurchases(table, source, rows, without, spellings)
+
+
+def _one_name_per_category(table: Any) -> tuple[Any, pd.DataFrame]:
+    """The purchases with one name per category: spellings that differ only in case, spaces
+    or punctuation (``"Grocery "``, ``"GROCERY"``) take the most frequent spelling's name.
+
+    Returns the table and the spellings folded (``spelling``, ``category``, ``rows``)."""
+    counts = fetch_frame(table.group_by("category").aggregate(rows=row_count()))
+    counts = counts.dropna(subset=["category"])
+    counts["key"] = counts["category"].map(label_key)
+    counts = counts.sort_values(["key", "rows", "category"], ascending=[True, False, True])
+    name = counts.drop_duplicates("key").set_index("key")["category"].str.strip()
+    counts["name"] = counts["key"].map(name)
+    folded = counts.loc[counts["category"] != counts["name"]]
+    spellings = pd.DataFrame(
+        {
+            "spelling": folded["category"].to_numpy(),
+            "category": folded["name"].to_numpy(),
+            "rows": folded["rows"].astype("int64").to_numpy(),
+        }
+    )
+    if spellings.empty:
+        return table, spellings
+    names = in_memory_table(
+        pd.DataFrame({"_cx_spelling": counts["category"], "_cx_name": counts["name"]})
+    )
+    joined = table.left_join(names, table.category == names._cx_spelling)
+    others = [c for c in table.columns if c != "category"]
+    return joined.select(*others, category=joined._cx_name), spellings

@@ -3,7 +3,8 @@
 The schema is one tree of :class:`Group` (a mapping with known keys) and :class:`Field` (a value)
 nodes. :func:`check_config` validates a whole config against it: an unknown key anywhere is an
 error naming the key's full path and the nearest valid key, a wrong type names the expected one.
-Each question has a block (``audit``, ``segmentation``, ``churn``, ``uplift``, ``journeys``)
+Each question has a block (``audit``, ``segmentation``, ``churn``, ``uplift``, ``journeys``,
+``action``)
 holding its notebook's parameters (``param=True``) and the question's other options;
 :func:`resolve_options` gives every block with its defaults filled in.
 """
@@ -229,6 +230,51 @@ JOURNEYS = Group(
     doc="notebook 05, docs/journeys.md",
 )
 
+ACTION = Group(
+    {
+        "actions_file": Field(
+            OPT_TEXT,
+            None,
+            "offer catalogue and rules (docs/next-best-action.md); a relative path is read "
+            "from the data folder",
+            shown="`actions.yml` in the data folder, if any",
+        ),
+        "period_days": _p(INT, 7, "length of the plan's period (one action per customer)"),
+        "budget": _p(
+            ("number", "null"),
+            None,
+            "contact budget per period, in money",
+            shown="no limit (the offers' caps only)",
+        ),
+        "max_contacts_per_period": Field(
+            INT, 1, "campaign sends a customer may get per period, the plan's included"
+        ),
+        "cross_sell_k": _p(INT, 3, "categories recommended per customer"),
+        "category_column": Field(
+            TEXT,
+            "category",
+            "the category of a purchase: `category`, or a `products` column such as "
+            "`department` (joined by `product_id`)",
+        ),
+        "basket": Field(
+            TEXT, "transaction_id", "a basket is one `transaction_id`, or `day` (customer-day)"
+        ),
+        "evaluation_days": Field(
+            INT, 56, "the out-of-time window the cross-sell models are judged on"
+        ),
+        "complaint_days": Field(INT, 30, "a complaint this recent is still open"),
+        "touchpoint_roles": Field(
+            OPT_MAP,
+            None,
+            "touchpoint → role (`sent`, `delivered`, `opened`, `clicked`, `visited`, "
+            "`ordered`, `opted_out`), exact names",
+            values=TEXT,
+            shown="built-in exact names (docs/next-best-action.md)",
+        ),
+    },
+    doc="notebook 06, docs/next-best-action.md",
+)
+
 #: Question block → the notebook it configures.
 BLOCKS: dict[str, str] = {
     "audit": "01_data_audit",
@@ -236,6 +282,7 @@ BLOCKS: dict[str, str] = {
     "churn": "03_churn",
     "uplift": "04_campaign_uplift",
     "journeys": "05_journey_prioritisation",
+    "action": "06_next_best_action",
 }
 _BLOCK_GROUPS: dict[str, Group] = {
     "audit": AUDIT,
@@ -243,6 +290,7 @@ _BLOCK_GROUPS: dict[str, Group] = {
     "churn": CHURN,
     "uplift": UPLIFT,
     "journeys": JOURNEYS,
+    "action": ACTION,
 }
 
 TABLE = Group(

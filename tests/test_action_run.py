@@ -1,0 +1,112 @@
+"""``run_action`` on the sample (issue #23): the plan respects consent, suppression, caps and the
+budget; exports hold consenting customers only; a missing catalogue is a skip with its fix; a
+broken catalogue stops ``cx run`` with exit 2 naming its line."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from cxlib.action import catalogue_path, run_action
+from cxlib.action._run import PLAN_EXPORT_COLUMNS
+from cxlib.cli import main
+from cxlib.contract import ContractError, load_source
+
+TABLES = ("transactions", "events", "feedback", "customers", "products")
+
+
+@pytest.fixture(scope="module")
+def sample_data(sample_dir):
+    data = load_source(sample_dir, tables=TABLES, lazy=("transactions", "events"))
+    yield data
+    data.close()
+
+
+@pytest.fixture(scope="module")
+def result(sample_data, sample_dir):
+    return run_action(
+        sample_data,
+        data_dir=sample_dir,
+        options={"budget": 300.0},
+        seed=42,
+        currency="£",
+    )
+
+
+def test_plan_respects_budget_caps_and_consent(result, sample_data):
+    d = result.decision
+    assert d is not None
+    plan = d.plan
+    assert plan["customer_id"].is_unique
+    contacts = plan.loc[plan["action"] == "contact"]
+    assert d.budget_used_ <= 300.0 + 1e-9
+    caps = d.offers_.set_index("offer_id")["cap"]
+    per_offer = contacts["offer_id"].value_counts()
+    for offer, n in per_offer.items():
+        if pd.notna(caps[offer]):
+            assert n <= caps[offer]
+    customers = sample_data.tables["customers"].drop_duplicates("customer_id")
+    consent = customers.set_index("customer_id")["marketing_consent"]
+    chosen = consent.reindex(contacts["customer_id"])
+    assert chosen.notna().all() and chosen.astype(bool).all()  # unknown is never consent
+    assert (contacts["expected_value"] > 0).all()
+
+
+def test_exports_hold_consenting_customers_only(result, sample_data):
+    exports = result.exports()
+    assert set(exports) == {"next_best_action.csv", "cross_sell.csv", "campaign_touchpoints.csv"}
+    customers = sample_data.tables["customers"].drop_duplicates("customer_id")
+    yes = set(
+        customers.loc[customers["marketing_consent"].fillna(False).astype(bool), "customer_id"]
+    )
+    nba = exports["next_best_action.csv"]
+    assert list(nba.columns) == PLAN_EXPORT_COLUMNS
+    assert set(nba["customer_id"]) <= yes
+    cross = exports["cross_sell.csv"]
+    assert list(cross.columns) == ["customer_id", "category", "score", "rank", "reason"]
+    assert set(cross["customer_id"]) <= yes and len(cross) > 0
+    assert not nba["reason"].isna().any()
+
+
+def test_findings_are_headlines_in_a_managers_words(result):
+    found = result.findings()
+    heads = [f.text for f in found if f.headline]
+    assert heads and heads[0].startswith("Contact ")
+    assert "£" in heads[0] and "nan" not in " ".join(f.text for f in found)
+    assert any("left alone" in h for h in heads)
+
+
+def test_without_a_catalogue_the_plan_is_skipped_with_its_fix(sample_data, tmp_path):
+    result = run_action(sample_data, data_dir=tmp_path, seed=42)
+    assert result.decision is None
+    assert "no offer catalogue" in result.skipped["plan"]
+    assert "actions.yml" in result.skip_fix()
+    assert "next_best_action.csv" not in result.exports()
+    assert "cross_sell.csv" in result.exports()  # the other parts still run
+
+
+def test_catalogue_path(tmp_path):
+    assert catalogue_path(None, tmp_path) is None
+    (tmp_path / "actions.yml").write_text("offers: []\n")
+    assert catalogue_path(None, tmp_path) == tmp_path / "actions.yml"
+    with pytest.raises(ContractError, match="action.actions_file: .*other.yml does not exist"):
+        catalogue_path("other.yml", tmp_path)
+
+
+def test_cx_run_stops_on_a_broken_catalogue_naming_its_line(sample_dir, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    lines = (data / "actions.yml").read_text().splitlines(keepends=True)
+    at = next(i for i, t in enumerate(lines) if "when:" in t and "churn_probability" in t)
+    lines[at] = lines[at].replace("churn_probability", "churn_prob", 1)
+    (data / "actions.yml").write_text("".join(lines))
+    line = at + 1
+    code = main(["run", "--data", str(data), "--out", str(tmp_path / "out"), "--only", "06"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "actions.yml" in err and f"line {line}" in err
+    assert "did you mean 'churn_probability'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.html"))
