@@ -110,3 +110,51 @@ def test_cx_run_stops_on_a_broken_catalogue_naming_its_line(sample_dir, tmp_path
     assert "did you mean 'churn_probability'" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.html"))
+
+
+def _run_folder(tmp_path, customers: pd.Series, ci_low: float) -> None:
+    """Exports of notebooks 03 and 04 for ``customers``: all at risk, all persuadable by
+    ``offer_a`` (uplift 0.05), whose measured conversion effect is 0.02 (``ci_low`` to 0.05)."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    n = len(customers)
+    pd.DataFrame(
+        {
+            "customer_id": customers,
+            "churn_probability": 0.6,
+            "p_alive": 0.4,
+            "value_at_risk": [float(v) for v in range(n)],
+        }
+    ).to_csv(exports / "churn_scores.csv", index=False)
+    pd.DataFrame(
+        {"customer_id": customers, "arm": "offer_a", "uplift": 0.05, "recommended": True}
+    ).to_csv(exports / "uplift_scores.csv", index=False)
+    pd.DataFrame(
+        {
+            "arm": ["offer_a"],
+            "outcome": ["converted"],
+            "abs_lift": [0.02],
+            "ci_low": [ci_low],
+            "ci_high": [0.05],
+        }
+    ).to_csv(exports / "uplift_readout.csv", index=False)
+
+
+@pytest.mark.parametrize("ci_low", [0.01, -0.01])
+def test_value_range_from_the_campaigns_measured_effect(sample_data, sample_dir, tmp_path, ci_low):
+    customers = sample_data.tables["customers"]
+    consenting = customers.loc[customers["marketing_consent"].fillna(False).astype(bool)]
+    ids = consenting["customer_id"].drop_duplicates().head(300).reset_index(drop=True)
+    _run_folder(tmp_path, ids, ci_low)
+    result = run_action(sample_data, data_dir=sample_dir, output_dir=tmp_path, seed=42)
+    d, r = result.decision, result.parts.value_range
+    model = d.plan.loc[(d.plan["action"] == "contact") & (d.plan["lift_source"] == "uplift model")]
+    assert len(model) > 0 and (model["lift"] == 0.05).all()
+    gross = (model["lift"] * 90.0).sum()  # value_if_taken of retention_voucher_email
+    assert set(model["offer_id"]) == {"retention_voucher_email"}
+    assert r.low == pytest.approx(d.value_ - gross * (1 - ci_low / 0.02))
+    assert r.high == pytest.approx(d.value_ + gross * (0.05 / 0.02 - 1))
+    heads = [f.text for f in result.findings() if f.headline]
+    assert "over the 95% interval of the campaign's measured effect" in heads[0]
+    doubt = [h for h in heads if h.startswith("We cannot tell that the campaign's offers")]
+    assert bool(doubt) == (ci_low < 0)

@@ -43,6 +43,9 @@ FACT_NAMES = {
     "days_since_last_purchase": "days since the last purchase",
 }
 
+#: Most headlines on the index card.
+MAX_HEADLINES = 4
+
 #: Part of the plan → its name in sentences.
 PART_NAMES = {
     "plan": "The contact plan",
@@ -84,9 +87,10 @@ def plan_findings(parts: ActionParts) -> list[Finding]:
     )
     text = (
         f"Contact {d.contacts_:,} of {n:,} customers {period} for an expected extra "
-        f"{_money(d.value_, parts)} after costs, using {spend}; {basis}."
+        f"{_money(d.value_, parts)} after costs{_range_words(parts)}, using {spend}; {basis}."
     )
     out = [Finding(text, headline=True, impact=float(d.value_))]
+    out.extend(_range_doubt(parts))
     left = d.left_alone_.set_index("reason")["customers"]
     left = left.loc[left > 0].sort_values(ascending=False, kind="stable")
     if len(left):
@@ -99,6 +103,39 @@ def plan_findings(parts: ActionParts) -> list[Finding]:
             )
         )
     return out
+
+
+def _range_words(parts: ActionParts) -> str:
+    r = parts.value_range
+    if r is None:
+        return ""
+    return (
+        f" (range {_money(r.low, parts)} to {_money(r.high, parts)} over the 95% interval of "
+        "the campaign's measured effect)"
+    )
+
+
+def _range_doubt(parts: ActionParts) -> list[Finding]:
+    """When the campaign's measured effect is not clearly above zero, say that the model-based
+    part of the plan may bring nothing."""
+    r = parts.value_range
+    if r is None or not r.includes_nothing:
+        return []
+    arms = ", ".join(
+        f"{a.arm}: {a.abs_lift * 100:+.1f} points (95% interval {a.ci_low * 100:+.1f} to "
+        f"{a.ci_high * 100:+.1f})"
+        for a in r.arms.itertuples()
+    )
+    return [
+        Finding(
+            f"We cannot tell that the campaign's offers raise conversion ({arms}), so the "
+            f"{_money(r.measured, parts)} expected from the contacts whose take-up comes from "
+            "its uplift model may be nothing; the plan sends them because the model ranks these "
+            "customers highest, not because the effect is proven.",
+            headline=True,
+            impact=float(r.measured),
+        )
+    ]
 
 
 def pair_findings(parts: ActionParts) -> list[Finding]:
@@ -207,8 +244,9 @@ def skipped_findings(parts: ActionParts) -> list[Finding]:
 
 
 def action_findings(parts: ActionParts) -> list[Finding]:
-    """Every finding, in report order."""
-    return [
+    """Every finding, in report order; the first :data:`MAX_HEADLINES` flagged ones are the
+    index card's headlines."""
+    found = [
         *plan_findings(parts),
         *missing_fact_findings(parts),
         *pair_findings(parts),
@@ -216,6 +254,10 @@ def action_findings(parts: ActionParts) -> list[Finding]:
         *funnel_findings(parts),
         *skipped_findings(parts),
     ]
+    heads = [f for f in found if f.headline]
+    for extra in heads[MAX_HEADLINES:]:
+        extra.headline = False
+    return found
 
 
 # ----------------------------------------------------------------------- tables

@@ -19,7 +19,7 @@ from cxlib.action._affinity import AffinityRules, category_affinity
 from cxlib.action._catalogue import Catalogue, load_catalogue
 from cxlib.action._categories import CategorisedPurchases, categorised_purchases
 from cxlib.action._crosssell_eval import CrossSellEvaluation, choose_cross_sell_model
-from cxlib.action._decide import Decision, decide
+from cxlib.action._decide import CONTACT, LIFT_MODEL, Decision, decide
 from cxlib.action._facts import CustomerFacts, customer_facts
 from cxlib.action._touchpoints import TouchpointFunnel, campaign_funnel
 from cxlib.action._upsell import cross_sell_export, up_sell_candidates
@@ -100,6 +100,68 @@ class CrossSell:
 
 
 @dataclass
+class ValueRange:
+    """The plan's expected extra value at the ends of the campaign's measured effect.
+
+    The contacts whose take-up comes from the uplift model are scaled by the 95% interval of
+    the campaign arm's measured effect on conversion relative to its estimate
+    (``uplift_readout.csv``: ``ci_low / abs_lift``, ``ci_high / abs_lift``); the contacts with an
+    assumed take-up rate are held at it (an assumption has no interval).
+
+    Attributes
+    ----------
+    low, high : float
+        The plan's value at the low and high end.
+    measured : float
+        The part of the expected value that comes from model-based contacts.
+    arms : DataFrame
+        Per campaign arm used: ``arm``, ``abs_lift``, ``ci_low``, ``ci_high`` (conversion).
+    """
+
+    low: float
+    high: float
+    measured: float
+    arms: pd.DataFrame
+
+    @property
+    def includes_nothing(self) -> bool:
+        """True when the campaign's measured effect is not clearly above zero."""
+        return bool((self.arms["ci_low"] <= 0).any())
+
+
+def value_range(parts: ActionParts, output_dir: str | Path | None) -> ValueRange | None:
+    """The plan's value range from the campaign's measured effect (None without model-based
+    contacts or without notebook 04's readout)."""
+    d, catalogue = parts.decision, parts.catalogue
+    if d is None or catalogue is None or output_dir is None:
+        return None
+    path = Path(output_dir) / "exports" / "uplift_readout.csv"
+    plan = d.plan.loc[(d.plan["action"] == CONTACT) & (d.plan["lift_source"] == LIFT_MODEL)]
+    if plan.empty or not path.is_file():
+        return None
+    readout = pd.read_csv(path)
+    readout = readout.loc[readout["outcome"] == "converted"].set_index("arm")
+    arm_of = parts.facts.frame.set_index("customer_id")["uplift_arm"]
+    arms = plan["customer_id"].map(arm_of)
+    known = arms.isin(readout.index) & (arms.map(readout["abs_lift"]) > 0)
+    if not known.all():
+        return None
+    value = plan["offer_id"].map({o.id: o.value_if_taken for o in catalogue.offers})
+    gross = plan["lift"].to_numpy() * value.to_numpy()
+    est = readout["abs_lift"]
+    low = (arms.map(readout["ci_low"] / est)).to_numpy()
+    high = (arms.map(readout["ci_high"] / est)).to_numpy()
+    total = float(d.value_)
+    used = readout.loc[sorted(set(arms))].reset_index()
+    return ValueRange(
+        low=total - float((gross * (1 - low)).sum()),
+        high=total + float((gross * (high - 1)).sum()),
+        measured=float(plan["expected_value"].sum()),
+        arms=used[["arm", "abs_lift", "ci_low", "ci_high"]],
+    )
+
+
+@dataclass
 class ActionParts:
     """What :func:`run_action` computed; the presentation lives in ``_report``."""
 
@@ -112,6 +174,7 @@ class ActionParts:
     funnel: TouchpointFunnel | None = None
     catalogue: Catalogue | None = None
     decision: Decision | None = None
+    value_range: ValueRange | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -290,6 +353,7 @@ def _parts(
         opt_out_rates=None if funnel is None else funnel.opt_out_rate,
         max_contacts_per_customer=int(opts["max_contacts_per_period"]),
     )
+    parts.value_range = value_range(parts, output_dir)
     return parts
 
 
