@@ -17,3 +17,11 @@ def digests(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def catalogue_config(folder: Path, catalogue: Path) -> Path:
+    """A ``cx.yml`` in ``folder`` naming ``catalogue`` as the offer catalogue: a database or
+    Spark source has no data folder to hold ``actions.yml``, so its runs name the sample's."""
+    path = folder / "cx.yml"
+    path.write_text(f"action:\n  actions_file: {catalogue.resolve()}\n", encoding="utf-8")
+    return path

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
+from file_digests import catalogue_config
 from test_safety_net import KEY as SAFETY_NET_KEY
 from test_safety_net import assert_equals_the_folder_run
 
@@ -412,20 +413,21 @@ def test_bad_load_order_column(pg_url, scratch_schema):
 
 
 @pytest.fixture(scope="module")
-def pg_run(pg_sample, tmp_path_factory):
+def pg_run(pg_sample, sample_dir, tmp_path_factory):
     """The whole series on PostgreSQL (URL with a password), with the safety net's key."""
     u = PostgresURL.parse(pg_sample)
     url = f"postgresql://{u.user}:{SECRET}@{u.host}:{u.port}/{u.database}/{u.schema}"
     out = tmp_path_factory.mktemp("pg-run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CX_PSEUDONYM_KEY", SAFETY_NET_KEY)
-        code, err = run_cli(["run", "--data", url, "--out", str(out)])
+        cfg = catalogue_config(out, sample_dir / "actions.yml")
+        code, err = run_cli(["run", "--config", str(cfg), "--data", url, "--out", str(out)])
     return code, (out / "latest").resolve(), err
 
 
 @pytest.mark.slow
 def test_whole_series_on_postgres_equals_the_folder(pg_run, sample_dir, tmp_path):
-    """All five notebooks ok; exports and headline files byte-identical to the folder run's
+    """All six notebooks ok (the sample's ``actions.yml`` named in cx.yml); exports and headline files byte-identical to the folder run's
     (the safety net's digests, which tests/test_safety_net.py checks the folder run against:
     no second folder run here); quarantine files and counts as the folder source gives them."""
     manifest, folder = assert_equals_the_folder_run(pg_run, sample_dir, tmp_path)

@@ -209,7 +209,7 @@ def test_console_shows_the_section_of_a_long_step():
     from cxlib.runner import SectionProgress
 
     said: list[str] = []
-    progress = SectionProgress(said.append, "[3/5] 03_churn", after_s=0.3, every_s=0.1)
+    progress = SectionProgress(said.append, "[3/6] 03_churn", after_s=0.3, every_s=0.1)
     hooks = progress.hooks()
     hooks["on_cell_start"](
         cell={"cell_type": "markdown", "source": "## Drivers\ntext"}, cell_index=4
@@ -224,7 +224,7 @@ def test_console_shows_the_section_of_a_long_step():
     n = len(said)
     time.sleep(0.4)
     assert len(said) == n >= 2  # nothing more once the step ended
-    assert all(line.startswith("[3/5] 03_churn: … Drivers (") for line in said)
+    assert all(line.startswith("[3/6] 03_churn: … Drivers (") for line in said)
     progress.close()
 
 

@@ -73,7 +73,7 @@ def test_run_records_ok_failed_skipped(fake_series, tmp_path, capsys):
     code = main(["run", "--data", str(fake_series), "--out", str(out), "-p", "seed", "7"])
     assert code == 1  # one notebook failed
     err = capsys.readouterr().err
-    assert "[1/5] 01_data_audit" in err and "Traceback" not in err
+    assert f"[1/{len(runner.NOTEBOOKS)}] 01_data_audit" in err and "Traceback" not in err
     latest = out / "latest"
     manifest = json.loads((latest / "manifest.json").read_text())
     status = {nb["name"]: nb for nb in manifest["notebooks"]}
@@ -96,7 +96,8 @@ def test_run_records_ok_failed_skipped(fake_series, tmp_path, capsys):
     # typed parameters: -p seed 7 arrives as an int
     assert status["01_data_audit"]["headlines"] == ["1 transactions read, typed int"]
     index = (latest / "index.html").read_text()
-    assert index.count("class='card'") == 5
+    assert index.count("class='card'") == 6
+    assert status["06_next_best_action"]["status"] == "ok"  # runs on transactions
     assert "1 transactions read" in index and "Skipped because" in index
     html = (latest / "01_data_audit.html").read_text()
     assert "load_source" not in html  # no code in the business report
@@ -161,7 +162,7 @@ def test_unknown_or_mistyped_cli_parameter_is_exit_2(fake_series, tmp_path, caps
 
 def test_series_declares_its_needs():
     names = [nb.name for nb in runner.NOTEBOOKS]
-    assert names == sorted(names) and len(names) == 5
+    assert names == sorted(names) and len(names) == 6
 
 
 CACHE_PROBE = """\

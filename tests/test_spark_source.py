@@ -1,5 +1,5 @@
 """Spark sources (``--data spark:<folder>``): the same tables, quarantine and counts as the folder
-source, and the whole series (``cx run``, all five notebooks) on ``spark:<sample>`` writing the
+source, and the whole series (``cx run``, all six notebooks) on ``spark:<sample>`` writing the
 folder run's exports and headline files byte for byte.
 
 One local Spark session (``local[2]`` on 127.0.0.1, UI off) serves the whole module; skipped
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from backend_skip import skip_or_fail
+from file_digests import catalogue_config
 from test_safety_net import KEY as SAFETY_NET_KEY
 from test_safety_net import assert_equals_the_folder_run
 
@@ -232,12 +233,15 @@ def spark_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("spark-run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CX_PSEUDONYM_KEY", SAFETY_NET_KEY)
-        code, err = run_cli(["run", "--data", f"spark:{SAMPLE}", "--out", str(out)])
+        cfg = catalogue_config(out, SAMPLE / "actions.yml")
+        code, err = run_cli(
+            ["run", "--config", str(cfg), "--data", f"spark:{SAMPLE}", "--out", str(out)]
+        )
     return code, (out / "latest").resolve(), err
 
 
 def test_whole_series_on_spark_equals_the_folder(spark_run, tmp_path):
-    """All five notebooks ok on ``spark:<sample>``; exports and headline files byte-identical
+    """All six notebooks ok on ``spark:<sample>`` (the sample's ``actions.yml`` named in cx.yml); exports and headline files byte-identical
     to the folder run's (the safety net's digests, which tests/test_safety_net.py checks the
     folder run against: no second folder run here); quarantine files, counts and input
     fingerprints as the folder source gives them."""
