@@ -6,7 +6,7 @@ Run::
 
 Builds a facts table shaped like the series' (every fact of ``cxlib.action._rules.FACTS``,
 nullable dtypes; the generator of ``tests/test_action_decide.py``) for ``--customers`` customers
-in pandas, and the example catalogue (``docs/examples/actions.yml``) with its weekly caps scaled
+in pandas, and the example catalogue (``cxlib/synth/actions.yml``) with its weekly caps scaled
 from the sample's 5,163 customers to this size. Then times :func:`cxlib.action._decide.decide`
 end to end as a notebook calls it (the frame registered on a DuckDB engine, the rules evaluated
 there, the pairs fetched, the solver, the plan) in two cases:
@@ -93,7 +93,7 @@ def main() -> None:
         f"RSS {peak.proc.memory_info().rss / GIB:.2f} GiB",
         flush=True,
     )
-    example = load_catalogue(REPO / "docs" / "examples" / "actions.yml")
+    example = load_catalogue(REPO / "cxlib" / "synth" / "actions.yml")
     factor = args.customers / SAMPLE_CUSTOMERS
     budget = args.budget_per_customer * args.customers
     for case in ("uplift", "assumed"):

@@ -24,7 +24,7 @@ from cxlib.action._rules import FACTS
 from cxlib.contract import ContractError
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "docs" / "examples" / "actions.yml"
+EXAMPLE = REPO / "cxlib" / "synth" / "actions.yml"
 SAMPLE_CUSTOMERS = 5163  # customers in data/sample
 
 

@@ -25,7 +25,7 @@ from cxlib.contract import ContractError
 from cxlib.engine import Engine, fetch_frame, is_table
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "docs" / "examples" / "actions.yml"
+EXAMPLE = REPO / "cxlib" / "synth" / "actions.yml"
 
 CATALOGUE = textwrap.dedent(
     """\

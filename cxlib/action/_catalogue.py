@@ -3,7 +3,7 @@
 A catalogue holds ``offers`` (what may be sent: kind, channel, cost, value if taken, weekly cap,
 the assumed take rate used when no campaign model gives the lift) and ``rules`` (when a customer
 is eligible for an offer, with a priority). The documented example is
-``docs/examples/actions.yml``.
+``data/sample/actions.yml`` (written by ``cx synth`` from ``cxlib/synth/actions.yml``).
 
 Loading checks everything and stops at the first problem with a
 :class:`cxlib.contract.ContractError` naming the file, the line and the fix (the command line
@@ -184,7 +184,7 @@ def load_catalogue(path: str | os.PathLike, facts: Mapping[str, Fact | str] = FA
     if not p.is_file():
         raise ContractError(
             f"{p}: offer catalogue not found. Fix: set its path in cx.yml or create it "
-            "(example: docs/examples/actions.yml).",
+            "(example: data/sample/actions.yml).",
             file=str(p),
         )
     return parse_catalogue(p.read_text(encoding="utf-8"), where=str(p), facts=facts)

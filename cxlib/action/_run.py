@@ -69,7 +69,7 @@ def catalogue_path(actions_file: str | None, data_dir: str | Path | None) -> Pat
         if not path.is_file():
             raise ContractError(
                 f"action.actions_file: {path} does not exist. Fix: write the offer catalogue "
-                "there (example: docs/examples/actions.yml) or correct the path in cx.yml.",
+                "there (example: data/sample/actions.yml) or correct the path in cx.yml.",
                 file=str(path),
             )
         return path
@@ -340,7 +340,7 @@ def _parts(
     if path is None:
         skipped["plan"] = (
             f"there is no offer catalogue; add {CATALOGUE_FILE} to the data folder or set "
-            "`action.actions_file` in cx.yml (example: docs/examples/actions.yml)"
+            "`action.actions_file` in cx.yml (example: data/sample/actions.yml)"
         )
         return parts
     parts.catalogue = load_catalogue(path)
