@@ -18,6 +18,11 @@ The 20,000-person `churn_scores.csv` again on 2026-12-07 (issue #22, BLAS on one
 Gamma-Gamma and covariate fits): 7-8 of 16,253 rows move in the 10th significant digit of
 `expected_value`, `value_if_alive` and `value_at_risk` (at most 4.5e-10 relative), because
 OpenBLAS no longer splits the likelihood's sums over two threads.
+
+Notebook 06 (next best action, issue #23) added its files on 2026-12-07: `next_best_action.csv`,
+`cross_sell.csv`, `campaign_touchpoints.csv` and `headlines/06_next_best_action.json` (the
+20,000-person folder has no offer catalogue, so its plan is skipped and `next_best_action.csv` is
+not written); every digest recorded before is unchanged.
 """
 
 from __future__ import annotations
@@ -41,10 +46,13 @@ KEY = SAFETY_NET_KEY
 
 SAMPLE_DIGESTS = {
     "exports/attribution.csv": "d96bfcb22fea171ce6480491f8defe9e9cb46d47a9f9532570480b5d527133c5",
+    "exports/campaign_touchpoints.csv": "eb1b50e5f498d7a748a96d28558e4b9cf42678c423d8b4ce419454a01649da89",
     "exports/churn_scores.csv": "05050b93dea0c09575f302cdb2dec1ac911b05e7b023d4875f747f02540318c5",
+    "exports/cross_sell.csv": "56d0eaa5e5dc9a6e39c1884f159439bf66e6d2cd66d55318b098e5720cf91dff",
     "exports/customer_master_map.csv": "d8184fef68ec2a45b9e239d890534f7174f9ce65a63e0fe9d9757d1d0cb04339",
     "exports/data_quality.csv": "9984460e7785c537aea06d80a4d2e21fdf57bacf65d2186bd0930932756345fa",
     "exports/journey_priorities.csv": "07493a518f886a7edd77d8abc0337a7ae63726fb8034865daf2fc8574bd9c803",
+    "exports/next_best_action.csv": "f51b58da1ae4e6c2540ad4de65b948fce61d392469fd244bfe109e88618dd6c3",
     "exports/segments.csv": "e8c048f45276fec556587dd25b35949f89befda36b74f763f9dbd9f7f0bd5eb2",
     "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
     "exports/uplift_readout.csv": "ca8f2bd2161c45d3564b0ce4654bbf9702c04801a7463f1aea4cc0bf86db5780",
@@ -55,11 +63,14 @@ SAMPLE_DIGESTS = {
     "headlines/03_churn.json": "aafe6a19175a788fa8119fca79907f78ce8ed896dab51940a104479a11a2db11",
     "headlines/04_campaign_uplift.json": "28b15b4eb1b4f91e6c6be977c92148fd121bfdb8eec7a42ec0f2d03c07337d14",
     "headlines/05_journey_prioritisation.json": "ad2c1cf341ea5f3111d83e114e78da28901c26925b3c7ddd2c28282be0cd0bf8",
+    "headlines/06_next_best_action.json": "1a124266100cb2b31a2303932cf0b0fdb5144a94a7eb3ebedb739baeaa3d5d97",
 }
 
 SYNTH_20000_SEED_7_DIGESTS = {
     "exports/attribution.csv": "ce4047f14bb87fe760f914a1515682e371b9ba1803a2c7dc7a59a3a2562300e2",
+    "exports/campaign_touchpoints.csv": "7fcc0fb3b46012bda3bc664ec5dbb935b200131d909059676d0632112c3dfea0",
     "exports/churn_scores.csv": "c309be8e2cd41b6e03383db1fe326496d8e25ad32b5f2b44860bb756b3ceeb25",
+    "exports/cross_sell.csv": "e7a161deff97a6e958d45388a6880391217f80da701e5780d9c24f28150fd567",
     "exports/customer_master_map.csv": "759dd0aec61b46efff92961a718d13bc82e4d18d4aae46964bb62c722a9e7d49",
     "exports/data_quality.csv": "97603a92bae5e12af2f23ae83a59e7296de6652314b490307bba5244d6bcfcc4",
     "exports/journey_priorities.csv": "e4d411df40d8b75a7330ec9d34dc4a639dda1546ad96854147510e630a4c0e72",
@@ -73,6 +84,7 @@ SYNTH_20000_SEED_7_DIGESTS = {
     "headlines/03_churn.json": "5ea22a7ad45c280edc732e1faf290b181d0ef547bb761602630ba1220061157b",
     "headlines/04_campaign_uplift.json": "6e3cd66d491498b1f7c1a246d6e8d302c21ed53d1ee2fa1d1a402d76f16b9289",
     "headlines/05_journey_prioritisation.json": "414dc4e8143962a40177c425b02dc1486413b4e53ec62aca4a96ef1fc3d1ee2a",
+    "headlines/06_next_best_action.json": "b6caa9c1e1c662294c11b574d2f830cbf9157fcbf1add73b2497b49dfdbb8227",
 }
 
 

@@ -100,7 +100,7 @@ def test_reports_read_as_briefings(sample_run, sample_dir):
 def test_exports_have_their_documented_columns(sample_run):
     _, latest, _ = sample_run
     documented = documented_exports()
-    assert len(documented) == 10
+    assert len(documented) == 13
     for name, cols in documented.items():
         path = latest / "exports" / name
         assert path.exists(), f"missing export {name}"

@@ -617,13 +617,13 @@ def _assumptions(
         n = int((assumed & (picked == i)).sum())
         if o.uplift_fact is None:
             out.append(
-                f"Offer '{o.id}': no comparable campaign, so its lift is an assumption: "
+                f"Offer `{o.id}`: no comparable campaign, so its lift is an assumption: "
                 f"{o.assumed_take_rate:.1%} of the customers contacted take it because of the "
                 f"contact ({n} contacts planned on it)."
             )
         elif n:
             out.append(
-                f"Offer '{o.id}': {n} contacts have no estimate of the campaign's uplift model "
-                f"('{o.uplift_fact}'); their lift is the assumed {o.assumed_take_rate:.1%}."
+                f"Offer `{o.id}`: {n} contacts have no estimate of the campaign's uplift model "
+                f"(`{o.uplift_fact}`); their lift is the assumed {o.assumed_take_rate:.1%}."
             )
     return tuple(out)

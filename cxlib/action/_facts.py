@@ -262,7 +262,7 @@ def customer_facts(
     consent = _consent(tables.get("customers"))
     if consent is not None:
         base["marketing_consent"] = base["customer_id"].map(consent).astype("boolean")
-        sources["marketing_consent"] = "customers (marketing_consent)"
+        sources["marketing_consent"] = "the customers table (marketing consent)"
     else:
         unavailable["marketing_consent"] = (
             "add `marketing_consent` to the customers table (without it nobody is contacted)"

@@ -43,6 +43,15 @@ FACT_NAMES = {
     "days_since_last_purchase": "days since the last purchase",
 }
 
+#: Offer kind → its name in the report.
+KIND_NAMES = {
+    "retention": "retention",
+    "cross_sell": "cross-sell",
+    "up_sell": "up-sell",
+    "win_back": "win-back",
+    "service_recovery": "service recovery",
+}
+
 #: Most headlines on the index card.
 MAX_HEADLINES = 4
 
@@ -268,8 +277,9 @@ def offers_table(parts: ActionParts) -> pd.DataFrame:
     d = parts.decision
     if d is None:
         return pd.DataFrame()
+    offers = d.offers_.assign(kind=d.offers_["kind"].map(lambda k: KIND_NAMES.get(k, k)))
     return people_table(
-        d.offers_,
+        offers,
         {
             "offer_id": ("Offer", "code"),
             "kind": ("Kind", "text"),
@@ -440,8 +450,10 @@ def catalogue_tables(parts: ActionParts) -> tuple[pd.DataFrame, pd.DataFrame]:
     c = parts.catalogue
     if c is None:
         return pd.DataFrame(), pd.DataFrame()
+    frame = c.offers_frame()
+    frame["kind"] = frame["kind"].map(lambda k: KIND_NAMES.get(k, k))
     offers = people_table(
-        c.offers_frame(),
+        frame,
         {
             "id": ("Offer", "code"),
             "kind": ("Kind", "text"),
