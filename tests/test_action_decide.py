@@ -269,7 +269,7 @@ def test_expected_value_is_lift_times_value_less_cost_and_opt_out_cost():
     assert plan.loc[third, "reason"] == "budget or cap" and plan.loc[third, "rule_id"] == "risky"
     assert plan.loc["d", "reason"] == "left alone by rule" and plan.loc["d", "rule_id"] == "quiet"
     assert decision.value_ == pytest.approx(2 * call)
-    assert any("'mail': no comparable campaign" in s for s in decision.assumptions_)
+    assert any("`mail`: no comparable campaign" in s for s in decision.assumptions_)
 
 
 def test_nothing_worth_its_cost_and_no_eligible_offer():
