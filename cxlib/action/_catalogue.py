@@ -3,7 +3,7 @@
 A catalogue holds ``offers`` (what may be sent: kind, channel, cost, value if taken, weekly cap,
 the assumed take rate used when no campaign model gives the lift) and ``rules`` (when a customer
 is eligible for an offer, with a priority). The documented example is
-``data/sample/actions.yml`` (written by ``cx synth`` from ``cxlib/synth/actions.yml``).
+``data/sample/actions.yml`` (a copy of ``cxlib/synth/actions.yml``).
 
 Loading checks everything and stops at the first problem with a
 :class:`cxlib.contract.ContractError` naming the file, the line and the fix (the command line
