@@ -295,8 +295,9 @@ def people_table(
 
 
 def _cell(value: Any) -> str:
-    """One table cell as escaped HTML: counts and numbers formatted for people, code names in
-    code type, missing values as "–"."""
+    """One table cell as escaped HTML: counts and numbers formatted for people, code names and
+    Markdown code spans (a setting or column to write, between backticks) in code type, missing
+    values as "–"."""
     import numpy as np
 
     if isinstance(value, CodeName):
@@ -312,7 +313,7 @@ def _cell(value: Any) -> str:
     if hasattr(value, "strftime"):
         text = value.strftime("%Y-%m-%d %H:%M")
         return html.escape(text[:10] if text.endswith("00:00") else text)
-    return html.escape(str(value))
+    return _inline_html(value)
 
 
 def table(df: Any, *, index: bool = False) -> Any:

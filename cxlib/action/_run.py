@@ -383,7 +383,7 @@ class ActionResult(QuestionResult):
         """The setting that lets a skipped plan run, for the index page."""
         if "plan" not in self.parts.skipped:
             return None
-        return f"{CATALOGUE_FILE} in the data folder, or action: {{actions_file: …}} in cx.yml"
+        return f"`{CATALOGUE_FILE}` in the data folder, or `action: {{actions_file: …}}` in cx.yml"
 
     def findings(self) -> list[Finding]:
         """The plan, who is left alone, the strongest category pair (headlines), the cross-sell
