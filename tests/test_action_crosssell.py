@@ -16,7 +16,12 @@ import pandas as pd
 import pytest
 
 from cxlib.action._affinity import AffinityRules, category_affinity, lift_interval, top_pairs
-from cxlib.action._category_history import load_history
+from cxlib.action._category_history import (
+    first_purchases,
+    load_histories,
+    load_history,
+    new_pairs,
+)
 from cxlib.action._crosssell import CANDIDATES, RECOMMENDATION_COLUMNS, CrossSellModel
 from cxlib.action._crosssell_eval import (
     EVALUATION_COLUMNS,
@@ -24,6 +29,7 @@ from cxlib.action._crosssell_eval import (
     choose_cross_sell_model,
     evaluate_cross_sell,
 )
+from cxlib.action._crosssell_scorers import Basis, UserKnnScorer
 from cxlib.action._upsell import UP_SELL_COLUMNS, cross_sell_export, up_sell_candidates
 from cxlib.engine import Engine, data_end
 
@@ -335,6 +341,114 @@ def test_choose_refits_the_chosen_model_on_all_data(table, engine, evaluation):
     assert model.as_of_date_ == as_of
     history = load_history(table, data_end(as_of), engine=engine)
     assert len(model.customers_) == len(history.customers)
+
+
+def test_histories_of_one_query_match_pandas(world, table, engine):
+    """The histories before several ends, fetched in one query, hold what pandas counts per
+    end; the pairs first bought in a window are those of first_purchases."""
+    end = data_end(CUTOFF)
+    ends = [end - pd.Timedelta(days=HORIZON), end, end + pd.Timedelta(days=HORIZON)]
+    histories = load_histories(table, ends, engine=engine)
+    assert sorted(histories) == ends
+    for e in ends:
+        h = histories[e]
+        lines = world.loc[world["timestamp"] < e]
+        lines = lines.assign(day=lines["timestamp"].dt.normalize())
+        want = lines.groupby(["customer_id", "category"]).agg(
+            n_days=("day", "nunique"), first=("timestamp", "min"), spend=("amount", "sum")
+        )
+        assert list(h.customers) == sorted(lines["customer_id"].unique())
+        assert list(h.categories) == sorted(lines["category"].unique())
+        got = pd.DataFrame(
+            {"n_days": h.n_days, "first_day": h.first_day, "spend": h.spend},
+            index=pd.MultiIndex.from_arrays(
+                [h.customers[h.rows], h.categories[h.cols]], names=["customer_id", "category"]
+            ),
+        ).sort_index()
+        assert len(got) == len(want)
+        np.testing.assert_array_equal(got["n_days"], want["n_days"])
+        first = want["first"].to_numpy("datetime64[ns]").astype("datetime64[D]").astype("int64")
+        np.testing.assert_array_equal(got["first_day"], first)
+        np.testing.assert_allclose(got["spend"], want["spend"], rtol=1e-12)
+    new = new_pairs(histories[ends[2]], end).sort_values(["customer_id", "category"])
+    old = first_purchases(table, end, ends[2], engine=engine)
+    pd.testing.assert_frame_equal(
+        new.reset_index(drop=True),
+        old.sort_values(["customer_id", "category"]).reset_index(drop=True),
+    )
+    assert load_histories(table, [end], engine=engine, with_spend=False)[end].spend is None
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+@pytest.mark.parametrize("n_reference", [500, 5000])
+def test_user_knn_is_scikit_learns_brute_neighbours(
+    table, engine, monkeypatch, layout, n_reference
+):
+    """user_knn's blocked search gives the scores of scikit-learn's brute cosine
+    NearestNeighbors (k + 1 neighbours, the customer's own row dropped, else the last), for
+    customers in and out of the reference sample; with vectors compared or not (few or many
+    categories) and the reference dense or sparse."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from cxlib.action import _crosssell_scorers
+
+    if layout == "sparse":
+        monkeypatch.setattr(_crosssell_scorers, "DENSE_CATEGORIES", 0)
+        monkeypatch.setattr(_crosssell_scorers, "DENSE_REFERENCE_CELLS", 0)
+    monkeypatch.setattr(_crosssell_scorers, "SIMILARITY_CELLS", 50_000)  # many blocks
+    basis = Basis.of(load_history(table, data_end(CUTOFF), engine=engine))
+    knn = UserKnnScorer(n_neighbors=100, n_reference=n_reference, seed=3).fit(basis)
+    rows = np.arange(basis.history.shape[0])
+    got = knn.scores(rows)
+    ref = knn.reference
+    nn = NearestNeighbors(n_neighbors=knn.k + 1, metric="cosine", algorithm="brute")
+    dist, ind = nn.fit(basis.weights[ref]).kneighbors(basis.weights[rows])
+    order = np.argsort(ref[ind] == rows[:, None], axis=1, kind="stable")[:, : knn.k]
+    ind = np.take_along_axis(ind, order, axis=1)
+    sim = np.clip(1.0 - np.take_along_axis(dist, order, axis=1), 0.0, None)
+    owned = basis.owned[ref].toarray()[ind]
+    want = np.einsum("ij,ijc->ic", sim, owned) / sim.sum(axis=1)[:, None]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(knn.scores(rows[::7]), got[::7], rtol=0, atol=1e-12)
+
+
+def test_user_knn_reasons_format_as_before(fitted):
+    """The reasons' percentages are Python's ``{:.0%}`` of the score (halves to even)."""
+    knn = UserKnnScorer(n_reference=500).fit(fitted.basis_)
+    values = np.array([[0.125, 0.005, 0.285], [0.995, 1.0, np.nan], [0.0, 0.015, 0.7251]])
+    picks = np.array([[0, 1, 2], [3, 4, -1], [5, 6, 7]])
+    got = knn.reasons(np.arange(3), picks, values)
+    share = fitted.basis_.share
+    for i, j in np.ndindex(picks.shape):
+        if picks[i, j] < 0:
+            assert got[i, j] is None
+            continue
+        want = (
+            f"bought by {values[i, j]:.0%} of the {knn.k} most similar customers "
+            f"(vs {share[picks[i, j]]:.0%} of all)"
+        )
+        assert got[i, j] == want
+
+
+@pytest.mark.parametrize("method", CANDIDATES)
+def test_recommendations_do_not_depend_on_blocks_or_subsets(table, engine, monkeypatch, method):
+    """Scoring each distinct purchase-day vector once, in blocks of any size, recommends what
+    scoring every customer does: the same for a subset as for everyone, customers with the
+    same vector alike (except user_knn's reference customers, not their own neighbours)."""
+    from cxlib.action import _crosssell
+
+    model = CrossSellModel(method, n_reference=500).fit(table, as_of_date=CUTOFF, engine=engine)
+    full = model.recommend(k=3)
+    monkeypatch.setattr(_crosssell, "BLOCK_CELLS", 24 * 97)
+    pd.testing.assert_frame_equal(model.recommend(k=3), full)
+    ids = list(model.customers_[::5])
+    part = full.loc[full["customer_id"].isin(ids)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(model.recommend(k=3, customers=ids), part)
+    rows = np.arange(len(model.customers_))
+    picks, values = model.top_categories(rows, 3)
+    one_by_one = [model._top(np.array([r]), 3) for r in rows[::37]]
+    np.testing.assert_array_equal(np.vstack([p for p, _ in one_by_one]), picks[::37])
+    np.testing.assert_allclose(np.vstack([v for _, v in one_by_one]), values[::37], atol=1e-12)
 
 
 # -- up-sell and export -----------------------------------------------------------------------

@@ -37,6 +37,7 @@ from cxlib.engine import (
     data_end,
     engine_for,
     fetch_frame,
+    literal,
     row_count,
     timestamp_literal,
 )
@@ -116,20 +117,22 @@ def purchase_lines(
 
 
 def basket_categories(lines: Any, basket: str) -> Any:
-    """Distinct (basket, category) rows of :func:`purchase_lines`: ``_b`` (basket key) and
-    ``_c`` (category).
+    """Distinct (basket, category) rows of :func:`purchase_lines`: the basket as ``_u`` (its
+    customer) and ``_k`` (``t`` + its ``transaction_id``, or ``d`` + its day), and ``_c`` (the
+    category).
 
-    A basket key is ``customer|transaction_id`` (``basket="transaction_id"``; a line without one
-    falls in its customer's day) or ``customer|day`` (``basket="day"``).
+    A basket is a customer's transaction (``basket="transaction_id"``; a line without one falls
+    in its customer's day) or a customer's day (``basket="day"``). The key stays two columns (a
+    joined text key cost a string per line).
     """
     if basket not in BASKETS:
         raise ValueError(f"basket must be one of {BASKETS}, not {basket!r}")
-    day_key = lines.customer_id.concat("|d|", lines.ts.date().cast("string"))
+    day_key = literal("d").concat(lines.ts.date().cast("string"))
     if basket == "transaction_id" and "tid" in lines.columns:
-        key = lines.tid.isnull().ifelse(day_key, lines.customer_id.concat("|t|", lines.tid))
+        key = lines.tid.isnull().ifelse(day_key, literal("t").concat(lines.tid))
     else:
         key = day_key
-    return lines.select(_b=key, _c=lines.category).distinct()
+    return lines.select(_u=lines.customer_id, _k=key, _c=lines.category).distinct()
 
 
 def _resolve_basket(basket: str | None, lines: Any) -> str:
@@ -210,9 +213,12 @@ def category_affinity(
     with engine_for(transactions, engine) as eng:
         lines = purchase_lines(transactions, engine=eng, category=category, end=end)
         basket = _resolve_basket(basket, lines)
-        counts, pairs, n_baskets, min_baskets = _count_pairs(
-            basket_categories(lines, basket), min_baskets
-        )
+        # read three times (categories, baskets, pairs): the lines are scanned once
+        bc = eng.keep(basket_categories(lines, basket), "cx_baskets")
+        try:
+            counts, pairs, n_baskets, min_baskets = _count_pairs(bc, min_baskets)
+        finally:
+            eng.drop(bc)
     rules = _rules(counts, pairs, n_baskets, level)
     keep = (
         (rules["support"] >= min_support)
@@ -243,13 +249,14 @@ def _count_pairs(bc: Any, min_baskets: int | None) -> tuple[pd.Series, pd.DataFr
     counts = pd.Series(
         per_category["n"].to_numpy("int64"), index=per_category["_c"].astype(str), name="n"
     )
-    n_baskets = int(fetch_frame(bc.select("_b").distinct().aggregate(n=row_count()))["n"].iloc[0])
+    baskets = bc.select("_u", "_k").distinct()
+    n_baskets = int(fetch_frame(baskets.aggregate(n=row_count()))["n"].iloc[0])
     if min_baskets is None:
         min_baskets = max(MIN_BASKETS, int(np.ceil(MIN_BASKET_SHARE * n_baskets)))
     min_baskets = max(int(min_baskets), 1)
     right = bc.view()
-    right = right.select(_b2=right._b, _c2=right._c)
-    joined = bc.join(right, (bc._b == right._b2) & (bc._c < right._c2))
+    right = right.select(_u2=right._u, _k2=right._k, _c2=right._c)
+    joined = bc.join(right, (bc._u == right._u2) & (bc._k == right._k2) & (bc._c < right._c2))
     pairs = joined.group_by(a=joined._c, b=joined._c2).aggregate(n=row_count())
     pairs = fetch_frame(pairs.filter(pairs.n >= min_baskets))
     return counts, pairs, n_baskets, min_baskets

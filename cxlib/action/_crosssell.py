@@ -17,14 +17,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from cxlib.action._category_history import CategoryHistory, last_purchase_day, load_history
+from cxlib.action._category_history import CategoryHistory, last_purchase_day, load_histories
 from cxlib.action._crosssell_scorers import (
+    DENSE_CATEGORIES,
     AssociationScorer,
     Basis,
     HybridScorer,
     ItemKnnScorer,
     PopularityScorer,
     UserKnnScorer,
+    distinct_rows,
 )
 from cxlib.engine import Engine, data_end, engine_for
 
@@ -85,7 +87,7 @@ class CrossSellModel(BaseEstimator):
         *,
         n_neighbors: int = 100,
         item_neighbors: int = 50,
-        n_reference: int = 20_000,
+        n_reference: int = 5_000,
         shrinkage: float = 10.0,
         horizon_days: int = 56,
         max_train_customers: int = 20_000,
@@ -132,12 +134,12 @@ class CrossSellModel(BaseEstimator):
             if as_of_date is None:
                 as_of_date = last_purchase_day(transactions, engine=eng, category=category)
             end = data_end(as_of_date)
-            history = load_history(transactions, end, engine=eng, category=category)
-            previous = None
-            if self.method == "hybrid":
-                start = end - pd.Timedelta(days=int(self.horizon_days))
-                previous = load_history(transactions, start, engine=eng, category=category)
-        return self.fit_history(history, previous)
+            start = end - pd.Timedelta(days=int(self.horizon_days))
+            ends = [start, end] if self.method == "hybrid" else [end]
+            histories = load_histories(
+                transactions, ends, engine=eng, category=category, with_spend=False
+            )
+        return self.fit_history(histories[end], histories.get(start))
 
     def fit_history(
         self, history: CategoryHistory, previous: CategoryHistory | None = None
@@ -157,16 +159,36 @@ class CrossSellModel(BaseEstimator):
         self._check_method()
         if history.shape[0] == 0 or history.shape[1] == 0:
             raise ValueError("no purchases with a category before the analysis date")
-        basis = Basis.of(history)
+        needs_previous = self.method == "hybrid" and previous is not None and previous.shape[0]
+        return self.fit_basis(Basis.of(history), Basis.of(previous) if needs_previous else None)
+
+    def fit_basis(self, basis: Basis, previous: Basis | None = None) -> CrossSellModel:
+        """Fit on the :class:`~cxlib.action._crosssell_scorers.Basis` of a loaded history (what
+        :meth:`fit_history` does once it has built it; several models may share one).
+
+        Parameters
+        ----------
+        basis : Basis
+        previous : Basis, optional
+            Of the history ``horizon_days`` earlier, needed by ``hybrid``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_method()
+        history = basis.history
+        if history.shape[0] == 0 or history.shape[1] == 0:
+            raise ValueError("no purchases with a category before the analysis date")
         scorer = self._scorer()
         if isinstance(scorer, HybridScorer):
-            if previous is None or previous.shape[0] == 0:
+            if previous is None or previous.history.shape[0] == 0:
                 raise ValueError(
                     f"the hybrid needs purchases before the last {self.horizon_days} days"
                 )
-            scorer.fit(basis, Basis.of(previous))
+            scorer.fit(basis, previous)
         else:
-            scorer.fit(basis)
+            scorer = basis.fit(scorer)
         self.method_ = self.method
         self.as_of_date_ = history.end - pd.Timedelta(days=1)
         self.customers_ = history.customers
@@ -222,9 +244,33 @@ class CrossSellModel(BaseEstimator):
         (picks, scores) : arrays of shape (len(rows), k)
         """
         self._check_fitted()
-        rows = np.asarray(rows, dtype="int64")
+        distinct, inverse = self._distinct(np.asarray(rows, dtype="int64"))
+        picks, values = self._top(distinct, int(k))
+        return picks[inverse], values[inverse]
+
+    def _distinct(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` with one customer per distinct purchase-day vector, and the position of each
+        of ``rows`` among them.
+
+        Every candidate scores a customer from the vector alone (the categories bought, and how
+        many days each), except that ``user_knn`` leaves a reference customer out of its own
+        neighbours: those (the scorer's ``individual`` customers) are kept apart. With many
+        categories (above ``DENSE_CATEGORIES``) vectors are not compared: every row is kept.
+        """
+        n = len(rows)
+        if len(self.categories_) > DENSE_CATEGORIES or n == 0:
+            return rows, np.arange(n)
+        apart = np.isin(rows, getattr(self.scorer_, "individual", np.empty(0, dtype="int64")))
+        merged, alone = np.flatnonzero(~apart), np.flatnonzero(apart)
+        first, where = distinct_rows(self.basis_.weights[rows[merged]], dense=True)
+        inverse = np.empty(n, dtype="int64")
+        inverse[merged] = where
+        inverse[alone] = len(first) + np.arange(len(alone))
+        return np.concatenate([rows[merged[first]], rows[alone]]), inverse
+
+    def _top(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`top_categories` of ``rows``, each scored (in blocks of customers)."""
         n_cat = len(self.categories_)
-        k = int(k)
         picks = np.full((len(rows), k), -1, dtype="int64")
         values = np.full((len(rows), k), np.nan)
         block = max(1, BLOCK_CELLS // max(n_cat, 1))
@@ -267,31 +313,32 @@ class CrossSellModel(BaseEstimator):
             if (rows < 0).any():
                 log.info("cross-sell: %d customers without history left out", (rows < 0).sum())
             rows = np.sort(rows[rows >= 0])
-        frames = []
+        k = int(k)
+        # customers with the same vector get the same picks, scores and reasons
+        distinct, inverse = self._distinct(rows)
+        picks = np.full((len(distinct), k), -1, dtype="int64")
+        values = np.full((len(distinct), k), np.nan)
+        reasons = np.full((len(distinct), k), None, dtype=object)
         block = max(1, BLOCK_CELLS // max(len(self.categories_), 1))
-        for lo in range(0, len(rows), block):
-            part = rows[lo : lo + block]
-            picks, values = self.top_categories(part, k)
-            reasons = self.scorer_.reasons(part, picks, values)
-            frames.append(self._frame(part, picks, values, reasons))
-        if not frames:
-            return _typed(pd.DataFrame({c: [] for c in RECOMMENDATION_COLUMNS}))
-        return pd.concat(frames, ignore_index=True)
+        for lo in range(0, len(distinct), block):
+            part = distinct[lo : lo + block]
+            p, v = self._top(part, k)
+            picks[lo : lo + block], values[lo : lo + block] = p, v
+            reasons[lo : lo + block] = self.scorer_.reasons(part, p, v)
+        return self._frame(rows, picks[inverse], values[inverse], reasons[inverse])
 
     def _frame(
-        self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray, reasons: list[list[str]]
+        self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray, reasons: np.ndarray
     ) -> pd.DataFrame:
         valid = picks >= 0
-        n_valid = valid.sum(axis=1)
-        rank = np.tile(np.arange(1, picks.shape[1] + 1), (len(rows), 1))
-        flat_reasons = [r for rs in reasons for r in rs]
+        rank = np.broadcast_to(np.arange(1, picks.shape[1] + 1), picks.shape)
         frame = pd.DataFrame(
             {
-                "customer_id": np.repeat(self.customers_.to_numpy(dtype=object)[rows], n_valid),
-                "category": self.categories_.to_numpy(dtype=object)[picks[valid]],
+                "customer_id": self.customers_.take(np.repeat(rows, valid.sum(axis=1))),
+                "category": self.categories_.take(picks[valid]),
                 "score": values[valid],
-                "rank": rank[valid],
-                "reason": flat_reasons,
+                "rank": rank[valid].astype("int64"),
+                "reason": pd.array(reasons[valid], dtype="str"),
             }
         )
         return _typed(frame)

@@ -27,11 +27,12 @@ from scipy import sparse
 
 from cxlib.action._category_history import (
     CategoryHistory,
-    first_purchases,
     last_purchase_day,
-    load_history,
+    load_histories,
+    new_pairs,
 )
 from cxlib.action._crosssell import CANDIDATES, CrossSellModel
+from cxlib.action._crosssell_scorers import Basis
 from cxlib.engine import Engine, analysis_day, data_end, engine_for
 
 log = logging.getLogger(__name__)
@@ -131,34 +132,93 @@ def evaluate_cross_sell(
     -------
     CrossSellEvaluation
     """
+    names = _names(candidates)
+    cut_end = data_end(cutoff)
+    settings = _settings(horizon_days, seed, params)
+    ends = _evaluation_ends(cut_end, int(horizon_days), names, settings)
+    with engine_for(transactions, engine) as eng:
+        histories = load_histories(
+            transactions, ends, engine=eng, category=category, with_spend=False
+        )
+    return _evaluate(
+        _Bases(histories), cutoff, int(horizon_days), int(k), names, settings, n_boot, level, seed
+    )
+
+
+def _names(candidates: Sequence[str]) -> list[str]:
     names = ["popularity", *[c for c in candidates if c != "popularity"]]
     unknown = [c for c in names if c not in CANDIDATES]
     if unknown:
         raise ValueError(f"unknown candidates {unknown}; known: {CANDIDATES}")
+    return names
+
+
+def _settings(horizon_days: int, seed: int, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The candidates' :class:`~cxlib.action._crosssell.CrossSellModel` parameters."""
+    return {"horizon_days": int(horizon_days), "seed": seed, **dict(params or {})}
+
+
+def _evaluation_ends(
+    cut_end: pd.Timestamp, horizon_days: int, names: list[str], settings: dict[str, Any]
+) -> list[pd.Timestamp]:
+    """The history ends an evaluation reads: the cut-off's, the horizon's (for the first
+    purchases in it) and, for the hybrid, its training history's."""
+    ends = [cut_end, cut_end + pd.Timedelta(days=horizon_days)]
+    if "hybrid" in names:
+        ends.append(cut_end - pd.Timedelta(days=int(settings["horizon_days"])))
+    return ends
+
+
+class _Bases:
+    """The histories of one query, and their :class:`Basis` built once each when first asked."""
+
+    def __init__(self, histories: dict[pd.Timestamp, CategoryHistory]) -> None:
+        self.histories = histories
+        self.built: dict[pd.Timestamp, Basis] = {}
+
+    def __getitem__(self, end: pd.Timestamp) -> Basis:
+        if end not in self.built:
+            self.built[end] = Basis.of(self.histories[end])
+        return self.built[end]
+
+    def forget(self, end: pd.Timestamp) -> None:
+        """Drop a history and its basis (no longer needed)."""
+        self.histories.pop(end, None)
+        self.built.pop(end, None)
+
+
+def _evaluate(
+    bases: _Bases,
+    cutoff: Any,
+    horizon_days: int,
+    k: int,
+    names: list[str],
+    settings: dict[str, Any],
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> CrossSellEvaluation:
+    """:func:`evaluate_cross_sell` on loaded histories."""
     cut_end = data_end(cutoff)
-    horizon_end = cut_end + pd.Timedelta(days=int(horizon_days))
-    settings = {"horizon_days": int(horizon_days), "seed": seed, **dict(params or {})}
-    with engine_for(transactions, engine) as eng:
-        history = load_history(transactions, cut_end, engine=eng, category=category)
-        new = first_purchases(transactions, cut_end, horizon_end, engine=eng, category=category)
-        previous = None
-        if "hybrid" in names:
-            start = cut_end - pd.Timedelta(days=int(settings["horizon_days"]))
-            previous = load_history(transactions, start, engine=eng, category=category)
+    history = bases.histories[cut_end]
+    new = new_pairs(bases.histories[cut_end + pd.Timedelta(days=horizon_days)], cut_end)
     rows, relevant, n_relevant = _targets(history, new)
     if len(rows) == 0:
         raise ValueError(
             f"no customer bought a new category in the {horizon_days} days after {cutoff}"
         )
+    previous = None
+    if "hybrid" in names:
+        start = cut_end - pd.Timedelta(days=int(settings["horizon_days"]))
+        if bases.histories[start].shape[0]:
+            previous = bases[start]
     hits = {}
     for name in names:
-        model = CrossSellModel(name, **settings).fit_history(history, previous)
+        model = CrossSellModel(name, **settings).fit_basis(bases[cut_end], previous)
         picks, _ = model.top_categories(rows, k)
         hits[name] = _hits(picks, relevant)
-    table = _summary(hits, n_relevant, int(k), n_boot, level, seed)
-    result = CrossSellEvaluation(
-        table, analysis_day(cutoff), int(horizon_days), int(k), n_new=len(new)
-    )
+    table = _summary(hits, n_relevant, k, n_boot, level, seed)
+    result = CrossSellEvaluation(table, analysis_day(cutoff), horizon_days, k, n_new=len(new))
     log.info(
         "cross-sell evaluation at %s + %d days: %d customers with a new category; chosen %s",
         analysis_day(cutoff).date(),
@@ -208,12 +268,12 @@ def _summary(
     recall = h / n_relevant[:, None]
     rng = np.random.default_rng(seed)
     n = len(h)
-    boot_p = np.empty((n_boot, len(names)))
-    boot_r = np.empty((n_boot, len(names)))
+    # one gather per resample for both measures (the same sums, in the same order)
+    both = np.ascontiguousarray(np.hstack([precision, recall]))
+    boot = np.empty((n_boot, 2 * len(names)))
     for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        boot_p[b] = precision[idx].mean(axis=0)
-        boot_r[b] = recall[idx].mean(axis=0)
+        boot[b] = both.take(rng.integers(0, n, n), axis=0).mean(axis=0)
+    boot_p, boot_r = boot[:, : len(names)], boot[:, len(names) :]
     with np.errstate(divide="ignore", invalid="ignore"):
         boot_ratio = boot_p / boot_p[:, [0]]
     q = [(1 - level) / 2, (1 + level) / 2]
@@ -272,25 +332,26 @@ def choose_cross_sell_model(
     -------
     (model, evaluation) : (CrossSellModel, CrossSellEvaluation)
     """
+    names = _names(candidates)
+    settings = _settings(horizon_days, seed, params)
     with engine_for(transactions, engine) as eng:
         if as_of_date is None:
             as_of_date = last_purchase_day(transactions, engine=eng, category=category)
         cutoff = analysis_day(as_of_date) - pd.Timedelta(days=int(horizon_days))
-        evaluation = evaluate_cross_sell(
-            transactions,
-            cutoff=cutoff,
-            horizon_days=horizon_days,
-            k=k,
-            candidates=candidates,
-            engine=eng,
-            category=category,
-            params=params,
-            n_boot=n_boot,
-            seed=seed,
+        end = data_end(as_of_date)
+        start = end - pd.Timedelta(days=int(settings["horizon_days"]))
+        ends = [*_evaluation_ends(data_end(cutoff), int(horizon_days), names, settings), end]
+        # one query for the evaluation's histories and the refit's (the same ends, mostly)
+        histories = load_histories(
+            transactions, [*ends, start], engine=eng, category=category, with_spend=False
         )
-        best = evaluation.chosen
-        settings = {"horizon_days": int(horizon_days), "seed": seed, **dict(params or {})}
-        model = CrossSellModel(best, **settings).fit(
-            transactions, as_of_date=as_of_date, engine=eng, category=category
-        )
+    bases = _Bases(histories)
+    evaluation = _evaluate(
+        bases, cutoff, int(horizon_days), int(k), names, settings, n_boot, 0.95, seed
+    )
+    for old in set(histories) - {start, end}:
+        bases.forget(old)
+    model = CrossSellModel(evaluation.chosen, **settings)
+    previous = bases[start] if model.method == "hybrid" and histories[start].shape[0] else None
+    model.fit_basis(bases[end], previous)
     return model, evaluation

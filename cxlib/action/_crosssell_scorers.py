@@ -1,10 +1,14 @@
 """The cross-sell candidates: how each scores the categories a customer has not bought yet.
 
 Every scorer is fitted on a :class:`~cxlib.action._category_history.CategoryHistory` (through a
-:class:`Basis` of the statistics they share) and scores a block of customers at a time: a dense
-customers × categories array, higher = more likely to be bought next. Owned categories are
-masked by the caller, which then asks for the reasons of the picks (``reasons(rows, picks,
-values)``: per customer, one text per recommended category position, −1 for none).
+:class:`Basis` of the statistics they share; :meth:`Basis.fit` fits a scorer once per basis and
+parameters) and scores a block of customers at a time: a dense customers × categories array,
+higher = more likely to be bought next. Owned categories are masked by the caller, which then
+asks for the reasons of the picks (``reasons(rows, picks, values)``: an object array shaped like
+``picks``, one text per recommended category position, None where the pick is −1). A customer's
+scores and reasons depend only on its purchase-day vector (and, for ``user_knn``, on whether it
+is one of the scorer's ``individual`` customers), which lets the caller score each distinct
+vector once.
 
 ==============  ==================================================================================
 candidate       score of category c for a customer
@@ -17,7 +21,8 @@ item_knn        similarity-weighted mean of c's cosine similarity to the custome
                 (scikit-learn ``NearestNeighbors`` over the categories' customer vectors,
                 ``log(1 + purchase days)``, each category keeping its ``item_neighbors`` nearest)
 user_knn        similarity-weighted share of the ``n_neighbors`` most similar customers who
-                bought c (``NearestNeighbors`` over customers' category vectors; neighbours
+                bought c (exact cosine neighbours over customers' category vectors, as
+                scikit-learn's brute ``NearestNeighbors`` finds them, in blocks; neighbours
                 drawn from at most ``n_reference`` customers)
 hybrid          probability from a logistic regression over the four scores above, the
                 category's recent adoption rate and the customer's breadth, trained out of time
@@ -29,7 +34,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +47,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cxlib.action._category_history import CategoryHistory, epoch_day
+from cxlib.threads import model_threads, one_blas_thread
 
 log = logging.getLogger(__name__)
+
+#: With at most this many categories, customers' vectors are compared (as dense arrays) and the
+#: customers with the same vector scored once.
+DENSE_CATEGORIES = 64
+
+#: ``user_knn``: the reference customers' vectors are held as a dense array up to this many
+#: categories × reference-customer cells (a sparse matrix beyond).
+DENSE_REFERENCE_CELLS = 16_000_000
+
+#: ``user_knn``: most customer × reference-customer similarities held at once per thread.
+SIMILARITY_CELLS = 2_000_000
 
 
 @dataclass
@@ -60,6 +79,8 @@ class Basis:
     both : array
         Customers who bought both categories (categories × categories; the diagonal is the
         category's buyers).
+    fitted : dict
+        The scorers fitted on it so far, by :attr:`key` (see :meth:`fit`).
     """
 
     history: CategoryHistory
@@ -67,6 +88,7 @@ class Basis:
     weights: sparse.csr_matrix
     share: np.ndarray
     both: np.ndarray
+    fitted: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, history: CategoryHistory) -> Basis:
@@ -79,6 +101,14 @@ class Basis:
     @property
     def categories(self) -> pd.Index:
         return self.history.categories
+
+    def fit(self, scorer: Any) -> Any:
+        """A copy of the unfitted ``scorer`` fitted on this basis, or the scorer with the same
+        ``key`` (class and parameters) fitted on it before: a fit is deterministic, so models
+        evaluated on one history (and the hybrid's parts) share their candidates' fits."""
+        if scorer.key not in self.fitted:
+            self.fitted[scorer.key] = copy.deepcopy(scorer).fit(self)
+        return self.fitted[scorer.key]
 
     def lift(self) -> np.ndarray:
         """Customer-level lift of a → c: P(c | bought a) / P(c) (categories × categories)."""
@@ -94,31 +124,30 @@ def _dense(m: sparse.spmatrix) -> np.ndarray:
 
 def rule_reasons(
     basis: Basis, owned_rows: np.ndarray, contrib: np.ndarray, picks: np.ndarray
-) -> list[list[str]]:
+) -> np.ndarray:
     """For each customer and recommended category, "buys A; customers who do are L× as likely to
     buy C" with A the owned category contributing most to the pick's score.
 
     ``contrib`` is categories × categories: how much owning a adds to c's score;
     ``owned_rows`` the customers' dense 0/1 rows; ``picks`` their recommended category
-    positions (−1 for none).
+    positions (−1 for none). Returns the texts in the shape of ``picks`` (None for none).
     """
+    n_cat = len(basis.categories)
+    valid = picks >= 0
+    cs = np.where(valid, picks, 0)
+    a = np.zeros_like(cs)
+    has = np.zeros(picks.shape, dtype=bool)
+    for j in range(picks.shape[1]):
+        strength = owned_rows * contrib[:, cs[:, j]].T
+        a[:, j] = strength.argmax(axis=1)
+        has[:, j] = strength[np.arange(len(picks)), a[:, j]] > 0
     names = basis.categories.to_numpy(dtype=object)
     lift = basis.lift()
-    out: list[list[str]] = [[] for _ in range(len(picks))]
-    for j in range(picks.shape[1]):
-        c = picks[:, j]
-        valid = c >= 0
-        cs = np.where(valid, c, 0)
-        strength = owned_rows * contrib[:, cs].T
-        a = strength.argmax(axis=1)
-        has = strength[np.arange(len(a)), a] > 0
-        for i in range(len(c)):
-            if not valid[i]:
-                continue
-            if has[i]:
-                out[i].append(_rule_text(names[a[i]], names[cs[i]], lift[a[i], cs[i]]))
-            else:
-                out[i].append(_popular_text(names[cs[i]], basis.share[cs[i]]))
+    out = _popular_texts(basis)[cs]
+    pairs, where = np.unique((a * n_cat + cs)[has], return_inverse=True)
+    texts = [_rule_text(names[p // n_cat], names[p % n_cat], lift[divmod(p, n_cat)]) for p in pairs]
+    out[has] = np.array(texts, dtype=object)[where]
+    out[~valid] = None
     return out
 
 
@@ -132,10 +161,19 @@ def _popular_text(c: str, share: float) -> str:
     return f"{c} is bought by {share:.0%} of customers"
 
 
+def _popular_texts(basis: Basis) -> np.ndarray:
+    """Per category, :func:`_popular_text` (an object array)."""
+    names = basis.categories.to_numpy(dtype=object)
+    return np.array(
+        [_popular_text(c, v) for c, v in zip(names, basis.share, strict=True)], dtype=object
+    )
+
+
 class PopularityScorer:
     """The share of customers who bought each category, for everyone."""
 
     name = "popularity"
+    key = ("popularity",)
 
     def fit(self, basis: Basis) -> PopularityScorer:
         self.basis = basis
@@ -144,10 +182,10 @@ class PopularityScorer:
     def scores(self, rows: np.ndarray) -> np.ndarray:
         return np.tile(self.basis.share, (len(rows), 1))
 
-    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> list[list[str]]:
-        names = self.basis.categories.to_numpy(dtype=object)
-        share = self.basis.share
-        return [[_popular_text(names[c], share[c]) for c in p if c >= 0] for p in picks]
+    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = _popular_texts(self.basis)[np.where(picks >= 0, picks, 0)]
+        out[picks < 0] = None
+        return out
 
 
 class AssociationScorer:
@@ -157,6 +195,7 @@ class AssociationScorer:
 
     def __init__(self, shrinkage: float = 10.0):
         self.shrinkage = float(shrinkage)
+        self.key = (self.name, self.shrinkage)
 
     def fit(self, basis: Basis) -> AssociationScorer:
         self.basis = basis
@@ -175,7 +214,7 @@ class AssociationScorer:
             out[holders] = np.maximum(out[holders], self.confidence[a])
         return out
 
-    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> list[list[str]]:
+    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> np.ndarray:
         gain = np.clip(self.confidence - self.basis.share[None, :], 0.0, None)
         return rule_reasons(self.basis, _dense(self.basis.owned[rows]), gain, picks)
 
@@ -187,6 +226,7 @@ class ItemKnnScorer:
 
     def __init__(self, item_neighbors: int = 50):
         self.item_neighbors = int(item_neighbors)
+        self.key = (self.name, self.item_neighbors)
 
     def fit(self, basis: Basis) -> ItemKnnScorer:
         self.basis = basis
@@ -209,12 +249,21 @@ class ItemKnnScorer:
         got = np.asarray(w @ self.similarity)
         return got / np.where(total > 0, total, 1.0)[:, None]
 
-    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> list[list[str]]:
+    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> np.ndarray:
         return rule_reasons(self.basis, _dense(self.basis.weights[rows]), self.similarity, picks)
 
 
 class UserKnnScorer:
-    """Share of the most similar customers who bought a category (nearest neighbours)."""
+    """Share of the most similar customers who bought a category (nearest neighbours).
+
+    Exact cosine nearest neighbours, as scikit-learn's brute ``NearestNeighbors`` finds them
+    (up to the order of equally similar customers), computed in blocks: the similarities of a
+    block of customers to the reference customers (rows normalised once), the ``k + 1`` most
+    similar kept with ``np.argpartition``. Customers with the same purchase-day vector have the
+    same neighbours, so each distinct vector is scored once (with few categories); reference
+    customers with the same vector vote alike, so they are one reference row with a count. A
+    customer among the reference customers is not its own neighbour.
+    """
 
     name = "user_knn"
 
@@ -222,10 +271,12 @@ class UserKnnScorer:
         self.n_neighbors = int(n_neighbors)
         self.n_reference = int(n_reference)
         self.seed = int(seed)
+        self.key = (self.name, self.n_neighbors, self.n_reference, self.seed)
 
     def fit(self, basis: Basis) -> UserKnnScorer:
         self.basis = basis
-        n = basis.history.shape[0]
+        self.last: tuple[np.ndarray, np.ndarray] | None = None
+        n, n_cat = basis.history.shape
         if n > self.n_reference:
             rng = np.random.default_rng(self.seed)
             ref = np.sort(rng.choice(n, size=self.n_reference, replace=False))
@@ -233,36 +284,149 @@ class UserKnnScorer:
             ref = np.arange(n)
         self.reference = ref
         self.k = max(min(self.n_neighbors, len(ref) - 1), 1)
-        self.nn = NearestNeighbors(n_neighbors=min(self.k + 1, len(ref)), metric="cosine")
-        self.nn.set_params(algorithm="brute").fit(basis.weights[ref])
-        self.reference_owned = basis.owned[ref]
+        # scikit-learn looked up k + 1 neighbours and dropped the customer's own row (else the
+        # last); with a single reference customer it kept it
+        self.excludes_own = len(ref) > self.k
+        # customers whose scores are not those of others with the same vector
+        self.individual = ref if self.excludes_own else np.empty(0, dtype="int64")
+        self.dense = n_cat <= DENSE_CATEGORIES
+        weights = basis.weights[ref]
+        first, self.group_of = distinct_rows(weights, self.dense)
+        self.count = np.bincount(self.group_of, minlength=len(first))
+        vectors = _normalised(weights[first]).T.tocsr()
+        owned = basis.owned[ref[first]]
+        if n_cat * len(first) <= DENSE_REFERENCE_CELLS:
+            vectors, owned = vectors.toarray(), owned.toarray()
+        self.vectors, self.group_owned = vectors, owned
         return self
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
-        dist, ind = self.nn.kneighbors(self.basis.weights[rows])
-        # drop each customer's own row when it is among the reference customers, else the last
-        own = self.reference[ind] == np.asarray(rows)[:, None]
-        order = np.argsort(own, axis=1, kind="stable")[:, : self.k]
-        ind = np.take_along_axis(ind, order, axis=1)
-        sim = np.clip(1.0 - np.take_along_axis(dist, order, axis=1), 0.0, None)
+        rows = np.asarray(rows, dtype="int64")
+        # the evaluation scores the same customers as user_knn and again in the hybrid
+        if self.last is None or not np.array_equal(self.last[0], rows):
+            self.last = (rows.copy(), self._scores(rows))
+        return self.last[1].copy()
+
+    def _scores(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), self.basis.history.shape[1]))
+        if len(rows) == 0:
+            return out
+        weights = self.basis.weights[rows]
+        pos = np.minimum(np.searchsorted(self.reference, rows), len(self.reference) - 1)
+        own = np.where(self.reference[pos] == rows, self.group_of[pos], -1)
+        if not self.excludes_own:
+            own[:] = -1
+        mine = np.flatnonzero(own >= 0)
+        others = np.flatnonzero(own < 0)
+        if len(others):
+            first, inverse = distinct_rows(weights[others], self.dense)
+            out[others] = self._votes(weights[others[first]], None)[inverse]
+        if len(mine):
+            out[mine] = self._votes(weights[mine], own[mine])
+        return out
+
+    def _votes(self, weights: sparse.csr_matrix, own: np.ndarray | None) -> np.ndarray:
+        """Scores of customers' ``weights`` rows; ``own``: each one's group among the reference
+        customers (its own row, left out), or None."""
+        n = weights.shape[0]
+        queries = _normalised(weights)
+        block = max(1, SIMILARITY_CELLS // max(len(self.count), 1))
+        starts = range(0, n, block)
+
+        def run(lo: int) -> np.ndarray:
+            hi = min(lo + block, n)
+            return self._block_votes(queries[lo:hi], None if own is None else own[lo:hi])
+
+        threads = model_threads(n)
+        with one_blas_thread():
+            if threads is None or threads <= 1 or len(starts) <= 1:
+                parts = [run(lo) for lo in starts]
+            else:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    parts = list(pool.map(run, starts))
+        return np.concatenate(parts)
+
+    def _block_votes(self, queries: sparse.csr_matrix, own: np.ndarray | None) -> np.ndarray:
+        if self.dense and not sparse.issparse(self.vectors):  # few categories: BLAS, 2x faster
+            sim = queries.toarray() @ self.vectors
+        else:
+            sim = queries @ self.vectors
+            sim = _dense(sim) if sparse.issparse(sim) else np.asarray(sim)
+        n, n_groups = sim.shape
+        top = min(self.k + 1, n_groups)  # the k nearest customers are in the k + 1 nearest groups
+        if top < n_groups:
+            cand = np.argpartition(sim, n_groups - top, axis=1)[:, n_groups - top :]
+        else:
+            cand = np.broadcast_to(np.arange(n_groups), (n, n_groups))
+        near = np.take_along_axis(sim, cand, axis=1)
+        order = np.argsort(-near, axis=1, kind="stable")
+        cand = np.take_along_axis(cand, order, axis=1)
+        near = np.take_along_axis(near, order, axis=1)
+        count = self.count[cand]
+        if own is not None:
+            count = count - (cand == own[:, None])
+        taken = np.clip(self.k - (np.cumsum(count, axis=1) - count), 0, count)
+        # scikit-learn's cosine distance, clipped to [0, 2], back to a similarity
+        weight = taken * np.clip(1.0 - np.clip(1.0 - near, 0.0, 2.0), 0.0, None)
         votes = sparse.csr_matrix(
-            (sim.ravel(), (np.repeat(np.arange(len(rows)), ind.shape[1]), ind.ravel())),
-            shape=(len(rows), len(self.reference)),
+            (weight.ravel(), cand.ravel(), np.arange(0, n * top + 1, top)), shape=sim.shape
         )
-        total = sim.sum(axis=1)
-        got = np.asarray((votes @ self.reference_owned).toarray())
+        got = votes @ self.group_owned
+        got = _dense(got) if sparse.issparse(got) else np.asarray(got)
+        total = weight.sum(axis=1)
         return got / np.where(total > 0, total, 1.0)[:, None]
 
-    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> list[list[str]]:
+    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> np.ndarray:
+        n_cat = self.basis.history.shape[1]
+        valid = picks >= 0
+        # f"{v:.0%}" is v * 100 rounded half to even, as np.rint rounds it
+        pct = np.rint(np.where(valid, values, 0.0) * 100.0).astype("int64")
+        keys, where = np.unique((pct * n_cat + picks)[valid], return_inverse=True)
         share = self.basis.share
-        return [
-            [
-                f"bought by {v:.0%} of the {self.k} most similar customers (vs {share[c]:.0%} of all)"
-                for c, v in zip(p, vals, strict=True)
-                if c >= 0
-            ]
-            for p, vals in zip(picks, values, strict=True)
+        texts = [
+            f"bought by {p}% of the {self.k} most similar customers (vs {share[c]:.0%} of all)"
+            for p, c in zip(keys // n_cat, keys % n_cat, strict=True)
         ]
+        out = np.full(picks.shape, None, dtype=object)
+        out[valid] = np.array(texts, dtype=object)[where]
+        return out
+
+
+def _normalised(weights: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Rows divided by their length, as scikit-learn's ``normalize`` divides them (rows of zeros
+    left as they are)."""
+    out = sparse.csr_matrix(weights, dtype="float64", copy=True)
+    nnz = np.diff(out.indptr)
+    length = np.sqrt(
+        np.bincount(np.repeat(np.arange(out.shape[0]), nnz), out.data**2, out.shape[0])
+    )
+    out.data /= np.repeat(np.where(length > 0, length, 1.0), nnz)
+    return out
+
+
+def distinct_rows(weights: sparse.csr_matrix, dense: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``weights``.
+
+    Parameters
+    ----------
+    weights : csr_matrix
+    dense : bool
+        Compare the rows (as dense arrays); when False every row is distinct (many categories:
+        comparing rows would cost more than it saves).
+
+    Returns
+    -------
+    (first, inverse) : arrays of int
+        The position of one row of each distinct row (in the order of their bytes), and of each
+        row's distinct row among them.
+    """
+    n = weights.shape[0]
+    if not dense or n == 0:
+        return np.arange(n), np.arange(n)
+    rows = np.ascontiguousarray(weights.toarray())
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
 
 
 #: Names of the hybrid's features (:meth:`HybridScorer.features`).
@@ -322,14 +486,14 @@ class HybridScorer:
         self.model.fit(x, y)
         self.fitted_parts = self._fit_parts(basis)
         self.rate = adoption_rate(basis.history, self.horizon_days)
+        self.individual = self.fitted_parts["user_knn"].individual
         return self
 
     def _fit_parts(self, basis: Basis) -> dict[str, object]:
-        return {name: copy.deepcopy(part).fit(basis) for name, part in self.parts.items()}
+        return {name: basis.fit(part) for name, part in self.parts.items()}
 
     def _training_rows(self, basis: Basis, previous: Basis) -> tuple[np.ndarray, np.ndarray]:
         hist = previous.history
-        later = basis.history.aligned(hist.customers, hist.categories).owned()
         n = hist.shape[0]
         rows = np.arange(n)
         if n > self.max_train_customers:
@@ -339,7 +503,7 @@ class HybridScorer:
         rate = adoption_rate(hist, self.horizon_days)
         feats = self.features(previous, parts, rate, rows)
         owned = _dense(previous.owned[rows]) > 0
-        label = _dense(later[rows]) > 0
+        label = _later_owned(basis, hist.customers.take(rows), hist.categories)
         log.debug("hybrid: %d training customers, %d first purchases", len(rows), label.sum())
         return feats[~owned], (label & ~owned)[~owned]
 
@@ -372,5 +536,15 @@ class HybridScorer:
         flat = feats.reshape(-1, feats.shape[-1])
         return self.model.predict_proba(flat)[:, 1].reshape(feats.shape[:2])
 
-    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> list[list[str]]:
+    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> np.ndarray:
         return self.fitted_parts["association"].reasons(rows, picks, values)
+
+
+def _later_owned(basis: Basis, customers: pd.Index, categories: pd.Index) -> np.ndarray:
+    """Whether each of ``customers`` bought each of ``categories`` in the basis's history
+    (False for those not in it): a dense customers × categories array."""
+    later = basis.history
+    pos = later.customers.get_indexer(customers)
+    cols = later.categories.get_indexer(categories)
+    got = _dense(basis.owned[np.maximum(pos, 0)])[:, np.maximum(cols, 0)] > 0
+    return got & (pos >= 0)[:, None] & (cols >= 0)[None, :]
