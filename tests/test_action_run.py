@@ -78,6 +78,15 @@ def test_findings_are_headlines_in_a_managers_words(result):
     assert any("left alone" in h for h in heads)
 
 
+def test_funnel_sentences_name_each_campaign_and_the_events_without_one(result):
+    """The sample's e-mail campaigns have ids; its journey e-mails have none: those are "events
+    without a campaign id", never "all campaigns"; steps in words, sends stated."""
+    said = [f.text for f in result.findings() if f.text.startswith("Email, ")]
+    assert any(t.startswith("Email, campaign EM-2025-04: ") and "opted out" in t for t in said)
+    assert any(t.startswith("Email, events without a campaign id: ") for t in said)
+    assert not any("all campaigns" in t or "opted_out" in t for t in said)
+
+
 def test_without_a_catalogue_the_plan_is_skipped_with_its_fix(sample_data, tmp_path):
     result = run_action(sample_data, data_dir=tmp_path, seed=42)
     assert result.decision is None

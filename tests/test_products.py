@@ -64,7 +64,7 @@ def test_category_from_products_by_product_id(tmp_path):
         frame = got.table.order_by(["timestamp", "product_id"]).to_pandas()
         # the product's category; the purchase's own where the product is unknown or missing
         assert frame["category"].tolist() == ["Dairy", "Bakery", "Dairy", "own_none"]
-        assert got.source == "products.category joined by product_id"
+        assert got.source == "`products.category` joined by `product_id`"
         assert got.rows == 4 and got.without_category == 0
         dept = categorised_purchases(tables, category_column="department")
         assert dept.table.to_pandas()["category"].isna().sum() == 1
@@ -72,7 +72,7 @@ def test_category_from_products_by_product_id(tmp_path):
         missing = categorised_purchases(tables, category_column="brand")
         assert not missing.available and "`brand`" in missing.source
         own = categorised_purchases({"transactions": data.tables["transactions"]})
-        assert own.source == "transactions.category"
+        assert own.source == "`transactions.category`"
 
 
 def _orphan_rows(data) -> int:

@@ -165,7 +165,7 @@ def test_sample_groups_are_named_only_when_confirmed(sample_runs):
         assert not g.loc["sleeping_dog", "confirmed"]
         assert "(sleeping dogs:" not in text
         if not g["confirmed"].any():
-            assert f"The model cannot separate groups for {U._report._arm_label(arm)}" in text
+            assert f"The model cannot separate groups for {U._report.arm_label(arm)}" in text
         # named persuadables hold more true persuadables than the campaign does
         if g.loc["persuadable", "confirmed"]:
             f = clean.models.arm_frame(arm)

@@ -25,7 +25,8 @@ class CategorisedPurchases:
     table : ibis Table or None
         The transactions with ``category`` (None when no category can be found).
     source : str
-        ``transactions.category`` or ``products.<column> joined by product_id``; or, when
+        ``transactions.category`` or ``products.<column> joined by product_id`` (in Markdown code
+        spans, as reports show them); or, when
         ``table`` is None, what to add.
     rows : int
         Transactions read.
@@ -86,10 +87,10 @@ def categorised_purchases(
             # the purchase's own category where the product is unknown (same kind of name)
             value = coalesce(value, joined.category)
         table = joined.select(*[c for c in tx.columns if c != "category"], category=value)
-        source = f"products.{category_column} joined by product_id"
+        source = f"`products.{category_column}` joined by `product_id`"
     elif category_column == "category" and "category" in tx.columns:
         table = tx
-        source = "transactions.category"
+        source = "`transactions.category`"
     else:
         fix = (
             f"add a products table with `product_id` and `{category_column}`, and `product_id` "

@@ -10,7 +10,9 @@ from cxlib.action._affinity import top_pairs
 from cxlib.action._catalogue import when_text
 from cxlib.action._decide import CONTACT, LIFT_ASSUMED
 from cxlib.action._rules import condition_facts, parse_condition
+from cxlib.action._touchpoints import ALL_CAMPAIGNS
 from cxlib.report import Finding, format_money, format_percent, people_table, words
+from cxlib.uplift import arm_label
 
 if TYPE_CHECKING:
     from cxlib.action._run import ActionParts
@@ -131,7 +133,7 @@ def _range_doubt(parts: ActionParts) -> list[Finding]:
     if r is None or not r.includes_nothing:
         return []
     arms = ", ".join(
-        f"{a.arm}: {a.abs_lift * 100:+.1f} points (95% interval {a.ci_low * 100:+.1f} to "
+        f"{arm_label(a.arm)}: {a.abs_lift * 100:+.1f} points (95% interval {a.ci_low * 100:+.1f} to "
         f"{a.ci_high * 100:+.1f})"
         for a in r.arms.itertuples()
     )
@@ -200,15 +202,18 @@ def funnel_findings(parts: ActionParts) -> list[Finding]:
     if f is None or f.empty:
         return []
     out = []
+    # "all" holds the events without a campaign id: all campaigns only when no event names one
+    named = (f.table["campaign_id"] != ALL_CAMPAIGNS).any()
+    unnamed = "events without a campaign id" if named else "all campaigns"
     for (campaign, channel), rows in f.table.groupby(["campaign_id", "channel"], sort=True):
         base = f.base.set_index(["campaign_id", "channel"]).loc[(campaign, channel)]
         steps = rows.loc[rows["touchpoint_role"] != "sent"]
         said = "; ".join(
-            f"{r.touchpoint_role.replace('_', ' ')} {format_percent(r.rate)} "
+            f"{_role_words(r.touchpoint_role)} {format_percent(r.rate)} "
             f"({format_percent(r.ci_low)}–{format_percent(r.ci_high)})"
             for r in steps.itertuples()
         )
-        name = "all campaigns" if campaign == "all" else f"campaign {campaign}"
+        name = unnamed if campaign == ALL_CAMPAIGNS else f"campaign {campaign}"
         channel = channel.replace("_", " ").capitalize()
         if base["base_role"] == "sent":
             text = f"{channel}, {name}: {int(base['base']):,} customers sent; {said}."
@@ -410,13 +415,19 @@ def up_sell_table(parts: ActionParts, n: int = 10) -> pd.DataFrame:
     )
 
 
+def _role_words(role: str) -> str:
+    """A funnel step in words ("opted_out" → "opted out")."""
+    return str(role).replace("_", " ")
+
+
 def funnel_table(parts: ActionParts) -> pd.DataFrame:
     """The touchpoint funnel per campaign and channel."""
     f = parts.funnel
     if f is None or f.empty:
         return pd.DataFrame()
+    frame = f.table.assign(touchpoint_role=f.table["touchpoint_role"].map(_role_words))
     return people_table(
-        f.table,
+        frame,
         {
             "campaign_id": ("Campaign", "code"),
             "channel": ("Channel", "text"),
@@ -506,7 +517,9 @@ def method_markdown(parts: ActionParts) -> str:
     f = parts.funnel
     if f is not None and not f.empty:
         if f.defaults_applied:
-            named = ", ".join(f"`{tp}` → {role}" for tp, role in f.defaults_applied.items())
+            named = ", ".join(
+                f"`{tp}` → {_role_words(role)}" for tp, role in f.defaults_applied.items()
+            )
             lines.append(f"- Touchpoint roles from the built-in names: {named}.")
         if len(f.unclassified):
             names = ", ".join(f"`{tp}`" for tp in f.unclassified["touchpoint"].head(10))

@@ -106,6 +106,7 @@ from cxlib.uplift._readout import (
 )
 from cxlib.uplift._report import (
     OUTCOME_WORDS,
+    arm_label,
     campaign_description,
     compared_outcomes,
     deciles_display,
@@ -161,6 +162,7 @@ from cxlib.uplift._targeting import (
 )
 
 __all__ = [
+    "arm_label",
     "ASSUMED_COST_PER_CONTACT",
     "ASSUMED_VALUE_PER_CONVERSION",
     "auuc_score",

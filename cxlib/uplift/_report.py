@@ -58,9 +58,9 @@ def who_responds_sentences(
         shown = d.drop_duplicates("level")
         for _, r in shown.head(3).iterrows():
             parts.append(
-                f"{_arm_label(r['better_arm'])} works better for {named} = {r['level']} "
+                f"{arm_label(r['better_arm'])} works better for {named} = {r['level']} "
                 f"({outcome_label} {eff(r['better_effect'])} vs {eff(r['other_effect'])} with "
-                f"{_arm_label(r['other_arm'])}; difference {eff(r['estimate'])}, 95% CI "
+                f"{arm_label(r['other_arm'])}; difference {eff(r['estimate'])}, 95% CI "
                 f"{r['ci_low'] * k:+.1f} to {r['ci_high'] * k:+.1f})"
             )
         if len(shown) > 3:
@@ -76,7 +76,7 @@ def who_responds_sentences(
 # --------------------------------------------------------------------------------------------
 # Findings text
 # --------------------------------------------------------------------------------------------
-def _arm_label(arm: str) -> str:
+def arm_label(arm: str) -> str:
     """``"offer_a"`` → ``"Offer A"``; names with capitals are kept as they are."""
     if not arm.islower():
         return arm
@@ -95,7 +95,7 @@ def readout_sentence(row: Mapping[str, Any], *, currency: str = "") -> str:
     """One sentence for one readout row in plain words, e.g. "Offer a raised conversion by 1.9
     points (6.0% → 7.9%; 95% CI +1.2 to +2.6 points; clear even allowing for the several offers
     and outcomes tested)." (the Holm-adjusted p-value decides "clear"; the table shows it)."""
-    arm = _arm_label(str(row["arm"]))
+    arm = arm_label(str(row["arm"]))
     what = OUTCOME_WORDS.get(str(row["outcome"]), str(row["outcome"]))
     est, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
     p = float(row.get("p_value_holm", row["p_value"]))
@@ -359,7 +359,7 @@ def targeting_sentence(res: UpliftResult, arm: str) -> str:
     """What the targeting decision for ``arm`` is and what it gains, in words (money figures
     say "assumed" when the economics are)."""
     c, b = res.profit[arm], res.best[arm]
-    label = _arm_label(arm)
+    label = arm_label(arm)
     full = c.iloc[-1]
     if float(b["share"]) == 0:
         top = c.iloc[c["profit"].to_numpy().argmax()]
@@ -393,7 +393,7 @@ def targeting_finding(res: UpliftResult) -> str:
         b = chosen[arm]
         n_rec = int(res.targeting.set_index("arm").loc[arm, "customers_recommended"])
         return (
-            f"Target the next campaign: with {_arm_label(arm)}, contact the top {b['share']:.0%} "
+            f"Target the next campaign: with {arm_label(arm)}, contact the top {b['share']:.0%} "
             f"of customers by predicted uplift ({n_rec:,} on the marketing list); it is the "
             "most profitable share whose profit is above zero with 95% confidence, at assumed "
             "economics (set uplift.cost_per_contact and uplift.value_per_conversion in cx.yml "
@@ -406,7 +406,7 @@ def targeting_finding(res: UpliftResult) -> str:
     )
     conv = res.readout.summary().query("outcome == 'converted'")
     r = conv.sort_values("estimate", ascending=False).iloc[0]
-    label = _arm_label(str(r["arm"]))
+    label = arm_label(str(r["arm"]))
     if r["ci_low"] > 0 and r["p_value_holm"] < 0.05:
         per = 1.0 / float(r["estimate"])
         return (
@@ -438,7 +438,7 @@ def sleeping_dog_finding(res: UpliftResult) -> tuple[str, bool]:
     if not cand:
         return ("The models predict no group of customers whom an offer harms.", False)
     arm, gs = min(cand, key=lambda c: c[1]["observed_uplift"])
-    label = _arm_label(arm)
+    label = arm_label(arm)
     obs = (
         f"{_pts(gs['observed_uplift'])} points, 95% CI {_pts(gs['ci_low'])} to "
         f"{_pts(gs['ci_high'])}"
@@ -467,7 +467,7 @@ def groups_sentence(res: UpliftResult, arm: str) -> str:
     """The response groups of ``arm`` in words: the confirmed groups, or that the model cannot
     separate groups."""
     g = res.groups[arm].set_index("group")
-    label = _arm_label(arm)
+    label = arm_label(arm)
 
     def obs(r) -> str:
         return f"{_pts(r['observed_uplift'])} points, 95% CI {_pts(r['ci_low'])} to {_pts(r['ci_high'])}"
@@ -505,7 +505,7 @@ def recommended_display(res: UpliftResult, key: str, *, top_n: int = 10) -> pd.D
     return pd.DataFrame(
         {
             "Customer (pseudonym)": pseudonymise(rec["customer_id"], key).to_numpy(),
-            "Best offer": rec["arm"].map(_arm_label).to_numpy(),
+            "Best offer": rec["arm"].map(arm_label).to_numpy(),
             "Predicted uplift": rec["uplift"].map(lambda v: f"{_pts(v)} pts").to_numpy(),
             "Expected extra profit" + (" (assumed)" if res.assumed else ""): rec["profit"]
             .map(lambda v: f"{res.currency}{v:,.2f}")
@@ -586,7 +586,7 @@ def _check_findings(res: UpliftResult, conv: pd.DataFrame) -> list[tuple[str, bo
     if covariates_sentence(res):
         out.append((covariates_sentence(res), False))
     if res.left_out_arms:
-        names = ", ".join(_arm_label(a) for a in res.left_out_arms)
+        names = ", ".join(arm_label(a) for a in res.left_out_arms)
         out.append(
             (
                 f"{names}: fewer than {res.min_group_size} customers, left out of the comparison "
@@ -648,7 +648,7 @@ def _model_findings(res: UpliftResult, best_arm: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = [
         (
             f"The {res.models.best_model} ranks customers best (Qini coefficient "
-            f"{e['qini']:.2f} for {_arm_label(best_arm)}, 95% CI {e['qini_ci_low']:.2f} to "
+            f"{e['qini']:.2f} for {arm_label(best_arm)}, 95% CI {e['qini_ci_low']:.2f} to "
             f"{e['qini_ci_high']:.2f}; 0 = random targeting, 1 = perfect).",
             False,
         ),
@@ -665,7 +665,7 @@ def _model_findings(res: UpliftResult, best_arm: str) -> list[tuple[str, bool]]:
             else "customers (marketing consent unknown: check it before any contact)"
         )
         mix = rec["arm"].value_counts()
-        mix_txt = ", ".join(f"{_arm_label(a)} {n:,}" for a, n in mix.items())
+        mix_txt = ", ".join(f"{arm_label(a)} {n:,}" for a, n in mix.items())
         text = (
             f"{len(rec):,} {consent} are inside the chosen share and recommended for the next "
             f"campaign ({mix_txt})."
