@@ -288,7 +288,7 @@ def test_cx_check_prints_a_readable_table_and_fails_when_nothing_matches(
         "Accepted",
         "Quarantined",
     ]
-    assert "127,206" in out and "DataFrame" not in out
+    assert "246,242" in out and "DataFrame" not in out
     assert "As-of date: 30 June 2025, the day of the latest transactions record." in out
     empty = tmp_path / "empty"
     write(empty / "orders.csv", "id,when\n1,2024-01-01\n")

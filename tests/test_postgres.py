@@ -287,7 +287,7 @@ def test_fingerprints_count_rows_and_see_changes(pg_sample, pg_url, scratch_sche
     src = open_source(url)
     first = src.fingerprints()
     assert first == src.fingerprints()
-    assert first["transactions"]["rows"] == 127206
+    assert first["transactions"]["rows"] == 246242
     assert first["transactions"]["relation"] == f"{schema}.transactions"
     assert (
         first["transactions"]["checksum"]
@@ -438,7 +438,7 @@ def test_whole_series_on_postgres_equals_the_folder(pg_run, sample_dir, tmp_path
     assert manifest["parameters"]["data"].startswith(
         f"postgresql://{PostgresURL.parse(manifest['parameters']['data']).user}:***@"
     )
-    assert manifest["inputs"]["files"]["transactions"]["rows"] == 127206
+    assert manifest["inputs"]["files"]["transactions"]["rows"] == 246242
 
 
 @pytest.mark.slow

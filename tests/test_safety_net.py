@@ -23,6 +23,14 @@ Notebook 06 (next best action, issue #23) added its files on 2026-12-07: `next_b
 `cross_sell.csv`, `campaign_touchpoints.csv` and `headlines/06_next_best_action.json` (the
 20,000-person folder has no offer catalogue, so its plan is skipped and `next_best_action.csv` is
 not written); every digest recorded before is unchanged.
+
+Re-recorded on 2026-12-07 with the regenerated sample (issue #23, CHANGELOG "Sample data with
+baskets, products, planted affinities and e-mail campaigns"): the input data changed, not an
+analysis. Purchases are now lines with products, e-mail campaigns join the events, and
+``cx synth`` writes the offer catalogue, so every export and headline file of both runs changed
+except ``customer_master_map.csv`` and ``uplift_covariates.csv``, and the 20,000-person run now
+writes ``next_best_action.csv``. The report changes made with it (offer names, funnel steps in
+words, e-mails without a campaign id named so) show in ``headlines/06_next_best_action.json``.
 """
 
 from __future__ import annotations
@@ -45,46 +53,47 @@ pytestmark = pytest.mark.slow
 KEY = SAFETY_NET_KEY
 
 SAMPLE_DIGESTS = {
-    "exports/attribution.csv": "d96bfcb22fea171ce6480491f8defe9e9cb46d47a9f9532570480b5d527133c5",
-    "exports/campaign_touchpoints.csv": "eb1b50e5f498d7a748a96d28558e4b9cf42678c423d8b4ce419454a01649da89",
-    "exports/churn_scores.csv": "05050b93dea0c09575f302cdb2dec1ac911b05e7b023d4875f747f02540318c5",
-    "exports/cross_sell.csv": "56d0eaa5e5dc9a6e39c1884f159439bf66e6d2cd66d55318b098e5720cf91dff",
+    "exports/attribution.csv": "fb515377e308da8b20e51a7533dc1688d1fba122a778c158156f7ce434fbbd40",
+    "exports/campaign_touchpoints.csv": "0fbe6a5c49081a2f94c34bfa867e2c81d794be6bbe3668add99b985e219e3d96",
+    "exports/churn_scores.csv": "22526fdf537a5ae11f5ec5f555588192e7b1ee27a2a6ec00b6fa2384e206f0aa",
+    "exports/cross_sell.csv": "a8b4cec5988d4afcc176963bbc58643abaf05d562f8ae2c64968f3eb37cec59c",
     "exports/customer_master_map.csv": "d8184fef68ec2a45b9e239d890534f7174f9ce65a63e0fe9d9757d1d0cb04339",
-    "exports/data_quality.csv": "9984460e7785c537aea06d80a4d2e21fdf57bacf65d2186bd0930932756345fa",
-    "exports/journey_priorities.csv": "07493a518f886a7edd77d8abc0337a7ae63726fb8034865daf2fc8574bd9c803",
-    "exports/next_best_action.csv": "f51b58da1ae4e6c2540ad4de65b948fce61d392469fd244bfe109e88618dd6c3",
-    "exports/segments.csv": "e8c048f45276fec556587dd25b35949f89befda36b74f763f9dbd9f7f0bd5eb2",
+    "exports/data_quality.csv": "a2222b396ed6b5933fa507a6b3c6f6f5360f412076a467fb9b423dad66d9a8f6",
+    "exports/journey_priorities.csv": "8245d63ec1dab32c63ed7ce49331cbb60601f77cce91fd0dfc7c2e8de1b6b93f",
+    "exports/next_best_action.csv": "2e149f36351eda3716ad2a1ccc2c0dbf8b8d8a3de04509e6f9be9d9adb83b766",
+    "exports/segments.csv": "366652624a638446bda34268b513988f26b2fa051ab80edb19a594468ca8e12b",
     "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
-    "exports/uplift_readout.csv": "ca8f2bd2161c45d3564b0ce4654bbf9702c04801a7463f1aea4cc0bf86db5780",
-    "exports/uplift_scores.csv": "2fcd9afa7fd3aa0a3a58dec03432bdac648a29542f902243725d0879c63720e8",
-    "exports/uplift_targeting.csv": "75a353bb8a23cc146ad8dc6dd88d0b3db5f74a36ebf2702b5edfdd1f483d8131",
-    "headlines/01_data_audit.json": "117200b51ceb03f53bda61d6e3a20a27988a9792bd3083326d7e433a6e0e5e97",
-    "headlines/02_segmentation.json": "6d744f3b56f042642d2d138bd46e06eb8e3a5e97fda04f19542fa4d88bd27d0f",
-    "headlines/03_churn.json": "aafe6a19175a788fa8119fca79907f78ce8ed896dab51940a104479a11a2db11",
-    "headlines/04_campaign_uplift.json": "28b15b4eb1b4f91e6c6be977c92148fd121bfdb8eec7a42ec0f2d03c07337d14",
-    "headlines/05_journey_prioritisation.json": "ad2c1cf341ea5f3111d83e114e78da28901c26925b3c7ddd2c28282be0cd0bf8",
-    "headlines/06_next_best_action.json": "1a124266100cb2b31a2303932cf0b0fdb5144a94a7eb3ebedb739baeaa3d5d97",
+    "exports/uplift_readout.csv": "0564fc88fe27048dd53434f1a92f9b9b7f0b3666c564657af414fdba6da3213f",
+    "exports/uplift_scores.csv": "026aa0ce80bae9da8285856c80ec36b7b652827ba3d28b8bcd026495df284e5e",
+    "exports/uplift_targeting.csv": "1bcbefead86f5c16cf68cc4da4aa413c52f14d64597c8e5429eb06b42041f53e",
+    "headlines/01_data_audit.json": "1766057027258bcbb6bb3536a52e10d8c3217e7e68eac905d3df7197c81b01db",
+    "headlines/02_segmentation.json": "db04af2643d12bc328f544a9c6d2262e49092a3ea808807cb3b8bf3a820ed7c7",
+    "headlines/03_churn.json": "4614fef28cc8c5510e7949a1a30b03afc17dc5361a974b6d79f94eb59a96d2a7",
+    "headlines/04_campaign_uplift.json": "e5269d009a8353edf98641ac96791ff029dd0f23b0fcbe9f85db2a6c8331199c",
+    "headlines/05_journey_prioritisation.json": "cf59af61d11d797b90d8b14a769252e86b20c59e38e4093cd514305da48e9009",
+    "headlines/06_next_best_action.json": "068713406d8ae71094048aefbc59b8699e401137942a8189553f14d92934c170",
 }
 
 SYNTH_20000_SEED_7_DIGESTS = {
-    "exports/attribution.csv": "ce4047f14bb87fe760f914a1515682e371b9ba1803a2c7dc7a59a3a2562300e2",
-    "exports/campaign_touchpoints.csv": "7fcc0fb3b46012bda3bc664ec5dbb935b200131d909059676d0632112c3dfea0",
-    "exports/churn_scores.csv": "c309be8e2cd41b6e03383db1fe326496d8e25ad32b5f2b44860bb756b3ceeb25",
-    "exports/cross_sell.csv": "e7a161deff97a6e958d45388a6880391217f80da701e5780d9c24f28150fd567",
+    "exports/attribution.csv": "8b4d31e29286322ef85309d68cc89631b00408b671af5c69d2b2b2c7878cd2ab",
+    "exports/campaign_touchpoints.csv": "76d075bd187c278a9c1a356c172f3ce8a43c7a71ea46337cb88fa6af6ec91b8d",
+    "exports/churn_scores.csv": "78415c4ad59dff4a5eda84a9c8f40d154c67700182446558bb42f49835c1a96d",
+    "exports/cross_sell.csv": "75c8e06afb236679fa495c47af98a4a6fde69f3c029aae8351d0b1c6df9818bf",
     "exports/customer_master_map.csv": "759dd0aec61b46efff92961a718d13bc82e4d18d4aae46964bb62c722a9e7d49",
-    "exports/data_quality.csv": "97603a92bae5e12af2f23ae83a59e7296de6652314b490307bba5244d6bcfcc4",
-    "exports/journey_priorities.csv": "e4d411df40d8b75a7330ec9d34dc4a639dda1546ad96854147510e630a4c0e72",
-    "exports/segments.csv": "ec006eec98ea90ced6acee20a6bf8d498ffa9f38af18d7d83830363aa38ed504",
+    "exports/data_quality.csv": "38ed9cba51fff54df07a0f2dbbdfc465b2275d55cd9c9464511f1fc11aaa6aff",
+    "exports/journey_priorities.csv": "02e3f72e358e5244044daefde957243616d05845ceab189e3109a1ffa6ab3862",
+    "exports/next_best_action.csv": "fd8c0e9e8e1bf11774448cff2c61e45f57c5b69e69a6630525b96b7340139060",
+    "exports/segments.csv": "3c520677d031a6fb256dd6dd6e159c9f959c0843a478433a91d7c9d1c42b527d",
     "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
-    "exports/uplift_readout.csv": "bdfad6a6aa22bcd2fbf421b27d27f723ec9bc2720408aa1bea3e79fefebf1c94",
-    "exports/uplift_scores.csv": "6afa82932d5551b2b2dd6b3fa0b3425418f94d7566cdef157111bd7176f0657c",
-    "exports/uplift_targeting.csv": "1c7649dc645798fcd7b7c2e63fb1913cc206396d866414979c369b6049bf18e1",
-    "headlines/01_data_audit.json": "939b2e5fb9bc2ead0667db05573a4a3511468ceb362cc67f71c28e1323761d61",
-    "headlines/02_segmentation.json": "97ef4978eda9865371b7052b8ab4b4d7ee95ac87669927ec7525b56d31baf353",
-    "headlines/03_churn.json": "5ea22a7ad45c280edc732e1faf290b181d0ef547bb761602630ba1220061157b",
-    "headlines/04_campaign_uplift.json": "6e3cd66d491498b1f7c1a246d6e8d302c21ed53d1ee2fa1d1a402d76f16b9289",
-    "headlines/05_journey_prioritisation.json": "414dc4e8143962a40177c425b02dc1486413b4e53ec62aca4a96ef1fc3d1ee2a",
-    "headlines/06_next_best_action.json": "b6caa9c1e1c662294c11b574d2f830cbf9157fcbf1add73b2497b49dfdbb8227",
+    "exports/uplift_readout.csv": "95401817df120480f182224a6da4f6417690b8a019b8389e1e2f7e94b718ddda",
+    "exports/uplift_scores.csv": "be1879c3b3872d4176181bd4e920e6c56a775f43a08b10613ceb30d3efb434ea",
+    "exports/uplift_targeting.csv": "6e05b977915a80672e89c2d11c779ed618302606aa381617e877a228aa052b66",
+    "headlines/01_data_audit.json": "fb073cec3afb472bc60e42d21b4c7ccf09b8fad252856396e3399cebcef9ce8b",
+    "headlines/02_segmentation.json": "b4b57ca98414f94885d9c843a89eefe3d6d0dec49f4ad27032c1a03713b6edba",
+    "headlines/03_churn.json": "fecbdaa617d4feafcdc43757914c400b12872aea80933cf0b5fa9609943f961a",
+    "headlines/04_campaign_uplift.json": "2157ca109f408546175012def207d00846913aa9ccc7e76a4cceb65193fb7e17",
+    "headlines/05_journey_prioritisation.json": "15f5f2428c304141121f8753c61faffb314977f50f2184b38d0eee8fc22458f3",
+    "headlines/06_next_best_action.json": "f48207d45f7688e5d87d02c9b7c5aa93845420d9f016fa36006816bd83b55e87",
 }
 
 

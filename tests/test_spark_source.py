@@ -148,7 +148,7 @@ def test_sample_equals_the_folder(spark):
     assert got.source.session.sparkContext.master == spark.sparkContext.master
     assert_same_data(got, want)
     assert got.counts["quarantined_rows"].sum() > 0  # the sample's planted defects
-    assert len(got.tables["transactions"]) == 126450
+    assert len(got.tables["transactions"]) == 244778
 
 
 def test_raw_reads_equal_the_folder(spark):

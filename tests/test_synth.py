@@ -62,6 +62,9 @@ TRUTH_COLUMNS = {
     "journeys": {"journey", "friction_rank"},
     "defects": {"table", "row_key", "defect"},
     "drivers": {"driver", "true_log_odds_effect", "description"},
+    "affinities": {"category_a", "category_b", "lift"},
+    "next_category": {"customer_id", "category", "p"},
+    "email_campaigns": {"campaign_id", "touchpoint_role", "rate"},
 }
 TABLE_COLUMNS = {
     "customers": {
@@ -86,10 +89,12 @@ TABLE_COLUMNS = {
         "amount",
         "channel",
         "category",
+        "product_id",
         "store_id",
         "quantity",
         "source_system",
     },
+    "products": {"product_id", "category", "department", "price"},
     "campaign": {"customer_id", "group", "converted"},
     "events": {"customer_id", "timestamp", "touchpoint"},
     "feedback": {
@@ -186,27 +191,41 @@ def test_parquet_format(tmp_path: Path) -> None:
 #: on 2026-12-04 for the relationship surveys: ``feedback``, and through the defects' shared
 #: stream ``campaign`` and ``truth/defects``; the other six files kept their digests. Changed
 #: on 2026-12-07: ``truth/customers`` gained ``true_value_if_alive_90d`` (a computed column; the
-#: random streams and every other file are unchanged).
+#: random streams and every other file are unchanged). Changed on purpose on 2026-12-07 again
+#: for next best action (issue #23): purchases are written as lines with a ``product_id``
+#: (``transactions``; the same purchases, times and amounts per purchase), e-mail campaign
+#: touchpoints join the journey events (``events``), the campaign's purchase history counts a
+#: purchase once (``campaign``), defects of what a purchase's lines share are planted on
+#: one-line purchases (``feedback`` and ``truth/defects`` through the defects' stream), and
+#: ``products``, ``actions`` (the offer catalogue) and three truth files are new;
+#: ``customers``, ``truth/customers``, ``truth/drivers`` and ``truth/journeys`` kept their
+#: digests.
 STABLE_CSV_SHA256 = {
-    "campaign": "7cd4710d39d384c20e5e12ef310ebffdaf76699be72defe02fd4c0b50ff7b5e4",
+    "actions": "5a605342350941b24128524222928439ad26f327f8514eefca3892f8e4842b2b",
+    "campaign": "efb0f5eaff1adc46a1c64f6a30214a76360adfa67788a74b43ab8620a888a6bb",
     "customers": "44646367f7007934a5523cbaad926c4e2865f0c456600cdede827369e1b9d9e3",
-    "events": "10523ef92679bb16cef7381e4c86601e20d5a99a85b1705929490fdc50c366a9",
-    "feedback": "f4a2093179cb9b77750c07e895ee4bfcfc670e851887552ce2b43f140c4b9e59",
-    "transactions": "a73cc79d411ef19a937a1f72fcc3209c08a75b0525888b1c5085b75da702e321",
+    "events": "712801390cd1df3a352119cbbed5903942336c581a526b433569e94e9cbd30ba",
+    "feedback": "7aa2db4c0c8bfdfcc73c034aafd65e91abee264fe1e58941593e60b39e40dbb4",
+    "products": "1eac23b28a2a46c5063f262937dc3783b24e5a7740d6dd9dbd7451bb25577f4b",
+    "transactions": "f947cfe61c9a2aff0175f43e6bf562cd36d72d9b9042b39480dc876628ae26b9",
+    "truth/affinities": "63119d938aa335eab061158e71fb086aa16a0971f72c04191760e5f63e15e841",
     "truth/customers": "18952bf52e20d387804a823cdd08fd8634cc87cc82a8b996710eb111c24f7413",
-    "truth/defects": "70e1685be0d09f7efa5182e987b1ba6f9fc7450fe9be63a20e03882428772ec6",
+    "truth/defects": "8acdec90a15a0f3e206ce8a95ee9954560c7838a5168fe77b39ec6f79306c87e",
     "truth/drivers": "cdb8e174dd8e90a482c54de8453b792ea0245c06d8b6648f5d2d5ddb93983db5",
+    "truth/email_campaigns": "f4d3d1571af588f5b1e63941d23f0d9f32c3ec010a32537f6da0507f89f5724c",
     "truth/journeys": "c1aadd301b395f3f0816cc87a295bd529aabc6b28c07e42cc475db832d395c2d",
+    "truth/next_category": "c62e6ecfb01b2fa362a290db0b2aac09b2924a4cf73302ca34101b299a113ec0",
 }
 #: SHA-256 of (Arrow schema without metadata + the table as Arrow CSV) of each Parquet table for
 #: ``generate(300, 3, ..., fmt="parquet")``: column types and values, independent of the
 #: writer's version string in the file footer.
 STABLE_PARQUET_SHA256 = {
     "customers": "e76b1e4fa2262415e74b1c33e2057a7111cc08afb0e1e4d9dfe69e877782f6a2",
-    "transactions": "672471a195ec632ca5eadd36f723c7a92467284376b3cd28c95d1f4bea6694fd",
-    "campaign": "225c81f5f815a19d1efa9add53f9db9daa44c34f8ea469ab5e19f56b7084db06",
-    "events": "5e8ea171255230dc806e43703756937a5e1f6415cc17df1098d3bbea831586b0",
-    "feedback": "91bfe198c6848affb0c6b48e289c05fa2fdc24e838233e40951d9e158313e2c3",
+    "transactions": "d3d48c7e87a23403a62bd7c434b412ea6d1522c039d813b6d6e55642b627e0b0",
+    "campaign": "e81766f78538908d3454c1d354f009dfdd68d7624620e399775a9fac5ae0e1de",
+    "events": "08f5d01f6c8c9a6436aee1d31c12c75c3131346641873c81a7ab769b86b212bd",
+    "feedback": "e90d3e4b05b53014d6490b7a61e987fac61aa960b971bbe29bdeb1ffa76c931e",
+    "products": "3340fdc79663926df4b491fb4e9f6194b48704ed2514ceb7d0dc2166d294d739",
 }
 
 
@@ -330,8 +349,15 @@ def test_records_duplicates_and_formats(core_run) -> None:
 
 
 def test_transactions_sane(core_run) -> None:
-    people, customers, tx = core_run[0], core_run[1], core_run[2]
-    assert tx["transaction_id"].is_unique
+    people, customers, lines = core_run[0], core_run[1], core_run[2]
+    # a transaction's lines share its customer, time, channel and store
+    one = lines.groupby("transaction_id")[["customer_id", "timestamp", "channel", "store_id"]]
+    assert (one.nunique(dropna=False) == 1).all().all()
+    assert set(lines["category"]) == set(_params.CATEGORIES)
+    signs = np.sign(lines["amount"]).groupby(lines["transaction_id"])
+    assert (signs.nunique() == 1).all()  # a purchase's lines are all bought, a refund's returned
+    assert ((lines["amount"] > 0) == (lines["quantity"] > 0)).all()
+    tx = lines.drop_duplicates("transaction_id")
     assert tx["customer_id"].isin(customers["customer_id"]).all()
     assert tx["timestamp"].max() < END + pd.Timedelta(days=1)
     assert tx["timestamp"].min() >= START
@@ -342,7 +368,6 @@ def test_transactions_sane(core_run) -> None:
     assert 0.008 < len(refunds) / len(purchases) < 0.02
     assert (refunds["quantity"] < 0).all() and (purchases["quantity"] > 0).all()
     assert set(tx["channel"]) == set(_params.CHANNELS)
-    assert set(tx["category"]) == set(_params.CATEGORIES)
     assert tx.loc[tx["channel"] != "store", "store_id"].isna().all()
     assert tx.loc[tx["channel"] == "store", "store_id"].notna().all()
     hour = purchases["timestamp"].dt.hour
@@ -376,7 +401,7 @@ def test_first_and_last_purchase_consistent(core_run) -> None:
             ],
         ]
     )
-    p = tx[tx["amount"] > 0]
+    p = tx[tx["amount"] > 0].drop_duplicates("transaction_id")  # one row per purchase
     g = p.groupby(p["customer_id"].map(master))["timestamp"]
     people = people.set_index("master_id")
     assert (g.min() == people.loc[g.min().index, "first_purchase"]).all()

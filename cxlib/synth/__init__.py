@@ -1,21 +1,26 @@
 """Synthetic retail loyalty data with known ground truth (``cx synth``).
 
-:func:`generate` writes the five contract tables (``customers``, ``transactions``, ``campaign``,
-``events``, ``feedback``) and a ``truth/`` folder that no notebook reads: ``customers.csv`` (per
-source record: the true person, latent segment, churn probability and outcome, true uplift per
-offer arm), ``journeys.csv`` (planted journey friction), ``defects.csv`` (planted data-quality
-defects) and ``drivers.csv`` (true dropout drivers). The generative model and its parameters are
-documented in ``docs/synthetic-data.md``.
+:func:`generate` writes the contract tables (``customers``, ``transactions``, ``campaign``,
+``events``, ``feedback`` and the reference table ``products``) and a ``truth/`` folder that no
+notebook reads: ``customers.csv`` (per source record: the true person, latent segment, churn
+probability and outcome, true uplift per offer arm), ``journeys.csv`` (planted journey
+friction), ``defects.csv`` (planted data-quality defects), ``drivers.csv`` (true dropout
+drivers), ``affinities.csv`` (the true lift of the planted pairs of product categories bought
+together), ``next_category.csv`` (per customer, the probability of first buying each product
+category in the last 56 days) and ``email_campaigns.csv`` (the true rates of the e-mail
+campaigns' touchpoints). The generative model and its parameters are documented in
+``docs/synthetic-data.md``.
 
 The steps live in private modules: ``_params`` (the model's parameters and segments),
 ``_names`` (name, address and comment lists), ``_clock`` (weekly intensity and operational
 time), ``_people`` (true people), ``_records`` (CRM records and duplicates), ``_purchases``
-(BG/NBD purchasing and the churn truth), ``_feedback`` (service feedback and relationship
-surveys), ``_truth`` (truth tables), ``_write`` (CSV/Parquet writing) and ``_generate``
-(orchestration); and in :mod:`cxlib.synth.campaign`, :mod:`cxlib.synth.journeys` and
-:mod:`cxlib.synth.defects`. Each step draws from its own child of
-``numpy.random.default_rng(seed)``, so output is identical for a seed and a change in one step
-leaves the random streams of the others untouched.
+(BG/NBD purchasing and the churn truth), ``_baskets`` (purchase lines, products, planted
+affinities and the next-category process), ``_feedback`` (service feedback and relationship
+surveys), ``_email`` (e-mail campaign touchpoints), ``_truth`` (truth tables), ``_write``
+(CSV/Parquet writing) and ``_generate`` (orchestration); and in :mod:`cxlib.synth.campaign`,
+:mod:`cxlib.synth.journeys` and :mod:`cxlib.synth.defects`. Each step draws from its own child
+of ``numpy.random.default_rng(seed)``, so output is identical for a seed and a change in one
+step leaves the random streams of the others untouched.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from cxlib.synth._baskets import draw_index
 from cxlib.synth._clock import (
     anchor_for,
 )
@@ -33,7 +34,6 @@ from cxlib.synth._params import (
 )
 from cxlib.synth._purchases import (
     _DAY_S,
-    _draw_index,
     _seconds,
 )
 from cxlib.synth._records import (
@@ -104,7 +104,7 @@ def make_service_feedback(
     ts = day * _DAY_S + rng.integers(8 * 3600, 22 * 3600, m)  # answered 08:00-22:00
     score = np.clip(np.round(2.0 * sat[who] + rng.normal(0.0, SURVEY_SCORE_SD, m)), 0, 10)
     ch_cum = np.cumsum(people[["p_store", "p_web", "p_app"]].to_numpy(float), axis=1)
-    tp = _draw_index(ch_cum, who, rng.random(m))
+    tp = draw_index(ch_cum, who, rng.random(m), np.int8)
     cid, comment = _answer_records_and_comments(people, who, score, rng)
 
     comp = np.flatnonzero(people["complained"].to_numpy(bool))

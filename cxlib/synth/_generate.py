@@ -12,13 +12,35 @@ import pandas as pd
 import pyarrow as pa
 
 # steps are called through their modules, so that benchmarks/ can wrap them
-from cxlib.synth import _feedback, _people, _purchases, _records, _truth, _worlds, _write
+from cxlib.synth import (
+    _baskets,
+    _email,
+    _feedback,
+    _people,
+    _purchases,
+    _records,
+    _truth,
+    _worlds,
+    _write,
+)
 from cxlib.synth._params import CATEGORIES, TIMES_OF_DAY
+
+#: The offer catalogue written next to the tables (a copy of the package's example), so that
+#: notebook 06 runs on a generated folder as on the sample.
+CATALOGUE_FILE = "actions.yml"
 
 logger = logging.getLogger(__name__)
 
-TABLES = ("customers", "transactions", "campaign", "events", "feedback")
-TRUTH_TABLES = ("customers", "journeys", "defects", "drivers")
+TABLES = ("customers", "transactions", "campaign", "events", "feedback", "products")
+TRUTH_TABLES = (
+    "customers",
+    "journeys",
+    "defects",
+    "drivers",
+    "affinities",
+    "next_category",
+    "email_campaigns",
+)
 CAMPAIGN_DAYS_BEFORE_END = 46  # 2025-05-15 for a data end of 2025-06-30
 EVENTS_DAYS_BEFORE_END = 180  # 2025-01-01 for a data end of 2025-06-30
 
@@ -73,12 +95,13 @@ def generate(
     seed : int
         Seed of ``numpy.random.default_rng``; the same seed gives byte-identical files.
     out_dir : path
-        Folder for ``customers``, ``transactions``, ``campaign``, ``events``, ``feedback`` and
-        ``truth/`` (created if needed; existing files are overwritten).
+        Folder for ``customers``, ``transactions``, ``campaign``, ``events``, ``feedback``,
+        ``products``, the offer catalogue ``actions.yml`` and ``truth/`` (created if needed;
+        existing files are overwritten).
     end_date : date-like
         Last day of the data (inclusive). Purchases start two years before (2023-07-01 for
-        the default end 2025-06-30); the campaign is
-        sent 46 days and the journey events start 180 days before it.
+        the default end 2025-06-30); the campaign is sent 46 days and the journey events
+        start 180 days before it; the e-mail campaigns are sent 139, 83 and 20 days before it.
     fmt : {"csv", "parquet"}
         File format of the tables (truth files are always CSV).
     world : {"default", "seasonal", "decline"}
@@ -104,21 +127,23 @@ def generate(
     end = pd.Timestamp(end_date).normalize()
     start = end - pd.DateOffset(years=2) + pd.Timedelta(days=1)
     rng = np.random.default_rng(seed)
-    # an eighth child leaves the first seven (and so every earlier table) unchanged
-    (r_people, r_records, r_tx, r_feedback, r_campaign, r_journeys, r_defects, r_survey) = (
-        rng.spawn(8)
-    )
+    # children are numbered: added ones (surveys, e-mails) leave the earlier ones' streams as
+    # they were
+    children = rng.spawn(9)
+    (r_people, r_records, r_tx, r_feedback, r_campaign, r_journeys, r_defects) = children[:7]
+    r_survey, r_email = children[7:]
 
     logger.info("synth: %d people, seed %s, %s .. %s -> %s", n, seed, start.date(), end.date(), out)
     people = _people.make_people(n, r_people, start, end)
     customers, people = _records.make_records(people, r_records)
+    lines_truth: dict[str, pd.DataFrame] = {}
     if world == "default":
         transactions, people, churn = _purchases.make_transactions(
-            people, customers, r_tx, start, end
+            people, customers, r_tx, start, end, lines_truth=lines_truth
         )
     else:
         transactions, people, churn = _worlds.make_world_transactions(
-            world, people, customers, r_tx, start, end
+            world, people, customers, r_tx, start, end, lines_truth=lines_truth
         )
     service_feedback = _feedback.make_service_feedback(people, customers, r_feedback, start, end)
     relationship = _feedback.make_relationship_surveys(people, r_survey, start, end)
@@ -142,6 +167,11 @@ def generate(
         start=end - pd.Timedelta(days=EVENTS_DAYS_BEFORE_END),
         end=end,
     )
+    email_events, email_truth = _email.make_email_events(people, customers, r_email, end)
+    events = pd.concat([_email.with_campaign_id(events), email_events], ignore_index=True)
+    events = events.take(np.argsort(events["timestamp"].to_numpy(), kind="stable"))
+    events = events.reset_index(drop=True)
+    del email_events
     logger.info(
         "synth: events %d rows, journey feedback %d rows", len(events), len(journey_feedback)
     )
@@ -163,6 +193,7 @@ def generate(
     pa.default_memory_pool().release_unused()
     # consume: the clean tables are not kept next to the dirty ones (memory at 1M people)
     tables, defects_truth = defects_mod.inject_defects(tables, r_defects, consume=True)
+    tables["products"] = _baskets.products_table()  # reference data: no planted defects
     logger.info("synth: %d planted defect rows", len(defects_truth))
 
     result = SynthResult(out_dir=out, n_people=n, n_records=n_records)
@@ -181,6 +212,8 @@ def generate(
         "journeys": journeys_truth,
         "defects": defects_truth,
         "drivers": _truth.drivers_table(),
+        **lines_truth,
+        "email_campaigns": email_truth,
     }
     for name in TRUTH_TABLES:
         path = _write.write_table(
@@ -188,6 +221,7 @@ def generate(
         )
         result.rows[f"truth/{name}"] = len(truth[name])
         result.files[f"truth/{name}"] = path
+    result.files["actions"] = _write.write_catalogue(out / CATALOGUE_FILE)
     result.seconds = time.perf_counter() - t0
     logger.info("synth: done in %.1f s (%d people, %d records)", result.seconds, n, n_records)
     return result

@@ -26,10 +26,108 @@ CATEGORIES = (
     "beauty",
     "sports",
 )
+# The segments' mixes are over the eight CATEGORIES (a line's `category`, the department of its
+# product); the products belong to the 48 product categories below (products.csv `category`),
+# six per department in this order.
+PRODUCT_TREE: tuple[tuple[str, tuple[tuple[str, float, float], ...]], ...] = (
+    # department, ((product category, share within the department, typical unit price), ...)
+    (
+        "grocery",
+        (
+            ("fruit and veg", 0.24, 2.0),
+            ("bakery", 0.18, 1.8),
+            ("dairy", 0.20, 1.6),
+            ("meat and fish", 0.15, 5.5),
+            ("pasta and rice", 0.12, 1.4),
+            ("cooking sauces", 0.11, 2.2),
+        ),
+    ),
+    (
+        "convenience",
+        (
+            ("soft drinks", 0.22, 1.5),
+            ("snacks", 0.22, 1.3),
+            ("confectionery", 0.18, 1.1),
+            ("ready meals", 0.16, 4.0),
+            ("coffee and tea", 0.14, 3.5),
+            ("newspapers", 0.08, 1.8),
+        ),
+    ),
+    (
+        "home",
+        (
+            ("kitchenware", 0.20, 12.0),
+            ("cleaning", 0.24, 3.0),
+            ("bedding", 0.14, 25.0),
+            ("furniture", 0.12, 90.0),
+            ("garden", 0.16, 15.0),
+            ("lighting", 0.14, 20.0),
+        ),
+    ),
+    (
+        "toys",
+        (
+            ("baby food", 0.13, 1.2),
+            ("nappies", 0.14, 9.0),
+            ("board games", 0.19, 18.0),
+            ("building toys", 0.20, 25.0),
+            ("dolls", 0.14, 15.0),
+            ("outdoor toys", 0.20, 20.0),
+        ),
+    ),
+    (
+        "fashion",
+        (
+            ("womenswear", 0.26, 25.0),
+            ("menswear", 0.20, 25.0),
+            ("kidswear", 0.16, 12.0),
+            ("shoes", 0.18, 40.0),
+            ("accessories", 0.12, 15.0),
+            ("underwear", 0.08, 8.0),
+        ),
+    ),
+    (
+        "electronics",
+        (
+            ("phones", 0.17, 300.0),
+            ("phone accessories", 0.19, 15.0),
+            ("laptops", 0.15, 500.0),
+            ("computer accessories", 0.17, 25.0),
+            ("games consoles", 0.12, 300.0),
+            ("video games", 0.20, 40.0),
+        ),
+    ),
+    (
+        "beauty",
+        (
+            ("skincare", 0.22, 9.0),
+            ("makeup", 0.20, 8.0),
+            ("haircare", 0.20, 5.0),
+            ("fragrance", 0.12, 35.0),
+            ("shaving", 0.12, 6.0),
+            ("vitamins", 0.14, 7.0),
+        ),
+    ),
+    (
+        "sports",
+        (
+            ("running", 0.20, 45.0),
+            ("fitness equipment", 0.16, 35.0),
+            ("cycling", 0.14, 40.0),
+            ("swimwear", 0.12, 20.0),
+            ("outdoor clothing", 0.20, 50.0),
+            ("sports nutrition", 0.18, 15.0),
+        ),
+    ),
+)
+PRODUCT_CATEGORIES = tuple(c for _, cats in PRODUCT_TREE for c, _, _ in cats)
+PRODUCT_DEPARTMENT = np.repeat(np.arange(len(CATEGORIES)), [len(c) for _, c in PRODUCT_TREE])
+PRODUCT_WITHIN_SHARE = np.array([w for _, cats in PRODUCT_TREE for _, w, _ in cats])
+PRODUCT_UNIT_PRICE = np.array([u for _, cats in PRODUCT_TREE for _, _, u in cats])
+PRODUCTS_PER_CATEGORY = 12  # products.csv: this many products per product category
 TIMES_OF_DAY = ("morning", "afternoon", "evening", "night")
-# price multiplier per category (relative basket size) and typical unit price (for quantity)
+# price multiplier per category (relative basket size of a purchase whose first line is there)
 CATEGORY_PRICE_MULT = np.array([1.0, 0.55, 1.35, 1.0, 1.0, 1.7, 0.7, 1.15])
-CATEGORY_UNIT_PRICE = np.array([3.0, 2.5, 14.0, 12.0, 22.0, 90.0, 8.0, 25.0])
 
 
 @dataclass(frozen=True)
@@ -169,6 +267,85 @@ CONSENT_TRUE = 0.65  # P(consent given) overall (so 0.65 / 0.92 among records)
 REFUND_RATE = 0.015
 HOME_STORE_SHARE = 0.85
 N_STORES = 40
+
+# Purchase lines (cxlib.synth._baskets). A purchase has 1-4 lines drawn from the person's mix
+# (LINES_P: P(1), ..., P(4) drawn lines): the department (the line's `category`) from their
+# department mix, the product category from their active ones in that department. The first
+# purchase also has a line in each department of at least FIRST_BASKET_MIN_SHARE of their mix,
+# and a purchase a line per product category adopted for it. The amount of a purchase is split
+# over its lines.
+LINES_P = (0.56, 0.24, 0.13, 0.07)
+FIRST_BASKET_MIN_SHARE = 0.05
+DEPARTMENT_MIN_SHARE = 0.03  # departments below this share of a person's mix get no lines
+CONC_WITHIN = 4.0  # Dirichlet concentration of a person's product-category weights
+LINE_SPLIT_SHAPE = 2.0  # Gamma shape of a line's share of the amount (times unit price^0.3)
+# Planted affinities (a, b, phi): when the first line of a purchase with 2+ drawn lines is
+# product category a and b is active for the person, the second line is b with probability phi
+# (else drawn from the mix). A product category is in at most one pair.
+AFFINITY_PAIRS: tuple[tuple[str, str, float], ...] = (
+    ("baby food", "nappies", 0.50),
+    ("games consoles", "video games", 0.60),
+    ("phones", "phone accessories", 0.60),
+    ("running", "sports nutrition", 0.60),
+    ("garden", "outdoor toys", 0.50),
+    ("coffee and tea", "bakery", 0.90),
+    ("cleaning", "kitchenware", 0.40),
+    ("womenswear", "skincare", 0.20),
+    ("menswear", "shaving", 0.20),
+)
+
+# Next-category process (cxlib.synth._baskets). Each department has one initial active
+# product category (drawn by the categories' shares within it); every other one is adopted at a
+# rate per purchase of ADOPT_BASE * its popularity + ADOPT_DEPARTMENT * the person's share of
+# its department * its share within it + the ADOPTION rates (a -> k) of the categories a the
+# person has bought. An adopted category's first line is in the next purchase; it is drawn from
+# then on.
+ADOPT_BASE = 0.03
+ADOPT_DEPARTMENT = 0.1
+ADOPTION: tuple[tuple[str, str, float], ...] = (
+    ("baby food", "nappies", 0.15),
+    ("nappies", "baby food", 0.09),
+    ("games consoles", "video games", 0.15),
+    ("laptops", "computer accessories", 0.12),
+    ("phones", "phone accessories", 0.12),
+    ("running", "sports nutrition", 0.09),
+    ("fitness equipment", "sports nutrition", 0.075),
+    ("furniture", "lighting", 0.09),
+    ("garden", "outdoor toys", 0.075),
+    ("kidswear", "building toys", 0.075),
+    ("skincare", "fragrance", 0.075),
+    ("womenswear", "accessories", 0.06),
+    ("cycling", "outdoor clothing", 0.075),
+    ("coffee and tea", "confectionery", 0.06),
+    ("ready meals", "newspapers", 0.06),
+    ("meat and fish", "cooking sauces", 0.06),
+    ("cleaning", "kitchenware", 0.045),
+    ("haircare", "shaving", 0.045),
+)
+NEXT_CATEGORY_DAYS = 56  # truth/next_category.csv: first purchases in the last 56 days
+NEXT_CATEGORY_MIN_P = 0.01  # rows with at least this probability ...
+NEXT_CATEGORY_TOP = 10  # ... and at most this many per customer (the most likely)
+
+# E-mail campaigns (cxlib.synth._email), each sent on one day to a random share of the
+# contactable customers (consent, an e-mail address, bought before, not opted out earlier):
+# (days before the data end, share targeted, open rate, click rate, opt-out rate), the rates
+# as shares of the e-mails sent for a typical recipient; the campaign id is EM-<year>-<month>.
+EMAIL_CAMPAIGNS: tuple[tuple[int, float, float, float, float], ...] = (
+    (139, 0.60, 0.34, 0.060, 0.004),
+    (83, 0.70, 0.28, 0.045, 0.007),
+    (20, 0.60, 0.38, 0.075, 0.003),
+)
+EMAIL_DELIVERY = 0.97  # P(delivered | sent)
+EMAIL_REOPEN = 0.35  # openers who open the e-mail again (once or twice more)
+# logit P(open | delivered) = logit(open rate / delivery) + engagement, with engagement
+# = 0.6 * (satisfaction - 3.5) + 0.4 * app user - 1.0 * [no purchase in the 120 days before]
+EMAIL_SAT_EFFECT = 0.6
+EMAIL_APP_EFFECT = 0.4
+EMAIL_LAPSED_EFFECT = -1.0
+EMAIL_LAPSED_DAYS = 120
+# P(click | opened) = click rate / open rate; P(opt-out | opened) = opt-out rate / open rate *
+# exp(-0.5 * (satisfaction - 3.5)): the dissatisfied unsubscribe more
+EMAIL_OPTOUT_SAT_EFFECT = -0.5
 
 # Service feedback
 SURVEY_RATE = 0.03  # surveys per observed purchase

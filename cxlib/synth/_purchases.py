@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cxlib.synth import _baskets
 from cxlib.synth._clock import (
     WEEK_PIECE_START,
     WEEK_PIECE_TOD,
@@ -30,13 +31,16 @@ from cxlib.synth._params import (
     AMOUNT_SIGMA,
     CATEGORIES,
     CATEGORY_PRICE_MULT,
-    CATEGORY_UNIT_PRICE,
     CHANNELS,
     DUP_SPLIT_PRIMARY,
     END,
     HOME_STORE_SHARE,
     HORIZON_DAYS,
+    LINE_SPLIT_SHAPE,
     N_STORES,
+    NEXT_CATEGORY_DAYS,
+    PRODUCT_CATEGORIES,
+    PRODUCT_DEPARTMENT,
     REFUND_RATE,
     START,
     TIMES_OF_DAY,
@@ -44,7 +48,7 @@ from cxlib.synth._params import (
 
 logger = logging.getLogger(__name__)
 
-TX_CHUNK = 200_000  # people simulated per chunk (bounds memory; part of the random stream)
+TX_CHUNK = 100_000  # people simulated per chunk (bounds memory; part of the random stream)
 REFUND_CATEGORY_WEIGHT = np.array([0.5, 0.3, 1.2, 1.2, 2.2, 1.8, 1.0, 1.2])
 _DAY_S = 86_400
 
@@ -107,14 +111,6 @@ def _repeat_purchases(
     return person, times
 
 
-def _draw_index(cum: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Categorical draw per element: ``cum`` holds per-row cumulative probabilities (n, k)."""
-    idx = np.zeros(len(u), dtype=np.int8)
-    for j in range(cum.shape[1] - 1):
-        idx += u >= np.ascontiguousarray(cum[:, j])[rows]
-    return idx
-
-
 def _simulate_chunk(
     p: dict[str, np.ndarray],
     rng: np.random.Generator,
@@ -173,9 +169,10 @@ def _simulate_chunk(
     }
 
     # observed purchases only from here on
-    out, truth["complaint_s"], truth["total_spend"] = _purchase_rows(
+    out, truth["complaint_s"], truth["total_spend"], lines_truth = _purchase_rows(
         p, person[obs], ts[obs], n_obs, rng, end_s
     )
+    truth.update(lines_truth)
     return out, truth
 
 
@@ -186,26 +183,33 @@ def _purchase_rows(
     n_obs: np.ndarray,
     rng: np.random.Generator,
     end_s: int,
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The rows of the observed purchases ``(person, ts)`` (ordered by person, then time;
-    ``n_obs`` per person): channel, category, amount, quantity, store and record, plus refunds.
-    Returns ``(rows, complaint time per person, total spend per person)``."""
+    ``n_obs`` per person): one row per line (:mod:`cxlib.synth._baskets`) with channel,
+    category, amount, quantity, store and record, plus refunds.
+
+    Returns ``(rows, complaint time per person, total spend per person, truth)``; ``truth``
+    holds the planted pairs' expected basket counts (``lift_sums``, ``lift_baskets``) and the
+    next-category rows (``next_person``, ``next_category``, ``next_p``). Line-level draws come
+    from a child of ``rng``; the purchase-level ones (channel, amount, store, record,
+    complaint, refunds) from ``rng`` itself.
+    """
     c = len(p["lam"])
     n = len(person)
+    r_lines = rng.spawn(1)[0]
     week_s = np.mod(ts, 7 * _DAY_S)
     piece = np.searchsorted(WEEK_PIECE_START * _DAY_S, week_s, side="right") - 1
     tod = WEEK_PIECE_TOD[piece]
 
-    ch = _draw_index(np.cumsum(p["channel"], axis=1), person, rng.random(n))
+    ch = _baskets.draw_index(np.cumsum(p["channel"], axis=1), person, rng.random(n), np.int8)
     app = p["app_user"][person]
     ch = np.where((tod == 3) & (ch == 0), np.where(app, 2, 1), ch)  # no store visits at night
-    cat = _draw_index(np.cumsum(p["category"], axis=1), person, rng.random(n)).astype(np.int8)
+    bk = _baskets.make_baskets(p["category"], person, n_obs, r_lines)
+    dept = PRODUCT_DEPARTMENT[bk.cat[bk.line == 0]]  # the category of each first line
     norm = (p["category"] * CATEGORY_PRICE_MULT[None, :]).sum(axis=1)
-    expected = p["avg_basket"][person] * CATEGORY_PRICE_MULT[cat] / norm[person]
+    expected = p["avg_basket"][person] * CATEGORY_PRICE_MULT[dept] / norm[person]
     amount = expected * np.exp(rng.normal(-0.5 * AMOUNT_SIGMA**2, AMOUNT_SIGMA, n))
     amount = np.maximum(np.round(amount, 2), 0.5)
-    qty = 1 + rng.poisson(np.maximum(amount / CATEGORY_UNIT_PRICE[cat] - 1.0, 0.0))
-    qty = np.minimum(qty, 99)
     home = rng.random(n) < HOME_STORE_SHARE
     store = np.where(home, p["home_store"][person], rng.integers(1, N_STORES + 1, n))
     store = np.where(ch == 0, store, 0)
@@ -226,8 +230,8 @@ def _purchase_rows(
     complaint_s = np.full(c, np.iinfo(np.int64).min)
     complaint_s[comp] = cday * _DAY_S + rng.integers(8 * 3600, 20 * 3600, len(comp))
 
-    # refunds: a later full return of a purchase (more often fashion and electronics)
-    w = REFUND_CATEGORY_WEIGHT[cat]
+    # refunds: a later full return of a purchase, every line (more often fashion, electronics)
+    w = REFUND_CATEGORY_WEIGHT[dept]
     is_ref = rng.random(n) < REFUND_RATE * w / (w.mean() if n else 1.0)
     r_idx = np.flatnonzero(is_ref)
     r_ts = (
@@ -235,16 +239,60 @@ def _purchase_rows(
     )
     ok = r_ts < end_s
     r_idx, r_ts = r_idx[ok], r_ts[ok]
+    line_amount, line_qty, product = _split_amount(amount, bk, r_lines)
+    # the refunds' lines: each refunded purchase's lines, in order
+    first = np.cumsum(bk.n_lines) - bk.n_lines
+    k = bk.n_lines[r_idx]
+    r_lines_at = np.repeat(first[r_idx] - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
+    r_tx = np.repeat(np.arange(len(r_idx)), k)
+    tx = bk.tx
     out = {
-        "ts": np.concatenate([ts, r_ts]),
-        "rec": np.concatenate([rec, rec[r_idx]]).astype(np.int32),
-        "amount": np.concatenate([amount, -amount[r_idx]]),
-        "channel": np.concatenate([ch, ch[r_idx]]).astype(np.int8),
-        "category": np.concatenate([cat, cat[r_idx]]),
-        "store": np.concatenate([store, store[r_idx]]).astype(np.int16),
-        "quantity": np.concatenate([qty, -qty[r_idx]]).astype(np.int16),
+        "ts": np.concatenate([ts[tx], r_ts[r_tx]]),
+        "rec": np.concatenate([rec[tx], rec[bk.tx[r_lines_at]]]).astype(np.int32),
+        "amount": np.concatenate([line_amount, -line_amount[r_lines_at]]),
+        "channel": np.concatenate([ch[tx], ch[bk.tx[r_lines_at]]]).astype(np.int8),
+        "category": PRODUCT_DEPARTMENT[np.concatenate([bk.cat, bk.cat[r_lines_at]])].astype(
+            np.int8
+        ),
+        "product": np.concatenate([product, product[r_lines_at]]).astype(np.int32),
+        "store": np.concatenate([store[tx], store[bk.tx[r_lines_at]]]).astype(np.int16),
+        "quantity": np.concatenate([line_qty, -line_qty[r_lines_at]]).astype(np.int16),
+        "line": np.concatenate([bk.line, bk.line[r_lines_at]]),
     }
-    return out, complaint_s, spend
+    cut_s = end_s - NEXT_CATEGORY_DAYS * _DAY_S
+    nx_person, nx_cat, nx_p = _baskets.next_category_truth(bk, person, ts, n_obs, cut_s)
+    truth = {
+        "lift_sums": _baskets.lift_sums(bk, person, n_obs)[None],
+        "lift_baskets": np.array([n]),
+        "next_person": nx_person,
+        "next_category": nx_cat,
+        "next_p": nx_p,
+    }
+    return out, complaint_s, spend, truth
+
+
+def _split_amount(
+    amount: np.ndarray, bk: _baskets.Baskets, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each purchase's amount split over its lines (whole pence, at least 1p a line; pricier
+    product categories take more), each line's product (within its product category, by the
+    catalogue's popularity) and quantity ``1 + Poisson(max(amount / price - 1, 0))`` (at most
+    99). Returns ``(line amount, quantity, product number)``."""
+    price, cum = _baskets.product_catalogue()
+    unit = _baskets.PRODUCT_UNIT_PRICE[bk.cat]
+    weight = unit**0.3 * rng.gamma(LINE_SPLIT_SHAPE, size=len(bk.cat))
+    total = np.bincount(bk.tx, weights=weight, minlength=len(amount))
+    pence = np.rint(amount * 100).astype(np.int64)
+    rest = pence - bk.n_lines
+    share = np.floor(rest[bk.tx] * weight / total[bk.tx] - 1e-9).clip(0).astype(np.int64)
+    left = rest - np.bincount(bk.tx, weights=share, minlength=len(amount)).astype(np.int64)
+    line_pence = 1 + share
+    line_pence[bk.line == 0] += left
+    line_amount = line_pence / 100.0
+    pick = np.minimum(np.searchsorted(cum, rng.random(len(bk.cat)), side="right"), len(cum) - 1)
+    product = bk.cat.astype(np.int64) * len(cum) + pick
+    qty = 1 + rng.poisson(np.maximum(line_amount / price.ravel()[product] - 1.0, 0.0))
+    return line_amount, np.minimum(qty, 99), product
 
 
 def _arrow_ids(prefix: str, numbers: np.ndarray, width: int):
@@ -272,9 +320,12 @@ def _transactions_frame(
 ) -> pd.DataFrame:
     """The transactions table from the simulated rows, in time order (ties by record).
 
-    Built column by column to keep peak memory low: ``rows`` is emptied on the way. Text
-    columns are pandas ``str`` (Arrow); the two low-cardinality columns no defect touches
-    (``store_id``, ``source_system``) are categorical, which the CSV writer handles.
+    ``rows`` holds one row per line, the lines of each purchase or refund together and in
+    order (``line`` 0 first); the stable sort keeps them so, and a transaction id is given to
+    each run that starts with a line 0. Built column by column to keep peak memory low:
+    ``rows`` is emptied on the way. The ids are pandas ``str`` (Arrow); the low-cardinality
+    columns (``channel``, ``category``, ``product_id``, ``store_id``, ``source_system``) are
+    categorical, which the defects and the CSV writer handle.
     """
     # the sort key fits in int64: ts < 2**36 s, rec < 2**26
     order = np.argsort((rows["ts"] << 26) | rows["rec"].astype(np.int64), kind="stable")
@@ -286,14 +337,17 @@ def _transactions_frame(
     rec = rows.pop("rec")
     is_b = (customers["source_system"].astype("str").to_numpy() != "CRM-A").astype(np.int8)
     cols: dict[str, object] = {}
-    cols["transaction_id"] = pd.array(
-        _arrow_ids("T", np.arange(1, nt + 1), max(8, len(str(nt)))), dtype="str"
-    )
+    number = np.cumsum(rows.pop("line") == 0)
+    n_tx = int(number[-1]) if nt else 0
+    cols["transaction_id"] = pd.array(_arrow_ids("T", number, max(8, len(str(n_tx)))), dtype="str")
+    del number
     cols["customer_id"] = _str_from_codes(rec, customers["customer_id"].astype("str").to_numpy())
     cols["timestamp"] = anchor_s + rows.pop("ts").astype("timedelta64[s]")
     cols["amount"] = rows.pop("amount")
-    cols["channel"] = _str_from_codes(rows.pop("channel"), channels)
-    cols["category"] = _str_from_codes(rows.pop("category"), CATEGORIES)
+    # label columns as categories (memory); planted spellings are added as categories
+    cols["channel"] = pd.Categorical.from_codes(rows.pop("channel"), channels)
+    cols["category"] = pd.Categorical.from_codes(rows.pop("category"), CATEGORIES)
+    cols["product_id"] = pd.Categorical.from_codes(rows.pop("product"), _baskets.product_ids())
     store = rows.pop("store").astype(np.int16)
     cols["store_id"] = pd.Categorical.from_codes(
         store - 1, [f"S{i:03d}" for i in range(1, N_STORES + 1)]
@@ -302,6 +356,45 @@ def _transactions_frame(
     cols["source_system"] = pd.Categorical.from_codes(is_b[rec], ["CRM-A", "CRM-B"])
     del rec, store
     return pd.DataFrame(cols, copy=False)
+
+
+def _lines_truth(
+    truth: dict[str, np.ndarray],
+    customers: pd.DataFrame,
+    primary_pos: np.ndarray,
+    secondary_pos: np.ndarray,
+) -> dict[str, pd.DataFrame]:
+    """``affinities`` (true lift of each planted pair over all purchases) and
+    ``next_category`` (every record of a person gets the person's rows, by record then
+    decreasing ``p``)."""
+    s = truth["lift_sums"].sum(axis=0)
+    n = float(truth["lift_baskets"].sum())
+    a, b, _, _ = _baskets.pair_arrays()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = s[:, 2] * n / (s[:, 0] * s[:, 1])
+    names = np.asarray(PRODUCT_CATEGORIES)
+    affinities = pd.DataFrame(
+        {
+            "category_a": pd.array(names[a], dtype="str"),
+            "category_b": pd.array(names[b], dtype="str"),
+            "lift": lift,
+        }
+    )
+    person, cat, p = truth["next_person"], truth["next_category"], truth["next_p"]
+    dup = secondary_pos[person] >= 0
+    rec = np.concatenate([primary_pos[person], secondary_pos[person[dup]]])
+    cat = np.concatenate([cat, cat[dup]])
+    p = np.concatenate([p, p[dup]])
+    order = np.lexsort((cat, -p, rec))
+    ids = customers["customer_id"].astype("str").to_numpy()
+    next_category = pd.DataFrame(
+        {
+            "customer_id": _str_from_codes(rec[order], ids),
+            "category": _str_from_codes(cat[order], PRODUCT_CATEGORIES),
+            "p": np.round(p[order], 6),
+        }
+    )
+    return {"affinities": affinities, "next_category": next_category}
 
 
 def make_transactions(
@@ -314,6 +407,7 @@ def make_transactions(
     horizon_days: int = HORIZON_DAYS,
     simulate_chunk: Callable | None = None,
     channels: tuple[str, ...] = CHANNELS,
+    lines_truth: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Simulate every person's purchases through ``end + horizon_days``; keep rows up to ``end``.
 
@@ -335,12 +429,18 @@ def make_transactions(
         signature and outputs).
     channels : tuple of str
         Names of the channel codes of the rows.
+    lines_truth : dict, optional
+        Filled with the truth of the purchase lines (:mod:`cxlib.synth._baskets`):
+        ``affinities`` (``category_a, category_b, lift``) and ``next_category``
+        (``customer_id, category, p``).
 
     Returns
     -------
     transactions : DataFrame
         ``transaction_id, customer_id, timestamp, amount, channel, category, store_id, quantity,
-        source_system``; refunds are later rows with negative amount and quantity.
+        source_system``, one row per line (a purchase's lines share its ``transaction_id``,
+        customer, time, channel and store); refunds are later transactions with the lines of
+        the purchase and negative amounts and quantities.
     people : DataFrame
         Input plus ``n_purchases``, ``last_purchase``, ``total_spend``, ``alive_at_end`` and the
         final ``complaint_date``.
@@ -388,6 +488,7 @@ def make_transactions(
         part, tr = (simulate_chunk or _simulate_chunk)(
             {k: v[sl] for k, v in cols.items()}, rngs[i], anchor, end_s, h_s
         )
+        tr["next_person"] = tr["next_person"] + sl.start
         parts.append(part)
         truths.append(tr)
         logger.info("transactions: simulated people %d-%d of %d", sl.start, sl.stop, n)
@@ -397,6 +498,8 @@ def make_transactions(
         rows[k] = np.concatenate([part.pop(k) for part in parts])
     del parts
     truth = {k: np.concatenate([t[k] for t in truths]) for k in truths[0]}
+    if lines_truth is not None:
+        lines_truth.update(_lines_truth(truth, customers, primary_pos, secondary_pos))
     transactions = _transactions_frame(rows, customers, anchor, channels)
     pa.default_memory_pool().release_unused()
     nt = len(transactions)

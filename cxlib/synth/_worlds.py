@@ -136,9 +136,10 @@ def _simulate_world_chunk(
         "last_s": last_s,
         "n_obs": n_obs,
     }
-    out, truth["complaint_s"], truth["total_spend"] = _purchase_rows(
+    out, truth["complaint_s"], truth["total_spend"], lines_truth = _purchase_rows(
         p, person[obs], ts[obs], n_obs, rng, end_s
     )
+    truth.update(lines_truth)
     # the app is a phone: iOS (code 2) or Android (code 3), one per person and their records
     size = max(int(p["primary_pos"].max()), int(p["secondary_pos"].max()), int(out["rec"].max()))
     rec_android = np.zeros(size + 1, dtype=bool)
@@ -150,9 +151,9 @@ def _simulate_world_chunk(
     return out, truth
 
 
-def make_world_transactions(world: str, people, customers, rng, start, end):
+def make_world_transactions(world: str, people, customers, rng, start, end, **kwargs):
     """:func:`cxlib.synth._purchases.make_transactions` in ``world`` (one of :data:`WORLDS`
-    other than ``default``)."""
+    other than ``default``); ``kwargs`` go to it."""
     if world not in WORLDS[1:]:
         raise ValueError(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}")
     return make_transactions(
@@ -163,4 +164,5 @@ def make_world_transactions(world: str, people, customers, rng, start, end):
         end,
         simulate_chunk=partial(_simulate_world_chunk, world),
         channels=WORLD_CHANNELS,
+        **kwargs,
     )

@@ -58,7 +58,13 @@ def fixed_precision(df: pd.DataFrame, digits: int = TRUTH_SIGNIFICANT_DIGITS) ->
         if not pd.api.types.is_float_dtype(s):
             continue
         v = s.to_numpy(dtype="float64", na_value=np.nan)
-        out[c] = np.array([float(f"{x:.{digits}g}") for x in v], dtype="float64")
+        finite = v[np.isfinite(v)]
+        if (np.abs(finite) < 1e4).all() and (np.round(finite, 6) == finite).all():
+            continue  # at most 10 significant digits already: written as they are
+        # each distinct value (bit pattern: -0.0 stays apart from 0.0) is formatted once
+        bits, inverse = np.unique(v.view(np.int64), return_inverse=True)
+        u = bits.view(np.float64)
+        out[c] = np.array([float(f"{x:.{digits}g}") for x in u], dtype="float64")[inverse]
     return out
 
 
@@ -95,10 +101,22 @@ def _needs_quotes(table: pa.Table) -> np.ndarray:
     """Rows with a text value that must be quoted in CSV (delimiter, quote, line break, or
     leading/trailing white space that a reader might strip)."""
     need = np.zeros(table.num_rows, dtype=bool)
+    pattern = r'[,"\r\n]|^\s|\s$'
     for col in table.columns:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            hit = pc.fill_null(pc.match_substring_regex(col, r'[,"\r\n]|^\s|\s$'), False)
+            hit = pc.fill_null(pc.match_substring_regex(col, pattern), False)
             need |= hit.to_numpy(zero_copy_only=False).astype(bool)
+        elif pa.types.is_dictionary(col.type) and (
+            pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type)
+        ):
+            at = 0
+            for chunk in col.chunks:  # a categorical column: test its categories once
+                hit = pc.fill_null(pc.match_substring_regex(chunk.dictionary, pattern), False)
+                hit = hit.to_numpy(zero_copy_only=False).astype(bool)
+                idx = pc.fill_null(chunk.indices, 0).to_numpy(zero_copy_only=False)
+                ok = chunk.indices.is_valid().to_numpy(zero_copy_only=False)
+                need[at : at + len(chunk)] |= ok & hit[idx]
+                at += len(chunk)
     return need
 
 
@@ -141,3 +159,11 @@ def _write_csv(table: pa.Table, path: Path) -> None:
             (w_quoted if need[a] else w_plain).write_table(table.slice(a, b - a))
         w_plain.close()
         w_quoted.close()
+
+
+def write_catalogue(path: Path) -> Path:
+    """Copy the package's example offer catalogue (``cxlib/synth/actions.yml``) to ``path``."""
+    from importlib.resources import files
+
+    path.write_bytes(files("cxlib.synth").joinpath("actions.yml").read_bytes())
+    return path

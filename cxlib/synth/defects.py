@@ -6,7 +6,9 @@ a truth frame (``table``, ``row_key``, ``defect``) that ``truth/defects.csv`` st
 
 Row keys
 --------
-- ``transactions``: ``transaction_id`` (when the column exists);
+- ``transactions``: ``transaction_id`` (when the column exists; the lines of a purchase share
+  it, so two defects may carry the same key; defects of what the lines share — customer id,
+  timestamp, channel — are planted on transactions of one line only);
 - ``customers``: ``customer_id``;
 - ``events``, ``feedback``, ``campaign`` (and transactions without ``transaction_id``): the
   0-based row position in the dirty frame, i.e. in the written file (header not counted).
@@ -27,7 +29,8 @@ transactions / events / feedback / campaign: ``unparseable_timestamp`` ("31/02/2
 "2024-13-45 10:00"; quarantined by the contract), ``non_numeric_amount`` ("12,50€"; quarantined),
 ``null_customer_id`` (quarantined), ``future_timestamp`` (about six years ahead, after the data
 end), ``non_refund_negative_amount`` (negative amount with a positive quantity; legitimate refunds
-have both negative), ``orphan_customer_id`` (customer unknown to the customers table; every
+have both negative; never on an amount the customer had already paid, which would read as its
+refund), ``orphan_customer_id`` (customer unknown to the customers table; every
 orphan row after injection is recorded), ``duplicate_row`` (exact copy of a row),
 ``inconsistent_channel_label`` / ``inconsistent_category_label`` (case, whitespace and synonyms:
 "Web", " web ", "WEB", "online", "Store ", "in-store").
@@ -103,6 +106,16 @@ LABEL_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 _KEY_COLUMN = {"transactions": "transaction_id", "customers": "customer_id"}
+#: Defects of what the lines of a transaction share (planted on one-line transactions only).
+_HEADER_DEFECTS = frozenset(
+    {
+        "unparseable_timestamp",
+        "null_customer_id",
+        "future_timestamp",
+        "orphan_customer_id",
+        "inconsistent_channel_label",
+    }
+)
 _TABLE_ORDER = ("customers", "transactions", "events", "feedback", "campaign")
 
 
@@ -275,6 +288,47 @@ def _eligible(df: pd.DataFrame, table: str, defect: str) -> np.ndarray | None:
     return ok
 
 
+def _one_line(tid: pd.Series) -> np.ndarray:
+    """Rows of transactions with one row (or no id); the rows of a transaction are consecutive,
+    as the generator writes them."""
+    arr = pa.array(tid.astype("str"), from_pandas=True)
+    n = len(arr)
+    same = np.zeros(max(n - 1, 0), dtype=bool)
+    if n > 1:
+        eq = pc.equal(arr.slice(1), arr.slice(0, n - 1))
+        same = pc.fill_null(eq, False).to_numpy(zero_copy_only=False).astype(bool)
+    alone = np.ones(n, dtype=bool)
+    alone[1:] &= ~same
+    alone[:-1] &= ~same
+    return alone
+
+
+def _unlike_refunds(
+    df: pd.DataFrame, cands: np.ndarray, priority: np.ndarray, k: int
+) -> np.ndarray:
+    """The candidates for ``non_refund_negative_amount`` (the ``k`` most urgent and some spare)
+    without those whose customer had a purchase for the same amount (to the cent) at the same
+    time or before: turned negative, such a row would read as that purchase's refund."""
+    want = min(len(cands), int(1.5 * k) + 100)
+    top = cands[np.argpartition(priority[cands], want - 1)[:want]] if want < len(cands) else cands
+    cid = df["customer_id"]
+    arr = pa.array(cid.astype("str"), from_pandas=True)
+    mine = pc.is_in(arr, value_set=pa.array(cid.take(top).astype("str"), from_pandas=True))
+    rows = np.flatnonzero(pc.fill_null(mine, False).to_numpy(zero_copy_only=False))
+    amount = df["amount"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+    rows, amount = rows[amount > 0], amount[amount > 0]
+    cust = pd.factorize(cid.take(rows))[0].astype(np.int64)
+    key = (cust << 32) | np.rint(amount * 100).astype(np.int64)
+    ts = df["timestamp"].to_numpy(dtype="datetime64[ns]")[rows].view(np.int64)
+    order = np.lexsort((ts, key))
+    same = key[order][1:] == key[order][:-1]
+    repeat = np.zeros(len(df), dtype=bool)
+    repeat[rows[order[1:][same]]] = True  # a later (or same-time) repeat of an amount
+    tie = same & (ts[order][1:] == ts[order][:-1])
+    repeat[rows[order[:-1][tie]]] = True  # the first of two at the same time, too
+    return top[~repeat[top]]
+
+
 def _choose(
     df: pd.DataFrame, table: str, rates: Mapping[str, float], rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
@@ -286,6 +340,7 @@ def _choose(
     chosen: dict[str, np.ndarray] = {}
     ordered = [d for d in rates if not d.startswith("missing_")]
     ordered += [d for d in rates if d.startswith("missing_")]
+    single = None
     for defect in ordered:
         rate = rates[defect]
         if rate <= 0:
@@ -293,10 +348,19 @@ def _choose(
         ok = _eligible(df, table, defect)
         if ok is None:
             continue
+        if table == "transactions" and defect in _HEADER_DEFECTS and "transaction_id" in df:
+            # the lines of a purchase agree on its customer, time and channel: such a defect
+            # goes to a purchase of one line, so that no purchase is split by it
+            if single is None:
+                single = _one_line(df["transaction_id"])
+            ok = ok & single
         cands = np.flatnonzero(ok & ~taken)
         k = min(int(round(rate * n)), len(cands))
         if k == 0:
             continue
+        if defect == "non_refund_negative_amount" and "timestamp" in df.columns:
+            cands = _unlike_refunds(df, cands, priority, k)
+            k = min(k, len(cands))
         pr = priority[cands]
         pick = cands[np.argpartition(pr, k - 1)[:k]] if k < len(cands) else cands
         pick = np.sort(pick)
@@ -352,6 +416,16 @@ def _apply_edits(df: pd.DataFrame, col: str, parts: list[tuple[np.ndarray, objec
         new = pc.replace_with_mask(arr, pa.array(mask), pa.array(vals, type=arr.type))
         del arr, s
         df[col] = pd.Series(pd.array(new, dtype=df[col].dtype), index=df.index, name=col)
+    elif isinstance(s.dtype, pd.CategoricalDtype):
+        # a label column kept as categories (memory): the planted spellings become categories
+        given = np.array([v is not None and v is not pd.NA for v in vals], dtype=bool)
+        text = pd.Index([str(v) for v in vals[given]], dtype="str")
+        cats = s.cat.categories.append(text.unique().difference(s.cat.categories))
+        codes = s.cat.codes.to_numpy().astype(np.int32)
+        codes[pos[given]] = cats.get_indexer(text)
+        codes[pos[~given]] = -1
+        del s
+        df[col] = pd.Categorical.from_codes(codes, cats)
     else:
         missing = np.array([v is None for v in vals], dtype=bool)
         if (~missing).any():
