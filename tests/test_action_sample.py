@@ -97,3 +97,34 @@ def test_next_category_beats_popularity_and_nears_the_oracle(sample, sample_dir)
     oracle, n = _oracle_precision(sample_dir, data, data_end(cutoff))
     assert n == int(chosen["n_customers"])
     assert chosen["precision"] >= 0.8 * oracle, (chosen["precision"], oracle)
+
+
+def test_campaign_funnel_recovers_the_planted_email_rates(sample_dir):
+    """Per e-mail campaign and role, the funnel's rate is within four standard errors of the
+    planted rate (``truth/email_campaigns.csv``) and its 95% Wilson interval covers it in at
+    least 80% of the cells. A cell is left out only as a small group: fewer customers than the
+    minimum group size (10) reached the role, where fewer than 20 were expected."""
+    from cxlib.action import campaign_funnel
+
+    data = load_source(sample_dir, tables=("events",), lazy=("events",))
+    try:
+        funnel = campaign_funnel(data.tables["events"], min_group_size=10)
+    finally:
+        data.close()
+    got = funnel.table.loc[funnel.table["channel"] == "email"].set_index(
+        ["campaign_id", "touchpoint_role"]
+    )
+    truth = pd.read_csv(sample_dir / "truth" / "email_campaigns.csv")
+    truth = truth.loc[truth["touchpoint_role"] != "sent"]
+    cells = got.reindex(list(zip(truth["campaign_id"], truth["touchpoint_role"], strict=True)))
+    sent = got.xs("sent", level="touchpoint_role")["customers"]
+    n = sent.reindex(truth["campaign_id"]).to_numpy()
+    p = truth["rate"].to_numpy()
+    shown = cells["rate"].notna().to_numpy()
+    assert (p[~shown] * n[~shown] < 20).all(), (cells, truth)
+    assert shown.sum() >= 10
+    rate, low, high = (cells[c].to_numpy()[shown] for c in ("rate", "ci_low", "ci_high"))
+    p, n = p[shown], n[shown]
+    assert (np.abs(rate - p) <= 4 * np.sqrt(p * (1 - p) / n)).all(), (cells, truth)
+    covered = (low <= p) & (p <= high)
+    assert covered.mean() >= 0.8, (cells, truth)
