@@ -41,7 +41,12 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=1800 notebooks/
 
-test: lint unit nbval
+# ruff first, then pytest and nbval two at a time: the notebooks run beside the unit tests
+# instead of after them (each part's output printed whole when it ends). The variables given on
+# the command line (EXTRAS, PYTEST_ARGS) reach the inner make.
+test: $(STAMP)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit nbval
 
 sample: $(STAMP)
 	$(BIN)/cx synth --customers 5000 --seed 42 --out data/sample
