@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cxlib.privacy import private_tempdir
 from cxlib.threads import duckdb_threads
@@ -291,9 +292,9 @@ class Engine:
         return self._con
 
     def table(self, obj: Any, *, name: str | None = None) -> Any:
-        """``obj`` as a table of the backend: an Ibis table as it is, a pandas frame registered
-        on :attr:`con` as a temporary table with :data:`ROW_ORDER` added, a path of a Parquet
-        file as a view with its file row number as :data:`ROW_ORDER`.
+        """``obj`` as a table of the backend: an Ibis table as it is, a pandas frame (or an Arrow
+        table) registered on :attr:`con` as a temporary table with :data:`ROW_ORDER` added, a
+        path of a Parquet file as a view with its file row number as :data:`ROW_ORDER`.
 
         A frame's object columns that hold nothing but missing values (e.g. a ``channel`` of
         None) are registered as text: a DuckDB table cannot hold an untyped (NULL-typed) column.
@@ -308,13 +309,21 @@ class Engine:
             table = self.con.create_table(name, df, temp=True)
             self._temp_tables.append((self.con, name))
             return table
+        if isinstance(obj, pa.Table):
+            if ROW_ORDER not in obj.column_names:
+                obj = obj.append_column(ROW_ORDER, pa.array(np.arange(obj.num_rows, dtype="int64")))
+            name = name or f"cx_arrow_{uuid.uuid4().hex[:12]}"
+            table = self.con.create_table(name, obj, temp=True)
+            self._temp_tables.append((self.con, name))
+            return table
         if isinstance(obj, (str, os.PathLike)):
             path = Path(obj).as_posix()
             view = name or f"cx_file_{uuid.uuid4().hex[:12]}"
             _parquet_view(self.con, view, path)
             return self.con.table(view)
         raise TypeError(
-            f"expected a pandas DataFrame, an Ibis table or a Parquet path, not {obj!r}"
+            f"expected a pandas DataFrame, an Arrow table, an Ibis table or a Parquet path, "
+            f"not {obj!r}"
         )
 
     # -- temporary tables ---------------------------------------------------------------------

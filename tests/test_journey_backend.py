@@ -173,3 +173,31 @@ def test_events_without_row_order_numbered_once():
         with J.build_journeys(ev, **kw) as a, J.build_journeys(table, **kw) as b:
             pd.testing.assert_frame_equal(b.journeys, a.journeys)
         assert not [n for n in con.list_tables() if n.startswith("cx_journey")]
+
+
+def test_runs_carry_customer_numbers_and_the_documented_columns():
+    """Runs name a customer by number (the order of the customers' ids); an Arrow table given to
+    the engine becomes a backend table with its row numbers."""
+    import pyarrow as pa
+
+    ev = _events([["web_home", "purchase"], ["app_home", "chat"], ["web_home"]])
+    ev["customer_id"] = ["Z", "Z", "B", "B", "M"]
+    with J.build_journeys(ev) as jd:
+        runs = jd.runs.order_by(["journey", "pos"]).to_pandas()
+        assert runs["customer"].tolist() == [0, 0, 1, 2, 2]  # B, M, Z
+        assert jd.journeys["customer_id"].tolist() == ["B", "M", "Z"]
+        assert runs.loc[runs["journey"] == 0, "repeat_contact"].tolist() == [False, True]
+        assert runs["n_tp"].isna().tolist() == [False, True, True, False, True]
+    with Engine() as engine:
+        t = engine.table(pa.table({"x": [3, 1, 2]}))
+        assert t.order_by("cx_row_number").to_pandas()["x"].tolist() == [3, 1, 2]
+
+
+def test_a_session_name_equal_to_a_journey_id_is_told_apart():
+    """An event without a journey id is sessionised as ``S<n>``; when the data already uses that
+    name, the later journey is suffixed as a split journey is."""
+    ev = _events([["web_home"], ["app_home"]])
+    ev["customer_id"] = ["A", "B"]
+    ev["journey_id"] = [None, "S0"]
+    with J.build_journeys(ev) as jd:
+        assert jd.journeys["journey_id"].tolist() == ["S0", "S0.1"]

@@ -271,7 +271,7 @@ def _attribution_counts(
         )
         .to_pandas()
     )
-    cust = st.group_by("tp").aggregate(n=st["customer_id"].nunique()).to_pandas()
+    cust = st.group_by("tp").aggregate(n=st["customer"].nunique()).to_pandas()
 
     def dense(df: pd.DataFrame, col: str) -> np.ndarray:
         arr = np.zeros(n_tp)

@@ -19,15 +19,19 @@ import pandas as pd
 from cxlib.engine import (
     ROW_ORDER,
     Engine,
-    fetch_frame,
     in_memory_table,
     is_table,
-    literal,
     row_number,
-    timestamp_literal,
-    window,
 )
 from cxlib.journey._gaps import session_gap
+from cxlib.journey._scan import (
+    TouchpointFlags,
+    event_steps_table,
+    journey_keys,
+    runs_table,
+    scan_events,
+    sorted_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +85,6 @@ DEFAULT_ENTRY_TOUCHPOINTS: tuple[str, ...] = (
 START, CONV, NULL = "(start)", "(conversion)", "(null)"
 
 
-_EPOCH = "1970-01-01 00:00:00"
-
-
 @dataclass
 class JourneyData:
     """Journeys built from events.
@@ -91,8 +92,9 @@ class JourneyData:
     Attributes
     ----------
     steps : Ibis table
-        One row per step (a backend table): journey, pos, tp (touchpoint code, see
-        ``params["touchpoints"]``), timestamp, repeats, value, is_conversion.
+        One row per step (a backend table): journey, customer (the customer's number among the
+        journeys' customers), pos, tp (touchpoint code, see ``params["touchpoints"]``),
+        timestamp, repeats, value, is_conversion.
     runs : Ibis table
         Like ``steps`` but always with consecutive repeats collapsed; friction flags per run:
         is_retry, is_revisit, goes_back (the next step returns to a touchpoint visited before),
@@ -141,8 +143,7 @@ class _Backend:
     ``runs`` / ``steps`` (also ``JourneyData.runs`` / ``.steps``) are backend tables joined with
     the journey attributes ``jtype`` (journey type code), ``jconv`` (converted), ``jlast`` (last
     touchpoint code), ``jloop`` (first backtrack position, NULL when none), ``jvalue`` (the
-    journey's conversion value) and ``customer_id``,
-    kept by ``engine`` (closed with the journeys when ``owns_engine``).
+    journey's conversion value), kept by ``engine`` (closed with the journeys when ``owns_engine``).
     """
 
     engine: Engine
@@ -338,55 +339,49 @@ def _build_journeys(
     cols = list(events.columns)
     has_jid = use_journey_id and "journey_id" in cols
     base = events.mutate(cx_tp=events["touchpoint"].cast("string").strip())
-    tp_names, tp_types, contacts, tpt = _touchpoints(
+    tp_names, tp_types, contacts, tp_flags = _touchpoints(
         base, conversion_touchpoint, channel_types, contact_touchpoints, type_map, entry_touchpoints
     )
     gap = None
     if session_gap_minutes is None:  # from the gaps of the events a journey id does not group
         gap = session_gap(base.filter(base["journey_id"].isnull()) if has_jid else base)
         session_gap_minutes = gap.minutes
-    ev = engine.keep(_sessions(base, tpt, has_jid, session_gap_minutes), "cx_journey_events")
-    j0 = engine.keep(_journey_keys(ev), "cx_journey_j0")
-    runs = engine.keep(
-        _runs(ev, j0, tpt, contact_window_minutes, collapse_repeats), "cx_journey_runs"
+    if ROW_ORDER not in cols:  # numbered once: the keys and the sorted events read the numbers
+        log.warning(
+            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
+        )
+        base = engine.keep(base.mutate(**{ROW_ORDER: row_number()}), "cx_journey_events")
+    keys = engine.keep(journey_keys(base), "cx_journey_keys") if has_jid else None
+    tpt = in_memory_table(tp_flags[["cx_tp", "tp"]])
+    scan = scan_events(
+        sorted_events(base, tpt, keys).to_pyarrow(),
+        TouchpointFlags.of(tp_flags),
+        session_gap_minutes=session_gap_minutes,
+        contact_window_minutes=contact_window_minutes,
+        collapse_repeats=collapse_repeats,
     )
-    # through Arrow: Ibis's to_pandas converts the nullable columns value by value (3-4 s of
-    # the build at a million events); numbers stay NumPy arrays (NaN for a null)
-    jf = fetch_frame(_journey_aggregates(runs, j0))
-    n_j = len(jf)
+    jf = scan.journeys
+    n_j = len(jf["jk"])
     fpos_safe, kind_code = _friction_steps(jf)
     has_f = fpos_safe >= 0
-    first_tp = jf["first_tp"].to_numpy().astype(np.int64)
-    entry_tp = jf["entry_nc"].fillna(-1).to_numpy().astype(np.int64)
-    entry_tp = np.where(entry_tp >= 0, entry_tp, first_tp)
-    last_tp = jf["last_nc"].fillna(-1).to_numpy().astype(np.int64)
-    last_tp = np.where(last_tp >= 0, last_tp, first_tp)
-    mapped_tp = jf["mapped_tp"].fillna(-1).to_numpy().astype(np.int64)
-    intent_tp = jf["intent_tp"].fillna(-1).to_numpy().astype(np.int64)
-    jtype = _journey_type_codes(entry_tp, intent_tp, mapped_tp, tp_names, type_map)
+    first_tp = jf["first_tp"]
+    entry_tp = np.where(jf["entry_nc"] >= 0, jf["entry_nc"], first_tp)
+    last_tp = np.where(jf["last_nc"] >= 0, jf["last_nc"], first_tp)
+    jtype = _journey_type_codes(entry_tp, jf["intent_tp"], jf["mapped_tp"], tp_names, type_map)
     # the friction step's touchpoint, per journey with friction
-    attr = pd.DataFrame(
-        {
-            "journey": np.arange(n_j, dtype=np.int64),
-            "jtype": np.asarray(jtype.codes, dtype=np.int64),
-            "jconv": jf["converted"].to_numpy(dtype=bool),
-            "jlast": last_tp,
-            "jloop": jf["loop_pos"].astype("Int64"),
-            "jvalue": jf["value"].fillna(0.0).to_numpy(dtype=float),
-            "jfpos": fpos_safe,
-        }
-    )
-    attr_kept = engine.table(attr, name=f"cx_journey_attr_{uuid.uuid4().hex[:12]}")
-    attr_t = attr_kept.drop(ROW_ORDER)
-    fric = runs.join(attr_t.select("journey", "jfpos"), "journey")
-    fric = fric.filter(fric["pos"] == fric["jfpos"]).select("journey", "tp").to_pandas()
     fric_code = np.full(n_j, -1, dtype=np.int64)
-    fric_code[fric["journey"].to_numpy()] = fric["tp"].to_numpy()
-    fric_code[~has_f] = -1
+    fric_code[has_f] = scan.runs["tp"][scan.run_start[has_f] + fpos_safe[has_f]]
+    attrs = {
+        "jtype": np.asarray(jtype.codes, dtype=np.int64),
+        "jconv": jf["converted"],
+        "jlast": last_tp,
+        "jloop": jf["loop_pos"],
+        "jvalue": jf["value"],
+    }
     tp_cat = pd.CategoricalDtype(tp_names)
     journeys = _journey_frame(
         jf,
-        _journey_ids(jf, has_jid),
+        _journey_ids(jf["jk"], _journey_id_text(keys)),
         jtype,
         pd.Categorical.from_codes(entry_tp, dtype=tp_cat),
         pd.Categorical.from_codes(last_tp, dtype=tp_cat),
@@ -394,19 +389,16 @@ def _build_journeys(
         pd.Categorical.from_codes(fric_code, dtype=tp_cat),
         kind_code,
     )
-    jattr = attr_t.drop("jfpos")
-    runs_x = engine.keep(runs.join(jattr, "journey"), "cx_journey_runs_x")
-    for t in (runs, j0 if collapse_repeats else None, attr_kept):
-        if t is not None:
-            _drop(engine, t)
+    runs_x = _backend_rows(engine, runs_table(scan, attrs), "cx_journey_runs")
     if collapse_repeats:
         steps_x = runs_x
         max_step_pos = int(jf["max_pos"].max())
     else:
-        steps_x = engine.keep(_event_steps(ev, j0, runs_x), "cx_journey_steps")
-        _drop(engine, j0)
+        steps_x = _backend_rows(engine, event_steps_table(scan, attrs), "cx_journey_steps")
         max_step_pos = int((jf["e0"] - 1).max())
-    _drop(engine, ev)  # the event-level table is no longer needed
+    for kept in (keys, base if ROW_ORDER not in cols else None):
+        if kept is not None:
+            engine.drop(kept)
     log.info(
         "built %d journeys in the backend (%s)",
         n_j,
@@ -436,9 +428,10 @@ def _touchpoints(
     contact_touchpoints: Sequence[str] | None,
     type_map: Mapping[str, str] | None,
     entry_touchpoints: Sequence[str] | None,
-) -> tuple[list[str], pd.Series, list[str], Any]:
-    """Touchpoint names (sorted), channel types, contact touchpoints and the touchpoint table
-    (code and flags per name) of the events ``base`` (with the stripped name ``cx_tp``)."""
+) -> tuple[list[str], pd.Series, list[str], pd.DataFrame]:
+    """Touchpoint names (sorted), channel types, contact touchpoints and the touchpoint flags
+    (``cx_tp``, code ``tp`` and one flag column each, in code order) of the events ``base``
+    (with the stripped name ``cx_tp``)."""
     cols = list(base.columns)
     names_df = base.select("cx_tp").distinct().to_pandas()
     tp_names = sorted(str(t) for t in names_df["cx_tp"].dropna())
@@ -468,193 +461,31 @@ def _touchpoints(
         contacts = [t for t in contact_touchpoints if t in tp_names]
     tmap = {str(a): str(b) for a, b in (type_map or {}).items()}
     entry = set(DEFAULT_ENTRY_TOUCHPOINTS if entry_touchpoints is None else entry_touchpoints)
-    tpt = in_memory_table(
-        pd.DataFrame(
-            {
-                "cx_tp": tp_names,
-                "tp": np.arange(k, dtype=np.int64),
-                "is_conv": [t == conversion_touchpoint for t in tp_names],
-                "is_dig": [tp_types[t] in ("digital", "unknown") for t in tp_names],
-                "is_contact": [t in contacts for t in tp_names],
-                "is_mapped": [t in tmap for t in tp_names],
-                "is_entry": [t in entry for t in tp_names],
-            }
-        )
+    flags = pd.DataFrame(
+        {
+            "cx_tp": tp_names,
+            "tp": np.arange(k, dtype=np.int64),
+            "is_conv": [t == conversion_touchpoint for t in tp_names],
+            "is_dig": [tp_types[t] in ("digital", "unknown") for t in tp_names],
+            "is_contact": [t in contacts for t in tp_names],
+            "is_mapped": [t in tmap for t in tp_names],
+            "is_entry": [t in entry for t in tp_names],
+        }
     )
-    return tp_names, tp_types, contacts, tpt
+    return tp_names, tp_types, contacts, flags
 
 
-def _sessions(base: Any, tpt: Any, has_jid: bool, session_gap_minutes: float) -> Any:
-    """Events with their touchpoint code, minutes since the epoch and, per customer in
-    (journey key, time, row) order, the journey ``lj`` and run ``lr`` counters."""
-    cols = list(base.columns)
-    ev = base.join(tpt, "cx_tp")
-    us = ev["timestamp"].delta(timestamp_literal(_EPOCH), unit="microsecond")
-    if ROW_ORDER not in cols:  # numbered first: a row number cannot sit inside a window
-        log.warning(
-            "build_journeys: events table without %s; ties in time in no set order", ROW_ORDER
-        )
-        ev = ev.mutate(**{ROW_ORDER: row_number()})
-    row = ev[ROW_ORDER]
-    if has_jid:
-        jk = ev["journey_id"].isnull().ifelse(-1, row.min().over(group_by=ev["journey_id"]))
-        jid = ev["journey_id"].cast("string")
-    else:
-        jk, jid = literal(-1, "int64"), literal(None, "string")
-    value = ev["value"].cast("float64").fill_null(0.0) if "value" in cols else literal(0.0)
-    ev = ev.select(
-        customer_id=ev["customer_id"].cast("string"),
-        timestamp=ev["timestamp"],
-        tp=ev["tp"],
-        is_conv=ev["is_conv"],
-        t=(us * 1000).cast("float64") / 6e10,
-        jk=jk.cast("int64"),
-        jid=jid,
-        value=value,
-        row=row,
-    )
-    w = window(group_by="customer_id", order_by=["jk", "t", "row"])
-    ev = ev.mutate(
-        p_jk=ev["jk"].lag().over(w),
-        p_t=ev["t"].lag().over(w),
-        p_conv=ev["is_conv"].lag().over(w),
-        p_tp=ev["tp"].lag().over(w),
-    )
-    brk = (
-        ev["p_jk"].isnull()
-        | (ev["jk"] != ev["p_jk"])
-        | ((ev["jk"] < 0) & ((ev["t"] - ev["p_t"]) > float(session_gap_minutes)))
-        | (ev["p_conv"] & ~ev["is_conv"])
-    )
-    ev = ev.mutate(brk=brk.cast("int64"), rbrk=(brk | (ev["tp"] != ev["p_tp"])).cast("int64"))
-    cw = {"rows": (None, 0), "group_by": "customer_id", "order_by": ["jk", "t", "row"]}
-    ev = ev.mutate(lj=ev["brk"].sum().over(**cw), lr=ev["rbrk"].sum().over(**cw))
-    ev = ev.drop("p_jk", "p_t", "p_conv", "p_tp", "brk", "rbrk")
-    return ev
+def _backend_rows(engine: Engine, rows: Any, prefix: str) -> Any:
+    """An Arrow table of rows as a temporary table of the engine (without its row number)."""
+    return engine.table(rows, name=f"{prefix}_{uuid.uuid4().hex[:12]}").drop(ROW_ORDER)
 
 
-def _journey_keys(ev: Any) -> Any:
-    """One row per journey (customer, ``lj``): its number ``journey``, start, end, first run."""
-    j0 = ev.group_by(["customer_id", "lj"]).aggregate(
-        start=ev["timestamp"].min(),
-        end=ev["timestamp"].max(),
-        t_start=ev["t"].min(),
-        t_end=ev["t"].max(),
-        lr0=ev["lr"].min(),
-        e0=ev["row"].count(),
-        jid=ev["jid"].max(),
-        jk=ev["jk"].max(),
-    )
-    j0 = j0.mutate(journey=row_number().over(order_by=["customer_id", "lj"]))
-    return j0
-
-
-def _runs(ev: Any, j0: Any, tpt: Any, contact_window_minutes: float, collapse_repeats: bool) -> Any:
-    """One row per run of repeats, with position and friction flags (one window pass over each
-    journey's runs). A run of repeats is a retry only when repeats are not collapsed: collapsed,
-    reloading a page or opening an e-mail twice is one step, not friction."""
-    r = ev.group_by(["customer_id", "lj", "lr"]).aggregate(
-        tp=ev["tp"].max(),
-        t0=ev["t"].min(),
-        t1=ev["t"].max(),
-        repeats=ev.count(),
-        value=ev["value"].sum(),
-        timestamp=ev["timestamp"].min(),
-    )
-    r = r.join(j0.select("customer_id", "lj", "journey", "lr0"), ["customer_id", "lj"])
-    r = r.join(tpt.drop("cx_tp"), "tp")
-    r = r.select(
-        "journey",
-        "customer_id",
-        "tp",
-        "t0",
-        "t1",
-        "repeats",
-        "value",
-        "timestamp",
-        "is_dig",
-        "is_mapped",
-        "is_entry",
-        is_conversion=r["is_conv"],
-        is_contact=r["is_contact"],
-        pos=r["lr"] - r["lr0"],
-    )
-    # one window pass over each journey's runs (the neighbours' flags are built from the
-    # neighbours' columns, not from a second window over the first)
-    fp = r.group_by(["journey", "tp"]).aggregate(first_pos=r["pos"].min())
-    r = r.join(fp, ["journey", "tp"])
-    r = r.mutate(is_revisit=(r["pos"] > r["first_pos"]) & ~r["is_conversion"])
-    wr = window(group_by="journey", order_by="pos")
-    whole = {"rows": (None, None), "group_by": "journey", "order_by": "pos"}
-    r = r.mutate(
-        first_dig=r["is_dig"].ifelse(r["pos"], literal(None, "int64")).min().over(**whole),
-        p_tp=r["tp"].lag().over(wr),
-        p_t1=r["t1"].lag().over(wr),
-        p_dig=r["is_dig"].lag().over(wr),
-        p_contact=r["is_contact"].lag().over(wr),
-        n_t0=r["t0"].lead().over(wr),
-        n_tp=r["tp"].lead().over(wr),
-        n_conv=r["is_conversion"].lead().over(wr),
-        n_contact=r["is_contact"].lead().over(wr),
-        goes_back=r["is_revisit"].lead().over(wr).fill_null(False),
-    )
-    within = float(contact_window_minutes)
-    rep = (
-        r["is_contact"]
-        & r["p_tp"].notnull()
-        & (r["pos"] > r["first_dig"])
-        & ((r["t0"] - r["p_t1"]) <= within)
-        & (r["p_dig"] | r["p_contact"])
-    ).fill_null(False)
-    next_rep = (  # the next run's repeat_contact
-        r["n_contact"]
-        & r["n_tp"].notnull()
-        & ((r["pos"] + 1) > r["first_dig"])
-        & ((r["n_t0"] - r["t1"]) <= within)
-        & (r["is_dig"] | r["is_contact"])
-    ).fill_null(False)
-    r = r.mutate(
-        is_retry=(r["repeats"] > 1) & ~r["is_conversion"] & literal(not collapse_repeats),
-        repeat_contact=rep,
-        contact_cand=rep & r["p_dig"].fill_null(False),
-        next_repeat_contact=next_rep,
-        minutes_to_next=r["n_t0"] - r["t1"],
-    )
-    r = r.drop("first_pos", "first_dig", "p_tp", "p_t1", "p_dig", "p_contact", "n_t0", "n_contact")
-    return r
-
-
-def _journey_aggregates(runs: Any, j0: Any) -> Any:
-    """Per journey: the friction candidates, counts, entry/last/mapped touchpoints, and ``j0``."""
-    nc = ~runs["is_conversion"]
-    ja = runs.group_by("journey").aggregate(
-        retry_pos=runs["pos"].min(where=runs["is_retry"]),
-        loop_pos=runs["pos"].min(where=runs["goes_back"]),
-        contact_pos=(runs["pos"] - 1).min(where=runs["contact_cand"]),
-        n_steps=nc.cast("int64").sum(),
-        converted=runs["is_conversion"].any(),
-        value=runs["value"].sum(where=runs["is_conversion"]),
-        has_retry=runs["is_retry"].any(),
-        n_revisits=runs["is_revisit"].cast("int64").sum(),
-        n_contacts=runs["is_contact"].cast("int64").sum(),
-        n_repeat_contacts=runs["repeat_contact"].cast("int64").sum(),
-        first_tp=runs["tp"].argmin(runs["pos"]),
-        entry_nc=runs["tp"].argmin(runs["pos"], where=nc),
-        last_nc=runs["tp"].argmax(runs["pos"], where=nc),
-        mapped_tp=runs["tp"].argmin(runs["pos"], where=runs["is_mapped"]),
-        intent_tp=runs["tp"].argmin(runs["pos"], where=nc & ~runs["is_entry"]),
-        max_pos=runs["pos"].max(),
-    )
-    ja = ja.join(j0.drop("lj", "lr0", "jk"), "journey").order_by("journey")
-    return ja
-
-
-def _friction_steps(jf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _friction_steps(jf: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Each journey's friction position (-1: none) and kind code (0 retry, 1 loop, 2 contact,
     -1 none): its earliest signal; at one position a contact wins over a retry over a loop."""
     big = np.iinfo(np.int64).max
     cand = {
-        c: jf[f"{c}_pos"].astype("Int64").fillna(big).to_numpy(dtype=np.int64)
+        c: np.where(np.isnan(jf[f"{c}_pos"]), big, np.nan_to_num(jf[f"{c}_pos"]).astype(np.int64))
         for c in ("retry", "loop", "contact")
     }
     fpos = np.minimum(np.minimum(cand["retry"], cand["loop"]), cand["contact"])
@@ -670,27 +501,39 @@ def _friction_steps(jf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return fpos_safe, np.select([kind == x for x in kinds], [0, 1, 2], -1)
 
 
-def _journey_ids(jf: pd.DataFrame, has_jid: bool) -> pd.Series:
+def _journey_id_text(keys: Any) -> pd.Series | None:
+    """The data's journey ids by their key ``jk`` (None for sessions)."""
+    if keys is None:
+        return None
+    got = keys.to_pyarrow()
+    return pd.Series(
+        got.column("jid").to_numpy(zero_copy_only=False), index=got.column("jk").to_numpy()
+    )
+
+
+def _journey_ids(jk: np.ndarray, id_of_key: pd.Series | None) -> pd.Series:
     """Journey ids: the data's (a part after a conversion suffixed ``.1``, ``.2`` …; none:
-    ``S<n>``), or ``S<n>`` for sessions."""
-    n_j = len(jf)
-    jid_out = pd.Series(jf["jid"].to_numpy(dtype=object), dtype="object")
-    if has_jid:
-        missing = jid_out.isna().to_numpy()
-        jid_out = jid_out.astype("str")
-        if missing.any():
-            jid_out[missing] = np.char.add("S", np.flatnonzero(missing).astype(str))
-        dup = jid_out.duplicated().to_numpy()
-        if dup.any():
-            kk = jid_out.groupby(jid_out.to_numpy()).cumcount().astype("str")
-            jid_out = jid_out.where(~dup, jid_out + "." + kk)
+    ``S<n>``), or ``S<n>`` for sessions (``id_of_key`` None)."""
+    n_j = len(jk)
+    if id_of_key is None:
+        return pd.Series(np.char.add("S", np.arange(n_j).astype(str)), dtype="str")
+    missing = jk < 0
+    jid_out = pd.Series(id_of_key.reindex(jk).to_numpy(dtype=object), dtype="object")
+    if missing.any():
+        jid_out[missing] = np.char.add("S", np.flatnonzero(missing).astype(str))
+        group = jid_out  # an ``S<n>`` may equal an id of the data
     else:
-        jid_out = pd.Series(np.char.add("S", np.arange(n_j).astype(str)), dtype="str")
+        group = pd.Series(jk)  # one key per id
+    jid_out = jid_out.astype("str")
+    dup = group.duplicated().to_numpy()
+    if dup.any():
+        kk = group.groupby(group.to_numpy()).cumcount().astype("str")
+        jid_out = jid_out.where(~dup, jid_out + "." + kk)
     return jid_out
 
 
 def _journey_frame(
-    jf: pd.DataFrame,
+    jf: Mapping[str, Any],
     jid_out: pd.Series,
     jtype: pd.Categorical,
     entry: pd.Categorical,
@@ -705,21 +548,21 @@ def _journey_frame(
     journeys = pd.DataFrame(
         {
             "journey_id": jid_out.array,
-            "customer_id": pd.array(jf["customer_id"].to_numpy(dtype=object), dtype="str"),
+            "customer_id": pd.array(jf["customer_id"].to_numpy(zero_copy_only=False), dtype="str"),
             "journey_type": jtype,
             "entry_touchpoint": entry,
-            "start": pd.to_datetime(jf["start"]).to_numpy().astype("datetime64[ns]"),
-            "end": pd.to_datetime(jf["end"]).to_numpy().astype("datetime64[ns]"),
-            "minutes": jf["t_end"].to_numpy(dtype=float) - jf["t_start"].to_numpy(dtype=float),
-            "n_steps": jf["n_steps"].to_numpy().astype(int),
-            "converted": jf["converted"].to_numpy(dtype=bool),
-            "value": jf["value"].fillna(0.0).to_numpy(dtype=float),
+            "start": jf["start"].astype("datetime64[ns]"),
+            "end": jf["end"].astype("datetime64[ns]"),
+            "minutes": jf["t_end"] - jf["t_start"],
+            "n_steps": jf["n_steps"].astype(int),
+            "converted": jf["converted"],
+            "value": jf["value"],
             "last_touchpoint": last,
-            "has_retry": jf["has_retry"].to_numpy(dtype=bool),
-            "has_loop": jf["n_revisits"].to_numpy() > 0,
-            "n_revisits": jf["n_revisits"].to_numpy().astype(int),
-            "n_contacts": jf["n_contacts"].to_numpy().astype(int),
-            "n_repeat_contacts": jf["n_repeat_contacts"].to_numpy().astype(int),
+            "has_retry": jf["has_retry"],
+            "has_loop": jf["n_revisits"] > 0,
+            "n_revisits": jf["n_revisits"].astype(int),
+            "n_contacts": jf["n_contacts"].astype(int),
+            "n_repeat_contacts": jf["n_repeat_contacts"].astype(int),
             "has_friction": has_f,
             "friction_pos": fpos_safe,
             "friction_touchpoint": friction_tp,
@@ -728,33 +571,6 @@ def _journey_frame(
     )
     journeys.index.name = "journey"
     return journeys
-
-
-def _event_steps(ev: Any, j0: Any, runs_x: Any) -> Any:
-    """Steps of single events (``collapse_repeats=False``), with the journey attributes."""
-    e = ev.join(j0.select("customer_id", "lj", "journey"), ["customer_id", "lj"])
-    e = e.select(
-        "journey",
-        "customer_id",
-        "tp",
-        "timestamp",
-        "value",
-        t0=e["t"],
-        repeats=literal(1, "int64"),
-        is_conversion=e["is_conv"],
-        pos=row_number().over(group_by="journey", order_by=["jk", "t", "row"]),
-    )
-    we = window(group_by="journey", order_by="pos")
-    e = e.mutate(n_tp=e["tp"].lead().over(we), n_conv=e["is_conversion"].lead().over(we))
-    e = e.join(
-        runs_x.select("journey", "jtype", "jconv", "jlast", "jloop", "jvalue").distinct(), "journey"
-    )
-    return e
-
-
-def _drop(engine: Engine, table: Any) -> None:
-    """Drop a table kept by ``engine`` now (the event-level tables are large)."""
-    engine.drop(table)
 
 
 def _tp_names(jd: JourneyData) -> list[str]:

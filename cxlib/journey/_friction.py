@@ -102,7 +102,7 @@ def _touchpoint_friction(jd: JourneyData) -> pd.DataFrame:
     r = r.filter(~r["is_conversion"])
     per = r.group_by(["journey", "tp"]).aggregate(
         type=r["jtype"].max(),
-        cust=r["customer_id"].max(),
+        cust=r["customer"].max(),
         retry=r["is_retry"].any(),
         goes_back=r["goes_back"].any(),
         contact_after=(r["next_repeat_contact"] & ~r["is_contact"]).any(),

@@ -28,14 +28,14 @@ def _top_paths(jd: JourneyData, n: int, journey_type: str | None) -> pd.DataFram
         .cast("string")
         .group_concat(",", where=st["pos"] < max_steps, order_by=st["pos"]),
         over=st["pos"].max() >= max_steps,
-        customer_id=st["customer_id"].max(),
+        customer=st["customer"].max(),
         converted=st["jconv"].max(),
     )
     agg = (
         per.group_by(["key", "over"])
         .aggregate(
             journeys=per.count(),
-            customers=per["customer_id"].nunique(),
+            customers=per["customer"].nunique(),
             conversions=per["converted"].cast("int64").sum(),
         )
         .to_pandas()
