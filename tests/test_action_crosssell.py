@@ -29,7 +29,7 @@ from cxlib.action._crosssell_eval import (
     choose_cross_sell_model,
     evaluate_cross_sell,
 )
-from cxlib.action._crosssell_scorers import Basis, UserKnnScorer
+from cxlib.action._crosssell_scorers import Basis, EaseScorer, UserKnnScorer
 from cxlib.action._upsell import UP_SELL_COLUMNS, cross_sell_export, up_sell_candidates
 from cxlib.engine import Engine, data_end
 
@@ -410,6 +410,28 @@ def test_user_knn_is_scikit_learns_brute_neighbours(
     want = np.einsum("ij,ijc->ic", sim, owned) / sim.sum(axis=1)[:, None]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     np.testing.assert_allclose(knn.scores(rows[::7]), got[::7], rtol=0, atol=1e-12)
+
+
+def test_ease_is_a_ridge_regression_on_the_other_categories(table, engine):
+    """The hybrid's linear item model: each category's column of weights is the ridge
+    regression (no intercept) of its buyers on the other categories' buyers; the planted
+    partner is the category that explains cat01 most, and a customer's scores are its owned
+    categories' weights summed."""
+    from sklearn.linear_model import Ridge
+
+    basis = Basis.of(load_history(table, data_end(CUTOFF), engine=engine))
+    ease = EaseScorer().fit(basis)
+    x = basis.owned.toarray()
+    penalty = ease.regularization * x.shape[0]
+    names = list(basis.categories)
+    for c in (names.index("cat01"), names.index("cat05")):
+        others = np.delete(np.arange(x.shape[1]), c)
+        ridge = Ridge(alpha=penalty, fit_intercept=False).fit(x[:, others], x[:, c])
+        np.testing.assert_allclose(ease.weights[others, c], ridge.coef_, rtol=1e-8, atol=1e-10)
+        assert ease.weights[c, c] == 0.0
+    assert names[int(np.argmax(ease.weights[:, names.index("cat01")]))] == "cat00"
+    rows = np.arange(0, x.shape[0], 5)
+    np.testing.assert_allclose(ease.scores(rows), x[rows] @ ease.weights, atol=1e-12)
 
 
 def test_user_knn_reasons_format_as_before(fitted):

@@ -9,15 +9,28 @@ categories first bought in the last 8 weeks, to reach 1.2 × the popularity base
 ================  ==========  ===========  =======  ========  ========  ==========================
 categories        popularity  association  item_knn  user_knn  hybrid    ceiling (all new in top 5)
 ================  ==========  ===========  =======  ========  ========  ==========================
-product_category  0.194       1.01 ×       1.05 ×   1.07 ×    1.09 ×    4.36 ×
+product_category  0.194       1.01 ×       1.05 ×   1.07 ×    1.10 ×    4.36 ×
 department        0.227       0.99 ×       0.98 ×   1.00 ×    0.99 ×    1.24 ×
 ================  ==========  ===========  =======  ========  ========  ==========================
 
-The best model (``hybrid``) beats popularity beyond doubt on product categories (the lower bound
-of its paired bootstrap interval is above 1), but not by 1.2 ×: the criterion is recorded below
-as a strict expected failure. On departments a customer first buys 1.4 departments on average in
-the 8 weeks, so even recommending every one of them in the top 5 would give only 1.24 × the
-baseline's precision; nothing beats popularity there, and popularity is chosen.
+The best model (``hybrid``, 95% paired interval 1.07-1.13 ×) beats popularity beyond doubt on
+product categories, but not by 1.2 ×: the criterion is recorded below as a strict expected
+failure. On departments a customer first buys 1.4 departments on average in the 8 weeks, so
+even recommending every one of them in the top 5 would give only 1.24 × the baseline's
+precision; nothing beats popularity there, and popularity is chosen.
+
+The hybrid was 1.09 × (1.05-1.12) before its linear item model (EASE) feature, which took it
+from 1.02 × to 1.07 × on the 8 weeks before the cut-off (trained on the 8 weeks before those;
+ideas were judged there, the evaluated window's figures are for the record only). Tried and
+left out: a gradient-boosted learner (0.92-1.07 × before the cut-off, 0.96-1.08 × on the
+evaluated window: it learns the training window's category mix, which the season changes);
+recent-purchase item and association scores, purchase-day frequency, department share,
+adoption-rate trend, adoption by breadth, adoption transitions from the customer's recent first
+purchases (each within 0.025 of the hybrid before the cut-off, none better by 0.01 on the
+evaluated window); a conditional logit ranking each customer's categories (within 0.02); training on two
+windows; other neighbour counts. The window covers Thanksgiving and Christmas: ranking it by
+its own adoption rates (a perfect non-personal ranking) gives only 1.17 ×, the window before it
+1.05 ×.
 """
 
 from __future__ import annotations
@@ -122,7 +135,7 @@ def test_hybrid_beats_popularity_on_product_categories(evaluations):
     ev = evaluations["product_category"].set_index("candidate")
     assert ev.loc["hybrid", "chosen"]
     assert ev.loc["hybrid", "vs_popularity_low"] > 1.0  # paired bootstrap over households
-    assert ev.loc["hybrid", "vs_popularity"] >= 1.05
+    assert ev.loc["hybrid", "vs_popularity"] >= 1.08
     assert ev["n_customers"].iloc[0] > 2000
 
 
@@ -145,8 +158,8 @@ def test_departments_leave_no_room_for_1_2(table, engine, cutoff, evaluations):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #23 (b) not met: best out-of-time precision@5 is 1.09 × popularity on "
-    "product_category (hybrid, 95% CI 1.05-1.12) and 1.00 × on department (ceiling 1.24 ×)",
+    reason="issue #23 (b) not met: best out-of-time precision@5 is 1.10 × popularity on "
+    "product_category (hybrid, 95% CI 1.07-1.13) and 1.00 × on department (ceiling 1.24 ×)",
 )
 @pytest.mark.parametrize("category", ["product_category", "department"])
 def test_precision_at_5_is_1_2_times_popularity(evaluations, category):

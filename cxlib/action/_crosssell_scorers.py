@@ -24,7 +24,8 @@ user_knn        similarity-weighted share of the ``n_neighbors`` most similar cu
                 bought c (exact cosine neighbours over customers' category vectors, as
                 scikit-learn's brute ``NearestNeighbors`` finds them, in blocks; neighbours
                 drawn from at most ``n_reference`` customers)
-hybrid          probability from a logistic regression over the four scores above, the
+hybrid          probability from a logistic regression over the four scores above, a linear
+                item model's score (:class:`EaseScorer`, a part of the hybrid only), the
                 category's recent adoption rate and the customer's breadth, trained out of time
                 on the first purchases of the last ``horizon_days`` before the history's end
 ==============  ==================================================================================
@@ -253,6 +254,48 @@ class ItemKnnScorer:
         return rule_reasons(self.basis, _dense(self.basis.weights[rows]), self.similarity, picks)
 
 
+#: :class:`EaseScorer`'s ridge penalty, per customer of the history (chosen out of time on the
+#: Complete Journey's window before the evaluated one; flat from 0.25 to 1).
+EASE_REGULARIZATION = 0.5
+
+
+class EaseScorer:
+    """A linear item model (EASE, Steck 2019): category c's score is ``owned @ B[:, c]``, with
+    ``B`` the ridge regression of each category's buyers on the other categories' (zero
+    diagonal, closed form from the categories × categories counts :attr:`Basis.both`).
+
+    Unlike the similarities of ``item_knn``, a weight is the part of c's buying that a category
+    explains beyond the customer's other categories, so a category bought alongside many others
+    is not counted once for each. A part of ``hybrid``, not a candidate of its own (alone, it
+    is about as good as ``item_knn`` on the Complete Journey); its reasons are the rules of its
+    largest weights.
+    """
+
+    name = "ease"
+
+    def __init__(self, regularization: float = EASE_REGULARIZATION):
+        self.regularization = float(regularization)
+        self.key = (self.name, self.regularization)
+
+    def fit(self, basis: Basis) -> EaseScorer:
+        self.basis = basis
+        n_cat = basis.history.shape[1]
+        penalty = self.regularization * max(basis.history.shape[0], 1)
+        gram = basis.both.astype("float64") + penalty * np.eye(n_cat)
+        inverse = np.linalg.inv(gram)
+        weights = -inverse / np.diag(inverse)[None, :]
+        np.fill_diagonal(weights, 0.0)
+        self.weights = weights
+        return self
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.basis.owned[rows] @ self.weights)
+
+    def reasons(self, rows: np.ndarray, picks: np.ndarray, values: np.ndarray) -> np.ndarray:
+        gain = np.clip(self.weights, 0.0, None)
+        return rule_reasons(self.basis, _dense(self.basis.owned[rows]), gain, picks)
+
+
 class UserKnnScorer:
     """Share of the most similar customers who bought a category (nearest neighbours).
 
@@ -436,6 +479,7 @@ HYBRID_FEATURES: tuple[str, ...] = (
     "log_association",
     "log_item_knn",
     "log_user_knn",
+    "ease",
     "log_breadth",
     "log_share_x_breadth",
     "log_item_knn_x_breadth",
@@ -457,9 +501,9 @@ def adoption_rate(history: CategoryHistory, horizon_days: int) -> np.ndarray:
 
 
 class HybridScorer:
-    """A logistic regression over the other candidates' scores, trained out of time: on the
-    categories customers first bought in the ``horizon_days`` before the history's end, from
-    the history before them (a second history, ``previous``)."""
+    """A logistic regression over the other candidates' scores (and :class:`EaseScorer`'s),
+    trained out of time: on the categories customers first bought in the ``horizon_days``
+    before the history's end, from the history before them (a second history, ``previous``)."""
 
     name = "hybrid"
 
@@ -471,7 +515,8 @@ class HybridScorer:
         seed: int = 0,
     ):
         self.horizon_days = int(horizon_days)
-        self.parts = parts
+        # the candidates' scorers, and the linear item model that is only a part of the hybrid
+        self.parts = {"ease": EaseScorer(), **parts}
         self.max_train_customers = int(max_train_customers)
         self.seed = int(seed)
 
@@ -524,6 +569,7 @@ class HybridScorer:
                 np.log(parts["association"].scores(rows) + 1e-4),
                 item,
                 np.log(parts["user_knn"].scores(rows) + 1e-2),
+                parts["ease"].scores(rows),
                 breadth,
                 log_share * breadth,
                 item * breadth,
