@@ -79,33 +79,40 @@ def _top(cols: list[str], score: pd.Series) -> str:
 def _name_one(d: pd.Series, m: pd.Series, threshold: float) -> dict:
     """Name parts of one cluster from its standardised differences ``d`` and means ``m``."""
     parts: dict[str, str] = {}
+    strengths = [0.0]  # the other traits' standardised differences, as named below
     if "weekend_share" in d.index:
         if d["weekend_share"] > threshold:
             parts["day"] = "weekend"
         elif d["weekend_share"] < -threshold:
             parts["day"] = "weekday"
+        strengths.append(abs(d["weekend_share"]) if "day" in parts else 0.0)
     tods = [c for c in d.index if c.startswith("tod_share_")]
     if tods:
         top = _top(tods, d)
         if d[top] > threshold:
             key = _pretty(top, "tod_share_")
             parts["tod"] = _TOD_WORDS.get(key, key)
+            strengths.append(d[top])
     chans = [c for c in d.index if c.startswith("channel_share_")]
     if chans:
         top = _top(chans, d)
         if d[top] > threshold and m[top] >= 0.4:
             key = _pretty(top, "channel_share_").lower()
             parts["channel"] = _CHANNEL_WORDS.get(key, key)
-    cats = [c for c in d.index if c.startswith("category_share_")]
-    if cats:
-        top = _top(cats, d)
-        if d[top] > threshold:
-            parts["category"] = _pretty(top, "category_share_")
+            strengths.append(d[top])
     if "avg_basket" in d.index:
         if d["avg_basket"] > threshold:
             parts["basket"] = "big-basket"
         elif d["avg_basket"] < -threshold:
             parts["basket"] = "small-basket"
+        strengths.append(abs(d["avg_basket"]) if "basket" in parts else 0.0)
+    cats = [c for c in d.index if c.startswith("category_share_")]
+    if cats:
+        top = _top(cats, d)
+        if d[top] > threshold:
+            parts["category"] = _pretty(top, "category_share_")
+            if d[top] > max(strengths):  # what sets the cluster apart most: the name says it
+                parts["lead"] = "category"
     noun = "shoppers"
     rate = _rate_col(d.index)
     if rate:
@@ -118,6 +125,12 @@ def _name_one(d: pd.Series, m: pd.Series, threshold: float) -> dict:
 
 
 def _compose(parts: dict, with_category: bool = False) -> str:
+    """A cluster's name from its parts: its category alone when that sets it apart most (the
+    other traits are in its description), else day, time, channel and basket (with the
+    category too when ``with_category``, to tell two clusters of the same name apart)."""
+    if parts.get("lead") == "category":
+        name = f"{parts['category']} {parts['noun']}"
+        return name[0].upper() + name[1:]
     words = [parts.get(p) for p in ("day", "tod", "channel", "basket")]
     if with_category and parts.get("category"):
         words.append(parts["category"])
