@@ -131,6 +131,7 @@ def hand_sql(path: Path, as_of: pd.Timestamp, full: bool, lookback_days: int = 3
             "AS trend_90d",
             "count(*) FILTER (WHERE pos) AS n_transactions_total",
         ]
+        shares += [f"{share('cat', k)} AS category_share_{k}" for k in CATEGORIES]
         shares += [
             "count(*) FILTER (WHERE pos AND hour(ts) BETWEEN 5 AND 11) / count(*) FILTER "
             "(WHERE pos) AS tod_share_morning",
@@ -143,27 +144,14 @@ def hand_sql(path: Path, as_of: pd.Timestamp, full: bool, lookback_days: int = 3
             "count(*) FILTER (WHERE pos AND isodow(ts) >= 6) / count(*) FILTER (WHERE pos) "
             "AS weekend_share",
         ]
+    cat_sel = ", min(category) AS category" if full else ""
+    cat_raw = ", category" if full else ""
+    cat_key = f", {key('category')} AS cat" if full else ""
     main = f"""
     SELECT customer_id, {", ".join(cols + shares)}
     FROM f
     GROUP BY customer_id
     HAVING count(*) FILTER (WHERE pos) > 0
-    """
-    if full:  # category shares count the lines of purchases, credited to their customer
-        cat_shares = ", ".join(
-            f"count(*) FILTER (WHERE cat = '{k}') / count(*) AS category_share_{k}"
-            for k in CATEGORIES
-        )
-        main = f"""
-    SELECT m0.*, c.* EXCLUDE (customer_id)
-    FROM ({main}) m0
-    JOIN (SELECT customer_id, {cat_shares}
-          FROM (SELECT tx.customer_id, {key("r.category")} AS cat
-                FROM raw r JOIN tx USING (transaction_id) WHERE tx.amount > 0
-                UNION ALL
-                SELECT customer_id, {key("category")} FROM raw
-                WHERE transaction_id IS NULL AND amount > 0 AND customer_id IS NOT NULL)
-          GROUP BY customer_id) c USING (customer_id)
     """
     if full:  # gaps between distinct purchase days: a window over (customer, day)
         main = f"""
@@ -184,17 +172,17 @@ def hand_sql(path: Path, as_of: pd.Timestamp, full: bool, lookback_days: int = 3
     return f"""
     WITH raw AS (  -- rows identical in every column count once
       SELECT DISTINCT * FROM read_parquet('{path}') WHERE timestamp < TIMESTAMP '{end}'
-    ), tx AS (     -- a transaction: one transaction_id (line items combined)
-      SELECT transaction_id, min(customer_id) AS customer_id, min(timestamp) AS ts,
-             sum(amount) AS amount, min(channel) AS channel
+    ), tx AS (     -- a transaction: one transaction_id (line items combined), or a row without
+      SELECT min(customer_id) AS customer_id, min(timestamp) AS ts, sum(amount) AS amount,
+             min(channel) AS channel{cat_sel}
       FROM raw WHERE transaction_id IS NOT NULL GROUP BY transaction_id
-    ), f AS MATERIALIZED (  -- and a row without one
+      UNION ALL
+      SELECT customer_id, timestamp, amount, channel{cat_raw}
+      FROM raw WHERE transaction_id IS NULL
+    ), f AS MATERIALIZED (
       SELECT customer_id, ts, amount, amount > 0 AS pos, CAST(ts AS DATE) AS day,
-             CASE {key("channel")} {syn} ELSE {key("channel")} END AS ch
-      FROM (SELECT customer_id, ts, amount, channel FROM tx
-            UNION ALL
-            SELECT customer_id, timestamp, amount, channel FROM raw WHERE transaction_id IS NULL)
-      WHERE customer_id IS NOT NULL
+             CASE {key("channel")} {syn} ELSE {key("channel")} END AS ch{cat_key}
+      FROM tx WHERE customer_id IS NOT NULL
     ) {main}
     ORDER BY customer_id
     """

@@ -5,8 +5,7 @@ and look-back L days, the *window* is the days after D − L through the end of 
 ``[D − L + 1 day, D + 1 day)``. Rows identical in every column are counted once. A *transaction*
 is a distinct ``transaction_id`` when that column is present (rows without one are a transaction
 each), else a row; its amount is the sum of its rows. A *purchase* is a transaction with a positive
-amount; transactions with a zero or negative amount (refunds) only reduce ``monetary``. Category
-shares count the *lines* (distinct rows) of the purchases, channel shares the purchases.
+amount; transactions with a zero or negative amount (refunds) only reduce ``monetary``.
 
 There is one path: :func:`customer_features` is an Ibis query run by the backend that holds the
 transactions (DuckDB, PostgreSQL, PySpark); a pandas frame is first registered on the embedded
@@ -164,35 +163,17 @@ def transactions_until(
 ) -> Any:
     """Ibis expression with one row per transaction up to the end of ``as_of_date``.
 
-    Rows identical in every column (other than ``row_order``) count once; rows sharing a
-    ``transaction_id`` are combined (amount summed, earliest timestamp). Their ``customer_id``,
-    ``channel`` and ``category`` are the first non-missing value in the order of the
-    ``row_order`` column when one is named (e.g. a row or line number; the
-    :data:`cxlib.engine.ROW_ORDER` column is used when the table has one, as every table
-    registered by :meth:`cxlib.engine.Engine.table` does), else the smallest non-missing value
-    (a table in a backend has no row order). The two agree whenever a transaction's line items
-    agree on these columns. Returns the columns ``customer_id``, ``timestamp``, ``amount`` and
-    those of ``channel``/``category`` that the table has. ``as_of_date=None`` keeps every row;
+    Rows identical in every column (other than ``row_order``) count once; rows sharing a ``transaction_id`` are combined (amount summed,
+    earliest timestamp). Their ``customer_id``, ``channel`` and ``category`` are the first
+    non-missing value in the order of the ``row_order`` column when one is named (e.g. a row or
+    line number; the :data:`cxlib.engine.ROW_ORDER` column is used when the table has one, as
+    every table registered by :meth:`cxlib.engine.Engine.table` does), else the smallest
+    non-missing value (a table in a backend has no row order). The two agree whenever a
+    transaction's line items agree on these columns. Returns the columns ``customer_id``, ``timestamp``, ``amount`` and those of
+    ``channel``/``category`` that the table has. ``as_of_date=None`` keeps every row;
     ``with_end_time`` adds ``end_time``, the latest timestamp of the transaction's rows.
-    (The features count categories per line, not this first category: see
-    :func:`customer_features`.)
     """
-    rows, row_order = _distinct_rows(table, as_of_date, row_order)
-    return _combine(rows, row_order, with_end_time=with_end_time)
 
-
-#: Label columns counted per line item (row) rather than per transaction: a basket has one
-#: channel but its lines have categories of their own.
-_LINE_LABELS: tuple[str, ...] = ("category",)
-
-#: Feature column: the lines of the customer's purchases, the denominator of the category
-#: shares (present with them).
-LINE_COUNT_COLUMN = "n_lines_total"
-
-
-def _distinct_rows(table: Any, as_of_date: Any, row_order: str | None) -> tuple[Any, str | None]:
-    """The rows up to the end of ``as_of_date`` (all when ``None``), identical rows once, with
-    ids and labels as text; and the row-order column used (see :func:`transactions_until`)."""
     cols = list(table.columns)
     if row_order is None and ROW_ORDER in cols:
         row_order = ROW_ORDER  # a registered frame or lazy source
@@ -205,59 +186,16 @@ def _distinct_rows(table: Any, as_of_date: Any, row_order: str | None) -> tuple[
     if as_of_date is not None:
         t = t.filter(t.timestamp < _ts(data_end(as_of_date)))
     if row_order is None:
-        return t.distinct(), None
-    others = [c for c in cols if c != row_order]
-    return t.group_by(others).aggregate(**{row_order: t[row_order].min()}), row_order
-
-
-def _line_key_index(rows: Any, column: str, groups: Mapping[str, list[str]]) -> Any:
-    """``rows`` with ``_cx_key_<column>``: the position of each row's ``column`` key among the
-    sorted keys of ``groups`` (``unknown`` for a missing value). A join with a small table of the
-    raw values, not a ``CASE`` per row: product codes can have thousands of values."""
-    keys = sorted(groups)
-    raws = [(raw, keys.index(key)) for key, values in groups.items() for raw in values]
-    name, unknown = f"_cx_key_{column}", literal(keys.index("unknown"), "int64")
-    if not raws:
-        return rows.mutate(**{name: unknown})
-    m = in_memory_table(
-        pd.DataFrame(
-            {
-                "_cx_raw": pd.Series([r for r, _ in raws], dtype="str"),
-                "_cx_key": np.array([k for _, k in raws], dtype="int64"),
-            }
-        )
-    )
-    j = rows.left_join(m, rows[column] == m["_cx_raw"])
-    return j.select(*[j[c] for c in rows.columns], **{name: coalesce(j["_cx_key"], unknown)})
-
-
-def _combine(
-    rows: Any,
-    row_order: str | None,
-    *,
-    with_end_time: bool = False,
-    line_groups: Mapping[str, Mapping[str, list[str]]] | None = None,
-) -> Any:
-    """One row per transaction from the distinct rows of :func:`_distinct_rows` (see
-    :func:`transactions_until`). For each label of ``line_groups`` (column -> key -> raw values)
-    the label itself is left out and the transaction's rows are counted instead:
-    ``_n_<label>_<j>`` rows with the j-th of the sorted keys, ``_n_has_<label>`` rows with a
-    value."""
-    cols = list(rows.columns)
-    line_groups = {c: g for c, g in (line_groups or {}).items() if c in cols}
-    labels = [c for c, _ in _LABEL_COLUMNS if c in cols and c not in line_groups]
-    counts: dict[str, Any] = {}  # name -> per-row condition; summed per transaction
-    for c, groups in line_groups.items():
-        rows = _line_key_index(rows, c, groups)
-        counts[f"_n_has_{c}"] = lambda r, c=c: r[c].notnull()
-        for j in range(len(groups)):
-            counts[f"_n_{c}_{j}"] = lambda r, c=c, j=j: r[f"_cx_key_{c}"] == j
-    keep = ["customer_id", "timestamp", "amount", *labels, *counts]
-    if with_end_time:
-        keep.append("end_time")
+        t = t.distinct()
+    else:
+        others = [c for c in cols if c != row_order]
+        t = t.group_by(others).aggregate(**{row_order: t[row_order].min()})
+    labels = [c for c, _ in _LABEL_COLUMNS if c in cols]
+    keep = ["customer_id", "timestamp", "amount", *labels]
     if "transaction_id" not in cols:
-        return _each_row_a_transaction(rows, counts).select(*keep)
-    with_id = rows.filter(rows.transaction_id.notnull())
+        t = t.mutate(end_time=t.timestamp) if with_end_time else t
+        return t.select(*keep, *(["end_time"] if with_end_time else []))
+    with_id = t.filter(t.transaction_id.notnull())
 
     def first(col: str) -> Any:
         v = with_id[col]
@@ -265,26 +203,19 @@ def _combine(
             return v.min()
         return v.argmin(with_id[row_order], where=v.notnull())
 
+    extra = {"end_time": with_id.timestamp.max()} if with_end_time else {}
     grouped = with_id.group_by("transaction_id").aggregate(
         customer_id=first("customer_id"),
         timestamp=with_id.timestamp.min(),
         amount=exact_sum(with_id.amount),
         **{c: first(c) for c in labels},
-        **{name: count_where(cond(with_id)) for name, cond in counts.items()},
-        **({"end_time": with_id.timestamp.max()} if with_end_time else {}),
+        **extra,
     )
-    no_id = _each_row_a_transaction(rows.filter(rows.transaction_id.isnull()), counts)
+    no_id = t.filter(t.transaction_id.isnull())
+    if with_end_time:
+        no_id = no_id.mutate(end_time=no_id.timestamp)
+        keep = [*keep, "end_time"]
     return grouped.select(*keep).union(no_id.select(*keep))
-
-
-def _each_row_a_transaction(rows: Any, counts: Mapping[str, Any]) -> Any:
-    """``rows`` as transactions of one row each: ``end_time`` and the row counts of
-    :func:`_combine` (0 or 1)."""
-    one, zero = literal(1, "int64"), literal(0, "int64")
-    return rows.mutate(
-        end_time=rows.timestamp,
-        **{name: cond(rows).ifelse(one, zero) for name, cond in counts.items()},
-    )
 
 
 SUM_DECIMALS = 10
@@ -307,33 +238,33 @@ class _PreparedPurchases:
     transaction with a customer (deduplicated and combined over all dates, see
     :func:`transactions_until`) and the per-row values every feature needs: ``_day``, ``_pos``
     (a purchase), ``_gap`` (days since the customer's previous purchase day; a gap only looks
-    back, so it is the same for any later cut-off), ``_hour``, ``_weekend``, ``_has_time``, the
-    normalised channel key ``_key_channel`` and, for the category, the transaction's line counts
-    ``_n_category_<j>`` and ``_n_has_category`` (see :func:`_combine`). ``keys`` lists each
-    label's keys (sorted, with ``unknown``), ``labels`` the label columns present, and
-    ``straddles`` the time spans of transactions whose rows carry different timestamps: a cut-off
-    inside one of them combines only the rows before it, which the kept table cannot do, so such
-    a date is computed from the table directly. Built once per table and engine by
-    :func:`_prepared_purchases`.
+    back, so it is the same for any later cut-off), ``_hour``, ``_weekend``, ``_has_time`` and
+    the normalised label keys ``_key_<label>``. ``keys`` lists each label's keys (sorted, with
+    ``unknown``), ``labels`` the label columns present, and ``straddles`` the time spans of
+    transactions whose rows carry different timestamps: a cut-off inside one of them combines
+    only the rows before it, which the kept table cannot do, so such a date is computed from the
+    table directly. Built once per table and engine by :func:`_prepared_purchases`.
     """
 
     def __init__(self, table: Any, engine: Engine):
         # the combined transactions are computed once (deduplicating and combining 25 M rows is
-        # the expensive part); the time spans, the labels and the per-row values read them.
-        # Categories are counted per line: their keys come first, from the table's rows.
-        self.labels = [(c, p) for c, p in _LABEL_COLUMNS if c in table.columns]
-        self.groups = _grouped_labels(table, [(c, p) for c, p in self.labels if c in _LINE_LABELS])
-        rows, row_order = _distinct_rows(table, None, None)
-        base = engine.keep(
-            _combine(rows, row_order, with_end_time=True, line_groups=self.groups), "cx_combined"
-        )
+        # the expensive part); the time spans, the labels and the per-row values read them
+        base = engine.keep(transactions_until(table, None, with_end_time=True), "cx_combined")
         self.straddles = fetch_frame(
             base.filter(base.end_time > base.timestamp).select("timestamp", "end_time")
         )
-        per_tx = _grouped_labels(base, [(c, p) for c, p in self.labels if c not in _LINE_LABELS])
-        self.groups.update(per_tx)
-        self.keys = {c: sorted(self.groups[c]) for c, _ in self.labels}
-        self.table = engine.keep(_purchase_columns(base.drop("end_time"), per_tx), "cx_purchases")
+        self.labels = [(c, p) for c, p in _LABEL_COLUMNS if c in table.columns]
+        raw = _label_counts(base, self.labels)
+        self.keys: dict[str, list[str]] = {}
+        self.groups: dict[str, dict[str, list[str]]] = {}
+        for c, _ in self.labels:
+            groups = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
+            groups.setdefault("unknown", [])
+            self.groups[c] = groups
+            self.keys[c] = sorted(groups)
+        self.table = engine.keep(
+            _purchase_columns(base.drop("end_time"), self.groups), "cx_purchases"
+        )
         if _materialises(base):  # read into the purchases table: no longer needed
             engine.drop(base)
 
@@ -358,21 +289,8 @@ def _prepared_purchases(table: Any, engine: Engine) -> _PreparedPurchases:
     return engine.cached(table, "prepared_purchases", lambda: _PreparedPurchases(table, engine))
 
 
-def _grouped_labels(table: Any, labels: list[tuple[str, str]]) -> dict[str, dict[str, list[str]]]:
-    """The raw values of each label column of ``table`` grouped by key (:func:`_label_groups`,
-    counted by rows of ``table``; synonyms for the channel), with ``unknown`` among the keys."""
-    raw = _label_counts(table, labels)
-    groups = {}
-    for c, _ in labels:
-        g = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
-        g.setdefault("unknown", [])
-        groups[c] = g
-    return groups
-
-
 def _purchase_columns(tx: Any, groups: Mapping[str, Mapping[str, list[str]]]) -> Any:
-    """The per-row values of the feature aggregation (see :class:`_PreparedPurchases`); ``groups``
-    maps the label columns counted per transaction (the channel) to their keys."""
+    """The per-row values of the feature aggregation (see :class:`_PreparedPurchases`)."""
     tx = tx.filter(tx.customer_id.notnull())
     tx = tx.mutate(_pos=tx.amount > 0, _day=tx.timestamp.date().epoch_days())
     # gaps between a customer's consecutive purchases in day order; the positive ones are the
@@ -427,8 +345,8 @@ def customer_features(
         dates of one table combine them once). Without one, a local engine serves this call and
         only the rows up to the date are combined (one query, nothing kept).
     row_order : str, optional
-        Column giving the rows' order, used only to pick the first non-missing customer and
-        channel of a multi-line transaction (see :func:`transactions_until`); default the
+        Column giving the rows' order, used only to pick the first non-missing customer, channel
+        and category of a multi-line transaction (see :func:`transactions_until`); default the
         :data:`~cxlib.engine.ROW_ORDER` column when the table has one. When given, the
         transactions are combined for this date only (not kept).
 
@@ -436,8 +354,7 @@ def customer_features(
     -------
     DataFrame indexed by ``customer_id`` (sorted) with ``recency_days``, ``frequency``,
     ``monetary``, ``tenure_days``, ``avg_basket``, ``purchase_rate``, ``interval_cv``,
-    ``trend_90d``, ``n_transactions_total``, ``n_lines_total`` (with the category shares),
-    ``channel_share_*``, ``category_share_*``,
+    ``trend_90d``, ``n_transactions_total``, ``channel_share_*``, ``category_share_*``,
     ``tod_share_*`` (when timestamps carry a time of day) and ``weekend_share``.
     See ``docs/features.md`` for each definition.
     """
@@ -481,14 +398,18 @@ def _purchases_until(
     table: Any, d: pd.Timestamp, row_order: str | None
 ) -> tuple[Any, list[tuple[str, str]], dict[str, list[str]]]:
     """The per-row values of :func:`_purchase_columns` for the rows up to the end of ``d``, the
-    label columns and their keys (labels as they occur up to ``d``, counted by rows)."""
-    labels = [(c, p) for c, p in _LABEL_COLUMNS if c in table.columns]
-    groups = _grouped_labels(table.filter(table.timestamp < _ts(data_end(d))), labels)
+    label columns and their keys (labels as they occur up to ``d``)."""
+    cols = list(table.columns)
+    labels = [(c, p) for c, p in _LABEL_COLUMNS if c in cols]
+    # raw labels as they occur up to D, normalised by label_key
+    raw = _label_counts(table.filter(table.timestamp < _ts(data_end(d))), labels)
+    groups = {}
+    for c, _ in labels:
+        g = _label_groups(raw[c], CHANNEL_SYNONYMS if c == "channel" else None)
+        g.setdefault("unknown", [])
+        groups[c] = g
     label_keys = {c: sorted(g) for c, g in groups.items()}
-    rows, row_order = _distinct_rows(table, d, row_order)
-    lines = {c: g for c, g in groups.items() if c in _LINE_LABELS}
-    tx = _combine(rows, row_order, line_groups=lines)
-    tx = _purchase_columns(tx, {c: g for c, g in groups.items() if c not in lines})
+    tx = _purchase_columns(transactions_until(table, d, row_order=row_order), groups)
     return tx, labels, label_keys
 
 
@@ -527,11 +448,6 @@ def _customer_aggregates(
         in_bin = ((hour >= lo) & (hour < hi)) | ((hour + 24 >= lo) & (hour + 24 < hi))
         aggs[f"tod_{j}"] = count_where(pos & in_bin)
     for c, _ in labels:
-        if f"_n_has_{c}" in tx.columns:  # counted per line (the category)
-            aggs[f"{c}_nonnull"] = tx[f"_n_has_{c}"].sum(where=pos)
-            for j in range(len(label_keys[c])):
-                aggs[f"{c}_{j}"] = tx[f"_n_{c}_{j}"].sum(where=pos)
-            continue
         aggs[f"{c}_nonnull"] = count_where(pos & tx[f"_has_{c}"])
         for j, key in enumerate(label_keys[c]):
             aggs[f"{c}_{j}"] = count_where(pos & (tx[f"_key_{c}"] == key))
@@ -586,8 +502,6 @@ def _features_from_aggregates(
             continue  # no purchase has a label: no share columns
         counts = np.column_stack([col(f"{c}_{j}") for j in range(len(label_keys[c]))])
         tot = counts.sum(axis=1, keepdims=True)
-        if c in _LINE_LABELS:  # the shares' own count: lines, not purchases
-            feats[LINE_COUNT_COLUMN] = tot[:, 0].astype("int64")
         shares = np.divide(counts, tot, out=np.zeros(counts.shape, dtype="float64"), where=tot > 0)
         used = counts.sum(axis=0) > 0  # only labels that occur (e.g. no "unknown" without gaps)
         parts.append(

@@ -43,15 +43,13 @@ def reference_features(tx: pd.DataFrame, as_of, lookback_days: int) -> dict[str,
         if key not in seen:
             seen.add(key)
             uniq.append(r)
-    # transactions; `lines` pairs each distinct row with its transaction
+    # transactions
     trans: list[dict] = []
     by_id: dict[str, dict] = {}
-    lines: list[tuple[dict, dict]] = []
     for r in uniq:
         tid = r.get("transaction_id")
         if tid is None or (isinstance(tid, float) and math.isnan(tid)):
             trans.append(dict(r))
-            lines.append((r, trans[-1]))
         elif tid in by_id:
             t = by_id[tid]
             t["amount"] += r["amount"]
@@ -62,16 +60,10 @@ def reference_features(tx: pd.DataFrame, as_of, lookback_days: int) -> dict[str,
         else:
             by_id[tid] = dict(r)
             trans.append(by_id[tid])
-        if tid in by_id:
-            lines.append((r, by_id[tid]))
     out: dict[str, dict] = {}
     customers = sorted({t["customer_id"] for t in trans if t["amount"] > 0})
     has_channel = "channel" in tx.columns and any(
         isinstance(t["channel"], str) for t in trans if t["amount"] > 0
-    )
-    # categories are counted per line: the distinct rows of the customer's purchases
-    has_category = "category" in tx.columns and any(
-        isinstance(r["category"], str) for r, t in lines if t["amount"] > 0
     )
     for c in customers:
         mine = [t for t in trans if t["customer_id"] == c]
@@ -106,15 +98,6 @@ def reference_features(tx: pd.DataFrame, as_of, lookback_days: int) -> dict[str,
             labels = [CHANNEL_SYNONYMS.get(lab, lab) for lab in labels]
             for lab in set(labels):
                 f[f"channel_share_{lab}"] = labels.count(lab) / len(pur)
-        if has_category:
-            cats = [
-                label_key(r["category"]) if isinstance(r["category"], str) else "unknown"
-                for r, t in lines
-                if t["customer_id"] == c and t["amount"] > 0
-            ]
-            for lab in set(cats):
-                f[f"category_share_{lab}"] = cats.count(lab) / len(cats)
-            f["n_lines_total"] = len(cats)
         out[c] = f
     return out
 
@@ -190,22 +173,6 @@ def oracle_transactions_until(transactions: pd.DataFrame, as_of_date: Any) -> pd
     combined["n_lines"] = grouped.size()
     combined = combined.reset_index(drop=True)[[*tx.columns, "n_lines"]]
     return pd.concat([combined, tx.loc[~has_id].assign(n_lines=1)], ignore_index=True)
-
-
-def oracle_purchase_lines(transactions: pd.DataFrame, as_of_date: Any) -> pd.DataFrame:
-    """The distinct rows up to the end of ``as_of_date``, each with the customer of its
-    transaction (first non-missing) and ``is_purchase``: whether its transaction's amount is
-    positive (rows without an id are a transaction each)."""
-    _, end = window_bounds(as_of_date, 1)
-    tx = transactions.loc[transactions["timestamp"] < end]
-    tx = tx.loc[~_exact_duplicates(tx)]
-    customer, total = tx["customer_id"].copy(), tx["amount"].copy()
-    if "transaction_id" in tx.columns:
-        has_id = tx["transaction_id"].notna()
-        by_tx = tx.loc[has_id].groupby("transaction_id", sort=False)
-        customer[has_id] = by_tx["customer_id"].transform("first")
-        total[has_id] = by_tx["amount"].transform("sum")
-    return tx.assign(customer_id=customer, is_purchase=total > 0)
 
 
 def _share_matrix(
@@ -331,20 +298,13 @@ def oracle_customer_features(
     feats["n_transactions_total"] = n_pur.astype("int64")
 
     parts = [feats]
-    if "channel" in pur.columns and pur["channel"].notna().any():  # per purchase
-        sh = _share_matrix(pc, pur["channel"], n, "channel_share", CHANNEL_SYNONYMS)
-        sh.index = cust_index
-        parts.append(sh)
-    if "category" in transactions.columns:  # per line of the purchases
-        lines = oracle_purchase_lines(transactions, d)
-        lines = lines.loc[lines["is_purchase"]]
-        lc = cust_index.get_indexer(lines["customer_id"].astype("str"))
-        lines = lines.loc[lc >= 0].reset_index(drop=True)
-        if lines["category"].notna().any():
-            sh = _share_matrix(lc[lc >= 0], lines["category"], n, "category_share")
+    for col, prefix in (("channel", "channel_share"), ("category", "category_share")):
+        if col in pur.columns and pur[col].notna().any():
+            sh = _share_matrix(
+                pc, pur[col], n, prefix, CHANNEL_SYNONYMS if col == "channel" else None
+            )
             sh.index = cust_index
             parts.append(sh)
-            feats["n_lines_total"] = np.bincount(lc[lc >= 0], minlength=n).astype("int64")
     tod_ns = ts - day * NS_PER_DAY
     if (tod_ns != 0).any():
         hour = tod_ns // (3600 * 10**9)
@@ -390,9 +350,6 @@ row_strategy = st.fixed_dictionaries(
             st.none(),
             st.sampled_from(["store", "Store ", "web", "APP", "in-store", "Online", "mobile app"]),
         ),
-        "category": st.one_of(
-            st.none(), st.sampled_from(["grocery", " Grocery", "toys", "HOME", "beer", ""])
-        ),
     }
 )
 
@@ -406,7 +363,6 @@ def _frame(rows: list[dict], with_tid: bool) -> pd.DataFrame:
             "timestamp": ts,
             "amount": r["amount"],
             "channel": r["channel"],
-            "category": r["category"],
         }
         if with_tid:
             rec["transaction_id"] = r["transaction_id"]
@@ -418,7 +374,6 @@ def _frame(rows: list[dict], with_tid: bool) -> pd.DataFrame:
             "timestamp",
             "amount",
             "channel",
-            "category",
             *(["transaction_id"] if with_tid else []),
         ],
     )
@@ -426,20 +381,16 @@ def _frame(rows: list[dict], with_tid: bool) -> pd.DataFrame:
     df["amount"] = df["amount"].astype("float64")
     df["customer_id"] = df["customer_id"].astype("str")
     df["channel"] = df["channel"].astype("object")
-    df["category"] = df["category"].astype("object")
     if with_tid:
         df["transaction_id"] = df["transaction_id"].astype("object")
     return df
 
 
-SHARES = ("channel_share_", "category_share_")
-
-
 def _compare(got: pd.DataFrame, ref: dict[str, dict]) -> None:
     assert list(got.index) == sorted(ref)
-    # exactly the channel and category labels that occur get a column
-    ref_shares = {k for f in ref.values() for k in f if k.startswith(SHARES)}
-    assert {c for c in got.columns if c.startswith(SHARES)} == ref_shares
+    # exactly the channel labels that occur get a column
+    ref_channels = {k for f in ref.values() for k in f if k.startswith("channel_share_")}
+    assert {c for c in got.columns if c.startswith("channel_share_")} == ref_channels
     for c, f in ref.items():
         for col, val in f.items():
             g = got.loc[c, col]
@@ -449,7 +400,7 @@ def _compare(got: pd.DataFrame, ref: dict[str, dict]) -> None:
                 assert g == pytest.approx(val, rel=1e-9, abs=1e-9), (c, col, g, val)
         # share columns not in the reference are zero
         for col in got.columns:
-            if col.startswith(SHARES) and col not in f:
+            if col.startswith("channel_share_") and col not in f:
                 assert got.loc[c, col] == 0.0
 
 
@@ -590,102 +541,3 @@ def test_thousands_of_categories_fold_into_other():
     np.testing.assert_allclose(feats[shares].sum(axis=1), 1.0)
     other = tx.assign(folded=~tx["category"].isin(top)).groupby("customer_id")["folded"].mean()
     np.testing.assert_allclose(feats["category_share_other"], other.reindex(feats.index))
-
-
-def test_category_shares_count_the_lines_of_purchases():
-    """A basket of three lines in two categories and a one-line basket: the categories' shares
-    are those of the four lines (2/4, 1/4, 1/4), not of the two baskets' first lines (1/2, 1/2).
-    An identical duplicate of a line counts once; a refund's lines count for no category; the
-    channel stays one per basket."""
-    tx = pd.DataFrame(
-        {
-            "transaction_id": ["T1", "T1", "T1", "T1", "T2", "R1"],
-            "customer_id": ["a"] * 6,
-            "timestamp": pd.to_datetime(
-                ["2025-06-01 10:00"] * 4 + ["2025-06-10 09:00", "2025-06-20 09:00"]
-            ),
-            "amount": [10.0, 5.0, 8.0, 10.0, 20.0, -8.0],
-            "channel": ["store"] * 4 + ["web", "store"],
-            "category": ["Grocery", "grocery", "beer", "Grocery", "toys", "beer"],
-        }
-    )
-    want = {"grocery": 2 / 4, "beer": 1 / 4, "toys": 1 / 4}
-    f = customer_features(tx, "2025-06-30")
-    assert {c for c in f.columns if c.startswith("category_share_")} == {
-        f"category_share_{k}" for k in want
-    }
-    for key, share in want.items():
-        assert f.loc["a", f"category_share_{key}"] == share
-    assert f.loc["a", "channel_share_store"] == 0.5 and f.loc["a", "channel_share_web"] == 0.5
-    assert f.loc["a", "n_transactions_total"] == 2
-    assert f.loc["a", "avg_basket"] == pytest.approx((23.0 + 20.0) / 2)
-    # the kept transactions of an engine give the same shares; earlier, only the first basket
-    from cxlib.engine import Engine
-
-    with Engine() as engine:
-        t = engine.table(tx)
-        pd.testing.assert_frame_equal(customer_features(t, "2025-06-30", engine=engine), f)
-        early = customer_features(t, "2025-06-05", engine=engine)
-    assert early.loc["a", "category_share_grocery"] == 2 / 3
-    assert early.loc["a", "category_share_beer"] == 1 / 3
-    assert "category_share_toys" not in early.columns
-    # without a transaction id every row is a line and a transaction: four purchases
-    rows = customer_features(tx.drop(columns="transaction_id"), "2025-06-30")
-    assert rows.loc["a", "n_transactions_total"] == 4  # the duplicate once, the refund not
-    assert rows.loc["a", "category_share_grocery"] == 2 / 4
-    assert rows.loc["a", "category_share_toys"] == 1 / 4
-
-
-def test_category_lines_before_a_cut_off_inside_a_basket():
-    """A basket whose lines straddle the cut-off: only its lines up to the as-of date count,
-    as a purchase when their amount is positive (the engine's kept table cannot split it)."""
-    from cxlib.engine import Engine
-
-    tx = pd.DataFrame(
-        {
-            "transaction_id": ["T1", "T2", "T2", "T2"],
-            "customer_id": ["a"] * 4,
-            "timestamp": pd.to_datetime(
-                ["2025-06-01 10:00", "2025-06-30 23:50", "2025-06-30 23:55", "2025-07-01 00:05"]
-            ),
-            "amount": [5.0, 3.0, 4.0, 9.0],
-            "category": ["toys", "home", "home", "grocery"],
-        }
-    )
-    with Engine() as engine:
-        t = engine.table(tx)
-        at = customer_features(t, "2025-06-30", engine=engine)
-        after = customer_features(t, "2025-07-01", engine=engine)
-    assert at.loc["a", "category_share_home"] == 2 / 3
-    assert at.loc["a", "category_share_toys"] == 1 / 3
-    assert "category_share_grocery" not in at.columns
-    assert after.loc["a", "category_share_grocery"] == 1 / 4
-    pd.testing.assert_frame_equal(at, customer_features(tx, "2025-06-30"))
-    pd.testing.assert_frame_equal(at, oracle_customer_features(tx, "2025-06-30"))
-
-
-def test_categories_fold_into_other_by_lines():
-    """The 11 categories with the most lines keep a column: one basket of 30 ``bulk`` lines
-    outranks 15 one-line ``rare`` baskets, with or without the engine's kept transactions."""
-    from cxlib.engine import Engine
-
-    cats = [f"k{i:02d}" for i in range(10) for _ in range(20)] + ["rare"] * 15 + ["odd"] * 5
-    tids = [f"t{i}" for i in range(len(cats))] + ["bulk"] * 30
-    n = len(tids)
-    tx = pd.DataFrame(
-        {
-            "transaction_id": tids,
-            "customer_id": [f"c{i % 7}" for i in range(n)],
-            "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n) % 90, "D"),
-            "amount": np.arange(1, n + 1, dtype="float64"),
-            "category": cats + ["bulk"] * 30,
-        }
-    )
-    tx.loc[tx["transaction_id"] == "bulk", "customer_id"] = "c0"
-    want = {f"category_share_{k}" for k in [f"k{i:02d}" for i in range(10)] + ["bulk", "other"]}
-    with Engine() as engine:
-        kept = customer_features(engine.table(tx), "2025-06-30", engine=engine)
-    for f in (kept, customer_features(tx, "2025-06-30")):
-        assert {c for c in f.columns if c.startswith("category_share_")} == want
-        assert f.loc["c0", "category_share_bulk"] == 30 / (tx["customer_id"] == "c0").sum()
-        np.testing.assert_allclose(f.filter(like="category_share_").sum(axis=1), 1.0)

@@ -32,13 +32,11 @@ except ``customer_master_map.csv`` and ``uplift_covariates.csv``, and the 20,000
 writes ``next_best_action.csv``. The report changes made with it (offer names, funnel steps in
 words, e-mails without a campaign id named so) show in ``headlines/06_next_best_action.json``.
 
-Re-recorded on 2026-12-08 for the category-share fix (CHANGELOG "Fixed: category shares count a
-basket's lines"): a purchase's category was its first line's; the shares now count the lines,
-with the new ``n_lines_total``, and a segment named by its category when that sets it apart
-most. Segmentation and churn change, hence ``segments.csv``, ``churn_scores.csv``, the uplift
-files that carry the segments, notebook 06's plan and the headlines of 02, 03, 04 and 06; the
-cross-sell's combined model also reads a linear item model (EASE) now, in ``cross_sell.csv``.
-The journeys' files are unchanged by the journey build's new scan (same commit range).
+Re-recorded on 2026-12-08: a segment is named by its category when that sets it apart most
+(CHANGELOG "Segment names"), in ``segments.csv`` and the headlines that name segments, and the
+files that carry the segments' names on (churn, uplift, notebook 06's plan); the cross-sell's
+combined model also reads a linear item model (EASE), in ``cross_sell.csv``. The journeys' files
+are unchanged by the journey build's new scan.
 """
 
 from __future__ import annotations
@@ -63,45 +61,45 @@ KEY = SAFETY_NET_KEY
 SAMPLE_DIGESTS = {
     "exports/attribution.csv": "fb515377e308da8b20e51a7533dc1688d1fba122a778c158156f7ce434fbbd40",
     "exports/campaign_touchpoints.csv": "0fbe6a5c49081a2f94c34bfa867e2c81d794be6bbe3668add99b985e219e3d96",
-    "exports/churn_scores.csv": "9b508e6a8114b8fc6847697713cdc4b386abb74bde8cb14fb13f369669326d6c",
-    "exports/cross_sell.csv": "722668b2ecab9cfaea4c110334894f3144bb20250ac66c990ede6bd4f85fb4d6",
+    "exports/churn_scores.csv": "18dbf625789fbb2bc1cec098d9772afab80a7fd77b16469b2a18d77681b5f5e7",
+    "exports/cross_sell.csv": "ef068a3aac087d51edcb5ebd8462e9a4a8fc6664fc6540277e9763d129b578e2",
     "exports/customer_master_map.csv": "d8184fef68ec2a45b9e239d890534f7174f9ce65a63e0fe9d9757d1d0cb04339",
     "exports/data_quality.csv": "a2222b396ed6b5933fa507a6b3c6f6f5360f412076a467fb9b423dad66d9a8f6",
     "exports/journey_priorities.csv": "8245d63ec1dab32c63ed7ce49331cbb60601f77cce91fd0dfc7c2e8de1b6b93f",
-    "exports/next_best_action.csv": "1c560885cdae36fcf458bbbb104eabe3bc63e82ee742d5cca2219744227dfbe8",
-    "exports/segments.csv": "cc0ba92074a84b914f77e6d399120f204b5ee4fe0647dea0a7773b287e20656b",
+    "exports/next_best_action.csv": "2e149f36351eda3716ad2a1ccc2c0dbf8b8d8a3de04509e6f9be9d9adb83b766",
+    "exports/segments.csv": "3e065c501d0f62378ec1d2fbe3eac879f544af9729ae87f5fe602bdea5ff75c0",
     "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
     "exports/uplift_readout.csv": "0564fc88fe27048dd53434f1a92f9b9b7f0b3666c564657af414fdba6da3213f",
-    "exports/uplift_scores.csv": "15140ab34f340cee7162c15fc583f1861495e0bf94b4e599f59f25889d512d7a",
-    "exports/uplift_targeting.csv": "2208047908fa2e58633eeeb0a930c1cd26a91cbaa898d21ee3e7b40330dd0c96",
+    "exports/uplift_scores.csv": "778dcf0ae317b84763a89fcdd35f5f5e537c1863337026ce1b3e9d684a4fa364",
+    "exports/uplift_targeting.csv": "1bcbefead86f5c16cf68cc4da4aa413c52f14d64597c8e5429eb06b42041f53e",
     "headlines/01_data_audit.json": "1766057027258bcbb6bb3536a52e10d8c3217e7e68eac905d3df7197c81b01db",
-    "headlines/02_segmentation.json": "5c6bdcc0882162efe8f1ee4dbc14703e8122c3548ae03d9b178a1c8d3fd428a2",
-    "headlines/03_churn.json": "945ec792652b5be0dc9d04ed7735a0603dc7d608c3286a52bcd61ed2ddf013a4",
-    "headlines/04_campaign_uplift.json": "36ef9b735371b42669d71d7679c179fd3ada8fa93f24949946c26378cdbdf1a0",
+    "headlines/02_segmentation.json": "df086a358bbcb090ec60316ca1589d6f44aa3fa59fba98cec0323c34470bc685",
+    "headlines/03_churn.json": "4614fef28cc8c5510e7949a1a30b03afc17dc5361a974b6d79f94eb59a96d2a7",
+    "headlines/04_campaign_uplift.json": "e5269d009a8353edf98641ac96791ff029dd0f23b0fcbe9f85db2a6c8331199c",
     "headlines/05_journey_prioritisation.json": "cf59af61d11d797b90d8b14a769252e86b20c59e38e4093cd514305da48e9009",
-    "headlines/06_next_best_action.json": "801c6077157bf019b4b5d017137c3ef0c5a71a064a3a1d52af11ad08bbc03a42",
+    "headlines/06_next_best_action.json": "068713406d8ae71094048aefbc59b8699e401137942a8189553f14d92934c170",
 }
 
 SYNTH_20000_SEED_7_DIGESTS = {
     "exports/attribution.csv": "8b4d31e29286322ef85309d68cc89631b00408b671af5c69d2b2b2c7878cd2ab",
     "exports/campaign_touchpoints.csv": "76d075bd187c278a9c1a356c172f3ce8a43c7a71ea46337cb88fa6af6ec91b8d",
-    "exports/churn_scores.csv": "948052419f3484e75c284b00ab28abdee56e4cb85db67458d5d27a7449cbf150",
-    "exports/cross_sell.csv": "cecb1761708f58129360df0a4ba28d8fbe9c54fb30291820ea1e88f07e6e26bc",
+    "exports/churn_scores.csv": "fe22242e63190b68425d58cafdc5a248279e8c2844078ace672f86d33f73d562",
+    "exports/cross_sell.csv": "bb5c6878149577f800922045f969749080e4172ca3d1127f446cc8c2493506d8",
     "exports/customer_master_map.csv": "759dd0aec61b46efff92961a718d13bc82e4d18d4aae46964bb62c722a9e7d49",
     "exports/data_quality.csv": "38ed9cba51fff54df07a0f2dbbdfc465b2275d55cd9c9464511f1fc11aaa6aff",
     "exports/journey_priorities.csv": "02e3f72e358e5244044daefde957243616d05845ceab189e3109a1ffa6ab3862",
-    "exports/next_best_action.csv": "ac3b20f9e94619339bad8906bdeda380231e4a5685c23efc668f45123171bf4d",
-    "exports/segments.csv": "7490f2c509e4c4a8d121b4eef7380650ecf695804e2c8417d3e602297233fee0",
+    "exports/next_best_action.csv": "fd8c0e9e8e1bf11774448cff2c61e45f57c5b69e69a6630525b96b7340139060",
+    "exports/segments.csv": "812c8b5ddea88d15295883d72f29fdb1bf2e30f194ef317070cec4ad6d24aed4",
     "exports/uplift_covariates.csv": "f469930dad72d96a10053dd702be1518158c40e68a5b8c782b05de4e97536522",
     "exports/uplift_readout.csv": "95401817df120480f182224a6da4f6417690b8a019b8389e1e2f7e94b718ddda",
-    "exports/uplift_scores.csv": "4b9594bdbe28c01d3d2dd178942171e9854adf251a4795cf3c0e8f640848dd8b",
-    "exports/uplift_targeting.csv": "6e6bb310e33b3af2072cce192d1b8113482a04ed9b8b25ac0921ba836f66f66d",
+    "exports/uplift_scores.csv": "3794457520f2ae8b564d98c0c3890eaaf3059f04b9bd37d6d60eadbd5323c414",
+    "exports/uplift_targeting.csv": "6e05b977915a80672e89c2d11c779ed618302606aa381617e877a228aa052b66",
     "headlines/01_data_audit.json": "fb073cec3afb472bc60e42d21b4c7ccf09b8fad252856396e3399cebcef9ce8b",
-    "headlines/02_segmentation.json": "d8de031fcb6c33dda6c1c18c1c75ad61195e6b329b7f59463c29e3ce5cc099b9",
-    "headlines/03_churn.json": "b42853cdb5a37c9637aee9e6ee533a3fa0c002a7c511de04f53fce4648dc598e",
-    "headlines/04_campaign_uplift.json": "78be8617efb4897b834bbb2bc1b2bdb4a382e2d3a82b7239e6adeb4ed1d31de5",
+    "headlines/02_segmentation.json": "57c78f11f51628e2325397e7b436225fcf3f2c2374ab763ab45a4fca05c28571",
+    "headlines/03_churn.json": "fecbdaa617d4feafcdc43757914c400b12872aea80933cf0b5fa9609943f961a",
+    "headlines/04_campaign_uplift.json": "2157ca109f408546175012def207d00846913aa9ccc7e76a4cceb65193fb7e17",
     "headlines/05_journey_prioritisation.json": "15f5f2428c304141121f8753c61faffb314977f50f2184b38d0eee8fc22458f3",
-    "headlines/06_next_best_action.json": "8cbdb3c889e56780ef00a50b2ae338cb94fc51d2044588b054e873a75e445dc0",
+    "headlines/06_next_best_action.json": "333ccec67b01661d95e986f8f3633b444efba66c1224994711217e7c499746c7",
 }
 
 

@@ -441,7 +441,7 @@ def feature_label(name: str, *, recent_days: int = 90, low_score: float = 2.5) -
         return f"{feature_label(name[: -len('_missing')])} unknown"
     for prefix, what in (
         ("channel_share_", "share of purchases via {}"),
-        ("category_share_", "share of items bought in {}"),
+        ("category_share_", "share of purchases in {}"),
         ("tod_share_", "share of purchases in the {}"),
     ):
         if name.startswith(prefix):

@@ -44,18 +44,13 @@ def behaviour_columns(features: pd.DataFrame) -> list[str]:
 #: the denominator of the share columns.
 PURCHASE_COUNT_COLUMN = "n_transactions_total"
 
-#: ... and the count of the lines of those purchases, the denominator of the category shares.
-LINE_COUNT_COLUMN = "n_lines_total"
-
 
 def _share_words(column: str) -> str:
     """A share column in words: ``channel_share_web`` → "share of purchases in web"."""
     if column == "weekend_share":
         return "share of purchases at weekends"
     kind, _, level = column.partition("_share_")
-    if kind == "category":  # counted per line of a basket
-        return f"share of items bought in {level.replace('_', ' ')}"
-    where = {"channel": "in", "tod": "in the"}.get(kind, "of")
+    where = {"channel": "in", "category": "in", "tod": "in the"}.get(kind, "of")
     return f"share of purchases {where} {level.replace('_', ' ')}"
 
 
@@ -70,11 +65,7 @@ def uninformative_shares(
     ``signal = 1 - mean(p (1 - p) / n) / var(share)``, is what a segmentation can use. A share
     whose ``signal`` is below ``min_signal`` (for example weekday/weekend at a mail-order shop
     where most customers bought once or twice) only sorts customers by luck and is left out.
-    Needs :data:`PURCHASE_COUNT_COLUMN`; without it nothing is left out. Category shares count
-    the lines of the purchases, so their ``n`` is :data:`LINE_COUNT_COLUMN` when the features
-    have it. (Lines of one basket are not independent draws, so this noise is a lower bound;
-    over the purchases instead, it left out every department share of a year of real grocery
-    baskets, whose between-household differences are plain.)
+    Needs :data:`PURCHASE_COUNT_COLUMN`; without it nothing is left out.
 
     Returns
     -------
@@ -83,16 +74,11 @@ def uninformative_shares(
     """
     if PURCHASE_COUNT_COLUMN not in features:
         return {}
-    purchases = features[PURCHASE_COUNT_COLUMN].to_numpy(dtype=float)
-    lines = (
-        features[LINE_COUNT_COLUMN].to_numpy(dtype=float) if LINE_COUNT_COLUMN in features else None
-    )
+    n = features[PURCHASE_COUNT_COLUMN].to_numpy(dtype=float)
     out = {}
     for column in columns:
         if "share" not in column:
             continue
-        by_line = column.startswith("category_share_") and lines is not None
-        n = lines if by_line else purchases
         share = features[column].to_numpy(dtype=float)
         ok = np.isfinite(share) & (n > 0)
         if not ok.any():
@@ -104,7 +90,7 @@ def uninformative_shares(
         if signal < min_signal:
             out[column] = (
                 f"{_share_words(column)}: only {max(signal, 0):.0%} of its spread between "
-                f"customers is more than chance, given how few {'items each bought' if by_line else 'purchases each made'}"
+                "customers is more than chance, given how few purchases each made"
             )
     return out
 
